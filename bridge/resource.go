@@ -1,0 +1,121 @@
+// Package bridge holds glbridge's resource model — what a shared resource is,
+// independent of the API that allocated it — and the broker that names
+// shared resources between processes, with its client.
+//
+// The types here are plain Go and travel between processes: an opaque
+// memory fd is "just memory", so every fd glbridge hands on is accompanied
+// by an Allocation that says what the memory holds and how it was made.
+package bridge
+
+import (
+	"encoding/hex"
+	"fmt"
+)
+
+// UUID is a 16-byte driver or device UUID as GL (GL_DRIVER_UUID_EXT,
+// GL_DEVICE_UUID_EXT) and Vulkan (VkPhysicalDeviceIDProperties) report it.
+// UUIDs are compared as whole byte arrays: Mesa pads its UUIDs with zero
+// bytes, so a string comparison would stop early and match wrongly.
+type UUID [16]byte
+
+// String formats u as 32 lowercase hex digits.
+func (u UUID) String() string { return hex.EncodeToString(u[:]) }
+
+// IsZero reports whether u is all zero bytes, as an unset UUID is.
+func (u UUID) IsZero() bool { return u == UUID{} }
+
+// Dimension is the kind of a resource, as D3D11 and D3D12 distinguish them.
+type Dimension uint32
+
+// Resource dimensions. The zero value is deliberately invalid so that a
+// forgotten field is caught by Validate rather than read as a buffer.
+const (
+	DimensionUnknown Dimension = iota
+	DimensionBuffer
+	DimensionTexture1D
+	DimensionTexture2D
+	DimensionTexture3D
+	DimensionTextureCube
+)
+
+var dimensionNames = [...]string{"unknown", "buffer", "texture1d", "texture2d", "texture3d", "texturecube"}
+
+// String names the dimension as glshare prints it.
+func (d Dimension) String() string {
+	if int(d) < len(dimensionNames) {
+		return dimensionNames[d]
+	}
+	return fmt.Sprintf("dimension(%d)", uint32(d))
+}
+
+// Desc describes a shared resource the way a Direct3D runtime needs it to
+// open the resource: the union of what D3D9, D3D11 and D3D12 record.
+type Desc struct {
+	Dimension Dimension
+	// Width is in texels, or in bytes for a buffer.
+	Width  uint32
+	Height uint32
+	// DepthOrArraySize is the depth of a 3D texture, the array size of
+	// 1D and 2D textures, and the number of cubes of a cube texture.
+	DepthOrArraySize uint32
+	MipLevels        uint32
+	SampleCount      uint32
+	Format           Format
+	// BindFlags, MiscFlags and CPUAccessFlags carry the D3D11_BIND_*,
+	// D3D11_RESOURCE_MISC_* and D3D11_CPU_ACCESS_* bits unchanged, so a
+	// D3D layer opening the resource sees what its creator asked for.
+	BindFlags      uint32
+	MiscFlags      uint32
+	CPUAccessFlags uint32
+}
+
+// Tiling is the image tiling the exporter used. It mirrors VkImageTiling,
+// and the GL importer must set GL_TEXTURE_TILING_EXT to match it.
+type Tiling uint32
+
+// Tilings, with VkImageTiling's values.
+const (
+	TilingOptimal Tiling = 0
+	TilingLinear  Tiling = 1
+)
+
+// String names the tiling.
+func (t Tiling) String() string {
+	switch t {
+	case TilingOptimal:
+		return "optimal"
+	case TilingLinear:
+		return "linear"
+	}
+	return fmt.Sprintf("tiling(%d)", uint32(t))
+}
+
+// Allocation is everything an importer needs besides the memory fd itself:
+// the resource description and the facts of the Vulkan allocation behind
+// it. It is what travels with the fd between devices and processes.
+type Allocation struct {
+	Desc Desc
+	// VkFormat is the Vulkan format of the image (0 for buffers).
+	VkFormat uint32
+	Tiling   Tiling
+	// ImageUsage and ImageFlags are the VkImageUsageFlags and
+	// VkImageCreateFlags the image was created with. A Vulkan importer
+	// must create its image with the same values.
+	ImageUsage uint32
+	ImageFlags uint32
+	// Size is VkMemoryRequirements.size of the allocation: the size GL's
+	// glImportMemoryFdEXT must be given (llvmpipe rejects less).
+	Size uint64
+	// Offset of the resource within the memory; glbridge always uses 0
+	// but importers honour the field.
+	Offset          uint64
+	MemoryTypeIndex uint32
+	// Dedicated says the memory was allocated with
+	// VkMemoryDedicatedAllocateInfo; importers must mirror it
+	// (GL_DEDICATED_MEMORY_OBJECT_EXT, VkMemoryDedicatedAllocateInfo).
+	Dedicated bool
+	// DriverUUID and DeviceUUID identify the exporting device. An importer
+	// whose UUIDs differ cannot use the memory.
+	DriverUUID UUID
+	DeviceUUID UUID
+}
