@@ -1,0 +1,239 @@
+package vkalloc_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/fdcount"
+	"github.com/glbridge/glbridge/vkalloc"
+)
+
+// openAny opens a helper device on the first Vulkan device with external
+// memory, matching its own UUIDs: these tests need no GL.
+func openAny(t testing.TB) *helperdev.Device {
+	t.Helper()
+	devs, err := helperdev.ListPhysicalDevices()
+	if err != nil {
+		t.Fatalf("ListPhysicalDevices: %v", err)
+	}
+	for _, d := range devs {
+		if d.ExternalMemoryFD {
+			dev, err := helperdev.Open(helperdev.Config{DriverUUID: d.DriverUUID, DeviceUUID: d.DeviceUUID, Peer: "test"})
+			if err != nil {
+				t.Fatalf("Open %q: %v", d.Name, err)
+			}
+			t.Cleanup(func() { dev.Close() })
+			return dev
+		}
+	}
+	t.Fatalf("no Vulkan device with VK_KHR_external_memory_fd among %v", devs)
+	return nil
+}
+
+func desc2D(w, h uint32) bridge.Desc {
+	return bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: w, Height: h, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm}
+}
+
+func pattern(w, h int, seed byte) []byte {
+	b := make([]byte, w*h*4)
+	for i := range b {
+		b[i] = byte(i*7) ^ seed
+	}
+	return b
+}
+
+func TestClearAndReadBack(t *testing.T) {
+	dev := openAny(t)
+	for _, sz := range [][2]uint32{{1, 1}, {67, 33}, {256, 256}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			im, err := vkalloc.NewImage(dev, desc2D(sz[0], sz[1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer im.Close()
+			a := im.Allocation()
+			if a.Size == 0 || !a.Dedicated || a.VkFormat != 37 || a.DriverUUID.IsZero() {
+				t.Fatalf("allocation record incomplete: %+v", a)
+			}
+			if err := im.Clear([4]float32{1, 0.5, 0, 1}); err != nil {
+				t.Fatal(err)
+			}
+			px, err := im.ReadPixels(vkalloc.Subresource{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(px) != int(sz[0]*sz[1]*4) {
+				t.Fatalf("got %d bytes", len(px))
+			}
+			for i := 0; i < len(px); i += 4 {
+				if px[i] != 255 || (px[i+1] != 127 && px[i+1] != 128) || px[i+2] != 0 || px[i+3] != 255 {
+					t.Fatalf("texel %d = %v, want [255 127|128 0 255]", i/4, px[i:i+4])
+				}
+			}
+		})
+	}
+}
+
+// TestImportOnSecondDevice opens the exported memory on an independent
+// instance and device, both ways.
+func TestImportOnSecondDevice(t *testing.T) {
+	dev := openAny(t)
+	caps := dev.Caps()
+	other, err := helperdev.Open(helperdev.Config{DriverUUID: caps.DriverUUID, DeviceUUID: caps.DeviceUUID, Peer: "second device"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	im, err := vkalloc.NewImage(dev, desc2D(67, 33))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	want := pattern(67, 33, 0x5a)
+	if err := im.WritePixels(vkalloc.Subresource{}, want); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := im.ExportFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := vkalloc.ImportImage(other, im.Allocation(), fd)
+	if err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	defer imp.Close()
+	if fdcount.IsOpen(fd) {
+		// The import took the fd; the number may be reused only by a
+		// new open, which nothing here does.
+		t.Errorf("fd %d still open after a successful import", fd)
+	}
+	got, err := imp.ReadPixels(vkalloc.Subresource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("second device read different bytes (first diff at %d)", firstDiff(got, want))
+	}
+	// And back: the second device writes, the first reads.
+	want2 := pattern(67, 33, 0xa5)
+	if err := imp.WritePixels(vkalloc.Subresource{}, want2); err != nil {
+		t.Fatal(err)
+	}
+	got2, err := im.ReadPixels(vkalloc.Subresource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got2) != string(want2) {
+		t.Fatalf("first device read different bytes (first diff at %d)", firstDiff(got2, want2))
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func TestImportRefusesOtherDevice(t *testing.T) {
+	dev := openAny(t)
+	im, err := vkalloc.NewImage(dev, desc2D(4, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	a := im.Allocation()
+	a.DeviceUUID[15] ^= 0xff
+	fd, err := im.ExportFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	_, err = vkalloc.ImportImage(dev, a, fd)
+	if !errors.Is(err, bridge.ErrUUIDMismatch) {
+		t.Fatalf("ImportImage with a foreign record: %v, want ErrUUIDMismatch", err)
+	}
+	if !fdcount.IsOpen(fd) {
+		t.Fatal("a failed import closed the caller's fd")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dev := openAny(t)
+	d := desc2D(4, 4)
+	d.Format = 9999
+	if _, err := vkalloc.NewImage(dev, d); !errors.Is(err, bridge.ErrUnsupportedFormat) {
+		t.Errorf("unknown format: %v", err)
+	}
+	d = desc2D(4, 4)
+	d.Dimension = bridge.DimensionBuffer
+	if _, err := vkalloc.NewImage(dev, d); !errors.Is(err, bridge.ErrUnsupportedFormat) {
+		t.Errorf("buffer as image: %v", err)
+	}
+	im, err := vkalloc.NewImage(dev, desc2D(4, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := im.WritePixels(vkalloc.Subresource{}, make([]byte, 3)); err == nil {
+		t.Error("WritePixels with 3 bytes succeeded")
+	}
+	if _, err := im.ReadPixels(vkalloc.Subresource{Level: 1}); err == nil {
+		t.Error("ReadPixels of a missing level succeeded")
+	}
+	im.Close()
+	im.Close()
+	if _, err := im.ExportFD(); !errors.Is(err, bridge.ErrClosed) {
+		t.Errorf("ExportFD after Close: %v", err)
+	}
+	if err := im.Clear([4]float32{}); !errors.Is(err, bridge.ErrClosed) {
+		t.Errorf("Clear after Close: %v", err)
+	}
+}
+
+// TestNoFDLeak: exporting and importing 200 times leaves the fd count
+// where it was.
+func TestNoFDLeak(t *testing.T) {
+	dev := openAny(t)
+	caps := dev.Caps()
+	other, err := helperdev.Open(helperdev.Config{DriverUUID: caps.DriverUUID, DeviceUUID: caps.DeviceUUID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	before, err := fdcount.Count(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		im, err := vkalloc.NewImage(dev, desc2D(16, 16))
+		if err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		fd, err := im.ExportFD()
+		if err != nil {
+			t.Fatal(err)
+		}
+		imp, err := vkalloc.ImportImage(other, im.Allocation(), fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imp.Close()
+		im.Close()
+	}
+	after, _ := fdcount.Count(0)
+	if after != before {
+		t.Fatalf("fd count %d before, %d after 200 cycles", before, after)
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(m.Run()) }
