@@ -1,0 +1,62 @@
+# glbridge. `make demo` and `make test` work on a fresh Debian bookworm
+# machine: both install what is missing first (as root, or through sudo).
+
+GO      ?= go
+BIN     := bin
+GOFLAGS ?=
+export GOFLAGS
+
+# What building and testing need: the Vulkan loader and headers, Mesa's
+# lavapipe (Vulkan) and llvmpipe (GL through EGL), EGL/GL headers, the X11
+# headers GLFW builds against, Xvfb for the windowed demo, and a C compiler.
+DEBS := gcc pkg-config \
+	libvulkan-dev libvulkan1 mesa-vulkan-drivers \
+	libegl-dev libegl1 libegl-mesa0 libgl-dev libgl1-mesa-dri libgbm1 \
+	libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev \
+	xvfb
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test test-short bench demo info vet clean
+
+all: build
+
+# deps installs only the packages that are missing and says which.
+deps:
+	@missing=""; \
+	for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "deps: all $(words $(DEBS)) Debian packages present"; \
+	else \
+		echo "deps: installing$$missing"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null && \
+		echo "deps: installed$$missing"; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "deps: Go is not installed (need Go 1.26: https://go.dev/dl/)"; exit 1; }
+
+build: deps
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+vet: deps
+	$(GO) vet ./...
+
+# The suites run on the local drivers for real; packages run one at a time
+# (-p 1) because the machine has two cores and llvmpipe uses them all.
+test: deps vet
+	$(GO) test -p 1 -count=1 -timeout 40m ./...
+	$(GO) test -p 1 -count=1 -race -timeout 20m ./bridge/...
+
+bench: deps
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 2s ./...
+
+info: build
+	$(BIN)/glshare info
+
+demo: build
+	$(BIN)/glshare demo
+
+clean:
+	rm -rf $(BIN)
