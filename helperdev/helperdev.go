@@ -138,6 +138,8 @@ type PhysicalDeviceInfo struct {
 	DeviceUUID bridge.UUID
 	// ExternalMemoryFD reports VK_KHR_external_memory_fd.
 	ExternalMemoryFD bool
+	// Extensions are all the device extensions the device offers.
+	Extensions []string
 }
 
 type candidate struct {
@@ -172,6 +174,7 @@ func (c candidate) info() PhysicalDeviceInfo {
 		DriverUUID:       c.props.DriverUUID,
 		DeviceUUID:       c.props.DeviceUUID,
 		ExternalMemoryFD: slices.Contains(c.exts, vk.KHRExternalMemoryFD),
+		Extensions:       slices.Clone(c.exts),
 	}
 }
 

@@ -12,7 +12,6 @@ package vkalloc
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/glbridge/glbridge/bridge"
@@ -400,17 +399,8 @@ func (im *Image) levelExtent(l uint32) (w, h, d uint32) {
 // takes for s: tightly packed rows of texels (or 4×4 blocks).
 func (im *Image) SubresourceSize(s Subresource) uint64 {
 	w, h, d := im.levelExtent(s.Level)
-	bw, bh := blockDims(im.info)
+	bw, bh := max(im.info.BlockWidth, 1), max(im.info.BlockHeight, 1)
 	return uint64((w+bw-1)/bw) * uint64((h+bh-1)/bh) * uint64(d) * uint64(im.info.BytesPerBlock)
-}
-
-// blockDims is the texel size of one block: 4×4 for block-compressed
-// formats, 1×1 for the rest.
-func blockDims(info bridge.FormatInfo) (w, h uint32) {
-	if strings.HasPrefix(info.Name, "BC") {
-		return 4, 4
-	}
-	return 1, 1
 }
 
 var errBadSubresource = errors.New("subresource out of range")

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/egl"
+)
+
+func init() {
+	register(command{name: "info", summary: "report what this machine's GL and Vulkan can share", run: runInfo})
+}
+
+// infoReport is what glshare info prints; its JSON field names are a
+// stable interface for scripts.
+type infoReport struct {
+	GLPlatform        string `json:"gl_platform"`
+	GLVendor          string `json:"gl_vendor"`
+	GLRenderer        string `json:"gl_renderer"`
+	GLVersion         string `json:"gl_version"`
+	GLDriverUUID      string `json:"gl_driver_uuid"`
+	GLDeviceUUID      string `json:"gl_device_uuid"`
+	VKDevice          string `json:"vk_device"`
+	VKDriver          string `json:"vk_driver"`
+	VKAPIVersion      string `json:"vk_api_version"`
+	VKDriverUUID      string `json:"vk_driver_uuid"`
+	VKDeviceUUID      string `json:"vk_device_uuid"`
+	UUIDMatch         bool   `json:"uuid_match"`
+	MemoryFD          bool   `json:"memory_fd"`
+	SemaphoreFD       bool   `json:"semaphore_fd"`
+	TimelineSemaphore bool   `json:"timeline_semaphore"`
+	// SyncPath is how GL and Vulkan hand images over: "semaphore" where
+	// both sides have semaphore fds, "fallback" (fences and glFinish)
+	// elsewhere.
+	SyncPath   string          `json:"sync_path"`
+	Extensions map[string]bool `json:"extensions"`
+	VKDevices  []vkDeviceInfo  `json:"vk_devices"`
+	// Problem says why zero-copy sharing is impossible, when it is.
+	Problem string `json:"problem,omitempty"`
+}
+
+type vkDeviceInfo struct {
+	Name       string `json:"name"`
+	Driver     string `json:"driver"`
+	APIVersion string `json:"api_version"`
+	DriverUUID string `json:"driver_uuid"`
+	DeviceUUID string `json:"device_uuid"`
+}
+
+// The extensions info reports, GL's then Vulkan's.
+var infoGLExtensions = []string{"GL_EXT_memory_object", "GL_EXT_memory_object_fd", "GL_EXT_semaphore", "GL_EXT_semaphore_fd", "GL_NV_timeline_semaphore"}
+var infoVKExtensions = []string{"VK_KHR_external_memory_fd", "VK_KHR_external_semaphore_fd", "VK_KHR_timeline_semaphore"}
+
+func runInfo(args []string) error {
+	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	platform := fs.String("platform", "", "EGL platform: device or surfaceless (default: the first that works)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	r, err := gatherInfo(*platform)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	printInfo(os.Stdout, r)
+	return nil
+}
+
+func gatherInfo(platform string) (*infoReport, error) {
+	ctx, err := egl.New(egl.Options{Platform: platform})
+	if err != nil {
+		return nil, err
+	}
+	defer ctx.Close()
+	var id glimport.Identity
+	ctx.Call(func() {
+		if err = glimport.Init(ctx.ProcAddr); err == nil {
+			id, err = glimport.QueryIdentity()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &infoReport{
+		GLPlatform: ctx.Platform(), GLVendor: id.Vendor, GLRenderer: id.Renderer, GLVersion: id.Version,
+		GLDriverUUID: id.DriverUUID.String(), GLDeviceUUID: id.DeviceUUID.String(),
+		Extensions: map[string]bool{},
+	}
+	for _, e := range infoGLExtensions {
+		r.Extensions[e] = id.Has(e)
+	}
+	for _, e := range infoVKExtensions {
+		r.Extensions[e] = false
+	}
+	devs, err := helperdev.ListPhysicalDevices()
+	if err != nil {
+		r.Problem = err.Error()
+		r.SyncPath = "none"
+		return r, nil
+	}
+	for _, d := range devs {
+		r.VKDevices = append(r.VKDevices, vkDeviceInfo{d.Name, d.DriverName, d.APIVersion, d.DriverUUID.String(), d.DeviceUUID.String()})
+		if d.DriverUUID == id.DriverUUID && d.DeviceUUID == id.DeviceUUID && !r.UUIDMatch {
+			r.UUIDMatch = true
+			r.VKDevice, r.VKDriver, r.VKAPIVersion = d.Name, d.DriverName, d.APIVersion
+			r.VKDriverUUID, r.VKDeviceUUID = d.DriverUUID.String(), d.DeviceUUID.String()
+			for _, e := range infoVKExtensions {
+				r.Extensions[e] = slices.Contains(d.Extensions, e)
+			}
+		}
+	}
+	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, MemoryObjectFD: id.MemoryObjectFD})
+	if err != nil {
+		r.Problem = err.Error()
+	} else {
+		caps := dev.Caps()
+		dev.Close()
+		r.MemoryFD = true
+		r.SemaphoreFD = id.SemaphoreFD && caps.ExternalSemaphoreFD
+		r.TimelineSemaphore = id.TimelineSemaphore && caps.TimelineSemaphoreFD
+	}
+	r.SyncPath = "fallback"
+	if r.SemaphoreFD {
+		r.SyncPath = "semaphore"
+	}
+	return r, nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func printInfo(w io.Writer, r *infoReport) {
+	fmt.Fprintf(w, "GL:       %s (%s; EGL %s)\n", r.GLRenderer, r.GLVersion, r.GLPlatform)
+	fmt.Fprintf(w, "          vendor %s\n", r.GLVendor)
+	fmt.Fprintf(w, "          driver UUID %s  device UUID %s\n", r.GLDriverUUID, r.GLDeviceUUID)
+	if r.UUIDMatch {
+		fmt.Fprintf(w, "Vulkan:   %s (%s, Vulkan %s)\n", r.VKDevice, r.VKDriver, r.VKAPIVersion)
+		fmt.Fprintf(w, "          driver UUID %s  device UUID %s\n", r.VKDriverUUID, r.VKDeviceUUID)
+	} else {
+		fmt.Fprintf(w, "Vulkan:   no device with GL's UUIDs; devices:\n")
+		for _, d := range r.VKDevices {
+			fmt.Fprintf(w, "          %s (%s): driver UUID %s  device UUID %s\n", d.Name, d.Driver, d.DriverUUID, d.DeviceUUID)
+		}
+	}
+	fmt.Fprintf(w, "UUIDs match:        %s\n", yesNo(r.UUIDMatch))
+	fmt.Fprintf(w, "zero-copy memory:   %s\n", yesNo(r.MemoryFD))
+	fmt.Fprintf(w, "semaphore fds:      %s\n", yesNo(r.SemaphoreFD))
+	fmt.Fprintf(w, "timeline semaphore: %s\n", yesNo(r.TimelineSemaphore))
+	fmt.Fprintf(w, "sync path:          %s\n", r.SyncPath)
+	fmt.Fprintf(w, "extensions:\n")
+	for _, e := range append(slices.Clone(infoGLExtensions), infoVKExtensions...) {
+		fmt.Fprintf(w, "  %-30s %s\n", e, yesNo(r.Extensions[e]))
+	}
+	if r.Problem != "" {
+		fmt.Fprintf(w, "problem: %s\n", strings.TrimSpace(r.Problem))
+	}
+}

@@ -1,0 +1,49 @@
+package interop
+
+import (
+	"fmt"
+
+	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/egl"
+)
+
+// Env is a headless GL context with its helper device: what a GL renderer
+// using glbridge has. Tests, the demo and the benchmarks build on it.
+type Env struct {
+	GL  *egl.Context
+	ID  glimport.Identity
+	Dev *helperdev.Device
+}
+
+// NewEnv makes a GL context on platform ("" for the first that works),
+// loads glimport on it and opens the helper device that matches it.
+func NewEnv(platform string) (*Env, error) {
+	ctx, err := egl.New(egl.Options{Platform: platform})
+	if err != nil {
+		return nil, err
+	}
+	var id glimport.Identity
+	ctx.Call(func() {
+		if err = glimport.Init(ctx.ProcAddr); err != nil {
+			return
+		}
+		id, err = glimport.QueryIdentity()
+	})
+	if err != nil {
+		ctx.Close()
+		return nil, err
+	}
+	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, MemoryObjectFD: id.MemoryObjectFD})
+	if err != nil {
+		ctx.Close()
+		return nil, fmt.Errorf("GL %q on %s: %w", id.Renderer, ctx.Platform(), err)
+	}
+	return &Env{GL: ctx, ID: id, Dev: dev}, nil
+}
+
+// Close releases the helper device and the context.
+func (e *Env) Close() {
+	e.Dev.Close()
+	e.GL.Close()
+}

@@ -1,0 +1,316 @@
+package interop_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/go-gl/gl/v3.2-compatibility/gl"
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/internal/egl"
+	"github.com/glbridge/glbridge/internal/fdcount"
+	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/vkalloc"
+)
+
+var sizes = [][2]int{{1, 1}, {67, 33}, {256, 256}}
+
+func newEnv(t testing.TB, platform string) *interop.Env {
+	t.Helper()
+	env, err := interop.NewEnv(platform)
+	if platform != "" && errors.Is(err, egl.ErrPlatformUnavailable) {
+		t.Skipf("EGL platform %q is not available here: %v", platform, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	t.Logf("GL %q (%s), Vulkan %q, UUIDs driver %s device %s", env.ID.Renderer, env.GL.Platform(), env.Dev.Caps().DeviceName, env.ID.DriverUUID, env.ID.DeviceUUID)
+	return env
+}
+
+func desc2D(w, h int, f bridge.Format) bridge.Desc {
+	return bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: uint32(w), Height: uint32(h), DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: f}
+}
+
+// shared is one image seen from both APIs.
+type shared struct {
+	img *vkalloc.Image
+	mem *glimport.Memory
+	tex *glimport.Texture
+}
+
+// share allocates an image on the helper device and imports it into GL.
+// The fd is closed here whatever happens: ImportMemory dups it.
+func share(t testing.TB, env *interop.Env, d bridge.Desc) *shared {
+	t.Helper()
+	img, err := vkalloc.NewImage(env.Dev, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := img.ExportFD()
+	if err != nil {
+		img.Close()
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	s := &shared{img: img}
+	env.GL.Call(func() {
+		if s.mem, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
+			return
+		}
+		if s.tex, err = s.mem.Texture(img.Allocation()); err != nil {
+			s.mem.Close()
+		}
+	})
+	if err != nil {
+		img.Close()
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *shared) close(env *interop.Env) {
+	env.GL.Call(func() {
+		s.tex.Close()
+		s.mem.Close()
+	})
+	s.img.Close()
+}
+
+func near(a, b byte) bool { return a-b <= 1 || b-a <= 1 }
+
+func forEachPlatform(t *testing.T, f func(t *testing.T, env *interop.Env)) {
+	for _, p := range []string{egl.PlatformDevice, egl.PlatformSurfaceless} {
+		t.Run(p, func(t *testing.T) { f(t, newEnv(t, p)) })
+	}
+}
+
+// TestVulkanClearGLRead: the helper device clears the image; GL reads
+// exactly that colour through an FBO. 0.5 rounds to 128 on Mesa and to 127
+// on NVIDIA, hence ±1.
+func TestVulkanClearGLRead(t *testing.T) {
+	forEachPlatform(t, func(t *testing.T, env *interop.Env) {
+		colours := [][4]float32{{1, 0.5, 0, 1}, {0.2, 0.4, 0.6, 0.8}}
+		for _, sz := range sizes {
+			t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+				s := share(t, env, desc2D(sz[0], sz[1], bridge.FormatR8G8B8A8Unorm))
+				defer s.close(env)
+				for _, c := range colours {
+					if err := s.img.Clear(c); err != nil {
+						t.Fatal(err)
+					}
+					want := [4]byte{}
+					for i := range want {
+						want[i] = byte(c[i]*255 + 0.5)
+					}
+					var px []byte
+					var err error
+					env.GL.Call(func() { px, err = glutil.ReadRGBA8(s.tex.Name(), s.tex.Target(), 0, sz[0], sz[1]) })
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i := 0; i < len(px); i += 4 {
+						for ch := range 4 {
+							if !near(px[i+ch], want[ch]) {
+								t.Fatalf("clear %v: GL texel %d = %v, want %v ±1", c, i/4, px[i:i+4], want)
+							}
+						}
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestGLDrawVulkanRead: GL renders four quadrants of distinct colours; the
+// helper device copies the image to a buffer and every texel is checked.
+func TestGLDrawVulkanRead(t *testing.T) {
+	forEachPlatform(t, func(t *testing.T, env *interop.Env) {
+		colors := [4][4]float32{
+			glutil.TopLeft:     {1, 0, 0, 1},
+			glutil.TopRight:    {0, 1, 0, 1},
+			glutil.BottomLeft:  {0, 0, 1, 1},
+			glutil.BottomRight: {1, 1, 1, 0},
+		}
+		for _, sz := range sizes {
+			t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+				w, h := sz[0], sz[1]
+				s := share(t, env, desc2D(w, h, bridge.FormatR8G8B8A8Unorm))
+				defer s.close(env)
+				var err error
+				env.GL.Call(func() {
+					if err = glutil.DrawQuadrants(s.tex.Name(), s.tex.Target(), w, h, colors); err == nil {
+						// No semaphores on this path: GL finishes before
+						// Vulkan reads.
+						gl.Finish()
+					}
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				px, err := s.img.ReadPixels(vkalloc.Subresource{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen := map[int]int{}
+				for y := range h {
+					for x := range w {
+						q := glutil.QuadrantOf(x, y, w, h)
+						seen[q]++
+						i := (y*w + x) * 4
+						for ch := range 4 {
+							if want := byte(colors[q][ch] * 255); px[i+ch] != want {
+								t.Fatalf("texel (%d,%d) = %v, want quadrant %d colour %v", x, y, px[i:i+4], q, colors[q])
+							}
+						}
+					}
+				}
+				if w > 1 && h > 1 && len(seen) != 4 {
+					t.Fatalf("only quadrants %v present", seen)
+				}
+			})
+		}
+	})
+}
+
+// TestSeveralViews: one memory fd imported twice, and two textures over one
+// memory object, all see what Vulkan wrote.
+func TestSeveralViews(t *testing.T) {
+	env := newEnv(t, "")
+	img, err := vkalloc.NewImage(env.Dev, desc2D(32, 16, bridge.FormatR8G8B8A8Unorm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	want := make([]byte, 32*16*4)
+	for i := range want {
+		want[i] = byte(i * 13)
+	}
+	if err := img.WritePixels(vkalloc.Subresource{}, want); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := img.ExportFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	env.GL.Call(func() {
+		var mems []*glimport.Memory
+		var texs []*glimport.Texture
+		defer func() {
+			for _, tx := range texs {
+				tx.Close()
+			}
+			for _, m := range mems {
+				m.Close()
+			}
+		}()
+		for range 2 {
+			m, err := glimport.ImportMemory(img.Allocation(), fd)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mems = append(mems, m)
+			for range 2 {
+				tx, err := m.Texture(img.Allocation())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				texs = append(texs, tx)
+			}
+		}
+		for i, tx := range texs {
+			px, err := glutil.ReadRGBA8(tx.Name(), tx.Target(), 0, 32, 16)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if string(px) != string(want) {
+				t.Errorf("view %d differs from what Vulkan wrote", i)
+			}
+		}
+	})
+}
+
+// TestNoFDLeak: create, export, import into GL, close — 200 times — and
+// the process has the fds it had before.
+func TestNoFDLeak(t *testing.T) {
+	env := newEnv(t, "")
+	// One cycle first, so that lazily opened driver fds are not counted.
+	cycle := func() {
+		s := share(t, env, desc2D(16, 16, bridge.FormatR8G8B8A8Unorm))
+		s.close(env)
+	}
+	cycle()
+	before, err := fdcount.Count(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 200 {
+		cycle()
+	}
+	after, _ := fdcount.Count(0)
+	if after != before {
+		t.Fatalf("%d fds before, %d after 200 create/import/close cycles", before, after)
+	}
+	t.Logf("%d fds before and after 200 cycles", before)
+}
+
+// TestImportErrors: records GL cannot honour are refused with an error
+// naming what was wrong, and the fd stays the caller's.
+func TestImportErrors(t *testing.T) {
+	env := newEnv(t, "")
+	img, err := vkalloc.NewImage(env.Dev, desc2D(64, 64, bridge.FormatR8G8B8A8Unorm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	fd, err := img.ExportFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	before, _ := fdcount.Count(0)
+	for _, tc := range []struct {
+		name   string
+		mutate func(*bridge.Allocation)
+		fd     int
+	}{
+		{"size 0", func(a *bridge.Allocation) { a.Size = 0 }, fd},
+		{"size larger than the memory", func(a *bridge.Allocation) { a.Size *= 4 }, fd},
+		{"fd is not memory", func(a *bridge.Allocation) {}, 0},
+		{"unknown format", func(a *bridge.Allocation) { a.Desc.Format = 9999 }, fd},
+	} {
+		a := img.Allocation()
+		tc.mutate(&a)
+		env.GL.Call(func() {
+			m, err := glimport.ImportMemory(a, tc.fd)
+			if err == nil {
+				var tx *glimport.Texture
+				tx, err = m.Texture(a)
+				if err == nil {
+					tx.Close()
+				}
+				m.Close()
+			}
+			if err == nil {
+				t.Errorf("%s: import and texture succeeded", tc.name)
+				return
+			}
+			t.Logf("%s: %v", tc.name, err)
+		})
+		if !fdcount.IsOpen(fd) {
+			t.Fatalf("%s: a failed import closed the caller's fd", tc.name)
+		}
+	}
+	if after, _ := fdcount.Count(0); after != before {
+		t.Fatalf("%d fds before the failed imports, %d after", before, after)
+	}
+}
