@@ -519,3 +519,25 @@ func (s *staging) close() {
 	s.vkd.FreeMemory(s.mem)
 	s.data = nil
 }
+
+// CopyTo copies level 0, layer 0 of im into dst, which must be an image of
+// the same device, format and size (the DXVK-role consumer copying a
+// shared texture into its own), and waits.
+func (im *Image) CopyTo(dst *Image) error {
+	if im.dev != dst.dev {
+		panic("vkalloc: CopyTo between images of different devices")
+	}
+	sw, sh, sd := im.levelExtent(0)
+	dw, dh, dd := dst.levelExtent(0)
+	if im.alloc.VkFormat != dst.alloc.VkFormat || sw != dw || sh != dh || sd != dd {
+		return fmt.Errorf("vkalloc: CopyTo: %s %dx%dx%d into %s %dx%dx%d", im.alloc.Desc.Format, sw, sh, sd, dst.alloc.Desc.Format, dw, dh, dd)
+	}
+	region := vk.ImageRegion{AspectMask: im.aspect(), LayerCount: 1, X1: int32(sw), Y1: int32(sh), Z1: int32(sd)}
+	return im.submit(func(c helperdev.Commands) {
+		im.acquire(c, vk.ImageLayoutTransferSrcOptimal, vk.PipelineStageTransferBit, vk.AccessTransferReadBit)
+		dst.acquire(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
+		c.Dev.CmdCopyImage(c.CB, im.img, vk.ImageLayoutTransferSrcOptimal, dst.img, vk.ImageLayoutTransferDstOptimal, region, region)
+		dst.release(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
+		im.release(c, vk.ImageLayoutTransferSrcOptimal, vk.PipelineStageTransferBit, vk.AccessTransferReadBit)
+	})
+}

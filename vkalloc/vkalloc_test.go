@@ -237,3 +237,39 @@ func TestNoFDLeak(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+func TestCopyTo(t *testing.T) {
+	dev := openAny(t)
+	src, err := vkalloc.NewImage(dev, desc2D(67, 33))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := vkalloc.NewImage(dev, desc2D(67, 33))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	want := pattern(67, 33, 0x33)
+	if err := src.WritePixels(vkalloc.Subresource{}, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.CopyTo(dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := dst.ReadPixels(vkalloc.Subresource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("copy differs at byte %d", firstDiff(got, want))
+	}
+	small, err := vkalloc.NewImage(dev, desc2D(8, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	if err := src.CopyTo(small); err == nil {
+		t.Fatal("CopyTo of 67x33 into 8x8 succeeded")
+	}
+}
