@@ -1,0 +1,737 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Broker limits, used when the Broker's fields are zero.
+const (
+	DefaultMaxResources   = 16384
+	DefaultMaxConnections = 1024
+	// DefaultMaxHandlesPerConn bounds the references one connection may
+	// hold, so that one client cannot exhaust the broker for the others.
+	DefaultMaxHandlesPerConn = 65536
+	// maxNamesPerResource bounds the names of one resource, which keeps
+	// every list entry well below MaxMessageSize.
+	maxNamesPerResource = 8
+)
+
+// ErrBrokerClosed is returned by Serve after Shutdown or after its context
+// ends.
+var ErrBrokerClosed = errors.New("bridge: broker closed")
+
+// Broker names shared resources between processes: it keeps each
+// resource's memory fd, description and private data, hands out KMT and NT
+// handles, and passes dups of the fd to whoever opens a handle. Configure
+// the exported fields before Serve; the zero value is a working broker that
+// admits only its own uid.
+//
+// Every connection's references die with it, so a crashed client cannot
+// leak resources. Each connection is served by one goroutine, in the order
+// its requests arrive; one mutex guards the tables, and no system call but
+// dup and close runs under it.
+type Broker struct {
+	// Logger receives connection and error events; nil means slog.Default().
+	Logger *slog.Logger
+	// AllowUIDs are admitted besides the broker's own uid (SO_PEERCRED).
+	AllowUIDs []uint32
+	// MaxResources (at most 65535), MaxConnections and MaxHandlesPerConn
+	// override the defaults when non-zero.
+	MaxResources      int
+	MaxConnections    int
+	MaxHandlesPerConn int
+
+	mu        sync.Mutex
+	slots     []*resource // indexed by slot; nil when free
+	gens      []uint8     // generation of each slot's current or next resource
+	free      []uint16    // freed slots, reused oldest first
+	live      int
+	names     map[string]nameEntry
+	conns     map[*brokerConn]struct{}
+	listeners map[*net.UnixListener]struct{}
+	nextConn  uint32
+	closed    bool
+	wg        sync.WaitGroup
+}
+
+type resource struct {
+	kmt        Handle
+	slot       uint16
+	alloc      Allocation
+	memFD      int
+	data       []byte
+	creator    *brokerConn
+	creatorPID int32
+	refs       int
+	names      []string
+	holders    map[*brokerConn]int
+}
+
+type nameEntry struct {
+	res    *resource
+	access Access
+}
+
+type ntEntry struct {
+	res    *resource
+	access Access
+}
+
+type brokerConn struct {
+	id   uint32
+	pid  int32
+	uid  uint32
+	uc   *net.UnixConn
+	log  *slog.Logger
+	kmt  map[*resource]int
+	nt   map[Handle]ntEntry
+	refs int
+	// nextNT is the next NT handle value to try; values are handed out
+	// increasing so that a closed handle is not soon reused.
+	nextNT uint32
+	dead   bool
+}
+
+func (b *Broker) logger() *slog.Logger {
+	if b.Logger != nil {
+		return b.Logger
+	}
+	return slog.Default()
+}
+
+func limit(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func (b *Broker) maxResources() int {
+	return min(limit(b.MaxResources, DefaultMaxResources), maxSlots-1)
+}
+
+// initLocked sets up the tables on first use, so the zero Broker works.
+func (b *Broker) initLocked() {
+	if b.names == nil {
+		b.names = map[string]nameEntry{}
+		b.conns = map[*brokerConn]struct{}{}
+		b.listeners = map[*net.UnixListener]struct{}{}
+	}
+}
+
+// Serve accepts connections on l until ctx ends or Shutdown is called, and
+// serves each on its own goroutine. It always returns a non-nil error:
+// ErrBrokerClosed after Shutdown or the end of ctx. When ctx ends, Serve
+// shuts the broker down itself, dropping every connection. Serve closes l.
+func (b *Broker) Serve(ctx context.Context, l *net.UnixListener) error {
+	b.mu.Lock()
+	b.initLocked()
+	if b.closed {
+		b.mu.Unlock()
+		l.Close()
+		return ErrBrokerClosed
+	}
+	b.listeners[l] = struct{}{}
+	b.mu.Unlock()
+	log := b.logger()
+	log.Info("broker listening", "addr", l.Addr().String())
+
+	stop := context.AfterFunc(ctx, func() { b.Shutdown(context.Background()) })
+	defer stop()
+
+	var backoff time.Duration
+	for {
+		uc, err := l.AcceptUnix()
+		if err != nil {
+			b.mu.Lock()
+			closed := b.closed
+			b.mu.Unlock()
+			if closed {
+				return ErrBrokerClosed
+			}
+			// Out of fds and the like: wait and retry, as net/http does,
+			// rather than give up serving the clients already connected.
+			if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ENOBUFS) || errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.ECONNABORTED) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				log.Warn("accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			b.Shutdown(context.Background())
+			return fmt.Errorf("bridge: broker: accept: %w", err)
+		}
+		backoff = 0
+		b.admit(uc)
+	}
+}
+
+// admit checks the peer's credentials and starts serving it.
+func (b *Broker) admit(uc *net.UnixConn) {
+	log := b.logger()
+	cred, err := peerCred(uc)
+	if err != nil {
+		log.Warn("rejecting connection: SO_PEERCRED", "err", err)
+		uc.Close()
+		return
+	}
+	if cred.Uid != uint32(unix.Getuid()) && !slices.Contains(b.AllowUIDs, cred.Uid) {
+		log.Warn("rejecting connection from a foreign uid", "pid", cred.Pid, "uid", cred.Uid)
+		sendFatal(uc, ErrAccessDenied, fmt.Sprintf("uid %d may not use this broker", cred.Uid))
+		uc.Close()
+		return
+	}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		uc.Close()
+		return
+	}
+	if len(b.conns) >= limit(b.MaxConnections, DefaultMaxConnections) {
+		b.mu.Unlock()
+		log.Warn("rejecting connection: too many connections", "pid", cred.Pid)
+		sendFatal(uc, ErrLimit, "too many connections")
+		uc.Close()
+		return
+	}
+	b.nextConn++
+	c := &brokerConn{
+		id: b.nextConn, pid: cred.Pid, uid: cred.Uid, uc: uc,
+		kmt: map[*resource]int{}, nt: map[Handle]ntEntry{}, nextNT: 4,
+	}
+	c.log = log.With("conn", c.id, "pid", c.pid)
+	b.conns[c] = struct{}{}
+	b.wg.Add(1)
+	b.mu.Unlock()
+	c.log.Info("client connected", "uid", c.uid)
+	go b.serveConn(c)
+}
+
+func peerCred(uc *net.UnixConn) (*unix.Ucred, error) {
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	return cred, cerr
+}
+
+// sendFatal tells a peer why it is being dropped. It is best effort: the
+// peer may already be gone.
+func sendFatal(uc *net.UnixConn, code ErrorCode, text string) {
+	uc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	uc.Write(errorReply(header{Type: msgFatal}, code, text))
+}
+
+func errorReply(h header, code ErrorCode, text string) []byte {
+	if len(text) > maxErrorText {
+		text = text[:maxErrorText]
+	}
+	t := h.Type
+	if t != msgFatal {
+		t |= replyBit
+	}
+	b := appendHeader(make([]byte, 0, HeaderSize+len(text)), header{
+		Version: ProtocolVersion, Type: t, ID: h.ID, PayloadLen: uint32(len(text)), Status: code,
+	})
+	return append(b, text...)
+}
+
+// readMsg reads one message from uc into buf and oob and returns it with
+// the fds that came with it, which the caller owns. truncated says the
+// message or its fds did not fit (the kernel dropped the excess). eof says
+// the peer has gone: a zero-byte read without fds, which SOCK_SEQPACKET
+// also gives for an empty message, so protocol peers never send one.
+func readMsg(uc *net.UnixConn, buf, oob []byte) (msg []byte, fds []int, truncated, ctrunc, eof bool, err error) {
+	n, oobn, flags, _, err := uc.ReadMsgUnix(buf, oob)
+	if oobn > 0 {
+		// Collect the fds even when the read failed: they are ours now.
+		if cmsgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil {
+			for _, cm := range cmsgs {
+				if cm.Header.Level == unix.SOL_SOCKET && cm.Header.Type == unix.SCM_RIGHTS {
+					if got, rerr := unix.ParseUnixRights(&cm); rerr == nil {
+						fds = append(fds, got...)
+					}
+				}
+			}
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		return nil, fds, false, false, true, nil
+	}
+	if err != nil {
+		return nil, fds, false, false, false, err
+	}
+	if n == 0 && oobn == 0 {
+		return nil, nil, false, false, true, nil
+	}
+	return buf[:n], fds, flags&unix.MSG_TRUNC != 0, flags&unix.MSG_CTRUNC != 0, false, nil
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+func (b *Broker) serveConn(c *brokerConn) {
+	defer b.wg.Done()
+	defer b.dropConn(c)
+	buf := make([]byte, MaxMessageSize)
+	oob := make([]byte, unix.CmsgSpace(4*MaxFDsPerMessage))
+	for {
+		msg, fds, trunc, ctrunc, eof, err := readMsg(c.uc, buf, oob)
+		if err != nil || eof {
+			closeFDs(fds)
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				c.log.Info("connection read failed", "err", err)
+			}
+			return
+		}
+		reply, replyFDs, fatal := b.handleMsg(c, msg, fds, trunc, ctrunc)
+		if reply == nil {
+			continue
+		}
+		var oobOut []byte
+		if len(replyFDs) > 0 {
+			oobOut = unix.UnixRights(replyFDs...)
+		}
+		_, _, werr := c.uc.WriteMsgUnix(reply, oobOut, nil)
+		closeFDs(replyFDs)
+		if werr != nil {
+			c.log.Info("connection write failed", "err", werr)
+			return
+		}
+		if fatal {
+			return
+		}
+	}
+}
+
+// handleMsg answers one message. It owns fds: it stores or closes every
+// one. It returns the reply, dups to send with it (the caller closes them
+// after sending), and whether the connection must then be dropped.
+func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc bool) (reply []byte, replyFDs []int, fatal bool) {
+	if trunc || ctrunc {
+		closeFDs(fds)
+		h, herr := decodeHeader(msg)
+		if errors.Is(herr, errBadMagic) {
+			c.log.Warn("dropping client: not speaking the protocol")
+			return errorReply(header{Type: msgFatal}, ErrBadMessage, "bad magic"), nil, true
+		}
+		if trunc {
+			c.log.Warn("message too large", "type", h.Type, "limit", MaxMessageSize)
+			return errorReply(h, ErrTooLarge, fmt.Sprintf("message exceeds %d bytes", MaxMessageSize)), nil, false
+		}
+		c.log.Warn("too many fds", "type", h.Type, "limit", MaxFDsPerMessage, "closed", len(fds))
+		return errorReply(h, ErrBadFDs, fmt.Sprintf("more than %d fds; all closed", MaxFDsPerMessage)), nil, false
+	}
+	q, err := decodeRequest(msg, len(fds))
+	if err != nil {
+		closeFDs(fds)
+		be := err.(*BrokerError)
+		if err == errBadMagic {
+			c.log.Warn("dropping client: not speaking the protocol")
+			return errorReply(header{Type: msgFatal}, be.Code, be.Detail), nil, true
+		}
+		c.log.Warn("bad request", "type", q.Type, "id", q.ID, "err", err)
+		if be.Code == ErrBadVersion {
+			return errorReply(q.header, be.Code, be.Detail), nil, false
+		}
+		return errorReply(q.header, be.Code, be.Detail), nil, false
+	}
+	payload, outFDs, err := b.handle(c, q, fds)
+	if err != nil {
+		var be *BrokerError
+		if !errors.As(err, &be) {
+			be = &BrokerError{Code: ErrInternal, Detail: err.Error()}
+		}
+		c.log.Debug("request failed", "type", q.Type, "id", q.ID, "err", err)
+		return errorReply(q.header, be.Code, be.Detail), nil, false
+	}
+	out := appendHeader(make([]byte, 0, HeaderSize+len(payload)), header{
+		Version: ProtocolVersion, Type: q.Type | replyBit, ID: q.ID,
+		PayloadLen: uint32(len(payload)), NumFDs: uint16(len(outFDs)),
+	})
+	return append(out, payload...), outFDs, false
+}
+
+// handle performs a decoded request. It owns fds (every request but create
+// has none): on success create stores them, and on any error they are
+// closed here.
+func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, outFDs []int, err error) {
+	stored := false
+	defer func() {
+		if !stored {
+			closeFDs(fds)
+		}
+	}()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, nil, perr(ErrInternal, "broker is shutting down")
+	}
+	switch q.Type {
+	case msgCreate:
+		h, err := b.create(c, q, fds)
+		if err != nil {
+			return nil, nil, err
+		}
+		stored = true
+		c.log.Debug("created", "handle", h, "size", q.Alloc.Size)
+		return le.AppendUint32(le.AppendUint32(nil, uint32(h)), 0), nil, nil
+	case msgShare:
+		return b.share(c, q)
+	case msgOpenKMT:
+		return b.openKMT(c, q)
+	case msgOpenName:
+		return b.openName(c, q)
+	case msgQuery:
+		res, access, err := b.lookup(c, q.Handle, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		return appendResourceRecord(nil, resourceRecord{Handle: q.Handle, KMT: res.kmt, Access: access, Alloc: res.alloc, Data: res.data}), nil, nil
+	case msgUpdateData:
+		res, _, err := b.lookup(c, q.Handle, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		if res.creator != c {
+			return nil, nil, perr(ErrAccessDenied, "only the creator may update the private data of %v", res.kmt)
+		}
+		res.data = slices.Clone(q.Data)
+		return nil, nil, nil
+	case msgClose:
+		return nil, nil, b.closeHandle(c, q.Handle)
+	case msgList:
+		return b.list(q.Cursor), nil, nil
+	case msgAttachSync:
+		return nil, nil, perr(ErrUnsupported, "sync objects are reserved for a later protocol version")
+	}
+	panic("bridge: broker: decodeRequest let through " + q.Type.String())
+}
+
+func (b *Broker) create(c *brokerConn, q request, fds []int) (Handle, error) {
+	if q.SyncCount != 0 {
+		return 0, perr(ErrUnsupported, "sync objects are reserved for a later protocol version")
+	}
+	if q.Alloc.Size == 0 || q.Alloc.Offset >= q.Alloc.Size {
+		return 0, perr(ErrInvalid, "allocation size %d, offset %d", q.Alloc.Size, q.Alloc.Offset)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fds[0], &st); err != nil {
+		return 0, perr(ErrBadFDs, "fstat memory fd: %v", err)
+	}
+	// A socket or directory is no memory; refusing them also keeps
+	// clients from parking connections inside the broker.
+	if t := st.Mode & unix.S_IFMT; t == unix.S_IFSOCK || t == unix.S_IFDIR {
+		return 0, perr(ErrBadFDs, "memory fd is a socket or directory (mode %#o)", st.Mode)
+	}
+	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
+		return 0, perr(ErrLimit, "connection holds %d references", c.refs)
+	}
+	if b.live >= b.maxResources() {
+		return 0, perr(ErrLimit, "%d resources exist", b.live)
+	}
+	var slot uint16
+	if len(b.slots) < b.maxResources() {
+		slot = uint16(len(b.slots))
+		b.slots = append(b.slots, nil)
+		b.gens = append(b.gens, 1)
+	} else {
+		slot = b.free[0]
+		b.free = b.free[1:]
+	}
+	res := &resource{
+		kmt: makeKMT(slot, b.gens[slot]), slot: slot, alloc: q.Alloc, memFD: fds[0],
+		data: slices.Clone(q.Data), creator: c, creatorPID: c.pid, holders: map[*brokerConn]int{},
+	}
+	b.slots[slot] = res
+	b.live++
+	b.addRef(c, res)
+	c.kmt[res]++
+	return res.kmt, nil
+}
+
+func (b *Broker) addRef(c *brokerConn, res *resource) {
+	res.refs++
+	res.holders[c]++
+	c.refs++
+}
+
+// release drops one reference of c to res and frees res with the last.
+func (b *Broker) release(c *brokerConn, res *resource) {
+	res.refs--
+	c.refs--
+	if res.holders[c]--; res.holders[c] == 0 {
+		delete(res.holders, c)
+	}
+	if res.refs > 0 {
+		return
+	}
+	unix.Close(res.memFD)
+	for _, n := range res.names {
+		delete(b.names, n)
+	}
+	b.slots[res.slot] = nil
+	if b.gens[res.slot]++; b.gens[res.slot] == 0 {
+		b.gens[res.slot] = 1
+	}
+	b.free = append(b.free, res.slot)
+	b.live--
+}
+
+// resolveKMT finds the live resource a KMT handle names.
+func (b *Broker) resolveKMT(h Handle) (*resource, error) {
+	slot, gen := h.slotGen()
+	if int(slot) >= len(b.slots) || b.slots[slot] == nil {
+		return nil, perr(ErrNotFound, "no resource %v", h)
+	}
+	if b.gens[slot] != gen {
+		return nil, perr(ErrNotFound, "stale or forged handle %v", h)
+	}
+	return b.slots[slot], nil
+}
+
+// lookup finds the resource h names for c. A KMT handle must be held by c
+// unless global is set (query works on any KMT handle, as
+// D3DKMTQueryResourceInfo does); KMT handles grant read and write.
+func (b *Broker) lookup(c *brokerConn, h Handle, global bool) (*resource, Access, error) {
+	switch {
+	case h.IsKMT():
+		res, err := b.resolveKMT(h)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !global && c.kmt[res] == 0 {
+			return nil, 0, perr(ErrNotFound, "this connection holds no reference through %v", h)
+		}
+		return res, AccessReadWrite, nil
+	case h.IsNT():
+		e, ok := c.nt[h]
+		if !ok {
+			return nil, 0, perr(ErrNotFound, "no NT handle %v on this connection", h)
+		}
+		return e.res, e.access, nil
+	}
+	return nil, 0, perr(ErrBadHandle, "%v is neither a KMT nor an NT handle", h)
+}
+
+func (b *Broker) newNT(c *brokerConn, res *resource, access Access) (Handle, error) {
+	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
+		return 0, perr(ErrLimit, "connection holds %d references", c.refs)
+	}
+	for {
+		h := Handle(c.nextNT)
+		c.nextNT += 4
+		if c.nextNT >= 0x40000000 {
+			c.nextNT = 4
+		}
+		if _, used := c.nt[h]; !used {
+			c.nt[h] = ntEntry{res: res, access: access}
+			b.addRef(c, res)
+			return h, nil
+		}
+	}
+}
+
+func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
+	if !q.Access.valid() {
+		return nil, nil, perr(ErrInvalid, "access %#x", uint32(q.Access))
+	}
+	res, have, err := b.lookup(c, q.Handle, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if q.Access&^have != 0 {
+		return nil, nil, perr(ErrAccessDenied, "%v grants %v, %v asked", q.Handle, have, q.Access)
+	}
+	if q.Name != "" {
+		if err := ValidName(q.Name); err != nil {
+			return nil, nil, err
+		}
+		if _, taken := b.names[q.Name]; taken {
+			return nil, nil, perr(ErrNameTaken, "%q", q.Name)
+		}
+		if len(res.names) >= maxNamesPerResource {
+			return nil, nil, perr(ErrLimit, "%v already has %d names", res.kmt, len(res.names))
+		}
+	}
+	nt, err := b.newNT(c, res, q.Access)
+	if err != nil {
+		return nil, nil, err
+	}
+	if q.Name != "" {
+		b.names[q.Name] = nameEntry{res: res, access: q.Access}
+		res.names = append(res.names, q.Name)
+	}
+	return le.AppendUint32(le.AppendUint32(nil, uint32(nt)), uint32(q.Access)), nil, nil
+}
+
+// dupFD makes the copy of a resource's memory fd that an open reply
+// carries; the broker keeps its own.
+func dupFD(fd int) (int, error) {
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, perr(ErrInternal, "dup memory fd: %v", err)
+	}
+	return d, nil
+}
+
+func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
+	if !q.Handle.IsKMT() {
+		return nil, nil, perr(ErrBadHandle, "%v is not a KMT handle", q.Handle)
+	}
+	res, err := b.resolveKMT(q.Handle)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
+		return nil, nil, perr(ErrLimit, "connection holds %d references", c.refs)
+	}
+	fd, err := dupFD(res.memFD)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.addRef(c, res)
+	c.kmt[res]++
+	return appendResourceRecord(nil, resourceRecord{Handle: res.kmt, KMT: res.kmt, Access: AccessReadWrite, Alloc: res.alloc, Data: res.data}), []int{fd}, nil
+}
+
+func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
+	if !q.Access.valid() {
+		return nil, nil, perr(ErrInvalid, "access %#x", uint32(q.Access))
+	}
+	if err := ValidName(q.Name); err != nil {
+		return nil, nil, err
+	}
+	e, ok := b.names[q.Name]
+	if !ok {
+		return nil, nil, perr(ErrNotFound, "no resource named %q", q.Name)
+	}
+	if q.Access&^e.access != 0 {
+		return nil, nil, perr(ErrAccessDenied, "%q is shared %v, %v asked", q.Name, e.access, q.Access)
+	}
+	fd, err := dupFD(e.res.memFD)
+	if err != nil {
+		return nil, nil, err
+	}
+	nt, err := b.newNT(c, e.res, q.Access)
+	if err != nil {
+		unix.Close(fd)
+		return nil, nil, err
+	}
+	return appendResourceRecord(nil, resourceRecord{Handle: nt, KMT: e.res.kmt, Access: q.Access, Alloc: e.res.alloc, Data: e.res.data}), []int{fd}, nil
+}
+
+func (b *Broker) closeHandle(c *brokerConn, h Handle) error {
+	res, _, err := b.lookup(c, h, false)
+	if err != nil {
+		return err
+	}
+	if h.IsNT() {
+		delete(c.nt, h)
+	} else if c.kmt[res]--; c.kmt[res] == 0 {
+		delete(c.kmt, res)
+	}
+	b.release(c, res)
+	return nil
+}
+
+// list encodes the resources from slot cursor on, as many as fit in a
+// message.
+func (b *Broker) list(cursor uint32) []byte {
+	p := make([]byte, listReplyFixed, 4096)
+	count, next := uint32(0), uint32(0)
+	for slot := int(cursor); slot < len(b.slots); slot++ {
+		res := b.slots[slot]
+		if res == nil {
+			continue
+		}
+		e := listEntry{
+			KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), DataLen: uint32(len(res.data)),
+			CreatorActive: res.creator != nil && !res.creator.dead, Alloc: res.alloc, Names: res.names,
+		}
+		for hc, n := range res.holders {
+			if len(e.Holders) == listMaxHolders {
+				break
+			}
+			e.Holders = append(e.Holders, Holder{PID: hc.pid, UID: hc.uid, Conn: hc.id, Refs: n})
+		}
+		slices.SortFunc(e.Holders, func(x, y Holder) int { return int(x.Conn) - int(y.Conn) })
+		if HeaderSize+len(p)+e.size() > MaxMessageSize {
+			next = uint32(slot)
+			break
+		}
+		p = appendListEntry(p, e)
+		count++
+	}
+	le.PutUint32(p[0:], next)
+	le.PutUint32(p[4:], count)
+	return p
+}
+
+// dropConn releases everything c held: a client's death, however it
+// happens, must not leak resources.
+func (b *Broker) dropConn(c *brokerConn) {
+	c.uc.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c.dead = true
+	n := c.refs
+	for h, e := range c.nt {
+		delete(c.nt, h)
+		b.release(c, e.res)
+	}
+	for res, k := range c.kmt {
+		delete(c.kmt, res)
+		for range k {
+			b.release(c, res)
+		}
+	}
+	delete(b.conns, c)
+	c.log.Info("client disconnected", "released", n)
+}
+
+// Shutdown stops the broker: it closes the listeners and every
+// connection, which frees every resource, and waits for the connection
+// goroutines until ctx ends. Clients see their connection end. Shutdown may
+// be called more than once.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.mu.Lock()
+	b.initLocked()
+	b.closed = true
+	for l := range b.listeners {
+		l.Close()
+		delete(b.listeners, l)
+	}
+	for c := range b.conns {
+		c.uc.Close()
+	}
+	b.mu.Unlock()
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		b.logger().Info("broker stopped")
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,955 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// testBroker runs a broker in this process on a fresh socket, so that the
+// tests can count its fds, and stops it when the test ends. Set
+// GLBRIDGE_TEST_LOG=1 to see its log.
+func testBroker(t testing.TB, b *Broker) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "glb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "broker.sock")
+	l, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Logger == nil {
+		var w io.Writer = io.Discard
+		if os.Getenv("GLBRIDGE_TEST_LOG") != "" {
+			w = os.Stderr
+		}
+		b.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	served := make(chan error, 1)
+	go func() { served <- b.Serve(context.Background(), l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := b.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, ErrBrokerClosed) {
+			t.Errorf("Serve returned %v, want ErrBrokerClosed", err)
+		}
+	})
+	return path
+}
+
+func dial(t testing.TB, path string) *Client {
+	t.Helper()
+	c, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	// A round trip makes sure the broker has accepted the connection, so
+	// that fd counts taken next include the broker's end of it.
+	mustList(t, c)
+	return c
+}
+
+// memfd makes a memory fd standing in for exported GPU memory, filled with
+// pattern(i) at byte i.
+func memfd(t testing.TB, size int, seed byte) int {
+	t.Helper()
+	fd, err := unix.MemfdCreate("glbridge-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatalf("memfd_create: %v", err)
+	}
+	if err := unix.Ftruncate(fd, int64(size)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Pwrite(fd, pattern(size, seed), 0); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7) ^ byte(i>>8) ^ seed
+	}
+	return b
+}
+
+func readAll(t testing.TB, fd, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if got, err := unix.Pread(fd, b, 0); err != nil || got != n {
+		t.Fatalf("pread fd %d: %d, %v", fd, got, err)
+	}
+	return b
+}
+
+// openFDs counts this process's open fds: the broker's, since it runs here.
+func openFDs(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// waitFor polls cond: the broker notices a vanished client asynchronously.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			ents, _ := os.ReadDir("/proc/self/fd")
+			for _, e := range ents {
+				l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+				t.Logf("fd %s -> %s", e.Name(), l)
+			}
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func mustList(t testing.TB, c *Client) []ResourceInfo {
+	t.Helper()
+	l, err := c.List()
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	return l
+}
+
+func TestBrokerShareOpenQuery(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	prod, cons := dial(t, path), dial(t, path)
+
+	const size = 8192
+	fd := memfd(t, size, 0x5a)
+	alloc := testAllocation(size)
+	blob := bytes.Repeat([]byte("d3d11 private data "), 100)
+	kmt, err := prod.Create(alloc, fd, blob)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if !kmt.IsKMT() {
+		t.Fatalf("Create returned %v, not a KMT handle", kmt)
+	}
+	// Create sent a copy: the producer's fd stays its own.
+	unix.Close(fd)
+
+	r, err := cons.OpenKMT(kmt)
+	if err != nil {
+		t.Fatalf("OpenKMT: %v", err)
+	}
+	defer unix.Close(r.FD)
+	if r.Handle != kmt || r.KMT != kmt || r.Access != AccessReadWrite || r.Allocation != alloc || !bytes.Equal(r.Data, blob) {
+		t.Fatalf("OpenKMT = %+v", r)
+	}
+	if got := readAll(t, r.FD, size); !bytes.Equal(got, pattern(size, 0x5a)) {
+		t.Fatalf("bytes read through the opened fd differ from what the producer wrote")
+	}
+
+	// The memory is shared, not copied: a write through a mapping of the
+	// consumer's fd shows through the producer's.
+	m, err := unix.Mmap(r.FD, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(m[100:], "written by the consumer")
+	unix.Munmap(m)
+
+	nt, err := prod.Share(kmt, AccessRead, "Global\\glbridge-test")
+	if err != nil {
+		t.Fatalf("Share: %v", err)
+	}
+	if !nt.IsNT() {
+		t.Fatalf("Share returned %v, not an NT handle", nt)
+	}
+	third := dial(t, path)
+	byName, err := third.OpenName("Global\\glbridge-test", AccessRead)
+	if err != nil {
+		t.Fatalf("OpenName: %v", err)
+	}
+	defer unix.Close(byName.FD)
+	if !byName.Handle.IsNT() || byName.KMT != kmt || byName.Access != AccessRead || byName.Allocation != alloc {
+		t.Fatalf("OpenName = %+v", byName)
+	}
+	if got := readAll(t, byName.FD, size)[100:123]; string(got) != "written by the consumer" {
+		t.Fatalf("read %q through the fd opened by name", got)
+	}
+
+	// Query needs no reference for a KMT handle and hands out no fd.
+	fourth := dial(t, path)
+	q, err := fourth.Query(kmt)
+	if err != nil || q.FD != -1 || q.Allocation != alloc || !bytes.Equal(q.Data, blob) {
+		t.Fatalf("Query = %+v, %v", q, err)
+	}
+	if err := prod.UpdateData(nt, []byte("v2")); err != nil {
+		t.Fatalf("creator UpdateData through its NT handle: %v", err)
+	}
+	if q, err := third.Query(byName.Handle); err != nil || string(q.Data) != "v2" || q.Access != AccessRead {
+		t.Fatalf("Query after update = %+v, %v", q, err)
+	}
+	if err := cons.UpdateData(kmt, []byte("nope")); !errors.Is(err, ErrAccessDenied) {
+		t.Fatalf("UpdateData by a non-creator: %v, want ErrAccessDenied", err)
+	}
+
+	l := mustList(t, fourth)
+	if len(l) != 1 {
+		t.Fatalf("List = %+v", l)
+	}
+	e := l[0]
+	pid := int32(os.Getpid())
+	if e.KMT != kmt || !slices.Equal(e.Names, []string{"Global\\glbridge-test"}) || e.Refs != 4 || e.CreatorPID != pid ||
+		!e.CreatorConnected || e.DataLen != 2 || e.Allocation != alloc || len(e.Holders) != 3 {
+		t.Fatalf("List entry = %+v", e)
+	}
+	sum := 0
+	for _, h := range e.Holders {
+		sum += h.Refs
+		if h.PID != pid {
+			t.Errorf("holder %+v: pid, want %d", h, pid)
+		}
+	}
+	if sum != e.Refs {
+		t.Errorf("holders' refs sum to %d, resource says %d", sum, e.Refs)
+	}
+
+	// The resource lives until the last handle closes.
+	for _, step := range []struct {
+		c *Client
+		h Handle
+	}{{prod, kmt}, {prod, nt}, {cons, kmt}} {
+		if err := step.c.CloseHandle(step.h); err != nil {
+			t.Fatalf("CloseHandle(%v): %v", step.h, err)
+		}
+		if l := mustList(t, fourth); len(l) != 1 {
+			t.Fatalf("resource freed early, after closing %v", step.h)
+		}
+	}
+	if err := prod.CloseHandle(kmt); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second CloseHandle(%v): %v, want ErrNotFound", kmt, err)
+	}
+	if err := third.CloseHandle(byName.Handle); err != nil {
+		t.Fatal(err)
+	}
+	if l := mustList(t, fourth); len(l) != 0 {
+		t.Fatalf("List after the last close = %+v", l)
+	}
+	if _, err := fourth.OpenName("Global\\glbridge-test", AccessRead); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("name outlived its resource: %v", err)
+	}
+	if _, err := fourth.OpenKMT(kmt); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("KMT handle outlived its resource: %v", err)
+	}
+}
+
+func TestBrokerAccessRights(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	prod, cons := dial(t, path), dial(t, path)
+	fd := memfd(t, 4096, 1)
+	defer unix.Close(fd)
+	kmt, err := prod.Create(testAllocation(4096), fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := prod.Share(kmt, AccessRead, "ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prod.Share(kmt, AccessReadWrite, "rw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cons.OpenName("ro", AccessReadWrite); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("write open of a read-only share: %v, want ErrAccessDenied", err)
+	}
+	if _, err := cons.OpenName("ro", AccessWrite); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("write open of a read-only share: %v, want ErrAccessDenied", err)
+	}
+	r, err := cons.OpenName("rw", AccessWrite)
+	if err != nil || r.Access != AccessWrite {
+		t.Fatalf("OpenName(rw, write) = %+v, %v", r, err)
+	}
+	unix.Close(r.FD)
+	if err := cons.CloseHandle(r.Handle); err != nil {
+		t.Fatal(err)
+	}
+	// A read-only NT handle cannot be re-shared with more rights.
+	if _, err := prod.Share(ro, AccessReadWrite, ""); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("escalating share: %v, want ErrAccessDenied", err)
+	}
+	if h, err := prod.Share(ro, AccessRead, ""); err != nil || !h.IsNT() {
+		t.Errorf("read share of a read handle = %v, %v", h, err)
+	}
+	for _, a := range []Access{0, 2, AccessRead | 4} {
+		if _, err := prod.Share(kmt, a, ""); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Share with access %v: %v, want ErrInvalid", a, err)
+		}
+		if _, err := cons.OpenName("rw", a); !errors.Is(err, ErrInvalid) {
+			t.Errorf("OpenName with access %v: %v, want ErrInvalid", a, err)
+		}
+	}
+	// A connection cannot share a resource it holds no handle to.
+	if _, err := cons.Share(kmt, AccessRead, ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Share without holding %v: %v, want ErrNotFound", kmt, err)
+	}
+	// NT handles are per connection.
+	if _, err := cons.Query(ro); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Query of another connection's NT handle: %v, want ErrNotFound", err)
+	}
+}
+
+func TestBrokerNames(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	a, b := dial(t, path), dial(t, path)
+	fd := memfd(t, 64, 1)
+	defer unix.Close(fd)
+	k1, err := a.Create(testAllocation(64), fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := b.Create(testAllocation(64), fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Share(k1, AccessRead, "taken"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Share(k2, AccessRead, "taken"); !errors.Is(err, ErrNameTaken) {
+		t.Errorf("second share under a taken name: %v, want ErrNameTaken", err)
+	}
+	for _, bad := range []string{"bell\a", "\xc3\x28", "zero\x00width", "rtl\u202eoverride", string(make([]byte, MaxNameLen+1))} {
+		if _, err := b.Share(k2, AccessRead, bad); !errors.Is(err, ErrBadName) {
+			t.Errorf("Share(%q): %v, want ErrBadName", bad, err)
+		}
+		if _, err := b.OpenName(bad, AccessRead); !errors.Is(err, ErrBadName) {
+			t.Errorf("OpenName(%q): %v, want ErrBadName", bad, err)
+		}
+	}
+	if _, err := b.OpenName("", AccessRead); !errors.Is(err, ErrBadName) {
+		t.Errorf("OpenName(\"\"): %v, want ErrBadName", err)
+	}
+	for i := range maxNamesPerResource - 1 {
+		if _, err := b.Share(k2, AccessRead, fmt.Sprintf("n%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Share(k2, AccessRead, "one too many"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Share(k2, AccessRead, "two too many"); !errors.Is(err, ErrLimit) {
+		t.Errorf("name beyond the per-resource limit: %v, want ErrLimit", err)
+	}
+}
+
+// TestBrokerForgedAndStaleHandles reuses the only slot so that an old
+// handle's slot holds a new resource: the generation must tell them apart.
+func TestBrokerForgedAndStaleHandles(t *testing.T) {
+	path := testBroker(t, &Broker{MaxResources: 1})
+	c := dial(t, path)
+	fd := memfd(t, 64, 1)
+	defer unix.Close(fd)
+	old, err := c.Create(testAllocation(64), fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(testAllocation(64), fd, nil); !errors.Is(err, ErrLimit) {
+		t.Fatalf("create beyond MaxResources: %v, want ErrLimit", err)
+	}
+	if err := c.CloseHandle(old); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := c.Create(testAllocation(64), fd, []byte("new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os, _ := old.slotGen()
+	cs, _ := cur.slotGen()
+	if os != cs || old == cur {
+		t.Fatalf("expected slot reuse with a new generation: old %v, new %v", old, cur)
+	}
+	other := dial(t, path)
+	if _, err := other.OpenKMT(old); !errors.Is(err, ErrNotFound) {
+		t.Errorf("OpenKMT(stale %v): %v, want ErrNotFound", old, err)
+	}
+	if _, err := other.Query(old); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Query(stale %v): %v, want ErrNotFound", old, err)
+	}
+	slot, gen := cur.slotGen()
+	for _, forged := range []Handle{makeKMT(slot, gen+1), makeKMT(slot, 0), makeKMT(slot+1, gen), makeKMT(0xffff, 1)} {
+		if _, err := other.OpenKMT(forged); !errors.Is(err, ErrNotFound) {
+			t.Errorf("OpenKMT(forged %v): %v, want ErrNotFound", forged, err)
+		}
+	}
+	for _, malformed := range []Handle{0, 1, cur | 4, cur | 0x80000000, 0x12345677} {
+		if _, err := other.OpenKMT(malformed); !errors.Is(err, ErrBadHandle) {
+			t.Errorf("OpenKMT(malformed %v): %v, want ErrBadHandle", malformed, err)
+		}
+		if err := other.CloseHandle(malformed); !errors.Is(err, ErrBadHandle) && !errors.Is(err, ErrNotFound) {
+			t.Errorf("CloseHandle(malformed %v): %v", malformed, err)
+		}
+	}
+	if err := other.CloseHandle(cur); !errors.Is(err, ErrNotFound) {
+		t.Errorf("closing a handle this connection never opened: %v, want ErrNotFound", err)
+	}
+	if err := other.CloseHandle(0x100); !errors.Is(err, ErrNotFound) {
+		t.Errorf("closing an unknown NT handle: %v, want ErrNotFound", err)
+	}
+	if r, err := other.OpenKMT(cur); err != nil || string(r.Data) != "new" {
+		t.Fatalf("OpenKMT(current) = %+v, %v", r, err)
+	} else {
+		unix.Close(r.FD)
+	}
+}
+
+// rawConn is a client that speaks bytes, for feeding the broker what the
+// Client never sends.
+type rawConn struct {
+	t  *testing.T
+	uc *net.UnixConn
+}
+
+func dialRaw(t *testing.T, path string) *rawConn {
+	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { uc.Close() })
+	return &rawConn{t: t, uc: uc}
+}
+
+func (r *rawConn) send(msg []byte, fds ...int) {
+	r.t.Helper()
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	if _, _, err := r.uc.WriteMsgUnix(msg, oob, nil); err != nil {
+		r.t.Fatalf("send: %v", err)
+	}
+}
+
+// recv reads one message; ok is false at end of connection.
+func (r *rawConn) recv() (h header, payload []byte, ok bool) {
+	r.t.Helper()
+	r.uc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf, oob := make([]byte, MaxMessageSize), make([]byte, 1024)
+	msg, fds, _, _, eof, err := readMsg(r.uc, buf, oob)
+	closeFDs(fds)
+	if eof || errors.Is(err, unix.ECONNRESET) {
+		return h, nil, false
+	}
+	if err != nil {
+		r.t.Fatalf("recv: %v", err)
+	}
+	h, err = decodeHeader(msg)
+	if err != nil {
+		r.t.Fatalf("broker sent a malformed message: %v", err)
+	}
+	return h, msg[HeaderSize:], true
+}
+
+func (r *rawConn) expect(what string, id uint32, code ErrorCode) {
+	r.t.Helper()
+	h, p, ok := r.recv()
+	if !ok {
+		r.t.Fatalf("%s: connection closed, want error %d", what, code)
+	}
+	if h.Status != code || h.ID != id || h.Type&replyBit == 0 {
+		r.t.Fatalf("%s: reply type %v id %d status %d (%q), want id %d status %d", what, h.Type, h.ID, h.Status, p, id, code)
+	}
+}
+
+func (r *rawConn) expectDropped(what string) {
+	r.t.Helper()
+	for {
+		h, _, ok := r.recv()
+		if !ok {
+			return
+		}
+		if h.Type != msgFatal {
+			r.t.Fatalf("%s: got %v, want the connection dropped", what, h.Type)
+		}
+	}
+}
+
+// TestBrokerBadInput throws malformed and hostile messages at the broker.
+// Each gets an error reply or a dropped connection; a well-behaved client
+// is served throughout, and no fd stays behind.
+func TestBrokerBadInput(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	good := dial(t, path)
+	fd := memfd(t, 4096, 9)
+	defer unix.Close(fd)
+	kmt, err := good.Create(testAllocation(4096), fd, []byte("good"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := good.Share(kmt, AccessRead, "taken"); err != nil {
+		t.Fatal(err)
+	}
+	stillServed := func(what string) {
+		t.Helper()
+		r, err := good.OpenKMT(kmt)
+		if err != nil {
+			t.Fatalf("after %s, the good client is not served: %v", what, err)
+		}
+		unix.Close(r.FD)
+		if err := good.CloseHandle(kmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stillServed("warm-up")
+	baseline := openFDs(t)
+
+	create := encodeRequest(request{header: header{Type: msgCreate, ID: 77}, Alloc: testAllocation(4096)})
+	rng := rand.New(rand.NewPCG(1, 2))
+
+	t.Run("random bytes", func(t *testing.T) {
+		for i := range 20 {
+			r := dialRaw(t, path)
+			junk := make([]byte, 1+rng.IntN(3000))
+			for j := range junk {
+				junk[j] = byte(rng.Uint32())
+			}
+			r.send(junk)
+			r.expectDropped(fmt.Sprintf("junk %d", i))
+		}
+		stillServed("random bytes")
+	})
+	t.Run("truncated", func(t *testing.T) {
+		r := dialRaw(t, path)
+		r.send(create[:10])
+		r.expect("short header", 0, ErrBadMessage)
+		r.send(create[:HeaderSize+50], fd)
+		r.expect("cut payload, length unchanged", 77, ErrBadMessage)
+		short := bytes.Clone(create[:HeaderSize+50])
+		le.PutUint32(short[12:], 50)
+		r.send(short, fd)
+		r.expect("cut payload, length adjusted", 77, ErrBadMessage)
+		// The connection survives a bad message.
+		r.send(encodeRequest(request{header: header{Type: msgList, ID: 78}}))
+		r.expect("list after bad messages", 78, 0)
+		stillServed("truncated messages")
+	})
+	t.Run("fds", func(t *testing.T) {
+		r := dialRaw(t, path)
+		many := make([]int, 20)
+		for i := range many {
+			many[i] = fd
+		}
+		r.send(create, many...)
+		r.expect("20 fds", 77, ErrBadFDs)
+		r.send(create, fd, fd)
+		r.expect("2 fds on create", 77, ErrBadFDs)
+		r.send(create)
+		r.expect("create without an fd", 77, ErrBadFDs)
+		r.send(encodeRequest(request{header: header{Type: msgQuery, ID: 5}, Handle: kmt}), fd)
+		r.expect("fd on a query", 5, ErrBadFDs)
+		sync := bytes.Clone(create)
+		le.PutUint32(sync[HeaderSize+4:], 1)
+		sync[16] = 2
+		r.send(sync, fd, fd)
+		r.expect("sync objects (reserved)", 77, ErrUnsupported)
+		r.send(encodeRequest(request{header: header{Type: msgAttachSync, ID: 6}, Handle: kmt}))
+		r.expect("attach-sync (reserved)", 6, ErrUnsupported)
+		r.send(create, int(r.uc2fd()))
+		r.expect("socket as memory", 77, ErrBadFDs)
+		stillServed("bad fds")
+	})
+	t.Run("oversized", func(t *testing.T) {
+		r := dialRaw(t, path)
+		big := append(bytes.Clone(create), make([]byte, 100<<10)...)
+		le.PutUint32(big[12:], uint32(len(big)-HeaderSize))
+		r.send(big, fd)
+		r.expect("100 KiB message", 77, ErrTooLarge)
+		blob := encodeRequest(request{header: header{Type: msgCreate, ID: 79}, Alloc: testAllocation(64), Data: make([]byte, MaxPrivateData+1)})
+		r.send(blob, fd)
+		r.expect("blob over 64 KiB", 79, ErrTooLarge)
+		full := encodeRequest(request{header: header{Type: msgCreate, ID: 80}, Alloc: testAllocation(64), Data: make([]byte, MaxPrivateData)})
+		r.send(full, fd)
+		r.expect("blob of exactly 64 KiB", 80, 0)
+		stillServed("oversized messages")
+	})
+	t.Run("header fields", func(t *testing.T) {
+		r := dialRaw(t, path)
+		v2 := bytes.Clone(create)
+		v2[4] = 2
+		r.send(v2, fd)
+		r.expect("version 2", 77, ErrBadVersion)
+		unknown := encodeRequest(request{header: header{Type: msgList, ID: 81}})
+		unknown[6] = 0x42
+		r.send(unknown)
+		r.expect("unknown type", 81, ErrUnknownType)
+		r.send(encodeRequest(request{header: header{Type: msgShare, ID: 82}, Handle: kmt, Access: AccessRead, Name: "taken"}))
+		r.expect("share of a handle not held", 82, ErrNotFound)
+		r.send(encodeRequest(request{header: header{Type: msgOpenName, ID: 83}, Access: AccessRead, Name: "taken"}))
+		h, p, _ := r.recv()
+		if h.Status != 0 || h.NumFDs != 1 {
+			t.Fatalf("open-name reply: status %d, %d fds", h.Status, h.NumFDs)
+		}
+		nt := Handle(le.Uint32(p))
+		r.send(encodeRequest(request{header: header{Type: msgShare, ID: 84}, Handle: nt, Access: AccessRead, Name: "taken"}))
+		r.expect("name already taken", 84, ErrNameTaken)
+		stillServed("bad header fields")
+	})
+	t.Run("bad magic after good messages", func(t *testing.T) {
+		r := dialRaw(t, path)
+		r.send(encodeRequest(request{header: header{Type: msgList, ID: 1}}))
+		r.expect("list", 1, 0)
+		bad := encodeRequest(request{header: header{Type: msgList, ID: 2}})
+		bad[3] = 'X'
+		r.send(bad)
+		r.expectDropped("bad magic")
+		stillServed("bad magic")
+	})
+
+	// Every fd the bad clients sent, and every resource they made, is gone
+	// once their connections are.
+	waitFor(t, "the broker to release the bad clients' fds", func() bool { return openFDs(t) == baseline })
+	if l := mustList(t, good); len(l) != 1 || l[0].KMT != kmt {
+		t.Fatalf("List after bad input = %+v", l)
+	}
+}
+
+// uc2fd returns the raw conn's socket fd, to offer the broker a socket
+// where memory belongs.
+func (r *rawConn) uc2fd() uintptr {
+	raw, err := r.uc.SyscallConn()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var fd uintptr
+	raw.Control(func(f uintptr) { fd = f })
+	return fd
+}
+
+// TestBrokerFDLeak runs 1000 create/open/close cycles and checks that the
+// broker (in this process) ends with the fds it started with.
+func TestBrokerFDLeak(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	prod, cons := dial(t, path), dial(t, path)
+	cycle := func(i int) {
+		fd := memfd(t, 4096, byte(i))
+		kmt, err := prod.Create(testAllocation(4096), fd, []byte{byte(i)})
+		unix.Close(fd)
+		if err != nil {
+			t.Fatalf("cycle %d: Create: %v", i, err)
+		}
+		nt, err := prod.Share(kmt, AccessRead, fmt.Sprintf("leak-%d", i))
+		if err != nil {
+			t.Fatalf("cycle %d: Share: %v", i, err)
+		}
+		r1, err := cons.OpenKMT(kmt)
+		if err != nil {
+			t.Fatalf("cycle %d: OpenKMT: %v", i, err)
+		}
+		r2, err := cons.OpenName(fmt.Sprintf("leak-%d", i), AccessRead)
+		if err != nil {
+			t.Fatalf("cycle %d: OpenName: %v", i, err)
+		}
+		if got := readAll(t, r2.FD, 16); !bytes.Equal(got, pattern(16, byte(i))) {
+			t.Fatalf("cycle %d: wrong bytes %x", i, got)
+		}
+		unix.Close(r1.FD)
+		unix.Close(r2.FD)
+		for _, step := range []struct {
+			c *Client
+			h Handle
+		}{{prod, kmt}, {prod, nt}, {cons, kmt}, {cons, r2.Handle}} {
+			if err := step.c.CloseHandle(step.h); err != nil {
+				t.Fatalf("cycle %d: CloseHandle(%v): %v", i, step.h, err)
+			}
+		}
+	}
+	cycle(-1)
+	before := openFDs(t)
+	for i := range 1000 {
+		cycle(i)
+	}
+	if after := openFDs(t); after != before {
+		t.Fatalf("open fds went from %d to %d over 1000 cycles", before, after)
+	}
+	if l := mustList(t, cons); len(l) != 0 {
+		t.Fatalf("resources left: %+v", l)
+	}
+}
+
+// TestBrokerConnectionDeathReleases closes a client that holds handles of
+// every kind, without closing them: the broker must release them all.
+func TestBrokerConnectionDeathReleases(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	watcher := dial(t, path)
+	before := openFDs(t)
+	c, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := memfd(t, 4096, 3)
+	kmt, err := c.Create(testAllocation(4096), fd, nil)
+	unix.Close(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Share(kmt, AccessReadWrite, "dies"); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		r, err := c.OpenKMT(kmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(r.FD)
+	}
+	if l := mustList(t, watcher); len(l) != 1 || l[0].Refs != 5 {
+		t.Fatalf("List = %+v, want one resource with 5 refs", l)
+	}
+	c.Close()
+	if _, err := c.Query(kmt); !errors.Is(err, ErrClosed) {
+		t.Errorf("Query on a closed client: %v, want ErrClosed", err)
+	}
+	waitFor(t, "the resource to be freed", func() bool { return len(mustList(t, watcher)) == 0 })
+	waitFor(t, "the broker's fds to return to baseline", func() bool { return openFDs(t) == before })
+	if _, err := watcher.OpenName("dies", AccessRead); !errors.Is(err, ErrNotFound) {
+		t.Errorf("name of a freed resource: %v, want ErrNotFound", err)
+	}
+}
+
+// TestBrokerConcurrent runs 32 clients of 500 operations each, plus 8
+// goroutines sharing one client, under -race in CI.
+func TestBrokerConcurrent(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	const clients, ops = 32, 500
+	watcher := dial(t, path)
+	before := openFDs(t)
+	shared, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []*Client{shared}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, clients+8)
+	worker := func(id int, c *Client, ops int) {
+		defer wg.Done()
+		fail := func(format string, args ...any) {
+			errs <- fmt.Errorf("client %d: "+format, append([]any{id}, args...)...)
+		}
+		fd, err := unix.MemfdCreate("w", unix.MFD_CLOEXEC)
+		if err != nil {
+			fail("memfd: %v", err)
+			return
+		}
+		defer unix.Close(fd)
+		unix.Ftruncate(fd, 64)
+		type held struct {
+			kmt, nt Handle
+			name    string
+			seed    byte
+		}
+		var mine []held
+		for i := 0; i < ops; {
+			switch {
+			case len(mine) < 3: // create + share: 2 ops
+				seed := byte(id*31 + i)
+				unix.Pwrite(fd, []byte{seed}, 0)
+				kmt, err := c.Create(testAllocation(64), fd, []byte{seed})
+				if err != nil {
+					fail("Create: %v", err)
+					return
+				}
+				name := fmt.Sprintf("c%d-%d", id, i)
+				nt, err := c.Share(kmt, AccessRead, name)
+				if err != nil {
+					fail("Share: %v", err)
+					return
+				}
+				// The fd is reused for the next create; give this
+				// resource memory of its own so its byte stays put.
+				mine = append(mine, held{kmt, nt, name, seed})
+				unix.Close(fd)
+				fd, _ = unix.MemfdCreate("w", unix.MFD_CLOEXEC)
+				unix.Ftruncate(fd, 64)
+				i += 2
+			default:
+				h := mine[i%len(mine)]
+				switch i % 4 {
+				case 0:
+					r, err := c.OpenName(h.name, AccessRead)
+					if err != nil {
+						fail("OpenName: %v", err)
+						return
+					}
+					b := make([]byte, 1)
+					unix.Pread(r.FD, b, 0)
+					unix.Close(r.FD)
+					if b[0] != h.seed {
+						fail("read %#x through %q, want %#x", b[0], h.name, h.seed)
+					}
+					if err := c.CloseHandle(r.Handle); err != nil {
+						fail("CloseHandle: %v", err)
+					}
+					i += 2
+				case 1:
+					q, err := c.Query(h.nt)
+					if err != nil || q.KMT != h.kmt || q.Data[0] != h.seed {
+						fail("Query = %+v, %v", q, err)
+						return
+					}
+					i++
+				case 2:
+					if err := c.UpdateData(h.kmt, []byte{h.seed}); err != nil {
+						fail("UpdateData: %v", err)
+						return
+					}
+					if _, err := c.List(); err != nil {
+						fail("List: %v", err)
+						return
+					}
+					i += 2
+				case 3: // drop the oldest resource entirely
+					if err := c.CloseHandle(h.kmt); err != nil {
+						fail("CloseHandle(kmt): %v", err)
+						return
+					}
+					if err := c.CloseHandle(h.nt); err != nil {
+						fail("CloseHandle(nt): %v", err)
+						return
+					}
+					mine = slices.DeleteFunc(mine, func(x held) bool { return x.kmt == h.kmt })
+					i += 2
+				}
+			}
+		}
+		for _, h := range mine {
+			if err := c.CloseHandle(h.kmt); err != nil {
+				fail("final CloseHandle: %v", err)
+			}
+			if err := c.CloseHandle(h.nt); err != nil {
+				fail("final CloseHandle: %v", err)
+			}
+		}
+	}
+	for id := range clients {
+		c, err := Dial(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, c)
+		wg.Add(1)
+		go worker(id, c, ops)
+	}
+	for id := range 8 {
+		wg.Add(1)
+		go worker(clients+id, shared, ops/4)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if l := mustList(t, watcher); len(l) != 0 {
+		t.Fatalf("%d resources left after every handle was closed", len(l))
+	}
+	for _, c := range all {
+		c.Close()
+	}
+	waitFor(t, "the broker's fds to return to baseline", func() bool { return openFDs(t) == before })
+}
+
+// TestBrokerListPaging fills more than one list message.
+func TestBrokerListPaging(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	c := dial(t, path)
+	fd := memfd(t, 64, 0)
+	defer unix.Close(fd)
+	// Entries with 8 long names are ~2.2 KiB: 60 of them need two pages.
+	want := map[Handle]bool{}
+	for i := range 60 {
+		k, err := c.Create(testAllocation(64), fd, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[k] = true
+		for j := range maxNamesPerResource {
+			name := fmt.Sprintf("%03d-%d-%s", i, j, bytes.Repeat([]byte("n"), 240))
+			if _, err := c.Share(k, AccessRead, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e := listEntry{Names: make([]string, maxNamesPerResource), Holders: make([]Holder, 1)}
+	for i := range e.Names {
+		e.Names[i] = string(make([]byte, 246))
+	}
+	if per := MaxMessageSize / e.size(); per >= 60 {
+		t.Fatalf("test does not page: %d entries fit one message", per)
+	}
+	l := mustList(t, c)
+	if len(l) != 60 {
+		t.Fatalf("List returned %d resources, want 60", len(l))
+	}
+	for _, e := range l {
+		if !want[e.KMT] || len(e.Names) != maxNamesPerResource || e.Refs != 1+maxNamesPerResource {
+			t.Fatalf("entry %+v", e)
+		}
+		delete(want, e.KMT)
+	}
+	keys := make([]int, 0)
+	for _, e := range l {
+		s, _ := e.KMT.slotGen()
+		keys = append(keys, int(s))
+	}
+	if !sort.IntsAreSorted(keys) {
+		t.Errorf("List is not in slot order: %v", keys)
+	}
+}
+
+// TestBrokerPeerUID connects as another uid, which the broker refuses unless
+// --allow-uid admits it.
+func TestBrokerPeerUID(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("connecting as another uid needs root; running as uid", os.Getuid())
+	}
+	const nobody = 65534
+	for _, allow := range []bool{false, true} {
+		b := &Broker{}
+		if allow {
+			b.AllowUIDs = []uint32{nobody}
+		}
+		path := testBroker(t, b)
+		os.Chmod(filepath.Dir(path), 0o755)
+		os.Chmod(path, 0o777)
+		err := runAs(t, nobody, path)
+		if allow && err != nil {
+			t.Errorf("allowed uid %d: %v", nobody, err)
+		}
+		if !allow && (err == nil || !strings.Contains(err.Error(), "access denied")) {
+			t.Errorf("foreign uid %d: %v, want access denied", nobody, err)
+		}
+		if !allow && err != nil {
+			t.Logf("foreign uid refused as expected: %v", err)
+		}
+	}
+}

@@ -1,0 +1,728 @@
+package bridge
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// This file is the broker's wire protocol: constants, handles, error codes
+// and the encoders and decoders both sides use. docs/protocol.md is its
+// specification for non-Go clients; the two must change together.
+
+// Protocol constants. docs/protocol.md documents each one.
+const (
+	// ProtocolMagic opens every message: the bytes "GLBR" read as a
+	// little-endian uint32.
+	ProtocolMagic uint32 = 0x52424c47
+	// ProtocolVersion is the only version this broker speaks.
+	ProtocolVersion uint16 = 1
+	// HeaderSize is the size of the fixed message header.
+	HeaderSize = 24
+	// MaxPrivateData is the largest private runtime data blob a resource
+	// may carry (Direct3D runtimes store at most 64 KiB).
+	MaxPrivateData = 64 << 10
+	// MaxMessageSize caps a whole message, header included: the largest
+	// request (a create with a full blob) plus room to spare. Larger
+	// messages are refused.
+	MaxMessageSize = 72 << 10
+	// MaxFDsPerMessage is the most fds one message may carry: one memory
+	// fd plus up to MaxSyncObjects semaphore fds.
+	MaxFDsPerMessage = 8
+	// MaxSyncObjects is the most sync objects a resource may carry. Version
+	// 1 reserves the field and requires 0.
+	MaxSyncObjects = MaxFDsPerMessage - 1
+	// MaxNameLen is the longest name, in bytes of UTF-8.
+	MaxNameLen = 255
+	// DescSize and AllocationSize are the encoded sizes of Desc and
+	// Allocation.
+	DescSize       = 40
+	AllocationSize = 112
+	// maxErrorText bounds the diagnostic text of an error reply.
+	maxErrorText = 256
+)
+
+// msgType is a message type; replies set replyBit on the request's type.
+type msgType uint16
+
+const (
+	msgCreate     msgType = 1
+	msgShare      msgType = 2
+	msgOpenKMT    msgType = 3
+	msgOpenName   msgType = 4
+	msgQuery      msgType = 5
+	msgUpdateData msgType = 6
+	msgClose      msgType = 7
+	msgList       msgType = 8
+	// msgAttachSync is reserved for attaching semaphore fds to a resource
+	// after creation; version 1 answers it with ErrUnsupported.
+	msgAttachSync msgType = 9
+
+	replyBit msgType = 0x8000
+	// msgFatal is sent by the broker, with request id 0, just before it
+	// drops a connection it cannot talk to.
+	msgFatal msgType = 0xffff
+)
+
+var msgNames = map[msgType]string{
+	msgCreate: "create", msgShare: "share", msgOpenKMT: "open-kmt", msgOpenName: "open-name",
+	msgQuery: "query", msgUpdateData: "update-data", msgClose: "close", msgList: "list",
+	msgAttachSync: "attach-sync", msgFatal: "fatal",
+}
+
+func (t msgType) String() string {
+	if n, ok := msgNames[t&^replyBit]; ok {
+		if t&replyBit != 0 && t != msgFatal {
+			return n + "-reply"
+		}
+		return n
+	}
+	return fmt.Sprintf("msg(%#x)", uint16(t))
+}
+
+// Handle is a broker handle: either a KMT global handle, valid on every
+// connection, or an NT handle, valid only on the connection that got it.
+// The two kinds are told apart by their bits (see IsKMT and IsNT).
+type Handle uint32
+
+// KMT handles are Wine's global D3DKMT handles: (index<<6)|0x40000000|2.
+// The broker splits the 24-bit index into a slot (low 16 bits) and a
+// generation (high 8 bits, never 0) so that a handle to a freed resource, or
+// a made-up one, is recognised instead of naming whatever reuses the slot.
+const (
+	kmtTag      = 0x40000002
+	kmtMask     = 0xc000003f
+	kmtSlotBits = 16
+	maxSlots    = 1 << kmtSlotBits
+)
+
+func makeKMT(slot uint16, gen uint8) Handle {
+	index := uint32(gen)<<kmtSlotBits | uint32(slot)
+	return Handle(index<<6 | kmtTag)
+}
+
+// IsKMT reports whether h has the shape of a KMT global handle. It does not
+// say whether such a resource exists.
+func (h Handle) IsKMT() bool { return uint32(h)&kmtMask == kmtTag }
+
+// IsNT reports whether h has the shape of an NT handle: a non-zero multiple
+// of 4 below 0x40000000, as Windows handle values are.
+func (h Handle) IsNT() bool { return h != 0 && h&3 == 0 && h&0xc0000000 == 0 }
+
+func (h Handle) slotGen() (uint16, uint8) {
+	index := uint32(h) >> 6 & 0xffffff
+	return uint16(index), uint8(index >> kmtSlotBits)
+}
+
+// String formats h as hexadecimal, the way Windows tools print handles.
+func (h Handle) String() string { return fmt.Sprintf("%#08x", uint32(h)) }
+
+// Access is the access an NT handle grants. The bit values are DXGI's
+// DXGI_SHARED_RESOURCE_READ and DXGI_SHARED_RESOURCE_WRITE, so a Direct3D
+// layer passes its dwAccess through unchanged.
+type Access uint32
+
+// Access rights.
+const (
+	AccessRead      Access = 0x80000000
+	AccessWrite     Access = 0x00000001
+	AccessReadWrite        = AccessRead | AccessWrite
+)
+
+// String names the access rights as glshare prints them.
+func (a Access) String() string {
+	switch a {
+	case AccessRead:
+		return "r"
+	case AccessWrite:
+		return "w"
+	case AccessReadWrite:
+		return "rw"
+	}
+	return fmt.Sprintf("access(%#x)", uint32(a))
+}
+
+func (a Access) valid() bool { return a != 0 && a&^AccessReadWrite == 0 }
+
+// ErrorCode is a broker error code as it travels in a reply header. It is
+// an error so that callers test for it with errors.Is(err, ErrNotFound).
+type ErrorCode uint32
+
+// Broker error codes; docs/protocol.md lists the same numbers.
+const (
+	// ErrBadMessage: the message is malformed (lengths, reserved fields).
+	ErrBadMessage ErrorCode = 1
+	// ErrBadVersion: the header's version is not ProtocolVersion.
+	ErrBadVersion ErrorCode = 2
+	// ErrUnknownType: no such message type.
+	ErrUnknownType ErrorCode = 3
+	// ErrTooLarge: the message exceeds MaxMessageSize or a field its limit.
+	ErrTooLarge ErrorCode = 4
+	// ErrBadFDs: the message carried the wrong number of fds, more than
+	// MaxFDsPerMessage, or an fd of the wrong kind. All were closed.
+	ErrBadFDs ErrorCode = 5
+	// ErrBadHandle: the value is neither a KMT nor an NT handle.
+	ErrBadHandle ErrorCode = 6
+	// ErrNotFound: no such resource, handle or name, or a stale handle.
+	ErrNotFound ErrorCode = 7
+	// ErrAccessDenied: the handle does not grant what was asked, or the
+	// caller is not the resource's creator.
+	ErrAccessDenied ErrorCode = 8
+	// ErrNameTaken: another resource already has that name.
+	ErrNameTaken ErrorCode = 9
+	// ErrBadName: the name is empty, too long or has forbidden characters.
+	ErrBadName ErrorCode = 10
+	// ErrLimit: a broker limit (resources, handles, connections) is reached.
+	ErrLimit ErrorCode = 11
+	// ErrUnsupported: the operation is reserved for a later version.
+	ErrUnsupported ErrorCode = 12
+	// ErrInvalid: a field has a value outside its domain.
+	ErrInvalid ErrorCode = 13
+	// ErrInternal: the broker failed (e.g. out of fds); the request may be
+	// retried.
+	ErrInternal ErrorCode = 14
+)
+
+var errorCodeNames = map[ErrorCode]string{
+	ErrBadMessage: "bad message", ErrBadVersion: "unsupported protocol version",
+	ErrUnknownType: "unknown message type", ErrTooLarge: "too large", ErrBadFDs: "bad fds",
+	ErrBadHandle: "malformed handle", ErrNotFound: "not found", ErrAccessDenied: "access denied",
+	ErrNameTaken: "name already taken", ErrBadName: "invalid name", ErrLimit: "limit reached",
+	ErrUnsupported: "unsupported", ErrInvalid: "invalid argument", ErrInternal: "internal broker error",
+}
+
+// Error returns the code's description.
+func (e ErrorCode) Error() string {
+	if n, ok := errorCodeNames[e]; ok {
+		return "broker: " + n
+	}
+	return fmt.Sprintf("broker: error %d", uint32(e))
+}
+
+// BrokerError is an error the broker replied with (or, for malformed
+// replies, one the client found). It unwraps to its ErrorCode.
+type BrokerError struct {
+	// Op is the client operation, empty for errors the broker builds.
+	Op     string
+	Code   ErrorCode
+	Detail string
+}
+
+func (e *BrokerError) Error() string {
+	s := "bridge: "
+	if e.Op != "" {
+		s += e.Op + ": "
+	}
+	s += e.Code.Error()
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
+}
+
+// Unwrap returns the error code, for errors.Is.
+func (e *BrokerError) Unwrap() error { return e.Code }
+
+func perr(code ErrorCode, format string, args ...any) *BrokerError {
+	return &BrokerError{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ValidName reports why name cannot name a resource, or nil. A name is 1 to
+// MaxNameLen bytes of valid UTF-8 whose every character is a letter, mark,
+// number, punctuation, symbol or the ASCII space (Go's unicode.IsPrint):
+// no control or format characters, so names print safely. Names are
+// case-sensitive.
+func ValidName(name string) error {
+	if name == "" || len(name) > MaxNameLen {
+		return perr(ErrBadName, "length %d not in 1..%d", len(name), MaxNameLen)
+	}
+	if !utf8.ValidString(name) {
+		return perr(ErrBadName, "not valid UTF-8")
+	}
+	for i, r := range name {
+		if !unicode.IsPrint(r) {
+			return perr(ErrBadName, "character %U at byte %d is not printable", r, i)
+		}
+	}
+	return nil
+}
+
+// header is the fixed message header. Status is 0 in requests.
+type header struct {
+	Version    uint16
+	Type       msgType
+	ID         uint32
+	PayloadLen uint32
+	NumFDs     uint16
+	Flags      uint16
+	Status     ErrorCode
+}
+
+var le = binary.LittleEndian
+
+func appendHeader(b []byte, h header) []byte {
+	b = le.AppendUint32(b, ProtocolMagic)
+	b = le.AppendUint16(b, h.Version)
+	b = le.AppendUint16(b, uint16(h.Type))
+	b = le.AppendUint32(b, h.ID)
+	b = le.AppendUint32(b, h.PayloadLen)
+	b = le.AppendUint16(b, h.NumFDs)
+	b = le.AppendUint16(b, h.Flags)
+	return le.AppendUint32(b, uint32(h.Status))
+}
+
+// errBadMagic marks a message that is not this protocol at all; the broker
+// drops such a peer rather than guess where its next message starts.
+var errBadMagic = perr(ErrBadMessage, "bad magic")
+
+// decodeHeader parses the header of the whole message msg. It checks what
+// every message must satisfy; the version is left to the caller, which
+// answers a foreign version differently from garbage.
+func decodeHeader(msg []byte) (header, error) {
+	if len(msg) < HeaderSize {
+		if len(msg) >= 4 && le.Uint32(msg) != ProtocolMagic {
+			return header{}, errBadMagic
+		}
+		return header{}, perr(ErrBadMessage, "message of %d bytes is shorter than the %d-byte header", len(msg), HeaderSize)
+	}
+	if le.Uint32(msg) != ProtocolMagic {
+		return header{}, errBadMagic
+	}
+	h := header{
+		Version:    le.Uint16(msg[4:]),
+		Type:       msgType(le.Uint16(msg[6:])),
+		ID:         le.Uint32(msg[8:]),
+		PayloadLen: le.Uint32(msg[12:]),
+		NumFDs:     le.Uint16(msg[16:]),
+		Flags:      le.Uint16(msg[18:]),
+		Status:     ErrorCode(le.Uint32(msg[20:])),
+	}
+	if int64(h.PayloadLen) != int64(len(msg)-HeaderSize) {
+		return h, perr(ErrBadMessage, "header says %d payload bytes, message has %d", h.PayloadLen, len(msg)-HeaderSize)
+	}
+	if h.Flags != 0 {
+		return h, perr(ErrBadMessage, "reserved header flags %#x set", h.Flags)
+	}
+	return h, nil
+}
+
+// rd reads little-endian fields from a payload, remembering the first
+// overrun so that decoders check once at the end.
+type rd struct {
+	b   []byte
+	off int
+	bad bool
+}
+
+func (r *rd) take(n int) []byte {
+	if r.bad || n < 0 || len(r.b)-r.off < n {
+		r.bad = true
+		return nil
+	}
+	s := r.b[r.off : r.off+n]
+	r.off += n
+	return s
+}
+
+func (r *rd) u16() uint16 {
+	if s := r.take(2); s != nil {
+		return le.Uint16(s)
+	}
+	return 0
+}
+
+func (r *rd) u32() uint32 {
+	if s := r.take(4); s != nil {
+		return le.Uint32(s)
+	}
+	return 0
+}
+
+func (r *rd) u64() uint64 {
+	if s := r.take(8); s != nil {
+		return le.Uint64(s)
+	}
+	return 0
+}
+
+func (r *rd) rest() int { return len(r.b) - r.off }
+
+// allocFlagDedicated is bit 0 of the Allocation record's flags word.
+const allocFlagDedicated = 1
+
+// AppendDesc appends the 40-byte wire encoding of d (docs/protocol.md).
+func AppendDesc(b []byte, d Desc) []byte {
+	for _, v := range [...]uint32{uint32(d.Dimension), d.Width, d.Height, d.DepthOrArraySize,
+		d.MipLevels, d.SampleCount, uint32(d.Format), d.BindFlags, d.MiscFlags, d.CPUAccessFlags} {
+		b = le.AppendUint32(b, v)
+	}
+	return b
+}
+
+func (r *rd) desc() Desc {
+	return Desc{
+		Dimension: Dimension(r.u32()), Width: r.u32(), Height: r.u32(), DepthOrArraySize: r.u32(),
+		MipLevels: r.u32(), SampleCount: r.u32(), Format: Format(r.u32()),
+		BindFlags: r.u32(), MiscFlags: r.u32(), CPUAccessFlags: r.u32(),
+	}
+}
+
+// AppendAllocation appends the 112-byte wire encoding of a
+// (docs/protocol.md).
+func AppendAllocation(b []byte, a Allocation) []byte {
+	b = AppendDesc(b, a.Desc)
+	b = le.AppendUint32(b, a.VkFormat)
+	b = le.AppendUint32(b, uint32(a.Tiling))
+	b = le.AppendUint32(b, a.ImageUsage)
+	b = le.AppendUint32(b, a.ImageFlags)
+	b = le.AppendUint64(b, a.Size)
+	b = le.AppendUint64(b, a.Offset)
+	b = le.AppendUint32(b, a.MemoryTypeIndex)
+	var flags uint32
+	if a.Dedicated {
+		flags |= allocFlagDedicated
+	}
+	b = le.AppendUint32(b, flags)
+	b = append(b, a.DriverUUID[:]...)
+	return append(b, a.DeviceUUID[:]...)
+}
+
+// allocation decodes an Allocation record. Unknown flag bits are an error,
+// so that a later version's meaning is never silently dropped.
+func (r *rd) allocation() (Allocation, error) {
+	a := Allocation{Desc: r.desc()}
+	a.VkFormat = r.u32()
+	a.Tiling = Tiling(r.u32())
+	a.ImageUsage = r.u32()
+	a.ImageFlags = r.u32()
+	a.Size = r.u64()
+	a.Offset = r.u64()
+	a.MemoryTypeIndex = r.u32()
+	flags := r.u32()
+	copy(a.DriverUUID[:], r.take(16))
+	copy(a.DeviceUUID[:], r.take(16))
+	if r.bad {
+		return a, perr(ErrBadMessage, "allocation record truncated")
+	}
+	if flags&^allocFlagDedicated != 0 {
+		return a, perr(ErrInvalid, "unknown allocation flags %#x", flags)
+	}
+	a.Dedicated = flags&allocFlagDedicated != 0
+	return a, nil
+}
+
+// DecodeAllocation decodes the AllocationSize-byte wire encoding of an
+// Allocation.
+func DecodeAllocation(b []byte) (Allocation, error) {
+	if len(b) != AllocationSize {
+		return Allocation{}, perr(ErrBadMessage, "allocation record is %d bytes, want %d", len(b), AllocationSize)
+	}
+	r := rd{b: b}
+	return r.allocation()
+}
+
+// request is a decoded request; which fields mean something depends on Type.
+type request struct {
+	header
+	Handle    Handle
+	Access    Access
+	Name      string
+	Alloc     Allocation
+	SyncCount uint32
+	Data      []byte
+	Cursor    uint32
+}
+
+// fdsFor is the number of fds a request of type t with this many sync
+// objects must carry.
+func fdsFor(t msgType, syncCount uint32) int {
+	if t == msgCreate {
+		return 1 + int(syncCount)
+	}
+	return 0
+}
+
+// decodeRequest decodes a whole request message that arrived with nfds
+// fds. Data aliases msg. Errors are *BrokerError; the header is returned
+// whenever it could be read, so that the error can be answered.
+func decodeRequest(msg []byte, nfds int) (request, error) {
+	h, err := decodeHeader(msg)
+	q := request{header: h}
+	if err != nil {
+		return q, err
+	}
+	if len(msg) > MaxMessageSize {
+		return q, perr(ErrTooLarge, "message of %d bytes exceeds %d", len(msg), MaxMessageSize)
+	}
+	if h.Version != ProtocolVersion {
+		return q, perr(ErrBadVersion, "version %d, broker speaks %d", h.Version, ProtocolVersion)
+	}
+	if h.Status != 0 {
+		return q, perr(ErrBadMessage, "status %d set in a request", h.Status)
+	}
+	if nfds > MaxFDsPerMessage {
+		return q, perr(ErrBadFDs, "%d fds, at most %d allowed", nfds, MaxFDsPerMessage)
+	}
+	if int(h.NumFDs) != nfds {
+		return q, perr(ErrBadFDs, "header says %d fds, %d arrived", h.NumFDs, nfds)
+	}
+	r := rd{b: msg[HeaderSize:]}
+	reserved := func(v uint32) error {
+		if v != 0 {
+			return perr(ErrBadMessage, "reserved field is %#x, must be 0", v)
+		}
+		return nil
+	}
+	switch h.Type {
+	case msgCreate:
+		flags, sync, dlen, res := r.u32(), r.u32(), r.u32(), r.u32()
+		if r.bad {
+			break
+		}
+		if err := reserved(flags | res); err != nil {
+			return q, err
+		}
+		if sync > MaxSyncObjects {
+			return q, perr(ErrInvalid, "sync count %d exceeds %d", sync, MaxSyncObjects)
+		}
+		q.SyncCount = sync
+		if dlen > MaxPrivateData {
+			return q, perr(ErrTooLarge, "private data of %d bytes exceeds %d", dlen, MaxPrivateData)
+		}
+		if q.Alloc, err = r.allocation(); err != nil {
+			return q, err
+		}
+		q.Data = r.take(int(dlen))
+	case msgShare:
+		q.Handle, q.Access = Handle(r.u32()), Access(r.u32())
+		nlen, res := r.u32(), r.u32()
+		if r.bad {
+			break
+		}
+		if err := reserved(res); err != nil {
+			return q, err
+		}
+		if nlen > MaxNameLen {
+			return q, perr(ErrBadName, "name of %d bytes exceeds %d", nlen, MaxNameLen)
+		}
+		q.Name = string(r.take(int(nlen)))
+	case msgOpenKMT, msgQuery, msgClose, msgAttachSync:
+		q.Handle = Handle(r.u32())
+		if err := reserved(r.u32()); err != nil && !r.bad {
+			return q, err
+		}
+	case msgOpenName:
+		q.Access = Access(r.u32())
+		nlen := r.u32()
+		if r.bad {
+			break
+		}
+		if nlen > MaxNameLen {
+			return q, perr(ErrBadName, "name of %d bytes exceeds %d", nlen, MaxNameLen)
+		}
+		q.Name = string(r.take(int(nlen)))
+	case msgUpdateData:
+		q.Handle = Handle(r.u32())
+		dlen := r.u32()
+		if r.bad {
+			break
+		}
+		if dlen > MaxPrivateData {
+			return q, perr(ErrTooLarge, "private data of %d bytes exceeds %d", dlen, MaxPrivateData)
+		}
+		q.Data = r.take(int(dlen))
+	case msgList:
+		q.Cursor = r.u32()
+		if err := reserved(r.u32()); err != nil && !r.bad {
+			return q, err
+		}
+	default:
+		return q, perr(ErrUnknownType, "type %#x", uint16(h.Type))
+	}
+	if r.bad {
+		return q, perr(ErrBadMessage, "%v payload of %d bytes is truncated", h.Type, h.PayloadLen)
+	}
+	if r.rest() != 0 {
+		return q, perr(ErrBadMessage, "%d bytes after the end of the %v payload", r.rest(), h.Type)
+	}
+	if want := fdsFor(h.Type, q.SyncCount); nfds != want {
+		return q, perr(ErrBadFDs, "%v carries %d fds, want %d", h.Type, nfds, want)
+	}
+	return q, nil
+}
+
+// encodeRequest is decodeRequest's inverse, used by the client and the
+// tests. It panics on values no request may carry: those are bugs of the
+// caller, which validates user input first.
+func encodeRequest(q request) []byte {
+	var p []byte
+	switch q.Type {
+	case msgCreate:
+		p = le.AppendUint32(p, 0)
+		p = le.AppendUint32(p, q.SyncCount)
+		p = le.AppendUint32(p, uint32(len(q.Data)))
+		p = le.AppendUint32(p, 0)
+		p = AppendAllocation(p, q.Alloc)
+		p = append(p, q.Data...)
+	case msgShare:
+		p = le.AppendUint32(p, uint32(q.Handle))
+		p = le.AppendUint32(p, uint32(q.Access))
+		p = le.AppendUint32(p, uint32(len(q.Name)))
+		p = le.AppendUint32(p, 0)
+		p = append(p, q.Name...)
+	case msgOpenKMT, msgQuery, msgClose, msgAttachSync:
+		p = le.AppendUint32(p, uint32(q.Handle))
+		p = le.AppendUint32(p, 0)
+	case msgOpenName:
+		p = le.AppendUint32(p, uint32(q.Access))
+		p = le.AppendUint32(p, uint32(len(q.Name)))
+		p = append(p, q.Name...)
+	case msgUpdateData:
+		p = le.AppendUint32(p, uint32(q.Handle))
+		p = le.AppendUint32(p, uint32(len(q.Data)))
+		p = append(p, q.Data...)
+	case msgList:
+		p = le.AppendUint32(p, q.Cursor)
+		p = le.AppendUint32(p, 0)
+	default:
+		panic(fmt.Sprintf("bridge: encodeRequest: unknown type %v", q.Type))
+	}
+	h := q.header
+	h.Version = ProtocolVersion
+	h.PayloadLen = uint32(len(p))
+	h.NumFDs = uint16(fdsFor(q.Type, q.SyncCount))
+	b := appendHeader(make([]byte, 0, HeaderSize+len(p)), h)
+	return append(b, p...)
+}
+
+// resourceRecord is the body of open, open-name and query replies.
+type resourceRecord struct {
+	Handle    Handle
+	KMT       Handle
+	Access    Access
+	SyncCount uint32
+	Alloc     Allocation
+	Data      []byte
+}
+
+const resourceRecordFixed = 24 + AllocationSize
+
+func appendResourceRecord(b []byte, r resourceRecord) []byte {
+	b = le.AppendUint32(b, uint32(r.Handle))
+	b = le.AppendUint32(b, uint32(r.KMT))
+	b = le.AppendUint32(b, uint32(r.Access))
+	b = le.AppendUint32(b, r.SyncCount)
+	b = le.AppendUint32(b, uint32(len(r.Data)))
+	b = le.AppendUint32(b, 0)
+	b = AppendAllocation(b, r.Alloc)
+	return append(b, r.Data...)
+}
+
+func decodeResourceRecord(p []byte) (resourceRecord, error) {
+	r := rd{b: p}
+	rec := resourceRecord{Handle: Handle(r.u32()), KMT: Handle(r.u32()), Access: Access(r.u32()), SyncCount: r.u32()}
+	dlen := r.u32()
+	r.u32()
+	var err error
+	if rec.Alloc, err = r.allocation(); err != nil {
+		return rec, err
+	}
+	if dlen > MaxPrivateData || int(dlen) != r.rest() {
+		return rec, perr(ErrBadMessage, "resource record: data length %d, %d bytes left", dlen, r.rest())
+	}
+	rec.Data = append([]byte(nil), r.take(int(dlen))...)
+	return rec, nil
+}
+
+// listEntry is one resource in a list reply.
+type listEntry struct {
+	KMT           Handle
+	CreatorPID    int32
+	Refs          uint32
+	DataLen       uint32
+	CreatorActive bool
+	Alloc         Allocation
+	Names         []string
+	Holders       []Holder
+}
+
+const (
+	listEntryFixed   = 24 + AllocationSize
+	listHolderSize   = 16
+	listFlagCreator  = 1
+	listReplyFixed   = 8
+	listMaxHolders   = 2048
+	listEntryNameLen = 2
+)
+
+func (e *listEntry) size() int {
+	n := listEntryFixed + len(e.Holders)*listHolderSize
+	for _, s := range e.Names {
+		n += listEntryNameLen + len(s)
+	}
+	return n
+}
+
+func appendListEntry(b []byte, e listEntry) []byte {
+	b = le.AppendUint32(b, uint32(e.KMT))
+	b = le.AppendUint32(b, uint32(e.CreatorPID))
+	b = le.AppendUint32(b, e.Refs)
+	b = le.AppendUint16(b, uint16(len(e.Names)))
+	b = le.AppendUint16(b, uint16(len(e.Holders)))
+	b = le.AppendUint32(b, e.DataLen)
+	var flags uint32
+	if e.CreatorActive {
+		flags |= listFlagCreator
+	}
+	b = le.AppendUint32(b, flags)
+	b = AppendAllocation(b, e.Alloc)
+	for _, s := range e.Names {
+		b = le.AppendUint16(b, uint16(len(s)))
+		b = append(b, s...)
+	}
+	for _, h := range e.Holders {
+		b = le.AppendUint32(b, uint32(h.PID))
+		b = le.AppendUint32(b, h.UID)
+		b = le.AppendUint32(b, h.Conn)
+		b = le.AppendUint32(b, uint32(h.Refs))
+	}
+	return b
+}
+
+func decodeListReply(p []byte) (next uint32, entries []listEntry, err error) {
+	r := rd{b: p}
+	next = r.u32()
+	count := r.u32()
+	if r.bad || uint64(count)*listEntryFixed > uint64(r.rest()) {
+		return 0, nil, perr(ErrBadMessage, "list reply: %d entries in %d bytes", count, len(p))
+	}
+	entries = make([]listEntry, 0, count)
+	for range count {
+		var e listEntry
+		e.KMT = Handle(r.u32())
+		e.CreatorPID = int32(r.u32())
+		e.Refs = r.u32()
+		nn, nh := r.u16(), r.u16()
+		e.DataLen = r.u32()
+		e.CreatorActive = r.u32()&listFlagCreator != 0
+		if e.Alloc, err = r.allocation(); err != nil {
+			return 0, nil, err
+		}
+		for range nn {
+			l := r.u16()
+			e.Names = append(e.Names, string(r.take(int(l))))
+		}
+		if r.bad || int(nh)*listHolderSize > r.rest() {
+			return 0, nil, perr(ErrBadMessage, "list reply truncated")
+		}
+		for range nh {
+			e.Holders = append(e.Holders, Holder{PID: int32(r.u32()), UID: r.u32(), Conn: r.u32(), Refs: int(r.u32())})
+		}
+		entries = append(entries, e)
+	}
+	if r.bad || r.rest() != 0 {
+		return 0, nil, perr(ErrBadMessage, "list reply has %d stray bytes", r.rest())
+	}
+	return next, entries, nil
+}
