@@ -278,6 +278,14 @@ func TestImportErrors(t *testing.T) {
 	}
 	defer unix.Close(fd)
 	before, _ := fdcount.Count(0)
+	// Mesa exports memfds, whose size glimport checks against the record;
+	// NVIDIA exports device handles that carry no size, and its GL takes
+	// whatever size it is told.
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	sizeKnown := st.Mode&unix.S_IFMT == unix.S_IFREG
 	for _, tc := range []struct {
 		name   string
 		mutate func(*bridge.Allocation)
@@ -299,6 +307,10 @@ func TestImportErrors(t *testing.T) {
 					tx.Close()
 				}
 				m.Close()
+			}
+			if err == nil && tc.name == "size larger than the memory" && !sizeKnown {
+				t.Logf("%s: the exported fd (mode %#o) has no size to check, and this driver accepted it", tc.name, st.Mode&unix.S_IFMT)
+				return
 			}
 			if err == nil {
 				t.Errorf("%s: import and texture succeeded", tc.name)
