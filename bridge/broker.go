@@ -186,8 +186,7 @@ func (b *Broker) admit(uc *net.UnixConn) {
 	}
 	if cred.Uid != uint32(unix.Getuid()) && !slices.Contains(b.AllowUIDs, cred.Uid) {
 		log.Warn("rejecting connection from a foreign uid", "pid", cred.Pid, "uid", cred.Uid)
-		sendFatal(uc, ErrAccessDenied, fmt.Sprintf("uid %d may not use this broker", cred.Uid))
-		uc.Close()
+		b.reject(uc, ErrAccessDenied, fmt.Sprintf("uid %d may not use this broker", cred.Uid))
 		return
 	}
 	b.mu.Lock()
@@ -199,8 +198,7 @@ func (b *Broker) admit(uc *net.UnixConn) {
 	if len(b.conns) >= limit(b.MaxConnections, DefaultMaxConnections) {
 		b.mu.Unlock()
 		log.Warn("rejecting connection: too many connections", "pid", cred.Pid)
-		sendFatal(uc, ErrLimit, "too many connections")
-		uc.Close()
+		b.reject(uc, ErrLimit, "too many connections")
 		return
 	}
 	b.nextConn++
@@ -231,11 +229,35 @@ func peerCred(uc *net.UnixConn) (*unix.Ucred, error) {
 	return cred, cerr
 }
 
-// sendFatal tells a peer why it is being dropped. It is best effort: the
-// peer may already be gone.
-func sendFatal(uc *net.UnixConn, code ErrorCode, text string) {
-	uc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	uc.Write(errorReply(header{Type: msgFatal}, code, text))
+// reject tells a peer why it is being dropped and drops it, without
+// holding up the accept loop.
+func (b *Broker) reject(uc *net.UnixConn, code ErrorCode, text string) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		uc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		uc.Write(errorReply(header{Type: msgFatal}, code, text))
+		lingerClose(uc)
+	}()
+}
+
+// lingerClose closes a connection after a last message. Closing a unix
+// socket with unread input makes the peer's next read fail with
+// ECONNRESET before it sees that message, so the broker first stops
+// writing and then discards what the peer still sends, briefly, until it
+// hangs up.
+func lingerClose(uc *net.UnixConn) {
+	uc.CloseWrite()
+	uc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	buf, oob := make([]byte, 512), make([]byte, unix.CmsgSpace(4*MaxFDsPerMessage))
+	for {
+		_, fds, _, _, eof, err := readMsg(uc, buf, oob)
+		closeFDs(fds)
+		if eof || err != nil {
+			break
+		}
+	}
+	uc.Close()
 }
 
 func errorReply(h header, code ErrorCode, text string) []byte {
@@ -291,7 +313,8 @@ func closeFDs(fds []int) {
 
 func (b *Broker) serveConn(c *brokerConn) {
 	defer b.wg.Done()
-	defer b.dropConn(c)
+	linger := false
+	defer func() { b.dropConn(c, linger) }()
 	buf := make([]byte, MaxMessageSize)
 	oob := make([]byte, unix.CmsgSpace(4*MaxFDsPerMessage))
 	for {
@@ -318,6 +341,7 @@ func (b *Broker) serveConn(c *brokerConn) {
 			return
 		}
 		if fatal {
+			linger = true
 			return
 		}
 	}
@@ -433,6 +457,12 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (Handle, error) {
 	}
 	if q.Alloc.Size == 0 || q.Alloc.Offset >= q.Alloc.Size {
 		return 0, perr(ErrInvalid, "allocation size %d, offset %d", q.Alloc.Size, q.Alloc.Offset)
+	}
+	// Every opener trusts the description to import the memory, so a
+	// resource no Direct3D runtime could have made is refused here once
+	// rather than by each importer.
+	if err := q.Alloc.Desc.Validate(); err != nil {
+		return 0, perr(ErrInvalid, "%v", err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fds[0], &st); err != nil {
@@ -689,8 +719,14 @@ func (b *Broker) list(cursor uint32) []byte {
 
 // dropConn releases everything c held: a client's death, however it
 // happens, must not leak resources.
-func (b *Broker) dropConn(c *brokerConn) {
-	c.uc.Close()
+// With linger, the connection is closed by lingerClose, after the
+// references are released.
+func (b *Broker) dropConn(c *brokerConn, linger bool) {
+	if linger {
+		defer lingerClose(c.uc)
+	} else {
+		c.uc.Close()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c.dead = true

@@ -374,6 +374,16 @@ func TestBrokerForgedAndStaleHandles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bad := testAllocation(64)
+	bad.Desc.Width = 0
+	if _, err := c.Create(bad, fd, nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "Width = 0") {
+		t.Fatalf("create with an invalid Desc: %v, want ErrInvalid naming the field", err)
+	}
+	bad = testAllocation(64)
+	bad.Offset = 64
+	if _, err := c.Create(bad, fd, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("create with offset == size: %v, want ErrInvalid", err)
+	}
 	if _, err := c.Create(testAllocation(64), fd, nil); !errors.Is(err, ErrLimit) {
 		t.Fatalf("create beyond MaxResources: %v, want ErrLimit", err)
 	}

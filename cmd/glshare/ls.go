@@ -1,0 +1,117 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/glbridge/glbridge/bridge"
+)
+
+func init() {
+	register(command{name: "ls", summary: "list the broker's live shared resources", run: runLs})
+}
+
+// lsEntry is one resource as `glshare ls --json` prints it: stable field
+// names, handles as numbers and as the hex Windows tools print.
+type lsEntry struct {
+	KMT              uint32       `json:"kmt"`
+	KMTHex           string       `json:"kmt_hex"`
+	Names            []string     `json:"names"`
+	Desc             string       `json:"desc"`
+	Allocation       lsAllocation `json:"allocation"`
+	Size             uint64       `json:"size"`
+	DataLen          int          `json:"private_data_len"`
+	CreatorPID       int32        `json:"creator_pid"`
+	CreatorConnected bool         `json:"creator_connected"`
+	Refs             int          `json:"refs"`
+	Holders          []lsHolder   `json:"holders"`
+}
+
+type lsHolder struct {
+	PID  int32  `json:"pid"`
+	UID  uint32 `json:"uid"`
+	Conn uint32 `json:"conn"`
+	Refs int    `json:"refs"`
+}
+
+type lsAllocation struct {
+	Dimension        string `json:"dimension"`
+	Width            uint32 `json:"width"`
+	Height           uint32 `json:"height"`
+	DepthOrArraySize uint32 `json:"depth_or_array_size"`
+	MipLevels        uint32 `json:"mip_levels"`
+	SampleCount      uint32 `json:"sample_count"`
+	Format           string `json:"format"`
+	DXGIFormat       uint32 `json:"dxgi_format"`
+	VkFormat         uint32 `json:"vk_format"`
+	Tiling           string `json:"tiling"`
+	Dedicated        bool   `json:"dedicated"`
+	DriverUUID       string `json:"driver_uuid"`
+	DeviceUUID       string `json:"device_uuid"`
+}
+
+func runLs(args []string) error {
+	fs := flag.NewFlagSet("ls", flag.ContinueOnError)
+	socket := fs.String("socket", bridge.DefaultSocketPath(), "broker socket")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := bridge.Dial(*socket)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	list, err := c.List()
+	if err != nil {
+		return err
+	}
+	entries := make([]lsEntry, 0, len(list))
+	for _, r := range list {
+		a := r.Allocation
+		entries = append(entries, lsEntry{
+			KMT: uint32(r.KMT), KMTHex: r.KMT.String(), Names: r.Names, Desc: a.Desc.String(),
+			Allocation: lsAllocation{
+				Dimension: a.Desc.Dimension.String(), Width: a.Desc.Width, Height: a.Desc.Height,
+				DepthOrArraySize: a.Desc.DepthOrArraySize, MipLevels: a.Desc.MipLevels, SampleCount: a.Desc.SampleCount,
+				Format: a.Desc.Format.String(), DXGIFormat: uint32(a.Desc.Format), VkFormat: a.VkFormat,
+				Tiling: a.Tiling.String(), Dedicated: a.Dedicated, DriverUUID: a.DriverUUID.String(), DeviceUUID: a.DeviceUUID.String(),
+			},
+			Size: a.Size, DataLen: r.DataLen, CreatorPID: r.CreatorPID, CreatorConnected: r.CreatorConnected,
+			Refs: r.Refs, Holders: []lsHolder{},
+		})
+		for _, h := range r.Holders {
+			entries[len(entries)-1].Holders = append(entries[len(entries)-1].Holders, lsHolder(h))
+		}
+		if entries[len(entries)-1].Names == nil {
+			entries[len(entries)-1].Names = []string{}
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(entries)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tSIZE\tPID\tREFS\tHOLDERS")
+	for _, e := range entries {
+		name := "-"
+		if len(e.Names) > 0 {
+			name = strings.Join(e.Names, ",")
+		}
+		pid := fmt.Sprint(e.CreatorPID)
+		if !e.CreatorConnected {
+			pid += " (gone)"
+		}
+		holders := make([]string, len(e.Holders))
+		for i, h := range e.Holders {
+			holders[i] = fmt.Sprintf("pid %d×%d", h.PID, h.Refs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", e.KMTHex, name, e.Desc, e.Size, pid, e.Refs, strings.Join(holders, " "))
+	}
+	return tw.Flush()
+}
