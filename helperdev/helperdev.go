@@ -381,10 +381,23 @@ type Commands struct {
 	CB  vk.CommandBuffer
 }
 
+// SemaphoreOp is one semaphore a submission waits on or signals: Value
+// is the timeline value (ignored for binary semaphores), Stage the stage
+// that waits.
+type SemaphoreOp = vk.SemaphoreSubmit
+
 // Submit records commands with record, submits them and waits for them to
 // complete. It serialises with every other Submit on d. The vk types in
 // Commands are glbridge-internal: Submit is for glbridge's own packages.
 func (d *Device) Submit(record func(Commands)) error {
+	return d.SubmitSync(record, nil, nil, false)
+}
+
+// SubmitSync is Submit with semaphores: the commands wait for wait and
+// signal signal; timeline says the semaphores are timeline semaphores
+// (all of them: glbridge never mixes the kinds in one submission). It
+// still waits for the commands to complete before returning.
+func (d *Device) SubmitSync(record func(Commands), wait, signal []SemaphoreOp, timeline bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -397,7 +410,7 @@ func (d *Device) Submit(record func(Commands)) error {
 	if err := d.dev.EndCommandBuffer(d.cb); err != nil {
 		return fmt.Errorf("helperdev: %w", err)
 	}
-	if err := d.dev.QueueSubmit(d.queue, d.cb, nil, nil, false, d.fence); err != nil {
+	if err := d.dev.QueueSubmit(d.queue, d.cb, wait, signal, timeline, d.fence); err != nil {
 		return fmt.Errorf("helperdev: %w", err)
 	}
 	const forever = ^uint64(0)

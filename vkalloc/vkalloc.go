@@ -357,17 +357,18 @@ func (im *Image) handOff(oldLayout uint32) error {
 			SrcQueueFamily: im.dev.QueueFamily(), DstQueueFamily: vk.QueueFamilyExternal,
 			Image: im.img, Range: im.fullRange(),
 		})
-	})
+	}, Sync{})
 }
 
-func (im *Image) submit(record func(helperdev.Commands)) error {
+func (im *Image) submit(record func(helperdev.Commands), sync Sync) error {
 	im.mu.Lock()
 	closed := im.closed
 	im.mu.Unlock()
 	if closed {
 		return fmt.Errorf("vkalloc: %w", bridge.ErrClosed)
 	}
-	if err := im.dev.Submit(record); err != nil {
+	wait, signal, timeline := sync.ops(im.dev)
+	if err := im.dev.SubmitSync(record, wait, signal, timeline); err != nil {
 		return fmt.Errorf("vkalloc: %w", err)
 	}
 	return nil
@@ -375,12 +376,13 @@ func (im *Image) submit(record func(helperdev.Commands)) error {
 
 // Clear fills every level and layer of the image with colour c (float
 // channels in [0,1] for UNORM formats) on the GPU, and waits for it.
-func (im *Image) Clear(c [4]float32) error {
+// sync says what the access waits for and signals (see Sync).
+func (im *Image) Clear(c [4]float32, sync Sync) error {
 	return im.submit(func(cmd helperdev.Commands) {
 		im.acquire(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 		cmd.Dev.CmdClearColorImage(cmd.CB, im.img, vk.ImageLayoutTransferDstOptimal, c, im.fullRange())
 		im.release(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
-	})
+	}, sync)
 }
 
 // Subresource names one mip level and array layer (or 3D slice range) of
@@ -423,7 +425,7 @@ func (im *Image) copyRegion(s Subresource) vk.BufferImageCopy {
 
 // ReadPixels copies subresource s into host memory through a staging
 // buffer, waits, and returns its bytes tightly packed.
-func (im *Image) ReadPixels(s Subresource) ([]byte, error) {
+func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
 	if err := im.checkSubresource(s); err != nil {
 		return nil, err
 	}
@@ -443,7 +445,7 @@ func (im *Image) ReadPixels(s Subresource) ([]byte, error) {
 			Buffer: st.buf, Size: size,
 		})
 		im.release(c, vk.ImageLayoutTransferSrcOptimal, vk.PipelineStageTransferBit, vk.AccessTransferReadBit)
-	})
+	}, sync)
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +456,7 @@ func (im *Image) ReadPixels(s Subresource) ([]byte, error) {
 
 // WritePixels uploads data, tightly packed as ReadPixels returns it, into
 // subresource s, and waits.
-func (im *Image) WritePixels(s Subresource, data []byte) error {
+func (im *Image) WritePixels(s Subresource, data []byte, sync Sync) error {
 	if err := im.checkSubresource(s); err != nil {
 		return err
 	}
@@ -472,7 +474,7 @@ func (im *Image) WritePixels(s Subresource, data []byte) error {
 		im.acquire(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 		c.Dev.CmdCopyBufferToImage(c.CB, st.buf, im.img, vk.ImageLayoutTransferDstOptimal, im.copyRegion(s))
 		im.release(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
-	})
+	}, sync)
 }
 
 // staging is a host-visible, coherent buffer, mapped for its whole life.
@@ -523,7 +525,7 @@ func (s *staging) close() {
 // CopyTo copies level 0, layer 0 of im into dst, which must be an image of
 // the same device, format and size (the DXVK-role consumer copying a
 // shared texture into its own), and waits.
-func (im *Image) CopyTo(dst *Image) error {
+func (im *Image) CopyTo(dst *Image, sync Sync) error {
 	if im.dev != dst.dev {
 		panic("vkalloc: CopyTo between images of different devices")
 	}
@@ -539,5 +541,5 @@ func (im *Image) CopyTo(dst *Image) error {
 		c.Dev.CmdCopyImage(c.CB, im.img, vk.ImageLayoutTransferSrcOptimal, dst.img, vk.ImageLayoutTransferDstOptimal, region, region)
 		dst.release(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 		im.release(c, vk.ImageLayoutTransferSrcOptimal, vk.PipelineStageTransferBit, vk.AccessTransferReadBit)
-	})
+	}, sync)
 }

@@ -131,10 +131,10 @@ func demoInProcess(o demoOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := shared.CopyTo(own); err != nil {
+		if err := shared.CopyTo(own, vkalloc.Sync{}); err != nil {
 			return err
 		}
-		seen, err := own.ReadPixels(vkalloc.Subresource{})
+		seen, err := own.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
 		if err != nil {
 			return err
 		}

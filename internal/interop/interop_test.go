@@ -101,7 +101,7 @@ func TestVulkanClearGLRead(t *testing.T) {
 				s := share(t, env, desc2D(sz[0], sz[1], bridge.FormatR8G8B8A8Unorm))
 				defer s.close(env)
 				for _, c := range colours {
-					if err := s.img.Clear(c); err != nil {
+					if err := s.img.Clear(c, vkalloc.Sync{}); err != nil {
 						t.Fatal(err)
 					}
 					want := [4]byte{}
@@ -153,7 +153,7 @@ func TestGLDrawVulkanRead(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				px, err := s.img.ReadPixels(vkalloc.Subresource{})
+				px, err := s.img.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -191,7 +191,7 @@ func TestSeveralViews(t *testing.T) {
 	for i := range want {
 		want[i] = byte(i * 13)
 	}
-	if err := img.WritePixels(vkalloc.Subresource{}, want); err != nil {
+	if err := img.WritePixels(vkalloc.Subresource{}, want, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
 	fd, err := img.ExportFD()
