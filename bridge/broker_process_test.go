@@ -3,8 +3,12 @@ package bridge
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +40,19 @@ func TestHelperProcess(t *testing.T) {
 }
 
 func runHelper(role string) error {
+	if role == "activated" {
+		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+		l, err := ActivationListener()
+		if err != nil || l == nil {
+			return fmt.Errorf("ActivationListener = %v, %v", l, err)
+		}
+		if os.Getenv("LISTEN_FDS") != "" {
+			return fmt.Errorf("LISTEN_FDS still set for children")
+		}
+		b := &Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		fmt.Println("READY")
+		return b.Serve(context.Background(), l)
+	}
 	sock := os.Getenv("GLB_SOCK")
 	size, _ := strconv.Atoi(os.Getenv("GLB_SIZE"))
 	seed, _ := strconv.Atoi(os.Getenv("GLB_SEED"))
@@ -256,4 +273,70 @@ func runAs(t *testing.T, uid uint32, path string) error {
 		return fmt.Errorf("%v: %s", err, out)
 	}
 	return nil
+}
+
+// TestBrokerSocketActivation hands a child broker its listening socket as
+// fd 3, the way systemd does, and talks to it.
+func TestBrokerSocketActivation(t *testing.T) {
+	dir, err := os.MkdirTemp("", "glb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "activated.sock")
+	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.File()
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	// LISTEN_PID must name the child, which only exists after the fork:
+	// the child fills it in (systemd does it between fork and exec).
+	cmd.Env = append(os.Environ(), helperRoleEnv+"=activated", "LISTEN_FDS=1", "LISTEN_PID=self")
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	h := &helper{role: "activated", cmd: cmd, stdout: bufio.NewReader(out)}
+	defer h.kill()
+	h.line(t, "READY")
+
+	c := dial(t, path)
+	fd := memfd(t, 4096, 5)
+	defer unix.Close(fd)
+	kmt, err := c.Create(testAllocation(4096), fd, nil)
+	if err != nil {
+		t.Fatalf("Create on the activated broker: %v", err)
+	}
+	if l := mustList(t, c); len(l) != 1 || l[0].KMT != kmt {
+		t.Fatalf("List = %+v", l)
+	}
+	// SIGTERM-free shutdown of the child: its broker must drop us.
+	h.kill()
+	if _, err := c.List(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("List after the broker died: %v, want ErrClosed", err)
+	}
+}
+
+func TestActivationListenerIgnoresOtherPID(t *testing.T) {
+	t.Setenv("LISTEN_FDS", "1")
+	t.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()+1))
+	l, err := ActivationListener()
+	if l != nil || err != nil {
+		t.Fatalf("ActivationListener for another pid = %v, %v; want nil, nil", l, err)
+	}
+	if os.Getenv("LISTEN_FDS") != "1" {
+		t.Errorf("LISTEN_FDS was unset although the sockets were not for this process")
+	}
 }

@@ -963,3 +963,61 @@ func TestBrokerPeerUID(t *testing.T) {
 		}
 	}
 }
+
+// TestListenSocketDir checks the socket directory rules: created 0700,
+// tightened when too open, refused when someone else owns it, and a stale
+// socket replaced while a live one is kept.
+func TestListenSocketDir(t *testing.T) {
+	base, err := os.MkdirTemp("", "glb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	t.Setenv("XDG_RUNTIME_DIR", base)
+	path := DefaultSocketPath()
+	if want := filepath.Join(base, "glbridge", "broker.sock"); path != want {
+		t.Fatalf("DefaultSocketPath = %q, want %q", path, want)
+	}
+	l, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || st.Mode().Perm() != 0o700 || !st.IsDir() {
+		t.Fatalf("socket directory: %v, %v; want a 0700 directory", st.Mode(), err)
+	}
+	if _, err := Listen(path); err == nil || !strings.Contains(err.Error(), "already serving") {
+		t.Fatalf("second Listen on a live socket: %v, want refused", err)
+	}
+	// A broker killed without cleanup leaves its socket file behind.
+	l.SetUnlinkOnClose(false)
+	l.Close()
+	os.Chmod(filepath.Dir(path), 0o777)
+	l, err = Listen(path)
+	if err != nil {
+		t.Fatalf("Listen over a stale socket: %v", err)
+	}
+	l.Close()
+	if st, _ := os.Stat(filepath.Dir(path)); st.Mode().Perm() != 0o700 {
+		t.Errorf("directory left at %v, want tightened to 0700", st.Mode().Perm())
+	}
+
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	if want := filepath.Join(os.TempDir(), fmt.Sprintf("glbridge-%d", os.Getuid()), "broker.sock"); DefaultSocketPath() != want {
+		t.Errorf("fallback DefaultSocketPath = %q, want %q", DefaultSocketPath(), want)
+	}
+	if os.Getuid() != 0 {
+		t.Log("not root: cannot make a directory owned by someone else; skipping the ownership check")
+		return
+	}
+	foreign := filepath.Join(base, "foreign")
+	os.Mkdir(foreign, 0o700)
+	os.Chown(foreign, 65534, 65534)
+	if _, err := Listen(filepath.Join(foreign, "broker.sock")); err == nil || !strings.Contains(err.Error(), "owned by uid 65534") {
+		t.Errorf("Listen in a directory owned by another uid: %v, want refused", err)
+	}
+	link := filepath.Join(base, "link")
+	os.Symlink(filepath.Join(base, "glbridge"), link)
+	if _, err := Listen(filepath.Join(link, "broker.sock")); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("Listen through a symlinked directory: %v, want refused", err)
+	}
+}

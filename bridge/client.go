@@ -179,20 +179,18 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 		c.mu.Lock()
 		delete(c.wait, q.ID)
 		c.mu.Unlock()
-		if errors.Is(err, net.ErrClosed) {
-			err = ErrClosed
-		}
 		// A broker that dropped the connection usually said why first:
-		// prefer its reason to the bare EPIPE.
-		select {
-		case <-c.done:
-			c.mu.Lock()
-			var be *BrokerError
-			if errors.As(c.err, &be) {
+		// prefer the reader's account (which wraps ErrClosed and the
+		// broker's reason) to the bare EPIPE.
+		if errors.Is(err, net.ErrClosed) || errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+			err = fmt.Errorf("%w: %w", ErrClosed, err)
+			select {
+			case <-c.done:
+				c.mu.Lock()
 				err = c.err
+				c.mu.Unlock()
+			case <-time.After(time.Second):
 			}
-			c.mu.Unlock()
-		case <-time.After(time.Second):
 		}
 		return clientReply{}, fmt.Errorf("bridge: %s: send: %w", op, err)
 	}
