@@ -38,8 +38,8 @@ var ErrBrokerClosed = errors.New("bridge: broker closed")
 //
 // Every connection's references die with it, so a crashed client cannot
 // leak resources. Each connection is served by one goroutine, in the order
-// its requests arrive; one mutex guards the tables, and no system call but
-// dup and close runs under it.
+// its requests arrive; one mutex guards the tables, and the only system
+// calls made under it are fstat, dup and close.
 type Broker struct {
 	// Logger receives connection and error events; nil means slog.Default().
 	Logger *slog.Logger
@@ -374,9 +374,6 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 			return errorReply(header{Type: msgFatal}, be.Code, be.Detail), nil, true
 		}
 		c.log.Warn("bad request", "type", q.Type, "id", q.ID, "err", err)
-		if be.Code == ErrBadVersion {
-			return errorReply(q.header, be.Code, be.Detail), nil, false
-		}
 		return errorReply(q.header, be.Code, be.Detail), nil, false
 	}
 	payload, outFDs, err := b.handle(c, q, fds)

@@ -35,8 +35,9 @@ type clientReply struct {
 	fds     []int
 }
 
-// Resource is what Create's counterparts, OpenKMT, OpenName and Query,
-// return about a resource.
+// Resource is a resource as OpenKMT, OpenName and Query return it: the
+// allocation record and private data, and for opens an fd ready for
+// glimport or a Vulkan import.
 type Resource struct {
 	// Handle is the handle the call was about: for an open, the handle
 	// this connection now holds and must CloseHandle (the KMT handle for
