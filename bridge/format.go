@@ -555,3 +555,14 @@ func (f Format) String() string {
 	}
 	return fmt.Sprintf("DXGI_FORMAT(%d)", uint32(f))
 }
+
+// StorageFor returns the storage of fi whose Vulkan format is vkFormat: the
+// one an exporter chose, as its allocation record names it.
+func (fi FormatInfo) StorageFor(vkFormat uint32) (Storage, bool) {
+	for _, s := range fi.Storages() {
+		if s.VkFormat == vkFormat {
+			return s, true
+		}
+	}
+	return Storage{}, false
+}

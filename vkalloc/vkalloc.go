@@ -12,6 +12,7 @@ package vkalloc
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/glbridge/glbridge/bridge"
@@ -34,6 +35,8 @@ type Image struct {
 	mem   vk.DeviceMemory
 	alloc bridge.Allocation
 	info  bridge.FormatInfo
+	// storage is the row of the format table the image was made with.
+	storage bridge.Storage
 
 	mu     sync.Mutex
 	closed bool
@@ -93,6 +96,122 @@ func usageFromFeatures(features uint32) uint32 {
 	return u
 }
 
+// Support is what the device can do with one kind of resource in one
+// format, read at run time from vkGetPhysicalDeviceImageFormatProperties2
+// with the external-memory query.
+type Support struct {
+	// Storage is the storage NewImage would use: the format's preferred
+	// one or the first fallback the device has.
+	Storage bridge.Storage
+	// Usage and Flags are the VkImageUsageFlags and VkImageCreateFlags
+	// the image would be made with.
+	Usage, Flags uint32
+	// Exportable and Importable come from VkExternalMemoryProperties for
+	// opaque fds; DedicatedOnly says the driver requires a dedicated
+	// allocation (glbridge always makes one).
+	Exportable, Importable, DedicatedOnly bool
+	// Renderable: colour or depth-stencil attachment; Sampleable: sampled
+	// image; Storage: storage image.
+	Renderable, Sampleable, StorageImage bool
+	// Limits are the device's limits for this kind and format.
+	MaxExtent      [3]uint32
+	MaxMipLevels   uint32
+	MaxArrayLayers uint32
+	SampleCounts   uint32
+}
+
+// QuerySupport reports whether and how desc's kind and format can be
+// shared on dev. The error wraps bridge.ErrUnsupportedFormat and names the
+// format, the kind and the reason.
+func QuerySupport(dev *helperdev.Device, desc bridge.Desc) (Support, error) {
+	_, pd, err := dev.Internal()
+	if err != nil {
+		return Support{}, fmt.Errorf("vkalloc: %w", err)
+	}
+	return querySupport(pd, dev.Caps().DeviceName, desc)
+}
+
+func unsupported(desc bridge.Desc, format string, args ...any) error {
+	return fmt.Errorf("vkalloc: %w: %s %s: %s", bridge.ErrUnsupportedFormat, desc.Format, desc.Dimension, fmt.Sprintf(format, args...))
+}
+
+func querySupport(pd vk.PhysicalDevice, devName string, desc bridge.Desc) (Support, error) {
+	info, err := bridge.LookupFormat(desc.Format)
+	if err != nil {
+		return Support{}, fmt.Errorf("vkalloc: %w", err)
+	}
+	typ, flags, ok := imageType(desc.Dimension)
+	if !ok {
+		return Support{}, unsupported(desc, "not an image dimension")
+	}
+	// MUTABLE_FORMAT: GL may view the memory with another internal format
+	// of the same size (EXT_external_objects issue 13).
+	flags |= vk.ImageCreateMutableFormatBit
+	if desc.Dimension == bridge.DimensionTexture3D {
+		// GL may view slices of a 3D texture as 2D layers.
+		flags |= vk.ImageCreate2DArrayCompatibleBit
+	}
+	var reasons []string
+	for _, st := range info.Storages() {
+		_, optimal, _ := pd.FormatFeatures(st.VkFormat)
+		usage := usageFromFeatures(optimal)
+		if usage&vk.ImageUsageTransferSrcBit == 0 || usage&vk.ImageUsageTransferDstBit == 0 {
+			reasons = append(reasons, fmt.Sprintf("VkFormat %d lacks optimal-tiling transfer support", st.VkFormat))
+			continue
+		}
+		if desc.SampleCount > 1 && optimal&(vk.FormatFeatureColorAttachmentBit|vk.FormatFeatureDepthStencilAttachmentBit) == 0 {
+			reasons = append(reasons, fmt.Sprintf("VkFormat %d is not renderable, so it cannot be multisampled", st.VkFormat))
+			continue
+		}
+		// Ask with every usage first; drivers refuse some usages with
+		// external memory (storage most often), so shed those first.
+		var (
+			ext    vk.ExternalMemoryProperties
+			limits vk.ImageFormatLimits
+			qerr   error
+			fl     = flags
+		)
+		for _, try := range []struct{ usage, flags uint32 }{
+			{0, 0}, {vk.ImageUsageStorageBit, 0}, {vk.ImageUsageStorageBit | vk.ImageUsageInputAttachmentBit, 0},
+			// Some drivers refuse MUTABLE_FORMAT for depth or compressed
+			// formats; GL then views them in their own format only.
+			{vk.ImageUsageStorageBit | vk.ImageUsageInputAttachmentBit, vk.ImageCreateMutableFormatBit},
+		} {
+			limits, ext, qerr = pd.ExternalImageFormatProperties(vk.ImageFormatQuery{
+				Format: st.VkFormat, Type: typ, Tiling: vk.ImageTilingOptimal, Usage: usage &^ try.usage, Flags: flags &^ try.flags,
+				HandleType: vk.ExternalMemoryHandleTypeOpaqueFDBit,
+			})
+			if qerr == nil {
+				usage &^= try.usage
+				fl = flags &^ try.flags
+				break
+			}
+		}
+		if qerr != nil {
+			reasons = append(reasons, fmt.Sprintf("VkFormat %d: %v", st.VkFormat, qerr))
+			continue
+		}
+		if ext.Features&vk.ExternalMemoryFeatureExportableBit == 0 {
+			reasons = append(reasons, fmt.Sprintf("VkFormat %d is not exportable as an opaque fd", st.VkFormat))
+			continue
+		}
+		return Support{
+			Storage: st, Usage: usage, Flags: fl,
+			Exportable:     true,
+			Importable:     ext.Features&vk.ExternalMemoryFeatureImportableBit != 0,
+			DedicatedOnly:  ext.Features&vk.ExternalMemoryFeatureDedicatedOnlyBit != 0,
+			Renderable:     usage&(vk.ImageUsageColorAttachmentBit|vk.ImageUsageDepthStencilAttachmentBit) != 0,
+			Sampleable:     usage&vk.ImageUsageSampledBit != 0,
+			StorageImage:   usage&vk.ImageUsageStorageBit != 0,
+			MaxExtent:      limits.MaxExtent,
+			MaxMipLevels:   limits.MaxMipLevels,
+			MaxArrayLayers: limits.MaxArrayLayers,
+			SampleCounts:   limits.SampleCounts,
+		}, nil
+	}
+	return Support{}, unsupported(desc, "on %q: %s", devName, strings.Join(reasons, "; "))
+}
+
 // NewImage allocates an image for desc with dedicated, exportable memory
 // (opaque fd) and hands it to the external queue family in the resting
 // layout. The caller owns the Image and must Close it.
@@ -101,60 +220,28 @@ func NewImage(dev *helperdev.Device, desc bridge.Desc) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
-	info, err := bridge.LookupFormat(desc.Format)
-	if err != nil {
+	if desc.Dimension == bridge.DimensionBuffer {
+		return nil, unsupported(desc, "a buffer is not an image: use NewBuffer")
+	}
+	if err := desc.Validate(); err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
-	typ, flags, ok := imageType(desc.Dimension)
-	if !ok {
-		return nil, fmt.Errorf("vkalloc: %w: %s with %s is not an image", bridge.ErrUnsupportedFormat, desc.Format, desc.Dimension)
+	sup, err := querySupport(pd, dev.Caps().DeviceName, desc)
+	if err != nil {
+		return nil, err
 	}
-	if desc.Width == 0 {
-		return nil, fmt.Errorf("vkalloc: invalid Desc: Width = 0")
-	}
-	// MUTABLE_FORMAT: GL may view the memory with another internal format
-	// of the same size (EXT_external_objects issue 13).
-	flags |= vk.ImageCreateMutableFormatBit
+	info, _ := bridge.LookupFormat(desc.Format)
+	typ, _, _ := imageType(desc.Dimension)
 	w, h, depth, levels, layers, samples := geometry(desc)
-
-	_, optimal, _ := pd.FormatFeatures(info.VkFormat)
-	usage := usageFromFeatures(optimal)
-	if usage&(vk.ImageUsageTransferSrcBit|vk.ImageUsageTransferDstBit) == 0 {
-		return nil, fmt.Errorf("vkalloc: %w: %s (VkFormat %d) has no optimal-tiling transfer support on %q", bridge.ErrUnsupportedFormat, desc.Format, info.VkFormat, dev.Caps().DeviceName)
-	}
-
-	// Ask with every usage first; drivers refuse some usages with external
-	// memory (storage most often), so shed those before giving up.
-	var (
-		ext    vk.ExternalMemoryProperties
-		limits vk.ImageFormatLimits
-		qerr   error
-	)
-	for _, drop := range []uint32{0, vk.ImageUsageStorageBit, vk.ImageUsageStorageBit | vk.ImageUsageInputAttachmentBit} {
-		limits, ext, qerr = pd.ExternalImageFormatProperties(vk.ImageFormatQuery{
-			Format: info.VkFormat, Type: typ, Tiling: vk.ImageTilingOptimal, Usage: usage &^ drop, Flags: flags,
-			HandleType: vk.ExternalMemoryHandleTypeOpaqueFDBit,
-		})
-		if qerr == nil {
-			usage &^= drop
-			break
-		}
-	}
-	if qerr != nil {
-		return nil, fmt.Errorf("vkalloc: %w: %s %s: %w", bridge.ErrUnsupportedFormat, desc.Format, desc.Dimension, qerr)
-	}
-	if ext.Features&vk.ExternalMemoryFeatureExportableBit == 0 {
-		return nil, fmt.Errorf("vkalloc: %w: %s %s: not exportable as an opaque fd", bridge.ErrUnsupportedFormat, desc.Format, desc.Dimension)
-	}
-	if w > limits.MaxExtent[0] || h > limits.MaxExtent[1] || depth > limits.MaxExtent[2] || levels > limits.MaxMipLevels || layers > limits.MaxArrayLayers || samples&limits.SampleCounts == 0 {
-		return nil, fmt.Errorf("vkalloc: %w: %s %s %dx%dx%d mips=%d layers=%d samples=%d exceeds the device's limits (%v, mips %d, layers %d, samples %#x)",
-			bridge.ErrUnsupportedFormat, desc.Format, desc.Dimension, w, h, depth, levels, layers, samples, limits.MaxExtent, limits.MaxMipLevels, limits.MaxArrayLayers, limits.SampleCounts)
+	if w > sup.MaxExtent[0] || h > sup.MaxExtent[1] || depth > sup.MaxExtent[2] || levels > sup.MaxMipLevels || layers > sup.MaxArrayLayers || samples&sup.SampleCounts == 0 {
+		return nil, unsupported(desc, "%dx%dx%d mips=%d layers=%d samples=%d exceeds the device's limits (%v, mips %d, layers %d, samples %#x)",
+			w, h, depth, levels, layers, samples, sup.MaxExtent, sup.MaxMipLevels, sup.MaxArrayLayers, sup.SampleCounts)
 	}
 
 	img, err := vkd.CreateImage(vk.ImageCreateInfo{
-		Flags: flags, ImageType: typ, Format: info.VkFormat,
+		Flags: sup.Flags, ImageType: typ, Format: sup.Storage.VkFormat,
 		Width: w, Height: h, Depth: depth, MipLevels: levels, ArrayLayers: layers,
-		Samples: samples, Tiling: vk.ImageTilingOptimal, Usage: usage,
+		Samples: samples, Tiling: vk.ImageTilingOptimal, Usage: sup.Usage,
 		InitialLayout:       vk.ImageLayoutUndefined,
 		ExternalHandleTypes: vk.ExternalMemoryHandleTypeOpaqueFDBit,
 	})
@@ -187,13 +274,13 @@ func NewImage(dev *helperdev.Device, desc bridge.Desc) (*Image, error) {
 	}
 	caps := dev.Caps()
 	im := &Image{
-		dev: dev, vkd: vkd, img: img, mem: mem, info: info,
+		dev: dev, vkd: vkd, img: img, mem: mem, info: info, storage: sup.Storage,
 		alloc: bridge.Allocation{
 			Desc:            desc,
-			VkFormat:        info.VkFormat,
+			VkFormat:        sup.Storage.VkFormat,
 			Tiling:          bridge.TilingOptimal,
-			ImageUsage:      usage,
-			ImageFlags:      flags,
+			ImageUsage:      sup.Usage,
+			ImageFlags:      sup.Flags,
 			Size:            req.Size,
 			Offset:          0,
 			MemoryTypeIndex: typeIndex,
@@ -225,9 +312,16 @@ func ImportImage(dev *helperdev.Device, a bridge.Allocation, fd int) (*Image, er
 		return nil, fmt.Errorf("vkalloc: ImportImage: %w: the record was exported by driver %s device %s; %q is driver %s device %s",
 			bridge.ErrUUIDMismatch, a.DriverUUID, a.DeviceUUID, caps.DeviceName, caps.DriverUUID, caps.DeviceUUID)
 	}
+	if err := a.Desc.Validate(); err != nil {
+		return nil, fmt.Errorf("vkalloc: ImportImage: %w", err)
+	}
 	info, err := bridge.LookupFormat(a.Desc.Format)
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
+	}
+	storage, ok := info.StorageFor(a.VkFormat)
+	if !ok {
+		return nil, fmt.Errorf("vkalloc: ImportImage: %w: VkFormat %d is not a storage of %s", bridge.ErrUnsupportedFormat, a.VkFormat, a.Desc.Format)
 	}
 	typ, _, ok := imageType(a.Desc.Dimension)
 	if !ok {
@@ -277,7 +371,7 @@ func ImportImage(dev *helperdev.Device, a bridge.Allocation, fd int) (*Image, er
 		vkd.DestroyImage(img)
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
-	return &Image{dev: dev, vkd: vkd, img: img, mem: mem, alloc: a, info: info}, nil
+	return &Image{dev: dev, vkd: vkd, img: img, mem: mem, alloc: a, info: info, storage: storage}, nil
 }
 
 // Allocation returns the record an importer needs with the memory fd.
@@ -317,11 +411,24 @@ func (im *Image) Close() error {
 	return nil
 }
 
-func (im *Image) aspect() uint32 { return vk.ImageAspectColorBit }
+// aspects is every aspect of the image, as barriers name them.
+func (im *Image) aspects() uint32 {
+	var a uint32
+	if im.info.Depth {
+		a |= vk.ImageAspectDepthBit
+	}
+	if im.info.Stencil {
+		a |= vk.ImageAspectStencilBit
+	}
+	if a == 0 {
+		a = vk.ImageAspectColorBit
+	}
+	return a
+}
 
 func (im *Image) fullRange() vk.SubresourceRange {
 	_, _, _, levels, layers, _ := geometry(im.alloc.Desc)
-	return vk.SubresourceRange{AspectMask: im.aspect(), LevelCount: levels, LayerCount: layers}
+	return vk.SubresourceRange{AspectMask: im.aspects(), LevelCount: levels, LayerCount: layers}
 }
 
 // acquire records the barrier that takes the image from the external queue
@@ -378,6 +485,14 @@ func (im *Image) submit(record func(helperdev.Commands), sync Sync) error {
 // channels in [0,1] for UNORM formats) on the GPU, and waits for it.
 // sync says what the access waits for and signals (see Sync).
 func (im *Image) Clear(c [4]float32, sync Sync) error {
+	switch {
+	case im.info.Depth || im.info.Stencil:
+		return fmt.Errorf("vkalloc: Clear on %s: use ClearDepthStencil", im.alloc.Desc.Format)
+	case im.info.Kind == bridge.KindUint || im.info.Kind == bridge.KindSint:
+		return fmt.Errorf("vkalloc: Clear on %s: use ClearUint", im.alloc.Desc.Format)
+	case im.info.Compressed:
+		return fmt.Errorf("vkalloc: Clear on %s: block-compressed images cannot be cleared; WritePixels blocks", im.alloc.Desc.Format)
+	}
 	return im.submit(func(cmd helperdev.Commands) {
 		im.acquire(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 		cmd.Dev.CmdClearColorImage(cmd.CB, im.img, vk.ImageLayoutTransferDstOptimal, c, im.fullRange())
@@ -385,11 +500,73 @@ func (im *Image) Clear(c [4]float32, sync Sync) error {
 	}, sync)
 }
 
-// Subresource names one mip level and array layer (or 3D slice range) of
-// an image.
+// Aspect selects the depth or the stencil part of a depth-stencil image
+// for a copy; Vulkan copies one aspect at a time.
+type Aspect uint8
+
+// Aspects. AspectDefault is colour for colour formats and depth for
+// formats with depth.
+const (
+	AspectDefault Aspect = iota
+	AspectColor
+	AspectDepth
+	AspectStencil
+)
+
+// ClearUint fills every level and layer of an integer-format image (UINT or
+// SINT; SINT values as their two's-complement bits) with c, and waits.
+func (im *Image) ClearUint(c [4]uint32, sync Sync) error {
+	return im.submit(func(cmd helperdev.Commands) {
+		im.acquire(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
+		cmd.Dev.CmdClearColorImageUint(cmd.CB, im.img, vk.ImageLayoutTransferDstOptimal, c, im.fullRange())
+		im.release(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
+	}, sync)
+}
+
+// ClearDepthStencil fills every level and layer of a depth or stencil
+// image with depth and stencil, and waits.
+func (im *Image) ClearDepthStencil(depth float32, stencil uint32, sync Sync) error {
+	if !im.info.Depth && !im.info.Stencil {
+		return fmt.Errorf("vkalloc: ClearDepthStencil on %s, which has neither", im.alloc.Desc.Format)
+	}
+	return im.submit(func(cmd helperdev.Commands) {
+		im.acquire(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
+		cmd.Dev.CmdClearDepthStencilImage(cmd.CB, im.img, vk.ImageLayoutTransferDstOptimal, depth, stencil, im.fullRange())
+		im.release(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
+	}, sync)
+}
+
+// Subresource names one mip level and array layer of an image (all the
+// slices of a 3D level), and for depth-stencil images the aspect.
 type Subresource struct {
 	Level, Layer uint32
+	Aspect       Aspect
 }
+
+// copyAspect resolves s.Aspect to the VkImageAspectFlagBits of a copy and
+// the bytes one texel of it occupies in a buffer (Vulkan's rules for depth
+// and stencil copies: D24 depth as 4 bytes, stencil as 1).
+func (im *Image) copyAspect(a Aspect) (bit uint32, texelBytes uint32, err error) {
+	switch {
+	case a == AspectStencil && im.info.Stencil:
+		return vk.ImageAspectStencilBit, 1, nil
+	case (a == AspectDepth || a == AspectDefault) && im.info.Depth:
+		switch im.storage.VkFormat {
+		case vkFormatD16Unorm, vkFormatD16UnormS8Uint:
+			return vk.ImageAspectDepthBit, 2, nil
+		}
+		return vk.ImageAspectDepthBit, 4, nil
+	case (a == AspectColor || a == AspectDefault) && !im.info.Depth && !im.info.Stencil:
+		return vk.ImageAspectColorBit, im.storage.BytesPerBlock, nil
+	}
+	return 0, 0, fmt.Errorf("vkalloc: %w: aspect %d of %s", errBadSubresource, a, im.alloc.Desc.Format)
+}
+
+// Depth formats whose depth aspect copies in 2 bytes.
+const (
+	vkFormatD16Unorm       = 124
+	vkFormatD16UnormS8Uint = 128
+)
 
 // levelExtent is the size of mip level l.
 func (im *Image) levelExtent(l uint32) (w, h, d uint32) {
@@ -398,17 +575,28 @@ func (im *Image) levelExtent(l uint32) (w, h, d uint32) {
 }
 
 // SubresourceSize is the number of bytes ReadPixels returns and WritePixels
-// takes for s: tightly packed rows of texels (or 4×4 blocks).
-func (im *Image) SubresourceSize(s Subresource) uint64 {
+// takes for s: tightly packed rows of texels (or 4×4 blocks), the slices of
+// a 3D level one after another.
+func (im *Image) SubresourceSize(s Subresource) (uint64, error) {
+	if err := im.checkSubresource(s); err != nil {
+		return 0, err
+	}
+	_, texel, err := im.copyAspect(s.Aspect)
+	if err != nil {
+		return 0, err
+	}
 	w, h, d := im.levelExtent(s.Level)
 	bw, bh := max(im.info.BlockWidth, 1), max(im.info.BlockHeight, 1)
-	return uint64((w+bw-1)/bw) * uint64((h+bh-1)/bh) * uint64(d) * uint64(im.info.BytesPerBlock)
+	return uint64((w+bw-1)/bw) * uint64((h+bh-1)/bh) * uint64(d) * uint64(texel), nil
 }
 
 var errBadSubresource = errors.New("subresource out of range")
 
 func (im *Image) checkSubresource(s Subresource) error {
-	_, _, _, levels, layers, _ := geometry(im.alloc.Desc)
+	_, _, _, levels, layers, samples := geometry(im.alloc.Desc)
+	if samples > 1 {
+		return fmt.Errorf("vkalloc: %w: Vulkan copies no multisampled image to or from memory; resolve it first", errBadSubresource)
+	}
 	if s.Level >= levels || s.Layer >= layers {
 		return fmt.Errorf("vkalloc: %w: level %d layer %d of an image with %d levels and %d layers", errBadSubresource, s.Level, s.Layer, levels, layers)
 	}
@@ -417,8 +605,9 @@ func (im *Image) checkSubresource(s Subresource) error {
 
 func (im *Image) copyRegion(s Subresource) vk.BufferImageCopy {
 	w, h, d := im.levelExtent(s.Level)
+	aspect, _, _ := im.copyAspect(s.Aspect)
 	return vk.BufferImageCopy{
-		AspectMask: im.aspect(), MipLevel: s.Level, BaseArrayLayer: s.Layer, LayerCount: 1,
+		AspectMask: aspect, MipLevel: s.Level, BaseArrayLayer: s.Layer, LayerCount: 1,
 		Width: w, Height: h, Depth: d,
 	}
 }
@@ -426,10 +615,10 @@ func (im *Image) copyRegion(s Subresource) vk.BufferImageCopy {
 // ReadPixels copies subresource s into host memory through a staging
 // buffer, waits, and returns its bytes tightly packed.
 func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
-	if err := im.checkSubresource(s); err != nil {
+	size, err := im.SubresourceSize(s)
+	if err != nil {
 		return nil, err
 	}
-	size := im.SubresourceSize(s)
 	st, err := newStaging(im.dev, im.vkd, size)
 	if err != nil {
 		return nil, err
@@ -457,10 +646,10 @@ func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
 // WritePixels uploads data, tightly packed as ReadPixels returns it, into
 // subresource s, and waits.
 func (im *Image) WritePixels(s Subresource, data []byte, sync Sync) error {
-	if err := im.checkSubresource(s); err != nil {
+	size, err := im.SubresourceSize(s)
+	if err != nil {
 		return err
 	}
-	size := im.SubresourceSize(s)
 	if uint64(len(data)) != size {
 		return fmt.Errorf("vkalloc: WritePixels: %d bytes given for a subresource of %d", len(data), size)
 	}
@@ -534,7 +723,7 @@ func (im *Image) CopyTo(dst *Image, sync Sync) error {
 	if im.alloc.VkFormat != dst.alloc.VkFormat || sw != dw || sh != dh || sd != dd {
 		return fmt.Errorf("vkalloc: CopyTo: %s %dx%dx%d into %s %dx%dx%d", im.alloc.Desc.Format, sw, sh, sd, dst.alloc.Desc.Format, dw, dh, dd)
 	}
-	region := vk.ImageRegion{AspectMask: im.aspect(), LayerCount: 1, X1: int32(sw), Y1: int32(sh), Z1: int32(sd)}
+	region := vk.ImageRegion{AspectMask: im.aspects(), LayerCount: 1, X1: int32(sw), Y1: int32(sh), Z1: int32(sd)}
 	return im.submit(func(c helperdev.Commands) {
 		im.acquire(c, vk.ImageLayoutTransferSrcOptimal, vk.PipelineStageTransferBit, vk.AccessTransferReadBit)
 		dst.acquire(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
