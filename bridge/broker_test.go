@@ -771,7 +771,9 @@ func TestBrokerConcurrent(t *testing.T) {
 			fail("memfd: %v", err)
 			return
 		}
-		defer unix.Close(fd)
+		// fd is replaced below: close the last one, not the first
+		// (whose number the broker may have been given since).
+		defer func() { unix.Close(fd) }()
 		unix.Ftruncate(fd, 64)
 		type held struct {
 			kmt, nt Handle
