@@ -1,0 +1,421 @@
+// Package handoff orders accesses to a shared image between GL and Vulkan
+// in one process, with one API whatever the drivers can do:
+//
+//   - PathTimeline: one timeline semaphore, exported by the helper device
+//     and imported into GL (GL_EXT_semaphore_fd + GL_NV_timeline_semaphore);
+//     every access waits for the value the previous one signalled.
+//   - PathBinary: two binary semaphores, one for each direction
+//     (GL_EXT_semaphore_fd).
+//   - PathFallback: no semaphore fds (Mesa 22.3): the end of a GL access
+//     waits on the CPU for a GL fence (glFenceSync/glClientWaitSync), and
+//     every Vulkan access completes (vkWaitForFences) before it returns.
+//
+// The caller brackets each access with Begin and End, for GL on the GL
+// context's thread, and passes the vkalloc.Sync that BeginVulkan returns to
+// the Vulkan operation. The image is handed over in VK_IMAGE_LAYOUT_GENERAL
+// (vkalloc.RestingLayout), GL_LAYOUT_GENERAL_EXT on the GL side, released to
+// and acquired from VK_QUEUE_FAMILY_EXTERNAL by vkalloc around each access.
+//
+// Across processes, accesses are ordered by the broker's keyed mutex
+// (bridge), which uses the same semaphores where drivers share them.
+package handoff
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/go-gl/gl/v3.2-compatibility/gl"
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/vkalloc"
+)
+
+// Path is how GL and Vulkan hand a resource over.
+type Path int
+
+// Paths. PathAuto, in Config, picks the best the drivers share.
+const (
+	PathAuto Path = iota
+	PathTimeline
+	PathBinary
+	PathFallback
+)
+
+// String names the path as glshare reports it.
+func (p Path) String() string {
+	switch p {
+	case PathAuto:
+		return "auto"
+	case PathTimeline:
+		return "timeline semaphore"
+	case PathBinary:
+		return "binary semaphores"
+	case PathFallback:
+		return "fallback (fences)"
+	}
+	return fmt.Sprintf("Path(%d)", int(p))
+}
+
+// Mode says whether an access reads or writes the resource.
+type Mode int
+
+// Access modes.
+const (
+	Read Mode = iota
+	Write
+)
+
+func (m Mode) String() string {
+	if m == Write {
+		return "write"
+	}
+	return "read"
+}
+
+// ErrPathUnavailable: the path asked for in Config needs semaphore
+// support the drivers lack.
+var ErrPathUnavailable = errors.New("hand-off path unavailable")
+
+// FenceTimeout bounds how long the fallback path waits for GL to finish an
+// access before reporting an error.
+const FenceTimeout = 10 * time.Second
+
+// BestPath is the path PathAuto chooses for a GL context (id) and helper
+// device (caps).
+func BestPath(id glimport.Identity, caps helperdev.Caps) Path {
+	switch {
+	case id.SemaphoreFD && id.TimelineSemaphore && caps.TimelineSemaphoreFD:
+		return PathTimeline
+	case id.SemaphoreFD && caps.ExternalSemaphoreFD:
+		return PathBinary
+	}
+	return PathFallback
+}
+
+// Config says what a Resource coordinates.
+type Config struct {
+	// Device is the helper device the Image lives on.
+	Device *helperdev.Device
+	// Image is the Vulkan view of the resource, Texture the GL view of the
+	// same memory on the current GL context.
+	Image   *vkalloc.Image
+	Texture *glimport.Texture
+	// GL describes the GL context (glimport.QueryIdentity).
+	GL glimport.Identity
+	// Path forces a path; PathAuto picks BestPath.
+	Path Path
+}
+
+// side is who accessed the resource last.
+type side int
+
+const (
+	sideNone side = iota
+	sideGL
+	sideVulkan
+)
+
+// Resource orders GL and Vulkan accesses to one shared image. Its methods
+// are safe to call from several goroutines, but accesses must not overlap:
+// a Begin while another access is open is a programming error and panics.
+type Resource struct {
+	path    Path
+	image   *vkalloc.Image
+	texture *glimport.Texture
+
+	mu   sync.Mutex
+	open side // the access in progress, or sideNone
+	// Timeline path: the value the last access signalled.
+	tlVK  *vkalloc.Semaphore
+	tlGL  *glimport.Semaphore
+	value uint64
+	// Binary path: toVK is signalled by GL and waited for by Vulkan,
+	// toGL the other way; pending* says a signal is not yet waited for.
+	toVK, toGL               *vkalloc.Semaphore
+	toVKGL, toGLGL           *glimport.Semaphore
+	pendingToVK, pendingToGL bool
+
+	accesses [2]uint64 // GL, Vulkan accesses completed
+	closed   bool
+}
+
+// New sets up the hand-off for cfg. It must run on the GL context's thread
+// with the context current (it imports semaphores into GL). The caller owns
+// the Resource and must Close it on the same thread before closing the
+// image and texture.
+func New(cfg Config) (*Resource, error) {
+	if cfg.Device == nil || cfg.Image == nil || cfg.Texture == nil {
+		panic("handoff: Config needs Device, Image and Texture")
+	}
+	caps := cfg.Device.Caps()
+	path := cfg.Path
+	if path == PathAuto {
+		path = BestPath(cfg.GL, caps)
+	}
+	var missing string
+	switch path {
+	case PathTimeline:
+		if BestPath(cfg.GL, caps) != PathTimeline {
+			missing = "timeline semaphores shared as fds (GL_EXT_semaphore_fd, GL_NV_timeline_semaphore, VK_KHR_timeline_semaphore)"
+		}
+	case PathBinary:
+		if !cfg.GL.SemaphoreFD || !caps.ExternalSemaphoreFD {
+			missing = "semaphores shared as fds (GL_EXT_semaphore_fd, VK_KHR_external_semaphore_fd)"
+		}
+	case PathFallback:
+	default:
+		panic(fmt.Sprintf("handoff: unknown %v", path))
+	}
+	if missing != "" {
+		return nil, fmt.Errorf("handoff: %w: %s needs %s, which GL %q with %q lack",
+			ErrPathUnavailable, path, missing, cfg.GL.Renderer, caps.DeviceName)
+	}
+	r := &Resource{path: path, image: cfg.Image, texture: cfg.Texture}
+	var err error
+	switch path {
+	case PathTimeline:
+		r.tlVK, r.tlGL, err = sharedSemaphore(cfg.Device, true)
+	case PathBinary:
+		if r.toVK, r.toVKGL, err = sharedSemaphore(cfg.Device, false); err == nil {
+			r.toGL, r.toGLGL, err = sharedSemaphore(cfg.Device, false)
+		}
+	}
+	if err != nil {
+		r.closeSemaphores()
+		return nil, err
+	}
+	return r, nil
+}
+
+// sharedSemaphore makes a semaphore on the helper device and imports it
+// into the current GL context.
+func sharedSemaphore(dev *helperdev.Device, timeline bool) (*vkalloc.Semaphore, *glimport.Semaphore, error) {
+	vs, err := vkalloc.NewSemaphore(dev, timeline)
+	if err != nil {
+		return nil, nil, fmt.Errorf("handoff: %w", err)
+	}
+	fd, err := vs.ExportFD()
+	if err != nil {
+		vs.Close()
+		return nil, nil, fmt.Errorf("handoff: %w", err)
+	}
+	defer unix.Close(fd) // ImportSemaphore imports a dup
+	gs, err := glimport.ImportSemaphore(fd, timeline)
+	if err != nil {
+		vs.Close()
+		return nil, nil, fmt.Errorf("handoff: %w", err)
+	}
+	return vs, gs, nil
+}
+
+// Path returns the path in use.
+func (r *Resource) Path() Path { return r.path }
+
+// Stats reports how many GL and Vulkan accesses have completed.
+func (r *Resource) Stats() (gl, vulkan uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.accesses[0], r.accesses[1]
+}
+
+func (r *Resource) begin(s side) {
+	if r.closed {
+		panic("handoff: access to a closed Resource")
+	}
+	if r.open != sideNone {
+		panic(fmt.Sprintf("handoff: Begin%s while a %s access is open", sideName(s), sideName(r.open)))
+	}
+	r.open = s
+}
+
+func (r *Resource) end(s side) {
+	if r.open != s {
+		panic(fmt.Sprintf("handoff: End%s without Begin%s", sideName(s), sideName(s)))
+	}
+	r.open = sideNone
+}
+
+func sideName(s side) string {
+	return map[side]string{sideGL: "GL", sideVulkan: "Vulkan", sideNone: "none"}[s]
+}
+
+func (r *Resource) glTextures() []glimport.TextureLayout {
+	return []glimport.TextureLayout{{Texture: r.texture, Layout: glimport.LayoutGeneral}}
+}
+
+// BeginGL starts a GL access: on the semaphore paths GL waits (on the GPU)
+// for the last Vulkan access. It must run on the GL context's thread.
+func (r *Resource) BeginGL(mode Mode) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.begin(sideGL)
+	var err error
+	switch r.path {
+	case PathTimeline:
+		if r.value > 0 {
+			err = r.tlGL.Wait(r.value, nil, r.glTextures())
+		}
+	case PathBinary:
+		if r.pendingToGL {
+			if err = r.toGLGL.Wait(0, nil, r.glTextures()); err == nil {
+				r.pendingToGL = false
+			}
+		}
+	}
+	if err != nil {
+		r.open = sideNone
+		return fmt.Errorf("handoff: BeginGL(%s): %w", mode, err)
+	}
+	return nil
+}
+
+// EndGL ends a GL access and hands the resource over: on the semaphore
+// paths GL signals (and flushes), on the fallback path EndGL waits until GL
+// has finished the access. It must run on the GL context's thread.
+func (r *Resource) EndGL() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.end(sideGL)
+	var err error
+	switch r.path {
+	case PathTimeline:
+		if err = r.tlGL.Signal(r.value+1, nil, r.glTextures()); err == nil {
+			r.value++
+		}
+	case PathBinary:
+		if r.pendingToVK {
+			// Vulkan has not consumed the last signal, which covers only
+			// the earlier GL work: consume it here, then signal anew.
+			if err = r.toVKGL.Wait(0, nil, r.glTextures()); err != nil {
+				break
+			}
+			r.pendingToVK = false
+		}
+		if err = r.toVKGL.Signal(0, nil, r.glTextures()); err == nil {
+			r.pendingToVK = true
+		}
+	case PathFallback:
+		err = glFinishAccess()
+	}
+	if err != nil {
+		return fmt.Errorf("handoff: EndGL: %w", err)
+	}
+	r.accesses[0]++
+	return nil
+}
+
+// glFinishAccess waits on the CPU until GL has executed every command
+// issued so far, through a fence rather than glFinish so that the wait is
+// bounded and its failure reported.
+func glFinishAccess() error {
+	glutil.DrainErrors()
+	fence := gl.FenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
+	if fence == 0 {
+		return glutil.CheckError("glFenceSync")
+	}
+	defer gl.DeleteSync(fence)
+	deadline := time.Now().Add(FenceTimeout)
+	for {
+		switch st := gl.ClientWaitSync(fence, gl.SYNC_FLUSH_COMMANDS_BIT, uint64(100*time.Millisecond)); st {
+		case gl.ALREADY_SIGNALED, gl.CONDITION_SATISFIED:
+			return nil
+		case gl.TIMEOUT_EXPIRED:
+			if time.Now().After(deadline) {
+				return fmt.Errorf("glClientWaitSync: GL did not finish within %v", FenceTimeout)
+			}
+		default:
+			if err := glutil.CheckError("glClientWaitSync"); err != nil {
+				return err
+			}
+			return fmt.Errorf("glClientWaitSync: GL_WAIT_FAILED")
+		}
+	}
+}
+
+// BeginVulkan starts a Vulkan access and returns the Sync the Vulkan
+// operation must be given: it waits for the last GL access and signals
+// what the next GL access will wait for. Call EndVulkan with the
+// operation's error afterwards.
+func (r *Resource) BeginVulkan(mode Mode) (vkalloc.Sync, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.begin(sideVulkan)
+	var s vkalloc.Sync
+	switch r.path {
+	case PathTimeline:
+		if r.value > 0 {
+			s.Wait = []vkalloc.SemaphoreValue{{Semaphore: r.tlVK, Value: r.value}}
+		}
+		s.Signal = []vkalloc.SemaphoreValue{{Semaphore: r.tlVK, Value: r.value + 1}}
+	case PathBinary:
+		if r.pendingToVK {
+			s.Wait = append(s.Wait, vkalloc.SemaphoreValue{Semaphore: r.toVK})
+		}
+		if r.pendingToGL {
+			// GL has not consumed the last Vulkan signal: consume it, so
+			// that it can be signalled again.
+			s.Wait = append(s.Wait, vkalloc.SemaphoreValue{Semaphore: r.toGL})
+		}
+		s.Signal = []vkalloc.SemaphoreValue{{Semaphore: r.toGL}}
+	}
+	return s, nil
+}
+
+// EndVulkan ends the Vulkan access begun by BeginVulkan. opErr is the
+// error of the Vulkan operation: when it failed, its semaphore operations
+// did not happen, and the hand-off state stays as it was.
+func (r *Resource) EndVulkan(opErr error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.end(sideVulkan)
+	if opErr != nil {
+		return
+	}
+	switch r.path {
+	case PathTimeline:
+		r.value++
+	case PathBinary:
+		r.pendingToVK = false
+		r.pendingToGL = true
+	}
+	r.accesses[1]++
+}
+
+// Close releases the semaphores. It must run on the GL context's thread,
+// after the last access; it waits for GL to finish with them. It is
+// idempotent.
+func (r *Resource) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	if r.open != sideNone {
+		panic("handoff: Close while an access is open")
+	}
+	r.closed = true
+	if r.path != PathFallback {
+		// GL may still have a semaphore operation queued.
+		gl.Finish()
+	}
+	r.closeSemaphores()
+	return nil
+}
+
+func (r *Resource) closeSemaphores() {
+	for _, s := range []*glimport.Semaphore{r.tlGL, r.toVKGL, r.toGLGL} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	for _, s := range []*vkalloc.Semaphore{r.tlVK, r.toVK, r.toGL} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
