@@ -1,0 +1,143 @@
+// Package childproc runs a test binary again as a child process in a named
+// role, so that glbridge's cross-process tests use real processes: fds
+// really cross process boundaries and kill -9 really kills.
+//
+// The parent talks to a child in lines: it sends commands on the child's
+// standard input and waits for lines the child prints. A child reports a
+// failure as a line starting with "ERROR ".
+package childproc
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RoleEnv is the environment variable naming the child's role.
+const RoleEnv = "GLBRIDGE_CHILD_ROLE"
+
+// Role returns the role this process runs as, or "" in the parent.
+func Role() string { return os.Getenv(RoleEnv) }
+
+// Child is a running child process.
+type Child struct {
+	Cmd   *exec.Cmd
+	role  string
+	stdin io.WriteCloser
+	lines chan string
+	done  chan struct{}
+	mu    sync.Mutex
+	log   []string
+}
+
+// Start runs the current test binary as role, running only the test named
+// entry (which must call the role's body when Role() is set), with env
+// added to the environment. The child is killed when the test ends.
+func Start(t testing.TB, entry, role string, env ...string) *Child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+entry+"$", "-test.v=false")
+	cmd.Env = append(append(os.Environ(), RoleEnv+"="+role), env...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &Child{Cmd: cmd, role: role, stdin: stdin, lines: make(chan string, 1024), done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.log = append(c.log, sc.Text())
+			c.mu.Unlock()
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+	}()
+	go func() { cmd.Wait(); close(c.done) }()
+	t.Cleanup(c.Kill)
+	return c
+}
+
+// Send writes one line to the child's standard input.
+func (c *Child) Send(t testing.TB, line string) {
+	t.Helper()
+	if _, err := fmt.Fprintln(c.stdin, line); err != nil {
+		t.Fatalf("%s: send %q: %v", c.role, line, err)
+	}
+}
+
+// Expect waits up to timeout for a line starting with prefix and returns
+// the rest of it. An "ERROR" line, the child's exit or the timeout fails
+// the test.
+func (c *Child) Expect(t testing.TB, prefix string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				t.Fatalf("%s exited (%v) before printing %q; it printed %q", c.role, c.Cmd.ProcessState, prefix, c.output())
+			}
+			if strings.HasPrefix(l, "ERROR") {
+				t.Fatalf("%s: %s", c.role, l)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return strings.TrimSpace(strings.TrimPrefix(l, prefix))
+			}
+		case <-deadline:
+			t.Fatalf("%s printed no %q within %v; it printed %q", c.role, prefix, timeout, c.output())
+		}
+	}
+}
+
+func (c *Child) output() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.log...)
+}
+
+// Kill sends SIGKILL (kill -9) and waits for the child to be gone.
+func (c *Child) Kill() {
+	c.Cmd.Process.Signal(syscall.SIGKILL)
+	<-c.done
+}
+
+// Wait waits up to timeout for the child to exit by itself and reports
+// whether it exited with status 0.
+func (c *Child) Wait(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	select {
+	case <-c.done:
+		if !c.Cmd.ProcessState.Success() {
+			t.Fatalf("%s exited with %v; it printed %q", c.role, c.Cmd.ProcessState, c.output())
+		}
+	case <-time.After(timeout):
+		t.Fatalf("%s did not exit within %v", c.role, timeout)
+	}
+}
+
+// Run is the child side: it runs body and exits the process, 0 on success,
+// 1 after printing "ERROR <err>".
+func Run(body func(in *bufio.Scanner) error) {
+	err := body(bufio.NewScanner(os.Stdin))
+	if err != nil {
+		fmt.Printf("ERROR %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
