@@ -39,7 +39,12 @@ var ErrBrokerClosed = errors.New("bridge: broker closed")
 // Every connection's references die with it, so a crashed client cannot
 // leak resources. Each connection is served by one goroutine, in the order
 // its requests arrive; one mutex guards the tables, and the only system
-// calls made under it are fstat, dup and close.
+// calls made under it are fstat, dup and close. An ACQUIRE_SYNC that must
+// wait is parked on its resource's waiter list (with a timer for its
+// timeout) and answered later by whichever goroutine releases or abandons
+// the keyed mutex, or by the timer; such late replies are written by
+// goroutines of their own after the mutex is unlocked, so that a client
+// that does not read cannot stall the broker or another client.
 type Broker struct {
 	// Logger receives connection and error events; nil means slog.Default().
 	Logger *slog.Logger
@@ -69,14 +74,61 @@ type resource struct {
 	slot       uint16
 	alloc      Allocation
 	memFD      int
+	syncs      []syncObj
 	data       []byte
 	creator    *brokerConn
 	creatorPID int32
 	refs       int
 	names      []string
 	holders    map[*brokerConn]int
+	mutex      keyedMutex
 }
 
+// syncObj is a semaphore fd the broker keeps for a resource; it closes fd
+// when the resource is freed.
+type syncObj struct {
+	fd   int
+	kind syncKind
+}
+
+// mutexOwner identifies who holds or waits for a keyed mutex: a handle on
+// a connection, as each opened D3D resource has its own IDXGIKeyedMutex.
+// For a KMT handle it stands for all of the connection's references
+// through that handle.
+type mutexOwner struct {
+	c *brokerConn
+	h Handle
+}
+
+// keyedMutex is a resource's IDXGIKeyedMutex state. Invariant: while the
+// mutex is free no waiter could take it (none has key == lastKey, and
+// there are none while abandoned), so grant only runs when it becomes
+// free.
+type keyedMutex struct {
+	held  bool
+	owner mutexOwner // valid while held
+	// abandoned says the last holder went without releasing: the next
+	// acquirer takes the mutex with any key and is told so.
+	abandoned bool
+	lastKey   uint64
+	lastValue uint64
+	waiters   []*mutexWaiter // first come, first served
+}
+
+// mutexWaiter is an ACQUIRE_SYNC request waiting for its key.
+type mutexWaiter struct {
+	owner mutexOwner
+	key   uint64
+	req   header
+	timer *time.Timer // nil for an infinite wait
+}
+
+// lateReply is a reply to a request that had to wait, sent once the
+// broker's mutex is unlocked.
+type lateReply struct {
+	c   *brokerConn
+	msg []byte
+}
 type nameEntry struct {
 	res    *resource
 	access Access
@@ -88,10 +140,12 @@ type ntEntry struct {
 }
 
 type brokerConn struct {
-	id   uint32
-	pid  int32
-	uid  uint32
-	uc   *net.UnixConn
+	id  uint32
+	pid int32
+	uid uint32
+	uc  *net.UnixConn
+	// wmu serialises writes: late replies come from other goroutines.
+	wmu  sync.Mutex
 	log  *slog.Logger
 	kmt  map[*resource]int
 	nt   map[Handle]ntEntry
@@ -334,7 +388,9 @@ func (b *Broker) serveConn(c *brokerConn) {
 		if len(replyFDs) > 0 {
 			oobOut = unix.UnixRights(replyFDs...)
 		}
+		c.wmu.Lock()
 		_, _, werr := c.uc.WriteMsgUnix(reply, oobOut, nil)
+		c.wmu.Unlock()
 		closeFDs(replyFDs)
 		if werr != nil {
 			c.log.Info("connection write failed", "err", werr)
@@ -376,7 +432,10 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 		c.log.Warn("bad request", "type", q.Type, "id", q.ID, "err", err)
 		return errorReply(q.header, be.Code, be.Detail), nil, false
 	}
-	payload, outFDs, err := b.handle(c, q, fds)
+	payload, outFDs, waiting, err := b.handle(c, q, fds)
+	if waiting {
+		return nil, nil, false
+	}
 	if err != nil {
 		var be *BrokerError
 		if !errors.As(err, &be) {
@@ -392,66 +451,97 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 	return append(out, payload...), outFDs, false
 }
 
-// handle performs a decoded request. It owns fds (every request but create
-// has none): on success create stores them, and on any error they are
-// closed here.
-func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, outFDs []int, err error) {
+// handle performs a decoded request. It owns fds (create and attach-sync
+// carry some): on success those store them, and on any error they are
+// closed here. waiting says the request (an acquire-sync) was parked and
+// will be answered later, by a late reply.
+func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, outFDs []int, waiting bool, err error) {
 	stored := false
 	defer func() {
 		if !stored {
 			closeFDs(fds)
 		}
 	}()
+	// Late replies this request causes (a release wakes a waiter, a close
+	// abandons a mutex) go out after the unlock below.
+	var late []lateReply
+	defer func() { b.sendLate(late) }()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, nil, perr(ErrInternal, "broker is shutting down")
+		return nil, nil, false, perr(ErrInternal, "broker is shutting down")
 	}
 	switch q.Type {
 	case msgCreate:
 		h, err := b.create(c, q, fds)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		stored = true
-		c.log.Debug("created", "handle", h, "size", q.Alloc.Size)
-		return le.AppendUint32(le.AppendUint32(nil, uint32(h)), 0), nil, nil
+		c.log.Debug("created", "handle", h, "size", q.Alloc.Size, "syncs", len(q.Kinds))
+		return le.AppendUint32(le.AppendUint32(nil, uint32(h)), 0), nil, false, nil
 	case msgShare:
-		return b.share(c, q)
+		payload, outFDs, err = b.share(c, q)
 	case msgOpenKMT:
-		return b.openKMT(c, q)
+		payload, outFDs, err = b.openKMT(c, q)
 	case msgOpenName:
-		return b.openName(c, q)
+		payload, outFDs, err = b.openName(c, q)
 	case msgQuery:
 		res, access, err := b.lookup(c, q.Handle, true)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
-		return appendResourceRecord(nil, resourceRecord{Handle: q.Handle, KMT: res.kmt, Access: access, Alloc: res.alloc, Data: res.data}), nil, nil
+		return appendResourceRecord(nil, resourceRecord{Handle: q.Handle, KMT: res.kmt, Access: access, Kinds: res.kinds(), Alloc: res.alloc, Data: res.data}), nil, false, nil
 	case msgUpdateData:
 		res, _, err := b.lookup(c, q.Handle, false)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		if res.creator != c {
-			return nil, nil, perr(ErrAccessDenied, "only the creator may update the private data of %v", res.kmt)
+			return nil, nil, false, perr(ErrAccessDenied, "only the creator may update the private data of %v", res.kmt)
 		}
 		res.data = slices.Clone(q.Data)
-		return nil, nil, nil
 	case msgClose:
-		return nil, nil, b.closeHandle(c, q.Handle)
+		err = b.closeHandle(c, q.Handle, &late)
 	case msgList:
-		return b.list(q.Cursor), nil, nil
+		payload = b.list(q.Cursor, q.ListFlags)
 	case msgAttachSync:
-		return nil, nil, perr(ErrUnsupported, "sync objects are reserved for a later protocol version")
+		if payload, err = b.attachSync(c, q, fds[0]); err == nil {
+			stored = true
+		}
+	case msgAcquireSync:
+		payload, waiting, err = b.acquire(c, q)
+	case msgReleaseSync:
+		err = b.releaseSync(c, q, &late)
+	default:
+		panic("bridge: broker: decodeRequest let through " + q.Type.String())
 	}
-	panic("bridge: broker: decodeRequest let through " + q.Type.String())
+	return payload, outFDs, waiting, err
+}
+
+// checkFD refuses fds that cannot be memory or a semaphore: a socket or
+// directory is neither, and refusing them also keeps clients from parking
+// connections inside the broker.
+func checkFD(fd int, what string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return perr(ErrBadFDs, "fstat %s fd: %v", what, err)
+	}
+	if t := st.Mode & unix.S_IFMT; t == unix.S_IFSOCK || t == unix.S_IFDIR {
+		return perr(ErrBadFDs, "%s fd is a socket or directory (mode %#o)", what, st.Mode)
+	}
+	return nil
+}
+
+func (res *resource) kinds() []syncKind {
+	var k []syncKind
+	for _, s := range res.syncs {
+		k = append(k, s.kind)
+	}
+	return k
 }
 
 func (b *Broker) create(c *brokerConn, q request, fds []int) (Handle, error) {
-	if q.SyncCount != 0 {
-		return 0, perr(ErrUnsupported, "sync objects are reserved for a later protocol version")
-	}
 	if q.Alloc.Size == 0 || q.Alloc.Offset >= q.Alloc.Size {
 		return 0, perr(ErrInvalid, "allocation size %d, offset %d", q.Alloc.Size, q.Alloc.Offset)
 	}
@@ -461,14 +551,13 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (Handle, error) {
 	if err := q.Alloc.Desc.Validate(); err != nil {
 		return 0, perr(ErrInvalid, "%v", err)
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fds[0], &st); err != nil {
-		return 0, perr(ErrBadFDs, "fstat memory fd: %v", err)
+	if err := checkFD(fds[0], "memory"); err != nil {
+		return 0, err
 	}
-	// A socket or directory is no memory; refusing them also keeps
-	// clients from parking connections inside the broker.
-	if t := st.Mode & unix.S_IFMT; t == unix.S_IFSOCK || t == unix.S_IFDIR {
-		return 0, perr(ErrBadFDs, "memory fd is a socket or directory (mode %#o)", st.Mode)
+	for i := range q.Kinds {
+		if err := checkFD(fds[1+i], fmt.Sprintf("sync object %d", i)); err != nil {
+			return 0, err
+		}
 	}
 	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
 		return 0, perr(ErrLimit, "connection holds %d references", c.refs)
@@ -488,6 +577,9 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (Handle, error) {
 	res := &resource{
 		kmt: makeKMT(slot, b.gens[slot]), slot: slot, alloc: q.Alloc, memFD: fds[0],
 		data: slices.Clone(q.Data), creator: c, creatorPID: c.pid, holders: map[*brokerConn]int{},
+	}
+	for i, k := range q.Kinds {
+		res.syncs = append(res.syncs, syncObj{fd: fds[1+i], kind: k})
 	}
 	b.slots[slot] = res
 	b.live++
@@ -513,6 +605,14 @@ func (b *Broker) release(c *brokerConn, res *resource) {
 		return
 	}
 	unix.Close(res.memFD)
+	for _, s := range res.syncs {
+		unix.Close(s.fd)
+	}
+	// Every waiter holds a reference, so none is left; the loop only
+	// guards the invariant.
+	for _, w := range res.mutex.waiters {
+		w.stop()
+	}
 	for _, n := range res.names {
 		delete(b.names, n)
 	}
@@ -611,14 +711,31 @@ func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
 	return le.AppendUint32(le.AppendUint32(nil, uint32(nt)), uint32(q.Access)), nil, nil
 }
 
-// dupFD makes the copy of a resource's memory fd that an open reply
-// carries; the broker keeps its own.
-func dupFD(fd int) (int, error) {
-	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return -1, perr(ErrInternal, "dup memory fd: %v", err)
+// dupFDs makes the copies of a resource's memory fd and sync fds that an
+// open reply carries, memory first; the broker keeps its own.
+func (res *resource) dupFDs() ([]int, error) {
+	out := make([]int, 0, 1+len(res.syncs))
+	for i, fd := range append([]int{res.memFD}, res.syncFDs()...) {
+		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			closeFDs(out)
+			what := "memory"
+			if i > 0 {
+				what = fmt.Sprintf("sync object %d", i-1)
+			}
+			return nil, perr(ErrInternal, "dup %s fd: %v", what, err)
+		}
+		out = append(out, d)
 	}
-	return d, nil
+	return out, nil
+}
+
+func (res *resource) syncFDs() []int {
+	fds := make([]int, len(res.syncs))
+	for i, s := range res.syncs {
+		fds[i] = s.fd
+	}
+	return fds
 }
 
 func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
@@ -632,13 +749,13 @@ func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
 	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
 		return nil, nil, perr(ErrLimit, "connection holds %d references", c.refs)
 	}
-	fd, err := dupFD(res.memFD)
+	fds, err := res.dupFDs()
 	if err != nil {
 		return nil, nil, err
 	}
 	b.addRef(c, res)
 	c.kmt[res]++
-	return appendResourceRecord(nil, resourceRecord{Handle: res.kmt, KMT: res.kmt, Access: AccessReadWrite, Alloc: res.alloc, Data: res.data}), []int{fd}, nil
+	return appendResourceRecord(nil, resourceRecord{Handle: res.kmt, KMT: res.kmt, Access: AccessReadWrite, Kinds: res.kinds(), Alloc: res.alloc, Data: res.data}), fds, nil
 }
 
 func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
@@ -655,35 +772,57 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 	if q.Access&^e.access != 0 {
 		return nil, nil, perr(ErrAccessDenied, "%q is shared %v, %v asked", q.Name, e.access, q.Access)
 	}
-	fd, err := dupFD(e.res.memFD)
+	fds, err := e.res.dupFDs()
 	if err != nil {
 		return nil, nil, err
 	}
 	nt, err := b.newNT(c, e.res, q.Access)
 	if err != nil {
-		unix.Close(fd)
+		closeFDs(fds)
 		return nil, nil, err
 	}
-	return appendResourceRecord(nil, resourceRecord{Handle: nt, KMT: e.res.kmt, Access: q.Access, Alloc: e.res.alloc, Data: e.res.data}), []int{fd}, nil
+	return appendResourceRecord(nil, resourceRecord{Handle: nt, KMT: e.res.kmt, Access: q.Access, Kinds: e.res.kinds(), Alloc: e.res.alloc, Data: e.res.data}), fds, nil
 }
 
-func (b *Broker) closeHandle(c *brokerConn, h Handle) error {
+// closeHandle releases one reference. When it is the handle's last on c,
+// a wait for the keyed mutex through it is answered NOT_FOUND and a hold
+// of the keyed mutex through it ends as abandonment.
+func (b *Broker) closeHandle(c *brokerConn, h Handle, late *[]lateReply) error {
 	res, _, err := b.lookup(c, h, false)
 	if err != nil {
 		return err
 	}
+	last := true
 	if h.IsNT() {
 		delete(c.nt, h)
 	} else if c.kmt[res]--; c.kmt[res] == 0 {
 		delete(c.kmt, res)
+	} else {
+		last = false
+	}
+	if last {
+		o := mutexOwner{c, h}
+		m := &res.mutex
+		m.waiters = slices.DeleteFunc(m.waiters, func(w *mutexWaiter) bool {
+			if w.owner != o {
+				return false
+			}
+			w.stop()
+			b.queueLate(late, c, errorReply(w.req, ErrNotFound, fmt.Sprintf("handle %v closed while waiting", h)))
+			return true
+		})
+		if m.held && m.owner == o {
+			c.log.Info("keyed mutex abandoned: holding handle closed", "handle", h, "kmt", res.kmt)
+			b.abandon(res, late)
+		}
 	}
 	b.release(c, res)
 	return nil
 }
 
 // list encodes the resources from slot cursor on, as many as fit in a
-// message.
-func (b *Broker) list(cursor uint32) []byte {
+// message, with their sync sections when flags asks for them.
+func (b *Broker) list(cursor, flags uint32) []byte {
 	p := make([]byte, listReplyFixed, 4096)
 	count, next := uint32(0), uint32(0)
 	for slot := int(cursor); slot < len(b.slots); slot++ {
@@ -702,6 +841,17 @@ func (b *Broker) list(cursor uint32) []byte {
 			e.Holders = append(e.Holders, Holder{PID: hc.pid, UID: hc.uid, Conn: hc.id, Refs: n})
 		}
 		slices.SortFunc(e.Holders, func(x, y Holder) int { return int(x.Conn) - int(y.Conn) })
+		if flags&listFlagSyncState != 0 {
+			m := &res.mutex
+			s := &listSync{Kinds: res.kinds(), Waiters: uint32(len(m.waiters)), LastKey: m.lastKey, LastValue: m.lastValue}
+			switch {
+			case m.held:
+				s.State, s.HolderPID, s.HolderConn = mutexHeld, m.owner.c.pid, m.owner.c.id
+			case m.abandoned:
+				s.State = mutexAbandoned
+			}
+			e.Sync = s
+		}
 		if HeaderSize+len(p)+e.size() > MaxMessageSize {
 			next = uint32(slot)
 			break
@@ -724,10 +874,36 @@ func (b *Broker) dropConn(c *brokerConn, linger bool) {
 	} else {
 		c.uc.Close()
 	}
+	var late []lateReply
+	defer func() { b.sendLate(late) }()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	c.dead = true
 	n := c.refs
+	// First forget c's waits, then abandon what c holds: an abandoned
+	// mutex must go to a live waiter, not to c's own next wait.
+	touched := map[*resource]bool{}
+	for _, e := range c.nt {
+		touched[e.res] = true
+	}
+	for res := range c.kmt {
+		touched[res] = true
+	}
+	for res := range touched {
+		res.mutex.waiters = slices.DeleteFunc(res.mutex.waiters, func(w *mutexWaiter) bool {
+			if w.owner.c == c {
+				w.stop()
+				return true
+			}
+			return false
+		})
+	}
+	for res := range touched {
+		if m := &res.mutex; m.held && m.owner.c == c {
+			c.log.Info("keyed mutex abandoned: holder disconnected", "kmt", res.kmt, "key", m.lastKey)
+			b.abandon(res, &late)
+		}
+	}
 	for h, e := range c.nt {
 		delete(c.nt, h)
 		b.release(c, e.res)

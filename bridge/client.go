@@ -14,7 +14,8 @@ import (
 // request gets its own request id, writes are serialised, and one reader
 // goroutine hands every reply (and the fds it carries) to the goroutine
 // waiting for it, so slow and fast requests from different goroutines
-// overlap on one connection.
+// overlap on one connection: an AcquireSync waiting for its key holds up
+// nothing else.
 //
 // Every reference the connection holds is released when it closes, by
 // Close, by process exit, or by a crash.
@@ -55,6 +56,56 @@ type Resource struct {
 	// vkAllocateMemory with VkImportMemoryFdInfoKHR). It is -1 from Query.
 	// Each open returns a new fd for the same memory.
 	FD int
+	// Syncs are the resource's semaphores, in the order they were given
+	// at create and attached. From an open each FD is a new fd owned by
+	// the caller, like FD (close it, or give it to an import that takes
+	// it: glImportSemaphoreFdEXT, vkImportSemaphoreFdKHR); from Query
+	// they are -1.
+	Syncs []SyncFD
+}
+
+// SyncFD is a semaphore fd that travels with a resource: an opaque fd as
+// VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_OPAQUE_FD_BIT exports it, binary or
+// timeline. The broker does not look inside; it keeps the fd and hands
+// dups to openers.
+type SyncFD struct {
+	FD       int
+	Timeline bool
+}
+
+// AcquireResult is what a successful AcquireSync learns.
+type AcquireResult struct {
+	// Value is the value the last releaser passed to ReleaseSync, the
+	// timeline value it signals when done, which the acquirer's GPU work
+	// must wait for; 0 if nobody released with a value yet.
+	Value uint64
+	// Abandoned says the previous holder went (its process died, or it
+	// closed its handle) without releasing: the caller now holds the
+	// mutex whatever key it asked for, and the contents may be half
+	// written (WAIT_ABANDONED).
+	Abandoned bool
+}
+
+// InfiniteTimeout makes AcquireSync wait until the key is released to it
+// (Windows' INFINITE). Any negative duration does the same.
+const InfiniteTimeout time.Duration = -1
+
+// MutexState is a keyed mutex as List reports it.
+type MutexState struct {
+	// Held says someone holds it: the connection HolderConn of process
+	// HolderPID.
+	Held       bool
+	HolderPID  int32
+	HolderConn uint32
+	// Abandoned says it is free because its holder went without
+	// releasing; the next acquirer gets it with any key.
+	Abandoned bool
+	// LastKey and LastValue are what the last ReleaseSync passed (0, 0
+	// initially): a free mutex goes to an acquirer of LastKey.
+	LastKey   uint64
+	LastValue uint64
+	// Waiters is the number of AcquireSync calls waiting.
+	Waiters int
 }
 
 // ResourceInfo is one resource as List reports it.
@@ -72,6 +123,11 @@ type ResourceInfo struct {
 	// the sum of Holders' Refs.
 	Refs    int
 	Holders []Holder
+	// Syncs are the kinds of the resource's semaphores (FD is -1: List
+	// hands out no fds).
+	Syncs []SyncFD
+	// Mutex is the resource's keyed mutex.
+	Mutex MutexState
 }
 
 // Holder is a connection holding references to a resource.
@@ -231,14 +287,34 @@ func (r clientReply) fixed(op string, n int) ([]uint32, error) {
 // Create sends a copy of memFD; the caller still owns memFD and may close
 // it once Create returns.
 func (c *Client) Create(alloc Allocation, memFD int, data []byte) (Handle, error) {
+	return c.CreateWithSync(alloc, memFD, data, nil)
+}
+
+// CreateWithSync is Create for a resource that comes with its semaphores:
+// at most MaxSyncObjects, which every open hands on after the memory fd.
+// Like memFD, the sync fds stay the caller's: the broker keeps copies,
+// which it closes when the resource is freed.
+func (c *Client) CreateWithSync(alloc Allocation, memFD int, data []byte, syncs []SyncFD) (Handle, error) {
 	op := "create"
 	if len(data) > MaxPrivateData {
 		return 0, &BrokerError{Op: op, Code: ErrTooLarge, Detail: fmt.Sprintf("private data of %d bytes exceeds %d", len(data), MaxPrivateData)}
 	}
+	if len(syncs) > MaxSyncObjects {
+		return 0, &BrokerError{Op: op, Code: ErrInvalid, Detail: fmt.Sprintf("%d sync objects, at most %d", len(syncs), MaxSyncObjects)}
+	}
 	if memFD < 0 {
 		panic("bridge: Create: negative memory fd")
 	}
-	r, err := c.roundTrip(op, request{header: header{Type: msgCreate}, Alloc: alloc, Data: data}, []int{memFD})
+	fds := []int{memFD}
+	q := request{header: header{Type: msgCreate}, Alloc: alloc, Data: data, SyncCount: uint32(len(syncs))}
+	for _, s := range syncs {
+		if s.FD < 0 {
+			panic("bridge: CreateWithSync: negative sync fd")
+		}
+		fds = append(fds, s.FD)
+		q.Kinds = append(q.Kinds, kindOf(s.Timeline))
+	}
+	r, err := c.roundTrip(op, q, fds)
 	if err != nil {
 		return 0, err
 	}
@@ -275,15 +351,29 @@ func (c *Client) open(op string, q request) (Resource, error) {
 		return Resource{FD: -1}, err
 	}
 	rec, err := decodeResourceRecord(r.payload)
-	if err == nil && len(r.fds) != 1+int(rec.SyncCount) {
-		err = perr(ErrBadMessage, "open reply carries %d fds for %d sync objects", len(r.fds), rec.SyncCount)
+	if err == nil && len(r.fds) != 1+len(rec.Kinds) {
+		err = perr(ErrBadMessage, "open reply carries %d fds for %d sync objects", len(r.fds), len(rec.Kinds))
 	}
 	if err != nil {
 		closeFDs(r.fds)
 		err.(*BrokerError).Op = op
 		return Resource{FD: -1}, err
 	}
-	return Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: r.fds[0]}, nil
+	return Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: r.fds[0],
+		Syncs: syncFDs(rec.Kinds, r.fds[1:])}, nil
+}
+
+// syncFDs pairs kinds with fds; nil fds give -1s.
+func syncFDs(kinds []syncKind, fds []int) []SyncFD {
+	var out []SyncFD
+	for i, k := range kinds {
+		fd := -1
+		if fds != nil {
+			fd = fds[i]
+		}
+		out = append(out, SyncFD{FD: fd, Timeline: k == syncTimeline})
+	}
+	return out
 }
 
 // OpenKMT opens a resource by its KMT global handle. The connection then
@@ -321,7 +411,8 @@ func (c *Client) Query(h Handle) (Resource, error) {
 		err.(*BrokerError).Op = op
 		return Resource{FD: -1}, err
 	}
-	return Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: -1}, nil
+	return Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: -1,
+		Syncs: syncFDs(rec.Kinds, nil)}, nil
 }
 
 // UpdateData replaces the resource's private runtime data. Only the
@@ -360,7 +451,7 @@ func (c *Client) List() ([]ResourceInfo, error) {
 	var out []ResourceInfo
 	cursor := uint32(0)
 	for {
-		r, err := c.roundTrip("list", request{header: header{Type: msgList}, Cursor: cursor}, nil)
+		r, err := c.roundTrip("list", request{header: header{Type: msgList}, Cursor: cursor, ListFlags: listFlagSyncState}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -368,16 +459,22 @@ func (c *Client) List() ([]ResourceInfo, error) {
 			closeFDs(r.fds)
 			return nil, &BrokerError{Op: "list", Code: ErrBadMessage, Detail: "list reply carries fds"}
 		}
-		next, entries, err := decodeListReply(r.payload)
+		next, entries, err := decodeListReply(r.payload, true)
 		if err != nil {
 			err.(*BrokerError).Op = "list"
 			return nil, err
 		}
 		for _, e := range entries {
 			refs := int(e.Refs)
+			s := e.Sync
 			out = append(out, ResourceInfo{
 				KMT: e.KMT, Names: e.Names, Allocation: e.Alloc, DataLen: int(e.DataLen),
 				CreatorPID: e.CreatorPID, CreatorConnected: e.CreatorActive, Refs: refs, Holders: e.Holders,
+				Syncs: syncFDs(s.Kinds, nil),
+				Mutex: MutexState{
+					Held: s.State == mutexHeld, HolderPID: s.HolderPID, HolderConn: s.HolderConn,
+					Abandoned: s.State == mutexAbandoned, LastKey: s.LastKey, LastValue: s.LastValue, Waiters: int(s.Waiters),
+				},
 			})
 		}
 		if next == 0 {
@@ -388,4 +485,74 @@ func (c *Client) List() ([]ResourceInfo, error) {
 		}
 		cursor = next
 	}
+}
+
+// AttachSync adds a semaphore to a resource created before it, through a
+// handle this connection holds; only the creating connection may, and a
+// resource carries at most MaxSyncObjects. Opens from then on hand it on;
+// connections that opened earlier get it by opening again. s.FD stays the
+// caller's: the broker keeps a copy.
+func (c *Client) AttachSync(h Handle, s SyncFD) error {
+	op := "attach sync " + h.String()
+	if s.FD < 0 {
+		panic("bridge: AttachSync: negative sync fd")
+	}
+	r, err := c.roundTrip(op, request{header: header{Type: msgAttachSync}, Handle: h, Kind: kindOf(s.Timeline)}, []int{s.FD})
+	if err != nil {
+		return err
+	}
+	_, err = r.fixed(op, 2)
+	return err
+}
+
+// AcquireSync acquires the resource's keyed mutex through h (a handle this
+// connection holds) once it is free and was last released with key, as
+// IDXGIKeyedMutex::AcquireSync does; a fresh resource counts as released
+// with key 0. It waits in the broker for at most timeout (rounded up to a
+// millisecond; 0 only tries; InfiniteTimeout or any negative value waits
+// for ever) and then fails with an error wrapping ErrTimeout. Other calls
+// on c proceed meanwhile.
+//
+// If the holder went without releasing, the next acquirer gets the mutex
+// with any key and Abandoned set. The mutex is held by h on this
+// connection: release it through h; closing h or the connection abandons
+// it. Acquiring through h again while h holds or waits is an error
+// (ErrInvalid).
+func (c *Client) AcquireSync(h Handle, key uint64, timeout time.Duration) (AcquireResult, error) {
+	op := fmt.Sprintf("acquire sync %v key %d", h, key)
+	ms := uint32(InfiniteTimeoutMS)
+	if timeout >= 0 {
+		if v := (timeout + time.Millisecond - 1) / time.Millisecond; v < InfiniteTimeoutMS {
+			ms = uint32(v)
+		}
+	}
+	r, err := c.roundTrip(op, request{header: header{Type: msgAcquireSync}, Handle: h, Key: key, TimeoutMS: ms}, nil)
+	if err != nil {
+		return AcquireResult{}, err
+	}
+	value, abandoned, err := decodeAcquireReply(r.payload)
+	if err == nil && len(r.fds) != 0 {
+		err = perr(ErrBadMessage, "acquire reply carries %d fds", len(r.fds))
+	}
+	if err != nil {
+		closeFDs(r.fds)
+		err.(*BrokerError).Op = op
+		return AcquireResult{}, err
+	}
+	return AcquireResult{Value: value, Abandoned: abandoned}, nil
+}
+
+// ReleaseSync releases the keyed mutex held through h, as
+// IDXGIKeyedMutex::ReleaseSync does: the next AcquireSync of key gets it,
+// and learns value, the timeline value the caller's GPU work signals when
+// done (0 for none). Only the holder may release (ErrAccessDenied
+// otherwise).
+func (c *Client) ReleaseSync(h Handle, key, value uint64) error {
+	op := fmt.Sprintf("release sync %v key %d", h, key)
+	r, err := c.roundTrip(op, request{header: header{Type: msgReleaseSync}, Handle: h, Key: key, Value: value}, nil)
+	if err != nil {
+		return err
+	}
+	_, err = r.fixed(op, 0)
+	return err
 }

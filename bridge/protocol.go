@@ -30,9 +30,13 @@ const (
 	// MaxFDsPerMessage is the most fds one message may carry: one memory
 	// fd plus up to MaxSyncObjects semaphore fds.
 	MaxFDsPerMessage = 8
-	// MaxSyncObjects is the most sync objects a resource may carry. Version
-	// 1 reserves the field and requires 0.
-	MaxSyncObjects = MaxFDsPerMessage - 1
+	// MaxSyncObjects is the most semaphore fds a resource carries, at
+	// create and through ATTACH_SYNC together: one timeline semaphore, or
+	// two binary ones (one per direction), is all a hand-off uses.
+	MaxSyncObjects = 2
+	// InfiniteTimeoutMS is the ACQUIRE_SYNC timeout that never expires,
+	// Windows' INFINITE.
+	InfiniteTimeoutMS = 0xffffffff
 	// MaxNameLen is the longest name, in bytes of UTF-8.
 	MaxNameLen = 255
 	// DescSize and AllocationSize are the encoded sizes of Desc and
@@ -55,9 +59,13 @@ const (
 	msgUpdateData msgType = 6
 	msgClose      msgType = 7
 	msgList       msgType = 8
-	// msgAttachSync is reserved for attaching semaphore fds to a resource
-	// after creation; version 1 answers it with ErrUnsupported.
+	// msgAttachSync attaches a semaphore fd to a resource created before
+	// its semaphore.
 	msgAttachSync msgType = 9
+	// msgAcquireSync and msgReleaseSync are the resource's keyed mutex
+	// (IDXGIKeyedMutex::AcquireSync and ReleaseSync).
+	msgAcquireSync msgType = 10
+	msgReleaseSync msgType = 11
 
 	replyBit msgType = 0x8000
 	// msgFatal is sent by the broker, with request id 0, just before it
@@ -68,7 +76,7 @@ const (
 var msgNames = map[msgType]string{
 	msgCreate: "create", msgShare: "share", msgOpenKMT: "open-kmt", msgOpenName: "open-name",
 	msgQuery: "query", msgUpdateData: "update-data", msgClose: "close", msgList: "list",
-	msgAttachSync: "attach-sync", msgFatal: "fatal",
+	msgAttachSync: "attach-sync", msgAcquireSync: "acquire-sync", msgReleaseSync: "release-sync", msgFatal: "fatal",
 }
 
 func (t msgType) String() string {
@@ -145,6 +153,42 @@ func (a Access) String() string {
 
 func (a Access) valid() bool { return a != 0 && a&^AccessReadWrite == 0 }
 
+// syncKind is a sync object's kind as it travels on the wire. Zero is
+// deliberately invalid, so that a forgotten field is refused.
+type syncKind uint32
+
+const (
+	syncBinary   syncKind = 1 // binary semaphore, opaque fd
+	syncTimeline syncKind = 2 // timeline semaphore, opaque fd
+)
+
+func (k syncKind) valid() bool { return k == syncBinary || k == syncTimeline }
+
+func kindOf(timeline bool) syncKind {
+	if timeline {
+		return syncTimeline
+	}
+	return syncBinary
+}
+
+// String names the kind as glshare prints it.
+func (k syncKind) String() string {
+	switch k {
+	case syncBinary:
+		return "binary"
+	case syncTimeline:
+		return "timeline"
+	}
+	return fmt.Sprintf("sync(%d)", uint32(k))
+}
+
+// acquireFlagAbandoned is bit 0 of an ACQUIRE_SYNC reply's flags.
+const acquireFlagAbandoned = 1
+
+// listFlagSyncState is bit 0 of a LIST request's flags: each entry then
+// carries the resource's sync section.
+const listFlagSyncState = 1
+
 // ErrorCode is a broker error code as it travels in a reply header. It is
 // an error so that callers test for it with errors.Is(err, ErrNotFound).
 type ErrorCode uint32
@@ -182,6 +226,9 @@ const (
 	// ErrInternal: the broker failed (e.g. out of fds); the request may be
 	// retried.
 	ErrInternal ErrorCode = 14
+	// ErrTimeout: AcquireSync's timeout passed before the keyed mutex was
+	// released with the key asked for (WAIT_TIMEOUT).
+	ErrTimeout ErrorCode = 15
 )
 
 var errorCodeNames = map[ErrorCode]string{
@@ -190,6 +237,7 @@ var errorCodeNames = map[ErrorCode]string{
 	ErrBadHandle: "malformed handle", ErrNotFound: "not found", ErrAccessDenied: "access denied",
 	ErrNameTaken: "name already taken", ErrBadName: "invalid name", ErrLimit: "limit reached",
 	ErrUnsupported: "unsupported", ErrInvalid: "invalid argument", ErrInternal: "internal broker error",
+	ErrTimeout: "timed out",
 }
 
 // Error returns the code's description.
@@ -425,20 +473,34 @@ func DecodeAllocation(b []byte) (Allocation, error) {
 // request is a decoded request; which fields mean something depends on Type.
 type request struct {
 	header
-	Handle    Handle
-	Access    Access
-	Name      string
-	Alloc     Allocation
+	Handle Handle
+	Access Access
+	Name   string
+	Alloc  Allocation
+	// SyncCount is len(Kinds) for create.
 	SyncCount uint32
-	Data      []byte
+	// Kinds are create's sync object kinds, one per sync fd; Kind is
+	// attach-sync's.
+	Kinds []syncKind
+	Kind  syncKind
+	Data  []byte
+	// Cursor and ListFlags are list's.
 	Cursor    uint32
+	ListFlags uint32
+	// TimeoutMS, Key and Value are acquire-sync's and release-sync's.
+	TimeoutMS uint32
+	Key       uint64
+	Value     uint64
 }
 
 // fdsFor is the number of fds a request of type t with this many sync
 // objects must carry.
 func fdsFor(t msgType, syncCount uint32) int {
-	if t == msgCreate {
+	switch t {
+	case msgCreate:
 		return 1 + int(syncCount)
+	case msgAttachSync:
+		return 1
 	}
 	return 0
 }
@@ -490,8 +552,23 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		if dlen > MaxPrivateData {
 			return q, perr(ErrTooLarge, "private data of %d bytes exceeds %d", dlen, MaxPrivateData)
 		}
+		// Check the length before reading the kinds, so that a count
+		// that lies reads as what it is rather than as a strange kind.
+		if want := AllocationSize + 4*int(sync) + int(dlen); r.rest() != want {
+			return q, perr(ErrBadMessage, "create payload has %d bytes after the fixed fields, its counts say %d", r.rest(), want)
+		}
 		if q.Alloc, err = r.allocation(); err != nil {
 			return q, err
+		}
+		for i := range sync {
+			k := syncKind(r.u32())
+			if r.bad {
+				break
+			}
+			if !k.valid() {
+				return q, perr(ErrInvalid, "sync object %d has unknown kind %d", i, k)
+			}
+			q.Kinds = append(q.Kinds, k)
 		}
 		q.Data = r.take(int(dlen))
 	case msgShare:
@@ -507,9 +584,23 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 			return q, perr(ErrBadName, "name of %d bytes exceeds %d", nlen, MaxNameLen)
 		}
 		q.Name = string(r.take(int(nlen)))
-	case msgOpenKMT, msgQuery, msgClose, msgAttachSync:
+	case msgOpenKMT, msgQuery, msgClose:
 		q.Handle = Handle(r.u32())
 		if err := reserved(r.u32()); err != nil && !r.bad {
+			return q, err
+		}
+	case msgAttachSync:
+		q.Handle, q.Kind = Handle(r.u32()), syncKind(r.u32())
+		if !r.bad && !q.Kind.valid() {
+			return q, perr(ErrInvalid, "unknown sync kind %d", q.Kind)
+		}
+	case msgAcquireSync:
+		q.Handle, q.TimeoutMS, q.Key = Handle(r.u32()), r.u32(), r.u64()
+	case msgReleaseSync:
+		q.Handle = Handle(r.u32())
+		res := r.u32()
+		q.Key, q.Value = r.u64(), r.u64()
+		if err := reserved(res); err != nil && !r.bad {
 			return q, err
 		}
 	case msgOpenName:
@@ -533,8 +624,8 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		}
 		q.Data = r.take(int(dlen))
 	case msgList:
-		q.Cursor = r.u32()
-		if err := reserved(r.u32()); err != nil && !r.bad {
+		q.Cursor, q.ListFlags = r.u32(), r.u32()
+		if err := reserved(q.ListFlags &^ listFlagSyncState); err != nil && !r.bad {
 			return q, err
 		}
 	default:
@@ -559,11 +650,17 @@ func encodeRequest(q request) []byte {
 	var p []byte
 	switch q.Type {
 	case msgCreate:
+		if int(q.SyncCount) != len(q.Kinds) {
+			panic(fmt.Sprintf("bridge: encodeRequest: create with sync count %d and %d kinds", q.SyncCount, len(q.Kinds)))
+		}
 		p = le.AppendUint32(p, 0)
 		p = le.AppendUint32(p, q.SyncCount)
 		p = le.AppendUint32(p, uint32(len(q.Data)))
 		p = le.AppendUint32(p, 0)
 		p = AppendAllocation(p, q.Alloc)
+		for _, k := range q.Kinds {
+			p = le.AppendUint32(p, uint32(k))
+		}
 		p = append(p, q.Data...)
 	case msgShare:
 		p = le.AppendUint32(p, uint32(q.Handle))
@@ -571,9 +668,21 @@ func encodeRequest(q request) []byte {
 		p = le.AppendUint32(p, uint32(len(q.Name)))
 		p = le.AppendUint32(p, 0)
 		p = append(p, q.Name...)
-	case msgOpenKMT, msgQuery, msgClose, msgAttachSync:
+	case msgOpenKMT, msgQuery, msgClose:
 		p = le.AppendUint32(p, uint32(q.Handle))
 		p = le.AppendUint32(p, 0)
+	case msgAttachSync:
+		p = le.AppendUint32(p, uint32(q.Handle))
+		p = le.AppendUint32(p, uint32(q.Kind))
+	case msgAcquireSync:
+		p = le.AppendUint32(p, uint32(q.Handle))
+		p = le.AppendUint32(p, q.TimeoutMS)
+		p = le.AppendUint64(p, q.Key)
+	case msgReleaseSync:
+		p = le.AppendUint32(p, uint32(q.Handle))
+		p = le.AppendUint32(p, 0)
+		p = le.AppendUint64(p, q.Key)
+		p = le.AppendUint64(p, q.Value)
 	case msgOpenName:
 		p = le.AppendUint32(p, uint32(q.Access))
 		p = le.AppendUint32(p, uint32(len(q.Name)))
@@ -584,7 +693,7 @@ func encodeRequest(q request) []byte {
 		p = append(p, q.Data...)
 	case msgList:
 		p = le.AppendUint32(p, q.Cursor)
-		p = le.AppendUint32(p, 0)
+		p = le.AppendUint32(p, q.ListFlags)
 	default:
 		panic(fmt.Sprintf("bridge: encodeRequest: unknown type %v", q.Type))
 	}
@@ -596,14 +705,15 @@ func encodeRequest(q request) []byte {
 	return append(b, p...)
 }
 
-// resourceRecord is the body of open, open-name and query replies.
+// resourceRecord is the body of open, open-name and query replies. Kinds
+// has one entry per sync object, in the order of their fds.
 type resourceRecord struct {
-	Handle    Handle
-	KMT       Handle
-	Access    Access
-	SyncCount uint32
-	Alloc     Allocation
-	Data      []byte
+	Handle Handle
+	KMT    Handle
+	Access Access
+	Kinds  []syncKind
+	Alloc  Allocation
+	Data   []byte
 }
 
 const resourceRecordFixed = 24 + AllocationSize
@@ -612,21 +722,35 @@ func appendResourceRecord(b []byte, r resourceRecord) []byte {
 	b = le.AppendUint32(b, uint32(r.Handle))
 	b = le.AppendUint32(b, uint32(r.KMT))
 	b = le.AppendUint32(b, uint32(r.Access))
-	b = le.AppendUint32(b, r.SyncCount)
+	b = le.AppendUint32(b, uint32(len(r.Kinds)))
 	b = le.AppendUint32(b, uint32(len(r.Data)))
 	b = le.AppendUint32(b, 0)
 	b = AppendAllocation(b, r.Alloc)
+	for _, k := range r.Kinds {
+		b = le.AppendUint32(b, uint32(k))
+	}
 	return append(b, r.Data...)
 }
 
 func decodeResourceRecord(p []byte) (resourceRecord, error) {
 	r := rd{b: p}
-	rec := resourceRecord{Handle: Handle(r.u32()), KMT: Handle(r.u32()), Access: Access(r.u32()), SyncCount: r.u32()}
+	rec := resourceRecord{Handle: Handle(r.u32()), KMT: Handle(r.u32()), Access: Access(r.u32())}
+	nsync := r.u32()
 	dlen := r.u32()
 	r.u32()
 	var err error
 	if rec.Alloc, err = r.allocation(); err != nil {
 		return rec, err
+	}
+	if nsync > MaxSyncObjects {
+		return rec, perr(ErrBadMessage, "resource record: %d sync objects", nsync)
+	}
+	for range nsync {
+		k := syncKind(r.u32())
+		if r.bad || !k.valid() {
+			return rec, perr(ErrBadMessage, "resource record: sync kind %d", k)
+		}
+		rec.Kinds = append(rec.Kinds, k)
 	}
 	if dlen > MaxPrivateData || int(dlen) != r.rest() {
 		return rec, perr(ErrBadMessage, "resource record: data length %d, %d bytes left", dlen, r.rest())
@@ -645,7 +769,29 @@ type listEntry struct {
 	Alloc         Allocation
 	Names         []string
 	Holders       []Holder
+	// Sync is the sync section, present when the list asked for it.
+	Sync *listSync
 }
+
+// listSync is a list entry's sync section: the sync objects and the
+// keyed mutex.
+type listSync struct {
+	Kinds      []syncKind
+	State      uint32 // mutexFree, mutexHeld or mutexAbandoned
+	HolderPID  int32
+	HolderConn uint32
+	Waiters    uint32
+	LastKey    uint64
+	LastValue  uint64
+}
+
+// Keyed mutex states in a list entry's sync section.
+const (
+	mutexFree      = 0
+	mutexHeld      = 1
+	mutexAbandoned = 2
+	listSyncFixed  = 40
+)
 
 const (
 	listEntryFixed   = 24 + AllocationSize
@@ -660,6 +806,9 @@ func (e *listEntry) size() int {
 	n := listEntryFixed + len(e.Holders)*listHolderSize
 	for _, s := range e.Names {
 		n += listEntryNameLen + len(s)
+	}
+	if e.Sync != nil {
+		n += listSyncFixed + 4*len(e.Sync.Kinds)
 	}
 	return n
 }
@@ -687,10 +836,25 @@ func appendListEntry(b []byte, e listEntry) []byte {
 		b = le.AppendUint32(b, h.Conn)
 		b = le.AppendUint32(b, uint32(h.Refs))
 	}
+	if s := e.Sync; s != nil {
+		b = le.AppendUint32(b, uint32(len(s.Kinds)))
+		b = le.AppendUint32(b, s.State)
+		b = le.AppendUint32(b, uint32(s.HolderPID))
+		b = le.AppendUint32(b, s.HolderConn)
+		b = le.AppendUint32(b, s.Waiters)
+		b = le.AppendUint32(b, 0)
+		b = le.AppendUint64(b, s.LastKey)
+		b = le.AppendUint64(b, s.LastValue)
+		for _, k := range s.Kinds {
+			b = le.AppendUint32(b, uint32(k))
+		}
+	}
 	return b
 }
 
-func decodeListReply(p []byte) (next uint32, entries []listEntry, err error) {
+// decodeListReply decodes a list reply; withSync says the request asked
+// for sync sections.
+func decodeListReply(p []byte, withSync bool) (next uint32, entries []listEntry, err error) {
 	r := rd{b: p}
 	next = r.u32()
 	count := r.u32()
@@ -719,10 +883,52 @@ func decodeListReply(p []byte) (next uint32, entries []listEntry, err error) {
 		for range nh {
 			e.Holders = append(e.Holders, Holder{PID: int32(r.u32()), UID: r.u32(), Conn: r.u32(), Refs: int(r.u32())})
 		}
+		if withSync {
+			s := &listSync{}
+			nsync := r.u32()
+			s.State, s.HolderPID, s.HolderConn, s.Waiters = r.u32(), int32(r.u32()), r.u32(), r.u32()
+			res := r.u32()
+			s.LastKey, s.LastValue = r.u64(), r.u64()
+			if r.bad || nsync > MaxSyncObjects || s.State > mutexAbandoned || res != 0 {
+				return 0, nil, perr(ErrBadMessage, "list reply: bad sync section")
+			}
+			for range nsync {
+				k := syncKind(r.u32())
+				if r.bad || !k.valid() {
+					return 0, nil, perr(ErrBadMessage, "list reply: sync kind %d", k)
+				}
+				s.Kinds = append(s.Kinds, k)
+			}
+			e.Sync = s
+		}
 		entries = append(entries, e)
 	}
 	if r.bad || r.rest() != 0 {
 		return 0, nil, perr(ErrBadMessage, "list reply has %d stray bytes", r.rest())
 	}
 	return next, entries, nil
+}
+
+// acquireReplySize is the payload size of an ACQUIRE_SYNC reply.
+const acquireReplySize = 16
+
+func appendAcquireReply(b []byte, value uint64, abandoned bool) []byte {
+	var flags uint32
+	if abandoned {
+		flags |= acquireFlagAbandoned
+	}
+	b = le.AppendUint64(b, value)
+	b = le.AppendUint32(b, flags)
+	return le.AppendUint32(b, 0)
+}
+
+func decodeAcquireReply(p []byte) (value uint64, abandoned bool, err error) {
+	if len(p) != acquireReplySize {
+		return 0, false, perr(ErrBadMessage, "acquire reply of %d bytes, want %d", len(p), acquireReplySize)
+	}
+	flags, res := le.Uint32(p[8:]), le.Uint32(p[12:])
+	if flags&^acquireFlagAbandoned != 0 || res != 0 {
+		return 0, false, perr(ErrBadMessage, "acquire reply flags %#x, reserved %#x", flags, res)
+	}
+	return le.Uint64(p), flags&acquireFlagAbandoned != 0, nil
 }

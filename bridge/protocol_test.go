@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -121,7 +122,71 @@ func sampleRequests() []request {
 		{header: header{Type: msgUpdateData, ID: 8}, Handle: makeKMT(0, 1), Data: []byte{1, 2, 3}},
 		{header: header{Type: msgClose, ID: 9}, Handle: makeKMT(0, 1)},
 		{header: header{Type: msgList, ID: 10}, Cursor: 17},
-		{header: header{Type: msgAttachSync, ID: 11}, Handle: makeKMT(0, 1)},
+		{header: header{Type: msgAttachSync, ID: 11}, Handle: makeKMT(0, 1), Kind: syncTimeline},
+		{header: header{Type: msgCreate, ID: 12}, Alloc: testAllocation(4096), SyncCount: 2, Kinds: []syncKind{syncTimeline, syncBinary}, Data: []byte("with semaphores")},
+		{header: header{Type: msgCreate, ID: 13}, Alloc: testAllocation(64), SyncCount: 1, Kinds: []syncKind{syncBinary}},
+		{header: header{Type: msgAttachSync, ID: 14}, Handle: 8, Kind: syncBinary},
+		{header: header{Type: msgAcquireSync, ID: 15}, Handle: makeKMT(3, 2), Key: 1, TimeoutMS: 500},
+		{header: header{Type: msgAcquireSync, ID: 16}, Handle: 12, Key: 0xfedcba9876543210, TimeoutMS: InfiniteTimeoutMS},
+		{header: header{Type: msgReleaseSync, ID: 17}, Handle: makeKMT(3, 2), Key: 2, Value: 0x1122334455667788},
+		{header: header{Type: msgList, ID: 18}, Cursor: 3, ListFlags: listFlagSyncState},
+	}
+}
+
+// TestSyncMessageLayouts pins the byte offsets docs/protocol.md gives for
+// the synchronisation messages.
+func TestSyncMessageLayouts(t *testing.T) {
+	p := func(q request) []byte { return encodeRequest(q)[HeaderSize:] }
+	create := p(request{header: header{Type: msgCreate}, Alloc: testAllocation(64), SyncCount: 2, Kinds: []syncKind{syncTimeline, syncBinary}, Data: []byte("xy")})
+	if len(create) != 128+8+2 || le.Uint32(create[4:]) != 2 || le.Uint32(create[128:]) != 2 || le.Uint32(create[132:]) != 1 || string(create[136:]) != "xy" {
+		t.Errorf("create with syncs: %x", create)
+	}
+	if h := encodeRequest(request{header: header{Type: msgCreate}, Alloc: testAllocation(64), SyncCount: 2, Kinds: []syncKind{1, 2}}); le.Uint16(h[16:]) != 3 {
+		t.Errorf("create with 2 syncs: header num_fds %d, want 3", le.Uint16(h[16:]))
+	}
+	attach := p(request{header: header{Type: msgAttachSync}, Handle: 0x40000042, Kind: syncTimeline})
+	if len(attach) != 8 || le.Uint32(attach) != 0x40000042 || le.Uint32(attach[4:]) != 2 {
+		t.Errorf("attach-sync: %x", attach)
+	}
+	acq := p(request{header: header{Type: msgAcquireSync}, Handle: 8, TimeoutMS: 0xffffffff, Key: 0x0102030405060708})
+	if len(acq) != 16 || le.Uint32(acq) != 8 || le.Uint32(acq[4:]) != 0xffffffff || le.Uint64(acq[8:]) != 0x0102030405060708 {
+		t.Errorf("acquire-sync: %x", acq)
+	}
+	rel := p(request{header: header{Type: msgReleaseSync}, Handle: 8, Key: 3, Value: 9})
+	if len(rel) != 24 || le.Uint32(rel) != 8 || le.Uint32(rel[4:]) != 0 || le.Uint64(rel[8:]) != 3 || le.Uint64(rel[16:]) != 9 {
+		t.Errorf("release-sync: %x", rel)
+	}
+	rep := appendAcquireReply(nil, 0xaabb, true)
+	if len(rep) != 16 || le.Uint64(rep) != 0xaabb || le.Uint32(rep[8:]) != 1 || le.Uint32(rep[12:]) != 0 {
+		t.Errorf("acquire reply: %x", rep)
+	}
+	if v, ab, err := decodeAcquireReply(rep); v != 0xaabb || !ab || err != nil {
+		t.Errorf("decodeAcquireReply = %d, %v, %v", v, ab, err)
+	}
+	rep[8] = 3
+	if _, _, err := decodeAcquireReply(rep); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("acquire reply with an unknown flag: %v", err)
+	}
+	rec := appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: AccessRead, Kinds: []syncKind{syncBinary, syncTimeline}, Alloc: testAllocation(64), Data: []byte("d")})
+	if le.Uint32(rec[12:]) != 2 || le.Uint32(rec[136:]) != 1 || le.Uint32(rec[140:]) != 2 || string(rec[144:]) != "d" {
+		t.Errorf("resource record with syncs: %x", rec[:12])
+	}
+	if got, err := decodeResourceRecord(rec); err != nil || !slices.Equal(got.Kinds, []syncKind{syncBinary, syncTimeline}) || string(got.Data) != "d" {
+		t.Errorf("decodeResourceRecord = %+v, %v", got, err)
+	}
+	e := listEntry{KMT: makeKMT(2, 1), Alloc: testAllocation(64), Sync: &listSync{Kinds: []syncKind{syncTimeline}, State: mutexHeld, HolderPID: 77, HolderConn: 5, Waiters: 3, LastKey: 11, LastValue: 12}}
+	b := appendListEntry(nil, e)
+	sec := b[listEntryFixed:]
+	if len(b) != e.size() || len(sec) != 44 || le.Uint32(sec) != 1 || le.Uint32(sec[4:]) != mutexHeld || le.Uint32(sec[8:]) != 77 ||
+		le.Uint32(sec[12:]) != 5 || le.Uint32(sec[16:]) != 3 || le.Uint32(sec[20:]) != 0 || le.Uint64(sec[24:]) != 11 || le.Uint64(sec[32:]) != 12 || le.Uint32(sec[40:]) != 2 {
+		t.Errorf("list sync section: %x", sec)
+	}
+	list := append(le.AppendUint32(le.AppendUint32(nil, 0), 1), b...)
+	if _, got, err := decodeListReply(list, true); err != nil || !reflect.DeepEqual(got[0], e) {
+		t.Errorf("decodeListReply = %+v, %v", got, err)
+	}
+	if _, _, err := decodeListReply(list, false); err == nil {
+		t.Errorf("a list with sync sections decoded as one without")
 	}
 }
 
@@ -170,6 +235,7 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"blob length lies", mut(func(b []byte) []byte { le.PutUint32(b[HeaderSize+8:], 3); return b }), 1, ErrBadMessage},
 		{"reserved create field", mut(func(b []byte) []byte { b[HeaderSize+12] = 1; return b }), 1, ErrBadMessage},
 		{"sync count too large", mut(func(b []byte) []byte { b[HeaderSize+4] = MaxSyncObjects + 1; return b }), 1, ErrInvalid},
+		{"sync count without kinds", mut(func(b []byte) []byte { b[HeaderSize+4] = 1; b[16] = 2; return b }), 2, ErrBadMessage},
 		{"unknown allocation flag", mut(func(b []byte) []byte { b[HeaderSize+16+76] = 0x80; return b }), 1, ErrInvalid},
 		{"oversized", append(mut(func(b []byte) []byte { le.PutUint32(b[12:], uint32(len(b)-HeaderSize+MaxMessageSize)); return b }), make([]byte, MaxMessageSize)...), 1, ErrTooLarge},
 	} {
@@ -177,6 +243,34 @@ func TestDecodeRequestErrors(t *testing.T) {
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
 		}
+	}
+	withSync := encodeRequest(sampleRequests()[11])
+	le.PutUint32(withSync[HeaderSize+128:], 3)
+	if _, err := decodeRequest(withSync, 3); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown sync kind: err = %v, want ErrInvalid", err)
+	}
+	if _, err := decodeRequest(encodeRequest(sampleRequests()[11]), 1); !errors.Is(err, ErrBadFDs) {
+		t.Errorf("create with 2 syncs and 1 fd: err = %v, want ErrBadFDs", err)
+	}
+	attach := encodeRequest(request{header: header{Type: msgAttachSync}, Handle: 4, Kind: syncBinary})
+	if _, err := decodeRequest(attach, 0); !errors.Is(err, ErrBadFDs) {
+		t.Errorf("attach-sync without an fd: err = %v, want ErrBadFDs", err)
+	}
+	le.PutUint32(attach[HeaderSize+4:], 0)
+	if _, err := decodeRequest(attach, 1); !errors.Is(err, ErrInvalid) {
+		t.Errorf("attach-sync of kind 0: err = %v, want ErrInvalid", err)
+	}
+	rel := encodeRequest(request{header: header{Type: msgReleaseSync}, Handle: 4})
+	rel[HeaderSize+4] = 1
+	if _, err := decodeRequest(rel, 0); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("release-sync with a reserved field set: err = %v, want ErrBadMessage", err)
+	}
+	list := encodeRequest(request{header: header{Type: msgList}, ListFlags: 2})
+	if _, err := decodeRequest(list, 0); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("list with an unknown flag: err = %v, want ErrBadMessage", err)
+	}
+	if _, err := decodeRequest(encodeRequest(request{header: header{Type: msgAcquireSync}, Handle: 4}), 1); !errors.Is(err, ErrBadFDs) {
+		t.Errorf("acquire-sync with an fd: err = %v, want ErrBadFDs", err)
 	}
 	share := encodeRequest(request{header: header{Type: msgShare}, Handle: 4, Access: AccessRead, Name: "x"})
 	le.PutUint32(share[HeaderSize+8:], MaxNameLen+1)
@@ -212,29 +306,65 @@ func FuzzDecodeRequest(f *testing.F) {
 }
 
 // FuzzDecodeReply does the same for the client's reply decoders, which must
-// survive a broken or hostile broker.
+// survive a broken or hostile broker. A list payload is decoded both
+// without and with sync sections; any other payload as a resource record
+// and as an acquire reply.
 func FuzzDecodeReply(f *testing.F) {
-	f.Add(appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: AccessRead, Alloc: testAllocation(64), Data: []byte("blob")}), false)
-	list := le.AppendUint32(le.AppendUint32(nil, 0), 1)
-	list = appendListEntry(list, listEntry{KMT: makeKMT(2, 1), CreatorPID: 42, Refs: 2, Alloc: testAllocation(64),
-		Names: []string{"a", "bb"}, Holders: []Holder{{PID: 42, UID: 1000, Conn: 1, Refs: 2}}})
-	f.Add(list, true)
+	for _, seed := range replySeeds() {
+		f.Add(seed.p, seed.isList)
+	}
 	f.Fuzz(func(t *testing.T, p []byte, isList bool) {
 		if isList {
-			_, entries, err := decodeListReply(p)
-			if err == nil {
-				again := le.AppendUint32(le.AppendUint32(nil, le.Uint32(p)), uint32(len(entries)))
-				for _, e := range entries {
-					again = appendListEntry(again, e)
-				}
-				if len(again) != len(p) {
-					t.Fatalf("list reply of %d bytes re-encodes to %d", len(p), len(again))
+			for _, withSync := range []bool{false, true} {
+				_, entries, err := decodeListReply(p, withSync)
+				if err == nil {
+					again := le.AppendUint32(le.AppendUint32(nil, le.Uint32(p)), uint32(len(entries)))
+					for _, e := range entries {
+						if (e.Sync != nil) != withSync {
+							t.Fatalf("entry %+v: sync section present %v, asked %v", e, e.Sync != nil, withSync)
+						}
+						again = appendListEntry(again, e)
+					}
+					if !bytes.Equal(again, p) {
+						t.Fatalf("list reply (sync %v) re-encodes differently\n in  %x\n out %x", withSync, p, again)
+					}
 				}
 			}
 			return
 		}
-		if rec, err := decodeResourceRecord(p); err == nil && len(rec.Data) > MaxPrivateData {
-			t.Fatalf("accepted %d bytes of private data", len(rec.Data))
+		if rec, err := decodeResourceRecord(p); err == nil {
+			if len(rec.Data) > MaxPrivateData || len(rec.Kinds) > MaxSyncObjects {
+				t.Fatalf("accepted %d bytes of private data, %d sync objects", len(rec.Data), len(rec.Kinds))
+			}
+		}
+		if v, ab, err := decodeAcquireReply(p); err == nil {
+			if again := appendAcquireReply(nil, v, ab); !bytes.Equal(again, p) {
+				t.Fatalf("acquire reply re-encodes differently\n in  %x\n out %x", p, again)
+			}
 		}
 	})
+}
+
+type replySeed struct {
+	name   string
+	p      []byte
+	isList bool
+}
+
+func replySeeds() []replySeed {
+	list := le.AppendUint32(le.AppendUint32(nil, 0), 1)
+	list = appendListEntry(list, listEntry{KMT: makeKMT(2, 1), CreatorPID: 42, Refs: 2, Alloc: testAllocation(64),
+		Names: []string{"a", "bb"}, Holders: []Holder{{PID: 42, UID: 1000, Conn: 1, Refs: 2}}})
+	syncList := le.AppendUint32(le.AppendUint32(nil, 0), 2)
+	syncList = appendListEntry(syncList, listEntry{KMT: makeKMT(2, 1), CreatorPID: 42, Refs: 2, Alloc: testAllocation(64),
+		Names: []string{"a"}, Holders: []Holder{{PID: 42, UID: 1000, Conn: 1, Refs: 2}},
+		Sync: &listSync{Kinds: []syncKind{syncTimeline, syncBinary}, State: mutexHeld, HolderPID: 42, HolderConn: 1, Waiters: 2, LastKey: 1, LastValue: 7}})
+	syncList = appendListEntry(syncList, listEntry{KMT: makeKMT(3, 1), Alloc: testAllocation(64), Sync: &listSync{State: mutexAbandoned, LastKey: 5}})
+	return []replySeed{
+		{"resource-record", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: AccessRead, Alloc: testAllocation(64), Data: []byte("blob")}), false},
+		{"list-two-entries", list, true},
+		{"resource-record-syncs", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: AccessRead, Kinds: []syncKind{syncTimeline, syncBinary}, Alloc: testAllocation(64), Data: []byte("blob")}), false},
+		{"list-sync-state", syncList, true},
+		{"acquire-reply-abandoned", appendAcquireReply(nil, 0x1234, true), false},
+	}
 }

@@ -1,0 +1,187 @@
+package bridge
+
+import (
+	"slices"
+	"time"
+)
+
+// This file is the broker's side of synchronisation: semaphore fds attached
+// to resources, and each resource's keyed mutex with IDXGIKeyedMutex
+// semantics (docs/protocol.md, "Keyed mutex"). Everything here runs with
+// b.mu held, except sendLate and the waiters' timers, which take it.
+
+// attachSync adds fd, a semaphore of kind q.Kind, to the resource q.Handle
+// names. Only the creator may, since every opener trusts the semaphore to
+// order its accesses. On success the resource owns fd; on error the caller
+// closes it.
+func (b *Broker) attachSync(c *brokerConn, q request, fd int) ([]byte, error) {
+	res, _, err := b.lookup(c, q.Handle, false)
+	if err != nil {
+		return nil, err
+	}
+	if res.creator != c {
+		return nil, perr(ErrAccessDenied, "only the creator may attach sync objects to %v", res.kmt)
+	}
+	if len(res.syncs) >= MaxSyncObjects {
+		return nil, perr(ErrLimit, "%v already has %d sync objects", res.kmt, len(res.syncs))
+	}
+	if err := checkFD(fd, "sync object"); err != nil {
+		return nil, err
+	}
+	res.syncs = append(res.syncs, syncObj{fd: fd, kind: q.Kind})
+	c.log.Debug("sync object attached", "kmt", res.kmt, "kind", q.Kind, "count", len(res.syncs))
+	return le.AppendUint32(le.AppendUint32(nil, uint32(len(res.syncs))), 0), nil
+}
+
+// owner is who acquires through handle h of c: for a KMT handle, the
+// connection's references through the resource's KMT handle.
+func (b *Broker) owner(c *brokerConn, h Handle, res *resource) mutexOwner {
+	if h.IsKMT() {
+		h = res.kmt
+	}
+	return mutexOwner{c, h}
+}
+
+// acquire answers ACQUIRE_SYNC at once when the keyed mutex is free and was
+// released with q.Key (or abandoned), with TIMEOUT at once for a timeout of
+// 0, and otherwise parks the request as a waiter (waiting is true).
+func (b *Broker) acquire(c *brokerConn, q request) (payload []byte, waiting bool, err error) {
+	res, _, err := b.lookup(c, q.Handle, false)
+	if err != nil {
+		return nil, false, err
+	}
+	o := b.owner(c, q.Handle, res)
+	m := &res.mutex
+	if m.held && m.owner == o {
+		return nil, false, perr(ErrInvalid, "keyed mutex of %v is already held through %v", res.kmt, q.Handle)
+	}
+	if slices.ContainsFunc(m.waiters, func(w *mutexWaiter) bool { return w.owner == o }) {
+		return nil, false, perr(ErrInvalid, "an acquire of %v through %v is already waiting", res.kmt, q.Handle)
+	}
+	if !m.held && (m.abandoned || m.lastKey == q.Key) {
+		abandoned := m.abandoned
+		m.held, m.owner, m.abandoned = true, o, false
+		return appendAcquireReply(nil, m.lastValue, abandoned), false, nil
+	}
+	if q.TimeoutMS == 0 {
+		return nil, false, b.timeoutErr(res, q.Key)
+	}
+	w := &mutexWaiter{owner: o, key: q.Key, req: q.header}
+	if q.TimeoutMS != InfiniteTimeoutMS {
+		w.timer = time.AfterFunc(time.Duration(q.TimeoutMS)*time.Millisecond, func() { b.expire(res, w) })
+	}
+	m.waiters = append(m.waiters, w)
+	c.log.Debug("waiting for keyed mutex", "kmt", res.kmt, "key", q.Key, "timeout_ms", q.TimeoutMS, "waiters", len(m.waiters))
+	return nil, true, nil
+}
+
+func (b *Broker) timeoutErr(res *resource, key uint64) error {
+	m := &res.mutex
+	if m.held {
+		return perr(ErrTimeout, "keyed mutex of %v is held by pid %d; key %d not released to", res.kmt, m.owner.c.pid, key)
+	}
+	return perr(ErrTimeout, "keyed mutex of %v was released with key %d, not %d", res.kmt, m.lastKey, key)
+}
+
+// expire is a waiter's timer: it answers TIMEOUT unless the waiter was
+// granted or removed meanwhile (Stop cannot recall a timer that already
+// fired, so membership decides).
+func (b *Broker) expire(res *resource, w *mutexWaiter) {
+	var late []lateReply
+	defer func() { b.sendLate(late) }()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m := &res.mutex
+	i := slices.Index(m.waiters, w)
+	if i < 0 {
+		return
+	}
+	m.waiters = slices.Delete(m.waiters, i, i+1)
+	be := b.timeoutErr(res, w.key).(*BrokerError)
+	b.queueLate(&late, w.owner.c, errorReply(w.req, be.Code, be.Detail))
+}
+
+// releaseSync is RELEASE_SYNC: only the holder, through the handle it
+// acquired with, may release; the mutex then goes to the first waiter
+// for q.Key.
+func (b *Broker) releaseSync(c *brokerConn, q request, late *[]lateReply) error {
+	res, _, err := b.lookup(c, q.Handle, false)
+	if err != nil {
+		return err
+	}
+	m := &res.mutex
+	switch o := b.owner(c, q.Handle, res); {
+	case !m.held:
+		return perr(ErrAccessDenied, "keyed mutex of %v is not held", res.kmt)
+	case m.owner != o:
+		return perr(ErrAccessDenied, "keyed mutex of %v is held by pid %d through another handle, not by %v of this connection", res.kmt, m.owner.c.pid, q.Handle)
+	}
+	m.held, m.owner = false, mutexOwner{}
+	m.lastKey, m.lastValue = q.Key, q.Value
+	b.grant(res, late)
+	return nil
+}
+
+// abandon ends a hold whose owner went without releasing: the next
+// acquirer, with any key, gets the mutex and is told it was abandoned.
+func (b *Broker) abandon(res *resource, late *[]lateReply) {
+	m := &res.mutex
+	m.held, m.owner, m.abandoned = false, mutexOwner{}, true
+	b.grant(res, late)
+}
+
+// grant hands a free keyed mutex to its first eligible waiter.
+func (b *Broker) grant(res *resource, late *[]lateReply) {
+	m := &res.mutex
+	if m.held {
+		return
+	}
+	for i, w := range m.waiters {
+		if !m.abandoned && w.key != m.lastKey {
+			continue
+		}
+		w.stop()
+		m.waiters = slices.Delete(m.waiters, i, i+1)
+		abandoned := m.abandoned
+		m.held, m.owner, m.abandoned = true, w.owner, false
+		reply := appendHeader(nil, header{Version: ProtocolVersion, Type: msgAcquireSync | replyBit, ID: w.req.ID, PayloadLen: acquireReplySize})
+		b.queueLate(late, w.owner.c, appendAcquireReply(reply, m.lastValue, abandoned))
+		return
+	}
+}
+
+// stop cancels the waiter's timer; expire checks membership for a timer
+// that already fired.
+func (w *mutexWaiter) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// queueLate records a reply for c to send after b.mu is unlocked. The
+// WaitGroup is counted here, under b.mu, while c is alive: its serve
+// goroutine, counted too, has then not finished, so the count is not 0.
+func (b *Broker) queueLate(late *[]lateReply, c *brokerConn, msg []byte) {
+	if c.dead {
+		return
+	}
+	b.wg.Add(1)
+	*late = append(*late, lateReply{c, msg})
+}
+
+// sendLate writes late replies, each from a goroutine of its own so that a
+// client that does not read blocks only its own replies. Call it without
+// b.mu.
+func (b *Broker) sendLate(late []lateReply) {
+	for _, r := range late {
+		go func() {
+			defer b.wg.Done()
+			r.c.wmu.Lock()
+			_, err := r.c.uc.Write(r.msg)
+			r.c.wmu.Unlock()
+			if err != nil {
+				r.c.log.Debug("late reply not delivered", "err", err)
+			}
+		}()
+	}
+}
