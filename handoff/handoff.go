@@ -23,6 +23,7 @@ package handoff
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -156,6 +157,9 @@ func New(cfg Config) (*Resource, error) {
 	path := cfg.Path
 	if path == PathAuto {
 		path = BestPath(cfg.GL, caps)
+		if forcedFallback() {
+			path = PathFallback
+		}
 	}
 	var missing string
 	switch path {
@@ -419,3 +423,10 @@ func (r *Resource) closeSemaphores() {
 		}
 	}
 }
+
+// ForceFallbackEnv, set to 1, makes every hand-off use the fence fallback
+// even where the drivers share semaphores: for testing that path on
+// hardware that has better.
+const ForceFallbackEnv = "GLBRIDGE_FORCE_FALLBACK"
+
+func forcedFallback() bool { return os.Getenv(ForceFallbackEnv) == "1" }

@@ -67,7 +67,9 @@ func TestPingPong(t *testing.T) {
 		t.Run(path.String(), func(t *testing.T) {
 			var r *handoff.Resource
 			var err error
-			f.env.GL.Call(func() { r, err = handoff.New(handoff.Config{Device: f.env.Dev, Image: f.img, Texture: f.tex, GL: f.env.ID, Path: path}) })
+			f.env.GL.Call(func() {
+				r, err = handoff.New(handoff.Config{Device: f.env.Dev, Image: f.img, Texture: f.tex, GL: f.env.ID, Path: path})
+			})
 			if errors.Is(err, handoff.ErrPathUnavailable) {
 				// Paths are ordered best first: one no better than the
 				// best the drivers offer must be available.
@@ -154,7 +156,9 @@ func TestMisuse(t *testing.T) {
 	f := newFixture(t)
 	var r *handoff.Resource
 	var err error
-	f.env.GL.Call(func() { r, err = handoff.New(handoff.Config{Device: f.env.Dev, Image: f.img, Texture: f.tex, GL: f.env.ID, Path: handoff.PathFallback}) })
+	f.env.GL.Call(func() {
+		r, err = handoff.New(handoff.Config{Device: f.env.Dev, Image: f.img, Texture: f.tex, GL: f.env.ID, Path: handoff.PathFallback})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
