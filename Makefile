@@ -17,7 +17,7 @@ DEBS := gcc pkg-config \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test test-short bench demo info vet clean
+.PHONY: all deps build test test-short bench demo info vet clean samples
 
 all: build
 
@@ -39,6 +39,12 @@ deps:
 
 build: deps
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+# samples builds the sample programs (samples/) into bin/; the C client
+# needs only a C99 compiler and the Vulkan headers (it dlopens the loader).
+samples: deps
+	$(GO) build -o $(BIN)/ ./samples/...
+	$(CC) -std=c99 -Wall -Wextra -Werror -O2 -o $(BIN)/c-client samples/c-client/c-client.c -ldl
 
 vet: deps
 	$(GO) vet ./...

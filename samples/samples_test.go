@@ -1,0 +1,278 @@
+package samples_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/glbridge/glbridge/bridge"
+)
+
+// cFlags are the Makefile's flags for the C client (target samples).
+var cFlags = []string{"-std=c99", "-Wall", "-Wextra", "-Werror", "-O2"}
+
+const sampleTimeout = 60 * time.Second
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// sample returns the path of a built sample, building them all (the Go
+// ones with go build, the C client with gcc) the first time.
+func sample(t *testing.T, name string) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "glbridge-samples-"); buildErr != nil {
+			return
+		}
+		gobuild := exec.Command("go", "build", "-o", binDir+"/", "github.com/glbridge/glbridge/samples/...")
+		if out, err := gobuild.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("%v: %v\n%s", gobuild, err, out)
+			return
+		}
+		gcc := exec.Command("gcc", append(cFlags, "-o", filepath.Join(binDir, "c-client"), "c-client/c-client.c", "-ldl")...)
+		if out, err := gcc.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("%v: %v\n%s", gcc, err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, name)
+}
+
+// run runs a sample to completion and returns its exit code and its
+// standard output and error together.
+func run(t *testing.T, name string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), sampleTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, sample(t, name), args...).CombinedOutput()
+	t.Logf("%s %s:\n%s", name, strings.Join(args, " "), out)
+	if ctx.Err() != nil {
+		t.Fatalf("%s did not finish within %v", name, sampleTimeout)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+// mustPass runs a sample that must exit 0 and print want.
+func mustPass(t *testing.T, want string, name string, args ...string) {
+	t.Helper()
+	code, out := run(t, name, args...)
+	if code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("%s exited with %d and printed %q; want status 0 and %q", name, code, out, want)
+	}
+}
+
+// mustFail runs a sample that must exit with status 1 and explain why.
+func mustFail(t *testing.T, want string, name string, args ...string) {
+	t.Helper()
+	code, out := run(t, name, args...)
+	if code != 1 || !strings.Contains(out, want) {
+		t.Fatalf("%s exited with %d and printed %q; want status 1 and %q", name, code, out, want)
+	}
+}
+
+func TestGLToVulkan(t *testing.T) {
+	mustPass(t, "OK: Vulkan read all 49152 texels", "gl-to-vulkan", "-frame", "11")
+}
+
+func TestVulkanToGL(t *testing.T) {
+	mustPass(t, "read all 49152 texels of texture", "vulkan-to-gl", "-frame", "11")
+}
+
+// startBroker serves a broker in the test process on a fresh socket and
+// returns the socket and a client of it.
+func startBroker(t *testing.T) (string, *bridge.Client) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "broker.sock")
+	l, err := bridge.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	go b.Serve(context.Background(), l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Shutdown(ctx)
+	})
+	c, err := bridge.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return sock, c
+}
+
+// background is a sample that runs while the test talks to it.
+type background struct {
+	cmd   *exec.Cmd
+	lines chan string
+	mu    sync.Mutex
+	out   []string
+	done  chan error
+}
+
+// start starts a sample in the background; it is killed when the test ends.
+func start(t *testing.T, name string, args ...string) *background {
+	t.Helper()
+	cmd := exec.Command(sample(t, name), args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout // both into the pipe
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	bg := &background{cmd: cmd, lines: make(chan string, 100), done: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			bg.mu.Lock()
+			bg.out = append(bg.out, sc.Text())
+			bg.mu.Unlock()
+			bg.lines <- sc.Text()
+		}
+		close(bg.lines)
+		bg.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-bg.lines
+		t.Logf("%s %s:\n%s", name, strings.Join(args, " "), bg.output())
+	})
+	return bg
+}
+
+func (bg *background) output() string {
+	bg.mu.Lock()
+	defer bg.mu.Unlock()
+	return strings.Join(bg.out, "\n")
+}
+
+// expect waits for a line starting with prefix and returns the rest.
+func (bg *background) expect(t *testing.T, prefix string) string {
+	t.Helper()
+	timeout := time.After(sampleTimeout)
+	for {
+		select {
+		case l, ok := <-bg.lines:
+			if !ok {
+				t.Fatalf("%s ended before printing %q:\n%s", bg.cmd.Path, prefix, bg.output())
+			}
+			if rest, ok := strings.CutPrefix(l, prefix); ok {
+				return strings.TrimSpace(rest)
+			}
+		case <-timeout:
+			t.Fatalf("%s printed no %q within %v:\n%s", bg.cmd.Path, prefix, sampleTimeout, bg.output())
+		}
+	}
+}
+
+// stop sends SIGTERM and checks that the sample exits with status 0.
+func (bg *background) stop(t *testing.T) {
+	t.Helper()
+	bg.cmd.Process.Signal(syscall.SIGTERM)
+	for range bg.lines {
+	}
+	select {
+	case err := <-bg.done:
+		if err != nil {
+			t.Fatalf("%s: %v after SIGTERM:\n%s", bg.cmd.Path, err, bg.output())
+		}
+	case <-time.After(sampleTimeout):
+		t.Fatalf("%s did not exit after SIGTERM", bg.cmd.Path)
+	}
+}
+
+// TestCrossProcess: the producer shares a texture through a broker; the
+// consumer opens it by KMT handle and by name, into GL and into Vulkan, and
+// the C client opens it by KMT handle; each checks every texel.
+func TestCrossProcess(t *testing.T) {
+	sock, c := startBroker(t)
+	const name, frame = `Local\glbridge-sample-test`, "9"
+	prod := start(t, "producer", "-socket", sock, "-name", name, "-frame", frame)
+	kmt := prod.expect(t, "KMT ")
+
+	for _, tc := range []struct {
+		what string
+		args []string
+	}{
+		{"GL by KMT", []string{"-kmt", kmt}},
+		{"GL by name", []string{"-name", name}},
+		{"Vulkan by KMT", []string{"-kmt", kmt, "-vulkan"}},
+		{"Vulkan by name", []string{"-name", name, "-vulkan"}},
+	} {
+		t.Run("consumer "+tc.what, func(t *testing.T) {
+			mustPass(t, "OK: all 49152 texels", "consumer", append(tc.args, "-socket", sock, "-frame", frame)...)
+		})
+	}
+	t.Run("c-client", func(t *testing.T) {
+		mustPass(t, "OK: all 49152 texels of KMT "+kmt, "c-client", sock, kmt, frame)
+	})
+
+	// The checks can fail: a frame the producer did not draw, a handle it
+	// did not share, a broker that is not there.
+	t.Run("consumer wrong frame", func(t *testing.T) {
+		mustFail(t, "not frame 10 of the test pattern: texel", "consumer", "-socket", sock, "-kmt", kmt, "-frame", "10")
+	})
+	t.Run("c-client wrong frame", func(t *testing.T) {
+		mustFail(t, "texels differ from frame 10 of the test pattern; the first, (0,0), is 255,255,255,255, want 64,64,64,255", "c-client", sock, kmt, "10")
+	})
+	forged := bridge.Handle(0x4fffffc2) // slot 0xffff, beyond every broker's resources
+	if !forged.IsKMT() {
+		t.Fatalf("%v does not have a KMT handle's shape", forged)
+	}
+	t.Run("consumer forged handle", func(t *testing.T) {
+		mustFail(t, "not found: no resource 0x4fffffc2", "consumer", "-socket", sock, "-kmt", forged.String())
+	})
+	t.Run("c-client forged handle", func(t *testing.T) {
+		mustFail(t, "broker refused OPEN_KMT 0x4fffffc2: NOT_FOUND (7): no resource 0x4fffffc2", "c-client", sock, forged.String(), frame)
+	})
+	t.Run("c-client not a handle", func(t *testing.T) {
+		mustFail(t, "BAD_HANDLE (6)", "c-client", sock, "0x1235", frame)
+	})
+	t.Run("c-client no broker", func(t *testing.T) {
+		mustFail(t, "(is `glshare serve` running?)", "c-client", filepath.Join(t.TempDir(), "none.sock"), kmt, frame)
+	})
+
+	// Every consumer has let go; when the producer does, the resource goes.
+	prod.stop(t)
+	if !strings.Contains(prod.output(), "producer: released "+kmt) {
+		t.Errorf("the producer did not report releasing %s:\n%s", kmt, prod.output())
+	}
+	l, err := c.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l) != 0 {
+		t.Errorf("the broker still lists %d resources after every sample ended: %+v", len(l), l)
+	}
+}
