@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/egl"
 )
@@ -36,9 +37,10 @@ type infoReport struct {
 	MemoryFD          bool   `json:"memory_fd"`
 	SemaphoreFD       bool   `json:"semaphore_fd"`
 	TimelineSemaphore bool   `json:"timeline_semaphore"`
-	// SyncPath is how GL and Vulkan hand images over: "semaphore" where
-	// both sides have semaphore fds, "fallback" (fences and glFinish)
-	// elsewhere.
+	// SyncPath is how GL and Vulkan hand images over (handoff.BestPath):
+	// "timeline semaphore" or "binary semaphores" where both sides share
+	// semaphores as fds, "fallback (fences)" elsewhere, "none" without a
+	// Vulkan device.
 	SyncPath   string          `json:"sync_path"`
 	Extensions map[string]bool `json:"extensions"`
 	VKDevices  []vkDeviceInfo  `json:"vk_devices"`
@@ -121,6 +123,7 @@ func gatherInfo(platform string) (*infoReport, error) {
 			}
 		}
 	}
+	r.SyncPath = handoff.PathFallback.String()
 	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, MemoryObjectFD: id.MemoryObjectFD})
 	if err != nil {
 		r.Problem = err.Error()
@@ -130,10 +133,10 @@ func gatherInfo(platform string) (*infoReport, error) {
 		r.MemoryFD = true
 		r.SemaphoreFD = id.SemaphoreFD && caps.ExternalSemaphoreFD
 		r.TimelineSemaphore = id.TimelineSemaphore && caps.TimelineSemaphoreFD
+		r.SyncPath = handoff.BestPath(id, caps).String()
 	}
-	r.SyncPath = "fallback"
-	if r.SemaphoreFD {
-		r.SyncPath = "semaphore"
+	if os.Getenv(handoff.ForceFallbackEnv) == "1" {
+		r.SyncPath = handoff.PathFallback.String() + ", forced by " + handoff.ForceFallbackEnv
 	}
 	return r, nil
 }

@@ -35,8 +35,15 @@ func TestInfoJSON(t *testing.T) {
 	if !r.Extensions["GL_EXT_memory_object_fd"] || !r.Extensions["VK_KHR_external_memory_fd"] {
 		t.Fatalf("memory_fd without both extensions: %s", b)
 	}
-	if want := map[bool]string{true: "semaphore", false: "fallback"}[r.SemaphoreFD]; r.SyncPath != want {
-		t.Fatalf("sync_path %q with semaphore_fd=%v", r.SyncPath, r.SemaphoreFD)
+	want := "fallback (fences)"
+	switch {
+	case r.TimelineSemaphore:
+		want = "timeline semaphore"
+	case r.SemaphoreFD:
+		want = "binary semaphores"
+	}
+	if r.SyncPath != want {
+		t.Fatalf("sync_path %q with semaphore_fd=%v timeline=%v", r.SyncPath, r.SemaphoreFD, r.TimelineSemaphore)
 	}
 	var sb strings.Builder
 	printInfo(&sb, r)
