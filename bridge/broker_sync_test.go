@@ -1,0 +1,878 @@
+package bridge
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// mutexResource creates a resource on c for keyed mutex tests.
+func mutexResource(t testing.TB, c *Client) Handle {
+	t.Helper()
+	fd := memfd(t, 4096, 0x11)
+	defer unix.Close(fd)
+	kmt, err := c.Create(testAllocation(4096), fd, nil)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return kmt
+}
+
+// openKMT opens kmt on c and closes the fd, for a reference to acquire
+// through.
+func openKMT(t testing.TB, c *Client, kmt Handle) {
+	t.Helper()
+	r, err := c.OpenKMT(kmt)
+	if err != nil {
+		t.Fatalf("OpenKMT: %v", err)
+	}
+	unix.Close(r.FD)
+	for _, s := range r.Syncs {
+		unix.Close(s.FD)
+	}
+}
+
+func mustAcquire(t testing.TB, c *Client, h Handle, key uint64, timeout time.Duration) AcquireResult {
+	t.Helper()
+	r, err := c.AcquireSync(h, key, timeout)
+	if err != nil {
+		t.Fatalf("AcquireSync(%v, key %d): %v", h, key, err)
+	}
+	return r
+}
+
+func mustRelease(t testing.TB, c *Client, h Handle, key, value uint64) {
+	t.Helper()
+	if err := c.ReleaseSync(h, key, value); err != nil {
+		t.Fatalf("ReleaseSync(%v, key %d): %v", h, key, err)
+	}
+}
+
+// mutexState returns kmt's keyed mutex as List reports it.
+func mutexState(t testing.TB, c *Client, kmt Handle) MutexState {
+	t.Helper()
+	for _, e := range mustList(t, c) {
+		if e.KMT == kmt {
+			return e.Mutex
+		}
+	}
+	t.Fatalf("%v not listed", kmt)
+	return MutexState{}
+}
+
+func waitWaiters(t testing.TB, c *Client, kmt Handle, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d waiters on %v", n, kmt), func() bool { return mutexState(t, c, kmt).Waiters == n })
+}
+
+type acquireOutcome struct {
+	r   AcquireResult
+	err error
+	at  time.Time
+}
+
+// acquireAsync starts an AcquireSync and returns where its outcome arrives.
+func acquireAsync(c *Client, h Handle, key uint64, timeout time.Duration) <-chan acquireOutcome {
+	ch := make(chan acquireOutcome, 1)
+	go func() {
+		r, err := c.AcquireSync(h, key, timeout)
+		ch <- acquireOutcome{r, err, time.Now()}
+	}()
+	return ch
+}
+
+func expectPending(t testing.TB, what string, ch <-chan acquireOutcome) {
+	t.Helper()
+	select {
+	case o := <-ch:
+		t.Fatalf("%s: returned %+v, %v; want still waiting", what, o.r, o.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func expectOutcome(t testing.TB, what string, ch <-chan acquireOutcome) acquireOutcome {
+	t.Helper()
+	select {
+	case o := <-ch:
+		return o
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: still waiting after 5s", what)
+	}
+	return acquireOutcome{}
+}
+
+// TestKeyedMutexSequence walks the keyed mutex through acquire/release with
+// changing keys between two connections, checking values and List's view.
+func TestKeyedMutexSequence(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	a, b := dial(t, path), dial(t, path)
+	kmt := mutexResource(t, a)
+	openKMT(t, b, kmt)
+
+	if m := mutexState(t, a, kmt); m != (MutexState{}) {
+		t.Fatalf("fresh mutex = %+v, want free with key 0", m)
+	}
+	if r := mustAcquire(t, a, kmt, 0, 0); r != (AcquireResult{}) {
+		t.Fatalf("first acquire of key 0 = %+v, want value 0, not abandoned", r)
+	}
+	m := mutexState(t, b, kmt)
+	if !m.Held || m.HolderPID != int32(os.Getpid()) || m.Abandoned || m.Waiters != 0 {
+		t.Fatalf("held mutex = %+v", m)
+	}
+	if _, err := b.AcquireSync(kmt, 0, 0); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("try-acquire of a held mutex: %v, want ErrTimeout", err)
+	}
+	mustRelease(t, a, kmt, 1, 100)
+	if m := mutexState(t, b, kmt); m.Held || m.LastKey != 1 || m.LastValue != 100 {
+		t.Fatalf("after release(1, 100): %+v", m)
+	}
+	if _, err := b.AcquireSync(kmt, 0, 0); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("acquire of key 0 after release with key 1: %v, want ErrTimeout", err)
+	}
+	if _, err := a.AcquireSync(kmt, 0, 0); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("releaser re-acquiring its old key: %v, want ErrTimeout", err)
+	}
+	for round := range uint64(20) {
+		c, key := b, uint64(1)
+		if round%2 == 1 {
+			c, key = a, 0
+		}
+		if r := mustAcquire(t, c, kmt, key, time.Second); r.Value != 100+round || r.Abandoned {
+			t.Fatalf("round %d: acquire = %+v, want value %d", round, r, 100+round)
+		}
+		mustRelease(t, c, kmt, 1-key, 101+round)
+	}
+
+	// An NT handle opened by name on a third connection is a handle like
+	// any other.
+	nt, err := a.Share(kmt, AccessRead, "mutex-seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	third := dial(t, path)
+	byName, err := third.OpenName("mutex-seq", AccessRead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(byName.FD)
+	if r := mustAcquire(t, third, byName.Handle, 1, time.Second); r.Value != 120 {
+		t.Fatalf("acquire through a read-only NT handle = %+v", r)
+	}
+	mustRelease(t, third, byName.Handle, 7, 121)
+	if r := mustAcquire(t, a, nt, 7, time.Second); r.Value != 121 {
+		t.Fatalf("acquire through the creator's NT handle = %+v", r)
+	}
+	mustRelease(t, a, nt, 0, 0)
+	if m := mutexState(t, a, kmt); m.Held || m.LastKey != 0 || m.LastValue != 0 {
+		t.Fatalf("final state %+v", m)
+	}
+}
+
+// TestKeyedMutexTimeout: a key nobody releases to times out with ErrTimeout
+// after about the timeout; a 0 timeout only tries; waits do not block the
+// connection's other requests.
+func TestKeyedMutexTimeout(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	a, b := dial(t, path), dial(t, path)
+	kmt := mutexResource(t, a)
+	openKMT(t, b, kmt)
+	const slack = 750 * time.Millisecond
+
+	start := time.Now()
+	_, err := b.AcquireSync(kmt, 1, 150*time.Millisecond)
+	elapsed := time.Since(start)
+	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) {
+		t.Fatalf("acquire of an unreleased key: %v, want ErrTimeout", err)
+	}
+	if elapsed < 150*time.Millisecond || elapsed > 150*time.Millisecond+slack {
+		t.Fatalf("timed out after %v, want 150ms (+%v)", elapsed, slack)
+	}
+	t.Logf("wrong key: %v after %v", err, elapsed)
+
+	start = time.Now()
+	if _, err := b.AcquireSync(kmt, 1, 0); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("try-acquire of the wrong key: %v, want ErrTimeout", err)
+	}
+	if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
+		t.Fatalf("try-acquire took %v", elapsed)
+	}
+
+	// Several timed waits on one connection, through different handles,
+	// each ends at its own time.
+	hs := []Handle{kmt}
+	for range 2 {
+		nt, err := b.Share(kmt, AccessRead, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, nt)
+	}
+	timeouts := []time.Duration{300 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
+	start = time.Now()
+	var chs []<-chan acquireOutcome
+	for i, h := range hs {
+		chs = append(chs, acquireAsync(b, h, 9, timeouts[i]))
+	}
+	for i, ch := range chs {
+		o := expectOutcome(t, "timed wait", ch)
+		got := o.at.Sub(start)
+		if !errors.Is(o.err, ErrTimeout) || got < timeouts[i] || got > timeouts[i]+slack {
+			t.Errorf("wait %d of %v: %v after %v", i, timeouts[i], o.err, got)
+		}
+	}
+
+	// An infinite wait holds up nothing else on its connection, and a
+	// matching release ends it.
+	mustAcquire(t, a, kmt, 0, 0)
+	ch := acquireAsync(b, kmt, 5, InfiniteTimeout)
+	waitWaiters(t, b, kmt, 1)
+	for i := range 20 {
+		if _, err := b.Query(kmt); err != nil {
+			t.Fatalf("query %d while an acquire waits: %v", i, err)
+		}
+		openKMT(t, b, kmt)
+		if err := b.CloseHandle(kmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectPending(t, "infinite wait", ch)
+	mustRelease(t, a, kmt, 5, 55)
+	if o := expectOutcome(t, "infinite wait after release", ch); o.err != nil || o.r.Value != 55 {
+		t.Fatalf("woken acquire = %+v, %v", o.r, o.err)
+	}
+}
+
+// TestKeyedMutexWake: a release wakes the waiter of its key and no other.
+func TestKeyedMutexWake(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	a, w2, w3 := dial(t, path), dial(t, path), dial(t, path)
+	kmt := mutexResource(t, a)
+	openKMT(t, w2, kmt)
+	openKMT(t, w3, kmt)
+	mustAcquire(t, a, kmt, 0, 0)
+	ch2 := acquireAsync(w2, kmt, 2, 10*time.Second)
+	waitWaiters(t, a, kmt, 1)
+	ch3 := acquireAsync(w3, kmt, 3, 10*time.Second)
+	waitWaiters(t, a, kmt, 2)
+	mustRelease(t, a, kmt, 3, 30)
+	if o := expectOutcome(t, "key 3 waiter", ch3); o.err != nil || o.r.Value != 30 || o.r.Abandoned {
+		t.Fatalf("key 3 waiter = %+v, %v", o.r, o.err)
+	}
+	expectPending(t, "key 2 waiter after a release to key 3", ch2)
+	if m := mutexState(t, a, kmt); !m.Held || m.Waiters != 1 {
+		t.Fatalf("state %+v", m)
+	}
+	mustRelease(t, w3, kmt, 2, 31)
+	if o := expectOutcome(t, "key 2 waiter", ch2); o.err != nil || o.r.Value != 31 {
+		t.Fatalf("key 2 waiter = %+v, %v", o.r, o.err)
+	}
+	// A release to a key nobody waits for leaves the mutex free.
+	mustRelease(t, w2, kmt, 4, 32)
+	if m := mutexState(t, a, kmt); m.Held || m.Waiters != 0 || m.LastKey != 4 {
+		t.Fatalf("state after a release nobody waits for: %+v", m)
+	}
+}
+
+// TestKeyedMutexFIFO: waiters for the same key get the mutex in the order
+// they asked, across connections and handles of one connection.
+func TestKeyedMutexFIFO(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	holder, shared := dial(t, path), dial(t, path)
+	kmt := mutexResource(t, holder)
+	mustAcquire(t, holder, kmt, 0, 0)
+
+	type waiter struct {
+		name string
+		c    *Client
+		h    Handle
+		key  uint64
+		ch   <-chan acquireOutcome
+	}
+	var ws []*waiter
+	for i := range 5 {
+		w := &waiter{name: fmt.Sprintf("conn%d", i), key: 5}
+		if i < 3 {
+			w.c = dial(t, path)
+			openKMT(t, w.c, kmt)
+			w.h = kmt
+		} else {
+			// Two handles of one connection wait separately.
+			w.c = shared
+			if _, err := holder.Share(kmt, AccessRead, fmt.Sprintf("fifo-%d", i)); err != nil {
+				t.Fatal(err)
+			}
+			r, err := shared.OpenName(fmt.Sprintf("fifo-%d", i), AccessRead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			unix.Close(r.FD)
+			w.h = r.Handle
+			w.name = fmt.Sprintf("shared-nt%d", i)
+		}
+		ws = append(ws, w)
+	}
+	// A waiter for another key in the middle of the queue is skipped.
+	other := &waiter{name: "other-key", c: dial(t, path), h: kmt, key: 6}
+	openKMT(t, other.c, kmt)
+	order := []*waiter{ws[0], ws[3], other, ws[1], ws[4], ws[2]}
+	for i, w := range order {
+		w.ch = acquireAsync(w.c, w.h, w.key, 30*time.Second)
+		waitWaiters(t, holder, kmt, i+1)
+	}
+	prevC, prevH := holder, kmt
+	var got []string
+	for range 5 {
+		mustRelease(t, prevC, prevH, 5, uint64(len(got)))
+		var woke *waiter
+		for _, w := range order {
+			if w.ch == nil {
+				continue
+			}
+			select {
+			case o := <-w.ch:
+				if o.err != nil || o.r.Value != uint64(len(got)) {
+					t.Fatalf("%s: %+v, %v", w.name, o.r, o.err)
+				}
+				if woke != nil {
+					t.Fatalf("one release woke %s and %s", woke.name, w.name)
+				}
+				woke, w.ch = w, nil
+			case <-time.After(40 * time.Millisecond):
+			}
+		}
+		if woke == nil {
+			t.Fatalf("release %d woke nobody", len(got))
+		}
+		got = append(got, woke.name)
+		prevC, prevH = woke.c, woke.h
+	}
+	want := []string{"conn0", "shared-nt3", "conn1", "shared-nt4", "conn2"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("wake order %v, want %v", got, want)
+	}
+	expectPending(t, "other key", other.ch)
+	mustRelease(t, prevC, prevH, 6, 99)
+	if o := expectOutcome(t, "other key", other.ch); o.err != nil || o.r.Value != 99 {
+		t.Fatalf("other key: %+v, %v", o.r, o.err)
+	}
+}
+
+// TestKeyedMutexAbandoned: the holder's connection ends without releasing;
+// the next acquirer, with any key, is told the mutex was abandoned and then
+// holds an ordinary mutex; the resource stays usable.
+func TestKeyedMutexAbandoned(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	creator, next := dial(t, path), dial(t, path)
+	kmt := mutexResource(t, creator)
+	openKMT(t, next, kmt)
+	before := openFDs(t)
+
+	t.Run("waiter present", func(t *testing.T) {
+		holder, err := Dial(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		openKMT(t, holder, kmt)
+		mustAcquire(t, holder, kmt, 0, 0)
+		mustRelease(t, holder, kmt, 0, 42)
+		mustAcquire(t, holder, kmt, 0, 0)
+		ch := acquireAsync(next, kmt, 9, 10*time.Second) // not the key released
+		waitWaiters(t, creator, kmt, 1)
+		holder.Close()
+		o := expectOutcome(t, "waiter after the holder died", ch)
+		if o.err != nil || !o.r.Abandoned || o.r.Value != 42 {
+			t.Fatalf("acquire after abandonment = %+v, %v; want abandoned, value 42", o.r, o.err)
+		}
+		if m := mutexState(t, creator, kmt); !m.Held || m.Abandoned {
+			t.Fatalf("state after the abandoned acquire: %+v, want held", m)
+		}
+		// An ordinary mutex again.
+		mustRelease(t, next, kmt, 4, 43)
+		if r := mustAcquire(t, creator, kmt, 4, time.Second); r.Abandoned || r.Value != 43 {
+			t.Fatalf("acquire after the abandoned holder released = %+v", r)
+		}
+		mustRelease(t, creator, kmt, 0, 44)
+	})
+	t.Run("no waiter", func(t *testing.T) {
+		holder, err := Dial(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		openKMT(t, holder, kmt)
+		mustAcquire(t, holder, kmt, 0, 0)
+		holder.Close()
+		waitFor(t, "the mutex to be abandoned", func() bool {
+			m := mutexState(t, creator, kmt)
+			return !m.Held && m.Abandoned
+		})
+		r := mustAcquire(t, next, kmt, 77, 0)
+		if !r.Abandoned || r.Value != 44 {
+			t.Fatalf("acquire of an abandoned mutex = %+v", r)
+		}
+		if _, err := creator.AcquireSync(kmt, 77, 0); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("second acquire after abandonment: %v, want ErrTimeout (held)", err)
+		}
+		// The resource is intact.
+		res, err := creator.OpenKMT(kmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, res.FD, 64); !bytes.Equal(got, pattern(64, 0x11)) {
+			t.Fatalf("memory after abandonment: %x", got)
+		}
+		unix.Close(res.FD)
+		creator.CloseHandle(kmt)
+		mustRelease(t, next, kmt, 0, 45)
+	})
+	waitFor(t, "the holders' fds to go", func() bool { return openFDs(t) == before })
+}
+
+// TestKeyedMutexMisuse: double acquire, release by a non-holder, and
+// handles that name nothing are errors that leave the mutex intact.
+func TestKeyedMutexMisuse(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	a, b := dial(t, path), dial(t, path)
+	kmt := mutexResource(t, a)
+	openKMT(t, b, kmt)
+	nt, err := a.Share(kmt, AccessReadWrite, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := a.ReleaseSync(kmt, 0, 0); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("release of a free mutex: %v, want ErrAccessDenied", err)
+	}
+	mustAcquire(t, a, kmt, 0, 0)
+	if _, err := a.AcquireSync(kmt, 0, time.Second); !errors.Is(err, ErrInvalid) {
+		t.Errorf("acquire of a mutex this handle holds: %v, want ErrInvalid", err)
+	}
+	if err := b.ReleaseSync(kmt, 1, 0); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("release by another connection: %v, want ErrAccessDenied", err)
+	}
+	if err := a.ReleaseSync(nt, 1, 0); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("release through another handle of the holder's connection: %v, want ErrAccessDenied", err)
+	}
+	ch := acquireAsync(b, kmt, 1, 10*time.Second)
+	waitWaiters(t, a, kmt, 1)
+	if _, err := b.AcquireSync(kmt, 2, time.Second); !errors.Is(err, ErrInvalid) {
+		t.Errorf("second acquire through a waiting handle: %v, want ErrInvalid", err)
+	}
+	other := dial(t, path)
+	if _, err := other.AcquireSync(kmt, 0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("acquire without a reference: %v, want ErrNotFound", err)
+	}
+	if err := other.ReleaseSync(kmt, 0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("release without a reference: %v, want ErrNotFound", err)
+	}
+	if _, err := other.AcquireSync(0x12345677, 0, 0); !errors.Is(err, ErrBadHandle) {
+		t.Errorf("acquire of a malformed handle: %v, want ErrBadHandle", err)
+	}
+	if _, err := other.AcquireSync(makeKMT(500, 1), 0, 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("acquire of an unknown KMT handle: %v, want ErrNotFound", err)
+	}
+	// Nothing above disturbed the mutex.
+	if m := mutexState(t, a, kmt); !m.Held || m.Waiters != 1 {
+		t.Fatalf("state after misuse: %+v", m)
+	}
+	mustRelease(t, a, kmt, 1, 8)
+	if o := expectOutcome(t, "waiter", ch); o.err != nil || o.r.Value != 8 {
+		t.Fatalf("waiter = %+v, %v", o.r, o.err)
+	}
+}
+
+// TestKeyedMutexWaiterDies: a waiter whose connection ends is removed; the
+// release it waited for then leaves the mutex free for others.
+func TestKeyedMutexWaiterDies(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	a, b := dial(t, path), dial(t, path)
+	kmt := mutexResource(t, a)
+	openKMT(t, b, kmt)
+	before := openFDs(t)
+	w, err := Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	openKMT(t, w, kmt)
+	mustAcquire(t, a, kmt, 0, 0)
+	ch := acquireAsync(w, kmt, 1, InfiniteTimeout)
+	waitWaiters(t, a, kmt, 1)
+	w.Close()
+	if o := expectOutcome(t, "dead waiter", ch); !errors.Is(o.err, ErrClosed) {
+		t.Fatalf("acquire on a closed client: %v, want ErrClosed", o.err)
+	}
+	waitWaiters(t, a, kmt, 0)
+	mustRelease(t, a, kmt, 1, 10)
+	if m := mutexState(t, a, kmt); m.Held || m.Abandoned || m.LastKey != 1 {
+		t.Fatalf("after releasing to a dead waiter's key: %+v, want free", m)
+	}
+	if r := mustAcquire(t, b, kmt, 1, 0); r.Value != 10 || r.Abandoned {
+		t.Fatalf("acquire after the dead waiter = %+v", r)
+	}
+	waitFor(t, "the waiter's fds to go", func() bool { return openFDs(t) == before })
+}
+
+// TestKeyedMutexCloseHandle: closing the handle a wait goes through ends the
+// wait with ErrNotFound; closing the last reference through the holding
+// handle abandons the mutex, while an earlier close of one of several
+// references does not.
+func TestKeyedMutexCloseHandle(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	a, b := dial(t, path), dial(t, path)
+	kmt := mutexResource(t, a)
+	openKMT(t, b, kmt)
+	openKMT(t, b, kmt) // b holds two references through kmt
+
+	mustAcquire(t, a, kmt, 0, 0)
+	nt, err := b.Share(kmt, AccessRead, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := acquireAsync(b, nt, 3, InfiniteTimeout)
+	waitWaiters(t, a, kmt, 1)
+	if err := b.CloseHandle(nt); err != nil {
+		t.Fatal(err)
+	}
+	if o := expectOutcome(t, "wait through a closed handle", ch); !errors.Is(o.err, ErrNotFound) {
+		t.Fatalf("wait through a closed handle: %v, want ErrNotFound", o.err)
+	}
+	if m := mutexState(t, a, kmt); m.Waiters != 0 || !m.Held {
+		t.Fatalf("state %+v", m)
+	}
+	mustRelease(t, a, kmt, 1, 1)
+
+	mustAcquire(t, b, kmt, 1, 0)
+	if err := b.CloseHandle(kmt); err != nil {
+		t.Fatal(err)
+	}
+	if m := mutexState(t, a, kmt); !m.Held || m.Abandoned {
+		t.Fatalf("after closing one of two references: %+v, want still held", m)
+	}
+	if err := b.CloseHandle(kmt); err != nil {
+		t.Fatal(err)
+	}
+	if m := mutexState(t, a, kmt); m.Held || !m.Abandoned {
+		t.Fatalf("after closing the last reference: %+v, want abandoned", m)
+	}
+	if r := mustAcquire(t, a, kmt, 8, 0); !r.Abandoned || r.Value != 1 {
+		t.Fatalf("acquire after the holder closed its handle = %+v", r)
+	}
+}
+
+// eventfd makes an eventfd, a stand-in for an opaque semaphore fd that
+// shows identity by carrying a counter.
+func eventfd(t testing.TB) int {
+	t.Helper()
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		t.Fatalf("eventfd: %v", err)
+	}
+	return fd
+}
+
+func inode(t testing.TB, fd int) [2]uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatalf("fstat %d: %v", fd, err)
+	}
+	return [2]uint64{st.Dev, st.Ino}
+}
+
+// sameEventfd checks that a and b are one eventfd: what is written through
+// one is read through the other.
+func sameEventfd(t testing.TB, a, b int, v uint64) {
+	t.Helper()
+	buf := le.AppendUint64(nil, v)
+	if _, err := unix.Write(a, buf); err != nil {
+		t.Fatalf("eventfd write: %v", err)
+	}
+	got := make([]byte, 8)
+	if _, err := unix.Read(b, got); err != nil || le.Uint64(got) != v {
+		t.Fatalf("eventfd read through the other fd: %d, %v; want %d", le.Uint64(got), err, v)
+	}
+}
+
+// TestSyncFDs: semaphore fds given at create and by ATTACH_SYNC arrive with
+// every open, memory fd first, with their kinds; Query and List report the
+// kinds; only the creator attaches, at most MaxSyncObjects.
+func TestSyncFDs(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	prod, cons := dial(t, path), dial(t, path)
+	before := openFDs(t)
+
+	mem := memfd(t, 4096, 0x21)
+	timeline := memfd(t, 16, 0x99) // stand-in with an inode of its own
+	binary := eventfd(t)
+	kmt, err := prod.CreateWithSync(testAllocation(4096), mem, []byte("synced"), []SyncFD{{timeline, true}, {binary, false}})
+	if err != nil {
+		t.Fatalf("CreateWithSync: %v", err)
+	}
+	ntSynced, err := prod.Share(kmt, AccessRead, "synced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, r Resource, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		defer unix.Close(r.FD)
+		if len(r.Syncs) != 2 || !r.Syncs[0].Timeline || r.Syncs[1].Timeline {
+			t.Fatalf("%s: syncs %+v, want timeline then binary", what, r.Syncs)
+		}
+		for _, s := range r.Syncs {
+			defer unix.Close(s.FD)
+			if s.FD == timeline || s.FD == binary || s.FD < 0 {
+				t.Fatalf("%s: sync fd %d is not a new fd", what, s.FD)
+			}
+		}
+		if !bytes.Equal(readAll(t, r.FD, 64), pattern(64, 0x21)) {
+			t.Fatalf("%s: memory fd has the wrong bytes", what)
+		}
+		if inode(t, r.Syncs[0].FD) != inode(t, timeline) || !bytes.Equal(readAll(t, r.Syncs[0].FD, 16), pattern(16, 0x99)) {
+			t.Fatalf("%s: first sync fd is not the timeline stand-in", what)
+		}
+		sameEventfd(t, binary, r.Syncs[1].FD, 7)
+		sameEventfd(t, r.Syncs[1].FD, binary, 9)
+	}
+	r, err := cons.OpenKMT(kmt)
+	check("OpenKMT", r, err)
+	r, err = cons.OpenName("synced", AccessRead)
+	check("OpenName", r, err)
+	if err := cons.CloseHandle(r.Handle); err != nil {
+		t.Fatal(err)
+	}
+	// The broker keeps its own copies: the creator's fds may go.
+	unix.Close(timeline)
+	unix.Close(mem)
+	if q, err := cons.Query(kmt); err != nil || !slices.Equal(q.Syncs, []SyncFD{{-1, true}, {-1, false}}) {
+		t.Fatalf("Query = %+v, %v", q.Syncs, err)
+	}
+	if l := mustList(t, cons); len(l) != 1 || !slices.Equal(l[0].Syncs, []SyncFD{{-1, true}, {-1, false}}) {
+		t.Fatalf("List syncs = %+v", l)
+	}
+	if err := prod.AttachSync(kmt, SyncFD{binary, false}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("third sync object: %v, want ErrLimit", err)
+	}
+	if _, err := prod.CreateWithSync(testAllocation(64), binary, nil, make([]SyncFD, 3)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("create with 3 sync objects: %v, want ErrInvalid", err)
+	}
+
+	// A resource created before its semaphores.
+	mem2 := memfd(t, 4096, 0x22)
+	late, err := prod.Create(testAllocation(4096), mem2, nil)
+	unix.Close(mem2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	openKMT(t, cons, late)
+	if r, err := cons.OpenKMT(late); err != nil || len(r.Syncs) != 0 {
+		t.Fatalf("open before attach = %+v, %v", r.Syncs, err)
+	} else {
+		unix.Close(r.FD)
+	}
+	ev := eventfd(t)
+	if err := cons.AttachSync(late, SyncFD{ev, false}); !errors.Is(err, ErrAccessDenied) {
+		t.Fatalf("attach by a non-creator: %v, want ErrAccessDenied", err)
+	}
+	if err := cons.AttachSync(makeKMT(900, 1), SyncFD{ev, false}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("attach to an unknown handle: %v, want ErrNotFound", err)
+	}
+	ntLate, err := prod.Share(late, AccessReadWrite, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.AttachSync(ntLate, SyncFD{ev, true}); err != nil {
+		t.Fatalf("AttachSync through the creator's NT handle: %v", err)
+	}
+	tl2 := memfd(t, 16, 0x77)
+	if err := prod.AttachSync(late, SyncFD{tl2, false}); err != nil {
+		t.Fatalf("second AttachSync: %v", err)
+	}
+	r, err = cons.OpenKMT(late)
+	if err != nil || len(r.Syncs) != 2 || !r.Syncs[0].Timeline || r.Syncs[1].Timeline {
+		t.Fatalf("open after attach = %+v, %v", r.Syncs, err)
+	}
+	sameEventfd(t, ev, r.Syncs[0].FD, 3)
+	if inode(t, r.Syncs[1].FD) != inode(t, tl2) {
+		t.Fatal("attached memfd stand-in arrived as another file")
+	}
+	unix.Close(r.FD)
+	closeFDs([]int{r.Syncs[0].FD, r.Syncs[1].FD, ev, tl2})
+
+	// Freeing both resources closes every fd the broker kept.
+	for _, step := range []struct {
+		c *Client
+		h Handle
+	}{{prod, kmt}, {prod, ntSynced}, {cons, kmt}, {prod, late}, {prod, ntLate}, {cons, late}, {cons, late}, {cons, late}} {
+		if err := step.c.CloseHandle(step.h); err != nil {
+			t.Fatalf("CloseHandle(%v): %v", step.h, err)
+		}
+	}
+	if l := mustList(t, cons); len(l) != 0 {
+		t.Fatalf("resources left: %+v", l)
+	}
+	unix.Close(binary)
+	if after := openFDs(t); after != before {
+		t.Fatalf("open fds went from %d to %d", before, after)
+	}
+}
+
+// TestSyncFDLeak runs 1000 cycles of create with sync fds, attach, opens,
+// keyed mutex use (with a timed-out wait now and then) and close: the
+// process (broker and clients) ends with the fds it started with.
+func TestSyncFDLeak(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	prod, cons := dial(t, path), dial(t, path)
+	cycle := func(i int) {
+		mem, sem := memfd(t, 4096, byte(i)), eventfd(t)
+		kmt, err := prod.CreateWithSync(testAllocation(4096), mem, nil, []SyncFD{{sem, true}})
+		if err != nil {
+			t.Fatalf("cycle %d: CreateWithSync: %v", i, err)
+		}
+		if err := prod.AttachSync(kmt, SyncFD{mem, false}); err != nil {
+			t.Fatalf("cycle %d: AttachSync: %v", i, err)
+		}
+		unix.Close(mem)
+		nt, err := prod.Share(kmt, AccessRead, fmt.Sprintf("sync-leak-%d", i))
+		if err != nil {
+			t.Fatalf("cycle %d: Share: %v", i, err)
+		}
+		r1, err := cons.OpenKMT(kmt)
+		if err != nil || len(r1.Syncs) != 2 {
+			t.Fatalf("cycle %d: OpenKMT: %+v, %v", i, r1.Syncs, err)
+		}
+		r2, err := cons.OpenName(fmt.Sprintf("sync-leak-%d", i), AccessRead)
+		if err != nil || len(r2.Syncs) != 2 {
+			t.Fatalf("cycle %d: OpenName: %+v, %v", i, r2.Syncs, err)
+		}
+		sameEventfd(t, sem, r2.Syncs[0].FD, uint64(i+2))
+		unix.Close(sem)
+		for _, r := range []Resource{r1, r2} {
+			unix.Close(r.FD)
+			for _, s := range r.Syncs {
+				unix.Close(s.FD)
+			}
+		}
+		mustAcquire(t, prod, kmt, 0, 0)
+		if i%100 == 0 {
+			if _, err := cons.AcquireSync(kmt, 1, time.Millisecond); !errors.Is(err, ErrTimeout) {
+				t.Fatalf("cycle %d: %v, want ErrTimeout", i, err)
+			}
+		}
+		mustRelease(t, prod, kmt, 1, uint64(i))
+		if r := mustAcquire(t, cons, r2.Handle, 1, time.Second); r.Value != uint64(i) {
+			t.Fatalf("cycle %d: acquire = %+v", i, r)
+		}
+		// The last close abandons the mutex cons holds through r2.Handle.
+		for _, step := range []struct {
+			c *Client
+			h Handle
+		}{{prod, kmt}, {prod, nt}, {cons, kmt}, {cons, r2.Handle}} {
+			if err := step.c.CloseHandle(step.h); err != nil {
+				t.Fatalf("cycle %d: CloseHandle(%v): %v", i, step.h, err)
+			}
+		}
+	}
+	cycle(-1)
+	before := openFDs(t)
+	for i := range 1000 {
+		cycle(i)
+	}
+	if after := openFDs(t); after != before {
+		t.Fatalf("open fds went from %d to %d over 1000 cycles", before, after)
+	}
+	if l := mustList(t, cons); len(l) != 0 {
+		t.Fatalf("resources left: %+v", l)
+	}
+}
+
+// TestKeyedMutexConcurrent: 32 clients, 8 on each of 4 resources, in two
+// teams that acquire with their own key and release with the other team's,
+// so that each resource alternates strictly between the teams. Every
+// acquire must succeed within a generous bound (a lost wake-up would hang
+// it), the alternation and the released values must come out exactly, and
+// no two clients may ever hold one resource at once.
+func TestKeyedMutexConcurrent(t *testing.T) {
+	path := testBroker(t, &Broker{})
+	const clients, resources, rounds = 32, 4, 250
+	creator := dial(t, path)
+	type state struct {
+		kmt    Handle
+		inside atomic.Int32
+		seq    atomic.Uint64 // acquisitions so far; the value released last
+	}
+	res := make([]*state, resources)
+	for i := range res {
+		res[i] = &state{kmt: mutexResource(t, creator)}
+	}
+	before := openFDs(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	var all []*Client
+	for id := range clients {
+		c, err := Dial(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, c)
+		openKMT(t, c, res[id%resources].kmt)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := res[id%resources]
+			team := uint64(id / resources % 2)
+			for round := range rounds {
+				start := time.Now()
+				r, err := c.AcquireSync(s.kmt, team, 60*time.Second)
+				if err != nil {
+					errs <- fmt.Errorf("client %d round %d: acquire after %v: %w", id, round, time.Since(start), err)
+					return
+				}
+				if n := s.inside.Add(1); n != 1 {
+					errs <- fmt.Errorf("client %d: %d holders at once", id, n)
+				}
+				seq := s.seq.Load()
+				if r.Value != seq || r.Abandoned {
+					errs <- fmt.Errorf("client %d: acquired %+v, want value %d", id, r, seq)
+				}
+				// Team 0 takes the even acquisitions, team 1 the odd.
+				if seq%2 != team {
+					errs <- fmt.Errorf("client %d (team %d) got acquisition %d", id, team, seq)
+				}
+				s.seq.Store(seq + 1)
+				s.inside.Add(-1)
+				if err := c.ReleaseSync(s.kmt, 1-team, seq+1); err != nil {
+					errs <- fmt.Errorf("client %d: release: %w", id, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i, s := range res {
+		want := uint64(clients / resources * rounds)
+		if got := s.seq.Load(); got != want {
+			t.Errorf("resource %d: %d acquisitions, want %d", i, got, want)
+		}
+		if m := mutexState(t, creator, s.kmt); m.Held || m.Waiters != 0 || m.LastKey != 0 || m.LastValue != want {
+			t.Errorf("resource %d: final state %+v", i, m)
+		}
+	}
+	for _, c := range all {
+		c.Close()
+	}
+	waitFor(t, "the clients' fds to go", func() bool { return openFDs(t) == before })
+}
