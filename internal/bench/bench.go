@@ -1,0 +1,414 @@
+// Package bench measures what sharing memory between GL and Vulkan saves:
+// the frame time of a GL-rendered frame reaching a Vulkan consumer by
+// zero-copy hand-off, by the copy a bridge without shared memory makes,
+// and, as the floor, by a plain GL blit (see Path). It also measures what a
+// consumer waits for to open a shared texture through the broker, and the
+// broker's throughput. glshare bench and the package's Go benchmarks share
+// it.
+//
+// Every path does the same GL work for each frame (glbridge's test pattern
+// and a few blended full-screen draws) and its frame ends when the result
+// is complete and visible to its consumer: after a fence for the baseline,
+// after the handoff access and the completed Vulkan copy for zero-copy,
+// after the completed Vulkan upload for the copy path. After the measured
+// frames, each path's last frame is checked texel by texel against what GL
+// rendered and for its frame number, so that a path cannot be fast by
+// delivering nothing.
+package bench
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/handoff"
+	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/testpattern"
+)
+
+// Size is a frame size in texels.
+type Size struct{ W, H int }
+
+func (s Size) String() string { return fmt.Sprintf("%dx%d", s.W, s.H) }
+
+// Named sizes ParseSizes accepts besides WxH and N (for N×N).
+var namedSizes = map[string]Size{"720p": {1280, 720}, "1080p": {1920, 1080}, "1440p": {2560, 1440}, "4k": {3840, 2160}}
+
+// ParseSizes parses a comma-separated list of sizes: WxH, N for N×N, or
+// 720p, 1080p, 1440p, 4k.
+func ParseSizes(s string) ([]Size, error) {
+	var out []Size
+	for _, f := range strings.Split(s, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f == "" {
+			continue
+		}
+		var sz Size
+		if n, ok := namedSizes[f]; ok {
+			sz = n
+		} else if ws, hs, ok := strings.Cut(f, "x"); ok {
+			w, err1 := strconv.Atoi(ws)
+			h, err2 := strconv.Atoi(hs)
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("bench: size %q: want WxH, N or one of 720p, 1080p, 1440p, 4k", f)
+			}
+			sz = Size{w, h}
+		} else if n, err := strconv.Atoi(f); err == nil {
+			sz = Size{n, n}
+		} else {
+			return nil, fmt.Errorf("bench: size %q: want WxH, N or one of 720p, 1080p, 1440p, 4k", f)
+		}
+		// The frame number the checks read needs FrameBits columns.
+		if sz.W < testpattern.FrameBits || sz.H < 16 || sz.W > 16384 || sz.H > 16384 {
+			return nil, fmt.Errorf("bench: size %s: want %dx16 to 16384x16384", sz, testpattern.FrameBits)
+		}
+		out = append(out, sz)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("bench: no sizes in %q", s)
+	}
+	return out, nil
+}
+
+// Options says what Run measures and for how long.
+type Options struct {
+	Sizes []Size
+	// Warmup frames run on each path and size before measuring.
+	Warmup int
+	// Frames is the most frames measured per path and size; measuring
+	// also stops once Duration has passed for the path and size, after at
+	// least MinFrames frames.
+	Frames    int
+	MinFrames int
+	Duration  time.Duration
+	// Draws is the number of blended full-screen draws after the test
+	// pattern in each frame.
+	Draws int
+	// Handoff forces a hand-off path for zero-copy (PathAuto: the best).
+	Handoff handoff.Path
+	// Staging is the copy path's upload strategy ("" is persistent).
+	Staging Staging
+	// OpenSamples is the number of timed opens (0 skips the open
+	// latency); BrokerClients and BrokerDuration set the throughput run
+	// (0 clients skips it).
+	OpenSamples    int
+	BrokerClients  int
+	BrokerDuration time.Duration
+	// Progress receives a line about every second of long runs; nil is
+	// silent.
+	Progress io.Writer
+}
+
+// Quick is a short run for CI and `make bench`: small sizes, few frames.
+func Quick() Options {
+	return Options{
+		Sizes: []Size{{256, 256}, {512, 512}}, Warmup: 3, Frames: 40, MinFrames: 10, Duration: 2 * time.Second,
+		Draws: 4, OpenSamples: 200, BrokerClients: 32, BrokerDuration: time.Second,
+	}
+}
+
+// Full is the default run: sizes up to 4K where the GPU is real, up to
+// 1080p (with fewer frames) on a software renderer.
+func Full(software bool) Options {
+	o := Options{
+		Sizes: []Size{{256, 256}, {1920, 1080}, {3840, 2160}}, Warmup: 20, Frames: 600, MinFrames: 30, Duration: 10 * time.Second,
+		Draws: 4, OpenSamples: 2000, BrokerClients: 32, BrokerDuration: 3 * time.Second,
+	}
+	if software {
+		o.Sizes = []Size{{256, 256}, {512, 512}, {1920, 1080}}
+		o.Warmup, o.Frames, o.MinFrames, o.Duration = 5, 200, 20, 8*time.Second
+	}
+	return o
+}
+
+// Software reports whether a GL renderer string names a CPU renderer.
+func Software(renderer string) bool {
+	r := strings.ToLower(renderer)
+	return strings.Contains(r, "llvmpipe") || strings.Contains(r, "softpipe") || strings.Contains(r, "swrast") || strings.Contains(r, "lavapipe")
+}
+
+// Result is one path at one size. Times are milliseconds.
+type Result struct {
+	Path   Path `json:"path"`
+	Width  int  `json:"width"`
+	Height int  `json:"height"`
+	Frames int  `json:"frames"`
+	// FPS is frames over the measured time.
+	FPS    float64 `json:"fps"`
+	P50Ms  float64 `json:"p50_ms"`
+	P99Ms  float64 `json:"p99_ms"`
+	MeanMs float64 `json:"mean_ms"`
+	MinMs  float64 `json:"min_ms"`
+	// BytesCopied is what passes through host memory per frame: w*h*4
+	// for the copy path, 0 for the others. GPUBytes is what each frame
+	// copies on the GPU (the blit or vkCmdCopyImage; for the copy path
+	// the upload from the staging buffer).
+	BytesCopied uint64 `json:"bytes_copied_per_frame"`
+	GPUBytes    uint64 `json:"gpu_bytes_per_frame"`
+	// TransferMs is P50Ms minus the render-only reference's P50Ms: an
+	// estimate of what delivering the frame costs beyond rendering it
+	// (0 for the reference itself; noise can make it slightly negative).
+	TransferMs float64 `json:"transfer_ms"`
+	// Verified: the last frame reached the consumer texel for texel.
+	Verified bool `json:"verified"`
+}
+
+// Ratio compares the paths at one size, by median frame time.
+type Ratio struct {
+	Width                int     `json:"width"`
+	Height               int     `json:"height"`
+	ZeroCopyOverBaseline float64 `json:"zero_copy_over_baseline"`
+	CopyOverZeroCopy     float64 `json:"copy_over_zero_copy"`
+	// TransferCopyOverZeroCopy compares the paths' TransferMs: what the
+	// copy adds to a frame against what the zero-copy hand-off adds. It
+	// is 0 when either is not above zero.
+	TransferCopyOverZeroCopy float64 `json:"transfer_copy_over_zero_copy"`
+}
+
+// Report is everything one run measured, and on what.
+type Report struct {
+	Date         string `json:"date"`
+	Command      string `json:"command,omitempty"`
+	GoVersion    string `json:"go_version"`
+	OS           string `json:"os"`
+	CPUs         int    `json:"cpus"`
+	GLVendor     string `json:"gl_vendor"`
+	GLRenderer   string `json:"gl_renderer"`
+	GLVersion    string `json:"gl_version"`
+	GLPlatform   string `json:"gl_platform"`
+	VKDevice     string `json:"vk_device"`
+	VKDriver     string `json:"vk_driver"`
+	VKDriverInfo string `json:"vk_driver_info"`
+	VKAPIVersion string `json:"vk_api_version"`
+	// Handoff is the zero-copy path's synchronisation.
+	Handoff string `json:"handoff"`
+	// Consumer says which Vulkan device plays the consumer.
+	Consumer string  `json:"zero_copy_consumer"`
+	Staging  Staging `json:"copy_staging"`
+	Warmup   int     `json:"warmup_frames"`
+	Draws    int     `json:"draws_per_frame"`
+
+	Results []Result      `json:"results"`
+	Ratios  []Ratio       `json:"ratios"`
+	Open    *OpenResult   `json:"open,omitempty"`
+	Broker  *BrokerResult `json:"broker,omitempty"`
+}
+
+// Result returns the result for path at size, if measured.
+func (r *Report) Result(p Path, s Size) (Result, bool) {
+	for _, x := range r.Results {
+		if x.Path == p && x.Width == s.W && x.Height == s.H {
+			return x, true
+		}
+	}
+	return Result{}, false
+}
+
+// consumerNote is Report.Consumer: why zero-copy's consumer is the helper
+// device rather than a second VkDevice.
+const consumerNote = "the helper device (same VkDevice that allocated the image), copying into a second image of its own: handoff orders GL against that one device"
+
+// Run measures every path at every size in opts on env, then the open
+// latency and broker throughput, and returns the report.
+func Run(env *interop.Env, opts Options) (*Report, error) {
+	if opts.Staging == "" {
+		opts.Staging = StagingPersistent
+	}
+	opts.MinFrames = max(min(opts.MinFrames, opts.Frames), 1)
+	caps := env.Dev.Caps()
+	hp := opts.Handoff
+	if hp == handoff.PathAuto {
+		hp = handoff.BestPath(env.ID, caps)
+	}
+	rep := &Report{
+		Date:      time.Now().UTC().Format(time.RFC3339),
+		GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
+		GLVendor: env.ID.Vendor, GLRenderer: env.ID.Renderer, GLVersion: env.ID.Version, GLPlatform: env.GL.Platform(),
+		VKDevice: caps.DeviceName, VKDriver: caps.DriverName, VKDriverInfo: caps.DriverInfo, VKAPIVersion: caps.APIVersion,
+		Handoff: hp.String(), Consumer: consumerNote, Staging: opts.Staging, Warmup: opts.Warmup, Draws: opts.Draws,
+	}
+	var work *workload
+	var err error
+	env.GL.Call(func() { work, err = newWorkload(opts.Draws) })
+	if err != nil {
+		return nil, err
+	}
+	defer env.GL.Call(work.close)
+	for _, sz := range opts.Sizes {
+		res, err := runSize(env, work, sz, hp, opts)
+		if err != nil {
+			return nil, err
+		}
+		rep.Results = append(rep.Results, res...)
+		rep.Ratios = append(rep.Ratios, ratio(rep, sz))
+	}
+	if opts.OpenSamples > 0 || opts.BrokerClients > 0 {
+		o, b, err := measureBroker(env, opts)
+		if err != nil {
+			return nil, err
+		}
+		rep.Open, rep.Broker = o, b
+	}
+	return rep, nil
+}
+
+func ratio(rep *Report, sz Size) Ratio {
+	r := Ratio{Width: sz.W, Height: sz.H}
+	b, okB := rep.Result(Baseline, sz)
+	z, okZ := rep.Result(ZeroCopy, sz)
+	c, okC := rep.Result(Copy, sz)
+	if okB && okZ && b.P50Ms > 0 {
+		r.ZeroCopyOverBaseline = z.P50Ms / b.P50Ms
+	}
+	if okZ && okC && z.P50Ms > 0 {
+		r.CopyOverZeroCopy = c.P50Ms / z.P50Ms
+	}
+	if okZ && okC && z.TransferMs > 0 && c.TransferMs > 0 {
+		r.TransferCopyOverZeroCopy = c.TransferMs / z.TransferMs
+	}
+	return r
+}
+
+// block is how many frames a path runs before the next path takes over:
+// the paths take turns so that whatever else the machine does hits them
+// alike.
+const block = 8
+
+func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Options) ([]Result, error) {
+	progress(opts.Progress, "bench: %s: setting up", sz)
+	r := &rig{env: env, work: work, w: sz.W, h: sz.H, desc: bridge.Desc{
+		Dimension: bridge.DimensionTexture2D, Width: uint32(sz.W), Height: uint32(sz.H),
+		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm,
+	}}
+	runs := make([]pathRun, 0, len(Paths))
+	defer func() {
+		for _, pr := range runs {
+			pr.close()
+		}
+	}()
+	for _, p := range Paths {
+		var pr pathRun
+		var err error
+		switch p {
+		case RenderOnly:
+			pr, err = newRenderOnly(r)
+		case Baseline:
+			pr, err = newBaseline(r)
+		case ZeroCopy:
+			pr, err = newZeroCopy(r, hp)
+		case Copy:
+			pr, err = newCopy(r, opts.Staging)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s at %s: %w", p, sz, err)
+		}
+		runs = append(runs, pr)
+	}
+	next := make([]int, len(runs)) // the next frame number of each path
+	for i, pr := range runs {
+		for range opts.Warmup {
+			if err := pr.frame(next[i]); err != nil {
+				return nil, fmt.Errorf("%s at %s, warm-up: %w", Paths[i], sz, err)
+			}
+			next[i]++
+		}
+	}
+	times := make([][]time.Duration, len(runs))
+	spent := make([]time.Duration, len(runs))
+	done := func(i int) bool {
+		n := len(times[i])
+		return n >= opts.Frames || (n >= opts.MinFrames && spent[i] >= opts.Duration)
+	}
+	lastReport := time.Now()
+	for {
+		active := false
+		for i, pr := range runs {
+			if done(i) {
+				continue
+			}
+			active = true
+			for range block {
+				if done(i) {
+					break
+				}
+				start := time.Now()
+				if err := pr.frame(next[i]); err != nil {
+					return nil, fmt.Errorf("%s at %s, frame %d: %w", Paths[i], sz, next[i], err)
+				}
+				d := time.Since(start)
+				times[i] = append(times[i], d)
+				spent[i] += d
+				next[i]++
+			}
+		}
+		if !active {
+			break
+		}
+		if time.Since(lastReport) >= time.Second {
+			lastReport = time.Now()
+			var b strings.Builder
+			for i := range runs {
+				fmt.Fprintf(&b, " %s %d/%d", Paths[i], len(times[i]), opts.Frames)
+			}
+			progress(opts.Progress, "bench: %s:%s frames", sz, b.String())
+		}
+	}
+	out := make([]Result, len(runs))
+	for i, pr := range runs {
+		if err := pr.check(next[i] - 1); err != nil {
+			return nil, err
+		}
+		out[i] = summarize(Paths[i], sz, times[i], spent[i])
+		out[i].BytesCopied = pr.hostBytes()
+		out[i].GPUBytes = pr.gpuBytes()
+		out[i].Verified = true
+	}
+	var b strings.Builder
+	for i := range out {
+		if Paths[i] != RenderOnly {
+			out[i].TransferMs = out[i].P50Ms - out[0].P50Ms
+		}
+		fmt.Fprintf(&b, " %s %.3f ms", out[i].Path, out[i].P50Ms)
+	}
+	progress(opts.Progress, "bench: %s: done: p50%s", sz, b.String())
+	return out, nil
+}
+
+func progress(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
+// Percentile returns the p-th percentile (0 < p <= 1) of sorted by the
+// nearest-rank method: the smallest value with at least p of the samples
+// at or below it.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p+0.999999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func summarize(p Path, sz Size, times []time.Duration, spent time.Duration) Result {
+	s := slices.Clone(times)
+	slices.Sort(s)
+	r := Result{Path: p, Width: sz.W, Height: sz.H, Frames: len(s)}
+	if len(s) == 0 {
+		return r
+	}
+	r.P50Ms, r.P99Ms, r.MinMs = ms(Percentile(s, 0.5)), ms(Percentile(s, 0.99)), ms(s[0])
+	r.MeanMs = ms(spent) / float64(len(s))
+	if spent > 0 {
+		r.FPS = float64(len(s)) / spent.Seconds()
+	}
+	return r
+}
