@@ -55,8 +55,9 @@ test: deps vet
 	$(GO) test -p 1 -count=1 -timeout 40m ./...
 	$(GO) test -p 1 -count=1 -race -timeout 20m ./bridge/...
 
-bench: deps
+bench: build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 2s ./...
+	$(BIN)/glshare bench --quick
 
 info: build
 	$(BIN)/glshare info
