@@ -1,209 +1,220 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"image"
-	"image/png"
+	"io"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
-
-	"github.com/go-gl/gl/v3.2-compatibility/gl"
-	"golang.org/x/sys/unix"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/handoff"
+	"github.com/glbridge/glbridge/internal/demo"
 	"github.com/glbridge/glbridge/internal/testpattern"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 func init() {
-	register(command{name: "demo", summary: "a GL producer and a Vulkan consumer sharing one texture; writes PNGs", run: runDemo})
+	register(command{name: "demo", summary: "a GL producer process and a Vulkan consumer process share one texture; writes PNGs", run: runDemo})
+	register(command{name: "demo-producer", run: runDemoProducer})
+	register(command{name: "demo-consumer", run: runDemoConsumer})
 }
 
-type demoOptions struct {
-	out    string
-	frames int
-	w, h   int
+// windowBinary is the consumer with a window, a separate program so that
+// glshare itself needs no X11 libraries.
+const windowBinary = "glshare-window"
+
+func demoFlags(name string, o *demo.Options) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&o.Socket, "socket", bridge.DefaultSocketPath(), "broker socket")
+	fs.IntVar(&o.Frames, "frames", 8, "frames to produce")
+	fs.StringVar(&o.Out, "out", "", "directory for the PNGs (default: a new temporary directory)")
+	fs.Func("size", "texture size WxH (default 256x192)", func(s string) error {
+		if _, err := fmt.Sscanf(s, "%dx%d", &o.Width, &o.Height); err != nil || o.Width < testpattern.FrameBits || o.Height < 16 {
+			return fmt.Errorf("want WxH, at least %dx16", testpattern.FrameBits)
+		}
+		return nil
+	})
+	o.Width, o.Height = 256, 192
+	return fs
 }
 
 func runDemo(args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	var o demoOptions
-	fs.StringVar(&o.out, "out", "", "directory for the PNGs (default: a new temporary directory)")
-	fs.IntVar(&o.frames, "frames", 4, "frames to produce")
-	size := fs.String("size", "256x192", "texture size WxH")
+	var o demo.Options
+	fs := demoFlags("demo", &o)
+	window := fs.Bool("window", false, "show the consumer's view live in a window (X11; Xvfb works), with "+windowBinary)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if _, err := fmt.Sscanf(*size, "%dx%d", &o.w, &o.h); err != nil || o.w < testpattern.FrameBits || o.h < 16 {
-		return fmt.Errorf("--size %q: want WxH, at least %dx16", *size, testpattern.FrameBits)
+	if o.Frames < 1 {
+		return fmt.Errorf("--frames %d: want at least 1", o.Frames)
 	}
-	if o.frames < 1 {
-		return fmt.Errorf("--frames %d: want at least 1", o.frames)
-	}
-	if o.out == "" {
+	if o.Out == "" {
 		dir, err := os.MkdirTemp("", "glshare-demo-")
 		if err != nil {
 			return err
 		}
-		o.out = dir
-	} else if err := os.MkdirAll(o.out, 0o755); err != nil {
+		o.Out = dir
+	} else if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return err
 	}
-	return demoInProcess(o)
+	stop, err := ensureBroker(&o.Socket)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	common := []string{"--socket", o.Socket, "--frames", strconv.Itoa(o.Frames), "--out", o.Out, "--size", fmt.Sprintf("%dx%d", o.Width, o.Height)}
+	prod := exec.Command(self, append([]string{"demo-producer"}, common...)...)
+	prod.Stderr = os.Stderr
+	prodOut, err := prod.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := prod.Start(); err != nil {
+		return err
+	}
+	defer prod.Process.Kill()
+	lines := bufio.NewScanner(prodOut)
+	var kmt string
+	for lines.Scan() {
+		fmt.Printf("producer: %s\n", lines.Text())
+		if f := strings.Fields(lines.Text()); len(f) >= 2 && f[0] == "KMT" {
+			kmt = f[1]
+			break
+		}
+	}
+	if kmt == "" {
+		prod.Wait()
+		return errors.New("the producer did not share a texture")
+	}
+	go io.Copy(io.Discard, prodOut)
+
+	consBin, consArgs := self, append([]string{"demo-consumer", "--kmt", kmt}, common...)
+	if *window {
+		consBin = filepath.Join(filepath.Dir(self), windowBinary)
+		consArgs = append([]string{"--kmt", kmt}, common...)
+	}
+	cons := exec.Command(consBin, consArgs...)
+	cons.Stdout, cons.Stderr = prefixWriter("consumer: "), os.Stderr
+	if err := cons.Run(); err != nil {
+		return fmt.Errorf("consumer (%s): %w", consBin, err)
+	}
+	if err := prod.Wait(); err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	return compareFrames(o)
 }
 
-// demoInProcess runs the producer (a GL context: the wined3d role) and the
-// consumer (an independent Vulkan instance and device: the DXVK role) in
-// one process. The consumer knows the texture only through the fd and the
-// allocation record, exactly what crosses a process boundary.
-func demoInProcess(o demoOptions) error {
-	env, err := interop.NewEnv("")
-	if err != nil {
-		return err
+// ensureBroker uses the broker at *socket if one answers, and otherwise
+// serves one in this process until stop is called.
+func ensureBroker(socket *string) (stop func(), err error) {
+	if c, err := bridge.Dial(*socket); err == nil {
+		c.Close()
+		fmt.Printf("broker: using the one at %s\n", *socket)
+		return func() {}, nil
 	}
-	defer env.Close()
-	fmt.Printf("producer: GL %s (%s)\n", env.ID.Renderer, env.GL.Platform())
+	l, err := bridge.Listen(*socket)
+	if err != nil {
+		return nil, fmt.Errorf("starting a broker at %s: %w", *socket, err)
+	}
+	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	go b.Serve(context.Background(), l)
+	fmt.Printf("broker: started one at %s for the demo\n", *socket)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Shutdown(ctx)
+	}, nil
+}
 
-	desc := bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: uint32(o.w), Height: uint32(o.h), DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm}
-	img, err := vkalloc.NewImage(env.Dev, desc)
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	rec := img.Allocation()
+type prefixed struct{ prefix string }
 
-	var tex *glimport.Texture
-	var mem *glimport.Memory
-	if err := withFD(img, func(fd int) (err error) {
-		env.GL.Call(func() {
-			if mem, err = glimport.ImportMemory(rec, fd); err == nil {
-				if tex, err = mem.Texture(rec); err != nil {
-					mem.Close()
-				}
-			}
-		})
-		return err
-	}); err != nil {
-		return err
-	}
-	defer env.GL.Call(func() { tex.Close(); mem.Close() })
+func prefixWriter(p string) io.Writer { return &prefixed{p} }
 
-	cons, err := helperdev.Open(helperdev.Config{DriverUUID: rec.DriverUUID, DeviceUUID: rec.DeviceUUID, Peer: "allocation record", AppName: "glshare demo consumer"})
-	if err != nil {
-		return err
+func (p *prefixed) Write(b []byte) (int, error) {
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if l != "" {
+			fmt.Print(p.prefix + l)
+		}
 	}
-	defer cons.Close()
-	fmt.Printf("consumer: Vulkan %s, its own instance and device\n", cons.Caps().DeviceName)
-	fd, err := img.ExportFD()
-	if err != nil {
-		return err
-	}
-	shared, err := vkalloc.ImportImage(cons, rec, fd) // takes fd on success
-	if err != nil {
-		unix.Close(fd)
-		return err
-	}
-	defer shared.Close()
-	own, err := vkalloc.NewImage(cons, desc)
-	if err != nil {
-		return err
-	}
-	defer own.Close()
+	return len(b), nil
+}
 
-	mismatches := 0
-	for frame := range o.frames {
-		var produced []byte
-		env.GL.Call(func() {
-			if err = testpattern.Draw(tex.Name(), tex.Target(), o.w, o.h, frame); err != nil {
-				return
-			}
-			if produced, err = glutil.ReadRGBA8(tex.Name(), tex.Target(), 0, o.w, o.h); err != nil {
-				return
-			}
-			gl.Finish() // no semaphores on this path: GL is done before Vulkan reads
-		})
+// compareFrames checks, frame by frame, that what the consumer saw is what
+// the producer drew, pixel for pixel, and that both are the test pattern.
+func compareFrames(o demo.Options) error {
+	bad := 0
+	for frame := range o.Frames {
+		p, w, h, err := demo.ReadPNG(filepath.Join(o.Out, demo.PNGName("producer", frame)))
 		if err != nil {
 			return err
 		}
-		if err := shared.CopyTo(own, vkalloc.Sync{}); err != nil {
-			return err
-		}
-		seen, err := own.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+		c, _, _, err := demo.ReadPNG(filepath.Join(o.Out, demo.PNGName("consumer", frame)))
 		if err != nil {
 			return err
 		}
-		pp := filepath.Join(o.out, fmt.Sprintf("producer-%03d.png", frame))
-		cp := filepath.Join(o.out, fmt.Sprintf("consumer-%03d.png", frame))
-		if err := writePNG(pp, produced, o.w, o.h); err != nil {
-			return err
-		}
-		if err := writePNG(cp, seen, o.w, o.h); err != nil {
-			return err
-		}
-		want := testpattern.Expected(o.w, o.h, frame)
-		got, ok := testpattern.FrameOf(seen, o.w, o.h)
+		n, ok := testpattern.FrameOf(c, w, h)
 		switch {
-		case !bytes.Equal(produced, seen):
-			mismatches++
-			fmt.Printf("frame %d: MISMATCH: consumer differs from producer at byte %d\n", frame, firstDiff(produced, seen))
-		case !bytes.Equal(seen, want):
-			mismatches++
-			fmt.Printf("frame %d: MISMATCH: both sides agree but differ from the test pattern at byte %d\n", frame, firstDiff(seen, want))
-		case !ok || got != frame:
-			mismatches++
-			fmt.Printf("frame %d: MISMATCH: the image carries frame number %d\n", frame, got)
+		case !bytes.Equal(p, c):
+			bad++
+			fmt.Printf("frame %d: MISMATCH: the consumer saw other pixels than the producer drew\n", frame)
+		case !bytes.Equal(c, testpattern.Expected(w, h, frame)):
+			bad++
+			fmt.Printf("frame %d: MISMATCH: producer and consumer agree but differ from the test pattern\n", frame)
+		case !ok || n != frame:
+			bad++
+			fmt.Printf("frame %d: MISMATCH: the image carries frame number %d\n", frame, n)
 		default:
-			fmt.Printf("frame %d: consumer matches producer pixel for pixel (%dx%d)\n", frame, o.w, o.h)
+			fmt.Printf("frame %d: consumer matches producer pixel for pixel (%dx%d)\n", frame, w, h)
 		}
 	}
-	fmt.Printf("PNGs in %s\n", o.out)
-	if mismatches > 0 {
-		return fmt.Errorf("%d of %d frames did not match", mismatches, o.frames)
+	fmt.Printf("PNGs in %s\n", o.Out)
+	if bad > 0 {
+		return fmt.Errorf("%d of %d frames did not match", bad, o.Frames)
 	}
-	fmt.Printf("demo: all %d frames match\n", o.frames)
+	fmt.Printf("demo: all %d frames match\n", o.Frames)
 	return nil
 }
 
-// withFD exports a new fd of img, runs f with it and closes it: for
-// importers that dup the fd, as glimport does.
-func withFD(img *vkalloc.Image, f func(fd int) error) error {
-	fd, err := img.ExportFD()
+func runDemoProducer(args []string) error {
+	var o demo.Options
+	if err := demoFlags("demo-producer", &o).Parse(args); err != nil {
+		return err
+	}
+	return demo.Producer(o, func(kmt bridge.Handle, path handoff.Path, renderer string) {
+		fmt.Printf("GL %s shares the texture as KMT handle %v (sync: %s)\n", renderer, kmt, path)
+		fmt.Printf("KMT %v\n", kmt)
+	})
+}
+
+func runDemoConsumer(args []string) error {
+	var o demo.Options
+	fs := demoFlags("demo-consumer", &o)
+	kmt := fs.String("kmt", "", "KMT handle of the shared texture")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	h, err := strconv.ParseUint(*kmt, 0, 32)
+	if err != nil {
+		return fmt.Errorf("--kmt %q: %w", *kmt, err)
+	}
+	dev, err := demo.Consumer(o, bridge.Handle(h), nil)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
-	return f(fd)
-}
-
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
-}
-
-// writePNG writes RGBA8 texels in GL row order (bottom row first) as a PNG
-// with the top row first, as the picture is meant to be seen.
-func writePNG(path string, px []byte, w, h int) error {
-	im := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		copy(im.Pix[y*im.Stride:y*im.Stride+w*4], px[(h-1-y)*w*4:(h-y)*w*4])
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, im); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	fmt.Printf("Vulkan %s copied %d frames into its own image\n", dev, o.Frames)
+	return nil
 }

@@ -2,18 +2,32 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// TestDemo runs the headless demo and checks it wrote both sides' PNGs.
+// TestDemo builds glshare and runs the headless demo for real: a broker, a
+// GL producer process and a Vulkan consumer process.
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
-	if err := runDemo([]string{"--out", dir, "--frames", "3", "--size", "96x64"}); err != nil {
+	bin := filepath.Join(dir, "glshare")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "png")
+	cmd := exec.Command(bin, "demo", "--out", out, "--frames", "3", "--size", "96x64", "--socket", filepath.Join(dir, "broker.sock"))
+	b, err := cmd.CombinedOutput()
+	t.Logf("%s", b)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(string(b), "demo: all 3 frames match") {
+		t.Fatal("the demo did not report all frames matching")
+	}
 	for _, n := range []string{"producer-000.png", "consumer-000.png", "producer-002.png", "consumer-002.png"} {
-		if st, err := os.Stat(filepath.Join(dir, n)); err != nil || st.Size() == 0 {
+		if st, err := os.Stat(filepath.Join(out, n)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", n, err)
 		}
 	}

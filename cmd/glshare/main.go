@@ -35,6 +35,9 @@ func usage() {
 	}
 	sort.Strings(names)
 	for _, n := range names {
+		if commands[n].summary == "" {
+			continue // a process the other commands start, not for people
+		}
 		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintf(os.Stderr, "\nRun 'glshare <command> -h' for a command's flags.\n")
