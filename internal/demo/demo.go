@@ -60,7 +60,7 @@ func Producer(o Options, announce func(kmt bridge.Handle, path handoff.Path, ren
 	img, err := vkalloc.NewImage(env.Dev, bridge.Desc{
 		Dimension: bridge.DimensionTexture2D, Width: uint32(o.Width), Height: uint32(o.Height),
 		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm,
-		BindFlags: 0x28, /* D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET */
+		BindFlags: 0x28,  /* D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET */
 		MiscFlags: 0x100, /* D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX */
 	})
 	if err != nil {
