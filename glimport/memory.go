@@ -11,8 +11,9 @@ import (
 	"github.com/glbridge/glbridge/internal/glutil"
 )
 
-// Memory is a GL memory object holding imported memory. Textures (and
-// later buffers) are views of it; several may view one Memory.
+// Memory is a GL memory object holding imported memory. Textures and
+// buffers (Memory.Texture, Memory.Buffer) are views of it; several may view
+// one Memory.
 type Memory struct {
 	name   uint32
 	size   uint64
@@ -135,11 +136,12 @@ func (m *Memory) Size() uint64 { return m.size }
 // Close deletes the memory object (glDeleteMemoryObjectsEXT). It must run on
 // the context's thread with the context current, and is idempotent.
 //
-// Close the Memory's textures first. EXT_external_objects says a deleted
-// memory object references no memory, but a texture's storage stays
-// referenced until the texture is deleted, so by the specification closing
-// the Memory first is allowed and the memory lives on; glbridge does not
-// rely on every driver getting that right, and nor should callers.
+// Close the Memory's textures and buffers first. EXT_external_objects says
+// a deleted memory object references no memory, but a texture's or
+// buffer's storage stays referenced until it is deleted, so by the
+// specification closing the Memory first is allowed and the memory lives
+// on; glbridge does not rely on every driver getting that right, and nor
+// should callers.
 func (m *Memory) Close() error {
 	if m.closed {
 		return nil

@@ -11,49 +11,135 @@ import (
 
 // Texture is a GL texture whose storage is (part of) a Memory.
 type Texture struct {
-	name   uint32
-	target uint32
-	closed bool
+	name    uint32
+	target  uint32
+	storage bridge.Storage
+	closed  bool
 }
 
 // texShape is the GL side of a resource description: which texture target
 // it becomes and how its storage is made. Adding a dimension means adding a
 // case to shapeOf, not touching Texture.
 type texShape struct {
-	target  uint32
-	binding uint32 // the glGetIntegerv pname of target's current binding
-	call    string // the storage command, for errors
+	target uint32
+	call   string // the storage command, for errors
+	// multisample: the target takes no sampler state and has one level.
+	multisample bool
 	// storage calls the glTexStorageMem*EXT for target, with the texture
 	// bound to it.
-	storage func(levels int32, format uint32, d bridge.Desc, mem uint32, offset uint64)
+	storage func(levels int32, format uint32, mem uint32, offset uint64)
 }
 
-// shapeOf maps a description to its GL texture kind. Kinds not done yet
-// return an error wrapping bridge.ErrUnsupportedFormat that names them.
+// shapeOf maps a description to its GL texture kind:
+//
+//	texture1d, 1 layer             GL_TEXTURE_1D                 glTexStorageMem1DEXT
+//	texture1d, n layers            GL_TEXTURE_1D_ARRAY           glTexStorageMem2DEXT (height n)
+//	texture2d, 1 layer             GL_TEXTURE_2D                 glTexStorageMem2DEXT
+//	texture2d, n layers            GL_TEXTURE_2D_ARRAY           glTexStorageMem3DEXT (depth n)
+//	texture2d, s samples           GL_TEXTURE_2D_MULTISAMPLE     glTexStorageMem2DMultisampleEXT
+//	texture2d, s samples, n layers GL_TEXTURE_2D_MULTISAMPLE_ARRAY glTexStorageMem3DMultisampleEXT
+//	texture3d                      GL_TEXTURE_3D                 glTexStorageMem3DEXT
+//	texturecube, 1 cube            GL_TEXTURE_CUBE_MAP           glTexStorageMem2DEXT
+//	texturecube, n cubes           GL_TEXTURE_CUBE_MAP_ARRAY     glTexStorageMem3DEXT (depth 6n)
+//
+// Direct3D records no difference between an array of one layer and a
+// plain texture, so one layer always makes the plain target. Vulkan's
+// standard sample locations are fixed, hence fixedSampleLocations TRUE.
 func shapeOf(d bridge.Desc) (texShape, error) {
-	unsupported := func(what string) (texShape, error) {
-		return texShape{}, fmt.Errorf("glimport: %w: %s textures cannot be imported yet", bridge.ErrUnsupportedFormat, what)
+	w, h, n, samples := int32(d.Width), int32(d.Height), int32(d.DepthOrArraySize), int32(d.SampleCount)
+	if samples > 1 && d.Dimension != bridge.DimensionTexture2D {
+		return texShape{}, fmt.Errorf("glimport: %w: %s with %d samples: only 2D textures are multisampled", bridge.ErrUnsupportedFormat, d.Dimension, samples)
 	}
 	switch d.Dimension {
+	case bridge.DimensionTexture1D:
+		if n == 1 {
+			return texShape{target: gl.TEXTURE_1D, call: "glTexStorageMem1DEXT", storage: func(levels int32, format, mem uint32, offset uint64) {
+				gl.TexStorageMem1DEXT(gl.TEXTURE_1D, levels, format, w, mem, offset)
+			}}, nil
+		}
+		return texShape{target: gl.TEXTURE_1D_ARRAY, call: "glTexStorageMem2DEXT(GL_TEXTURE_1D_ARRAY)", storage: func(levels int32, format, mem uint32, offset uint64) {
+			gl.TexStorageMem2DEXT(gl.TEXTURE_1D_ARRAY, levels, format, w, n, mem, offset)
+		}}, nil
 	case bridge.DimensionTexture2D:
-		if d.SampleCount > 1 {
-			return unsupported(fmt.Sprintf("%s with %d samples", d.Dimension, d.SampleCount))
+		switch {
+		case samples > 1 && n == 1:
+			return texShape{target: gl.TEXTURE_2D_MULTISAMPLE, call: "glTexStorageMem2DMultisampleEXT", multisample: true, storage: func(_ int32, format, mem uint32, offset uint64) {
+				gl.TexStorageMem2DMultisampleEXT(gl.TEXTURE_2D_MULTISAMPLE, samples, format, w, h, true, mem, offset)
+			}}, nil
+		case samples > 1:
+			return texShape{target: gl.TEXTURE_2D_MULTISAMPLE_ARRAY, call: "glTexStorageMem3DMultisampleEXT", multisample: true, storage: func(_ int32, format, mem uint32, offset uint64) {
+				gl.TexStorageMem3DMultisampleEXT(gl.TEXTURE_2D_MULTISAMPLE_ARRAY, samples, format, w, h, n, true, mem, offset)
+			}}, nil
+		case n == 1:
+			return texShape{target: gl.TEXTURE_2D, call: "glTexStorageMem2DEXT", storage: func(levels int32, format, mem uint32, offset uint64) {
+				gl.TexStorageMem2DEXT(gl.TEXTURE_2D, levels, format, w, h, mem, offset)
+			}}, nil
 		}
-		if d.DepthOrArraySize > 1 {
-			return unsupported(fmt.Sprintf("%s array (%d layers)", d.Dimension, d.DepthOrArraySize))
+		return texShape{target: gl.TEXTURE_2D_ARRAY, call: "glTexStorageMem3DEXT(GL_TEXTURE_2D_ARRAY)", storage: func(levels int32, format, mem uint32, offset uint64) {
+			gl.TexStorageMem3DEXT(gl.TEXTURE_2D_ARRAY, levels, format, w, h, n, mem, offset)
+		}}, nil
+	case bridge.DimensionTexture3D:
+		return texShape{target: gl.TEXTURE_3D, call: "glTexStorageMem3DEXT(GL_TEXTURE_3D)", storage: func(levels int32, format, mem uint32, offset uint64) {
+			gl.TexStorageMem3DEXT(gl.TEXTURE_3D, levels, format, w, h, n, mem, offset)
+		}}, nil
+	case bridge.DimensionTextureCube:
+		if n == 1 {
+			return texShape{target: gl.TEXTURE_CUBE_MAP, call: "glTexStorageMem2DEXT(GL_TEXTURE_CUBE_MAP)", storage: func(levels int32, format, mem uint32, offset uint64) {
+				gl.TexStorageMem2DEXT(gl.TEXTURE_CUBE_MAP, levels, format, w, h, mem, offset)
+			}}, nil
 		}
-		return texShape{
-			target:  gl.TEXTURE_2D,
-			binding: gl.TEXTURE_BINDING_2D,
-			call:    "glTexStorageMem2DEXT",
-			storage: func(levels int32, format uint32, d bridge.Desc, mem uint32, offset uint64) {
-				gl.TexStorageMem2DEXT(gl.TEXTURE_2D, levels, format, int32(d.Width), int32(d.Height), mem, offset)
-			},
-		}, nil
+		return texShape{target: gl.TEXTURE_CUBE_MAP_ARRAY, call: "glTexStorageMem3DEXT(GL_TEXTURE_CUBE_MAP_ARRAY)", storage: func(levels int32, format, mem uint32, offset uint64) {
+			gl.TexStorageMem3DEXT(gl.TEXTURE_CUBE_MAP_ARRAY, levels, format, w, h, 6*n, mem, offset)
+		}}, nil
 	case bridge.DimensionBuffer:
-		return texShape{}, fmt.Errorf("glimport: %w: a %s is not a texture (buffer import is not implemented yet)", bridge.ErrUnsupportedFormat, d.Dimension)
+		return texShape{}, fmt.Errorf("glimport: %w: a %s is not a texture: use Memory.Buffer", bridge.ErrUnsupportedFormat, d.Dimension)
 	}
-	return unsupported(d.Dimension.String())
+	return texShape{}, fmt.Errorf("glimport: %w: dimension %s", bridge.ErrUnsupportedFormat, d.Dimension)
+}
+
+// CheckTexture reports whether Texture can make a texture for a by GL's
+// rules alone, asking no driver and needing no context: the format is in
+// the table, a.VkFormat is one of its storages and has a GL internal
+// format, the description is one Direct3D allows, and GL has the kind of
+// texture for it. GL has no 3D textures in the S3TC (BC1–BC3) and RGTC
+// (BC4, BC5) formats (only BPTC, BC6H and BC7, may be 3D), so those are
+// refused here rather than left to raise GL_INVALID_OPERATION. The error
+// wraps bridge.ErrUnsupportedFormat (or bridge.ErrInvalidDesc) and says
+// which rule.
+func CheckTexture(a bridge.Allocation) error {
+	_, _, err := checkTexture(a)
+	return err
+}
+
+func checkTexture(a bridge.Allocation) (bridge.Storage, texShape, error) {
+	d := a.Desc
+	if d.Dimension == bridge.DimensionBuffer {
+		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: a %s is not a texture: use Memory.Buffer", bridge.ErrUnsupportedFormat, d.Dimension)
+	}
+	info, err := bridge.LookupFormat(d.Format)
+	if err != nil {
+		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w", err)
+	}
+	st, ok := info.StorageFor(a.VkFormat)
+	if !ok {
+		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s: the record's VkFormat %d is not one of its storages", bridge.ErrUnsupportedFormat, info.Name, a.VkFormat)
+	}
+	if st.GLInternalFormat == 0 {
+		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s stored as VkFormat %d has no GL internal format", bridge.ErrUnsupportedFormat, info.Name, a.VkFormat)
+	}
+	if err := d.Validate(); err != nil {
+		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w", err)
+	}
+	if d.Dimension == bridge.DimensionTexture3D && info.Compressed {
+		switch d.Format {
+		case bridge.FormatBC6HTypeless, bridge.FormatBC6HUF16, bridge.FormatBC6HSF16,
+			bridge.FormatBC7Typeless, bridge.FormatBC7Unorm, bridge.FormatBC7UnormSrgb:
+		default:
+			return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s %s: GL has no 3D textures in S3TC or RGTC formats", bridge.ErrUnsupportedFormat, info.Name, d.Dimension)
+		}
+	}
+	shape, err := shapeOf(d)
+	return st, shape, err
 }
 
 // swizzleSources maps bridge.Swizzle to GL_TEXTURE_SWIZZLE_* values; the
@@ -69,35 +155,32 @@ var swizzleSources = [...]int32{
 
 // Texture creates a texture viewing the memory as the resource a describes
 // (a must be the Allocation the Memory was imported with). It must run on
-// the context's thread with the context current. Only single-sample,
-// non-array 2D textures are handled so far; other kinds and formats not in
-// the format table return an error wrapping bridge.ErrUnsupportedFormat.
+// the context's thread with the context current. Each call makes a new
+// texture; several may view one Memory.
+//
+// The kind of texture follows a.Desc (see CheckTexture for what is
+// refused): 1D, 1D array, 2D, 2D array, 2D multisample (array), 3D, cube
+// map and cube map array, with a.Desc.MipLevels levels. The internal
+// format is that of the storage the exporter chose, a.VkFormat (D24S8 may
+// have been stored as D32S8), not the format's preferred one.
 //
 // The texture's tiling is set to a.Tiling before its storage is made, its
 // channels are swizzled as the format table says (BGRA stored as RGBA), and
-// it is made complete for sampling with NEAREST filtering and MAX_LEVEL set
-// to its last level. The binding of the texture target on the active unit
-// is restored. The caller owns the Texture and must Close it before the
+// (except for multisampled textures, which have no sampler state) it is
+// made complete for sampling with NEAREST filtering and MAX_LEVEL set to
+// its last level. The binding of the texture's target on the active unit is
+// restored. The caller owns the Texture and must Close it before the
 // Memory.
 func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 	mustBeLoaded()
 	if m.closed {
 		return nil, fmt.Errorf("glimport: Texture on memory object %d: %w", m.name, bridge.ErrClosed)
 	}
-	info, err := bridge.LookupFormat(a.Desc.Format)
-	if err != nil {
-		return nil, fmt.Errorf("glimport: %w", err)
-	}
-	if info.GLInternalFormat == 0 {
-		return nil, fmt.Errorf("glimport: %w: %s has no GL internal format", bridge.ErrUnsupportedFormat, info.Name)
-	}
-	shape, err := shapeOf(a.Desc)
+	st, shape, err := checkTexture(a)
 	if err != nil {
 		return nil, err
 	}
-	if a.Desc.Width == 0 || a.Desc.Height == 0 {
-		return nil, fmt.Errorf("glimport: Texture: size %dx%d", a.Desc.Width, a.Desc.Height)
-	}
+	info, _ := bridge.LookupFormat(a.Desc.Format)
 	var tiling int32
 	switch a.Tiling {
 	case bridge.TilingOptimal:
@@ -111,10 +194,10 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 
 	glutil.DrainErrors()
 	var prev int32
-	gl.GetIntegerv(shape.binding, &prev)
+	gl.GetIntegerv(glutil.BindingOf(shape.target), &prev)
 	defer gl.BindTexture(shape.target, uint32(prev))
 
-	t := &Texture{target: shape.target}
+	t := &Texture{target: shape.target, storage: st}
 	gl.GenTextures(1, &t.name)
 	gl.BindTexture(t.target, t.name)
 	fail := func(err error) (*Texture, error) {
@@ -130,9 +213,9 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 	if err := glErr("glTexParameteri(GL_TEXTURE_TILING_EXT)"); err != nil {
 		return fail(err)
 	}
-	shape.storage(levels, info.GLInternalFormat, a.Desc, m.name, a.Offset)
+	shape.storage(levels, st.GLInternalFormat, m.name, a.Offset)
 	if err := glErr(shape.call); err != nil {
-		return fail(fmt.Errorf("%w (%s %dx%d, %d levels, offset %d, memory size %d)", err, info.Name, a.Desc.Width, a.Desc.Height, levels, a.Offset, m.size))
+		return fail(fmt.Errorf("%w (%s as internal format 0x%04x, %s, offset %d, memory size %d)", err, info.Name, st.GLInternalFormat, a.Desc, a.Offset, m.size))
 	}
 	// A memory object whose import the driver refused without a GL error
 	// (Mesa does) yields no storage and no error either: the texture is
@@ -154,12 +237,17 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 		}
 		gl.TexParameteri(t.target, swizzlePnames[i], src)
 	}
-	gl.TexParameteri(t.target, gl.TEXTURE_MIN_FILTER, gl.NEAREST)
-	gl.TexParameteri(t.target, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
-	gl.TexParameteri(t.target, gl.TEXTURE_BASE_LEVEL, 0)
-	gl.TexParameteri(t.target, gl.TEXTURE_MAX_LEVEL, levels-1)
-	if err := glErr("glTexParameteri"); err != nil {
+	if err := glErr("glTexParameteri(GL_TEXTURE_SWIZZLE_*)"); err != nil {
 		return fail(err)
+	}
+	if !shape.multisample {
+		gl.TexParameteri(t.target, gl.TEXTURE_MIN_FILTER, gl.NEAREST)
+		gl.TexParameteri(t.target, gl.TEXTURE_MAG_FILTER, gl.NEAREST)
+		gl.TexParameteri(t.target, gl.TEXTURE_BASE_LEVEL, 0)
+		gl.TexParameteri(t.target, gl.TEXTURE_MAX_LEVEL, levels-1)
+		if err := glErr("glTexParameteri"); err != nil {
+			return fail(err)
+		}
 	}
 	return t, nil
 }
@@ -167,8 +255,14 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 // Name returns the GL texture name.
 func (t *Texture) Name() uint32 { return t.name }
 
-// Target returns the texture's GL target, such as GL_TEXTURE_2D.
+// Target returns the texture's GL target, such as GL_TEXTURE_2D or
+// GL_TEXTURE_CUBE_MAP_ARRAY.
 func (t *Texture) Target() uint32 { return t.target }
+
+// Storage returns the row of the format table the texture was made with:
+// its GL internal format, and the GL format and type that move its texels
+// unchanged (for glTexSubImage and glGetTexImage).
+func (t *Texture) Storage() bridge.Storage { return t.storage }
 
 // Close deletes the texture. It must run on the context's thread with the
 // context current, and is idempotent.

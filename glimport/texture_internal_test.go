@@ -63,45 +63,128 @@ func newContext(t *testing.T) *egl.Context {
 }
 
 func desc2D(w, h uint32, f bridge.Format) bridge.Allocation {
-	return bridge.Allocation{
+	a := bridge.Allocation{
 		Desc: bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: w, Height: h, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: f},
 		Size: 1 << 16,
 	}
+	if fi, err := bridge.LookupFormat(f); err == nil {
+		a.VkFormat = fi.VkFormat
+	}
+	return a
 }
 
 func TestTextureUnsupported(t *testing.T) {
 	c := newContext(t)
 	m := emptyMemory(t, c)
 	unknown := desc2D(16, 16, bridge.Format(9999))
-	vol := desc2D(16, 16, bridge.FormatR8G8B8A8Unorm)
-	vol.Desc.Dimension = bridge.DimensionTexture3D
-	array := desc2D(16, 16, bridge.FormatR8G8B8A8Unorm)
-	array.Desc.DepthOrArraySize = 6
-	ms := desc2D(16, 16, bridge.FormatR8G8B8A8Unorm)
-	ms.Desc.SampleCount = 4
+	wrongStorage := desc2D(16, 16, bridge.FormatR8G8B8A8Unorm)
+	wrongStorage.VkFormat = 44 // VK_FORMAT_B8G8R8A8_UNORM: not a storage of R8G8B8A8
+	bc3D := desc2D(16, 16, bridge.FormatBC1Unorm)
+	bc3D.Desc.Dimension, bc3D.Desc.DepthOrArraySize = bridge.DimensionTexture3D, 4
+	invalid := desc2D(16, 0, bridge.FormatR8G8B8A8Unorm)
 	buf := desc2D(4096, 1, bridge.FormatUnknown)
 	buf.Desc.Dimension = bridge.DimensionBuffer
 	for _, tc := range []struct {
 		name, want string
 		a          bridge.Allocation
+		sentinel   error
 	}{
-		{"unknown format", "DXGI format 9999", unknown},
-		{"3D", "texture3d", vol},
-		{"array", "texture2d array (6 layers)", array},
-		{"multisample", "texture2d with 4 samples", ms},
+		{"unknown format", "DXGI format 9999", unknown, bridge.ErrUnsupportedFormat},
+		{"VkFormat of another format", "VkFormat 44 is not one of its storages", wrongStorage, bridge.ErrUnsupportedFormat},
+		{"3D BC1", "GL has no 3D textures in S3TC or RGTC formats", bc3D, bridge.ErrUnsupportedFormat},
+		{"height 0", "Height = 0", invalid, bridge.ErrInvalidDesc},
+		{"buffer", "use Memory.Buffer", buf, bridge.ErrUnsupportedFormat},
 	} {
+		// CheckTexture needs no context and says what Texture says.
+		if err := CheckTexture(tc.a); !errors.Is(err, tc.sentinel) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CheckTexture: %s: err = %v, want %v naming %q", tc.name, err, tc.sentinel, tc.want)
+		}
 		var err error
 		c.Call(func() { _, err = m.Texture(tc.a) })
-		if !errors.Is(err, bridge.ErrUnsupportedFormat) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v, want ErrUnsupportedFormat naming %q", tc.name, err, tc.want)
+		if !errors.Is(err, tc.sentinel) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Texture: %s: err = %v, want %v naming %q", tc.name, err, tc.sentinel, tc.want)
 		}
 	}
-	// A buffer's format is unknown, so it is refused for that first.
-	var err error
-	c.Call(func() { _, err = m.Texture(buf) })
-	if !errors.Is(err, bridge.ErrUnsupportedFormat) {
-		t.Errorf("buffer: err = %v, want ErrUnsupportedFormat", err)
+}
+
+// TestShapes: every kind of description becomes the GL target the package
+// documentation promises, and CheckTexture accepts it.
+func TestShapes(t *testing.T) {
+	for _, tc := range []struct {
+		dim     bridge.Dimension
+		n, s    uint32
+		target  uint32
+		storage string
+	}{
+		{bridge.DimensionTexture1D, 1, 1, gl.TEXTURE_1D, "glTexStorageMem1DEXT"},
+		{bridge.DimensionTexture1D, 4, 1, gl.TEXTURE_1D_ARRAY, "glTexStorageMem2DEXT"},
+		{bridge.DimensionTexture2D, 1, 1, gl.TEXTURE_2D, "glTexStorageMem2DEXT"},
+		{bridge.DimensionTexture2D, 4, 1, gl.TEXTURE_2D_ARRAY, "glTexStorageMem3DEXT"},
+		{bridge.DimensionTexture2D, 1, 4, gl.TEXTURE_2D_MULTISAMPLE, "glTexStorageMem2DMultisampleEXT"},
+		{bridge.DimensionTexture2D, 4, 4, gl.TEXTURE_2D_MULTISAMPLE_ARRAY, "glTexStorageMem3DMultisampleEXT"},
+		{bridge.DimensionTexture3D, 4, 1, gl.TEXTURE_3D, "glTexStorageMem3DEXT"},
+		{bridge.DimensionTextureCube, 1, 1, gl.TEXTURE_CUBE_MAP, "glTexStorageMem2DEXT"},
+		{bridge.DimensionTextureCube, 2, 1, gl.TEXTURE_CUBE_MAP_ARRAY, "glTexStorageMem3DEXT"},
+	} {
+		a := desc2D(16, 16, bridge.FormatR8G8B8A8Unorm)
+		a.Desc.Dimension, a.Desc.DepthOrArraySize, a.Desc.SampleCount = tc.dim, tc.n, tc.s
+		if tc.dim == bridge.DimensionTexture1D {
+			a.Desc.Height = 1
+		}
+		if tc.dim == bridge.DimensionTextureCube {
+			a.Desc.MiscFlags = 0x4 // D3D11_RESOURCE_MISC_TEXTURECUBE
+		}
+		_, shape, err := checkTexture(a)
+		if err != nil {
+			t.Errorf("%s: %v", a.Desc, err)
+			continue
+		}
+		if shape.target != tc.target || !strings.HasPrefix(shape.call, tc.storage) || shape.multisample != (tc.s > 1) {
+			t.Errorf("%s: target 0x%04x via %s (multisample %v), want 0x%04x via %s", a.Desc, shape.target, shape.call, shape.multisample, tc.target, tc.storage)
+		}
 	}
+}
+
+// TestBufferOnEmptyMemory: a buffer over memory whose import failed is an
+// error, the caller's GL_COPY_WRITE_BUFFER binding survives, and no GL
+// error is left pending.
+func TestBufferOnEmptyMemory(t *testing.T) {
+	c := newContext(t)
+	m := emptyMemory(t, c)
+	a := desc2D(4096, 1, bridge.FormatUnknown)
+	a.Desc.Dimension = bridge.DimensionBuffer
+	c.Call(func() {
+		var mine uint32
+		gl.GenBuffers(1, &mine)
+		defer gl.DeleteBuffers(1, &mine)
+		gl.BindBuffer(gl.COPY_WRITE_BUFFER, mine)
+		defer gl.BindBuffer(gl.COPY_WRITE_BUFFER, 0)
+		b, err := m.Buffer(a)
+		if err == nil {
+			b.Close()
+			t.Fatal("Buffer on memory that holds nothing succeeded")
+		}
+		t.Log(err)
+		if !strings.Contains(err.Error(), "glBufferStorageMemEXT") {
+			t.Errorf("err = %v does not name glBufferStorageMemEXT", err)
+		}
+		var bound int32
+		gl.GetIntegerv(gl.COPY_WRITE_BUFFER, &bound)
+		if uint32(bound) != mine {
+			t.Errorf("buffer %d bound to GL_COPY_WRITE_BUFFER after Buffer, want the caller's %d", bound, mine)
+		}
+		if e := gl.GetError(); e != gl.NO_ERROR {
+			t.Errorf("GL error 0x%x left pending", e)
+		}
+		if _, err := m.Buffer(desc2D(16, 16, bridge.FormatR8G8B8A8Unorm)); !errors.Is(err, bridge.ErrUnsupportedFormat) || !strings.Contains(err.Error(), "use Memory.Texture") {
+			t.Errorf("Buffer with a texture description: %v", err)
+		}
+		big := a
+		big.Desc.Width = 1<<16 + 1
+		if _, err := m.Buffer(big); err == nil || !strings.Contains(err.Error(), "do not fit") {
+			t.Errorf("a buffer larger than the memory: %v", err)
+		}
+	})
 }
 
 // TestTextureDetectsSilentImportFailure checks that storage which the driver
@@ -145,7 +228,12 @@ func TestTextureOnClosedMemory(t *testing.T) {
 			t.Fatalf("second Close: %v", err)
 		}
 		if _, err := m.Texture(desc2D(16, 16, bridge.FormatR8G8B8A8Unorm)); !errors.Is(err, bridge.ErrClosed) {
-			t.Errorf("err = %v, want ErrClosed", err)
+			t.Errorf("Texture: err = %v, want ErrClosed", err)
+		}
+		buf := desc2D(16, 1, bridge.FormatUnknown)
+		buf.Desc.Dimension = bridge.DimensionBuffer
+		if _, err := m.Buffer(buf); !errors.Is(err, bridge.ErrClosed) {
+			t.Errorf("Buffer: err = %v, want ErrClosed", err)
 		}
 	})
 }
