@@ -37,12 +37,12 @@ type Child struct {
 	log   []string
 }
 
-// Start runs the current test binary as role, running only the test named
-// entry (which must call the role's body when Role() is set), with env
-// added to the environment. The child is killed when the test ends.
-func Start(t testing.TB, entry, role string, env ...string) *Child {
+// Start runs the current test binary as role, with env added to the
+// environment. The test binary's TestMain must call Dispatch first. The
+// child is killed when the test ends.
+func Start(t testing.TB, role string, env ...string) *Child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+entry+"$", "-test.v=false")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), RoleEnv+"="+role), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -131,11 +131,24 @@ func (c *Child) Wait(t testing.TB, timeout time.Duration) {
 	}
 }
 
-// Run is the child side: it runs body and exits the process, 0 on success,
-// 1 after printing "ERROR <err>".
-func Run(body func(in *bufio.Scanner) error) {
-	err := body(bufio.NewScanner(os.Stdin))
-	if err != nil {
+// Body is a child role: it reads commands from in and prints its results.
+type Body func(in *bufio.Scanner) error
+
+// Dispatch is called first thing by the TestMain of a test binary that
+// starts children: in a child it runs the body of its role and exits the
+// process, 0 on success, 1 after printing "ERROR <err>"; in the parent it
+// returns at once.
+func Dispatch(roles map[string]Body) {
+	role := Role()
+	if role == "" {
+		return
+	}
+	body, ok := roles[role]
+	if !ok {
+		fmt.Printf("ERROR unknown child role %q\n", role)
+		os.Exit(2)
+	}
+	if err := body(bufio.NewScanner(os.Stdin)); err != nil {
 		fmt.Printf("ERROR %v\n", err)
 		os.Exit(1)
 	}

@@ -50,20 +50,15 @@ func startBroker(t testing.TB) (sock string, b *bridge.Broker) {
 	return sock, b
 }
 
-// TestChild is the body of the child processes of the cross-process tests.
-func TestChild(t *testing.T) {
-	switch childproc.Role() {
-	case "":
-		t.Skip("runs only as a child process of the cross-process tests")
-	case "gl-producer":
-		childproc.Run(glProducer)
-	case "gl-consumer":
-		childproc.Run(func(in *bufio.Scanner) error { return consumer(in, false) })
-	case "vk-consumer":
-		childproc.Run(func(in *bufio.Scanner) error { return consumer(in, true) })
-	default:
-		t.Fatalf("unknown role %q", childproc.Role())
-	}
+// TestMain runs the child processes of the cross-process tests, or the
+// tests.
+func TestMain(m *testing.M) {
+	childproc.Dispatch(map[string]childproc.Body{
+		"gl-producer": glProducer,
+		"gl-consumer": func(in *bufio.Scanner) error { return consumer(in, false) },
+		"vk-consumer": func(in *bufio.Scanner) error { return consumer(in, true) },
+	})
+	os.Exit(m.Run())
 }
 
 // glProducer is the wined3d role: a GL context draws the test pattern into
@@ -235,7 +230,7 @@ const childTimeout = 60 * time.Second
 // context or their own Vulkan device, and check every texel.
 func TestCrossProcess(t *testing.T) {
 	sock, _ := startBroker(t)
-	prod := childproc.Start(t, "TestChild", "gl-producer", "GLB_SOCK="+sock, `GLB_NAME=Local\glbridge-cross`)
+	prod := childproc.Start(t, "gl-producer", "GLB_SOCK="+sock, `GLB_NAME=Local\glbridge-cross`)
 	kmt := prod.Expect(t, "KMT", childTimeout)
 	for _, tc := range []struct{ role, open string }{
 		{"gl-consumer", "GLB_KMT=" + kmt},
@@ -244,7 +239,7 @@ func TestCrossProcess(t *testing.T) {
 		{"vk-consumer", `GLB_NAME=Local\glbridge-cross`},
 	} {
 		t.Run(tc.role+"/"+strings.SplitN(tc.open, "=", 2)[0], func(t *testing.T) {
-			cons := childproc.Start(t, "TestChild", tc.role, "GLB_SOCK="+sock, tc.open)
+			cons := childproc.Start(t, tc.role, "GLB_SOCK="+sock, tc.open)
 			t.Logf("%s: %s", tc.role, cons.Expect(t, "OK", childTimeout))
 			cons.Send(t, "exit")
 			cons.Wait(t, childTimeout)
@@ -264,9 +259,9 @@ func TestCrossProcessDeath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	prod := childproc.Start(t, "TestChild", "gl-producer", "GLB_SOCK="+sock)
+	prod := childproc.Start(t, "gl-producer", "GLB_SOCK="+sock)
 	kmt := prod.Expect(t, "KMT", childTimeout)
-	cons := childproc.Start(t, "TestChild", "gl-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt)
+	cons := childproc.Start(t, "gl-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt)
 	cons.Expect(t, "OK", childTimeout)
 
 	prod.Kill()
