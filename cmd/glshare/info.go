@@ -64,8 +64,16 @@ func runInfo(args []string) error {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	platform := fs.String("platform", "", "EGL platform: device or surfaceless (default: the first that works)")
+	formats := fs.Bool("formats", false, "print what can be shared per format and kind of resource (formats.go)")
+	probe := fs.Bool("probe", false, "with --formats: decide GL-importable by importing a small allocation of each")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *formats {
+		return runFormats(os.Stdout, *platform, *asJSON, *probe)
+	}
+	if *probe {
+		return errFormatsFlags
 	}
 	r, err := gatherInfo(*platform)
 	if err != nil {
