@@ -1,6 +1,10 @@
 // Package glutil holds the small GL helpers glbridge's tests, demo and
-// benchmark share: naming GL errors, and clearing, drawing into and reading
-// back one level of a texture through a temporary framebuffer object.
+// benchmark share: naming GL errors; clearing, drawing into and reading
+// back one level of a 2D texture through a temporary framebuffer object;
+// moving whole levels of any kind of texture (1D, arrays, 3D, cube faces,
+// block-compressed, depth and stencil) in and out with glTexSubImage and
+// glGetTexImage (teximage.go); resolving multisampled layers; and reading
+// and writing buffer objects on the GPU.
 //
 // Everything here must run on the GL context's thread with the context
 // current, after go-gl has been loaded (glimport.Init does that). The
