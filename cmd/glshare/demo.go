@@ -51,6 +51,7 @@ func runDemo(args []string) error {
 	var o demo.Options
 	fs := demoFlags("demo", &o)
 	window := fs.Bool("window", false, "show the consumer's view live in a window (X11; Xvfb works), with "+windowBinary)
+	hold := fs.Duration("hold", 0, "with --window: keep the window open this long after the last frame")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func runDemo(args []string) error {
 	consBin, consArgs := self, append([]string{"demo-consumer", "--kmt", kmt}, common...)
 	if *window {
 		consBin = filepath.Join(filepath.Dir(self), windowBinary)
-		consArgs = append([]string{"--kmt", kmt}, common...)
+		consArgs = append([]string{"--kmt", kmt, "--hold", hold.String()}, common...)
 	}
 	cons := exec.Command(consBin, consArgs...)
 	cons.Stdout, cons.Stderr = prefixWriter("consumer: "), os.Stderr
