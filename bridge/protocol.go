@@ -396,8 +396,11 @@ func (r *rd) u64() uint64 {
 
 func (r *rd) rest() int { return len(r.b) - r.off }
 
-// allocFlagDedicated is bit 0 of the Allocation record's flags word.
-const allocFlagDedicated = 1
+// The Allocation record's flags word: bit 0 dedicated, bit 1 host memory.
+const (
+	allocFlagDedicated  = 1
+	allocFlagHostMemory = 2
+)
 
 // AppendDesc appends the 40-byte wire encoding of d (docs/protocol.md).
 func AppendDesc(b []byte, d Desc) []byte {
@@ -428,6 +431,9 @@ func AppendAllocation(b []byte, a Allocation) []byte {
 	b = le.AppendUint64(b, a.Offset)
 	b = le.AppendUint32(b, a.MemoryTypeIndex)
 	var flags uint32
+	if a.HostMemory {
+		flags |= allocFlagHostMemory
+	}
 	if a.Dedicated {
 		flags |= allocFlagDedicated
 	}
@@ -453,10 +459,11 @@ func (r *rd) allocation() (Allocation, error) {
 	if r.bad {
 		return a, perr(ErrBadMessage, "allocation record truncated")
 	}
-	if flags&^allocFlagDedicated != 0 {
+	if flags&^(allocFlagDedicated|allocFlagHostMemory) != 0 {
 		return a, perr(ErrInvalid, "unknown allocation flags %#x", flags)
 	}
 	a.Dedicated = flags&allocFlagDedicated != 0
+	a.HostMemory = flags&allocFlagHostMemory != 0
 	return a, nil
 }
 

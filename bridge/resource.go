@@ -118,4 +118,11 @@ type Allocation struct {
 	// whose UUIDs differ cannot use the memory.
 	DriverUUID UUID
 	DeviceUUID UUID
+	// HostMemory says the memory is not a Vulkan allocation but shared
+	// host memory (a memfd) holding the resource's subresources tightly
+	// packed, one after another (see HostLayout): the copy path, for
+	// machines where no Vulkan device can share with GL. The Vulkan fields
+	// and the UUIDs are then zero, and every side copies at access
+	// boundaries.
+	HostMemory bool
 }
