@@ -127,6 +127,9 @@ func runHelper(role string) error {
 		_, err := c.List()
 		return err
 	}
+	if f, ok := syncHelperRoles[role]; ok {
+		return f(c, stdin)
+	}
 	return fmt.Errorf("unknown helper role %q", role)
 }
 

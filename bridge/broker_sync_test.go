@@ -184,16 +184,18 @@ func TestKeyedMutexTimeout(t *testing.T) {
 	a, b := dial(t, path), dial(t, path)
 	kmt := mutexResource(t, a)
 	openKMT(t, b, kmt)
-	const slack = 750 * time.Millisecond
+	// The slack is below the timeouts, so a wait of twice the timeout
+	// fails too.
+	const slack = 300 * time.Millisecond
 
 	start := time.Now()
-	_, err := b.AcquireSync(kmt, 1, 150*time.Millisecond)
+	_, err := b.AcquireSync(kmt, 1, 400*time.Millisecond)
 	elapsed := time.Since(start)
 	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) {
 		t.Fatalf("acquire of an unreleased key: %v, want ErrTimeout", err)
 	}
-	if elapsed < 150*time.Millisecond || elapsed > 150*time.Millisecond+slack {
-		t.Fatalf("timed out after %v, want 150ms (+%v)", elapsed, slack)
+	if elapsed < 400*time.Millisecond || elapsed > 400*time.Millisecond+slack {
+		t.Fatalf("timed out after %v, want 400ms (+%v)", elapsed, slack)
 	}
 	t.Logf("wrong key: %v after %v", err, elapsed)
 
@@ -215,7 +217,7 @@ func TestKeyedMutexTimeout(t *testing.T) {
 		}
 		hs = append(hs, nt)
 	}
-	timeouts := []time.Duration{300 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
+	timeouts := []time.Duration{600 * time.Millisecond, 400 * time.Millisecond, 500 * time.Millisecond}
 	start = time.Now()
 	var chs []<-chan acquireOutcome
 	for i, h := range hs {
