@@ -24,9 +24,11 @@ func DefaultSocketPath() string {
 // Listen creates the broker's SOCK_SEQPACKET socket at path. The directory
 // holding it is created with mode 0700 if missing; an existing one must be
 // a real directory owned by this uid (in a shared /tmp anyone could have
-// made it), and is tightened to 0700 if group or others have access. A
-// socket file left by a broker that died is replaced; one a live broker
-// answers on is an error.
+// made it), and is tightened to 0700 if group or others have access —
+// except a sticky directory such as /tmp itself (a socket given as
+// /tmp/x.sock), which is shared by design and left as it is: there the
+// broker relies on its SO_PEERCRED check alone. A socket file left by a
+// broker that died is replaced; one a live broker answers on is an error.
 func Listen(path string) (*net.UnixListener, error) {
 	if err := privateDir(filepath.Dir(path)); err != nil {
 		return nil, err
@@ -61,7 +63,9 @@ func privateDir(dir string) error {
 	if int(st.Uid) != os.Getuid() {
 		return fmt.Errorf("bridge: socket directory %s is owned by uid %d, not %d", dir, st.Uid, os.Getuid())
 	}
-	if st.Mode&0o077 != 0 {
+	// Tightening a sticky directory would take /tmp away from every other
+	// user of the machine.
+	if st.Mode&0o077 != 0 && st.Mode&unix.S_ISVTX == 0 {
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return fmt.Errorf("bridge: socket directory %s: chmod 0700: %w", dir, err)
 		}

@@ -1010,6 +1010,20 @@ func TestListenSocketDir(t *testing.T) {
 		t.Errorf("directory left at %v, want tightened to 0700", st.Mode().Perm())
 	}
 
+	// A sticky shared directory (what /tmp is) is used as it is, never
+	// tightened.
+	shared := filepath.Join(base, "shared")
+	os.Mkdir(shared, 0o755)
+	os.Chmod(shared, 0o777|os.ModeSticky)
+	l, err = Listen(filepath.Join(shared, "broker.sock"))
+	if err != nil {
+		t.Fatalf("Listen in a sticky directory: %v", err)
+	}
+	l.Close()
+	if st, _ := os.Stat(shared); st.Mode().Perm() != 0o777 || st.Mode()&os.ModeSticky == 0 {
+		t.Errorf("sticky directory changed to %v, want drwxrwxrwt left alone", st.Mode())
+	}
+
 	t.Setenv("XDG_RUNTIME_DIR", "")
 	if want := filepath.Join(os.TempDir(), fmt.Sprintf("glbridge-%d", os.Getuid()), "broker.sock"); DefaultSocketPath() != want {
 		t.Errorf("fallback DefaultSocketPath = %q, want %q", DefaultSocketPath(), want)
