@@ -29,6 +29,48 @@ type lsEntry struct {
 	CreatorConnected bool         `json:"creator_connected"`
 	Refs             int          `json:"refs"`
 	Holders          []lsHolder   `json:"holders"`
+	// SyncFDs is the number of semaphore fds the broker keeps for the
+	// resource, SyncKinds their kinds in order ("timeline", "binary").
+	SyncFDs   int      `json:"sync_fds"`
+	SyncKinds []string `json:"sync_kinds"`
+	Mutex     lsMutex  `json:"keyed_mutex"`
+}
+
+// lsMutex is the keyed mutex: "free", "held" (by holder_pid through the
+// broker connection holder_conn) or "abandoned" (free; its holder went
+// without releasing, so the next acquirer gets it with any key).
+type lsMutex struct {
+	State      string `json:"state"`
+	HolderPID  int32  `json:"holder_pid,omitempty"`
+	HolderConn uint32 `json:"holder_conn,omitempty"`
+	LastKey    uint64 `json:"last_key"`
+	LastValue  uint64 `json:"last_value"`
+	Waiters    int    `json:"waiters"`
+}
+
+func mutexSummary(m bridge.MutexState) lsMutex {
+	out := lsMutex{State: "free", LastKey: m.LastKey, LastValue: m.LastValue, Waiters: m.Waiters}
+	switch {
+	case m.Held:
+		out.State, out.HolderPID, out.HolderConn = "held", m.HolderPID, m.HolderConn
+	case m.Abandoned:
+		out.State = "abandoned"
+	}
+	return out
+}
+
+// String is the MUTEX column: the state, the last key released with, and
+// the waiters.
+func (m lsMutex) String() string {
+	s := m.State
+	if m.State == "held" {
+		s += fmt.Sprintf(" by pid %d", m.HolderPID)
+	}
+	s += fmt.Sprintf(", last key %d", m.LastKey)
+	if m.Waiters > 0 {
+		s += fmt.Sprintf(", %d waiting", m.Waiters)
+	}
+	return s
 }
 
 type lsHolder struct {
@@ -83,7 +125,15 @@ func runLs(args []string) error {
 			},
 			Size: a.Size, DataLen: r.DataLen, CreatorPID: r.CreatorPID, CreatorConnected: r.CreatorConnected,
 			Refs: r.Refs, Holders: []lsHolder{},
+			SyncFDs: len(r.Syncs), SyncKinds: []string{}, Mutex: mutexSummary(r.Mutex),
 		})
+		for _, s := range r.Syncs {
+			kind := "binary"
+			if s.Timeline {
+				kind = "timeline"
+			}
+			entries[len(entries)-1].SyncKinds = append(entries[len(entries)-1].SyncKinds, kind)
+		}
 		for _, h := range r.Holders {
 			entries[len(entries)-1].Holders = append(entries[len(entries)-1].Holders, lsHolder(h))
 		}
@@ -97,7 +147,7 @@ func runLs(args []string) error {
 		return enc.Encode(entries)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tSIZE\tPID\tREFS\tHOLDERS")
+	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tSIZE\tPID\tREFS\tHOLDERS\tSYNC\tMUTEX")
 	for _, e := range entries {
 		name := "-"
 		if len(e.Names) > 0 {
@@ -111,7 +161,11 @@ func runLs(args []string) error {
 		for i, h := range e.Holders {
 			holders[i] = fmt.Sprintf("pid %d×%d", h.PID, h.Refs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\n", e.KMTHex, name, e.Desc, e.Size, pid, e.Refs, strings.Join(holders, " "))
+		syncs := fmt.Sprint(e.SyncFDs)
+		if e.SyncFDs > 0 {
+			syncs += " (" + strings.Join(e.SyncKinds, ",") + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", e.KMTHex, name, e.Desc, e.Size, pid, e.Refs, strings.Join(holders, " "), syncs, e.Mutex)
 	}
 	return tw.Flush()
 }

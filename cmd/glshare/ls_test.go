@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+)
+
+// captureLs runs `glshare ls` with args and returns what it printed.
+func captureLs(t *testing.T, args ...string) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	err = runLs(args)
+	os.Stdout = old
+	w.Close()
+	out, _ := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		t.Fatalf("ls %v: %v", args, err)
+	}
+	return string(out)
+}
+
+// TestLsSyncState: ls shows each resource's sync fds and keyed mutex
+// (free or held by a pid, last key, waiters), as text and as JSON.
+func TestLsSyncState(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "broker.sock")
+	l, err := bridge.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	go b.Serve(context.Background(), l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Shutdown(ctx)
+	})
+	c, err := bridge.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fd, err := unix.MemfdCreate("ls-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	unix.Ftruncate(fd, 4096)
+	alloc := bridge.Allocation{
+		Desc: bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 16, Height: 16, DepthOrArraySize: 1, MipLevels: 1,
+			SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm},
+		VkFormat: 37, Size: 4096,
+	}
+	held, err := c.CreateWithSync(alloc, fd, nil, []bridge.SyncFD{{FD: fd, Timeline: true}, {FD: fd}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, err := c.Create(alloc, fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AcquireSync(held, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A second handle waits for key 3.
+	nt, err := c.Share(held, bridge.AccessRead, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go c.AcquireSync(nt, 3, 10*time.Second)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		l, err := c.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l) == 2 && l[0].Mutex.Waiters == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the waiter never showed: %+v", l)
+		}
+	}
+	if err := c.ReleaseSync(free, 0, 0); err == nil {
+		t.Fatal("release of a free mutex succeeded")
+	}
+
+	text := captureLs(t, "--socket", sock)
+	t.Logf("glshare ls:\n%s", text)
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "SYNC") || !strings.Contains(lines[0], "MUTEX") {
+		t.Fatalf("ls printed %q", text)
+	}
+	wantHeld := fmt.Sprintf("2 (timeline,binary)  held by pid %d, last key 0, 1 waiting", os.Getpid())
+	if !strings.HasSuffix(lines[1], wantHeld) || !strings.HasPrefix(lines[1], held.String()) {
+		t.Errorf("held resource: %q, want it to end with %q", lines[1], wantHeld)
+	}
+	if f := strings.Fields(lines[2]); len(f) < 5 || strings.Join(f[len(f)-5:], " ") != "0 free, last key 0" {
+		t.Errorf("free resource: %q, want no sync fds and a free mutex", lines[2])
+	}
+
+	var entries []lsEntry
+	if err := json.Unmarshal([]byte(captureLs(t, "--socket", sock, "--json")), &entries); err != nil {
+		t.Fatal(err)
+	}
+	want := lsMutex{State: "held", HolderPID: int32(os.Getpid()), HolderConn: entries[0].Mutex.HolderConn, Waiters: 1}
+	if len(entries) != 2 || entries[0].SyncFDs != 2 || strings.Join(entries[0].SyncKinds, ",") != "timeline,binary" ||
+		entries[0].Mutex != want || entries[0].Mutex.HolderConn == 0 {
+		t.Errorf("ls --json entry 0: %+v", entries[0])
+	}
+	if e := entries[1]; e.SyncFDs != 0 || len(e.SyncKinds) != 0 || e.Mutex != (lsMutex{State: "free"}) {
+		t.Errorf("ls --json entry 1: %+v", e)
+	}
+}
