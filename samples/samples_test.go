@@ -9,13 +9,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/vkalloc"
 )
 
 // cFlags are the Makefile's flags for the C client (target samples).
@@ -268,11 +275,100 @@ func TestCrossProcess(t *testing.T) {
 	if !strings.Contains(prod.output(), "producer: released "+kmt) {
 		t.Errorf("the producer did not report releasing %s:\n%s", kmt, prod.output())
 	}
-	l, err := c.List()
+	waitNoResources(t, c)
+}
+
+// waitNoResources waits until the broker has freed every resource, as it
+// does once the connections holding them have ended (it learns of a
+// process's exit asynchronously).
+func waitNoResources(t *testing.T, c *bridge.Client) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, err := c.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the broker still lists %d resources 5s after the samples ended: %+v", len(l), l)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestKeyedMutex: a GL process and the Vulkan process it starts take turns
+// on one texture, each checking the frame the other wrote.
+func TestKeyedMutex(t *testing.T) {
+	sock, c := startBroker(t)
+	const rounds = 4
+	code, out := run(t, "keyedmutex", "-socket", sock, "-rounds", strconv.Itoa(rounds))
+	want := fmt.Sprintf("OK: %d rounds", rounds)
+	if code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("keyedmutex exited with %d and printed %q; want status 0 and %q", code, out, want)
+	}
+	// Every turn happened, in order: GL drew 0, 2, 4, 6; Vulkan wrote 1, 3, 5, 7.
+	for f := 0; f < 2*rounds; f += 2 {
+		for _, l := range []string{
+			fmt.Sprintf("vulkan: checked frame %d from GL, wrote frame %d\n", f, f+1),
+			fmt.Sprintf("gl: checked frame %d from Vulkan", f+1),
+		} {
+			if !strings.Contains(out, l) {
+				t.Errorf("keyedmutex did not print %q", strings.TrimSpace(l))
+			}
+		}
+	}
+	waitNoResources(t, c)
+	mustFail(t, "(is `glshare serve` running?)", "keyedmutex", "-socket", filepath.Join(t.TempDir(), "none.sock"))
+}
+
+// TestCClientRecordWithSyncAndData: a resource whose record carries sync
+// objects (as keyed-mutex resources do where drivers share timeline
+// semaphores) and private data has a longer record and more fds; the C
+// client must decode that too. Mesa shares no semaphores, so a memfd stands
+// in for the semaphore fd: the broker does not look inside sync fds, and the
+// client only closes them.
+func TestCClientRecordWithSyncAndData(t *testing.T) {
+	sock, c := startBroker(t)
+	pds, err := helperdev.ListPhysicalDevices()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l) != 0 {
-		t.Errorf("the broker still lists %d resources after every sample ended: %+v", len(l), l)
+	i := slices.IndexFunc(pds, func(p helperdev.PhysicalDeviceInfo) bool { return p.ExternalMemoryFD })
+	if i < 0 {
+		t.Skipf("no Vulkan device exports memory fds: %+v", pds)
 	}
+	dev, err := helperdev.Open(helperdev.Config{DriverUUID: pds[i].DriverUUID, DeviceUUID: pds[i].DeviceUUID, Peer: pds[i].Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	const w, h, frame = 64, 48, 5
+	img, err := vkalloc.NewImage(dev, bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: w, Height: h, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if err := img.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, frame), vkalloc.Sync{}); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := img.ExportFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	sem, err := unix.MemfdCreate("stand-in-semaphore", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sem)
+	kmt, err := c.CreateWithSync(img.Allocation(), fd, []byte("d3d11 private runtime data"), []bridge.SyncFD{{FD: sem, Timeline: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPass(t, "the record lists 1 sync object(s) and 26 bytes of private runtime data", "c-client", sock, kmt.String(), strconv.Itoa(frame))
+	mustPass(t, fmt.Sprintf("OK: all %d texels of KMT %v", w*h, kmt), "c-client", sock, kmt.String(), strconv.Itoa(frame))
+	mustFail(t, "MISMATCH", "c-client", sock, kmt.String(), strconv.Itoa(frame+1))
 }

@@ -19,7 +19,7 @@
  * Run, with a broker and samples/producer running (see samples/producer):
  *
  *     bin/c-client SOCKET KMT FRAME
- *     bin/c-client "$XDG_RUNTIME_DIR/glbridge/broker.sock" 0x40000082 7
+ *     bin/c-client "$XDG_RUNTIME_DIR/glbridge/broker.sock" 0x40400002 7
  *
  * FRAME is the frame of glbridge's test pattern the producer drew
  * (producer -frame, 7 by default). The exit status is 0 only if every
@@ -50,6 +50,7 @@
 #define GLB_HEADER_SIZE 24
 #define GLB_MAX_MESSAGE 73728
 #define GLB_MAX_FDS 8
+#define GLB_MAX_SYNC 7
 #define GLB_OPEN_KMT 3
 #define GLB_REPLY 0x8000
 #define GLB_FATAL 0xFFFF
@@ -84,7 +85,7 @@ struct allocation {
     uint32_t vk_format, tiling, image_usage, image_flags;
     uint64_t size, offset;
     uint32_t memory_type_index;
-    int dedicated;
+    int dedicated, host_memory;
     uint8_t driver_uuid[VK_UUID_SIZE], device_uuid[VK_UUID_SIZE];
 };
 
@@ -106,6 +107,7 @@ static void decode_allocation(const unsigned char *p, struct allocation *a)
     a->offset = get64(p + 64);
     a->memory_type_index = get32(p + 72);
     a->dedicated = get32(p + 76) & 1;
+    a->host_memory = get32(p + 76) >> 1 & 1;
     memcpy(a->driver_uuid, p + 80, VK_UUID_SIZE);
     memcpy(a->device_uuid, p + 96, VK_UUID_SIZE);
 }
@@ -222,18 +224,25 @@ static int open_kmt(const char *sock_path, uint32_t kmt, struct allocation *a, i
     }
 
     /* The resource record: handle, kmt, access, sync_count, data_len,
-     * reserved, then the Allocation at 24, then private data. */
-    if (payload_len < GLB_RECORD_SIZE || payload_len != GLB_RECORD_SIZE + get32(payload + 16)) {
-        fprintf(stderr, "c-client: resource record of %u bytes (data_len %u)\n", payload_len,
-                payload_len >= 20 ? get32(payload + 16) : 0);
+     * reserved, the Allocation at 24, one u32 kind per sync object (1
+     * binary, 2 timeline semaphore), then private data. */
+    uint32_t sync_count = payload_len >= 20 ? get32(payload + 12) : 0;
+    uint32_t data_len = payload_len >= 20 ? get32(payload + 16) : 0;
+    if (payload_len < GLB_RECORD_SIZE || sync_count > GLB_MAX_SYNC ||
+        payload_len != GLB_RECORD_SIZE + 4 * sync_count + data_len) {
+        fprintf(stderr, "c-client: resource record of %u bytes (sync_count %u, data_len %u)\n",
+                payload_len, sync_count, data_len);
         goto out;
     }
-    uint32_t sync_count = get32(payload + 12);
+    /* The memory fd comes first, then one fd per sync object. This sample
+     * reads once, after the producer finished drawing, so it closes the
+     * semaphores; a renderer would import them to order its accesses. */
     if (nfds != 1 + (int)sync_count) {
         fprintf(stderr, "c-client: %d fds for a resource with %u sync objects\n", nfds, sync_count);
         goto out;
     }
     decode_allocation(payload + 24, a);
+    printf("c-client: the record lists %u sync object(s) and %u bytes of private runtime data\n", sync_count, data_len);
     *fd = fds[0];
     fds[0] = -1;
     ret = 0;
@@ -581,7 +590,7 @@ int main(int argc, char **argv)
     char *end;
     unsigned long kmt = strtoul(argv[2], &end, 0);
     if (*argv[2] == '\0' || *end != '\0' || kmt > UINT32_MAX) {
-        fprintf(stderr, "c-client: KMT %s: want a 32-bit number such as 0x40000082\n", argv[2]);
+        fprintf(stderr, "c-client: KMT %s: want a 32-bit number such as 0x40400002\n", argv[2]);
         return 2;
     }
     long frame = strtol(argv[3], &end, 0);
@@ -591,7 +600,7 @@ int main(int argc, char **argv)
     }
 
     struct allocation a;
-    int fd;
+    int fd = -1;
     if (open_kmt(argv[1], (uint32_t)kmt, &a, &fd) < 0)
         return 1;
     printf("c-client: opened KMT %#010x: %ux%u DXGI format %u, VkFormat %u, %llu bytes, ",
@@ -599,6 +608,12 @@ int main(int argc, char **argv)
     print_uuid("driver ", a.driver_uuid);
     print_uuid(", device ", a.device_uuid);
     printf("\n");
+    if (a.host_memory) {
+        fprintf(stderr, "c-client: the resource is host memory (the copy path: a memfd of packed texels, "
+                        "no Vulkan allocation); this sample imports Vulkan memory\n");
+        close(fd);
+        return 1;
+    }
     /* The pattern is RGBA8; a renderer would handle every format it knows. */
     if (a.dimension != GLB_DIMENSION_TEXTURE2D || a.vk_format != VK_FORMAT_R8G8B8A8_UNORM ||
         a.sample_count != 1 || !(a.image_usage & VK_IMAGE_USAGE_TRANSFER_SRC_BIT)) {

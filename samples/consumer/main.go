@@ -11,9 +11,9 @@
 //
 // With a broker and a producer running (see samples/producer):
 //
-//	bin/consumer -kmt 0x40000082
+//	bin/consumer -kmt 0x40400002
 //	bin/consumer -name 'Local\glbridge-sample' -vulkan
-//	bin/consumer -kmt 0x40000082 -frame 7 -socket /path/to/broker.sock
+//	bin/consumer -kmt 0x40400002 -frame 7 -socket /path/to/broker.sock
 //
 // It prints what it checked and exits with status 0 only if every texel is
 // the producer's pattern for -frame. A stale or made-up handle gets the
@@ -43,7 +43,7 @@ import (
 
 func main() {
 	socket := flag.String("socket", bridge.DefaultSocketPath(), "the broker's socket")
-	kmt := flag.String("kmt", "", "open the resource with this KMT handle (e.g. 0x40000082)")
+	kmt := flag.String("kmt", "", "open the resource with this KMT handle (e.g. 0x40400002)")
 	name := flag.String("name", "", "open the resource shared under this name")
 	vulkan := flag.Bool("vulkan", false, "import into a Vulkan device instead of a GL context")
 	frame := flag.Int("frame", 7, "frame of the test pattern the producer drew")

@@ -6,12 +6,12 @@
 //
 // The broker must be running:
 //
-//	make samples
+//	make build samples                          # bin/glshare and the samples
 //	bin/glshare serve &                         # the broker, at its default socket
-//	bin/producer -name 'Local\glbridge-sample' & # prints "KMT 0x40000082"
-//	bin/consumer -kmt 0x40000082                # GL in another process
+//	bin/producer -name 'Local\glbridge-sample' & # prints "KMT 0x40400002"
+//	bin/consumer -kmt 0x40400002                # GL in another process
 //	bin/consumer -name 'Local\glbridge-sample' -vulkan
-//	bin/c-client "$XDG_RUNTIME_DIR/glbridge/broker.sock" 0x40000082 7
+//	bin/c-client "$XDG_RUNTIME_DIR/glbridge/broker.sock" 0x40400002 7
 //	kill %2                                     # the producer lets go and exits
 //
 // (Without XDG_RUNTIME_DIR the socket is /tmp/glbridge-$(id -u)/broker.sock;
