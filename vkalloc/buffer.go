@@ -17,6 +17,38 @@ const bufferUsage = vk.BufferUsageTransferSrcBit | vk.BufferUsageTransferDstBit 
 	vk.BufferUsageUniformBufferBit | vk.BufferUsageStorageBufferBit |
 	vk.BufferUsageIndexBufferBit | vk.BufferUsageVertexBufferBit
 
+// bufferPadding is how many bytes beyond the resource a shared buffer's
+// VkBuffer covers. Mesa's llvmpipe refuses glBufferStorageMemEXT with
+// GL_OUT_OF_MEMORY unless the memory object is at least 8 bytes larger than
+// the GL buffer, and a dedicated allocation is exactly as large as its
+// buffer; so the buffer is made larger than Desc.Width (rounded to 64
+// bytes, plus 64). Importers compute the same size from Desc.Width.
+const bufferPadding = 64
+
+func paddedBufferSize(width uint32) uint64 {
+	return (uint64(width)+bufferPadding-1)&^(bufferPadding-1) + bufferPadding
+}
+
+// BufferSupport is what the device can do with shared buffers.
+type BufferSupport struct {
+	Exportable, Importable, DedicatedOnly bool
+}
+
+// QueryBufferSupport reports whether buffers with every usage a shared
+// buffer gets can be exported and imported as opaque fds on dev.
+func QueryBufferSupport(dev *helperdev.Device) (BufferSupport, error) {
+	_, pd, err := dev.Internal()
+	if err != nil {
+		return BufferSupport{}, fmt.Errorf("vkalloc: %w", err)
+	}
+	ext := pd.ExternalBufferProperties(0, bufferUsage, vk.ExternalMemoryHandleTypeOpaqueFDBit)
+	return BufferSupport{
+		Exportable:    ext.Features&vk.ExternalMemoryFeatureExportableBit != 0,
+		Importable:    ext.Features&vk.ExternalMemoryFeatureImportableBit != 0,
+		DedicatedOnly: ext.Features&vk.ExternalMemoryFeatureDedicatedOnlyBit != 0,
+	}, nil
+}
+
 // Buffer is a Vulkan buffer with its own dedicated memory, allocated here
 // for export (NewBuffer) or imported from an fd (ImportBuffer). Between
 // accesses it is owned by VK_QUEUE_FAMILY_EXTERNAL, as images are.
@@ -49,7 +81,7 @@ func NewBuffer(dev *helperdev.Device, desc bridge.Desc) (*Buffer, error) {
 	if ext.Features&vk.ExternalMemoryFeatureExportableBit == 0 {
 		return nil, fmt.Errorf("vkalloc: %w: %s: buffers are not exportable as opaque fds on %q", bridge.ErrUnsupportedFormat, desc.Dimension, dev.Caps().DeviceName)
 	}
-	buf, err := vkd.CreateBuffer(uint64(desc.Width), bufferUsage, vk.ExternalMemoryHandleTypeOpaqueFDBit)
+	buf, err := vkd.CreateBuffer(paddedBufferSize(desc.Width), bufferUsage, vk.ExternalMemoryHandleTypeOpaqueFDBit)
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
@@ -99,7 +131,7 @@ func ImportBuffer(dev *helperdev.Device, a bridge.Allocation, fd int) (*Buffer, 
 	if err := a.Desc.Validate(); err != nil {
 		return nil, fmt.Errorf("vkalloc: ImportBuffer: %w", err)
 	}
-	buf, err := vkd.CreateBuffer(uint64(a.Desc.Width), bufferUsage, vk.ExternalMemoryHandleTypeOpaqueFDBit)
+	buf, err := vkd.CreateBuffer(paddedBufferSize(a.Desc.Width), bufferUsage, vk.ExternalMemoryHandleTypeOpaqueFDBit)
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}

@@ -197,3 +197,35 @@ func TestQuerySupport(t *testing.T) {
 		t.Fatalf("only %d formats shareable", n)
 	}
 }
+
+// TestMultisampleReadback: a multisampled image reads back resolved, per
+// layer, and refuses uploads.
+func TestMultisampleReadback(t *testing.T) {
+	dev := openAny(t)
+	d := bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 17, Height: 9, DepthOrArraySize: 2, MipLevels: 1, SampleCount: 4, Format: bridge.FormatR8G8B8A8Unorm, BindFlags: 0x20 /* RENDER_TARGET */}
+	im, err := vkalloc.NewImage(dev, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	if err := im.Clear([4]float32{0, 1, 0.2, 1}, vkalloc.Sync{}); err != nil {
+		t.Fatal(err)
+	}
+	for layer := range uint32(2) {
+		px, err := im.ReadPixels(vkalloc.Subresource{Layer: layer}, vkalloc.Sync{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(px) != 17*9*4 {
+			t.Fatalf("%d bytes", len(px))
+		}
+		for i := 0; i < len(px); i += 4 {
+			if px[i] != 0 || px[i+1] != 255 || (px[i+2] != 51) || px[i+3] != 255 {
+				t.Fatalf("layer %d texel %d = %v", layer, i/4, px[i:i+4])
+			}
+		}
+	}
+	if err := im.WritePixels(vkalloc.Subresource{}, make([]byte, 17*9*4), vkalloc.Sync{}); err == nil {
+		t.Fatal("WritePixels into a multisampled image succeeded")
+	}
+}

@@ -593,10 +593,7 @@ func (im *Image) SubresourceSize(s Subresource) (uint64, error) {
 var errBadSubresource = errors.New("subresource out of range")
 
 func (im *Image) checkSubresource(s Subresource) error {
-	_, _, _, levels, layers, samples := geometry(im.alloc.Desc)
-	if samples > 1 {
-		return fmt.Errorf("vkalloc: %w: Vulkan copies no multisampled image to or from memory; resolve it first", errBadSubresource)
-	}
+	_, _, _, levels, layers, _ := geometry(im.alloc.Desc)
 	if s.Level >= levels || s.Layer >= layers {
 		return fmt.Errorf("vkalloc: %w: level %d layer %d of an image with %d levels and %d layers", errBadSubresource, s.Level, s.Layer, levels, layers)
 	}
@@ -614,6 +611,10 @@ func (im *Image) copyRegion(s Subresource) vk.BufferImageCopy {
 
 // ReadPixels copies subresource s into host memory through a staging
 // buffer, waits, and returns its bytes tightly packed.
+//
+// A multisampled colour image is first resolved (vkCmdResolveImage) into a
+// single-sampled scratch image, since Vulkan copies no multisampled image
+// to memory: what comes back is the resolved layer.
 func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
 	size, err := im.SubresourceSize(s)
 	if err != nil {
@@ -624,9 +625,25 @@ func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
 		return nil, err
 	}
 	defer st.close()
+	src, srcRegion := im.img, im.copyRegion(s)
+	var scratch *scratchImage
+	if _, _, _, _, _, samples := geometry(im.alloc.Desc); samples > 1 {
+		if im.info.Depth || im.info.Stencil {
+			return nil, fmt.Errorf("vkalloc: ReadPixels: %w: Vulkan resolves no multisampled depth or stencil image", errBadSubresource)
+		}
+		w, h, _ := im.levelExtent(0)
+		if scratch, err = newScratchImage(im.dev, im.vkd, im.storage.VkFormat, w, h); err != nil {
+			return nil, err
+		}
+		defer scratch.close()
+		src, srcRegion = scratch.img, vk.BufferImageCopy{AspectMask: vk.ImageAspectColorBit, LayerCount: 1, Width: w, Height: h, Depth: 1}
+	}
 	err = im.submit(func(c helperdev.Commands) {
 		im.acquire(c, vk.ImageLayoutTransferSrcOptimal, vk.PipelineStageTransferBit, vk.AccessTransferReadBit)
-		c.Dev.CmdCopyImageToBuffer(c.CB, im.img, vk.ImageLayoutTransferSrcOptimal, st.buf, im.copyRegion(s))
+		if scratch != nil {
+			scratch.resolveFrom(c, im.img, s.Layer)
+		}
+		c.Dev.CmdCopyImageToBuffer(c.CB, src, vk.ImageLayoutTransferSrcOptimal, st.buf, srcRegion)
 		c.Dev.CmdBufferBarrier(c.CB, vk.BufferBarrier{
 			SrcStage: vk.PipelineStageTransferBit, DstStage: vk.PipelineStageHostBit,
 			SrcAccess: vk.AccessTransferWriteBit, DstAccess: vk.AccessHostReadBit,
@@ -650,6 +667,9 @@ func (im *Image) WritePixels(s Subresource, data []byte, sync Sync) error {
 	if err != nil {
 		return err
 	}
+	if _, _, _, _, _, samples := geometry(im.alloc.Desc); samples > 1 {
+		return fmt.Errorf("vkalloc: WritePixels: %w: Vulkan copies nothing from memory into a multisampled image; Clear it or render to it", errBadSubresource)
+	}
 	if uint64(len(data)) != size {
 		return fmt.Errorf("vkalloc: WritePixels: %d bytes given for a subresource of %d", len(data), size)
 	}
@@ -664,6 +684,72 @@ func (im *Image) WritePixels(s Subresource, data []byte, sync Sync) error {
 		c.Dev.CmdCopyBufferToImage(c.CB, st.buf, im.img, vk.ImageLayoutTransferDstOptimal, im.copyRegion(s))
 		im.release(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 	}, sync)
+}
+
+// scratchImage is a single-sampled image of the device's own, not shared,
+// that multisampled images are resolved into.
+type scratchImage struct {
+	vkd  vk.Device
+	img  vk.Image
+	mem  vk.DeviceMemory
+	w, h uint32
+}
+
+func newScratchImage(dev *helperdev.Device, vkd vk.Device, format, w, h uint32) (*scratchImage, error) {
+	img, err := vkd.CreateImage(vk.ImageCreateInfo{
+		ImageType: vk.ImageType2D, Format: format, Width: w, Height: h, Depth: 1, MipLevels: 1, ArrayLayers: 1,
+		Samples: vk.SampleCount1Bit, Tiling: vk.ImageTilingOptimal,
+		Usage: vk.ImageUsageTransferSrcBit | vk.ImageUsageTransferDstBit | vk.ImageUsageColorAttachmentBit,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vkalloc: scratch image: %w", err)
+	}
+	req := vkd.ImageMemoryRequirements(img)
+	ti, err := dev.MemoryTypeIndex(req.MemoryTypeBits, 0)
+	if err != nil {
+		vkd.DestroyImage(img)
+		return nil, fmt.Errorf("vkalloc: scratch image: %w", err)
+	}
+	mem, err := vkd.AllocateMemory(vk.MemoryAllocateInfo{Size: req.Size, MemoryTypeIndex: ti, ImportFD: -1})
+	if err != nil {
+		vkd.DestroyImage(img)
+		return nil, fmt.Errorf("vkalloc: scratch image: %w", err)
+	}
+	if err := vkd.BindImageMemory(img, mem, 0); err != nil {
+		vkd.FreeMemory(mem)
+		vkd.DestroyImage(img)
+		return nil, fmt.Errorf("vkalloc: scratch image: %w", err)
+	}
+	return &scratchImage{vkd: vkd, img: img, mem: mem, w: w, h: h}, nil
+}
+
+// resolveFrom records the resolve of layer of src (in TRANSFER_SRC) into
+// the scratch image, leaving it in TRANSFER_SRC for a copy.
+func (s *scratchImage) resolveFrom(c helperdev.Commands, src vk.Image, layer uint32) {
+	rng := vk.SubresourceRange{AspectMask: vk.ImageAspectColorBit, LevelCount: 1, LayerCount: 1}
+	c.Dev.CmdImageBarrier(c.CB, vk.ImageBarrier{
+		SrcStage: vk.PipelineStageTopOfPipeBit, DstStage: vk.PipelineStageTransferBit,
+		DstAccess: vk.AccessTransferWriteBit,
+		OldLayout: vk.ImageLayoutUndefined, NewLayout: vk.ImageLayoutTransferDstOptimal,
+		SrcQueueFamily: vk.QueueFamilyIgnored, DstQueueFamily: vk.QueueFamilyIgnored,
+		Image: s.img, Range: rng,
+	})
+	region := vk.ImageRegion{AspectMask: vk.ImageAspectColorBit, LayerCount: 1, X1: int32(s.w), Y1: int32(s.h), Z1: 1}
+	srcRegion := region
+	srcRegion.BaseArrayLayer = layer
+	c.Dev.CmdResolveImage(c.CB, src, vk.ImageLayoutTransferSrcOptimal, s.img, vk.ImageLayoutTransferDstOptimal, srcRegion, region)
+	c.Dev.CmdImageBarrier(c.CB, vk.ImageBarrier{
+		SrcStage: vk.PipelineStageTransferBit, DstStage: vk.PipelineStageTransferBit,
+		SrcAccess: vk.AccessTransferWriteBit, DstAccess: vk.AccessTransferReadBit,
+		OldLayout: vk.ImageLayoutTransferDstOptimal, NewLayout: vk.ImageLayoutTransferSrcOptimal,
+		SrcQueueFamily: vk.QueueFamilyIgnored, DstQueueFamily: vk.QueueFamilyIgnored,
+		Image: s.img, Range: rng,
+	})
+}
+
+func (s *scratchImage) close() {
+	s.vkd.DestroyImage(s.img)
+	s.vkd.FreeMemory(s.mem)
 }
 
 // staging is a host-visible, coherent buffer, mapped for its whole life.

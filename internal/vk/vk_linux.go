@@ -87,6 +87,7 @@ typedef struct {
 	PFN_vkCmdCopyBuffer cmdCopyBuffer;
 	PFN_vkCmdBlitImage cmdBlitImage;
 	PFN_vkCmdCopyImage cmdCopyImage;
+	PFN_vkCmdResolveImage cmdResolveImage;
 	PFN_vkCreateFence createFence;
 	PFN_vkDestroyFence destroyFence;
 	PFN_vkWaitForFences waitForFences;
@@ -285,6 +286,7 @@ static VkResult createDevice(instFuncs *f, VkPhysicalDevice pd, uint32_t queueFa
 	L(cmdCopyBuffer, vkCmdCopyBuffer);
 	L(cmdBlitImage, vkCmdBlitImage);
 	L(cmdCopyImage, vkCmdCopyImage);
+	L(cmdResolveImage, vkCmdResolveImage);
 	L(createFence, vkCreateFence);
 	L(destroyFence, vkDestroyFence);
 	L(waitForFences, vkWaitForFences);
@@ -448,6 +450,10 @@ static void cmdBlitImage(devFuncs *d, VkCommandBuffer cb, VkImage src, VkImageLa
 
 static void cmdCopyImage(devFuncs *d, VkCommandBuffer cb, VkImage src, VkImageLayout srcLayout, VkImage dst, VkImageLayout dstLayout, VkImageCopy r) {
 	d->cmdCopyImage(cb, src, srcLayout, dst, dstLayout, 1, &r);
+}
+
+static void cmdResolveImage(devFuncs *d, VkCommandBuffer cb, VkImage src, VkImageLayout srcLayout, VkImage dst, VkImageLayout dstLayout, VkImageResolve r) {
+	d->cmdResolveImage(cb, src, srcLayout, dst, dstLayout, 1, &r);
 }
 
 // queueSubmit submits one command buffer (or none), waiting on and
@@ -1283,6 +1289,18 @@ func (d Device) CmdCopyImage(cb CommandBuffer, src Image, srcLayout uint32, dst 
 	c.dstOffset = C.VkOffset3D{C.int32_t(dr.X0), C.int32_t(dr.Y0), C.int32_t(dr.Z0)}
 	c.extent = C.VkExtent3D{C.uint32_t(sr.X1 - sr.X0), C.uint32_t(sr.Y1 - sr.Y0), C.uint32_t(sr.Z1 - sr.Z0)}
 	C.cmdCopyImage(d.f, cb.cb, C.VkImage(src), C.VkImageLayout(srcLayout), C.VkImage(dst), C.VkImageLayout(dstLayout), c)
+}
+
+// CmdResolveImage records a resolve of the multisampled src region into
+// the single-sampled dst at dr's X0, Y0, Z0.
+func (d Device) CmdResolveImage(cb CommandBuffer, src Image, srcLayout uint32, dst Image, dstLayout uint32, sr, dr ImageRegion) {
+	var r C.VkImageResolve
+	r.srcSubresource = sr.layers()
+	r.srcOffset = C.VkOffset3D{C.int32_t(sr.X0), C.int32_t(sr.Y0), C.int32_t(sr.Z0)}
+	r.dstSubresource = dr.layers()
+	r.dstOffset = C.VkOffset3D{C.int32_t(dr.X0), C.int32_t(dr.Y0), C.int32_t(dr.Z0)}
+	r.extent = C.VkExtent3D{C.uint32_t(sr.X1 - sr.X0), C.uint32_t(sr.Y1 - sr.Y0), C.uint32_t(sr.Z1 - sr.Z0)}
+	C.cmdResolveImage(d.f, cb.cb, C.VkImage(src), C.VkImageLayout(srcLayout), C.VkImage(dst), C.VkImageLayout(dstLayout), r)
 }
 
 // SemaphoreSubmit is one semaphore a submission waits on or signals, with
