@@ -100,31 +100,42 @@ func ImportMemory(a bridge.Allocation, fd int) (*Memory, error) {
 // memfds (llvmpipe, lavapipe), dma-bufs or device files, so only what none
 // of those can be is refused here.
 func checkMemoryFD(fd int, size uint64) error {
+	st, err := checkExportedFD(fd, "exported memory")
+	if err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG && (st.Size < 0 || uint64(st.Size) < size) {
+		return fmt.Errorf("is a file of %d bytes, smaller than the allocation's %d", st.Size, size)
+	}
+	return nil
+}
+
+// checkExportedFD refuses fds that no driver exports (pipes, sockets,
+// directories, block devices, the kernel's memory devices); what names
+// what the fd should have been. It returns the fd's stat for further
+// checks.
+func checkExportedFD(fd int, what string) (unix.Stat_t, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("cannot be inspected: fstat: %w", err)
+		return st, fmt.Errorf("cannot be inspected: fstat: %w", err)
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFIFO:
-		return errors.New("is a pipe, not exported memory")
+		return st, errors.New("is a pipe, not " + what)
 	case unix.S_IFSOCK:
-		return errors.New("is a socket, not exported memory")
+		return st, errors.New("is a socket, not " + what)
 	case unix.S_IFDIR:
-		return errors.New("is a directory, not exported memory")
+		return st, errors.New("is a directory, not " + what)
 	case unix.S_IFBLK:
-		return errors.New("is a block device, not exported memory")
+		return st, errors.New("is a block device, not " + what)
 	case unix.S_IFCHR:
 		// Major 1 is the kernel's memory devices: /dev/null, /dev/zero,
 		// /dev/mem, /dev/random and the like.
 		if unix.Major(st.Rdev) == 1 {
-			return fmt.Errorf("is the character device %d:%d (/dev/null, /dev/zero or the like), not exported memory", unix.Major(st.Rdev), unix.Minor(st.Rdev))
-		}
-	case unix.S_IFREG:
-		if st.Size < 0 || uint64(st.Size) < size {
-			return fmt.Errorf("is a file of %d bytes, smaller than the allocation's %d", st.Size, size)
+			return st, fmt.Errorf("is the character device %d:%d (/dev/null, /dev/zero or the like), not %s", unix.Major(st.Rdev), unix.Minor(st.Rdev), what)
 		}
 	}
-	return nil
+	return st, nil
 }
 
 // Name returns the GL memory object name.

@@ -231,25 +231,8 @@ func ImportSemaphore(fd int, timeline bool) (*Semaphore, error) {
 // fds are DRM syncobjs (anonymous inodes) on Mesa's kernel drivers and
 // device files or anonymous inodes on NVIDIA, so those pass.
 func checkSemaphoreFD(fd int) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("cannot be inspected: fstat: %w", err)
-	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFIFO:
-		return errors.New("is a pipe, not an exported semaphore")
-	case unix.S_IFSOCK:
-		return errors.New("is a socket, not an exported semaphore")
-	case unix.S_IFDIR:
-		return errors.New("is a directory, not an exported semaphore")
-	case unix.S_IFBLK:
-		return errors.New("is a block device, not an exported semaphore")
-	case unix.S_IFCHR:
-		if unix.Major(st.Rdev) == 1 {
-			return fmt.Errorf("is the character device %d:%d (/dev/null, /dev/zero or the like), not an exported semaphore", unix.Major(st.Rdev), unix.Minor(st.Rdev))
-		}
-	}
-	return nil
+	_, err := checkExportedFD(fd, "an exported semaphore")
+	return err
 }
 
 // Name returns the GL semaphore object name.
