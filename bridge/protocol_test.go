@@ -28,8 +28,8 @@ func TestAllocationLayout(t *testing.T) {
 	if n := reflect.TypeFor[Desc]().NumField(); n != 10 {
 		t.Fatalf("Desc has %d fields; the wire encoding (AppendDesc, docs/protocol.md) knows 10: extend both", n)
 	}
-	if n := reflect.TypeFor[Allocation]().NumField(); n != 11 {
-		t.Fatalf("Allocation has %d fields; the wire encoding (AppendAllocation, docs/protocol.md) knows 11: extend both", n)
+	if n := reflect.TypeFor[Allocation]().NumField(); n != 12 {
+		t.Fatalf("Allocation has %d fields; the wire encoding (AppendAllocation, docs/protocol.md) knows 12: extend both", n)
 	}
 	a := testAllocation(0x1122334455667788)
 	a.Offset = 0x0102030405060708
@@ -63,7 +63,17 @@ func TestAllocationLayout(t *testing.T) {
 	if err != nil || got != a {
 		t.Fatalf("DecodeAllocation = %+v, %v; want %+v", got, err, a)
 	}
-	b[76] = 3 // an unknown flag bit
+	// Flag bit 1 is HostMemory.
+	h := a
+	h.Dedicated, h.HostMemory = false, true
+	hb := AppendAllocation(nil, h)
+	if le.Uint32(hb[76:]) != 2 {
+		t.Errorf("flags of a host-memory allocation = %#x, want 2", le.Uint32(hb[76:]))
+	}
+	if got, err := DecodeAllocation(hb); err != nil || got != h {
+		t.Errorf("DecodeAllocation(host memory) = %+v, %v", got, err)
+	}
+	b[76] = 5 // an unknown flag bit
 	if _, err := DecodeAllocation(b); !errors.Is(err, ErrInvalid) {
 		t.Errorf("unknown allocation flag: err = %v, want ErrInvalid", err)
 	}
