@@ -19,6 +19,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -192,6 +193,9 @@ type Report struct {
 	Staging  Staging `json:"copy_staging"`
 	Warmup   int     `json:"warmup_frames"`
 	Draws    int     `json:"draws_per_frame"`
+	// LoadAvg is /proc/loadavg's 1-minute load before and after the run:
+	// on a machine with other work the frame times say less.
+	LoadAvg [2]string `json:"load_avg"`
 
 	Results []Result      `json:"results"`
 	Ratios  []Ratio       `json:"ratios"`
@@ -232,6 +236,7 @@ func Run(env *interop.Env, opts Options) (*Report, error) {
 		VKDevice: caps.DeviceName, VKDriver: caps.DriverName, VKDriverInfo: caps.DriverInfo, VKAPIVersion: caps.APIVersion,
 		Handoff: hp.String(), Consumer: consumerNote, Staging: opts.Staging, Warmup: opts.Warmup, Draws: opts.Draws,
 	}
+	rep.LoadAvg[0] = loadAvg()
 	var work *workload
 	var err error
 	env.GL.Call(func() { work, err = newWorkload(opts.Draws) })
@@ -254,6 +259,7 @@ func Run(env *interop.Env, opts Options) (*Report, error) {
 		}
 		rep.Open, rep.Broker = o, b
 	}
+	rep.LoadAvg[1] = loadAvg()
 	return rep, nil
 }
 
@@ -275,9 +281,9 @@ func ratio(rep *Report, sz Size) Ratio {
 }
 
 // block is how many frames a path runs before the next path takes over:
-// the paths take turns so that whatever else the machine does hits them
-// alike.
-const block = 8
+// the paths take turns, frame by frame, so that whatever else the machine
+// does (a shared CI machine does plenty) hits them alike.
+const block = 1
 
 func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Options) ([]Result, error) {
 	progress(opts.Progress, "bench: %s: setting up", sz)
@@ -377,6 +383,19 @@ func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Op
 	}
 	progress(opts.Progress, "bench: %s: done: p50%s", sz, b.String())
 	return out, nil
+}
+
+// loadAvg returns the 1-minute load average, or "" where there is none.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }
 
 func progress(w io.Writer, format string, args ...any) {

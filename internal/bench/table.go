@@ -17,7 +17,7 @@ func WriteTable(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(&b, "GL:        %s, %s (%s, EGL %s)\n", r.GLRenderer, r.GLVersion, r.GLVendor, r.GLPlatform)
 	fmt.Fprintf(&b, "Vulkan:    %s, %s %s, Vulkan %s\n", r.VKDevice, r.VKDriver, r.VKDriverInfo, r.VKAPIVersion)
-	fmt.Fprintf(&b, "host:      %s, %d CPUs, %s\n", r.OS, r.CPUs, r.GoVersion)
+	fmt.Fprintf(&b, "host:      %s, %d CPUs, %s; load average %s before, %s after\n", r.OS, r.CPUs, r.GoVersion, r.LoadAvg[0], r.LoadAvg[1])
 	fmt.Fprintf(&b, "hand-off:  %s; consumer: %s\n", r.Handoff, r.Consumer)
 	fmt.Fprintf(&b, "frame:     test pattern + %d blended full-screen draws; %d warm-up frames; copy path staging: %s\n\n", r.Draws, r.Warmup, r.Staging)
 
