@@ -21,16 +21,17 @@ import (
 )
 
 // The cross-process tests re-execute this test binary as producer and
-// consumer processes (TestHelperProcess with GLBRIDGE_HELPER_ROLE set), so
+// consumer processes (TestMain with GLBRIDGE_HELPER_ROLE set), so
 // that fds really cross process boundaries and kill -9 really kills.
 
 const helperRoleEnv = "GLBRIDGE_HELPER_ROLE"
 
-// TestHelperProcess is not a test: it is the body of the child processes.
-func TestHelperProcess(t *testing.T) {
+// TestMain runs the tests, or, with GLBRIDGE_HELPER_ROLE set, the body of a
+// child process.
+func TestMain(m *testing.M) {
 	role := os.Getenv(helperRoleEnv)
 	if role == "" {
-		t.Skip("runs only as a child process of the cross-process tests")
+		os.Exit(m.Run())
 	}
 	if err := runHelper(role); err != nil {
 		fmt.Fprintf(os.Stdout, "ERROR %v\n", err)
@@ -142,7 +143,7 @@ type helper struct {
 
 func startHelper(t *testing.T, role string, env ...string) *helper {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), append([]string{helperRoleEnv + "=" + role}, env...)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -267,7 +268,7 @@ func runAs(t *testing.T, uid uint32, path string) error {
 	if err := os.WriteFile(exe, src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^TestHelperProcess$")
+	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperRoleEnv+"=list", "GLB_SOCK="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
 	cmd.Dir = dir
@@ -297,7 +298,7 @@ func TestBrokerSocketActivation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	// LISTEN_PID must name the child, which only exists after the fork:
 	// the child fills it in (systemd does it between fork and exec).
 	cmd.Env = append(os.Environ(), helperRoleEnv+"=activated", "LISTEN_FDS=1", "LISTEN_PID=self")

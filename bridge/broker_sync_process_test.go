@@ -13,7 +13,7 @@ import (
 )
 
 // Cross-process keyed mutex tests: the helper roles below run in child
-// processes (see TestHelperProcess) that open a resource the test process
+// processes (see TestMain) that open a resource the test process
 // created and take turns on its keyed mutex, checking through the shared
 // memory that each sees the other's last write whole.
 
