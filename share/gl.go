@@ -1,0 +1,374 @@
+package share
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/go-gl/gl/v3.2-compatibility/gl"
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/vkalloc"
+)
+
+// GL is the GL side of sharing, for one GL context: the entry point of a
+// GL renderer (wined3d) into glbridge. It decides once, in NewGL, how
+// this context shares (Path, Reason), and makes and opens resources that
+// work the same whatever the path.
+//
+// Every method of GL and of its GLResources runs on the thread where the
+// GL context is current, like the caller's own GL calls. Resources must
+// be closed before the GL.
+type GL struct {
+	id     glimport.Identity
+	opts   Options
+	path   Path
+	reason string
+	// dev is the Vulkan device Create allocates on: GL's helper device
+	// (ZeroCopy) or another device that exports memory (CopyVulkan); nil
+	// for CopyHost. devs owns it and the devices opened to copy through
+	// records of other devices.
+	dev    *helperdev.Device
+	devs   devices
+	closed bool
+}
+
+// NewGL sets up sharing for the caller's GL context. It must run on the
+// context's thread with the context current; procAddr is the platform's
+// eglGetProcAddress or glXGetProcAddress, handed to glimport.Init.
+//
+// It chooses the path Create uses:
+//
+//   - ZeroCopy when GL has GL_EXT_memory_object_fd and a Vulkan device
+//     with GL's driver and device UUIDs exports memory: resources are
+//     that device's allocations, imported into GL.
+//   - CopyVulkan otherwise (or with ForceCopy), when any Vulkan device
+//     exports memory: resources are its allocations, which Vulkan
+//     processes on that device open zero-copy; GL works on textures of
+//     its own and copies at access boundaries.
+//   - CopyHost when no Vulkan device can (or with NoVulkan): resources
+//     are shared host memory.
+//
+// Reason says why the path is not ZeroCopy. Only a GL that cannot be
+// loaded or queried is an error: a machine without any of the
+// extensions still shares, by copying. The caller owns the GL and must
+// Close it, on the same thread, after its resources.
+func NewGL(procAddr func(name string) unsafe.Pointer, opts Options) (*GL, error) {
+	opts = opts.withEnv()
+	if err := glimport.Init(procAddr); err != nil {
+		return nil, fmt.Errorf("share: %w", err)
+	}
+	id, err := glimport.QueryIdentity()
+	if err != nil {
+		return nil, fmt.Errorf("share: %w", err)
+	}
+	if opts.DenyMemoryObject {
+		id.MemoryObjectFD = false
+	}
+	g := &GL{id: id, opts: opts}
+	if opts.NoVulkan {
+		g.path, g.reason = CopyHost, "no Vulkan (Options.NoVulkan)"
+		return g, nil
+	}
+	cfg := helperdev.Config{DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, Peer: fmt.Sprintf("GL %q", id.Renderer)}
+	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, MemoryObjectFD: id.MemoryObjectFD})
+	switch {
+	case err == nil && !opts.ForceCopy:
+		g.path = ZeroCopy
+	case err == nil:
+		g.path, g.reason = CopyVulkan, opts.forceReason()
+	default:
+		g.reason = err.Error()
+		if opts.DenyMemoryObject {
+			g.reason += " (Options.DenyMemoryObject)"
+		}
+		if dev, err = openExporting(&cfg); err != nil {
+			g.path, g.reason = CopyHost, g.reason+"; "+err.Error()
+			return g, nil
+		}
+		g.path = CopyVulkan
+	}
+	g.dev = dev
+	g.devs.add(dev)
+	return g, nil
+}
+
+// Path returns the path Create uses. Open chooses per record: a GL on a
+// copy path may still import another process's memory zero-copy, and a
+// zero-copy GL copies what it cannot import.
+func (g *GL) Path() Path { return g.path }
+
+// Reason says why Path is not ZeroCopy ("" when it is): the missing
+// extension, the UUID mismatch with both sides' UUIDs, or the option that
+// forced the copy.
+func (g *GL) Reason() string { return g.reason }
+
+// Identity returns what the GL context said about itself (with
+// MemoryObjectFD cleared under Options.DenyMemoryObject).
+func (g *GL) Identity() glimport.Identity { return g.id }
+
+// Device returns the Vulkan device Create allocates on, or nil on
+// CopyHost. It belongs to g.
+func (g *GL) Device() *helperdev.Device { return g.dev }
+
+// Close releases the Vulkan devices. Every resource made or opened
+// through g must be closed first. It is idempotent.
+func (g *GL) Close() error {
+	if !g.closed {
+		g.closed = true
+		g.devs.closeAll()
+	}
+	return nil
+}
+
+func (g *GL) live(op string) error {
+	if g.closed {
+		return fmt.Errorf("share: %s: %w", op, bridge.ErrClosed)
+	}
+	return nil
+}
+
+// Create makes a shared texture resource described by desc, on g's path,
+// for this process to share (ExportFD, Share). GL sees it as Texture()
+// whatever the path.
+//
+// A format the Vulkan device cannot export falls back to host memory, and
+// one GL cannot import on the zero-copy path to a texture of GL's own
+// over the same Vulkan memory; the resource's Path and Reason say so.
+// Buffers, multisampled textures and stencil formats exist only on the
+// zero-copy path. The caller owns the resource and must Close it.
+func (g *GL) Create(desc bridge.Desc) (*GLResource, error) {
+	if err := g.live("Create"); err != nil {
+		return nil, err
+	}
+	if g.path == CopyHost {
+		return g.createHost(desc, g.reason)
+	}
+	img, err := vkalloc.NewImage(g.dev, desc)
+	if errors.Is(err, bridge.ErrUnsupportedFormat) {
+		if r, herr := g.createHost(desc, err.Error()); herr == nil {
+			return r, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("share: Create: %w", err)
+	}
+	fd, err := img.ExportFD()
+	if err != nil {
+		img.Close()
+		return nil, fmt.Errorf("share: Create: %w", err)
+	}
+	a := img.Allocation()
+	r := &GLResource{g: g, alloc: a, fd: fd}
+	why := g.reason
+	if g.path == ZeroCopy {
+		err = r.importZeroCopy()
+		if err == nil {
+			r.img = img
+			return r, nil
+		}
+		if !errors.Is(err, bridge.ErrUnsupportedFormat) {
+			img.Close()
+			unix.Close(fd)
+			return nil, fmt.Errorf("share: Create: %w", err)
+		}
+		why = err.Error()
+	}
+	if err := r.initCopy(&imageBacking{img: img, dev: g.dev}, CopyVulkan, why); err != nil {
+		img.Close()
+		unix.Close(fd)
+		return nil, fmt.Errorf("share: Create: %w", err)
+	}
+	return r, nil
+}
+
+// createHost makes a resource in fresh host memory.
+func (g *GL) createHost(desc bridge.Desc, why string) (*GLResource, error) {
+	l, err := LayoutOf(desc)
+	if err != nil {
+		return nil, fmt.Errorf("share: Create: %w", err)
+	}
+	if err := checkGLCopy(l); err != nil {
+		return nil, fmt.Errorf("share: Create: %w", err)
+	}
+	b, fd, err := newHostBacking(l.Size)
+	if err != nil {
+		return nil, fmt.Errorf("share: Create: %w", err)
+	}
+	r := &GLResource{g: g, alloc: hostAllocation(desc, l), fd: fd}
+	if err := r.initCopy(b, CopyHost, why); err != nil {
+		b.close()
+		unix.Close(fd)
+		return nil, fmt.Errorf("share: Create: %w", err)
+	}
+	return r, nil
+}
+
+// hostAllocation is the record of a host-memory resource: the
+// description and the size; every Vulkan field and the UUIDs are zero.
+func hostAllocation(desc bridge.Desc, l HostLayout) bridge.Allocation {
+	return bridge.Allocation{Desc: desc, Size: l.Size, HostMemory: true}
+}
+
+// Open opens a resource another process or API shares: a, the record that
+// came with the memory, and fd, the memory (as bridge.Client.OpenKMT and
+// OpenName return them). fd stays the caller's, who closes it whatever
+// happens: Open keeps duplicates of what it needs.
+//
+// Vulkan memory whose UUIDs are GL's is imported zero-copy, unless the
+// options force a copy or GL cannot import the format. Otherwise the
+// resource is copied through a Vulkan device of the record's UUIDs, which
+// Open opens in this process if need be (an error wrapping ErrNoVulkan
+// or bridge.ErrUUIDMismatch when none can be). Host memory is mapped and
+// copied. The caller owns the resource and must Close it.
+func (g *GL) Open(a bridge.Allocation, fd int) (*GLResource, error) {
+	if err := g.live("Open"); err != nil {
+		return nil, err
+	}
+	if fd < 0 {
+		return nil, fmt.Errorf("share: Open: invalid fd %d", fd)
+	}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("share: Open: duplicating fd %d: %w", fd, err)
+	}
+	r, err := g.open(a, dup)
+	if err != nil {
+		unix.Close(dup)
+		return nil, fmt.Errorf("share: Open: %w", err)
+	}
+	return r, nil
+}
+
+// OpenShared opens what a broker open returned (bridge.Client.OpenKMT or
+// OpenName) and attaches the keyed mutex through res.Handle on c, so
+// AcquireSync and ReleaseSync work at once. res.FD and the sync fds stay
+// the caller's.
+func (g *GL) OpenShared(c *bridge.Client, res bridge.Resource) (*GLResource, error) {
+	r, err := g.Open(res.Allocation, res.FD)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Attach(c, res.Handle, res.Syncs); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// open opens the record with fd, which it owns from here on success.
+func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
+	r := &GLResource{g: g, alloc: a, fd: fd}
+	if a.HostMemory {
+		l, err := LayoutOf(a.Desc)
+		if err != nil {
+			return nil, err
+		}
+		if a.Size < l.Size {
+			return nil, fmt.Errorf("host-memory record of %d bytes; %s needs %d", a.Size, a.Desc, l.Size)
+		}
+		b, err := openHostBacking(fd, l.Size)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.initCopy(b, CopyHost, "the resource is in host memory"); err != nil {
+			b.close()
+			return nil, err
+		}
+		return r, nil
+	}
+	var why string
+	switch {
+	case g.opts.ForceCopy:
+		why = g.opts.forceReason()
+	case !g.id.MemoryObjectFD:
+		why = fmt.Sprintf("GL %q lacks GL_EXT_memory_object_fd", g.id.Renderer)
+		if g.opts.DenyMemoryObject {
+			why += " (Options.DenyMemoryObject)"
+		}
+	case a.DriverUUID != g.id.DriverUUID || a.DeviceUUID != g.id.DeviceUUID:
+		why = fmt.Sprintf("%v: the memory is of driver %s device %s; GL %q is driver %s device %s",
+			bridge.ErrUUIDMismatch, a.DriverUUID, a.DeviceUUID, g.id.Renderer, g.id.DriverUUID, g.id.DeviceUUID)
+	default:
+		err := r.importZeroCopy()
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, bridge.ErrUnsupportedFormat) {
+			return nil, err
+		}
+		why = err.Error()
+	}
+	dev, err := g.devs.forRecord(a, g.opts.NoVulkan)
+	if err != nil {
+		return nil, fmt.Errorf("not zero-copy (%s), and not copied: %w", why, err)
+	}
+	b, err := importBacking(dev, a, fd)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.initCopy(b, CopyVulkan, why); err != nil {
+		b.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// importBacking imports the Vulkan memory behind fd (which stays the
+// caller's) on dev, as the backing of a copy.
+func importBacking(dev *helperdev.Device, a bridge.Allocation, fd int) (*imageBacking, error) {
+	l, err := LayoutOf(a.Desc)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkImageLayout(a, l); err != nil {
+		return nil, err
+	}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("duplicating fd %d: %w", fd, err)
+	}
+	img, err := vkalloc.ImportImage(dev, a, dup)
+	if err != nil {
+		unix.Close(dup) // ImportImage takes it only on success
+		return nil, err
+	}
+	return &imageBacking{img: img, dev: dev}, nil
+}
+
+// FenceTimeout bounds how long the end of a GL access waits for GL to
+// finish it.
+const FenceTimeout = 10 * time.Second
+
+// glFinishAccess waits on the CPU until GL has executed every command
+// issued so far: through a fence rather than glFinish, so that the wait
+// is bounded and its failure reported.
+func glFinishAccess() error {
+	glutil.DrainErrors()
+	fence := gl.FenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
+	if fence == 0 {
+		return glErr("glFenceSync")
+	}
+	defer gl.DeleteSync(fence)
+	deadline := time.Now().Add(FenceTimeout)
+	for {
+		switch gl.ClientWaitSync(fence, gl.SYNC_FLUSH_COMMANDS_BIT, uint64(100*time.Millisecond)) {
+		case gl.ALREADY_SIGNALED, gl.CONDITION_SATISFIED:
+			return nil
+		case gl.TIMEOUT_EXPIRED:
+			if time.Now().After(deadline) {
+				return fmt.Errorf("share: glClientWaitSync: GL did not finish within %v", FenceTimeout)
+			}
+		default:
+			if err := glErr("glClientWaitSync"); err != nil {
+				return err
+			}
+			return errors.New("share: glClientWaitSync: GL_WAIT_FAILED")
+		}
+	}
+}

@@ -1,0 +1,381 @@
+package share
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/go-gl/gl/v3.2-compatibility/gl"
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/handoff"
+	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/vkalloc"
+)
+
+// GLResource is a shared texture as GL sees it: on the zero-copy path a
+// texture whose storage is the shared memory, on a copy path a texture of
+// its own that BeginAccess fills from the shared memory and EndAccess (or
+// ReleaseSync) writes back. The caller uses Texture() the same way on
+// every path, inside BeginAccess/EndAccess or AcquireSync/ReleaseSync.
+//
+// Its methods run on the GL context's thread. Accesses must not overlap:
+// BeginAccess while an access is open is a programming error and panics.
+type GLResource struct {
+	g      *GL
+	alloc  bridge.Allocation
+	path   Path
+	reason string
+	// fd is a memory fd the resource owns, for ExportFD and Share.
+	fd int
+
+	// Zero-copy: the memory object and texture, and the Vulkan image
+	// when this side allocated the memory.
+	img  *vkalloc.Image
+	mem  *glimport.Memory
+	ztex *glimport.Texture
+
+	// Copy: the shared contents, and GL's own texture.
+	layout      HostLayout
+	back        backing
+	tex, target uint32
+
+	open bool
+	mode handoff.Mode
+
+	// The keyed mutex (Attach): km for the zero-copy and CopyVulkan
+	// paths, the bare client calls for CopyHost.
+	client   *bridge.Client
+	handle   bridge.Handle
+	attached bool
+	km       *handoff.KeyedMutex
+	sem      *vkalloc.Semaphore // the timeline semaphore Share made
+	held     bool
+	heldSync vkalloc.Sync // CopyVulkan: what the write-back at release signals
+	heldVal  uint64       // CopyHost: the value handed on unchanged
+
+	closed bool
+}
+
+// importZeroCopy imports r.fd into GL as r.alloc says.
+func (r *GLResource) importZeroCopy() error {
+	if err := glimport.CheckTexture(r.alloc); err != nil {
+		return err
+	}
+	mem, err := glimport.ImportMemory(r.alloc, r.fd)
+	if err != nil {
+		return err
+	}
+	tex, err := mem.Texture(r.alloc)
+	if err != nil {
+		mem.Close()
+		return err
+	}
+	r.path, r.mem, r.ztex = ZeroCopy, mem, tex
+	return nil
+}
+
+// initCopy sets r up on a copy path over b, with a texture of GL's own.
+func (r *GLResource) initCopy(b backing, path Path, why string) error {
+	l, err := LayoutOf(r.alloc.Desc)
+	if err != nil {
+		return err
+	}
+	if ib, ok := b.(*imageBacking); ok {
+		if err := checkImageLayout(ib.img.Allocation(), l); err != nil {
+			return err
+		}
+	}
+	name, target, err := newOwnTexture(l)
+	if err != nil {
+		return err
+	}
+	r.path, r.reason, r.layout, r.back, r.tex, r.target = path, why, l, b, name, target
+	return nil
+}
+
+// Texture returns the GL texture name and target (GL_TEXTURE_2D,
+// GL_TEXTURE_2D_ARRAY, GL_TEXTURE_CUBE_MAP...) to use inside an access.
+// Its kind, internal format, swizzle and sampler state are the same on
+// every path (see glimport.Memory.Texture); on a copy path its contents
+// are the shared contents only between BeginAccess and EndAccess.
+func (r *GLResource) Texture() (name, target uint32) {
+	if r.ztex != nil {
+		return r.ztex.Name(), r.ztex.Target()
+	}
+	return r.tex, r.target
+}
+
+// Allocation returns the record that travels with the memory fd.
+// HostMemory says the memory is host memory (CopyHost).
+func (r *GLResource) Allocation() bridge.Allocation { return r.alloc }
+
+// Path returns how this resource is shared with this process.
+func (r *GLResource) Path() Path { return r.path }
+
+// Reason says why Path is not ZeroCopy ("" when it is).
+func (r *GLResource) Reason() string { return r.reason }
+
+// ExportFD returns a new fd of the resource's memory, owned by the
+// caller: for bridge.Client.Create or CreateWithSync (which send a copy,
+// so the caller closes it afterwards) or another importer.
+func (r *GLResource) ExportFD() (int, error) {
+	if r.closed {
+		return -1, fmt.Errorf("share: ExportFD: %w", bridge.ErrClosed)
+	}
+	fd, err := unix.FcntlInt(uintptr(r.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("share: ExportFD: %w", err)
+	}
+	return fd, nil
+}
+
+func (r *GLResource) beginCheck(what string) {
+	if r.closed {
+		panic("share: " + what + " on a closed GLResource")
+	}
+	if r.open {
+		panic("share: " + what + " while an access is open")
+	}
+}
+
+// BeginAccess starts an access by this process's GL, ordered after every
+// access that ended before it in this process. On a copy path it fills
+// the texture from the shared memory. Across processes, use AcquireSync
+// instead, which orders through the broker.
+func (r *GLResource) BeginAccess(mode handoff.Mode) error {
+	r.beginCheck("BeginAccess")
+	if r.path != ZeroCopy {
+		if err := r.fill(vkalloc.Sync{}); err != nil {
+			return fmt.Errorf("share: BeginAccess(%s): %w", mode, err)
+		}
+	}
+	r.open, r.mode = true, mode
+	return nil
+}
+
+// EndAccess ends the access BeginAccess began and returns once what GL
+// did is in the shared memory: on the zero-copy path it waits until GL
+// has finished (a fence); on a copy path, after a writing access, it
+// copies the texture back into the shared memory and waits for that.
+// Another API or process may then use the resource at once.
+func (r *GLResource) EndAccess() error {
+	if !r.open || r.held {
+		panic("share: EndAccess without BeginAccess")
+	}
+	r.open = false
+	var err error
+	switch {
+	case r.path == ZeroCopy:
+		err = glFinishAccess()
+	case r.mode == handoff.Write:
+		err = r.writeBack(vkalloc.Sync{})
+	}
+	if err != nil {
+		return fmt.Errorf("share: EndAccess: %w", err)
+	}
+	return nil
+}
+
+// fill copies the shared contents into GL's texture.
+func (r *GLResource) fill(s vkalloc.Sync) error {
+	data, err := r.back.load(r.layout, s)
+	if err != nil {
+		return err
+	}
+	return uploadTexture(r.tex, r.target, r.layout, data)
+}
+
+// writeBack copies GL's texture into the shared memory. glGetTexImage
+// returns only once GL has finished writing the texture, so nothing is
+// left pending.
+func (r *GLResource) writeBack(s vkalloc.Sync) error {
+	data, err := downloadTexture(r.tex, r.target, r.layout)
+	if err != nil {
+		return err
+	}
+	return r.back.store(r.layout, data, s)
+}
+
+// vulkanDevice is the device that holds this side's Vulkan view of the
+// memory, where the keyed mutex's semaphores live: nil for host memory
+// and for memory GL imported without a Vulkan image of its own.
+func (r *GLResource) vulkanDevice() *helperdev.Device {
+	if ib, ok := r.back.(*imageBacking); ok {
+		return ib.dev
+	}
+	if r.img != nil {
+		return r.g.dev
+	}
+	return nil
+}
+
+// Attach sets up the resource's keyed mutex through h, a handle of c to
+// the resource (what Create or an open returned); syncs are the
+// semaphore fds the open returned, which stay the caller's. Then
+// AcquireSync and ReleaseSync order this process's accesses with every
+// other process's, on every path: the zero-copy path waits for GL as
+// handoff.KeyedMutex does, the copy paths copy inside the mutex.
+// Share attaches by itself.
+func (r *GLResource) Attach(c *bridge.Client, h bridge.Handle, syncs []bridge.SyncFD) error {
+	if r.attached {
+		panic("share: Attach of an attached GLResource")
+	}
+	var err error
+	switch {
+	case r.path == ZeroCopy:
+		r.km, err = handoff.NewKeyedMutexGL(c, h, r.ztex, r.g.id, syncs)
+	case r.vulkanDevice() != nil:
+		r.km, err = handoff.NewKeyedMutexVulkan(c, h, r.vulkanDevice(), syncs)
+	}
+	if err != nil {
+		return fmt.Errorf("share: Attach: %w", err)
+	}
+	r.client, r.handle, r.attached = c, h, true
+	return nil
+}
+
+// Share registers the resource with the broker through c, with private
+// runtime data data, and attaches its keyed mutex. Where the Vulkan
+// device shares timeline semaphores, one travels with the resource so
+// that accesses are ordered on the GPU. It returns the KMT handle, which
+// c holds until CloseHandle.
+func (r *GLResource) Share(c *bridge.Client, data []byte) (bridge.Handle, error) {
+	var syncs []bridge.SyncFD
+	if dev := r.vulkanDevice(); dev != nil && r.sem == nil {
+		sem, ss, err := handoff.NewTimelineSync(dev)
+		if err != nil {
+			return 0, fmt.Errorf("share: Share: %w", err)
+		}
+		r.sem, syncs = sem, ss
+		defer func() {
+			for _, s := range ss {
+				unix.Close(s.FD)
+			}
+		}()
+	}
+	kmt, err := c.CreateWithSync(r.alloc, r.fd, data, syncs)
+	if err != nil {
+		return 0, fmt.Errorf("share: Share: %w", err)
+	}
+	if err := r.Attach(c, kmt, syncs); err != nil {
+		c.CloseHandle(kmt)
+		return 0, err
+	}
+	return kmt, nil
+}
+
+// AcquireSync acquires the keyed mutex with key (IDXGIKeyedMutex::
+// AcquireSync), waiting up to timeout (bridge.InfiniteTimeout for ever; a
+// timeout is an error wrapping bridge.ErrTimeout), and begins a read-write
+// GL access: on a copy path the texture is filled from the shared memory
+// written by the previous holder. abandoned says the previous holder died
+// holding the mutex (the contents may be half written). Attach (or
+// Share) first.
+func (r *GLResource) AcquireSync(key uint64, timeout time.Duration) (abandoned bool, err error) {
+	r.beginCheck("AcquireSync")
+	if !r.attached {
+		panic("share: AcquireSync before Attach or Share")
+	}
+	var s vkalloc.Sync
+	switch {
+	case r.path == ZeroCopy:
+		abandoned, err = r.km.AcquireGL(key, timeout)
+	case r.km != nil:
+		s, abandoned, err = r.km.AcquireVulkan(key, timeout)
+	default:
+		var res bridge.AcquireResult
+		res, err = r.client.AcquireSync(r.handle, key, timeout)
+		abandoned, r.heldVal = res.Abandoned, res.Value
+	}
+	if err != nil {
+		return false, fmt.Errorf("share: %w", err)
+	}
+	if r.path != ZeroCopy {
+		if err := r.fill(vkalloc.Sync{Wait: s.Wait}); err != nil {
+			// Give the mutex back as it was: nothing was written.
+			r.releaseMutex(key, err)
+			return false, fmt.Errorf("share: AcquireSync: %w", err)
+		}
+		r.heldSync = vkalloc.Sync{Signal: s.Signal}
+	}
+	r.open, r.held, r.mode = true, true, handoff.Write
+	return abandoned, nil
+}
+
+// releaseMutex releases the copy path's mutex; opErr says the Vulkan
+// write-back (which signals what the next holder waits for) did not
+// happen.
+func (r *GLResource) releaseMutex(key uint64, opErr error) error {
+	if r.km != nil {
+		return r.km.ReleaseVulkan(key, opErr)
+	}
+	if err := r.client.ReleaseSync(r.handle, key, r.heldVal); err != nil {
+		return fmt.Errorf("share: ReleaseSync(%d): %w", key, err)
+	}
+	return nil
+}
+
+// ReleaseSync ends the access AcquireSync began and releases the keyed
+// mutex with key (IDXGIKeyedMutex::ReleaseSync), for whoever acquires key
+// next. On a copy path it first writes the texture back into the shared
+// memory; if that fails the mutex is still released (so the other
+// processes are not stuck) and the error returned.
+func (r *GLResource) ReleaseSync(key uint64) error {
+	if !r.held {
+		panic("share: ReleaseSync without AcquireSync")
+	}
+	r.open, r.held = false, false
+	if r.path == ZeroCopy {
+		if err := r.km.ReleaseGL(key); err != nil {
+			return fmt.Errorf("share: %w", err)
+		}
+		return nil
+	}
+	werr := r.writeBack(r.heldSync)
+	rerr := r.releaseMutex(key, werr)
+	if werr != nil {
+		return fmt.Errorf("share: ReleaseSync: writing back: %w", werr)
+	}
+	return rerr
+}
+
+// Close deletes the texture and releases the memory, the keyed mutex's
+// semaphores and the owned fds; the caller closes its handles and client.
+// An access still open is abandoned without writing back. It is
+// idempotent.
+func (r *GLResource) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed, r.open, r.held = true, false, false
+	if r.km != nil {
+		if r.path == ZeroCopy {
+			// GL may still have a semaphore wait or signal queued.
+			gl.Finish()
+		}
+		r.km.Close()
+	}
+	if r.ztex != nil {
+		r.ztex.Close()
+		r.mem.Close()
+	}
+	if r.tex != 0 {
+		gl.DeleteTextures(1, &r.tex)
+	}
+	if r.back != nil {
+		r.back.close()
+	}
+	if r.img != nil {
+		// GL's view of the memory goes first, and GL must be done with
+		// it before Vulkan frees the allocation.
+		gl.Finish()
+		r.img.Close()
+	}
+	if r.sem != nil {
+		r.sem.Close()
+	}
+	unix.Close(r.fd)
+	return nil
+}

@@ -1,0 +1,87 @@
+package share
+
+import (
+	"fmt"
+	"os"
+)
+
+// Path is how a resource's memory is shared with this process.
+type Path int
+
+// Paths. The zero value is no path: what a closed or failed object reports.
+const (
+	// ZeroCopy: the GL texture (or the Vulkan image) is the shared memory
+	// itself, a Vulkan allocation imported with GL_EXT_memory_object_fd
+	// (or VK_KHR_external_memory_fd). Nothing is copied.
+	ZeroCopy Path = iota + 1
+	// CopyVulkan: the shared memory is a Vulkan allocation that this
+	// side cannot use directly (GL without GL_EXT_memory_object_fd, or
+	// GL and Vulkan drivers that do not match, or a format GL cannot
+	// import); this side works on a texture (or image) of its own,
+	// filled from the allocation when an access begins and written back
+	// when a writing access ends. Vulkan processes on the allocation's
+	// device still open it zero-copy.
+	CopyVulkan
+	// CopyHost: the shared memory is host memory (a memfd, laid out as
+	// HostLayout says), for processes with no usable Vulkan device; every
+	// side copies at access boundaries.
+	CopyHost
+)
+
+// String names the path as glshare prints it.
+func (p Path) String() string {
+	switch p {
+	case ZeroCopy:
+		return "zero-copy"
+	case CopyVulkan:
+		return "copy (Vulkan memory)"
+	case CopyHost:
+		return "copy (host memory)"
+	case 0:
+		return "none"
+	}
+	return fmt.Sprintf("Path(%d)", int(p))
+}
+
+// Copies reports whether the path copies at access boundaries.
+func (p Path) Copies() bool { return p == CopyVulkan || p == CopyHost }
+
+// ForceCopyEnv, set to 1, forces the copy path (Options.ForceCopy) in
+// every NewGL and NewVulkan of the process: for testing the copy path on
+// machines that share zero-copy.
+const ForceCopyEnv = "GLBRIDGE_FORCE_COPY"
+
+// Options adjusts how NewGL and NewVulkan choose their path. The zero
+// value picks the best path the drivers allow.
+type Options struct {
+	// ForceCopy makes every resource use a copy path even where zero-copy
+	// works: GL creates its resources in Vulkan memory (or host memory,
+	// without Vulkan) and works on textures of its own; the Vulkan side
+	// creates its resources in host memory and works on images of its
+	// own. GLBRIDGE_FORCE_COPY=1 sets it.
+	ForceCopy bool
+	// DenyMemoryObject is a test option: the capability probe acts as if
+	// GL lacked GL_EXT_memory_object_fd, as GL drivers without it do.
+	DenyMemoryObject bool
+	// NoVulkan is a test option: act as if there were no Vulkan loader or
+	// device, so GL keeps its resources in host memory. (GL may still
+	// import Vulkan memory another process shares, which needs no Vulkan
+	// in this process.) NewVulkan fails with it.
+	NoVulkan bool
+}
+
+// withEnv applies GLBRIDGE_FORCE_COPY.
+func (o Options) withEnv() Options {
+	if os.Getenv(ForceCopyEnv) == "1" {
+		o.ForceCopy = true
+	}
+	return o
+}
+
+// forceReason is what Reason says for a forced copy path.
+func (o Options) forceReason() string {
+	if os.Getenv(ForceCopyEnv) == "1" {
+		return "forced by " + ForceCopyEnv + "=1"
+	}
+	return "forced by Options.ForceCopy"
+}
