@@ -1,0 +1,325 @@
+package share_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/handoff"
+	"github.com/glbridge/glbridge/internal/childproc"
+	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/share"
+	"github.com/glbridge/glbridge/vkalloc"
+)
+
+// The private runtime data a D3D layer would attach; it must arrive intact.
+var privateData = []byte("d3d11 private runtime data: TEXTURE2D_DESC v4")
+
+const (
+	crossW, crossH, crossFrame = 67, 33, 7
+	childTimeout               = 60 * time.Second
+)
+
+// glProducer is the wined3d role: it creates a resource on its GL's path,
+// draws the test pattern into it and shares it (GLB_NAME: by name too).
+func glProducer(in *bufio.Scanner) error {
+	e, err := newGL(optsFromEnv())
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var r *share.GLResource
+	var kmt bridge.Handle
+	e.ctx.Call(func() {
+		d := desc2D(crossW, crossH, bridge.FormatR8G8B8A8Unorm)
+		d.MiscFlags = 0x102 // D3D11_RESOURCE_MISC_SHARED | SHARED_KEYEDMUTEX
+		if r, err = e.g.Create(d); err != nil {
+			return
+		}
+		if err = r.BeginAccess(handoff.Write); err != nil {
+			return
+		}
+		name, target := r.Texture()
+		err = testpattern.Draw(name, target, crossW, crossH, crossFrame)
+		if eerr := r.EndAccess(); err == nil {
+			err = eerr
+		}
+		if err == nil {
+			kmt, err = r.Share(c, privateData)
+		}
+	})
+	if r != nil {
+		defer e.ctx.Call(func() { r.Close() })
+	}
+	if err != nil {
+		return err
+	}
+	if name := os.Getenv("GLB_NAME"); name != "" {
+		if _, err := c.Share(kmt, bridge.AccessRead, name); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
+	for in.Scan() {
+		if in.Text() == "exit" {
+			return nil
+		}
+	}
+	return nil
+}
+
+// openFromEnv opens the resource named by GLB_KMT or GLB_NAME.
+func openFromEnv(c *bridge.Client) (bridge.Resource, error) {
+	if kmt := os.Getenv("GLB_KMT"); kmt != "" {
+		v, err := strconv.ParseUint(kmt, 0, 32)
+		if err != nil {
+			return bridge.Resource{}, err
+		}
+		return c.OpenKMT(bridge.Handle(v))
+	}
+	return c.OpenName(os.Getenv("GLB_NAME"), bridge.AccessRead)
+}
+
+func closeResourceFDs(res bridge.Resource) {
+	unix.Close(res.FD)
+	for _, s := range res.Syncs {
+		unix.Close(s.FD)
+	}
+}
+
+// consume checks the producer's pattern with read, once and then on
+// every "read", until "exit".
+func consume(in *bufio.Scanner, path share.Path, w, h int, read func() ([]byte, error)) error {
+	check := func() error {
+		px, err := read()
+		if err != nil {
+			return err
+		}
+		if want := testpattern.Expected(w, h, crossFrame); !bytes.Equal(px, want) {
+			return fmt.Errorf("texels differ from the producer's pattern at byte %d", firstDiff(px, want))
+		}
+		fmt.Printf("OK %d texels path=%s\n", len(px)/4, path)
+		return nil
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	for in.Scan() {
+		switch in.Text() {
+		case "read":
+			if err := check(); err != nil {
+				return err
+			}
+		case "exit":
+			return nil
+		}
+	}
+	return nil
+}
+
+// glConsumer is wined3d in another process: it opens the resource into
+// its own GL context on its path and checks every texel.
+func glConsumer(in *bufio.Scanner) error {
+	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	res, err := openFromEnv(c)
+	if err != nil {
+		return err
+	}
+	defer closeResourceFDs(res)
+	if !bytes.Equal(res.Data, privateData) {
+		return fmt.Errorf("private data %q, want %q", res.Data, privateData)
+	}
+	e, err := newGL(optsFromEnv())
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	var r *share.GLResource
+	e.ctx.Call(func() { r, err = e.g.OpenShared(c, res) })
+	if err != nil {
+		return err
+	}
+	defer e.ctx.Call(func() { r.Close() })
+	w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
+	return consume(in, r.Path(), w, h, func() (px []byte, err error) {
+		e.ctx.Call(func() {
+			if err = r.BeginAccess(handoff.Read); err != nil {
+				return
+			}
+			name, target := r.Texture()
+			px, err = glutil.ReadRGBA8(name, target, 0, w, h)
+			if eerr := r.EndAccess(); err == nil {
+				err = eerr
+			}
+		})
+		return px, err
+	})
+}
+
+// vkConsumer is the DXVK role in a Vulkan-only process (no GL at all): it
+// opens the resource on its Vulkan device and checks every texel.
+func vkConsumer(in *bufio.Scanner) error {
+	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	res, err := openFromEnv(c)
+	if err != nil {
+		return err
+	}
+	defer closeResourceFDs(res)
+	v, err := share.NewVulkan(nil, optsFromEnv())
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	r, err := v.OpenShared(c, res)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
+	return consume(in, r.Path(), w, h, func() ([]byte, error) {
+		s, err := r.BeginAccess(handoff.Read)
+		if err != nil {
+			return nil, err
+		}
+		px, err := r.Image().ReadPixels(vkalloc.Subresource{}, s)
+		if eerr := r.EndAccess(err); err == nil {
+			err = eerr
+		}
+		return px, err
+	})
+}
+
+// crossCases pair a producer's options with the consumers': zero-copy
+// everywhere; the copy path forced everywhere; a GL-only producer (host
+// memory) with a GL-only consumer and a Vulkan-only one; and a producer
+// refused the memory-object extension with zero-copy consumers.
+var crossCases = []struct {
+	name                    string
+	prod, glCons, vkCons    share.Options
+	wantProd, wantGL, wantV share.Path
+}{
+	{"zero-copy", share.Options{}, share.Options{}, share.Options{}, share.ZeroCopy, share.ZeroCopy, share.ZeroCopy},
+	{"forced-copy", share.Options{ForceCopy: true}, share.Options{ForceCopy: true}, share.Options{ForceCopy: true}, share.CopyVulkan, share.CopyVulkan, share.CopyVulkan},
+	{"gl-only/vulkan-only", share.Options{NoVulkan: true}, share.Options{NoVulkan: true}, share.Options{}, share.CopyHost, share.CopyHost, share.CopyHost},
+	{"deny-memory-object/zero-copy", share.Options{DenyMemoryObject: true}, share.Options{}, share.Options{}, share.CopyVulkan, share.ZeroCopy, share.ZeroCopy},
+}
+
+// expectPath checks that a child's line ends in "path=want".
+func expectPath(t *testing.T, who, line string, want share.Path) {
+	t.Helper()
+	_, got, ok := strings.Cut(line, "path=")
+	if !ok || got != want.String() {
+		t.Fatalf("%s reports %q; want path=%s", who, line, want)
+	}
+}
+
+// TestCrossProcess: on every path, a producer process shares; GL and
+// Vulkan-only consumer processes open by KMT handle and by name and check
+// every texel; then the producer is killed (kill -9) while a GL and a
+// Vulkan consumer hold the resource, which they still read, and once they
+// are killed too the broker frees it.
+func TestCrossProcess(t *testing.T) {
+	for _, tc := range crossCases {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := startBroker(t)
+			name := `Local\glbridge-share-` + strings.ReplaceAll(tc.name, "/", "-")
+			prod := childproc.Start(t, "gl-producer", "GLB_SOCK="+sock, "GLB_NAME="+name, optsEnv(tc.prod))
+			line := prod.Expect(t, "KMT", childTimeout)
+			expectPath(t, "producer", line, tc.wantProd)
+			kmt := strings.Fields(line)[0]
+
+			type consumer struct {
+				role, open string
+				opts       share.Options
+				want       share.Path
+			}
+			consumers := []consumer{
+				{"gl-consumer", "GLB_KMT=" + kmt, tc.glCons, tc.wantGL},
+				{"gl-consumer", "GLB_NAME=" + name, tc.glCons, tc.wantGL},
+				{"vk-consumer", "GLB_KMT=" + kmt, tc.vkCons, tc.wantV},
+				{"vk-consumer", "GLB_NAME=" + name, tc.vkCons, tc.wantV},
+			}
+			// Started together, checked in turn.
+			children := make([]*childproc.Child, len(consumers))
+			for i, c := range consumers {
+				children[i] = childproc.Start(t, c.role, "GLB_SOCK="+sock, c.open, optsEnv(c.opts))
+			}
+			for i, c := range consumers {
+				cons := children[i]
+				t.Run(c.role+"/"+strings.SplitN(c.open, "=", 2)[0], func(t *testing.T) {
+					line := cons.Expect(t, "OK", childTimeout)
+					expectPath(t, c.role, line, c.want)
+					t.Log(line)
+					cons.Send(t, "exit")
+					cons.Wait(t, childTimeout)
+				})
+			}
+
+			// kill -9 of the producer while consumers hold the resource.
+			watch, err := bridge.Dial(sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer watch.Close()
+			holders := []*childproc.Child{
+				childproc.Start(t, "gl-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt, optsEnv(tc.glCons)),
+				childproc.Start(t, "vk-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt, optsEnv(tc.vkCons)),
+			}
+			for _, h := range holders {
+				h.Expect(t, "OK", childTimeout)
+			}
+			prod.Kill()
+			waitFor(t, "the producer's references to go", watch, func(l []bridge.ResourceInfo) bool {
+				return len(l) == 1 && !l[0].CreatorConnected && len(l[0].Holders) == 2
+			})
+			for _, h := range holders {
+				h.Send(t, "read")
+				h.Expect(t, "OK", childTimeout)
+			}
+			for _, h := range holders {
+				h.Kill()
+			}
+			waitFor(t, "the resource to be freed", watch, func(l []bridge.ResourceInfo) bool { return len(l) == 0 })
+		})
+	}
+}
+
+func waitFor(t *testing.T, what string, c *bridge.Client, ok func([]bridge.ResourceInfo) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l, err := c.List()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok(l) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s; broker lists %+v", what, l)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,158 @@
+package share_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/childproc"
+	"github.com/glbridge/glbridge/internal/egl"
+	"github.com/glbridge/glbridge/share"
+)
+
+// TestMain runs the child processes of the cross-process tests, or the
+// tests.
+func TestMain(m *testing.M) {
+	childproc.Dispatch(map[string]childproc.Body{
+		"gl-producer": glProducer,
+		"gl-consumer": glConsumer,
+		"vk-consumer": vkConsumer,
+		"pp-gl":       pingPongGL,
+		"pp-vk":       pingPongVulkan,
+	})
+	os.Exit(m.Run())
+}
+
+// glEnv is a GL context with sharing set up on it: what a GL renderer
+// using glbridge has.
+type glEnv struct {
+	ctx *egl.Context
+	g   *share.GL
+}
+
+// newGL makes a headless context and a share.GL on it; the caller closes
+// it (closeGL), after its resources.
+func newGL(opts share.Options) (*glEnv, error) {
+	ctx, err := egl.New(egl.Options{})
+	if err != nil {
+		return nil, err
+	}
+	e := &glEnv{ctx: ctx}
+	ctx.Call(func() { e.g, err = share.NewGL(ctx.ProcAddr, opts) })
+	if err != nil {
+		ctx.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *glEnv) close() {
+	e.ctx.Call(func() { e.g.Close() })
+	e.ctx.Close()
+}
+
+func testGL(t testing.TB, opts share.Options) *glEnv {
+	t.Helper()
+	e, err := newGL(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.close)
+	return e
+}
+
+func testVulkan(t testing.TB, opts share.Options) *share.Vulkan {
+	t.Helper()
+	v, err := share.NewVulkan(nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
+// mode is one way two sides share: the options of the GL side and of the
+// Vulkan side, and the paths each must end up on.
+type mode struct {
+	name           string
+	gl, vk         share.Options
+	wantGL, wantVK share.Path
+}
+
+// modes are the in-process pairings every scenario runs in: zero-copy on
+// both sides; the copy path forced on both; a GL without Vulkan (host
+// memory) with a Vulkan side; a GL refused its memory-object extension
+// (Vulkan memory, which the Vulkan side imports zero-copy).
+var modes = []mode{
+	{"zero-copy", share.Options{}, share.Options{}, share.ZeroCopy, share.ZeroCopy},
+	{"forced-copy", share.Options{ForceCopy: true}, share.Options{ForceCopy: true}, share.CopyVulkan, share.CopyVulkan},
+	{"gl-only", share.Options{NoVulkan: true}, share.Options{}, share.CopyHost, share.CopyHost},
+	{"deny-memory-object", share.Options{DenyMemoryObject: true}, share.Options{}, share.CopyVulkan, share.ZeroCopy},
+}
+
+// optsFromEnv and optsEnv carry Options to child processes as a word list.
+func optsEnv(o share.Options) string {
+	var w []string
+	if o.ForceCopy {
+		w = append(w, "force")
+	}
+	if o.DenyMemoryObject {
+		w = append(w, "deny")
+	}
+	if o.NoVulkan {
+		w = append(w, "novulkan")
+	}
+	return "GLB_OPTS=" + strings.Join(w, ",")
+}
+
+func optsFromEnv() share.Options {
+	var o share.Options
+	for _, w := range strings.Split(os.Getenv("GLB_OPTS"), ",") {
+		switch w {
+		case "force":
+			o.ForceCopy = true
+		case "deny":
+			o.DenyMemoryObject = true
+		case "novulkan":
+			o.NoVulkan = true
+		}
+	}
+	return o
+}
+
+// startBroker serves a broker in this process on a fresh socket.
+func startBroker(t testing.TB) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "broker.sock")
+	l, err := bridge.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	go b.Serve(context.Background(), l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Shutdown(ctx)
+	})
+	return sock
+}
+
+func desc2D(w, h int, f bridge.Format) bridge.Desc {
+	return bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: uint32(w), Height: uint32(h), DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: f}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}

@@ -1,0 +1,271 @@
+package share_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/childproc"
+	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/share"
+	"github.com/glbridge/glbridge/vkalloc"
+)
+
+const (
+	ppW, ppH   = 64, 32
+	ppFrames   = 200
+	keyTimeout = 20 * time.Second
+)
+
+// pingPongSide is one process of the ping-pong, GL or Vulkan: the creator
+// (GLB_CREATE=1) acquires key 0, the opener key 1; each checks the frame
+// the other wrote and writes the next, then releases the other's key.
+type pingPongSide struct {
+	creator bool
+	// acquire acquires key; check reads the texels and compares them with
+	// want; write writes frame; release releases key.
+	acquire func(key uint64) error
+	read    func() ([]byte, error)
+	write   func(frame int) error
+	release func(key uint64) error
+}
+
+func (p pingPongSide) run() error {
+	mine, theirs, first := uint64(1), uint64(0), 1
+	if p.creator {
+		mine, theirs, first = 0, 1, 0
+	}
+	check := func(frame int) error {
+		px, err := p.read()
+		if err != nil {
+			return err
+		}
+		if want := testpattern.Expected(ppW, ppH, frame); !bytes.Equal(px, want) {
+			got, ok := testpattern.FrameOf(px, ppW, ppH)
+			return fmt.Errorf("frame %d: texels differ at byte %d (the stamp reads frame %d, clean=%v)", frame, firstDiff(px, want), got, ok)
+		}
+		return nil
+	}
+	round := func(f int) error {
+		if err := p.acquire(mine); err != nil {
+			return err
+		}
+		err := func() error {
+			if f > 0 {
+				if err := check(f - 1); err != nil {
+					return err
+				}
+			}
+			if f < ppFrames {
+				return p.write(f)
+			}
+			return nil
+		}()
+		if rerr := p.release(theirs); err == nil {
+			err = rerr
+		}
+		return err
+	}
+	for f := first; f < ppFrames; f += 2 {
+		if err := round(f); err != nil {
+			return err
+		}
+	}
+	if p.creator {
+		// The last frame is the opener's: check it.
+		if err := round(ppFrames); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("DONE %d frames\n", ppFrames)
+	return nil
+}
+
+func sharedResource(c *bridge.Client) (bridge.Resource, error) {
+	v, err := strconv.ParseUint(os.Getenv("GLB_KMT"), 0, 32)
+	if err != nil {
+		return bridge.Resource{}, err
+	}
+	return c.OpenKMT(bridge.Handle(v))
+}
+
+var ppDesc = func() bridge.Desc {
+	d := desc2D(ppW, ppH, bridge.FormatR8G8B8A8Unorm)
+	d.MiscFlags = 0x102 // D3D11_RESOURCE_MISC_SHARED | SHARED_KEYEDMUTEX
+	return d
+}()
+
+// pingPongGL is the GL process of the ping-pong.
+func pingPongGL(in *bufio.Scanner) error {
+	e, err := newGL(optsFromEnv())
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	creator := os.Getenv("GLB_CREATE") == "1"
+	var r *share.GLResource
+	if creator {
+		var kmt bridge.Handle
+		e.ctx.Call(func() {
+			if r, err = e.g.Create(ppDesc); err == nil {
+				kmt, err = r.Share(c, nil)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
+	} else {
+		res, err := sharedResource(c)
+		if err != nil {
+			return err
+		}
+		e.ctx.Call(func() { r, err = e.g.OpenShared(c, res) })
+		closeResourceFDs(res)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("OPEN path=%s\n", r.Path())
+	}
+	defer e.ctx.Call(func() { r.Close() })
+	return pingPongSide{
+		creator: creator,
+		acquire: func(key uint64) (err error) {
+			e.ctx.Call(func() { _, err = r.AcquireSync(key, keyTimeout) })
+			return err
+		},
+		read: func() (px []byte, err error) {
+			e.ctx.Call(func() {
+				name, target := r.Texture()
+				px, err = glutil.ReadRGBA8(name, target, 0, ppW, ppH)
+			})
+			return px, err
+		},
+		write: func(frame int) (err error) {
+			e.ctx.Call(func() {
+				name, target := r.Texture()
+				err = testpattern.Draw(name, target, ppW, ppH, frame)
+			})
+			return err
+		},
+		release: func(key uint64) (err error) {
+			e.ctx.Call(func() { err = r.ReleaseSync(key) })
+			return err
+		},
+	}.run()
+}
+
+// pingPongVulkan is the Vulkan-only process of the ping-pong.
+func pingPongVulkan(in *bufio.Scanner) error {
+	v, err := share.NewVulkan(nil, optsFromEnv())
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	creator := os.Getenv("GLB_CREATE") == "1"
+	var r *share.VulkanResource
+	if creator {
+		if r, err = v.Create(ppDesc); err != nil {
+			return err
+		}
+		kmt, err := r.Share(c, nil)
+		if err != nil {
+			r.Close()
+			return err
+		}
+		fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
+	} else {
+		res, err := sharedResource(c)
+		if err != nil {
+			return err
+		}
+		r, err = v.OpenShared(c, res)
+		closeResourceFDs(res)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("OPEN path=%s\n", r.Path())
+	}
+	defer r.Close()
+	// One access is a read and a write: the read waits for the previous
+	// holder's work, the write signals what the next one waits for.
+	var sync vkalloc.Sync
+	var opErr error
+	return pingPongSide{
+		creator: creator,
+		acquire: func(key uint64) (err error) {
+			sync, _, err = r.AcquireSync(key, keyTimeout)
+			opErr = nil
+			return err
+		},
+		read: func() ([]byte, error) {
+			px, err := r.Image().ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{Wait: sync.Wait})
+			if err != nil {
+				opErr = err
+			}
+			return px, err
+		},
+		write: func(frame int) error {
+			err := r.Image().WritePixels(vkalloc.Subresource{}, testpattern.Expected(ppW, ppH, frame), vkalloc.Sync{Signal: sync.Signal})
+			if err != nil {
+				opErr = err
+			}
+			return err
+		},
+		release: func(key uint64) error { return r.ReleaseSync(key, opErr) },
+	}.run()
+}
+
+// TestKeyedMutexPingPong: two processes take turns through the keyed
+// mutex for 200 frames, each checking every texel of the frame the other
+// wrote (its stamp included), on every path: zero-copy GL and Vulkan; the
+// copy path forced on both; a Vulkan-only process and a GL-only process
+// sharing host memory, whichever creates it; and a GL refused the
+// memory-object extension sharing with a zero-copy GL.
+func TestKeyedMutexPingPong(t *testing.T) {
+	force, novk, deny := share.Options{ForceCopy: true}, share.Options{NoVulkan: true}, share.Options{DenyMemoryObject: true}
+	for _, tc := range []struct {
+		name                  string
+		creator, opener       string
+		cOpts, oOpts          share.Options
+		wantCreator, wantOpen share.Path
+	}{
+		{"zero-copy", "pp-gl", "pp-vk", share.Options{}, share.Options{}, share.ZeroCopy, share.ZeroCopy},
+		{"forced-copy", "pp-gl", "pp-vk", force, force, share.CopyVulkan, share.CopyVulkan},
+		{"vulkan-only-creates/gl-only", "pp-vk", "pp-gl", force, novk, share.CopyHost, share.CopyHost},
+		{"gl-only-creates/vulkan-only", "pp-gl", "pp-vk", novk, share.Options{}, share.CopyHost, share.CopyHost},
+		{"deny-memory-object/zero-copy", "pp-gl", "pp-gl", deny, share.Options{}, share.CopyVulkan, share.ZeroCopy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := startBroker(t)
+			start := time.Now()
+			cr := childproc.Start(t, tc.creator, "GLB_SOCK="+sock, "GLB_CREATE=1", optsEnv(tc.cOpts))
+			line := cr.Expect(t, "KMT", childTimeout)
+			expectPath(t, "creator", line, tc.wantCreator)
+			op := childproc.Start(t, tc.opener, "GLB_SOCK="+sock, "GLB_KMT="+strings.Fields(line)[0], optsEnv(tc.oOpts))
+			expectPath(t, "opener", op.Expect(t, "OPEN", childTimeout), tc.wantOpen)
+			op.Expect(t, "DONE", childTimeout)
+			cr.Expect(t, "DONE", childTimeout)
+			op.Wait(t, childTimeout)
+			cr.Wait(t, childTimeout)
+			t.Logf("%d frames, %s (%v) and %s (%v), in %v", ppFrames, tc.creator, tc.wantCreator, tc.opener, tc.wantOpen, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
