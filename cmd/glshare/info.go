@@ -13,6 +13,7 @@ import (
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/egl"
+	"github.com/glbridge/glbridge/share"
 )
 
 func init() {
@@ -46,6 +47,12 @@ type infoReport struct {
 	VKDevices  []vkDeviceInfo  `json:"vk_devices"`
 	// Problem says why zero-copy sharing is impossible, when it is.
 	Problem string `json:"problem,omitempty"`
+
+	// SharePath is how this GL shares the resources it creates
+	// (share.NewGL): "zero-copy", "copy (Vulkan memory)" or "copy (host
+	// memory)"; ShareReason says why it is not zero-copy.
+	SharePath   string `json:"share_path"`
+	ShareReason string `json:"share_reason,omitempty"`
 }
 
 type vkDeviceInfo struct {
@@ -114,6 +121,15 @@ func gatherInfo(platform string) (*infoReport, error) {
 	for _, e := range infoVKExtensions {
 		r.Extensions[e] = false
 	}
+	ctx.Call(func() {
+		g, err := share.NewGL(ctx.ProcAddr, share.Options{})
+		if err != nil {
+			r.SharePath, r.ShareReason = "none", err.Error()
+			return
+		}
+		r.SharePath, r.ShareReason = g.Path().String(), g.Reason()
+		g.Close()
+	})
 	devs, err := helperdev.ListPhysicalDevices()
 	if err != nil {
 		r.Problem = err.Error()
@@ -174,6 +190,10 @@ func printInfo(w io.Writer, r *infoReport) {
 	fmt.Fprintf(w, "semaphore fds:      %s\n", yesNo(r.SemaphoreFD))
 	fmt.Fprintf(w, "timeline semaphore: %s\n", yesNo(r.TimelineSemaphore))
 	fmt.Fprintf(w, "sync path:          %s\n", r.SyncPath)
+	fmt.Fprintf(w, "share path:         %s\n", r.SharePath)
+	if r.ShareReason != "" {
+		fmt.Fprintf(w, "                    because %s\n", strings.TrimSpace(r.ShareReason))
+	}
 	fmt.Fprintf(w, "extensions:\n")
 	for _, e := range append(slices.Clone(infoGLExtensions), infoVKExtensions...) {
 		fmt.Fprintf(w, "  %-30s %s\n", e, yesNo(r.Extensions[e]))
