@@ -1,16 +1,66 @@
-// Package share is glbridge's entry point for sharing textures between GL,
-// Vulkan and processes, whatever the machine can do.
+// Package share is glbridge's entry point for sharing textures between
+// GL, Vulkan and processes, whatever the machine can do.
 //
 // Where GL can import Vulkan memory (GL_EXT_memory_object_fd, with a
 // Vulkan device whose UUIDs are GL's), a shared texture is one piece of
 // memory seen by every API: the zero-copy path. Where it cannot — no
 // memory-object extension, no Vulkan at all, a GL and a Vulkan driver that
-// do not match on the same GPU (AMDVLK beside radeonsi), or a format GL
-// cannot import — the resource still exists and is still shared, through a
-// copy path: its memory is a Vulkan allocation (which Vulkan processes on
-// that device open zero-copy) or, without Vulkan, shared host memory (a
-// memfd laid out as HostLayout says), and each side that cannot use the
-// memory directly works on a texture or image of its own, filled when an
-// access begins and written back when a writing access ends. The caller
-// writes the same code for every path.
+// do not match on the same GPU (AMDVLK beside radeonsi), or memory GL
+// fails to import — the resource still exists and is still shared, through
+// a copy path, as Chromium does: its memory is a Vulkan allocation
+// (CopyVulkan; Vulkan processes on that device open it zero-copy) or,
+// without Vulkan, shared host memory (CopyHost: a memfd laid out as
+// HostLayout says, marked by Allocation.HostMemory). A side that cannot
+// use the memory directly works on a texture or image of its own, filled
+// from the memory when an access begins and written back when a writing
+// access ends. The handles, the broker protocol and the caller's code are
+// the same on every path; only the speed differs.
+//
+// # A GL renderer (the wined3d role)
+//
+// On the thread where its context is current:
+//
+//	g, err := share.NewGL(getProcAddress, share.Options{})
+//	log.Printf("sharing: %v %s", g.Path(), g.Reason())
+//
+//	res, err := g.Create(desc)          // a shared ID3D11Texture2D, say
+//	kmt, err := res.Share(client, data) // KMT handle; keyed mutex attached
+//
+//	abandoned, err := res.AcquireSync(0, timeout)
+//	name, target := res.Texture()       // draw into it
+//	err = res.ReleaseSync(1)
+//
+// and in another process:
+//
+//	r, err := client.OpenKMT(kmt)       // or OpenName
+//	res, err := g.OpenShared(client, r) // then close r.FD and r.Syncs' fds
+//	abandoned, err := res.AcquireSync(1, timeout)
+//	...
+//
+// Within one process, BeginAccess/EndAccess bracket each GL (or Vulkan)
+// access instead of the keyed mutex.
+//
+// # A Vulkan renderer (the DXVK role)
+//
+// share.NewVulkan opens a device (any that exports memory, or the one of
+// given UUIDs); Create, Open, OpenShared, AcquireSync and ReleaseSync work
+// as on the GL side, and the vkalloc.Sync they return goes to the Vulkan
+// operation on Image(). A process with Vulkan and no GL and a process with
+// GL and no Vulkan share through host memory.
+//
+// # Ownership and threads
+//
+// Open and OpenShared never take the caller's fds: they keep duplicates.
+// ExportFD returns a new fd the caller owns. Every object has an
+// idempotent Close; resources are closed before the GL or Vulkan that
+// made them. GL and GLResource methods run on the GL context's thread;
+// Vulkan and VulkanResource methods on any goroutine.
+//
+// # Choosing the path
+//
+// GLBRIDGE_FORCE_COPY=1 (Options.ForceCopy) forces the copy path for
+// testing. Options.DenyMemoryObject and Options.NoVulkan make a process
+// behave as if its GL lacked GL_EXT_memory_object_fd or it had no Vulkan,
+// so that every combination can be tested on one machine. `glshare info`
+// prints the path this machine's GL gets, and why.
 package share

@@ -138,8 +138,9 @@ func (g *GL) live(op string) error {
 // whatever the path.
 //
 // A format the Vulkan device cannot export falls back to host memory, and
-// one GL cannot import on the zero-copy path to a texture of GL's own
-// over the same Vulkan memory; the resource's Path and Reason say so.
+// memory GL fails to import on the zero-copy path (a format it lacks) to
+// a texture of GL's own over the same Vulkan memory; the resource's Path
+// and Reason say so.
 // Buffers, multisampled textures and stencil formats exist only on the
 // zero-copy path. The caller owns the resource and must Close it.
 func (g *GL) Create(desc bridge.Desc) (*GLResource, error) {
@@ -172,12 +173,7 @@ func (g *GL) Create(desc bridge.Desc) (*GLResource, error) {
 			r.img = img
 			return r, nil
 		}
-		if !errors.Is(err, bridge.ErrUnsupportedFormat) {
-			img.Close()
-			unix.Close(fd)
-			return nil, fmt.Errorf("share: Create: %w", err)
-		}
-		why = err.Error()
+		why = "GL could not import it: " + err.Error()
 	}
 	if err := r.initCopy(&imageBacking{img: img, dev: g.dev}, CopyVulkan, why); err != nil {
 		img.Close()
@@ -221,7 +217,7 @@ func hostAllocation(desc bridge.Desc, l HostLayout) bridge.Allocation {
 // happens: Open keeps duplicates of what it needs.
 //
 // Vulkan memory whose UUIDs are GL's is imported zero-copy, unless the
-// options force a copy or GL cannot import the format. Otherwise the
+// options force a copy or GL fails to import it. Otherwise the
 // resource is copied through a Vulkan device of the record's UUIDs, which
 // Open opens in this process if need be (an error wrapping ErrNoVulkan
 // or bridge.ErrUUIDMismatch when none can be). Host memory is mapped and
@@ -299,10 +295,7 @@ func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
 		if err == nil {
 			return r, nil
 		}
-		if !errors.Is(err, bridge.ErrUnsupportedFormat) {
-			return nil, err
-		}
-		why = err.Error()
+		why = "GL could not import it: " + err.Error()
 	}
 	dev, err := g.devs.forRecord(a, g.opts.NoVulkan)
 	if err != nil {
