@@ -73,6 +73,9 @@ func glProducer(in *bufio.Scanner) error {
 			return err
 		}
 	}
+	if err := checkVulkanUnused(optsFromEnv()); err != nil {
+		return err
+	}
 	fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
 	for in.Scan() {
 		if in.Text() == "exit" {
@@ -160,6 +163,9 @@ func glConsumer(in *bufio.Scanner) error {
 	defer e.ctx.Call(func() { r.Close() })
 	w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
 	return consume(in, r.Path(), w, h, func() (px []byte, err error) {
+		if err := checkVulkanUnused(optsFromEnv()); err != nil {
+			return nil, err
+		}
 		e.ctx.Call(func() {
 			if err = r.BeginAccess(handoff.Read); err != nil {
 				return

@@ -2,6 +2,7 @@ package share_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -124,6 +125,22 @@ func optsFromEnv() share.Options {
 		}
 	}
 	return o
+}
+
+// checkVulkanUnused fails a process run with NoVulkan that has loaded the
+// Vulkan loader after all: a GL-only process must work without one.
+func checkVulkanUnused(o share.Options) error {
+	if !o.NoVulkan {
+		return nil
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return err
+	}
+	if strings.Contains(string(maps), "libvulkan") {
+		return errors.New("a process with Options.NoVulkan loaded libvulkan")
+	}
+	return nil
 }
 
 // startBroker serves a broker in this process on a fresh socket.

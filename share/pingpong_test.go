@@ -140,6 +140,9 @@ func pingPongGL(in *bufio.Scanner) error {
 		fmt.Printf("OPEN path=%s\n", r.Path())
 	}
 	defer e.ctx.Call(func() { r.Close() })
+	if err := checkVulkanUnused(optsFromEnv()); err != nil {
+		return err
+	}
 	return pingPongSide{
 		creator: creator,
 		acquire: func(key uint64) (err error) {
