@@ -242,6 +242,9 @@ func (r *GLResource) Attach(c *bridge.Client, h bridge.Handle, syncs []bridge.Sy
 // that accesses are ordered on the GPU. It returns the KMT handle, which
 // c holds until CloseHandle.
 func (r *GLResource) Share(c *bridge.Client, data []byte) (bridge.Handle, error) {
+	if r.attached {
+		panic("share: Share of a GLResource already shared or attached")
+	}
 	var syncs []bridge.SyncFD
 	if dev := r.vulkanDevice(); dev != nil && r.sem == nil {
 		sem, ss, err := handoff.NewTimelineSync(dev)

@@ -406,6 +406,9 @@ func (r *VulkanResource) Attach(c *bridge.Client, h bridge.Handle, syncs []bridg
 // Share registers the resource with the broker through c, with private
 // runtime data data, and attaches its keyed mutex; see GLResource.Share.
 func (r *VulkanResource) Share(c *bridge.Client, data []byte) (bridge.Handle, error) {
+	if r.attached {
+		panic("share: Share of a VulkanResource already shared or attached")
+	}
 	var syncs []bridge.SyncFD
 	if dev := r.syncDevice(); dev != nil && r.sem == nil {
 		sem, ss, err := handoff.NewTimelineSync(dev)
