@@ -215,13 +215,45 @@ func GetCompressedTexImage(tex, target uint32, level, face int) ([]byte, error) 
 	if compressed == gl.FALSE || size <= 0 {
 		return nil, fmt.Errorf("glutil: level %d of texture %d is not compressed (image size %d)", level, tex, size)
 	}
+	// NVIDIA reports GL_TEXTURE_COMPRESSED_IMAGE_SIZE of a cube map face as
+	// the size of all six faces, then returns one: where the block size of
+	// the format is known, the image is as long as its blocks.
+	want := int(size)
+	var w, h, d, internal int32
+	gl.GetTexLevelParameteriv(it, int32(level), gl.TEXTURE_WIDTH, &w)
+	gl.GetTexLevelParameteriv(it, int32(level), gl.TEXTURE_HEIGHT, &h)
+	gl.GetTexLevelParameteriv(it, int32(level), gl.TEXTURE_DEPTH, &d)
+	gl.GetTexLevelParameteriv(it, int32(level), gl.TEXTURE_INTERNAL_FORMAT, &internal)
+	if bb := compressedBlockBytes(uint32(internal)); bb > 0 {
+		if n := int((w+3)/4) * int((h+3)/4) * int(max(d, 1)) * bb; n <= int(size) {
+			want = n
+		}
+	}
 	out := make([]byte, size)
 	defer tightPixelStore(true)()
 	gl.GetCompressedTexImage(it, int32(level), gl.Ptr(out))
 	if err := CheckError(fmt.Sprintf("glGetCompressedTexImage(level %d)", level)); err != nil {
 		return nil, prefixed(err)
 	}
-	return out, nil
+	return out[:want], nil
+}
+
+// compressedBlockBytes is the size of one 4×4 block of the compressed
+// internal formats glbridge shares (S3TC, RGTC, BPTC), or 0.
+func compressedBlockBytes(internal uint32) int {
+	switch internal {
+	case gl.COMPRESSED_RGB_S3TC_DXT1_EXT, gl.COMPRESSED_RGBA_S3TC_DXT1_EXT,
+		gl.COMPRESSED_SRGB_S3TC_DXT1_EXT, gl.COMPRESSED_SRGB_ALPHA_S3TC_DXT1_EXT,
+		gl.COMPRESSED_RED_RGTC1, gl.COMPRESSED_SIGNED_RED_RGTC1:
+		return 8
+	case gl.COMPRESSED_RGBA_S3TC_DXT3_EXT, gl.COMPRESSED_RGBA_S3TC_DXT5_EXT,
+		gl.COMPRESSED_SRGB_ALPHA_S3TC_DXT3_EXT, gl.COMPRESSED_SRGB_ALPHA_S3TC_DXT5_EXT,
+		gl.COMPRESSED_RG_RGTC2, gl.COMPRESSED_SIGNED_RG_RGTC2,
+		gl.COMPRESSED_RGBA_BPTC_UNORM_ARB, gl.COMPRESSED_SRGB_ALPHA_BPTC_UNORM_ARB,
+		gl.COMPRESSED_RGB_BPTC_SIGNED_FLOAT_ARB, gl.COMPRESSED_RGB_BPTC_UNSIGNED_FLOAT_ARB:
+		return 16
+	}
+	return 0
 }
 
 // TexSubImage replaces a whole level of texture tex (of target; face as
