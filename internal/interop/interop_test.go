@@ -1,6 +1,7 @@
 package interop_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -10,10 +11,12 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/egl"
 	"github.com/glbridge/glbridge/internal/fdcount"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -325,4 +328,72 @@ func TestImportErrors(t *testing.T) {
 	if after, _ := fdcount.Count(0); after != before {
 		t.Fatalf("%d fds before the failed imports, %d after", before, after)
 	}
+}
+
+// TestThreeViews: one texture seen at once by a GL context, the helper
+// device and a second, independent VkDevice on the same GPU (the DXVK
+// role), written by each in turn and read by the other two.
+func TestThreeViews(t *testing.T) {
+	env := newEnv(t, "")
+	const w, h = 67, 33
+	s := share(t, env, desc2D(w, h, bridge.FormatR8G8B8A8Unorm))
+	defer s.close(env)
+	caps := env.Dev.Caps()
+	second, err := helperdev.Open(helperdev.Config{DriverUUID: caps.DriverUUID, DeviceUUID: caps.DeviceUUID, Peer: "second device"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	fd, err := s.img.ExportFD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dxvk, err := vkalloc.ImportImage(second, s.img.Allocation(), fd)
+	if err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	defer dxvk.Close()
+
+	readGL := func() []byte {
+		var px []byte
+		env.GL.Call(func() { px, err = glutil.ReadRGBA8(s.tex.Name(), s.tex.Target(), 0, w, h) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return px
+	}
+	readVK := func(im *vkalloc.Image) []byte {
+		px, err := im.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return px
+	}
+	check := func(writer string, frame int) {
+		t.Helper()
+		want := testpattern.Expected(w, h, frame)
+		for name, px := range map[string][]byte{"GL": readGL(), "helper device": readVK(s.img), "second device": readVK(dxvk)} {
+			if !bytes.Equal(px, want) {
+				t.Fatalf("after %s wrote frame %d, %s sees other texels", writer, frame, name)
+			}
+		}
+	}
+	env.GL.Call(func() {
+		if err = testpattern.Draw(s.tex.Name(), s.tex.Target(), w, h, 1); err == nil {
+			gl.Finish()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("GL", 1)
+	if err := s.img.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, 2), vkalloc.Sync{}); err != nil {
+		t.Fatal(err)
+	}
+	check("the helper device", 2)
+	if err := dxvk.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, 3), vkalloc.Sync{}); err != nil {
+		t.Fatal(err)
+	}
+	check("the second device", 3)
 }
