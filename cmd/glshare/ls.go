@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -34,6 +35,26 @@ type lsEntry struct {
 	SyncFDs   int      `json:"sync_fds"`
 	SyncKinds []string `json:"sync_kinds"`
 	Mutex     lsMutex  `json:"keyed_mutex"`
+	// Memory is where the resource lives: "vulkan" (a Vulkan allocation;
+	// openers on its driver and device share it zero-copy, others copy)
+	// or "host" (a memfd: the copy path, every side copies).
+	Memory string `json:"memory"`
+	// SyncPath is how holders of the keyed mutex order their GPU work:
+	// "timeline semaphore" when one travels with the resource, else
+	// "fallback (fences)".
+	SyncPath string `json:"sync_path"`
+}
+
+// memoryAndSync fills the MEMORY and SYNC PATH facts of e.
+func (e *lsEntry) memoryAndSync(a bridge.Allocation) {
+	e.Memory = "vulkan"
+	if a.HostMemory {
+		e.Memory = "host"
+	}
+	e.SyncPath = "fallback (fences)"
+	if slices.Contains(e.SyncKinds, "timeline") {
+		e.SyncPath = "timeline semaphore"
+	}
 }
 
 // lsMutex is the keyed mutex: "free", "held" (by holder_pid through the
@@ -137,6 +158,7 @@ func runLs(args []string) error {
 		for _, h := range r.Holders {
 			entries[len(entries)-1].Holders = append(entries[len(entries)-1].Holders, lsHolder(h))
 		}
+		entries[len(entries)-1].memoryAndSync(a)
 		if entries[len(entries)-1].Names == nil {
 			entries[len(entries)-1].Names = []string{}
 		}
@@ -147,7 +169,7 @@ func runLs(args []string) error {
 		return enc.Encode(entries)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tSIZE\tPID\tREFS\tHOLDERS\tSYNC\tMUTEX")
+	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tMEMORY\tSIZE\tPID\tREFS\tHOLDERS\tSYNC\tMUTEX")
 	for _, e := range entries {
 		name := "-"
 		if len(e.Names) > 0 {
@@ -161,11 +183,15 @@ func runLs(args []string) error {
 		for i, h := range e.Holders {
 			holders[i] = fmt.Sprintf("pid %d×%d", h.PID, h.Refs)
 		}
-		syncs := fmt.Sprint(e.SyncFDs)
+		syncs := e.SyncPath
 		if e.SyncFDs > 0 {
-			syncs += " (" + strings.Join(e.SyncKinds, ",") + ")"
+			syncs += fmt.Sprintf(" (%d: %s)", e.SyncFDs, strings.Join(e.SyncKinds, ","))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", e.KMTHex, name, e.Desc, e.Size, pid, e.Refs, strings.Join(holders, " "), syncs, e.Mutex)
+		memory := "vulkan (zero-copy on its device)"
+		if e.Memory == "host" {
+			memory = "host (copy path)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", e.KMTHex, name, e.Desc, memory, e.Size, pid, e.Refs, strings.Join(holders, " "), syncs, e.Mutex)
 	}
 	return tw.Flush()
 }

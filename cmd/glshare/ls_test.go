@@ -107,12 +107,12 @@ func TestLsSyncState(t *testing.T) {
 	if len(lines) != 3 || !strings.Contains(lines[0], "SYNC") || !strings.Contains(lines[0], "MUTEX") {
 		t.Fatalf("ls printed %q", text)
 	}
-	wantHeld := fmt.Sprintf("2 (timeline,binary)  held by pid %d, last key 0, 1 waiting", os.Getpid())
+	wantHeld := fmt.Sprintf("timeline semaphore (2: timeline,binary)  held by pid %d, last key 0, 1 waiting", os.Getpid())
 	if !strings.HasSuffix(lines[1], wantHeld) || !strings.HasPrefix(lines[1], held.String()) {
 		t.Errorf("held resource: %q, want it to end with %q", lines[1], wantHeld)
 	}
-	if f := strings.Fields(lines[2]); len(f) < 5 || strings.Join(f[len(f)-5:], " ") != "0 free, last key 0" {
-		t.Errorf("free resource: %q, want no sync fds and a free mutex", lines[2])
+	if f := strings.Fields(lines[2]); len(f) < 5 || strings.Join(f[len(f)-5:], " ") != "(fences) free, last key 0" || !strings.Contains(lines[2], "vulkan (zero-copy on its device)") {
+		t.Errorf("free resource: %q, want vulkan memory, the fallback path and a free mutex", lines[2])
 	}
 
 	var entries []lsEntry
@@ -121,6 +121,7 @@ func TestLsSyncState(t *testing.T) {
 	}
 	want := lsMutex{State: "held", HolderPID: int32(os.Getpid()), HolderConn: entries[0].Mutex.HolderConn, Waiters: 1}
 	if len(entries) != 2 || entries[0].SyncFDs != 2 || strings.Join(entries[0].SyncKinds, ",") != "timeline,binary" ||
+		entries[0].Memory != "vulkan" || entries[0].SyncPath != "timeline semaphore" || entries[1].SyncPath != "fallback (fences)" ||
 		entries[0].Mutex != want || entries[0].Mutex.HolderConn == 0 {
 		t.Errorf("ls --json entry 0: %+v", entries[0])
 	}
