@@ -304,7 +304,7 @@ func (r *Resource) EndGL() error {
 			r.pendingToVK = true
 		}
 	case PathFallback:
-		err = glFinishAccess()
+		err = FinishGL()
 	}
 	if err != nil {
 		return fmt.Errorf("handoff: EndGL: %w", err)
@@ -313,10 +313,11 @@ func (r *Resource) EndGL() error {
 	return nil
 }
 
-// glFinishAccess waits on the CPU until GL has executed every command
-// issued so far, through a fence rather than glFinish so that the wait is
-// bounded and its failure reported.
-func glFinishAccess() error {
+// FinishGL waits on the CPU until GL has executed every command issued so
+// far on the current context, through a fence rather than glFinish, so
+// that the wait is bounded (FenceTimeout) and its failure reported. It is
+// how the fallback path ends a GL access; it must run on the GL thread.
+func FinishGL() error {
 	glutil.DrainErrors()
 	fence := gl.FenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
 	if fence == 0 {

@@ -173,7 +173,7 @@ func (m *KeyedMutex) ReleaseGL(key uint64) error {
 		}
 		next = m.value + 1
 	case PathFallback:
-		if err := glFinishAccess(); err != nil {
+		if err := FinishGL(); err != nil {
 			m.release(key, m.value)
 			return fmt.Errorf("handoff: ReleaseGL: %w", err)
 		}

@@ -3,16 +3,13 @@ package share
 import (
 	"errors"
 	"fmt"
-	"time"
 	"unsafe"
 
-	"github.com/go-gl/gl/v3.2-compatibility/gl"
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -332,36 +329,4 @@ func importBacking(dev *helperdev.Device, a bridge.Allocation, fd int) (*imageBa
 		return nil, err
 	}
 	return &imageBacking{img: img, dev: dev}, nil
-}
-
-// FenceTimeout bounds how long the end of a GL access waits for GL to
-// finish it.
-const FenceTimeout = 10 * time.Second
-
-// glFinishAccess waits on the CPU until GL has executed every command
-// issued so far: through a fence rather than glFinish, so that the wait
-// is bounded and its failure reported.
-func glFinishAccess() error {
-	glutil.DrainErrors()
-	fence := gl.FenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0)
-	if fence == 0 {
-		return glErr("glFenceSync")
-	}
-	defer gl.DeleteSync(fence)
-	deadline := time.Now().Add(FenceTimeout)
-	for {
-		switch gl.ClientWaitSync(fence, gl.SYNC_FLUSH_COMMANDS_BIT, uint64(100*time.Millisecond)) {
-		case gl.ALREADY_SIGNALED, gl.CONDITION_SATISFIED:
-			return nil
-		case gl.TIMEOUT_EXPIRED:
-			if time.Now().After(deadline) {
-				return fmt.Errorf("share: glClientWaitSync: GL did not finish within %v", FenceTimeout)
-			}
-		default:
-			if err := glErr("glClientWaitSync"); err != nil {
-				return err
-			}
-			return errors.New("share: glClientWaitSync: GL_WAIT_FAILED")
-		}
-	}
 }

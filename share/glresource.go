@@ -168,7 +168,7 @@ func (r *GLResource) EndAccess() error {
 	var err error
 	switch {
 	case r.path == ZeroCopy:
-		err = glFinishAccess()
+		err = handoff.FinishGL()
 	case r.mode == handoff.Write:
 		err = r.writeBack(vkalloc.Sync{})
 	}
