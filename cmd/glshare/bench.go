@@ -46,6 +46,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	plot := fs.String("plot", "", "also draw frame times into this PNG file")
 	out := fs.String("out", "", "also write bench.txt, bench.json and bench.png into this directory")
 	platform := fs.String("platform", "", "EGL platform: device or surfaceless (default: the first that works)")
+	shareCopy := fs.Bool("share-copy", false, "also measure glbridge's own copy path (package share, forced), for drivers without zero-copy")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +72,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *quick {
 		opts = bench.Quick()
 	}
+	opts.ShareCopy = *shareCopy
 	if *sizes != "" {
 		if opts.Sizes, err = bench.ParseSizes(*sizes); err != nil {
 			return err

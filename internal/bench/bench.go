@@ -100,9 +100,19 @@ type Options struct {
 	OpenSamples    int
 	BrokerClients  int
 	BrokerDuration time.Duration
+	// ShareCopy adds the ShareCopy path: glbridge's own copy path.
+	ShareCopy bool
 	// Progress receives a line about every second of long runs; nil is
 	// silent.
 	Progress io.Writer
+}
+
+// paths lists the paths opts measures, in report order.
+func (opts Options) paths() []Path {
+	if opts.ShareCopy {
+		return AllPaths
+	}
+	return Paths
 }
 
 // Quick is a short run for CI and `make bench`: small sizes, few frames.
@@ -165,6 +175,9 @@ type Ratio struct {
 	Height               int     `json:"height"`
 	ZeroCopyOverBaseline float64 `json:"zero_copy_over_baseline"`
 	CopyOverZeroCopy     float64 `json:"copy_over_zero_copy"`
+	// ShareCopyOverZeroCopy is glbridge's copy path against zero-copy,
+	// when measured.
+	ShareCopyOverZeroCopy float64 `json:"share_copy_over_zero_copy,omitempty"`
 	// TransferCopyOverZeroCopy compares the paths' TransferMs: what the
 	// copy adds to a frame against what the zero-copy hand-off adds. It
 	// is 0 when either is not above zero.
@@ -274,6 +287,9 @@ func ratio(rep *Report, sz Size) Ratio {
 	if okZ && okC && z.P50Ms > 0 {
 		r.CopyOverZeroCopy = c.P50Ms / z.P50Ms
 	}
+	if sc, ok := rep.Result(ShareCopy, sz); ok && okZ && z.P50Ms > 0 {
+		r.ShareCopyOverZeroCopy = sc.P50Ms / z.P50Ms
+	}
 	if okZ && okC && z.TransferMs > 0 && c.TransferMs > 0 {
 		r.TransferCopyOverZeroCopy = c.TransferMs / z.TransferMs
 	}
@@ -291,13 +307,14 @@ func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Op
 		Dimension: bridge.DimensionTexture2D, Width: uint32(sz.W), Height: uint32(sz.H),
 		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm,
 	}}
-	runs := make([]pathRun, 0, len(Paths))
+	paths := opts.paths()
+	runs := make([]pathRun, 0, len(paths))
 	defer func() {
 		for _, pr := range runs {
 			pr.close()
 		}
 	}()
-	for _, p := range Paths {
+	for _, p := range paths {
 		var pr pathRun
 		var err error
 		switch p {
@@ -309,6 +326,8 @@ func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Op
 			pr, err = newZeroCopy(r, hp)
 		case Copy:
 			pr, err = newCopy(r, opts.Staging)
+		case ShareCopy:
+			pr, err = newShareCopy(r)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s at %s: %w", p, sz, err)
@@ -319,7 +338,7 @@ func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Op
 	for i, pr := range runs {
 		for range opts.Warmup {
 			if err := pr.frame(next[i]); err != nil {
-				return nil, fmt.Errorf("%s at %s, warm-up: %w", Paths[i], sz, err)
+				return nil, fmt.Errorf("%s at %s, warm-up: %w", paths[i], sz, err)
 			}
 			next[i]++
 		}
@@ -344,7 +363,7 @@ func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Op
 				}
 				start := time.Now()
 				if err := pr.frame(next[i]); err != nil {
-					return nil, fmt.Errorf("%s at %s, frame %d: %w", Paths[i], sz, next[i], err)
+					return nil, fmt.Errorf("%s at %s, frame %d: %w", paths[i], sz, next[i], err)
 				}
 				d := time.Since(start)
 				times[i] = append(times[i], d)
@@ -359,7 +378,7 @@ func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Op
 			lastReport = time.Now()
 			var b strings.Builder
 			for i := range runs {
-				fmt.Fprintf(&b, " %s %d/%d", Paths[i], len(times[i]), opts.Frames)
+				fmt.Fprintf(&b, " %s %d/%d", paths[i], len(times[i]), opts.Frames)
 			}
 			progress(opts.Progress, "bench: %s:%s frames", sz, b.String())
 		}
@@ -369,14 +388,14 @@ func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Op
 		if err := pr.check(next[i] - 1); err != nil {
 			return nil, err
 		}
-		out[i] = summarize(Paths[i], sz, times[i], spent[i])
+		out[i] = summarize(paths[i], sz, times[i], spent[i])
 		out[i].BytesCopied = pr.hostBytes()
 		out[i].GPUBytes = pr.gpuBytes()
 		out[i].Verified = true
 	}
 	var b strings.Builder
 	for i := range out {
-		if Paths[i] != RenderOnly {
+		if paths[i] != RenderOnly {
 			out[i].TransferMs = out[i].P50Ms - out[0].P50Ms
 		}
 		fmt.Fprintf(&b, " %s %.3f ms", out[i].Path, out[i].P50Ms)
@@ -430,4 +449,18 @@ func summarize(p Path, sz Size, times []time.Duration, spent time.Duration) Resu
 		r.FPS = float64(len(s)) / spent.Seconds()
 	}
 	return r
+}
+
+// paths lists the paths r has results for, in report order.
+func (r *Report) paths() []Path {
+	var out []Path
+	for _, p := range AllPaths {
+		for _, x := range r.Results {
+			if x.Path == p {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
 }

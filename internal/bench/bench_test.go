@@ -286,3 +286,34 @@ func TestNiceStep(t *testing.T) {
 		}
 	}
 }
+
+// TestRunShareCopy measures glbridge's own copy path beside the others
+// when asked, verified like them, and reports its ratio and plots it.
+func TestRunShareCopy(t *testing.T) {
+	env := newEnv(t)
+	opts := Quick()
+	opts.Sizes = []Size{{64, 64}}
+	opts.Frames, opts.Duration, opts.OpenSamples, opts.BrokerClients = 8, time.Second, 0, 0
+	opts.ShareCopy = true
+	rep, err := Run(env, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != len(AllPaths) {
+		t.Fatalf("%d results with ShareCopy, want %d", len(rep.Results), len(AllPaths))
+	}
+	x, ok := rep.Result(ShareCopy, opts.Sizes[0])
+	if !ok || !x.Verified || x.Frames != opts.Frames || x.BytesCopied != 64*64*4 {
+		t.Fatalf("share-copy result: %+v", x)
+	}
+	if r := rep.Ratios[0]; r.ShareCopyOverZeroCopy <= 0 {
+		t.Fatalf("ratios: %+v", r)
+	}
+	var table, png bytes.Buffer
+	if err := WriteTable(&table, rep); err != nil || !strings.Contains(table.String(), "share-copy / zero-copy") {
+		t.Fatalf("the table lacks the share-copy ratio (%v):\n%s", err, table.String())
+	}
+	if err := WritePlot(&png, rep); err != nil || png.Len() == 0 {
+		t.Fatalf("plot: %v", err)
+	}
+}

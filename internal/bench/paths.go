@@ -34,10 +34,19 @@ const (
 	// GL rendering and fence, delivered nowhere. A path's p50 minus this
 	// one's estimates what delivering the frame costs (Result.TransferMs).
 	RenderOnly Path = "render-only"
+	// ShareCopy, measured when Options.ShareCopy asks for it, is glbridge's
+	// own copy path (package share, forced), for drivers that cannot share
+	// zero-copy: GL renders into a texture of its own, which the end of the
+	// access copies into the Vulkan memory a consumer device imports.
+	ShareCopy Path = "share-copy"
 )
 
-// Paths lists every path in report order, the reference first.
-var Paths = []Path{RenderOnly, Baseline, ZeroCopy, Copy}
+// Paths lists the paths every run measures in report order, the
+// reference first; AllPaths adds those measured on request.
+var (
+	Paths    = []Path{RenderOnly, Baseline, ZeroCopy, Copy}
+	AllPaths = append(append([]Path(nil), Paths...), ShareCopy)
+)
 
 // pathRun is one path's objects for one size.
 type pathRun interface {

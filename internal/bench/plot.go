@@ -16,6 +16,7 @@ var (
 		ZeroCopy:   {0x55, 0xa8, 0x68, 0xff},
 		Copy:       {0xc4, 0x4e, 0x52, 0xff},
 		RenderOnly: {0xb0, 0xb0, 0xb0, 0xff},
+		ShareCopy:  {0xdd, 0x84, 0x52, 0xff},
 	}
 	white = color.RGBA{0xff, 0xff, 0xff, 0xff}
 	black = color.RGBA{0x20, 0x20, 0x20, 0xff}
@@ -61,7 +62,7 @@ func WritePlot(w io.Writer, r *Report) error {
 	}
 	drawText(img, plotMargin, 40, sub, plotScale, dim)
 	lx := plotMargin
-	for _, p := range Paths {
+	for _, p := range r.paths() {
 		fillRect(img, lx, 72, 16, 16, pathColors[p])
 		drawText(img, lx+24, 73, string(p), plotScale, black)
 		lx += 24 + textWidth(string(p), plotScale) + 36
@@ -78,7 +79,7 @@ func drawPanel(img *image.RGBA, r *Report, sz Size, px int) {
 	x0, x1 := px+axisLabelW, px+panelW-16
 	var res []Result
 	peak := 0.0
-	for _, p := range Paths {
+	for _, p := range r.paths() {
 		if x, ok := r.Result(p, sz); ok {
 			res = append(res, x)
 			peak = max(peak, x.P99Ms, x.P50Ms)
@@ -98,7 +99,7 @@ func drawPanel(img *image.RGBA, r *Report, sz Size, px int) {
 	fillRect(img, x0, top, 2, bottom-top+1, black)
 	fillRect(img, x0, bottom, x1-x0, 2, black)
 
-	slot := (x1 - x0) / max(len(Paths), 1)
+	slot := (x1 - x0) / max(len(r.paths()), 1)
 	barW := slot * 2 / 3
 	for i, x := range res {
 		bx := x0 + i*slot + (slot-barW)/2

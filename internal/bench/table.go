@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -30,9 +31,18 @@ func WriteTable(w io.Writer, r *Report) error {
 	tw.Flush()
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\tzero-copy / baseline\tcopy / zero-copy\ttransfer: copy / zero-copy\t")
+	shareCopy := slices.Contains(r.paths(), ShareCopy)
+	head := "size\tzero-copy / baseline\tcopy / zero-copy\ttransfer: copy / zero-copy\t"
+	if shareCopy {
+		head += "share-copy / zero-copy\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, x := range r.Ratios {
-		fmt.Fprintf(tw, "%dx%d\t%.2f\t%.2f\t%.2f\t\n", x.Width, x.Height, x.ZeroCopyOverBaseline, x.CopyOverZeroCopy, x.TransferCopyOverZeroCopy)
+		fmt.Fprintf(tw, "%dx%d\t%.2f\t%.2f\t%.2f\t", x.Width, x.Height, x.ZeroCopyOverBaseline, x.CopyOverZeroCopy, x.TransferCopyOverZeroCopy)
+		if shareCopy {
+			fmt.Fprintf(tw, "%.2f\t", x.ShareCopyOverZeroCopy)
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	b.WriteString("(ratios of p50 frame times; transfer = p50 minus render-only's p50)\n")
