@@ -59,6 +59,9 @@ type Buffer struct {
 	mem   vk.DeviceMemory
 	alloc bridge.Allocation
 
+	// stage serves ReadBytes and WriteBytes.
+	stage stagingCache
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -187,11 +190,15 @@ func (b *Buffer) ExportFD() (int, error) {
 // Close destroys the buffer and frees its memory; it is idempotent.
 func (b *Buffer) Close() error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return nil
 	}
 	b.closed = true
+	b.mu.Unlock()
+	// After closed is set no transfer starts; release waits for one in
+	// flight to put its staging buffer back.
+	b.stage.release()
 	b.vkd.DestroyBuffer(b.buf)
 	b.vkd.FreeMemory(b.mem)
 	return nil
@@ -240,11 +247,11 @@ func (b *Buffer) ReadBytes(off, n uint64, sync Sync) ([]byte, error) {
 	if err := b.checkRange(off, n); err != nil {
 		return nil, err
 	}
-	st, err := newStaging(b.dev, b.vkd, n)
+	st, err := b.stage.take(b.dev, b.vkd, n)
 	if err != nil {
 		return nil, err
 	}
-	defer st.close()
+	defer b.stage.put()
 	err = b.submit(func(c helperdev.Commands) {
 		b.barrier(c, true, vk.AccessTransferReadBit)
 		c.Dev.CmdCopyBuffer(c.CB, b.buf, st.buf, off, 0, n)
@@ -269,11 +276,11 @@ func (b *Buffer) WriteBytes(off uint64, data []byte, sync Sync) error {
 	if err := b.checkRange(off, uint64(len(data))); err != nil {
 		return err
 	}
-	st, err := newStaging(b.dev, b.vkd, uint64(len(data)))
+	st, err := b.stage.take(b.dev, b.vkd, uint64(len(data)))
 	if err != nil {
 		return err
 	}
-	defer st.close()
+	defer b.stage.put()
 	copy(st.data, data)
 	return b.submit(func(c helperdev.Commands) {
 		b.barrier(c, true, vk.AccessTransferWriteBit)

@@ -37,6 +37,8 @@ type Image struct {
 	info  bridge.FormatInfo
 	// storage is the row of the format table the image was made with.
 	storage bridge.Storage
+	// stage serves ReadPixels and WritePixels.
+	stage stagingCache
 
 	mu     sync.Mutex
 	closed bool
@@ -401,11 +403,15 @@ func (im *Image) ExportFD() (int, error) {
 // its own) before closing.
 func (im *Image) Close() error {
 	im.mu.Lock()
-	defer im.mu.Unlock()
 	if im.closed {
+		im.mu.Unlock()
 		return nil
 	}
 	im.closed = true
+	im.mu.Unlock()
+	// After closed is set no transfer starts; release waits for one in
+	// flight to put its staging buffer back.
+	im.stage.release()
 	im.vkd.DestroyImage(im.img)
 	im.vkd.FreeMemory(im.mem)
 	return nil
@@ -620,11 +626,11 @@ func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := newStaging(im.dev, im.vkd, size)
+	st, err := im.stage.take(im.dev, im.vkd, size)
 	if err != nil {
 		return nil, err
 	}
-	defer st.close()
+	defer im.stage.put()
 	src, srcRegion := im.img, im.copyRegion(s)
 	var scratch *scratchImage
 	if _, _, _, _, _, samples := geometry(im.alloc.Desc); samples > 1 {
@@ -656,7 +662,7 @@ func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
 		return nil, err
 	}
 	out := make([]byte, size)
-	copy(out, st.data)
+	copy(out, st.data[:size])
 	return out, nil
 }
 
@@ -673,11 +679,11 @@ func (im *Image) WritePixels(s Subresource, data []byte, sync Sync) error {
 	if uint64(len(data)) != size {
 		return fmt.Errorf("vkalloc: WritePixels: %d bytes given for a subresource of %d", len(data), size)
 	}
-	st, err := newStaging(im.dev, im.vkd, size)
+	st, err := im.stage.take(im.dev, im.vkd, size)
 	if err != nil {
 		return err
 	}
-	defer st.close()
+	defer im.stage.put()
 	copy(st.data, data)
 	return im.submit(func(c helperdev.Commands) {
 		im.acquire(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
@@ -750,6 +756,49 @@ func (s *scratchImage) resolveFrom(c helperdev.Commands, src vk.Image, layer uin
 func (s *scratchImage) close() {
 	s.vkd.DestroyImage(s.img)
 	s.vkd.FreeMemory(s.mem)
+}
+
+// stagingCache keeps the staging buffer of an image's or buffer's
+// transfers from one call to the next: creating, mapping and first
+// touching a host-visible buffer on every call costs more than the copy
+// itself on NVIDIA (tens of milliseconds for a 4K frame), and the copy
+// path transfers every frame. The buffer grows to the largest transfer
+// and is freed by the owner's Close.
+type stagingCache struct {
+	mu sync.Mutex
+	st *staging
+}
+
+// take returns a staging buffer of at least size bytes, for the caller
+// alone until it calls put.
+func (c *stagingCache) take(dev *helperdev.Device, vkd vk.Device, size uint64) (*staging, error) {
+	c.mu.Lock()
+	if c.st != nil && uint64(len(c.st.data)) >= size {
+		return c.st, nil
+	}
+	if c.st != nil {
+		c.st.close()
+		c.st = nil
+	}
+	st, err := newStaging(dev, vkd, size)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.st = st
+	return st, nil
+}
+
+func (c *stagingCache) put() { c.mu.Unlock() }
+
+// release frees the staging buffer.
+func (c *stagingCache) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st != nil {
+		c.st.close()
+		c.st = nil
+	}
 }
 
 // staging is a host-visible, coherent buffer, mapped for its whole life.
