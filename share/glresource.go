@@ -11,6 +11,7 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -36,10 +37,12 @@ type GLResource struct {
 	mem  *glimport.Memory
 	ztex *glimport.Texture
 
-	// Copy: the shared contents, and GL's own texture.
+	// Copy: the shared contents, and GL's own texture; pixels is the
+	// pixel buffer its transfers go through (made on first use).
 	layout      HostLayout
 	back        backing
 	tex, target uint32
+	pixels      *glutil.PixelBuffer
 
 	open bool
 	mode handoff.Mode
@@ -184,18 +187,41 @@ func (r *GLResource) fill(s vkalloc.Sync) error {
 	if err != nil {
 		return err
 	}
-	return uploadTexture(r.tex, r.target, r.layout, data)
-}
-
-// writeBack copies GL's texture into the shared memory. glGetTexImage
-// returns only once GL has finished writing the texture, so nothing is
-// left pending.
-func (r *GLResource) writeBack(s vkalloc.Sync) error {
-	data, err := downloadTexture(r.tex, r.target, r.layout)
+	pb, err := r.pixelBuffer()
 	if err != nil {
 		return err
 	}
-	return r.back.store(r.layout, data, s)
+	return uploadTexture(r.tex, r.target, r.layout, data, pb)
+}
+
+// writeBack copies GL's texture into the shared memory. Mapping the pixel
+// buffer (or glGetTexImage, for compressed formats) waits until GL has
+// finished writing the texture, so nothing is left pending.
+func (r *GLResource) writeBack(s vkalloc.Sync) error {
+	pb, err := r.pixelBuffer()
+	if err != nil {
+		return err
+	}
+	return downloadTexture(r.tex, r.target, r.layout, pb, func(data []byte) error {
+		return r.back.store(r.layout, data, s)
+	})
+}
+
+// pixelBuffer returns the resource's pixel buffer, made on first use, or
+// nil for compressed formats, whose transfers go through client memory:
+// NVIDIA's compressed cube-face sizes make buffer offsets unreliable.
+func (r *GLResource) pixelBuffer() (*glutil.PixelBuffer, error) {
+	if r.layout.Info.Compressed {
+		return nil, nil
+	}
+	if r.pixels == nil {
+		pb, err := glutil.NewPixelBuffer(int(r.layout.Size))
+		if err != nil {
+			return nil, fmt.Errorf("share: %w", err)
+		}
+		r.pixels = pb
+	}
+	return r.pixels, nil
 }
 
 // vulkanDevice is the device that holds this side's Vulkan view of the
@@ -366,6 +392,9 @@ func (r *GLResource) Close() error {
 	}
 	if r.tex != 0 {
 		gl.DeleteTextures(1, &r.tex)
+	}
+	if r.pixels != nil {
+		r.pixels.Close()
 	}
 	if r.back != nil {
 		r.back.close()

@@ -158,16 +158,23 @@ func glImages(target uint32, l HostLayout, f func(level, face int, off, size uin
 }
 
 // uploadTexture replaces every level of the texture with data, in
-// HostLayout order.
-func uploadTexture(name, target uint32, l HostLayout, data []byte) error {
+// HostLayout order, through pb where there is one.
+func uploadTexture(name, target uint32, l HostLayout, data []byte, pb *glutil.PixelBuffer) error {
 	info := l.Info
+	if pb != nil {
+		if err := pb.Write(0, data); err != nil {
+			return fmt.Errorf("share: filling the GL texture: %w", err)
+		}
+	}
 	return glImages(target, l, func(level, face int, off, size uint64) error {
-		part := data[off : off+size]
 		var err error
-		if info.Compressed {
-			err = glutil.CompressedTexSubImage(name, target, level, face, info.GLInternalFormat, part)
-		} else {
-			err = glutil.TexSubImage(name, target, level, face, info.GLFormat, info.GLType, int(info.GLClientBytesPerBlock), part)
+		switch {
+		case info.Compressed:
+			err = glutil.CompressedTexSubImage(name, target, level, face, info.GLInternalFormat, data[off:off+size])
+		case pb != nil:
+			err = glutil.TexSubImageFrom(pb, int(off), name, target, level, face, info.GLFormat, info.GLType, int(info.GLClientBytesPerBlock))
+		default:
+			err = glutil.TexSubImage(name, target, level, face, info.GLFormat, info.GLType, int(info.GLClientBytesPerBlock), data[off:off+size])
 		}
 		if err != nil {
 			return fmt.Errorf("share: filling the GL texture: %w", err)
@@ -176,29 +183,45 @@ func uploadTexture(name, target uint32, l HostLayout, data []byte) error {
 	})
 }
 
-// downloadTexture reads every level of the texture, in HostLayout order.
-func downloadTexture(name, target uint32, l HostLayout) ([]byte, error) {
+// downloadTexture reads every level of the texture, in HostLayout order,
+// and passes the bytes to use; through pb where there is one, whose
+// mapping use sees and must not keep.
+func downloadTexture(name, target uint32, l HostLayout, pb *glutil.PixelBuffer, use func([]byte) error) error {
 	info := l.Info
-	out := make([]byte, l.Size)
+	var out []byte
+	if pb == nil {
+		out = make([]byte, l.Size)
+	}
 	err := glImages(target, l, func(level, face int, off, size uint64) error {
 		var px []byte
+		var n int
 		var err error
-		if info.Compressed {
+		switch {
+		case info.Compressed:
 			px, err = glutil.GetCompressedTexImage(name, target, level, face)
-		} else {
+			n = len(px)
+		case pb != nil:
+			n, err = glutil.GetTexImageTo(pb, int(off), name, target, level, face, info.GLFormat, info.GLType, int(info.GLClientBytesPerBlock))
+		default:
 			px, err = glutil.GetTexImage(name, target, level, face, info.GLFormat, info.GLType, int(info.GLClientBytesPerBlock))
+			n = len(px)
 		}
 		if err != nil {
 			return fmt.Errorf("share: reading the GL texture back: %w", err)
 		}
-		if uint64(len(px)) != size {
-			return fmt.Errorf("share: level %d face %d of the GL texture is %d bytes; the layout has %d", level, face, len(px), size)
+		if uint64(n) != size {
+			return fmt.Errorf("share: level %d face %d of the GL texture is %d bytes; the layout has %d", level, face, n, size)
 		}
-		copy(out[off:], px)
+		if px != nil {
+			copy(out[off:], px)
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return out, nil
+	if pb != nil {
+		return pb.Read(0, int(l.Size), use)
+	}
+	return use(out)
 }

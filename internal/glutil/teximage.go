@@ -166,30 +166,52 @@ func LevelSize(tex, target uint32, level int) (w, h, d int, err error) {
 // read this way: see ResolveTexImage. The binding of target and the pack
 // state are restored.
 func GetTexImage(tex, target uint32, level, face int, format, typ uint32, texelBytes int) ([]byte, error) {
+	var out []byte
+	err := getTexImage(tex, target, level, face, format, typ, texelBytes, func(n int) pixels {
+		out = make([]byte, n)
+		return pixels{client: out}
+	})
+	return out, err
+}
+
+// GetTexImageTo is GetTexImage into pb at byte offset off, which must have
+// room for the level: GL writes the texels on its own schedule, and Read
+// maps them. It returns the number of bytes the level takes.
+func GetTexImageTo(pb *PixelBuffer, off int, tex, target uint32, level, face int, format, typ uint32, texelBytes int) (int, error) {
+	var n int
+	err := getTexImage(tex, target, level, face, format, typ, texelBytes, func(size int) pixels {
+		n = size
+		return pixels{pb: pb, off: off, n: size}
+	})
+	return n, err
+}
+
+func getTexImage(tex, target uint32, level, face int, format, typ uint32, texelBytes int, dst func(n int) pixels) error {
 	DrainErrors()
 	it, err := imageTarget(target, face)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	restore, err := bindTexture(tex, target)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer restore()
 	w, h, d := levelSize(it, level)
 	if err := CheckError("glGetTexLevelParameteriv"); err != nil {
-		return nil, prefixed(err)
+		return prefixed(err)
 	}
 	if w <= 0 || h <= 0 || d <= 0 {
-		return nil, fmt.Errorf("glutil: level %d of texture %d is %dx%dx%d: no such level", level, tex, w, h, d)
+		return fmt.Errorf("glutil: level %d of texture %d is %dx%dx%d: no such level", level, tex, w, h, d)
 	}
-	out := make([]byte, int(w)*int(h)*int(d)*texelBytes)
+	px := dst(int(w) * int(h) * int(d) * texelBytes)
+	if err := px.check(); err != nil {
+		return err
+	}
 	defer tightPixelStore(true)()
-	gl.GetTexImage(it, int32(level), format, typ, gl.Ptr(out))
-	if err := CheckError(fmt.Sprintf("glGetTexImage(level %d, format 0x%04x, type 0x%04x)", level, format, typ)); err != nil {
-		return nil, prefixed(err)
-	}
-	return out, nil
+	defer px.bind(true)()
+	gl.GetTexImage(it, int32(level), format, typ, px.ptr())
+	return prefixed(CheckError(fmt.Sprintf("glGetTexImage(level %d, format 0x%04x, type 0x%04x)", level, format, typ)))
 }
 
 // GetCompressedTexImage reads a whole level (every layer) of a
@@ -263,6 +285,16 @@ func compressedBlockBytes(internal uint32) int {
 // that, so GL never reads past it. The binding and unpack state are
 // restored.
 func TexSubImage(tex, target uint32, level, face int, format, typ uint32, texelBytes int, data []byte) error {
+	return texSubImage(tex, target, level, face, format, typ, texelBytes, pixels{client: data, n: len(data)})
+}
+
+// TexSubImageFrom is TexSubImage from pb at byte offset off, which holds
+// the level's texels (written with PixelBuffer.Write).
+func TexSubImageFrom(pb *PixelBuffer, off int, tex, target uint32, level, face int, format, typ uint32, texelBytes int) error {
+	return texSubImage(tex, target, level, face, format, typ, texelBytes, pixels{pb: pb, off: off, n: -1})
+}
+
+func texSubImage(tex, target uint32, level, face int, format, typ uint32, texelBytes int, src pixels) error {
 	DrainErrors()
 	it, err := imageTarget(target, face)
 	if err != nil {
@@ -277,20 +309,28 @@ func TexSubImage(tex, target uint32, level, face int, format, typ uint32, texelB
 	if err := CheckError("glGetTexLevelParameteriv"); err != nil {
 		return prefixed(err)
 	}
-	if want := int(w) * int(h) * int(d) * texelBytes; len(data) != want || want == 0 {
-		return fmt.Errorf("glutil: TexSubImage: %d bytes for level %d of %dx%dx%d texels of %d bytes (%d)", len(data), level, w, h, d, texelBytes, want)
+	want := int(w) * int(h) * int(d) * texelBytes
+	if src.n < 0 {
+		src.n = want
+	}
+	if src.n != want || want == 0 {
+		return fmt.Errorf("glutil: TexSubImage: %d bytes for level %d of %dx%dx%d texels of %d bytes (%d)", src.n, level, w, h, d, texelBytes, want)
+	}
+	if err := src.check(); err != nil {
+		return err
 	}
 	defer tightPixelStore(false)()
+	defer src.bind(false)()
 	call := "glTexSubImage2D"
 	switch target {
 	case gl.TEXTURE_1D:
 		call = "glTexSubImage1D"
-		gl.TexSubImage1D(it, int32(level), 0, w, format, typ, gl.Ptr(data))
+		gl.TexSubImage1D(it, int32(level), 0, w, format, typ, src.ptr())
 	case gl.TEXTURE_3D, gl.TEXTURE_2D_ARRAY, gl.TEXTURE_CUBE_MAP_ARRAY:
 		call = "glTexSubImage3D"
-		gl.TexSubImage3D(it, int32(level), 0, 0, 0, w, h, d, format, typ, gl.Ptr(data))
+		gl.TexSubImage3D(it, int32(level), 0, 0, 0, w, h, d, format, typ, src.ptr())
 	default:
-		gl.TexSubImage2D(it, int32(level), 0, 0, w, h, format, typ, gl.Ptr(data))
+		gl.TexSubImage2D(it, int32(level), 0, 0, w, h, format, typ, src.ptr())
 	}
 	return prefixed(CheckError(fmt.Sprintf("%s(level %d, format 0x%04x, type 0x%04x)", call, level, format, typ)))
 }
