@@ -3,13 +3,9 @@ package handoff_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -20,6 +16,7 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/brokertest"
 	"github.com/glbridge/glbridge/internal/childproc"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/interop"
@@ -37,22 +34,7 @@ func TestMain(m *testing.M) {
 
 const keyTimeout = 20 * time.Second
 
-func startBroker(t *testing.T) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "broker.sock")
-	l, err := bridge.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	go b.Serve(context.Background(), l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		b.Shutdown(ctx)
-	})
-	return sock
-}
+func startBroker(t *testing.T) string { return brokertest.Start(t) }
 
 func envInt(name string) int {
 	v, _ := strconv.Atoi(os.Getenv(name))

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/brokertest"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -117,18 +116,7 @@ func TestVulkanToGL(t *testing.T) {
 // returns the socket and a client of it.
 func startBroker(t *testing.T) (string, *bridge.Client) {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "broker.sock")
-	l, err := bridge.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	go b.Serve(context.Background(), l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		b.Shutdown(ctx)
-	})
+	sock := brokertest.Start(t)
 	c, err := bridge.Dial(sock)
 	if err != nil {
 		t.Fatal(err)

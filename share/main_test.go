@@ -1,17 +1,13 @@
 package share_test
 
 import (
-	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/brokertest"
 	"github.com/glbridge/glbridge/internal/childproc"
 	"github.com/glbridge/glbridge/internal/egl"
 	"github.com/glbridge/glbridge/share"
@@ -144,22 +140,7 @@ func checkVulkanUnused(o share.Options) error {
 }
 
 // startBroker serves a broker in this process on a fresh socket.
-func startBroker(t testing.TB) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "broker.sock")
-	l, err := bridge.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	go b.Serve(context.Background(), l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		b.Shutdown(ctx)
-	})
-	return sock
-}
+func startBroker(t testing.TB) string { return brokertest.Start(t) }
 
 func desc2D(w, h int, f bridge.Format) bridge.Desc {
 	return bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: uint32(w), Height: uint32(h), DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: f}

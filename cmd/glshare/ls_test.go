@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/brokertest"
 )
 
 // captureLs runs `glshare ls` with args and returns what it printed.
@@ -40,18 +38,7 @@ func captureLs(t *testing.T, args ...string) string {
 // TestLsSyncState: ls shows each resource's sync fds and keyed mutex
 // (free or held by a pid, last key, waiters), as text and as JSON.
 func TestLsSyncState(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "broker.sock")
-	l, err := bridge.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	go b.Serve(context.Background(), l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		b.Shutdown(ctx)
-	})
+	sock := brokertest.Start(t)
 	c, err := bridge.Dial(sock)
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ func BenchmarkOpenImport(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer env.Close()
-	sock, _ := startBroker(b)
+	sock := startBroker(b)
 	c, err := bridge.Dial(sock)
 	if err != nil {
 		b.Fatal(err)

@@ -3,12 +3,8 @@ package interop_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +16,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/brokertest"
 	"github.com/glbridge/glbridge/internal/childproc"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/interop"
@@ -33,22 +30,7 @@ var privateData = []byte("d3d11 private runtime data: TEXTURE2D_DESC v4")
 const crossW, crossH, crossFrame = 67, 33, 7
 
 // startBroker serves a broker in this process on a fresh socket.
-func startBroker(t testing.TB) (sock string, b *bridge.Broker) {
-	t.Helper()
-	sock = filepath.Join(t.TempDir(), "broker.sock")
-	l, err := bridge.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	go b.Serve(context.Background(), l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		b.Shutdown(ctx)
-	})
-	return sock, b
-}
+func startBroker(t testing.TB) string { return brokertest.Start(t) }
 
 // TestMain runs the child processes of the cross-process tests, or the
 // tests.
@@ -229,7 +211,7 @@ const childTimeout = 60 * time.Second
 // processes open by KMT handle and by name, import into their own GL
 // context or their own Vulkan device, and check every texel.
 func TestCrossProcess(t *testing.T) {
-	sock, _ := startBroker(t)
+	sock := startBroker(t)
 	prod := childproc.Start(t, "gl-producer", "GLB_SOCK="+sock, `GLB_NAME=Local\glbridge-cross`)
 	kmt := prod.Expect(t, "KMT", childTimeout)
 	for _, tc := range []struct{ role, open string }{
@@ -253,7 +235,7 @@ func TestCrossProcess(t *testing.T) {
 // resource, which stays readable; then the consumer is killed, and the
 // broker frees the resource.
 func TestCrossProcessDeath(t *testing.T) {
-	sock, _ := startBroker(t)
+	sock := startBroker(t)
 	c, err := bridge.Dial(sock)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,33 @@
+// Package brokertest serves a glbridge broker inside a test's own process,
+// on a fresh socket, over a real unix socket with real fd passing: what the
+// cross-process tests, the samples' tests and the benchmarks talk to.
+package brokertest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/glbridge/glbridge/bridge"
+)
+
+// Start serves a broker until the test ends and returns its socket path.
+func Start(t testing.TB) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "broker.sock")
+	l, err := bridge.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	go b.Serve(context.Background(), l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		b.Shutdown(ctx)
+	})
+	return sock
+}
