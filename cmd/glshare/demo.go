@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/demo"
 	"github.com/glbridge/glbridge/internal/testpattern"
 )
@@ -195,8 +194,8 @@ func runDemoProducer(args []string) error {
 	if err := demoFlags("demo-producer", &o).Parse(args); err != nil {
 		return err
 	}
-	return demo.Producer(o, func(kmt bridge.Handle, path handoff.Path, renderer string) {
-		fmt.Printf("GL %s shares the texture as KMT handle %v (sync: %s)\n", renderer, kmt, path)
+	return demo.Producer(o, func(kmt bridge.Handle, sharePath, syncPath, renderer string) {
+		fmt.Printf("GL %s shares the texture as KMT handle %v (%s; sync: %s)\n", renderer, kmt, sharePath, syncPath)
 		fmt.Printf("KMT %v\n", kmt)
 	})
 }

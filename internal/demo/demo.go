@@ -19,12 +19,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/egl"
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/interop"
 	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -44,81 +43,70 @@ type Options struct {
 // PNGName is the file a side writes for a frame.
 func PNGName(side string, frame int) string { return fmt.Sprintf("%s-%03d.png", side, frame) }
 
-// Producer creates the shared texture, announces its KMT handle through
-// announce, and draws o.Frames frames, saving each as a PNG.
-func Producer(o Options, announce func(kmt bridge.Handle, path handoff.Path, renderer string)) error {
-	env, err := interop.NewEnv("")
+// Producer creates the shared texture with package share, on a headless
+// GL context of its own (a renderer would use its own context), announces
+// its KMT handle and paths through announce, and draws o.Frames frames,
+// saving each as a PNG. It works on every path share offers: zero-copy
+// where GL and Vulkan share memory, a copy where they cannot.
+func Producer(o Options, announce func(kmt bridge.Handle, sharePath, syncPath, renderer string)) error {
+	ctx, err := egl.New(egl.Options{})
 	if err != nil {
 		return err
 	}
-	defer env.Close()
+	defer ctx.Close()
 	c, err := bridge.Dial(o.Socket)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	img, err := vkalloc.NewImage(env.Dev, bridge.Desc{
-		Dimension: bridge.DimensionTexture2D, Width: uint32(o.Width), Height: uint32(o.Height),
-		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm,
-		BindFlags: 0x28,  /* D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET */
-		MiscFlags: 0x100, /* D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX */
-	})
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	sem, syncs, err := handoff.NewTimelineSync(env.Dev)
-	if err != nil {
-		return err
-	}
-	if sem != nil {
-		defer sem.Close()
-		defer unix.Close(syncs[0].FD)
-	}
-	fd, err := img.ExportFD()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	kmt, err := c.CreateWithSync(img.Allocation(), fd, []byte("glshare demo"), syncs)
-	if err != nil {
-		return err
-	}
 	var (
-		mem *glimport.Memory
-		tex *glimport.Texture
-		km  *handoff.KeyedMutex
+		g   *share.GL
+		res *share.GLResource
+		kmt bridge.Handle
 	)
-	env.GL.Call(func() {
-		if mem, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
+	ctx.Call(func() {
+		if g, err = share.NewGL(ctx.ProcAddr, share.Options{}); err != nil {
 			return
 		}
-		if tex, err = mem.Texture(img.Allocation()); err != nil {
+		if res, err = g.Create(bridge.Desc{
+			Dimension: bridge.DimensionTexture2D, Width: uint32(o.Width), Height: uint32(o.Height),
+			DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm,
+			BindFlags: 0x28,  /* D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET */
+			MiscFlags: 0x100, /* D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX */
+		}); err != nil {
 			return
 		}
-		km, err = handoff.NewKeyedMutexGL(c, kmt, tex, env.ID, syncs)
+		kmt, err = res.Share(c, []byte("glshare demo"))
+	})
+	defer ctx.Call(func() {
+		if res != nil {
+			res.Close()
+		}
+		if g != nil {
+			g.Close()
+		}
 	})
 	if err != nil {
 		return err
 	}
-	defer env.GL.Call(func() {
-		km.Close()
-		tex.Close()
-		mem.Close()
-	})
-	announce(kmt, km.Path(), env.ID.Renderer)
+	sharePath := res.Path().String()
+	if r := res.Reason(); r != "" {
+		sharePath += " because " + r
+	}
+	announce(kmt, sharePath, syncPath(c, kmt), g.Identity().Renderer)
 
 	for frame := range o.Frames {
 		var px []byte
-		env.GL.Call(func() {
-			if _, err = km.AcquireGL(0, KeyTimeout); err != nil {
+		ctx.Call(func() {
+			if _, err = res.AcquireSync(0, KeyTimeout); err != nil {
 				return
 			}
-			if err = testpattern.Draw(tex.Name(), tex.Target(), o.Width, o.Height, frame); err == nil {
+			tex, target := res.Texture()
+			if err = testpattern.Draw(tex, target, o.Width, o.Height, frame); err == nil {
 				// What the producer drew, as GL sees it.
-				px, err = glutil.ReadRGBA8(tex.Name(), tex.Target(), 0, o.Width, o.Height)
+				px, err = glutil.ReadRGBA8(tex, target, 0, o.Width, o.Height)
 			}
-			if e := km.ReleaseGL(1); err == nil {
+			if e := res.ReleaseSync(1); err == nil {
 				err = e
 			}
 		})
@@ -130,17 +118,39 @@ func Producer(o Options, announce func(kmt bridge.Handle, path handoff.Path, ren
 		}
 	}
 	// Wait for the consumer's last copy before the texture goes away.
-	env.GL.Call(func() {
-		if _, err = km.AcquireGL(0, KeyTimeout); err == nil {
-			err = km.ReleaseGL(0)
+	ctx.Call(func() {
+		if _, err = res.AcquireSync(0, KeyTimeout); err == nil {
+			err = res.ReleaseSync(0)
 		}
 	})
 	return err
 }
 
-// Consumer opens the texture by kmt on a Vulkan device of its own and
-// copies o.Frames frames into its own image, saving each as a PNG; show,
-// when not nil, is given each frame's texels (GL row order) to display.
+// syncPath says how the resource's keyed mutex orders GPU work, as the
+// broker lists it.
+func syncPath(c *bridge.Client, kmt bridge.Handle) string {
+	l, err := c.List()
+	if err != nil {
+		return "unknown: " + err.Error()
+	}
+	for _, r := range l {
+		if r.KMT != kmt {
+			continue
+		}
+		for _, s := range r.Syncs {
+			if s.Timeline {
+				return handoff.PathTimeline.String()
+			}
+		}
+	}
+	return handoff.PathFallback.String()
+}
+
+// Consumer opens the texture by kmt on a Vulkan device of its own (package
+// share: zero-copy when the memory is a Vulkan allocation on its GPU, a
+// copy otherwise) and copies o.Frames frames into an image of its own,
+// saving each as a PNG; show, when not nil, is given each frame's texels
+// (GL row order) to display.
 func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) error) (device string, err error) {
 	c, err := bridge.Dial(o.Socket)
 	if err != nil {
@@ -151,40 +161,38 @@ func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) erro
 	if err != nil {
 		return "", err
 	}
+	defer unix.Close(res.FD) // OpenShared leaves the fds with the caller
 	for _, s := range res.Syncs {
 		defer unix.Close(s.FD)
 	}
 	a := res.Allocation
-	dev, err := helperdev.Open(helperdev.Config{DriverUUID: a.DriverUUID, DeviceUUID: a.DeviceUUID, Peer: "allocation record", AppName: "glshare demo consumer"})
+	var id *share.DeviceID
+	if !a.HostMemory {
+		id = &share.DeviceID{DriverUUID: a.DriverUUID, DeviceUUID: a.DeviceUUID}
+	}
+	v, err := share.NewVulkan(id, share.Options{})
 	if err != nil {
-		unix.Close(res.FD)
 		return "", err
 	}
-	defer dev.Close()
-	shared, err := vkalloc.ImportImage(dev, a, res.FD) // takes the fd
+	defer v.Close()
+	shared, err := v.OpenShared(c, res)
 	if err != nil {
-		unix.Close(res.FD)
 		return "", err
 	}
 	defer shared.Close()
-	own, err := vkalloc.NewImage(dev, a.Desc)
+	own, err := vkalloc.NewImage(v.Device(), a.Desc)
 	if err != nil {
 		return "", err
 	}
 	defer own.Close()
-	km, err := handoff.NewKeyedMutexVulkan(c, res.Handle, dev, res.Syncs)
-	if err != nil {
-		return "", err
-	}
-	defer km.Close()
 	w, h := int(a.Desc.Width), int(a.Desc.Height)
 	for frame := range o.Frames {
-		sync, _, err := km.AcquireVulkan(1, KeyTimeout)
+		sync, _, err := shared.AcquireSync(1, KeyTimeout)
 		if err != nil {
 			return "", fmt.Errorf("consumer frame %d: %w", frame, err)
 		}
-		err = shared.CopyTo(own, sync)
-		if e := km.ReleaseVulkan(0, err); err == nil {
+		err = shared.Image().CopyTo(own, sync)
+		if e := shared.ReleaseSync(0, err); err == nil {
 			err = e
 		}
 		if err != nil {
@@ -203,7 +211,7 @@ func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) erro
 			}
 		}
 	}
-	return dev.Caps().DeviceName + " (" + km.Path().String() + ")", nil
+	return v.Device().Caps().DeviceName + " (" + shared.Path().String() + ")", nil
 }
 
 // WritePNG writes RGBA8 texels in GL row order (bottom row first) as a PNG
