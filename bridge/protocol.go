@@ -257,6 +257,7 @@ type BrokerError struct {
 	Detail string
 }
 
+// Error formats the operation, the code by name and the broker's detail.
 func (e *BrokerError) Error() string {
 	s := "bridge: "
 	if e.Op != "" {

@@ -71,6 +71,7 @@ const (
 	Write
 )
 
+// String names the mode.
 func (m Mode) String() string {
 	if m == Write {
 		return "write"

@@ -35,6 +35,7 @@ import (
 // Size is a frame size in texels.
 type Size struct{ W, H int }
 
+// String formats the size as WxH.
 func (s Size) String() string { return fmt.Sprintf("%dx%d", s.W, s.H) }
 
 // Named sizes ParseSizes accepts besides WxH and N (for N×N).

@@ -76,6 +76,7 @@ type Error struct {
 	Result Result
 }
 
+// Error names the call and its VkResult, as glbridge's errors do.
 func (e *Error) Error() string { return e.Call + ": " + e.Result.String() }
 
 // MakeVersion is VK_MAKE_API_VERSION(0, major, minor, patch).
