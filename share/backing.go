@@ -172,3 +172,17 @@ func checkImageLayout(a bridge.Allocation, l HostLayout) error {
 	}
 	return nil
 }
+
+// openHostRecord checks a host-memory record against the layout its
+// description needs and maps the memory behind fd, which the backing owns
+// on success.
+func openHostRecord(a bridge.Allocation, fd int) (*hostBacking, error) {
+	l, err := LayoutOf(a.Desc)
+	if err != nil {
+		return nil, err
+	}
+	if a.Size < l.Size {
+		return nil, fmt.Errorf("host-memory record of %d bytes; %s needs %d", a.Size, a.Desc, l.Size)
+	}
+	return openHostBacking(fd, l.Size)
+}

@@ -258,14 +258,7 @@ func (g *GL) OpenShared(c *bridge.Client, res bridge.Resource) (*GLResource, err
 func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
 	r := &GLResource{g: g, alloc: a, fd: fd}
 	if a.HostMemory {
-		l, err := LayoutOf(a.Desc)
-		if err != nil {
-			return nil, err
-		}
-		if a.Size < l.Size {
-			return nil, fmt.Errorf("host-memory record of %d bytes; %s needs %d", a.Size, a.Desc, l.Size)
-		}
-		b, err := openHostBacking(fd, l.Size)
+		b, err := openHostRecord(a, fd)
 		if err != nil {
 			return nil, err
 		}

@@ -172,14 +172,7 @@ func (v *Vulkan) OpenShared(c *bridge.Client, res bridge.Resource) (*VulkanResou
 func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 	r := &VulkanResource{v: v, alloc: a, fd: fd}
 	if a.HostMemory {
-		l, err := LayoutOf(a.Desc)
-		if err != nil {
-			return nil, err
-		}
-		if a.Size < l.Size {
-			return nil, fmt.Errorf("host-memory record of %d bytes; %s needs %d", a.Size, a.Desc, l.Size)
-		}
-		b, err := openHostBacking(fd, l.Size)
+		b, err := openHostRecord(a, fd)
 		if err != nil {
 			return nil, err
 		}
