@@ -223,12 +223,9 @@ func (g *GL) Open(a bridge.Allocation, fd int) (*GLResource, error) {
 	if err := g.live("Open"); err != nil {
 		return nil, err
 	}
-	if fd < 0 {
-		return nil, fmt.Errorf("share: Open: invalid fd %d", fd)
-	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := dupForOpen(fd)
 	if err != nil {
-		return nil, fmt.Errorf("share: Open: duplicating fd %d: %w", fd, err)
+		return nil, err
 	}
 	r, err := g.open(a, dup)
 	if err != nil {
@@ -236,6 +233,19 @@ func (g *GL) Open(a bridge.Allocation, fd int) (*GLResource, error) {
 		return nil, fmt.Errorf("share: Open: %w", err)
 	}
 	return r, nil
+}
+
+// dupForOpen duplicates the caller's fd (close-on-exec) for Open, which
+// never takes the caller's fd.
+func dupForOpen(fd int) (int, error) {
+	if fd < 0 {
+		return -1, fmt.Errorf("share: Open: invalid fd %d", fd)
+	}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("share: Open: duplicating fd %d: %w", fd, err)
+	}
+	return dup, nil
 }
 
 // OpenShared opens what a broker open returned (bridge.Client.OpenKMT or

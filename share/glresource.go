@@ -271,24 +271,32 @@ func (r *GLResource) Share(c *bridge.Client, data []byte) (bridge.Handle, error)
 	if r.attached {
 		panic("share: Share of a GLResource already shared or attached")
 	}
+	return register(c, r.alloc, r.fd, data, r.vulkanDevice(), &r.sem, r.Attach)
+}
+
+// register creates the resource on the broker through c, with a timeline
+// semaphore made on dev where dev shares them and *sem is not made yet
+// (keeping it in *sem), and attaches the keyed mutex with attach.
+func register(c *bridge.Client, a bridge.Allocation, fd int, data []byte, dev *helperdev.Device, sem **vkalloc.Semaphore,
+	attach func(*bridge.Client, bridge.Handle, []bridge.SyncFD) error) (bridge.Handle, error) {
 	var syncs []bridge.SyncFD
-	if dev := r.vulkanDevice(); dev != nil && r.sem == nil {
-		sem, ss, err := handoff.NewTimelineSync(dev)
+	if dev != nil && *sem == nil {
+		s, ss, err := handoff.NewTimelineSync(dev)
 		if err != nil {
 			return 0, fmt.Errorf("share: Share: %w", err)
 		}
-		r.sem, syncs = sem, ss
+		*sem, syncs = s, ss
 		defer func() {
 			for _, s := range ss {
 				unix.Close(s.FD)
 			}
 		}()
 	}
-	kmt, err := c.CreateWithSync(r.alloc, r.fd, data, syncs)
+	kmt, err := c.CreateWithSync(a, fd, data, syncs)
 	if err != nil {
 		return 0, fmt.Errorf("share: Share: %w", err)
 	}
-	if err := r.Attach(c, kmt, syncs); err != nil {
+	if err := attach(c, kmt, syncs); err != nil {
 		c.CloseHandle(kmt)
 		return 0, err
 	}

@@ -139,12 +139,9 @@ func (v *Vulkan) Open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 	if err := v.live("Open"); err != nil {
 		return nil, err
 	}
-	if fd < 0 {
-		return nil, fmt.Errorf("share: Open: invalid fd %d", fd)
-	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := dupForOpen(fd)
 	if err != nil {
-		return nil, fmt.Errorf("share: Open: duplicating fd %d: %w", fd, err)
+		return nil, err
 	}
 	r, err := v.open(a, dup)
 	if err != nil {
@@ -402,28 +399,7 @@ func (r *VulkanResource) Share(c *bridge.Client, data []byte) (bridge.Handle, er
 	if r.attached {
 		panic("share: Share of a VulkanResource already shared or attached")
 	}
-	var syncs []bridge.SyncFD
-	if dev := r.syncDevice(); dev != nil && r.sem == nil {
-		sem, ss, err := handoff.NewTimelineSync(dev)
-		if err != nil {
-			return 0, fmt.Errorf("share: Share: %w", err)
-		}
-		r.sem, syncs = sem, ss
-		defer func() {
-			for _, s := range ss {
-				unix.Close(s.FD)
-			}
-		}()
-	}
-	kmt, err := c.CreateWithSync(r.alloc, r.fd, data, syncs)
-	if err != nil {
-		return 0, fmt.Errorf("share: Share: %w", err)
-	}
-	if err := r.Attach(c, kmt, syncs); err != nil {
-		c.CloseHandle(kmt)
-		return 0, err
-	}
-	return kmt, nil
+	return register(c, r.alloc, r.fd, data, r.syncDevice(), &r.sem, r.Attach)
 }
 
 // AcquireSync acquires the keyed mutex with key, waiting up to timeout,
