@@ -5,10 +5,21 @@ package fdcount
 import (
 	"os"
 	"strconv"
+	"strings"
 )
 
+// runtimeOwned reports whether the descriptor linking to target belongs to
+// the Go runtime rather than to the code under test: since Go 1.25 the
+// runtime keeps the cgroup CPU-limit files open (cpu.max, or
+// cpu.cfs_quota_us and cpu.cfs_period_us) to follow GOMAXPROCS, and opens
+// them at a time of its own choosing, which made fd counts around it flaky.
+func runtimeOwned(target string) bool {
+	return strings.HasPrefix(target, "/sys/fs/cgroup/")
+}
+
 // Count returns the number of open fds of process pid (0 for this one),
-// not counting the descriptor used to read the directory.
+// not counting the descriptor used to read the directory nor those the Go
+// runtime owns.
 func Count(pid int) (int, error) {
 	dir := "/proc/self/fd"
 	if pid != 0 {
@@ -18,8 +29,17 @@ func Count(pid int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// ReadDir's own descriptor is listed while it reads, then closed.
-	return len(ents) - 1, nil
+	n := 0
+	for _, e := range ents {
+		// The directory's own descriptor is gone by now and reads as
+		// an error: it is not counted either.
+		target, err := os.Readlink(dir + "/" + e.Name())
+		if err != nil || runtimeOwned(target) {
+			continue
+		}
+		n++
+	}
+	return n, nil
 }
 
 // IsOpen reports whether fd is an open descriptor of this process.
