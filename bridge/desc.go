@@ -1,15 +1,10 @@
 package bridge
 
 import (
-	"errors"
 	"fmt"
 	"math/bits"
 	"strings"
 )
-
-// ErrInvalidDesc: a Desc breaks a rule every Direct3D version enforces, so
-// no runtime could have created the resource it describes.
-var ErrInvalidDesc = errors.New("invalid Desc")
 
 // Direct3D 11 limits (D3D11_REQ_*), which are also D3D12's. A shared
 // resource must fit the strictest API that may open it.

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -27,7 +28,7 @@ import (
 // A KeyedMutex serves either a GL view (NewKeyedMutexGL, whose methods run
 // on the GL thread) or a Vulkan view (NewKeyedMutexVulkan) of the resource.
 type KeyedMutex struct {
-	client *bridge.Client
+	client *broker.Client
 	handle bridge.Handle
 	path   Path
 
@@ -42,7 +43,7 @@ type KeyedMutex struct {
 }
 
 // timelineSync returns the resource's timeline semaphore fd, if it has one.
-func timelineSync(syncs []bridge.SyncFD) (int, bool) {
+func timelineSync(syncs []broker.SyncFD) (int, bool) {
 	for _, s := range syncs {
 		if s.Timeline {
 			return s.FD, true
@@ -56,7 +57,7 @@ func timelineSync(syncs []bridge.SyncFD) (int, bool) {
 // they stay the caller's (the timeline one is imported as a dup). It uses
 // the timeline path when the resource carries a timeline semaphore and id
 // can import it, the fallback otherwise. It must run on the GL thread.
-func NewKeyedMutexGL(c *bridge.Client, h bridge.Handle, tex *glimport.Texture, id glimport.Identity, syncs []bridge.SyncFD) (*KeyedMutex, error) {
+func NewKeyedMutexGL(c *broker.Client, h bridge.Handle, tex *glimport.Texture, id glimport.Identity, syncs []broker.SyncFD) (*KeyedMutex, error) {
 	m := &KeyedMutex{client: c, handle: h, path: PathFallback, texture: tex}
 	if fd, ok := timelineSync(syncs); ok && id.SemaphoreFD && id.TimelineSemaphore && !forcedFallback() {
 		s, err := glimport.ImportSemaphore(fd, true)
@@ -70,7 +71,7 @@ func NewKeyedMutexGL(c *bridge.Client, h bridge.Handle, tex *glimport.Texture, i
 
 // NewKeyedMutexVulkan sets up the keyed mutex of the resource opened
 // through h, for Vulkan accesses on dev. syncs stay the caller's.
-func NewKeyedMutexVulkan(c *bridge.Client, h bridge.Handle, dev *helperdev.Device, syncs []bridge.SyncFD) (*KeyedMutex, error) {
+func NewKeyedMutexVulkan(c *broker.Client, h bridge.Handle, dev *helperdev.Device, syncs []broker.SyncFD) (*KeyedMutex, error) {
 	m := &KeyedMutex{client: c, handle: h, path: PathFallback}
 	if fd, ok := timelineSync(syncs); ok && dev.Caps().TimelineSemaphoreFD && !forcedFallback() {
 		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
@@ -88,11 +89,11 @@ func NewKeyedMutexVulkan(c *bridge.Client, h bridge.Handle, dev *helperdev.Devic
 }
 
 // NewTimelineSync makes the timeline semaphore a resource's keyed mutex
-// uses on the GPU, for the creator to pass to bridge.Client.CreateWithSync.
+// uses on the GPU, for the creator to pass to broker.Client.CreateWithSync.
 // It returns nothing (and no error) where the helper device cannot share
 // timeline semaphores: the keyed mutex then uses the fallback path. The
 // caller owns the Semaphore and the fd in the SyncFD.
-func NewTimelineSync(dev *helperdev.Device) (*vkalloc.Semaphore, []bridge.SyncFD, error) {
+func NewTimelineSync(dev *helperdev.Device) (*vkalloc.Semaphore, []broker.SyncFD, error) {
 	if !dev.Caps().TimelineSemaphoreFD || forcedFallback() {
 		return nil, nil, nil
 	}
@@ -105,7 +106,7 @@ func NewTimelineSync(dev *helperdev.Device) (*vkalloc.Semaphore, []bridge.SyncFD
 		s.Close()
 		return nil, nil, fmt.Errorf("handoff: %w", err)
 	}
-	return s, []bridge.SyncFD{{FD: fd, Timeline: true}}, nil
+	return s, []broker.SyncFD{{FD: fd, Timeline: true}}, nil
 }
 
 // Path returns the path in use.
@@ -135,7 +136,7 @@ func (m *KeyedMutex) release(key, value uint64) error {
 }
 
 // AcquireGL acquires the mutex with key for a GL access, waiting up to
-// timeout (bridge.InfiniteTimeout for ever); a timeout is an error
+// timeout (broker.InfiniteTimeout for ever); a timeout is an error
 // wrapping bridge.ErrTimeout. abandoned reports that the last holder died
 // holding it. On the timeline path GL then waits, on the GPU, for the
 // previous holder's work. It must run on the GL thread.
@@ -217,7 +218,7 @@ func (m *KeyedMutex) ReleaseVulkan(key uint64, opErr error) error {
 }
 
 // Close releases the semaphore this side imported; the caller closes the
-// handle and the bridge.Client. On the GL side it must run on the GL
+// handle and the broker.Client. On the GL side it must run on the GL
 // thread. It is idempotent.
 func (m *KeyedMutex) Close() error {
 	if m.glSem != nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
@@ -51,7 +52,7 @@ func glSide(in *bufio.Scanner) error {
 		return err
 	}
 	defer env.Close()
-	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func checkPattern(px []byte, frame int) error {
 // frame GL wrote and writes the next. With GLB_AFTER_ABANDON it first
 // expects to inherit an abandoned mutex.
 func vkSide(in *bufio.Scanner) error {
-	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
 	}
@@ -322,7 +323,7 @@ func TestKeyedMutexAcrossProcesses(t *testing.T) {
 // told the mutex was abandoned, and the resource stays usable.
 func TestKeyedMutexAbandoned(t *testing.T) {
 	sock := startBroker(t)
-	c, err := bridge.Dial(sock)
+	c, err := broker.Dial(sock)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/brokertest"
 	"github.com/glbridge/glbridge/internal/testpattern"
@@ -114,10 +115,10 @@ func TestVulkanToGL(t *testing.T) {
 
 // startBroker serves a broker in the test process on a fresh socket and
 // returns the socket and a client of it.
-func startBroker(t *testing.T) (string, *bridge.Client) {
+func startBroker(t *testing.T) (string, *broker.Client) {
 	t.Helper()
 	sock := brokertest.Start(t)
-	c, err := bridge.Dial(sock)
+	c, err := broker.Dial(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +270,7 @@ func TestCrossProcess(t *testing.T) {
 // waitNoResources waits until the broker has freed every resource, as it
 // does once the connections holding them have ended (it learns of a
 // process's exit asynchronously).
-func waitNoResources(t *testing.T, c *bridge.Client) {
+func waitNoResources(t *testing.T, c *broker.Client) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -352,7 +353,7 @@ func TestCClientRecordWithSyncAndData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(sem)
-	kmt, err := c.CreateWithSync(img.Allocation(), fd, []byte("d3d11 private runtime data"), []bridge.SyncFD{{FD: sem, Timeline: true}})
+	kmt, err := c.CreateWithSync(img.Allocation(), fd, []byte("d3d11 private runtime data"), []broker.SyncFD{{FD: sem, Timeline: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/childproc"
 	"github.com/glbridge/glbridge/internal/glutil"
@@ -37,7 +38,7 @@ func glProducer(in *bufio.Scanner) error {
 		return err
 	}
 	defer e.close()
-	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
 	}
@@ -86,18 +87,18 @@ func glProducer(in *bufio.Scanner) error {
 }
 
 // openFromEnv opens the resource named by GLB_KMT or GLB_NAME.
-func openFromEnv(c *bridge.Client) (bridge.Resource, error) {
+func openFromEnv(c *broker.Client) (broker.Resource, error) {
 	if kmt := os.Getenv("GLB_KMT"); kmt != "" {
 		v, err := strconv.ParseUint(kmt, 0, 32)
 		if err != nil {
-			return bridge.Resource{}, err
+			return broker.Resource{}, err
 		}
 		return c.OpenKMT(bridge.Handle(v))
 	}
 	return c.OpenName(os.Getenv("GLB_NAME"), bridge.AccessRead)
 }
 
-func closeResourceFDs(res bridge.Resource) {
+func closeResourceFDs(res broker.Resource) {
 	unix.Close(res.FD)
 	for _, s := range res.Syncs {
 		unix.Close(s.FD)
@@ -137,7 +138,7 @@ func consume(in *bufio.Scanner, path share.Path, w, h int, read func() ([]byte, 
 // glConsumer is wined3d in another process: it opens the resource into
 // its own GL context on its path and checks every texel.
 func glConsumer(in *bufio.Scanner) error {
-	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func glConsumer(in *bufio.Scanner) error {
 // vkConsumer is the DXVK role in a Vulkan-only process (no GL at all): it
 // opens the resource on its Vulkan device and checks every texel.
 func vkConsumer(in *bufio.Scanner) error {
-	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
 	}
@@ -284,7 +285,7 @@ func TestCrossProcess(t *testing.T) {
 			}
 
 			// kill -9 of the producer while consumers hold the resource.
-			watch, err := bridge.Dial(sock)
+			watch, err := broker.Dial(sock)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,7 +298,7 @@ func TestCrossProcess(t *testing.T) {
 				h.Expect(t, "OK", childTimeout)
 			}
 			prod.Kill()
-			waitFor(t, "the producer's references to go", watch, func(l []bridge.ResourceInfo) bool {
+			waitFor(t, "the producer's references to go", watch, func(l []broker.ResourceInfo) bool {
 				return len(l) == 1 && !l[0].CreatorConnected && len(l[0].Holders) == 2
 			})
 			for _, h := range holders {
@@ -307,12 +308,12 @@ func TestCrossProcess(t *testing.T) {
 			for _, h := range holders {
 				h.Kill()
 			}
-			waitFor(t, "the resource to be freed", watch, func(l []bridge.ResourceInfo) bool { return len(l) == 0 })
+			waitFor(t, "the resource to be freed", watch, func(l []broker.ResourceInfo) bool { return len(l) == 0 })
 		})
 	}
 }
 
-func waitFor(t *testing.T, what string, c *bridge.Client, ok func([]bridge.ResourceInfo) bool) {
+func waitFor(t *testing.T, what string, c *broker.Client, ok func([]broker.ResourceInfo) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -209,7 +210,7 @@ func hostAllocation(desc bridge.Desc, l HostLayout) bridge.Allocation {
 }
 
 // Open opens a resource another process or API shares: a, the record that
-// came with the memory, and fd, the memory (as bridge.Client.OpenKMT and
+// came with the memory, and fd, the memory (as broker.Client.OpenKMT and
 // OpenName return them). fd stays the caller's, who closes it whatever
 // happens: Open keeps duplicates of what it needs.
 //
@@ -248,11 +249,11 @@ func dupForOpen(fd int) (int, error) {
 	return dup, nil
 }
 
-// OpenShared opens what a broker open returned (bridge.Client.OpenKMT or
+// OpenShared opens what a broker open returned (broker.Client.OpenKMT or
 // OpenName) and attaches the keyed mutex through res.Handle on c, so
 // AcquireSync and ReleaseSync work at once. res.FD and the sync fds stay
 // the caller's.
-func (g *GL) OpenShared(c *bridge.Client, res bridge.Resource) (*GLResource, error) {
+func (g *GL) OpenShared(c *broker.Client, res broker.Resource) (*GLResource, error) {
 	r, err := g.Open(res.Allocation, res.FD)
 	if err != nil {
 		return nil, err

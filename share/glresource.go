@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
@@ -49,7 +50,7 @@ type GLResource struct {
 
 	// The keyed mutex (Attach): km for the zero-copy and CopyVulkan
 	// paths, the bare client calls for CopyHost.
-	client   *bridge.Client
+	client   *broker.Client
 	handle   bridge.Handle
 	attached bool
 	km       *handoff.KeyedMutex
@@ -121,7 +122,7 @@ func (r *GLResource) Path() Path { return r.path }
 func (r *GLResource) Reason() string { return r.reason }
 
 // ExportFD returns a new fd of the resource's memory, owned by the
-// caller: for bridge.Client.Create or CreateWithSync (which send a copy,
+// caller: for broker.Client.Create or CreateWithSync (which send a copy,
 // so the caller closes it afterwards) or another importer.
 func (r *GLResource) ExportFD() (int, error) {
 	if r.closed {
@@ -244,7 +245,7 @@ func (r *GLResource) vulkanDevice() *helperdev.Device {
 // other process's, on every path: the zero-copy path waits for GL as
 // handoff.KeyedMutex does, the copy paths copy inside the mutex.
 // Share attaches by itself.
-func (r *GLResource) Attach(c *bridge.Client, h bridge.Handle, syncs []bridge.SyncFD) error {
+func (r *GLResource) Attach(c *broker.Client, h bridge.Handle, syncs []broker.SyncFD) error {
 	if r.attached {
 		panic("share: Attach of an attached GLResource")
 	}
@@ -267,7 +268,7 @@ func (r *GLResource) Attach(c *bridge.Client, h bridge.Handle, syncs []bridge.Sy
 // device shares timeline semaphores, one travels with the resource so
 // that accesses are ordered on the GPU. It returns the KMT handle, which
 // c holds until CloseHandle.
-func (r *GLResource) Share(c *bridge.Client, data []byte) (bridge.Handle, error) {
+func (r *GLResource) Share(c *broker.Client, data []byte) (bridge.Handle, error) {
 	if r.attached {
 		panic("share: Share of a GLResource already shared or attached")
 	}
@@ -277,9 +278,9 @@ func (r *GLResource) Share(c *bridge.Client, data []byte) (bridge.Handle, error)
 // register creates the resource on the broker through c, with a timeline
 // semaphore made on dev where dev shares them and *sem is not made yet
 // (keeping it in *sem), and attaches the keyed mutex with attach.
-func register(c *bridge.Client, a bridge.Allocation, fd int, data []byte, dev *helperdev.Device, sem **vkalloc.Semaphore,
-	attach func(*bridge.Client, bridge.Handle, []bridge.SyncFD) error) (bridge.Handle, error) {
-	var syncs []bridge.SyncFD
+func register(c *broker.Client, a bridge.Allocation, fd int, data []byte, dev *helperdev.Device, sem **vkalloc.Semaphore,
+	attach func(*broker.Client, bridge.Handle, []broker.SyncFD) error) (bridge.Handle, error) {
+	var syncs []broker.SyncFD
 	if dev != nil && *sem == nil {
 		s, ss, err := handoff.NewTimelineSync(dev)
 		if err != nil {
@@ -304,7 +305,7 @@ func register(c *bridge.Client, a bridge.Allocation, fd int, data []byte, dev *h
 }
 
 // AcquireSync acquires the keyed mutex with key (IDXGIKeyedMutex::
-// AcquireSync), waiting up to timeout (bridge.InfiniteTimeout for ever; a
+// AcquireSync), waiting up to timeout (broker.InfiniteTimeout for ever; a
 // timeout is an error wrapping bridge.ErrTimeout), and begins a read-write
 // GL access: on a copy path the texture is filled from the shared memory
 // written by the previous holder. abandoned says the previous holder died
@@ -322,7 +323,7 @@ func (r *GLResource) AcquireSync(key uint64, timeout time.Duration) (abandoned b
 	case r.km != nil:
 		s, abandoned, err = r.km.AcquireVulkan(key, timeout)
 	default:
-		var res bridge.AcquireResult
+		var res broker.AcquireResult
 		res, err = r.client.AcquireSync(r.handle, key, timeout)
 		abandoned, r.heldVal = res.Abandoned, res.Value
 	}

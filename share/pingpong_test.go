@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/internal/childproc"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testpattern"
@@ -88,10 +89,10 @@ func (p pingPongSide) run() error {
 	return nil
 }
 
-func sharedResource(c *bridge.Client) (bridge.Resource, error) {
+func sharedResource(c *broker.Client) (broker.Resource, error) {
 	v, err := strconv.ParseUint(os.Getenv("GLB_KMT"), 0, 32)
 	if err != nil {
-		return bridge.Resource{}, err
+		return broker.Resource{}, err
 	}
 	return c.OpenKMT(bridge.Handle(v))
 }
@@ -109,7 +110,7 @@ func pingPongGL(in *bufio.Scanner) error {
 		return err
 	}
 	defer e.close()
-	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func pingPongVulkan(in *bufio.Scanner) error {
 		return err
 	}
 	defer v.Close()
-	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -154,7 +155,7 @@ func (v *Vulkan) Open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 // OpenShared opens what a broker open returned and attaches the keyed
 // mutex through res.Handle on c. res.FD and the sync fds stay the
 // caller's.
-func (v *Vulkan) OpenShared(c *bridge.Client, res bridge.Resource) (*VulkanResource, error) {
+func (v *Vulkan) OpenShared(c *broker.Client, res broker.Resource) (*VulkanResource, error) {
 	r, err := v.Open(res.Allocation, res.FD)
 	if err != nil {
 		return nil, err
@@ -238,7 +239,7 @@ type VulkanResource struct {
 	mu       sync.Mutex
 	open     bool
 	mode     handoff.Mode
-	client   *bridge.Client
+	client   *broker.Client
 	handle   bridge.Handle
 	attached bool
 	km       *handoff.KeyedMutex
@@ -376,7 +377,7 @@ func (r *VulkanResource) syncDevice() *helperdev.Device {
 // Attach sets up the keyed mutex through h, a handle of c to the
 // resource; syncs, from the open, stay the caller's. See
 // GLResource.Attach.
-func (r *VulkanResource) Attach(c *bridge.Client, h bridge.Handle, syncs []bridge.SyncFD) error {
+func (r *VulkanResource) Attach(c *broker.Client, h bridge.Handle, syncs []broker.SyncFD) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.attached {
@@ -395,7 +396,7 @@ func (r *VulkanResource) Attach(c *bridge.Client, h bridge.Handle, syncs []bridg
 
 // Share registers the resource with the broker through c, with private
 // runtime data data, and attaches its keyed mutex; see GLResource.Share.
-func (r *VulkanResource) Share(c *bridge.Client, data []byte) (bridge.Handle, error) {
+func (r *VulkanResource) Share(c *broker.Client, data []byte) (bridge.Handle, error) {
 	if r.attached {
 		panic("share: Share of a VulkanResource already shared or attached")
 	}
@@ -418,7 +419,7 @@ func (r *VulkanResource) AcquireSync(key uint64, timeout time.Duration) (s vkall
 	if r.km != nil {
 		ks, abandoned, err = r.km.AcquireVulkan(key, timeout)
 	} else {
-		var res bridge.AcquireResult
+		var res broker.AcquireResult
 		res, err = r.client.AcquireSync(r.handle, key, timeout)
 		abandoned, r.heldVal = res.Abandoned, res.Value
 	}

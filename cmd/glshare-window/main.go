@@ -22,6 +22,7 @@ import (
 	"github.com/go-gl/glfw/v3.3/glfw"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/internal/demo"
 )
 
@@ -41,7 +42,7 @@ func main() {
 func run() error {
 	var o demo.Options
 	fs := flag.NewFlagSet("glshare-window", flag.ContinueOnError)
-	fs.StringVar(&o.Socket, "socket", bridge.DefaultSocketPath(), "broker socket")
+	fs.StringVar(&o.Socket, "socket", broker.DefaultSocketPath(), "broker socket")
 	fs.IntVar(&o.Frames, "frames", 8, "frames to show")
 	fs.StringVar(&o.Out, "out", ".", "directory for the PNGs")
 	size := fs.String("size", "256x192", "texture size WxH (the producer's)")

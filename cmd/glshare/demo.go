@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/internal/demo"
 	"github.com/glbridge/glbridge/internal/testpattern"
 )
@@ -33,7 +34,7 @@ const windowBinary = "glshare-window"
 
 func demoFlags(name string, o *demo.Options) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.StringVar(&o.Socket, "socket", bridge.DefaultSocketPath(), "broker socket")
+	fs.StringVar(&o.Socket, "socket", broker.DefaultSocketPath(), "broker socket")
 	fs.IntVar(&o.Frames, "frames", 8, "frames to produce")
 	fs.StringVar(&o.Out, "out", "", "directory for the PNGs (default: a new temporary directory)")
 	fs.Func("size", "texture size WxH (default 256x192)", func(s string) error {
@@ -121,16 +122,16 @@ func runDemo(args []string) error {
 // ensureBroker uses the broker at *socket if one answers, and otherwise
 // serves one in this process until stop is called.
 func ensureBroker(socket *string) (stop func(), err error) {
-	if c, err := bridge.Dial(*socket); err == nil {
+	if c, err := broker.Dial(*socket); err == nil {
 		c.Close()
 		fmt.Printf("broker: using the one at %s\n", *socket)
 		return func() {}, nil
 	}
-	l, err := bridge.Listen(*socket)
+	l, err := broker.Listen(*socket)
 	if err != nil {
 		return nil, fmt.Errorf("starting a broker at %s: %w", *socket, err)
 	}
-	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	b := &broker.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	go b.Serve(context.Background(), l)
 	fmt.Printf("broker: started one at %s for the demo\n", *socket)
 	return func() {

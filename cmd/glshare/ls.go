@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 )
 
 func init() {
@@ -69,7 +70,7 @@ type lsMutex struct {
 	Waiters    int    `json:"waiters"`
 }
 
-func mutexSummary(m bridge.MutexState) lsMutex {
+func mutexSummary(m broker.MutexState) lsMutex {
 	out := lsMutex{State: "free", LastKey: m.LastKey, LastValue: m.LastValue, Waiters: m.Waiters}
 	switch {
 	case m.Held:
@@ -119,12 +120,12 @@ type lsAllocation struct {
 
 func runLs(args []string) error {
 	fs := flag.NewFlagSet("ls", flag.ContinueOnError)
-	socket := fs.String("socket", bridge.DefaultSocketPath(), "broker socket")
+	socket := fs.String("socket", broker.DefaultSocketPath(), "broker socket")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := bridge.Dial(*socket)
+	c, err := broker.Dial(*socket)
 	if err != nil {
 		return err
 	}

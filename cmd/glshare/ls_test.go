@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/internal/brokertest"
 )
 
@@ -39,7 +40,7 @@ func captureLs(t *testing.T, args ...string) string {
 // (free or held by a pid, last key, waiters), as text and as JSON.
 func TestLsSyncState(t *testing.T) {
 	sock := brokertest.Start(t)
-	c, err := bridge.Dial(sock)
+	c, err := broker.Dial(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestLsSyncState(t *testing.T) {
 			SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm},
 		VkFormat: 37, Size: 4096,
 	}
-	held, err := c.CreateWithSync(alloc, fd, nil, []bridge.SyncFD{{FD: fd, Timeline: true}, {FD: fd}})
+	held, err := c.CreateWithSync(alloc, fd, nil, []broker.SyncFD{{FD: fd, Timeline: true}, {FD: fd}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 )
 
 func init() {
@@ -38,12 +39,12 @@ func (u *uidList) Set(s string) error {
 
 func runServe(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	socket := fs.String("socket", "", "socket path (default "+bridge.DefaultSocketPath()+"; ignored under systemd socket activation)")
+	socket := fs.String("socket", "", "socket path (default "+broker.DefaultSocketPath()+"; ignored under systemd socket activation)")
 	var allow uidList
 	fs.Var(&allow, "allow-uid", "also admit clients of this uid (repeatable, or comma-separated)")
 	verbose := fs.Bool("v", false, "log every request (debug level)")
 	jsonLog := fs.Bool("json", false, "log as JSON instead of text")
-	maxRes := fs.Int("max-resources", bridge.DefaultMaxResources, "most live resources (at most 65535)")
+	maxRes := fs.Int("max-resources", broker.DefaultMaxResources, "most live resources (at most 65535)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func runServe(args []string) error {
 	}
 	log := slog.New(h)
 
-	l, err := bridge.ActivationListener()
+	l, err := broker.ActivationListener()
 	if err != nil {
 		return err
 	}
@@ -70,16 +71,16 @@ func runServe(args []string) error {
 	} else {
 		path := *socket
 		if path == "" {
-			path = bridge.DefaultSocketPath()
+			path = broker.DefaultSocketPath()
 		}
-		if l, err = bridge.Listen(path); err != nil {
+		if l, err = broker.Listen(path); err != nil {
 			return err
 		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	b := &bridge.Broker{Logger: log, AllowUIDs: allow, MaxResources: *maxRes}
+	b := &broker.Broker{Logger: log, AllowUIDs: allow, MaxResources: *maxRes}
 	errc := make(chan error, 1)
 	go func() { errc <- b.Serve(context.Background(), l) }()
 	select {

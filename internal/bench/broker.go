@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/internal/interop"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -59,11 +60,11 @@ func measureBroker(env *interop.Env, opts Options) (*OpenResult, *BrokerResult, 
 	}
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "broker.sock")
-	l, err := bridge.Listen(sock)
+	l, err := broker.Listen(sock)
 	if err != nil {
 		return nil, nil, err
 	}
-	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	b := &broker.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	served := make(chan error, 1)
 	go func() { served <- b.Serve(context.Background(), l) }()
 	defer func() {
@@ -73,7 +74,7 @@ func measureBroker(env *interop.Env, opts Options) (*OpenResult, *BrokerResult, 
 		<-served
 	}()
 
-	prod, err := bridge.Dial(sock)
+	prod, err := broker.Dial(sock)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,7 +114,7 @@ func measureBroker(env *interop.Env, opts Options) (*OpenResult, *BrokerResult, 
 // measureOpen times n opens by KMT handle on a consumer connection: the
 // round trip, then the round trip plus the GL import. Closing is not timed.
 func measureOpen(env *interop.Env, sock string, kmt bridge.Handle, n int) (*OpenResult, error) {
-	c, err := bridge.Dial(sock)
+	c, err := broker.Dial(sock)
 	if err != nil {
 		return nil, err
 	}
@@ -162,14 +163,14 @@ func measureOpen(env *interop.Env, sock string, kmt bridge.Handle, n int) (*Open
 // measureThroughput runs clients connections, each cycling OpenKMT, close
 // fd, CloseHandle until d has passed, and counts the cycles.
 func measureThroughput(sock string, kmt bridge.Handle, clients int, d time.Duration) (*BrokerResult, error) {
-	conns := make([]*bridge.Client, 0, clients)
+	conns := make([]*broker.Client, 0, clients)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
 	for range clients {
-		c, err := bridge.Dial(sock)
+		c, err := broker.Dial(sock)
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +191,7 @@ func measureThroughput(sock string, kmt bridge.Handle, clients int, d time.Durat
 			n := 0
 			var err error
 			for time.Now().Before(deadline) {
-				var res bridge.Resource
+				var res broker.Resource
 				if res, err = c.OpenKMT(kmt); err != nil {
 					break
 				}

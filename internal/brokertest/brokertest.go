@@ -11,18 +11,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 )
 
 // Start serves a broker until the test ends and returns its socket path.
 func Start(t testing.TB) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "broker.sock")
-	l, err := bridge.Listen(sock)
+	l, err := broker.Listen(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bridge.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	b := &broker.Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	go b.Serve(context.Background(), l)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

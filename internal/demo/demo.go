@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/egl"
 	"github.com/glbridge/glbridge/internal/glutil"
@@ -54,7 +55,7 @@ func Producer(o Options, announce func(kmt bridge.Handle, sharePath, syncPath, r
 		return err
 	}
 	defer ctx.Close()
-	c, err := bridge.Dial(o.Socket)
+	c, err := broker.Dial(o.Socket)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func Producer(o Options, announce func(kmt bridge.Handle, sharePath, syncPath, r
 
 // syncPath says how the resource's keyed mutex orders GPU work, as the
 // broker lists it.
-func syncPath(c *bridge.Client, kmt bridge.Handle) string {
+func syncPath(c *broker.Client, kmt bridge.Handle) string {
 	l, err := c.List()
 	if err != nil {
 		return "unknown: " + err.Error()
@@ -152,7 +153,7 @@ func syncPath(c *bridge.Client, kmt bridge.Handle) string {
 // saving each as a PNG; show, when not nil, is given each frame's texels
 // (GL row order) to display.
 func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) error) (device string, err error) {
-	c, err := bridge.Dial(o.Socket)
+	c, err := broker.Dial(o.Socket)
 	if err != nil {
 		return "", err
 	}

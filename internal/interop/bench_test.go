@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/internal/interop"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -23,7 +24,7 @@ func BenchmarkOpenImport(b *testing.B) {
 	}
 	defer env.Close()
 	sock := startBroker(b)
-	c, err := bridge.Dial(sock)
+	c, err := broker.Dial(sock)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/brokertest"
@@ -51,7 +52,7 @@ func glProducer(in *bufio.Scanner) error {
 		return err
 	}
 	defer env.Close()
-	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
 	}
@@ -106,12 +107,12 @@ func glProducer(in *bufio.Scanner) error {
 // texel, in its own GL context (the wined3d role in another process) or
 // in its own Vulkan device (the DXVK role). On "read" it checks again.
 func consumer(in *bufio.Scanner, vulkan bool) error {
-	c, err := bridge.Dial(os.Getenv("GLB_SOCK"))
+	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	var res bridge.Resource
+	var res broker.Resource
 	if kmt := os.Getenv("GLB_KMT"); kmt != "" {
 		v, err := strconv.ParseUint(kmt, 0, 32)
 		if err != nil {
@@ -236,7 +237,7 @@ func TestCrossProcess(t *testing.T) {
 // broker frees the resource.
 func TestCrossProcessDeath(t *testing.T) {
 	sock := startBroker(t)
-	c, err := bridge.Dial(sock)
+	c, err := broker.Dial(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,17 +248,17 @@ func TestCrossProcessDeath(t *testing.T) {
 	cons.Expect(t, "OK", childTimeout)
 
 	prod.Kill()
-	waitFor(t, "the producer's references to go", func(l []bridge.ResourceInfo) bool {
+	waitFor(t, "the producer's references to go", func(l []broker.ResourceInfo) bool {
 		return len(l) == 1 && !l[0].CreatorConnected && len(l[0].Holders) == 1 && l[0].Holders[0].PID == int32(cons.Cmd.Process.Pid)
 	}, c)
 	cons.Send(t, "read")
 	cons.Expect(t, "OK", childTimeout)
 
 	cons.Kill()
-	waitFor(t, "the resource to be freed", func(l []bridge.ResourceInfo) bool { return len(l) == 0 }, c)
+	waitFor(t, "the resource to be freed", func(l []broker.ResourceInfo) bool { return len(l) == 0 }, c)
 }
 
-func waitFor(t *testing.T, what string, ok func([]bridge.ResourceInfo) bool, c *bridge.Client) {
+func waitFor(t *testing.T, what string, ok func([]broker.ResourceInfo) bool, c *broker.Client) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -34,6 +34,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/egl"
@@ -42,7 +43,7 @@ import (
 )
 
 func main() {
-	socket := flag.String("socket", bridge.DefaultSocketPath(), "the broker's socket")
+	socket := flag.String("socket", broker.DefaultSocketPath(), "the broker's socket")
 	kmt := flag.String("kmt", "", "open the resource with this KMT handle (e.g. 0x40400002)")
 	name := flag.String("name", "", "open the resource shared under this name")
 	vulkan := flag.Bool("vulkan", false, "import into a Vulkan device instead of a GL context")
@@ -60,7 +61,7 @@ func main() {
 }
 
 func run(socket, kmt, name string, vulkan bool, frame int) error {
-	c, err := bridge.Dial(socket)
+	c, err := broker.Dial(socket)
 	if err != nil {
 		return fmt.Errorf("%w (is `glshare serve` running?)", err)
 	}
@@ -68,7 +69,7 @@ func run(socket, kmt, name string, vulkan bool, frame int) error {
 
 	// Open: the reply carries the allocation record and a new fd for the
 	// memory, which is ours from now on.
-	var res bridge.Resource
+	var res broker.Resource
 	if kmt != "" {
 		h, perr := strconv.ParseUint(kmt, 0, 32)
 		if perr != nil {

@@ -45,6 +45,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
@@ -64,11 +65,11 @@ const (
 
 func main() {
 	role := flag.String("role", "gl", "gl: create the texture and start the Vulkan process; vulkan: the second process")
-	socket := flag.String("socket", bridge.DefaultSocketPath(), "the broker's socket")
+	socket := flag.String("socket", broker.DefaultSocketPath(), "the broker's socket")
 	kmt := flag.String("kmt", "", "the texture's KMT handle (role vulkan)")
 	rounds := flag.Int("rounds", 5, "turns each process takes")
 	flag.Parse()
-	c, err := bridge.Dial(*socket)
+	c, err := broker.Dial(*socket)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "keyedmutex: %v (is `glshare serve` running?)\n", err)
 		os.Exit(1)
@@ -88,7 +89,7 @@ func main() {
 
 // glSide is the GL process: it creates and shares the texture, starts the
 // Vulkan process, and draws the even frames.
-func glSide(c *bridge.Client, socket string, rounds int) error {
+func glSide(c *broker.Client, socket string, rounds int) error {
 	ctx, err := egl.New(egl.Options{})
 	if err != nil {
 		return fmt.Errorf("no headless GL context: %w", err)
@@ -233,7 +234,7 @@ func glTurn(km *handoff.KeyedMutex, tex *glimport.Texture, r, rounds int) error 
 
 // vulkanSide is the Vulkan process: it opens the texture in a Vulkan device
 // of its own and writes the odd frames.
-func vulkanSide(c *bridge.Client, kmt string, rounds int) error {
+func vulkanSide(c *broker.Client, kmt string, rounds int) error {
 	h, err := strconv.ParseUint(kmt, 0, 32)
 	if err != nil {
 		return fmt.Errorf("-kmt %q: %w", kmt, err)

@@ -39,6 +39,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/egl"
@@ -49,7 +50,7 @@ import (
 const width, height = 256, 192
 
 func main() {
-	socket := flag.String("socket", bridge.DefaultSocketPath(), "the broker's socket")
+	socket := flag.String("socket", broker.DefaultSocketPath(), "the broker's socket")
 	name := flag.String("name", "", `also share under this name (e.g. Local\glbridge-sample)`)
 	frame := flag.Int("frame", 7, "frame of the test pattern to draw")
 	flag.Parse()
@@ -61,7 +62,7 @@ func main() {
 
 func run(socket, name string, frame int) error {
 	// Connect first: without a broker there is nobody to share with.
-	c, err := bridge.Dial(socket)
+	c, err := broker.Dial(socket)
 	if err != nil {
 		return fmt.Errorf("%w (is `glshare serve` running?)", err)
 	}

@@ -1,6 +1,8 @@
-package bridge
+package broker
 
 import (
+	"github.com/glbridge/glbridge/bridge"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -15,7 +17,7 @@ import (
 )
 
 // mutexResource creates a resource on c for keyed mutex tests.
-func mutexResource(t testing.TB, c *Client) Handle {
+func mutexResource(t testing.TB, c *Client) bridge.Handle {
 	t.Helper()
 	fd := memfd(t, 4096, 0x11)
 	defer unix.Close(fd)
@@ -28,7 +30,7 @@ func mutexResource(t testing.TB, c *Client) Handle {
 
 // openKMT opens kmt on c and closes the fd, for a reference to acquire
 // through.
-func openKMT(t testing.TB, c *Client, kmt Handle) {
+func openKMT(t testing.TB, c *Client, kmt bridge.Handle) {
 	t.Helper()
 	r, err := c.OpenKMT(kmt)
 	if err != nil {
@@ -40,7 +42,7 @@ func openKMT(t testing.TB, c *Client, kmt Handle) {
 	}
 }
 
-func mustAcquire(t testing.TB, c *Client, h Handle, key uint64, timeout time.Duration) AcquireResult {
+func mustAcquire(t testing.TB, c *Client, h bridge.Handle, key uint64, timeout time.Duration) AcquireResult {
 	t.Helper()
 	r, err := c.AcquireSync(h, key, timeout)
 	if err != nil {
@@ -49,7 +51,7 @@ func mustAcquire(t testing.TB, c *Client, h Handle, key uint64, timeout time.Dur
 	return r
 }
 
-func mustRelease(t testing.TB, c *Client, h Handle, key, value uint64) {
+func mustRelease(t testing.TB, c *Client, h bridge.Handle, key, value uint64) {
 	t.Helper()
 	if err := c.ReleaseSync(h, key, value); err != nil {
 		t.Fatalf("ReleaseSync(%v, key %d): %v", h, key, err)
@@ -57,7 +59,7 @@ func mustRelease(t testing.TB, c *Client, h Handle, key, value uint64) {
 }
 
 // mutexState returns kmt's keyed mutex as List reports it.
-func mutexState(t testing.TB, c *Client, kmt Handle) MutexState {
+func mutexState(t testing.TB, c *Client, kmt bridge.Handle) MutexState {
 	t.Helper()
 	for _, e := range mustList(t, c) {
 		if e.KMT == kmt {
@@ -68,7 +70,7 @@ func mutexState(t testing.TB, c *Client, kmt Handle) MutexState {
 	return MutexState{}
 }
 
-func waitWaiters(t testing.TB, c *Client, kmt Handle, n int) {
+func waitWaiters(t testing.TB, c *Client, kmt bridge.Handle, n int) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d waiters on %v", n, kmt), func() bool { return mutexState(t, c, kmt).Waiters == n })
 }
@@ -80,7 +82,7 @@ type acquireOutcome struct {
 }
 
 // acquireAsync starts an AcquireSync and returns where its outcome arrives.
-func acquireAsync(c *Client, h Handle, key uint64, timeout time.Duration) <-chan acquireOutcome {
+func acquireAsync(c *Client, h bridge.Handle, key uint64, timeout time.Duration) <-chan acquireOutcome {
 	ch := make(chan acquireOutcome, 1)
 	go func() {
 		r, err := c.AcquireSync(h, key, timeout)
@@ -127,18 +129,18 @@ func TestKeyedMutexSequence(t *testing.T) {
 	if !m.Held || m.HolderPID != int32(os.Getpid()) || m.Abandoned || m.Waiters != 0 {
 		t.Fatalf("held mutex = %+v", m)
 	}
-	if _, err := b.AcquireSync(kmt, 0, 0); !errors.Is(err, ErrTimeout) {
-		t.Fatalf("try-acquire of a held mutex: %v, want ErrTimeout", err)
+	if _, err := b.AcquireSync(kmt, 0, 0); !errors.Is(err, CodeTimeout) {
+		t.Fatalf("try-acquire of a held mutex: %v, want CodeTimeout", err)
 	}
 	mustRelease(t, a, kmt, 1, 100)
 	if m := mutexState(t, b, kmt); m.Held || m.LastKey != 1 || m.LastValue != 100 {
 		t.Fatalf("after release(1, 100): %+v", m)
 	}
-	if _, err := b.AcquireSync(kmt, 0, 0); !errors.Is(err, ErrTimeout) {
-		t.Fatalf("acquire of key 0 after release with key 1: %v, want ErrTimeout", err)
+	if _, err := b.AcquireSync(kmt, 0, 0); !errors.Is(err, CodeTimeout) {
+		t.Fatalf("acquire of key 0 after release with key 1: %v, want CodeTimeout", err)
 	}
-	if _, err := a.AcquireSync(kmt, 0, 0); !errors.Is(err, ErrTimeout) {
-		t.Fatalf("releaser re-acquiring its old key: %v, want ErrTimeout", err)
+	if _, err := a.AcquireSync(kmt, 0, 0); !errors.Is(err, CodeTimeout) {
+		t.Fatalf("releaser re-acquiring its old key: %v, want CodeTimeout", err)
 	}
 	for round := range uint64(20) {
 		c, key := b, uint64(1)
@@ -153,12 +155,12 @@ func TestKeyedMutexSequence(t *testing.T) {
 
 	// An NT handle opened by name on a third connection is a handle like
 	// any other.
-	nt, err := a.Share(kmt, AccessRead, "mutex-seq")
+	nt, err := a.Share(kmt, bridge.AccessRead, "mutex-seq")
 	if err != nil {
 		t.Fatal(err)
 	}
 	third := dial(t, path)
-	byName, err := third.OpenName("mutex-seq", AccessRead)
+	byName, err := third.OpenName("mutex-seq", bridge.AccessRead)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +178,7 @@ func TestKeyedMutexSequence(t *testing.T) {
 	}
 }
 
-// TestKeyedMutexTimeout: a key nobody releases to times out with ErrTimeout
+// TestKeyedMutexTimeout: a key nobody releases to times out with CodeTimeout
 // after about the timeout; a 0 timeout only tries; waits do not block the
 // connection's other requests.
 func TestKeyedMutexTimeout(t *testing.T) {
@@ -191,8 +193,8 @@ func TestKeyedMutexTimeout(t *testing.T) {
 	start := time.Now()
 	_, err := b.AcquireSync(kmt, 1, 400*time.Millisecond)
 	elapsed := time.Since(start)
-	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrClosed) {
-		t.Fatalf("acquire of an unreleased key: %v, want ErrTimeout", err)
+	if !errors.Is(err, CodeTimeout) || errors.Is(err, bridge.ErrClosed) {
+		t.Fatalf("acquire of an unreleased key: %v, want CodeTimeout", err)
 	}
 	if elapsed < 400*time.Millisecond || elapsed > 400*time.Millisecond+slack {
 		t.Fatalf("timed out after %v, want 400ms (+%v)", elapsed, slack)
@@ -200,8 +202,8 @@ func TestKeyedMutexTimeout(t *testing.T) {
 	t.Logf("wrong key: %v after %v", err, elapsed)
 
 	start = time.Now()
-	if _, err := b.AcquireSync(kmt, 1, 0); !errors.Is(err, ErrTimeout) {
-		t.Fatalf("try-acquire of the wrong key: %v, want ErrTimeout", err)
+	if _, err := b.AcquireSync(kmt, 1, 0); !errors.Is(err, CodeTimeout) {
+		t.Fatalf("try-acquire of the wrong key: %v, want CodeTimeout", err)
 	}
 	if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
 		t.Fatalf("try-acquire took %v", elapsed)
@@ -209,9 +211,9 @@ func TestKeyedMutexTimeout(t *testing.T) {
 
 	// Several timed waits on one connection, through different handles,
 	// each ends at its own time.
-	hs := []Handle{kmt}
+	hs := []bridge.Handle{kmt}
 	for range 2 {
-		nt, err := b.Share(kmt, AccessRead, "")
+		nt, err := b.Share(kmt, bridge.AccessRead, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +228,7 @@ func TestKeyedMutexTimeout(t *testing.T) {
 	for i, ch := range chs {
 		o := expectOutcome(t, "timed wait", ch)
 		got := o.at.Sub(start)
-		if !errors.Is(o.err, ErrTimeout) || got < timeouts[i] || got > timeouts[i]+slack {
+		if !errors.Is(o.err, CodeTimeout) || got < timeouts[i] || got > timeouts[i]+slack {
 			t.Errorf("wait %d of %v: %v after %v", i, timeouts[i], o.err, got)
 		}
 	}
@@ -294,7 +296,7 @@ func TestKeyedMutexFIFO(t *testing.T) {
 	type waiter struct {
 		name string
 		c    *Client
-		h    Handle
+		h    bridge.Handle
 		key  uint64
 		ch   <-chan acquireOutcome
 	}
@@ -308,10 +310,10 @@ func TestKeyedMutexFIFO(t *testing.T) {
 		} else {
 			// Two handles of one connection wait separately.
 			w.c = shared
-			if _, err := holder.Share(kmt, AccessRead, fmt.Sprintf("fifo-%d", i)); err != nil {
+			if _, err := holder.Share(kmt, bridge.AccessRead, fmt.Sprintf("fifo-%d", i)); err != nil {
 				t.Fatal(err)
 			}
-			r, err := shared.OpenName(fmt.Sprintf("fifo-%d", i), AccessRead)
+			r, err := shared.OpenName(fmt.Sprintf("fifo-%d", i), bridge.AccessRead)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -419,8 +421,8 @@ func TestKeyedMutexAbandoned(t *testing.T) {
 		if !r.Abandoned || r.Value != 44 {
 			t.Fatalf("acquire of an abandoned mutex = %+v", r)
 		}
-		if _, err := creator.AcquireSync(kmt, 77, 0); !errors.Is(err, ErrTimeout) {
-			t.Fatalf("second acquire after abandonment: %v, want ErrTimeout (held)", err)
+		if _, err := creator.AcquireSync(kmt, 77, 0); !errors.Is(err, CodeTimeout) {
+			t.Fatalf("second acquire after abandonment: %v, want CodeTimeout (held)", err)
 		}
 		// The resource is intact.
 		res, err := creator.OpenKMT(kmt)
@@ -444,41 +446,41 @@ func TestKeyedMutexMisuse(t *testing.T) {
 	a, b := dial(t, path), dial(t, path)
 	kmt := mutexResource(t, a)
 	openKMT(t, b, kmt)
-	nt, err := a.Share(kmt, AccessReadWrite, "")
+	nt, err := a.Share(kmt, bridge.AccessReadWrite, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	if err := a.ReleaseSync(kmt, 0, 0); !errors.Is(err, ErrAccessDenied) {
-		t.Errorf("release of a free mutex: %v, want ErrAccessDenied", err)
+	if err := a.ReleaseSync(kmt, 0, 0); !errors.Is(err, CodeAccessDenied) {
+		t.Errorf("release of a free mutex: %v, want CodeAccessDenied", err)
 	}
 	mustAcquire(t, a, kmt, 0, 0)
-	if _, err := a.AcquireSync(kmt, 0, time.Second); !errors.Is(err, ErrInvalid) {
-		t.Errorf("acquire of a mutex this handle holds: %v, want ErrInvalid", err)
+	if _, err := a.AcquireSync(kmt, 0, time.Second); !errors.Is(err, CodeInvalid) {
+		t.Errorf("acquire of a mutex this handle holds: %v, want CodeInvalid", err)
 	}
-	if err := b.ReleaseSync(kmt, 1, 0); !errors.Is(err, ErrAccessDenied) {
-		t.Errorf("release by another connection: %v, want ErrAccessDenied", err)
+	if err := b.ReleaseSync(kmt, 1, 0); !errors.Is(err, CodeAccessDenied) {
+		t.Errorf("release by another connection: %v, want CodeAccessDenied", err)
 	}
-	if err := a.ReleaseSync(nt, 1, 0); !errors.Is(err, ErrAccessDenied) {
-		t.Errorf("release through another handle of the holder's connection: %v, want ErrAccessDenied", err)
+	if err := a.ReleaseSync(nt, 1, 0); !errors.Is(err, CodeAccessDenied) {
+		t.Errorf("release through another handle of the holder's connection: %v, want CodeAccessDenied", err)
 	}
 	ch := acquireAsync(b, kmt, 1, 10*time.Second)
 	waitWaiters(t, a, kmt, 1)
-	if _, err := b.AcquireSync(kmt, 2, time.Second); !errors.Is(err, ErrInvalid) {
-		t.Errorf("second acquire through a waiting handle: %v, want ErrInvalid", err)
+	if _, err := b.AcquireSync(kmt, 2, time.Second); !errors.Is(err, CodeInvalid) {
+		t.Errorf("second acquire through a waiting handle: %v, want CodeInvalid", err)
 	}
 	other := dial(t, path)
-	if _, err := other.AcquireSync(kmt, 0, 0); !errors.Is(err, ErrNotFound) {
-		t.Errorf("acquire without a reference: %v, want ErrNotFound", err)
+	if _, err := other.AcquireSync(kmt, 0, 0); !errors.Is(err, CodeNotFound) {
+		t.Errorf("acquire without a reference: %v, want CodeNotFound", err)
 	}
-	if err := other.ReleaseSync(kmt, 0, 0); !errors.Is(err, ErrNotFound) {
-		t.Errorf("release without a reference: %v, want ErrNotFound", err)
+	if err := other.ReleaseSync(kmt, 0, 0); !errors.Is(err, CodeNotFound) {
+		t.Errorf("release without a reference: %v, want CodeNotFound", err)
 	}
-	if _, err := other.AcquireSync(0x12345677, 0, 0); !errors.Is(err, ErrBadHandle) {
-		t.Errorf("acquire of a malformed handle: %v, want ErrBadHandle", err)
+	if _, err := other.AcquireSync(0x12345677, 0, 0); !errors.Is(err, CodeBadHandle) {
+		t.Errorf("acquire of a malformed handle: %v, want CodeBadHandle", err)
 	}
-	if _, err := other.AcquireSync(makeKMT(500, 1), 0, 0); !errors.Is(err, ErrNotFound) {
-		t.Errorf("acquire of an unknown KMT handle: %v, want ErrNotFound", err)
+	if _, err := other.AcquireSync(makeKMT(500, 1), 0, 0); !errors.Is(err, CodeNotFound) {
+		t.Errorf("acquire of an unknown KMT handle: %v, want CodeNotFound", err)
 	}
 	// Nothing above disturbed the mutex.
 	if m := mutexState(t, a, kmt); !m.Held || m.Waiters != 1 {
@@ -507,7 +509,7 @@ func TestKeyedMutexWaiterDies(t *testing.T) {
 	ch := acquireAsync(w, kmt, 1, InfiniteTimeout)
 	waitWaiters(t, a, kmt, 1)
 	w.Close()
-	if o := expectOutcome(t, "dead waiter", ch); !errors.Is(o.err, ErrClosed) {
+	if o := expectOutcome(t, "dead waiter", ch); !errors.Is(o.err, bridge.ErrClosed) {
 		t.Fatalf("acquire on a closed client: %v, want ErrClosed", o.err)
 	}
 	waitWaiters(t, a, kmt, 0)
@@ -522,7 +524,7 @@ func TestKeyedMutexWaiterDies(t *testing.T) {
 }
 
 // TestKeyedMutexCloseHandle: closing the handle a wait goes through ends the
-// wait with ErrNotFound; closing the last reference through the holding
+// wait with CodeNotFound; closing the last reference through the holding
 // handle abandons the mutex, while an earlier close of one of several
 // references does not.
 func TestKeyedMutexCloseHandle(t *testing.T) {
@@ -533,7 +535,7 @@ func TestKeyedMutexCloseHandle(t *testing.T) {
 	openKMT(t, b, kmt) // b holds two references through kmt
 
 	mustAcquire(t, a, kmt, 0, 0)
-	nt, err := b.Share(kmt, AccessRead, "")
+	nt, err := b.Share(kmt, bridge.AccessRead, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,8 +544,8 @@ func TestKeyedMutexCloseHandle(t *testing.T) {
 	if err := b.CloseHandle(nt); err != nil {
 		t.Fatal(err)
 	}
-	if o := expectOutcome(t, "wait through a closed handle", ch); !errors.Is(o.err, ErrNotFound) {
-		t.Fatalf("wait through a closed handle: %v, want ErrNotFound", o.err)
+	if o := expectOutcome(t, "wait through a closed handle", ch); !errors.Is(o.err, CodeNotFound) {
+		t.Fatalf("wait through a closed handle: %v, want CodeNotFound", o.err)
 	}
 	if m := mutexState(t, a, kmt); m.Waiters != 0 || !m.Held {
 		t.Fatalf("state %+v", m)
@@ -617,7 +619,7 @@ func TestSyncFDs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateWithSync: %v", err)
 	}
-	ntSynced, err := prod.Share(kmt, AccessRead, "synced")
+	ntSynced, err := prod.Share(kmt, bridge.AccessRead, "synced")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +649,7 @@ func TestSyncFDs(t *testing.T) {
 	}
 	r, err := cons.OpenKMT(kmt)
 	check("OpenKMT", r, err)
-	r, err = cons.OpenName("synced", AccessRead)
+	r, err = cons.OpenName("synced", bridge.AccessRead)
 	check("OpenName", r, err)
 	if err := cons.CloseHandle(r.Handle); err != nil {
 		t.Fatal(err)
@@ -661,11 +663,11 @@ func TestSyncFDs(t *testing.T) {
 	if l := mustList(t, cons); len(l) != 1 || !slices.Equal(l[0].Syncs, []SyncFD{{-1, true}, {-1, false}}) {
 		t.Fatalf("List syncs = %+v", l)
 	}
-	if err := prod.AttachSync(kmt, SyncFD{binary, false}); !errors.Is(err, ErrLimit) {
-		t.Fatalf("third sync object: %v, want ErrLimit", err)
+	if err := prod.AttachSync(kmt, SyncFD{binary, false}); !errors.Is(err, CodeLimit) {
+		t.Fatalf("third sync object: %v, want CodeLimit", err)
 	}
-	if _, err := prod.CreateWithSync(testAllocation(64), binary, nil, make([]SyncFD, 3)); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("create with 3 sync objects: %v, want ErrInvalid", err)
+	if _, err := prod.CreateWithSync(testAllocation(64), binary, nil, make([]SyncFD, 3)); !errors.Is(err, CodeInvalid) {
+		t.Fatalf("create with 3 sync objects: %v, want CodeInvalid", err)
 	}
 
 	// A resource created before its semaphores.
@@ -682,13 +684,13 @@ func TestSyncFDs(t *testing.T) {
 		unix.Close(r.FD)
 	}
 	ev := eventfd(t)
-	if err := cons.AttachSync(late, SyncFD{ev, false}); !errors.Is(err, ErrAccessDenied) {
-		t.Fatalf("attach by a non-creator: %v, want ErrAccessDenied", err)
+	if err := cons.AttachSync(late, SyncFD{ev, false}); !errors.Is(err, CodeAccessDenied) {
+		t.Fatalf("attach by a non-creator: %v, want CodeAccessDenied", err)
 	}
-	if err := cons.AttachSync(makeKMT(900, 1), SyncFD{ev, false}); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("attach to an unknown handle: %v, want ErrNotFound", err)
+	if err := cons.AttachSync(makeKMT(900, 1), SyncFD{ev, false}); !errors.Is(err, CodeNotFound) {
+		t.Fatalf("attach to an unknown handle: %v, want CodeNotFound", err)
 	}
-	ntLate, err := prod.Share(late, AccessReadWrite, "")
+	ntLate, err := prod.Share(late, bridge.AccessReadWrite, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -713,7 +715,7 @@ func TestSyncFDs(t *testing.T) {
 	// Freeing both resources closes every fd the broker kept.
 	for _, step := range []struct {
 		c *Client
-		h Handle
+		h bridge.Handle
 	}{{prod, kmt}, {prod, ntSynced}, {cons, kmt}, {prod, late}, {prod, ntLate}, {cons, late}, {cons, late}, {cons, late}} {
 		if err := step.c.CloseHandle(step.h); err != nil {
 			t.Fatalf("CloseHandle(%v): %v", step.h, err)
@@ -744,7 +746,7 @@ func TestSyncFDLeak(t *testing.T) {
 			t.Fatalf("cycle %d: AttachSync: %v", i, err)
 		}
 		unix.Close(mem)
-		nt, err := prod.Share(kmt, AccessRead, fmt.Sprintf("sync-leak-%d", i))
+		nt, err := prod.Share(kmt, bridge.AccessRead, fmt.Sprintf("sync-leak-%d", i))
 		if err != nil {
 			t.Fatalf("cycle %d: Share: %v", i, err)
 		}
@@ -752,7 +754,7 @@ func TestSyncFDLeak(t *testing.T) {
 		if err != nil || len(r1.Syncs) != 2 {
 			t.Fatalf("cycle %d: OpenKMT: %+v, %v", i, r1.Syncs, err)
 		}
-		r2, err := cons.OpenName(fmt.Sprintf("sync-leak-%d", i), AccessRead)
+		r2, err := cons.OpenName(fmt.Sprintf("sync-leak-%d", i), bridge.AccessRead)
 		if err != nil || len(r2.Syncs) != 2 {
 			t.Fatalf("cycle %d: OpenName: %+v, %v", i, r2.Syncs, err)
 		}
@@ -766,8 +768,8 @@ func TestSyncFDLeak(t *testing.T) {
 		}
 		mustAcquire(t, prod, kmt, 0, 0)
 		if i%100 == 0 {
-			if _, err := cons.AcquireSync(kmt, 1, time.Millisecond); !errors.Is(err, ErrTimeout) {
-				t.Fatalf("cycle %d: %v, want ErrTimeout", i, err)
+			if _, err := cons.AcquireSync(kmt, 1, time.Millisecond); !errors.Is(err, CodeTimeout) {
+				t.Fatalf("cycle %d: %v, want CodeTimeout", i, err)
 			}
 		}
 		mustRelease(t, prod, kmt, 1, uint64(i))
@@ -777,7 +779,7 @@ func TestSyncFDLeak(t *testing.T) {
 		// The last close abandons the mutex cons holds through r2.Handle.
 		for _, step := range []struct {
 			c *Client
-			h Handle
+			h bridge.Handle
 		}{{prod, kmt}, {prod, nt}, {cons, kmt}, {cons, r2.Handle}} {
 			if err := step.c.CloseHandle(step.h); err != nil {
 				t.Fatalf("cycle %d: CloseHandle(%v): %v", i, step.h, err)
@@ -808,7 +810,7 @@ func TestKeyedMutexConcurrent(t *testing.T) {
 	const clients, resources, rounds = 32, 4, 250
 	creator := dial(t, path)
 	type state struct {
-		kmt    Handle
+		kmt    bridge.Handle
 		inside atomic.Int32
 		seq    atomic.Uint64 // acquisitions so far; the value released last
 	}

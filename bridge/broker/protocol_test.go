@@ -1,6 +1,8 @@
-package bridge
+package broker
 
 import (
+	"github.com/glbridge/glbridge/bridge"
+
 	"bytes"
 	"errors"
 	"reflect"
@@ -9,41 +11,41 @@ import (
 	"testing"
 )
 
-func testAllocation(size uint64) Allocation {
-	return Allocation{
-		Desc: Desc{
-			Dimension: DimensionTexture2D, Width: 64, Height: 32, DepthOrArraySize: 1, MipLevels: 1,
-			SampleCount: 1, Format: FormatB8G8R8A8Unorm, BindFlags: 0x28, MiscFlags: 0x2, CPUAccessFlags: 0x10000,
+func testAllocation(size uint64) bridge.Allocation {
+	return bridge.Allocation{
+		Desc: bridge.Desc{
+			Dimension: bridge.DimensionTexture2D, Width: 64, Height: 32, DepthOrArraySize: 1, MipLevels: 1,
+			SampleCount: 1, Format: bridge.FormatB8G8R8A8Unorm, BindFlags: 0x28, MiscFlags: 0x2, CPUAccessFlags: 0x10000,
 		},
-		VkFormat: 44, Tiling: TilingLinear, ImageUsage: 0x1f, ImageFlags: 0x8,
+		VkFormat: 44, Tiling: bridge.TilingLinear, ImageUsage: 0x1f, ImageFlags: 0x8,
 		Size: size, Offset: 0, MemoryTypeIndex: 3, Dedicated: true,
-		DriverUUID: UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
-		DeviceUUID: UUID{0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf},
+		DriverUUID: bridge.UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		DeviceUUID: bridge.UUID{0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf},
 	}
 }
 
 // TestAllocationLayout pins the wire layout docs/protocol.md gives, and
 // fails when Desc or Allocation gain a field the encoding does not carry.
 func TestAllocationLayout(t *testing.T) {
-	if n := reflect.TypeFor[Desc]().NumField(); n != 10 {
-		t.Fatalf("Desc has %d fields; the wire encoding (AppendDesc, docs/protocol.md) knows 10: extend both", n)
+	if n := reflect.TypeFor[bridge.Desc]().NumField(); n != 10 {
+		t.Fatalf("Desc has %d fields; the wire encoding (appendDesc, docs/protocol.md) knows 10: extend both", n)
 	}
-	if n := reflect.TypeFor[Allocation]().NumField(); n != 12 {
-		t.Fatalf("Allocation has %d fields; the wire encoding (AppendAllocation, docs/protocol.md) knows 12: extend both", n)
+	if n := reflect.TypeFor[bridge.Allocation]().NumField(); n != 12 {
+		t.Fatalf("Allocation has %d fields; the wire encoding (appendAllocation, docs/protocol.md) knows 12: extend both", n)
 	}
 	a := testAllocation(0x1122334455667788)
 	a.Offset = 0x0102030405060708
-	b := AppendAllocation(nil, a)
-	if len(b) != AllocationSize {
-		t.Fatalf("encoded allocation is %d bytes, want %d", len(b), AllocationSize)
+	b := appendAllocation(nil, a)
+	if len(b) != allocationSize {
+		t.Fatalf("encoded allocation is %d bytes, want %d", len(b), allocationSize)
 	}
 	u32 := func(off int) uint32 { return le.Uint32(b[off:]) }
 	for _, c := range []struct {
 		off  int
 		want uint32
 	}{
-		{0, uint32(DimensionTexture2D)}, {4, 64}, {8, 32}, {12, 1}, {16, 1}, {20, 1}, {24, uint32(FormatB8G8R8A8Unorm)},
-		{28, 0x28}, {32, 0x2}, {36, 0x10000}, {40, 44}, {44, uint32(TilingLinear)}, {48, 0x1f}, {52, 0x8},
+		{0, uint32(bridge.DimensionTexture2D)}, {4, 64}, {8, 32}, {12, 1}, {16, 1}, {20, 1}, {24, uint32(bridge.FormatB8G8R8A8Unorm)},
+		{28, 0x28}, {32, 0x2}, {36, 0x10000}, {40, 44}, {44, uint32(bridge.TilingLinear)}, {48, 0x1f}, {52, 0x8},
 		{72, 3}, {76, 1},
 	} {
 		if got := u32(c.off); got != c.want {
@@ -59,46 +61,46 @@ func TestAllocationLayout(t *testing.T) {
 	if !bytes.Equal(b[80:96], a.DriverUUID[:]) || !bytes.Equal(b[96:112], a.DeviceUUID[:]) {
 		t.Errorf("UUIDs at 80 and 96 = %x %x", b[80:96], b[96:112])
 	}
-	got, err := DecodeAllocation(b)
+	got, err := decodeAllocation(b)
 	if err != nil || got != a {
-		t.Fatalf("DecodeAllocation = %+v, %v; want %+v", got, err, a)
+		t.Fatalf("decodeAllocation = %+v, %v; want %+v", got, err, a)
 	}
 	// Flag bit 1 is HostMemory.
 	h := a
 	h.Dedicated, h.HostMemory = false, true
-	hb := AppendAllocation(nil, h)
+	hb := appendAllocation(nil, h)
 	if le.Uint32(hb[76:]) != 2 {
 		t.Errorf("flags of a host-memory allocation = %#x, want 2", le.Uint32(hb[76:]))
 	}
-	if got, err := DecodeAllocation(hb); err != nil || got != h {
-		t.Errorf("DecodeAllocation(host memory) = %+v, %v", got, err)
+	if got, err := decodeAllocation(hb); err != nil || got != h {
+		t.Errorf("decodeAllocation(host memory) = %+v, %v", got, err)
 	}
 	b[76] = 5 // an unknown flag bit
-	if _, err := DecodeAllocation(b); !errors.Is(err, ErrInvalid) {
-		t.Errorf("unknown allocation flag: err = %v, want ErrInvalid", err)
+	if _, err := decodeAllocation(b); !errors.Is(err, CodeInvalid) {
+		t.Errorf("unknown allocation flag: err = %v, want CodeInvalid", err)
 	}
-	if _, err := DecodeAllocation(b[:100]); !errors.Is(err, ErrBadMessage) {
-		t.Errorf("short allocation: err = %v, want ErrBadMessage", err)
+	if _, err := decodeAllocation(b[:100]); !errors.Is(err, CodeBadMessage) {
+		t.Errorf("short allocation: err = %v, want CodeBadMessage", err)
 	}
 }
 
 func TestHandleEncoding(t *testing.T) {
 	h := makeKMT(5, 7)
-	if want := Handle((7<<16|5)<<6 | 0x40000000 | 2); h != want {
+	if want := bridge.Handle((7<<16|5)<<6 | 0x40000000 | 2); h != want {
 		t.Fatalf("makeKMT(5, 7) = %v, want %v", h, want)
 	}
 	if !h.IsKMT() || h.IsNT() {
 		t.Errorf("%v: IsKMT %v IsNT %v", h, h.IsKMT(), h.IsNT())
 	}
-	if s, g := h.slotGen(); s != 5 || g != 7 {
+	if s, g := slotGen(h); s != 5 || g != 7 {
 		t.Errorf("slotGen = %d, %d", s, g)
 	}
-	for _, nt := range []Handle{4, 8, 0x3ffffffc} {
+	for _, nt := range []bridge.Handle{4, 8, 0x3ffffffc} {
 		if !nt.IsNT() || nt.IsKMT() {
 			t.Errorf("%v should be an NT handle only", nt)
 		}
 	}
-	for _, bad := range []Handle{0, 2, 3, 0x40000003, 0x40000006, 0xc0000002, 0x80000040, 0x40000042 | 0x20} {
+	for _, bad := range []bridge.Handle{0, 2, 3, 0x40000003, 0x40000006, 0xc0000002, 0x80000040, 0x40000042 | 0x20} {
 		if bad.IsKMT() || bad.IsNT() {
 			t.Errorf("%v should be neither kind", bad)
 		}
@@ -112,8 +114,8 @@ func TestValidName(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", strings.Repeat("x", MaxNameLen+1), "tab\there", "nul\x00", "bidi\u202e", "\xff\xfe", "del\x7f"} {
-		if err := ValidName(bad); !errors.Is(err, ErrBadName) {
-			t.Errorf("ValidName(%q) = %v, want ErrBadName", bad, err)
+		if err := ValidName(bad); !errors.Is(err, CodeBadName) {
+			t.Errorf("ValidName(%q) = %v, want CodeBadName", bad, err)
 		}
 	}
 }
@@ -124,10 +126,10 @@ func sampleRequests() []request {
 	return []request{
 		{header: header{Type: msgCreate, ID: 1}, Alloc: testAllocation(4096), Data: []byte("private runtime data")},
 		{header: header{Type: msgCreate, ID: 2}, Alloc: testAllocation(1)},
-		{header: header{Type: msgShare, ID: 3}, Handle: makeKMT(1, 1), Access: AccessRead, Name: "Global\\tex"},
-		{header: header{Type: msgShare, ID: 4}, Handle: 8, Access: AccessReadWrite},
+		{header: header{Type: msgShare, ID: 3}, Handle: makeKMT(1, 1), Access: bridge.AccessRead, Name: "Global\\tex"},
+		{header: header{Type: msgShare, ID: 4}, Handle: 8, Access: bridge.AccessReadWrite},
 		{header: header{Type: msgOpenKMT, ID: 5}, Handle: makeKMT(9, 3)},
-		{header: header{Type: msgOpenName, ID: 6}, Access: AccessWrite, Name: "name"},
+		{header: header{Type: msgOpenName, ID: 6}, Access: bridge.AccessWrite, Name: "name"},
 		{header: header{Type: msgQuery, ID: 7}, Handle: 12},
 		{header: header{Type: msgUpdateData, ID: 8}, Handle: makeKMT(0, 1), Data: []byte{1, 2, 3}},
 		{header: header{Type: msgClose, ID: 9}, Handle: makeKMT(0, 1)},
@@ -137,7 +139,7 @@ func sampleRequests() []request {
 		{header: header{Type: msgCreate, ID: 13}, Alloc: testAllocation(64), SyncCount: 1, Kinds: []syncKind{syncBinary}},
 		{header: header{Type: msgAttachSync, ID: 14}, Handle: 8, Kind: syncBinary},
 		{header: header{Type: msgAcquireSync, ID: 15}, Handle: makeKMT(3, 2), Key: 1, TimeoutMS: 500},
-		{header: header{Type: msgAcquireSync, ID: 16}, Handle: 12, Key: 0xfedcba9876543210, TimeoutMS: InfiniteTimeoutMS},
+		{header: header{Type: msgAcquireSync, ID: 16}, Handle: 12, Key: 0xfedcba9876543210, TimeoutMS: infiniteTimeoutMS},
 		{header: header{Type: msgReleaseSync, ID: 17}, Handle: makeKMT(3, 2), Key: 2, Value: 0x1122334455667788},
 		{header: header{Type: msgList, ID: 18}, Cursor: 3, ListFlags: listFlagSyncState},
 	}
@@ -146,7 +148,7 @@ func sampleRequests() []request {
 // TestSyncMessageLayouts pins the byte offsets docs/protocol.md gives for
 // the synchronisation messages.
 func TestSyncMessageLayouts(t *testing.T) {
-	p := func(q request) []byte { return encodeRequest(q)[HeaderSize:] }
+	p := func(q request) []byte { return encodeRequest(q)[headerSize:] }
 	create := p(request{header: header{Type: msgCreate}, Alloc: testAllocation(64), SyncCount: 2, Kinds: []syncKind{syncTimeline, syncBinary}, Data: []byte("xy")})
 	if len(create) != 128+8+2 || le.Uint32(create[4:]) != 2 || le.Uint32(create[128:]) != 2 || le.Uint32(create[132:]) != 1 || string(create[136:]) != "xy" {
 		t.Errorf("create with syncs: %x", create)
@@ -174,10 +176,10 @@ func TestSyncMessageLayouts(t *testing.T) {
 		t.Errorf("decodeAcquireReply = %d, %v, %v", v, ab, err)
 	}
 	rep[8] = 3
-	if _, _, err := decodeAcquireReply(rep); !errors.Is(err, ErrBadMessage) {
+	if _, _, err := decodeAcquireReply(rep); !errors.Is(err, CodeBadMessage) {
 		t.Errorf("acquire reply with an unknown flag: %v", err)
 	}
-	rec := appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: AccessRead, Kinds: []syncKind{syncBinary, syncTimeline}, Alloc: testAllocation(64), Data: []byte("d")})
+	rec := appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Kinds: []syncKind{syncBinary, syncTimeline}, Alloc: testAllocation(64), Data: []byte("d")})
 	if le.Uint32(rec[12:]) != 2 || le.Uint32(rec[136:]) != 1 || le.Uint32(rec[140:]) != 2 || string(rec[144:]) != "d" {
 		t.Errorf("resource record with syncs: %x", rec[:12])
 	}
@@ -207,7 +209,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: decode: %v", q.Type, err)
 		}
-		q.Version, q.PayloadLen, q.NumFDs = ProtocolVersion, uint32(len(msg)-HeaderSize), uint16(fdsFor(q.Type, q.SyncCount))
+		q.Version, q.PayloadLen, q.NumFDs = protocolVersion, uint32(len(msg)-headerSize), uint16(fdsFor(q.Type, q.SyncCount))
 		if len(got.Data) == 0 && len(q.Data) == 0 {
 			q.Data = got.Data
 		}
@@ -230,24 +232,24 @@ func TestDecodeRequestErrors(t *testing.T) {
 		name string
 		msg  []byte
 		nfds int
-		want ErrorCode
+		want Code
 	}{
-		{"bad magic", mut(func(b []byte) []byte { b[0] ^= 1; return b }), 1, ErrBadMessage},
-		{"bad version", mut(func(b []byte) []byte { b[4] = 2; return b }), 1, ErrBadVersion},
-		{"unknown type", mut(func(b []byte) []byte { b[6] = 0x77; return b }), 1, ErrUnknownType},
-		{"length mismatch", mut(func(b []byte) []byte { b[12]++; return b }), 1, ErrBadMessage},
-		{"flags", mut(func(b []byte) []byte { b[18] = 1; return b }), 1, ErrBadMessage},
-		{"status in request", mut(func(b []byte) []byte { b[20] = 1; return b }), 1, ErrBadMessage},
-		{"fd count mismatch", create, 2, ErrBadFDs},
-		{"no fd", mut(func(b []byte) []byte { b[16] = 0; return b }), 0, ErrBadFDs},
-		{"too many fds", mut(func(b []byte) []byte { b[16] = 9; return b }), 9, ErrBadFDs},
-		{"blob too large", mut(func(b []byte) []byte { le.PutUint32(b[HeaderSize+8:], MaxPrivateData+1); return b }), 1, ErrTooLarge},
-		{"blob length lies", mut(func(b []byte) []byte { le.PutUint32(b[HeaderSize+8:], 3); return b }), 1, ErrBadMessage},
-		{"reserved create field", mut(func(b []byte) []byte { b[HeaderSize+12] = 1; return b }), 1, ErrBadMessage},
-		{"sync count too large", mut(func(b []byte) []byte { b[HeaderSize+4] = MaxSyncObjects + 1; return b }), 1, ErrInvalid},
-		{"sync count without kinds", mut(func(b []byte) []byte { b[HeaderSize+4] = 1; b[16] = 2; return b }), 2, ErrBadMessage},
-		{"unknown allocation flag", mut(func(b []byte) []byte { b[HeaderSize+16+76] = 0x80; return b }), 1, ErrInvalid},
-		{"oversized", append(mut(func(b []byte) []byte { le.PutUint32(b[12:], uint32(len(b)-HeaderSize+MaxMessageSize)); return b }), make([]byte, MaxMessageSize)...), 1, ErrTooLarge},
+		{"bad magic", mut(func(b []byte) []byte { b[0] ^= 1; return b }), 1, CodeBadMessage},
+		{"bad version", mut(func(b []byte) []byte { b[4] = 2; return b }), 1, CodeBadVersion},
+		{"unknown type", mut(func(b []byte) []byte { b[6] = 0x77; return b }), 1, CodeUnknownType},
+		{"length mismatch", mut(func(b []byte) []byte { b[12]++; return b }), 1, CodeBadMessage},
+		{"flags", mut(func(b []byte) []byte { b[18] = 1; return b }), 1, CodeBadMessage},
+		{"status in request", mut(func(b []byte) []byte { b[20] = 1; return b }), 1, CodeBadMessage},
+		{"fd count mismatch", create, 2, CodeBadFDs},
+		{"no fd", mut(func(b []byte) []byte { b[16] = 0; return b }), 0, CodeBadFDs},
+		{"too many fds", mut(func(b []byte) []byte { b[16] = 9; return b }), 9, CodeBadFDs},
+		{"blob too large", mut(func(b []byte) []byte { le.PutUint32(b[headerSize+8:], MaxPrivateData+1); return b }), 1, CodeTooLarge},
+		{"blob length lies", mut(func(b []byte) []byte { le.PutUint32(b[headerSize+8:], 3); return b }), 1, CodeBadMessage},
+		{"reserved create field", mut(func(b []byte) []byte { b[headerSize+12] = 1; return b }), 1, CodeBadMessage},
+		{"sync count too large", mut(func(b []byte) []byte { b[headerSize+4] = MaxSyncObjects + 1; return b }), 1, CodeInvalid},
+		{"sync count without kinds", mut(func(b []byte) []byte { b[headerSize+4] = 1; b[16] = 2; return b }), 2, CodeBadMessage},
+		{"unknown allocation flag", mut(func(b []byte) []byte { b[headerSize+16+76] = 0x80; return b }), 1, CodeInvalid},
+		{"oversized", append(mut(func(b []byte) []byte { le.PutUint32(b[12:], uint32(len(b)-headerSize+maxMessageSize)); return b }), make([]byte, maxMessageSize)...), 1, CodeTooLarge},
 	} {
 		_, err := decodeRequest(c.msg, c.nfds)
 		if !errors.Is(err, c.want) {
@@ -255,42 +257,42 @@ func TestDecodeRequestErrors(t *testing.T) {
 		}
 	}
 	withSync := encodeRequest(sampleRequests()[11])
-	le.PutUint32(withSync[HeaderSize+128:], 3)
-	if _, err := decodeRequest(withSync, 3); !errors.Is(err, ErrInvalid) {
-		t.Errorf("unknown sync kind: err = %v, want ErrInvalid", err)
+	le.PutUint32(withSync[headerSize+128:], 3)
+	if _, err := decodeRequest(withSync, 3); !errors.Is(err, CodeInvalid) {
+		t.Errorf("unknown sync kind: err = %v, want CodeInvalid", err)
 	}
-	if _, err := decodeRequest(encodeRequest(sampleRequests()[11]), 1); !errors.Is(err, ErrBadFDs) {
-		t.Errorf("create with 2 syncs and 1 fd: err = %v, want ErrBadFDs", err)
+	if _, err := decodeRequest(encodeRequest(sampleRequests()[11]), 1); !errors.Is(err, CodeBadFDs) {
+		t.Errorf("create with 2 syncs and 1 fd: err = %v, want CodeBadFDs", err)
 	}
 	attach := encodeRequest(request{header: header{Type: msgAttachSync}, Handle: 4, Kind: syncBinary})
-	if _, err := decodeRequest(attach, 0); !errors.Is(err, ErrBadFDs) {
-		t.Errorf("attach-sync without an fd: err = %v, want ErrBadFDs", err)
+	if _, err := decodeRequest(attach, 0); !errors.Is(err, CodeBadFDs) {
+		t.Errorf("attach-sync without an fd: err = %v, want CodeBadFDs", err)
 	}
-	le.PutUint32(attach[HeaderSize+4:], 0)
-	if _, err := decodeRequest(attach, 1); !errors.Is(err, ErrInvalid) {
-		t.Errorf("attach-sync of kind 0: err = %v, want ErrInvalid", err)
+	le.PutUint32(attach[headerSize+4:], 0)
+	if _, err := decodeRequest(attach, 1); !errors.Is(err, CodeInvalid) {
+		t.Errorf("attach-sync of kind 0: err = %v, want CodeInvalid", err)
 	}
 	rel := encodeRequest(request{header: header{Type: msgReleaseSync}, Handle: 4})
-	rel[HeaderSize+4] = 1
-	if _, err := decodeRequest(rel, 0); !errors.Is(err, ErrBadMessage) {
-		t.Errorf("release-sync with a reserved field set: err = %v, want ErrBadMessage", err)
+	rel[headerSize+4] = 1
+	if _, err := decodeRequest(rel, 0); !errors.Is(err, CodeBadMessage) {
+		t.Errorf("release-sync with a reserved field set: err = %v, want CodeBadMessage", err)
 	}
 	list := encodeRequest(request{header: header{Type: msgList}, ListFlags: 2})
-	if _, err := decodeRequest(list, 0); !errors.Is(err, ErrBadMessage) {
-		t.Errorf("list with an unknown flag: err = %v, want ErrBadMessage", err)
+	if _, err := decodeRequest(list, 0); !errors.Is(err, CodeBadMessage) {
+		t.Errorf("list with an unknown flag: err = %v, want CodeBadMessage", err)
 	}
-	if _, err := decodeRequest(encodeRequest(request{header: header{Type: msgAcquireSync}, Handle: 4}), 1); !errors.Is(err, ErrBadFDs) {
-		t.Errorf("acquire-sync with an fd: err = %v, want ErrBadFDs", err)
+	if _, err := decodeRequest(encodeRequest(request{header: header{Type: msgAcquireSync}, Handle: 4}), 1); !errors.Is(err, CodeBadFDs) {
+		t.Errorf("acquire-sync with an fd: err = %v, want CodeBadFDs", err)
 	}
-	share := encodeRequest(request{header: header{Type: msgShare}, Handle: 4, Access: AccessRead, Name: "x"})
-	le.PutUint32(share[HeaderSize+8:], MaxNameLen+1)
-	if _, err := decodeRequest(share, 0); !errors.Is(err, ErrBadName) {
-		t.Errorf("long name length: err = %v, want ErrBadName", err)
+	share := encodeRequest(request{header: header{Type: msgShare}, Handle: 4, Access: bridge.AccessRead, Name: "x"})
+	le.PutUint32(share[headerSize+8:], MaxNameLen+1)
+	if _, err := decodeRequest(share, 0); !errors.Is(err, CodeBadName) {
+		t.Errorf("long name length: err = %v, want CodeBadName", err)
 	}
 }
 
 // FuzzDecodeRequest feeds the broker's decoder arbitrary messages. It must
-// never panic, must answer with a *BrokerError, and what it accepts must
+// never panic, must answer with a *Error, and what it accepts must
 // re-encode to the same bytes: the encoding has one form, so nothing is
 // accepted that the broker would misread.
 func FuzzDecodeRequest(f *testing.F) {
@@ -300,9 +302,9 @@ func FuzzDecodeRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg []byte, nfds uint8) {
 		q, err := decodeRequest(msg, int(nfds))
 		if err != nil {
-			var be *BrokerError
+			var be *Error
 			if !errors.As(err, &be) || be.Code == 0 {
-				t.Fatalf("error %v (%T) is not a *BrokerError with a code", err, err)
+				t.Fatalf("error %v (%T) is not a *Error with a code", err, err)
 			}
 			return
 		}
@@ -373,9 +375,9 @@ func replySeeds() []replySeed {
 		Sync: &listSync{Kinds: []syncKind{syncTimeline, syncBinary}, State: mutexHeld, HolderPID: 42, HolderConn: 1, Waiters: 2, LastKey: 1, LastValue: 7}})
 	syncList = appendListEntry(syncList, listEntry{KMT: makeKMT(3, 1), Alloc: testAllocation(64), Sync: &listSync{State: mutexAbandoned, LastKey: 5}})
 	return []replySeed{
-		{"resource-record", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: AccessRead, Alloc: testAllocation(64), Data: []byte("blob")}), false},
+		{"resource-record", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Alloc: testAllocation(64), Data: []byte("blob")}), false},
 		{"list-two-entries", list, true},
-		{"resource-record-syncs", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: AccessRead, Kinds: []syncKind{syncTimeline, syncBinary}, Alloc: testAllocation(64), Data: []byte("blob")}), false},
+		{"resource-record-syncs", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Kinds: []syncKind{syncTimeline, syncBinary}, Alloc: testAllocation(64), Data: []byte("blob")}), false},
 		{"list-sync-state", syncList, true},
 		{"acquire-reply-abandoned", appendAcquireReply(nil, 0x1234, true), false},
 	}

@@ -1,6 +1,8 @@
-package bridge
+package broker
 
 import (
+	"github.com/glbridge/glbridge/bridge"
+
 	"errors"
 	"fmt"
 	"net"
@@ -43,12 +45,12 @@ type Resource struct {
 	// Handle is the handle the call was about: for an open, the handle
 	// this connection now holds and must CloseHandle (the KMT handle for
 	// OpenKMT, a new NT handle for OpenName).
-	Handle Handle
+	Handle bridge.Handle
 	// KMT is the resource's global handle.
-	KMT Handle
+	KMT bridge.Handle
 	// Access is what Handle grants (KMT handles grant read and write).
-	Access     Access
-	Allocation Allocation
+	Access     bridge.Access
+	Allocation bridge.Allocation
 	// Data is the private runtime data; the caller may keep it.
 	Data []byte
 	// FD is the memory fd, owned by the caller: close it, or give it to an
@@ -110,9 +112,9 @@ type MutexState struct {
 
 // ResourceInfo is one resource as List reports it.
 type ResourceInfo struct {
-	KMT        Handle
+	KMT        bridge.Handle
 	Names      []string
-	Allocation Allocation
+	Allocation bridge.Allocation
 	// DataLen is the size of the private runtime data.
 	DataLen int
 	// CreatorPID is the pid of the creating process; CreatorConnected
@@ -159,8 +161,8 @@ func (c *Client) Close() error {
 }
 
 func (c *Client) readLoop() {
-	buf := make([]byte, MaxMessageSize)
-	oob := make([]byte, unix.CmsgSpace(4*MaxFDsPerMessage))
+	buf := make([]byte, maxMessageSize)
+	oob := make([]byte, unix.CmsgSpace(4*maxFDsPerMessage))
 	var err error
 	for {
 		msg, fds, trunc, ctrunc, eof, rerr := readMsg(c.uc, buf, oob)
@@ -170,7 +172,7 @@ func (c *Client) readLoop() {
 			break
 		}
 		h, herr := decodeHeader(msg)
-		if herr != nil || trunc || ctrunc || int(h.NumFDs) != len(fds) || h.Version != ProtocolVersion {
+		if herr != nil || trunc || ctrunc || int(h.NumFDs) != len(fds) || h.Version != protocolVersion {
 			// A broker that breaks the protocol cannot be trusted with
 			// the rest of the conversation either.
 			closeFDs(fds)
@@ -179,7 +181,7 @@ func (c *Client) readLoop() {
 		}
 		if h.Type == msgFatal {
 			closeFDs(fds)
-			err = &BrokerError{Code: h.Status, Detail: "broker dropped the connection: " + string(msg[HeaderSize:])}
+			err = &Error{Code: h.Status, Detail: "broker dropped the connection: " + string(msg[headerSize:])}
 			break
 		}
 		c.mu.Lock()
@@ -190,14 +192,14 @@ func (c *Client) readLoop() {
 			closeFDs(fds)
 			continue
 		}
-		ch <- clientReply{h: h, payload: append([]byte(nil), msg[HeaderSize:]...), fds: fds}
+		ch <- clientReply{h: h, payload: append([]byte(nil), msg[headerSize:]...), fds: fds}
 	}
 	c.uc.Close()
 	c.mu.Lock()
 	if err == nil {
-		err = ErrClosed
-	} else if !errors.Is(err, ErrClosed) {
-		err = fmt.Errorf("%w: %w", ErrClosed, err)
+		err = bridge.ErrClosed
+	} else if !errors.Is(err, bridge.ErrClosed) {
+		err = fmt.Errorf("%w: %w", bridge.ErrClosed, err)
 	}
 	c.err = err
 	for id, ch := range c.wait {
@@ -240,7 +242,7 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 		// prefer the reader's account (which wraps ErrClosed and the
 		// broker's reason) to the bare EPIPE.
 		if errors.Is(err, net.ErrClosed) || errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
-			err = fmt.Errorf("%w: %w", ErrClosed, err)
+			err = fmt.Errorf("%w: %w", bridge.ErrClosed, err)
 			select {
 			case <-c.done:
 				c.mu.Lock()
@@ -261,9 +263,9 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 	if r.h.Status != 0 || r.h.Type != q.Type|replyBit {
 		closeFDs(r.fds)
 		if r.h.Status == 0 {
-			return r, &BrokerError{Op: op, Code: ErrBadMessage, Detail: fmt.Sprintf("reply type %v to %v", r.h.Type, q.Type)}
+			return r, &Error{Op: op, Code: CodeBadMessage, Detail: fmt.Sprintf("reply type %v to %v", r.h.Type, q.Type)}
 		}
-		return r, &BrokerError{Op: op, Code: r.h.Status, Detail: string(r.payload)}
+		return r, &Error{Op: op, Code: r.h.Status, Detail: string(r.payload)}
 	}
 	return r, nil
 }
@@ -272,7 +274,7 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 func (r clientReply) fixed(op string, n int) ([]uint32, error) {
 	if len(r.payload) != 4*n || len(r.fds) != 0 {
 		closeFDs(r.fds)
-		return nil, &BrokerError{Op: op, Code: ErrBadMessage, Detail: fmt.Sprintf("reply of %d bytes, %d fds", len(r.payload), len(r.fds))}
+		return nil, &Error{Op: op, Code: CodeBadMessage, Detail: fmt.Sprintf("reply of %d bytes, %d fds", len(r.payload), len(r.fds))}
 	}
 	v := make([]uint32, n)
 	for i := range v {
@@ -286,7 +288,7 @@ func (r clientReply) fixed(op string, n int) ([]uint32, error) {
 // resource's KMT handle, which this connection holds until CloseHandle.
 // Create sends a copy of memFD; the caller still owns memFD and may close
 // it once Create returns.
-func (c *Client) Create(alloc Allocation, memFD int, data []byte) (Handle, error) {
+func (c *Client) Create(alloc bridge.Allocation, memFD int, data []byte) (bridge.Handle, error) {
 	return c.CreateWithSync(alloc, memFD, data, nil)
 }
 
@@ -294,13 +296,13 @@ func (c *Client) Create(alloc Allocation, memFD int, data []byte) (Handle, error
 // at most MaxSyncObjects, which every open hands on after the memory fd.
 // Like memFD, the sync fds stay the caller's: the broker keeps copies,
 // which it closes when the resource is freed.
-func (c *Client) CreateWithSync(alloc Allocation, memFD int, data []byte, syncs []SyncFD) (Handle, error) {
+func (c *Client) CreateWithSync(alloc bridge.Allocation, memFD int, data []byte, syncs []SyncFD) (bridge.Handle, error) {
 	op := "create"
 	if len(data) > MaxPrivateData {
-		return 0, &BrokerError{Op: op, Code: ErrTooLarge, Detail: fmt.Sprintf("private data of %d bytes exceeds %d", len(data), MaxPrivateData)}
+		return 0, &Error{Op: op, Code: CodeTooLarge, Detail: fmt.Sprintf("private data of %d bytes exceeds %d", len(data), MaxPrivateData)}
 	}
 	if len(syncs) > MaxSyncObjects {
-		return 0, &BrokerError{Op: op, Code: ErrInvalid, Detail: fmt.Sprintf("%d sync objects, at most %d", len(syncs), MaxSyncObjects)}
+		return 0, &Error{Op: op, Code: CodeInvalid, Detail: fmt.Sprintf("%d sync objects, at most %d", len(syncs), MaxSyncObjects)}
 	}
 	if memFD < 0 {
 		panic("bridge: Create: negative memory fd")
@@ -322,17 +324,17 @@ func (c *Client) CreateWithSync(alloc Allocation, memFD int, data []byte, syncs 
 	if err != nil {
 		return 0, err
 	}
-	return Handle(v[0]), nil
+	return bridge.Handle(v[0]), nil
 }
 
 // Share creates an NT handle on this connection to the resource h names
 // (a KMT handle this connection holds, or one of its NT handles), granting
 // access, which must not exceed what h grants. A non-empty name lets other
 // processes OpenName it for as long as the resource lives; see ValidName.
-func (c *Client) Share(h Handle, access Access, name string) (Handle, error) {
+func (c *Client) Share(h bridge.Handle, access bridge.Access, name string) (bridge.Handle, error) {
 	op := "share " + h.String()
 	if len(name) > MaxNameLen {
-		return 0, &BrokerError{Op: op, Code: ErrBadName, Detail: fmt.Sprintf("name of %d bytes exceeds %d", len(name), MaxNameLen)}
+		return 0, &Error{Op: op, Code: CodeBadName, Detail: fmt.Sprintf("name of %d bytes exceeds %d", len(name), MaxNameLen)}
 	}
 	r, err := c.roundTrip(op, request{header: header{Type: msgShare}, Handle: h, Access: access, Name: name}, nil)
 	if err != nil {
@@ -342,7 +344,7 @@ func (c *Client) Share(h Handle, access Access, name string) (Handle, error) {
 	if err != nil {
 		return 0, err
 	}
-	return Handle(v[0]), nil
+	return bridge.Handle(v[0]), nil
 }
 
 func (c *Client) open(op string, q request) (Resource, error) {
@@ -352,11 +354,11 @@ func (c *Client) open(op string, q request) (Resource, error) {
 	}
 	rec, err := decodeResourceRecord(r.payload)
 	if err == nil && len(r.fds) != 1+len(rec.Kinds) {
-		err = perr(ErrBadMessage, "open reply carries %d fds for %d sync objects", len(r.fds), len(rec.Kinds))
+		err = perr(CodeBadMessage, "open reply carries %d fds for %d sync objects", len(r.fds), len(rec.Kinds))
 	}
 	if err != nil {
 		closeFDs(r.fds)
-		err.(*BrokerError).Op = op
+		err.(*Error).Op = op
 		return Resource{FD: -1}, err
 	}
 	return Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: r.fds[0],
@@ -379,24 +381,24 @@ func syncFDs(kinds []syncKind, fds []int) []SyncFD {
 // OpenKMT opens a resource by its KMT global handle. The connection then
 // holds one more reference through kmt, released by CloseHandle(kmt).
 // The returned FD is the caller's.
-func (c *Client) OpenKMT(kmt Handle) (Resource, error) {
+func (c *Client) OpenKMT(kmt bridge.Handle) (Resource, error) {
 	return c.open("open "+kmt.String(), request{header: header{Type: msgOpenKMT}, Handle: kmt})
 }
 
 // OpenName opens the resource shared under name, asking for access (at
 // most what it was shared with). The result's Handle is a new NT handle
 // of this connection. The returned FD is the caller's.
-func (c *Client) OpenName(name string, access Access) (Resource, error) {
+func (c *Client) OpenName(name string, access bridge.Access) (Resource, error) {
 	op := fmt.Sprintf("open name %q", name)
 	if len(name) > MaxNameLen {
-		return Resource{FD: -1}, &BrokerError{Op: op, Code: ErrBadName, Detail: fmt.Sprintf("name of %d bytes exceeds %d", len(name), MaxNameLen)}
+		return Resource{FD: -1}, &Error{Op: op, Code: CodeBadName, Detail: fmt.Sprintf("name of %d bytes exceeds %d", len(name), MaxNameLen)}
 	}
 	return c.open(op, request{header: header{Type: msgOpenName}, Access: access, Name: name})
 }
 
 // Query returns a resource's description and private data without an fd
 // (FD is -1). h is any KMT handle, or an NT handle of this connection.
-func (c *Client) Query(h Handle) (Resource, error) {
+func (c *Client) Query(h bridge.Handle) (Resource, error) {
 	op := "query " + h.String()
 	r, err := c.roundTrip(op, request{header: header{Type: msgQuery}, Handle: h}, nil)
 	if err != nil {
@@ -404,11 +406,11 @@ func (c *Client) Query(h Handle) (Resource, error) {
 	}
 	rec, err := decodeResourceRecord(r.payload)
 	if err == nil && len(r.fds) != 0 {
-		err = perr(ErrBadMessage, "query reply carries %d fds", len(r.fds))
+		err = perr(CodeBadMessage, "query reply carries %d fds", len(r.fds))
 	}
 	if err != nil {
 		closeFDs(r.fds)
-		err.(*BrokerError).Op = op
+		err.(*Error).Op = op
 		return Resource{FD: -1}, err
 	}
 	return Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: -1,
@@ -417,10 +419,10 @@ func (c *Client) Query(h Handle) (Resource, error) {
 
 // UpdateData replaces the resource's private runtime data. Only the
 // connection that created the resource may, through any handle it holds.
-func (c *Client) UpdateData(h Handle, data []byte) error {
+func (c *Client) UpdateData(h bridge.Handle, data []byte) error {
 	op := "update data " + h.String()
 	if len(data) > MaxPrivateData {
-		return &BrokerError{Op: op, Code: ErrTooLarge, Detail: fmt.Sprintf("private data of %d bytes exceeds %d", len(data), MaxPrivateData)}
+		return &Error{Op: op, Code: CodeTooLarge, Detail: fmt.Sprintf("private data of %d bytes exceeds %d", len(data), MaxPrivateData)}
 	}
 	r, err := c.roundTrip(op, request{header: header{Type: msgUpdateData}, Handle: h, Data: data}, nil)
 	if err != nil {
@@ -434,7 +436,7 @@ func (c *Client) UpdateData(h Handle, data []byte) error {
 // NT handle, or one create/open of a KMT handle. The last reference to a
 // resource, on any connection, frees it. (Close, by contrast, ends the
 // connection.)
-func (c *Client) CloseHandle(h Handle) error {
+func (c *Client) CloseHandle(h bridge.Handle) error {
 	op := "close " + h.String()
 	r, err := c.roundTrip(op, request{header: header{Type: msgClose}, Handle: h}, nil)
 	if err != nil {
@@ -457,11 +459,11 @@ func (c *Client) List() ([]ResourceInfo, error) {
 		}
 		if len(r.fds) != 0 {
 			closeFDs(r.fds)
-			return nil, &BrokerError{Op: "list", Code: ErrBadMessage, Detail: "list reply carries fds"}
+			return nil, &Error{Op: "list", Code: CodeBadMessage, Detail: "list reply carries fds"}
 		}
 		next, entries, err := decodeListReply(r.payload, true)
 		if err != nil {
-			err.(*BrokerError).Op = "list"
+			err.(*Error).Op = "list"
 			return nil, err
 		}
 		for _, e := range entries {
@@ -481,7 +483,7 @@ func (c *Client) List() ([]ResourceInfo, error) {
 			return out, nil
 		}
 		if next <= cursor {
-			return nil, &BrokerError{Op: "list", Code: ErrBadMessage, Detail: fmt.Sprintf("list cursor went from %d to %d", cursor, next)}
+			return nil, &Error{Op: "list", Code: CodeBadMessage, Detail: fmt.Sprintf("list cursor went from %d to %d", cursor, next)}
 		}
 		cursor = next
 	}
@@ -492,7 +494,7 @@ func (c *Client) List() ([]ResourceInfo, error) {
 // resource carries at most MaxSyncObjects. Opens from then on hand it on;
 // connections that opened earlier get it by opening again. s.FD stays the
 // caller's: the broker keeps a copy.
-func (c *Client) AttachSync(h Handle, s SyncFD) error {
+func (c *Client) AttachSync(h bridge.Handle, s SyncFD) error {
 	op := "attach sync " + h.String()
 	if s.FD < 0 {
 		panic("bridge: AttachSync: negative sync fd")
@@ -510,19 +512,19 @@ func (c *Client) AttachSync(h Handle, s SyncFD) error {
 // IDXGIKeyedMutex::AcquireSync does; a fresh resource counts as released
 // with key 0. It waits in the broker for at most timeout (rounded up to a
 // millisecond; 0 only tries; InfiniteTimeout or any negative value waits
-// for ever) and then fails with an error wrapping ErrTimeout. Other calls
+// for ever) and then fails with an error wrapping CodeTimeout. Other calls
 // on c proceed meanwhile.
 //
 // If the holder went without releasing, the next acquirer gets the mutex
 // with any key and Abandoned set. The mutex is held by h on this
 // connection: release it through h; closing h or the connection abandons
 // it. Acquiring through h again while h holds or waits is an error
-// (ErrInvalid).
-func (c *Client) AcquireSync(h Handle, key uint64, timeout time.Duration) (AcquireResult, error) {
+// (CodeInvalid).
+func (c *Client) AcquireSync(h bridge.Handle, key uint64, timeout time.Duration) (AcquireResult, error) {
 	op := fmt.Sprintf("acquire sync %v key %d", h, key)
-	ms := uint32(InfiniteTimeoutMS)
+	ms := uint32(infiniteTimeoutMS)
 	if timeout >= 0 {
-		if v := (timeout + time.Millisecond - 1) / time.Millisecond; v < InfiniteTimeoutMS {
+		if v := (timeout + time.Millisecond - 1) / time.Millisecond; v < infiniteTimeoutMS {
 			ms = uint32(v)
 		}
 	}
@@ -532,11 +534,11 @@ func (c *Client) AcquireSync(h Handle, key uint64, timeout time.Duration) (Acqui
 	}
 	value, abandoned, err := decodeAcquireReply(r.payload)
 	if err == nil && len(r.fds) != 0 {
-		err = perr(ErrBadMessage, "acquire reply carries %d fds", len(r.fds))
+		err = perr(CodeBadMessage, "acquire reply carries %d fds", len(r.fds))
 	}
 	if err != nil {
 		closeFDs(r.fds)
-		err.(*BrokerError).Op = op
+		err.(*Error).Op = op
 		return AcquireResult{}, err
 	}
 	return AcquireResult{Value: value, Abandoned: abandoned}, nil
@@ -545,9 +547,9 @@ func (c *Client) AcquireSync(h Handle, key uint64, timeout time.Duration) (Acqui
 // ReleaseSync releases the keyed mutex held through h, as
 // IDXGIKeyedMutex::ReleaseSync does: the next AcquireSync of key gets it,
 // and learns value, the timeline value the caller's GPU work signals when
-// done (0 for none). Only the holder may release (ErrAccessDenied
+// done (0 for none). Only the holder may release (CodeAccessDenied
 // otherwise).
-func (c *Client) ReleaseSync(h Handle, key, value uint64) error {
+func (c *Client) ReleaseSync(h bridge.Handle, key, value uint64) error {
 	op := fmt.Sprintf("release sync %v key %d", h, key)
 	r, err := c.roundTrip(op, request{header: header{Type: msgReleaseSync}, Handle: h, Key: key, Value: value}, nil)
 	if err != nil {

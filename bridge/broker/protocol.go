@@ -1,6 +1,8 @@
-package bridge
+package broker
 
 import (
+	"github.com/glbridge/glbridge/bridge"
+
 	"encoding/binary"
 	"fmt"
 	"unicode"
@@ -13,36 +15,36 @@ import (
 
 // Protocol constants. docs/protocol.md documents each one.
 const (
-	// ProtocolMagic opens every message: the bytes "GLBR" read as a
+	// protocolMagic opens every message: the bytes "GLBR" read as a
 	// little-endian uint32.
-	ProtocolMagic uint32 = 0x52424c47
-	// ProtocolVersion is the only version this broker speaks.
-	ProtocolVersion uint16 = 1
-	// HeaderSize is the size of the fixed message header.
-	HeaderSize = 24
+	protocolMagic uint32 = 0x52424c47
+	// protocolVersion is the only version this broker speaks.
+	protocolVersion uint16 = 1
+	// headerSize is the size of the fixed message header.
+	headerSize = 24
 	// MaxPrivateData is the largest private runtime data blob a resource
 	// may carry (Direct3D runtimes store at most 64 KiB).
 	MaxPrivateData = 64 << 10
-	// MaxMessageSize caps a whole message, header included: the largest
+	// maxMessageSize caps a whole message, header included: the largest
 	// request (a create with a full blob) plus room to spare. Larger
 	// messages are refused.
-	MaxMessageSize = 72 << 10
-	// MaxFDsPerMessage is the most fds one message may carry: one memory
+	maxMessageSize = 72 << 10
+	// maxFDsPerMessage is the most fds one message may carry: one memory
 	// fd plus up to MaxSyncObjects semaphore fds.
-	MaxFDsPerMessage = 8
+	maxFDsPerMessage = 8
 	// MaxSyncObjects is the most semaphore fds a resource carries, at
 	// create and through ATTACH_SYNC together: one timeline semaphore, or
 	// two binary ones (one per direction), is all a hand-off uses.
 	MaxSyncObjects = 2
-	// InfiniteTimeoutMS is the ACQUIRE_SYNC timeout that never expires,
+	// infiniteTimeoutMS is the ACQUIRE_SYNC timeout that never expires,
 	// Windows' INFINITE.
-	InfiniteTimeoutMS = 0xffffffff
+	infiniteTimeoutMS = 0xffffffff
 	// MaxNameLen is the longest name, in bytes of UTF-8.
 	MaxNameLen = 255
-	// DescSize and AllocationSize are the encoded sizes of Desc and
+	// descSize and allocationSize are the encoded sizes of Desc and
 	// Allocation.
-	DescSize       = 40
-	AllocationSize = 112
+	descSize       = 40
+	allocationSize = 112
 	// maxErrorText bounds the diagnostic text of an error reply.
 	maxErrorText = 256
 )
@@ -89,69 +91,23 @@ func (t msgType) String() string {
 	return fmt.Sprintf("msg(%#x)", uint16(t))
 }
 
-// Handle is a broker handle: either a KMT global handle, valid on every
-// connection, or an NT handle, valid only on the connection that got it.
-// The two kinds are told apart by their bits (see IsKMT and IsNT).
-type Handle uint32
-
-// KMT handles are Wine's global D3DKMT handles: (index<<6)|0x40000000|2.
-// The broker splits the 24-bit index into a slot (low 16 bits) and a
-// generation (high 8 bits, never 0) so that a handle to a freed resource, or
-// a made-up one, is recognised instead of naming whatever reuses the slot.
+// The broker splits a global handle's 24-bit index into a slot (low 16
+// bits) and a generation (high 8 bits, never 0) so that a handle to a freed
+// resource, or a made-up one, is recognised instead of naming whatever
+// reuses the slot.
 const (
-	kmtTag      = 0x40000002
-	kmtMask     = 0xc000003f
 	kmtSlotBits = 16
 	maxSlots    = 1 << kmtSlotBits
 )
 
-func makeKMT(slot uint16, gen uint8) Handle {
-	index := uint32(gen)<<kmtSlotBits | uint32(slot)
-	return Handle(index<<6 | kmtTag)
+func makeKMT(slot uint16, gen uint8) bridge.Handle {
+	return bridge.GlobalHandle(uint32(gen)<<kmtSlotBits | uint32(slot))
 }
 
-// IsKMT reports whether h has the shape of a KMT global handle. It does not
-// say whether such a resource exists.
-func (h Handle) IsKMT() bool { return uint32(h)&kmtMask == kmtTag }
-
-// IsNT reports whether h has the shape of an NT handle: a non-zero multiple
-// of 4 below 0x40000000, as Windows handle values are.
-func (h Handle) IsNT() bool { return h != 0 && h&3 == 0 && h&0xc0000000 == 0 }
-
-func (h Handle) slotGen() (uint16, uint8) {
-	index := uint32(h) >> 6 & 0xffffff
+func slotGen(h bridge.Handle) (uint16, uint8) {
+	index := h.GlobalIndex()
 	return uint16(index), uint8(index >> kmtSlotBits)
 }
-
-// String formats h as hexadecimal, the way Windows tools print handles.
-func (h Handle) String() string { return fmt.Sprintf("%#08x", uint32(h)) }
-
-// Access is the access an NT handle grants. The bit values are DXGI's
-// DXGI_SHARED_RESOURCE_READ and DXGI_SHARED_RESOURCE_WRITE, so a Direct3D
-// layer passes its dwAccess through unchanged.
-type Access uint32
-
-// Access rights.
-const (
-	AccessRead      Access = 0x80000000
-	AccessWrite     Access = 0x00000001
-	AccessReadWrite        = AccessRead | AccessWrite
-)
-
-// String names the access rights as glshare prints them.
-func (a Access) String() string {
-	switch a {
-	case AccessRead:
-		return "r"
-	case AccessWrite:
-		return "w"
-	case AccessReadWrite:
-		return "rw"
-	}
-	return fmt.Sprintf("access(%#x)", uint32(a))
-}
-
-func (a Access) valid() bool { return a != 0 && a&^AccessReadWrite == 0 }
 
 // syncKind is a sync object's kind as it travels on the wire. Zero is
 // deliberately invalid, so that a forgotten field is refused.
@@ -189,81 +145,99 @@ const acquireFlagAbandoned = 1
 // carries the resource's sync section.
 const listFlagSyncState = 1
 
-// ErrorCode is a broker error code as it travels in a reply header. It is
-// an error so that callers test for it with errors.Is(err, ErrNotFound).
-type ErrorCode uint32
+// Code is a broker error code as it travels in a reply header. It is an
+// error, so that callers test for it with errors.Is(err, CodeBadFDs); the
+// codes that mean one of bridge's error values (CodeNotFound is
+// bridge.ErrNotFound, CodeTimeout bridge.ErrTimeout...) also match that
+// value, which is what a caller of the exported API tests for.
+type Code uint32
 
 // Broker error codes; docs/protocol.md lists the same numbers.
 const (
-	// ErrBadMessage: the message is malformed (lengths, reserved fields).
-	ErrBadMessage ErrorCode = 1
-	// ErrBadVersion: the header's version is not ProtocolVersion.
-	ErrBadVersion ErrorCode = 2
-	// ErrUnknownType: no such message type.
-	ErrUnknownType ErrorCode = 3
-	// ErrTooLarge: the message exceeds MaxMessageSize or a field its limit.
-	ErrTooLarge ErrorCode = 4
-	// ErrBadFDs: the message carried the wrong number of fds, more than
-	// MaxFDsPerMessage, or an fd of the wrong kind. All were closed.
-	ErrBadFDs ErrorCode = 5
-	// ErrBadHandle: the value is neither a KMT nor an NT handle.
-	ErrBadHandle ErrorCode = 6
-	// ErrNotFound: no such resource, handle or name, or a stale handle.
-	ErrNotFound ErrorCode = 7
-	// ErrAccessDenied: the handle does not grant what was asked, or the
+	// CodeBadMessage: the message is malformed (lengths, reserved fields).
+	CodeBadMessage Code = 1
+	// CodeBadVersion: the header's version is not protocolVersion.
+	CodeBadVersion Code = 2
+	// CodeUnknownType: no such message type.
+	CodeUnknownType Code = 3
+	// CodeTooLarge: the message exceeds maxMessageSize or a field its limit.
+	CodeTooLarge Code = 4
+	// CodeBadFDs: the message carried the wrong number of fds, more than
+	// maxFDsPerMessage, or an fd of the wrong kind. All were closed.
+	CodeBadFDs Code = 5
+	// CodeBadHandle: the value is neither a KMT nor an NT handle.
+	CodeBadHandle Code = 6
+	// CodeNotFound: no such resource, handle or name, or a stale handle.
+	CodeNotFound Code = 7
+	// CodeAccessDenied: the handle does not grant what was asked, or the
 	// caller is not the resource's creator.
-	ErrAccessDenied ErrorCode = 8
-	// ErrNameTaken: another resource already has that name.
-	ErrNameTaken ErrorCode = 9
-	// ErrBadName: the name is empty, too long or has forbidden characters.
-	ErrBadName ErrorCode = 10
-	// ErrLimit: a broker limit (resources, handles, connections) is reached.
-	ErrLimit ErrorCode = 11
-	// ErrUnsupported: the operation is reserved for a later version.
-	ErrUnsupported ErrorCode = 12
-	// ErrInvalid: a field has a value outside its domain.
-	ErrInvalid ErrorCode = 13
-	// ErrInternal: the broker failed (e.g. out of fds); the request may be
+	CodeAccessDenied Code = 8
+	// CodeNameTaken: another resource already has that name.
+	CodeNameTaken Code = 9
+	// CodeBadName: the name is empty, too long or has forbidden characters.
+	CodeBadName Code = 10
+	// CodeLimit: a broker limit (resources, handles, connections) is reached.
+	CodeLimit Code = 11
+	// CodeUnsupported: the operation is reserved for a later version.
+	CodeUnsupported Code = 12
+	// CodeInvalid: a field has a value outside its domain.
+	CodeInvalid Code = 13
+	// CodeInternal: the broker failed (e.g. out of fds); the request may be
 	// retried.
-	ErrInternal ErrorCode = 14
-	// ErrTimeout: AcquireSync's timeout passed before the keyed mutex was
+	CodeInternal Code = 14
+	// CodeTimeout: AcquireSync's timeout passed before the keyed mutex was
 	// released with the key asked for (WAIT_TIMEOUT).
-	ErrTimeout ErrorCode = 15
+	CodeTimeout Code = 15
 )
 
-var errorCodeNames = map[ErrorCode]string{
-	ErrBadMessage: "bad message", ErrBadVersion: "unsupported protocol version",
-	ErrUnknownType: "unknown message type", ErrTooLarge: "too large", ErrBadFDs: "bad fds",
-	ErrBadHandle: "malformed handle", ErrNotFound: "not found", ErrAccessDenied: "access denied",
-	ErrNameTaken: "name already taken", ErrBadName: "invalid name", ErrLimit: "limit reached",
-	ErrUnsupported: "unsupported", ErrInvalid: "invalid argument", ErrInternal: "internal broker error",
-	ErrTimeout: "timed out",
+var errorCodeNames = map[Code]string{
+	CodeBadMessage: "bad message", CodeBadVersion: "unsupported protocol version",
+	CodeUnknownType: "unknown message type", CodeTooLarge: "too large", CodeBadFDs: "bad fds",
+	CodeBadHandle: "malformed handle", CodeNotFound: "not found", CodeAccessDenied: "access denied",
+	CodeNameTaken: "name already taken", CodeBadName: "invalid name", CodeLimit: "limit reached",
+	CodeUnsupported: "unsupported", CodeInvalid: "invalid argument", CodeInternal: "internal broker error",
+	CodeTimeout: "timed out",
+}
+
+// codeErrors are the codes that mean one of bridge's error values.
+var codeErrors = map[Code]error{
+	CodeNotFound: bridge.ErrNotFound, CodeAccessDenied: bridge.ErrAccessDenied,
+	CodeNameTaken: bridge.ErrNameTaken, CodeLimit: bridge.ErrLimit, CodeTimeout: bridge.ErrTimeout,
+}
+
+// String names the code as docs/protocol.md does.
+func (e Code) String() string {
+	if n, ok := errorCodeNames[e]; ok {
+		return n
+	}
+	return fmt.Sprintf("error %d", uint32(e))
 }
 
 // Error returns the code's description.
-func (e ErrorCode) Error() string {
-	if n, ok := errorCodeNames[e]; ok {
-		return "broker: " + n
-	}
-	return fmt.Sprintf("broker: error %d", uint32(e))
+func (e Code) Error() string { return "broker: " + e.String() }
+
+// Is reports whether the code means target, one of bridge's error values.
+func (e Code) Is(target error) bool {
+	v, ok := codeErrors[e]
+	return ok && v == target
 }
 
-// BrokerError is an error the broker replied with (or, for malformed
-// replies, one the client found). It unwraps to its ErrorCode.
-type BrokerError struct {
+// Error is an error the broker replied with (or, for malformed
+// replies, one the client found). It unwraps to its Code.
+type Error struct {
 	// Op is the client operation, empty for errors the broker builds.
 	Op     string
-	Code   ErrorCode
+	Code   Code
 	Detail string
 }
 
 // Error formats the operation, the code by name and the broker's detail.
-func (e *BrokerError) Error() string {
-	s := "bridge: "
+func (e *Error) Error() string {
+	s := "broker: "
 	if e.Op != "" {
 		s += e.Op + ": "
 	}
-	s += e.Code.Error()
+	s += e.Code.String()
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
@@ -271,10 +245,10 @@ func (e *BrokerError) Error() string {
 }
 
 // Unwrap returns the error code, for errors.Is.
-func (e *BrokerError) Unwrap() error { return e.Code }
+func (e *Error) Unwrap() error { return e.Code }
 
-func perr(code ErrorCode, format string, args ...any) *BrokerError {
-	return &BrokerError{Code: code, Detail: fmt.Sprintf(format, args...)}
+func perr(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
 }
 
 // ValidName reports why name cannot name a resource, or nil. A name is 1 to
@@ -284,14 +258,14 @@ func perr(code ErrorCode, format string, args ...any) *BrokerError {
 // case-sensitive.
 func ValidName(name string) error {
 	if name == "" || len(name) > MaxNameLen {
-		return perr(ErrBadName, "length %d not in 1..%d", len(name), MaxNameLen)
+		return perr(CodeBadName, "length %d not in 1..%d", len(name), MaxNameLen)
 	}
 	if !utf8.ValidString(name) {
-		return perr(ErrBadName, "not valid UTF-8")
+		return perr(CodeBadName, "not valid UTF-8")
 	}
 	for i, r := range name {
 		if !unicode.IsPrint(r) {
-			return perr(ErrBadName, "character %U at byte %d is not printable", r, i)
+			return perr(CodeBadName, "character %U at byte %d is not printable", r, i)
 		}
 	}
 	return nil
@@ -305,13 +279,13 @@ type header struct {
 	PayloadLen uint32
 	NumFDs     uint16
 	Flags      uint16
-	Status     ErrorCode
+	Status     Code
 }
 
 var le = binary.LittleEndian
 
 func appendHeader(b []byte, h header) []byte {
-	b = le.AppendUint32(b, ProtocolMagic)
+	b = le.AppendUint32(b, protocolMagic)
 	b = le.AppendUint16(b, h.Version)
 	b = le.AppendUint16(b, uint16(h.Type))
 	b = le.AppendUint32(b, h.ID)
@@ -323,19 +297,19 @@ func appendHeader(b []byte, h header) []byte {
 
 // errBadMagic marks a message that is not this protocol at all; the broker
 // drops such a peer rather than guess where its next message starts.
-var errBadMagic = perr(ErrBadMessage, "bad magic")
+var errBadMagic = perr(CodeBadMessage, "bad magic")
 
 // decodeHeader parses the header of the whole message msg. It checks what
 // every message must satisfy; the version is left to the caller, which
 // answers a foreign version differently from garbage.
 func decodeHeader(msg []byte) (header, error) {
-	if len(msg) < HeaderSize {
-		if len(msg) >= 4 && le.Uint32(msg) != ProtocolMagic {
+	if len(msg) < headerSize {
+		if len(msg) >= 4 && le.Uint32(msg) != protocolMagic {
 			return header{}, errBadMagic
 		}
-		return header{}, perr(ErrBadMessage, "message of %d bytes is shorter than the %d-byte header", len(msg), HeaderSize)
+		return header{}, perr(CodeBadMessage, "message of %d bytes is shorter than the %d-byte header", len(msg), headerSize)
 	}
-	if le.Uint32(msg) != ProtocolMagic {
+	if le.Uint32(msg) != protocolMagic {
 		return header{}, errBadMagic
 	}
 	h := header{
@@ -345,13 +319,13 @@ func decodeHeader(msg []byte) (header, error) {
 		PayloadLen: le.Uint32(msg[12:]),
 		NumFDs:     le.Uint16(msg[16:]),
 		Flags:      le.Uint16(msg[18:]),
-		Status:     ErrorCode(le.Uint32(msg[20:])),
+		Status:     Code(le.Uint32(msg[20:])),
 	}
-	if int64(h.PayloadLen) != int64(len(msg)-HeaderSize) {
-		return h, perr(ErrBadMessage, "header says %d payload bytes, message has %d", h.PayloadLen, len(msg)-HeaderSize)
+	if int64(h.PayloadLen) != int64(len(msg)-headerSize) {
+		return h, perr(CodeBadMessage, "header says %d payload bytes, message has %d", h.PayloadLen, len(msg)-headerSize)
 	}
 	if h.Flags != 0 {
-		return h, perr(ErrBadMessage, "reserved header flags %#x set", h.Flags)
+		return h, perr(CodeBadMessage, "reserved header flags %#x set", h.Flags)
 	}
 	return h, nil
 }
@@ -403,8 +377,8 @@ const (
 	allocFlagHostMemory = 2
 )
 
-// AppendDesc appends the 40-byte wire encoding of d (docs/protocol.md).
-func AppendDesc(b []byte, d Desc) []byte {
+// appendDesc appends the 40-byte wire encoding of d (docs/protocol.md).
+func appendDesc(b []byte, d bridge.Desc) []byte {
 	for _, v := range [...]uint32{uint32(d.Dimension), d.Width, d.Height, d.DepthOrArraySize,
 		d.MipLevels, d.SampleCount, uint32(d.Format), d.BindFlags, d.MiscFlags, d.CPUAccessFlags} {
 		b = le.AppendUint32(b, v)
@@ -412,18 +386,18 @@ func AppendDesc(b []byte, d Desc) []byte {
 	return b
 }
 
-func (r *rd) desc() Desc {
-	return Desc{
-		Dimension: Dimension(r.u32()), Width: r.u32(), Height: r.u32(), DepthOrArraySize: r.u32(),
-		MipLevels: r.u32(), SampleCount: r.u32(), Format: Format(r.u32()),
+func (r *rd) desc() bridge.Desc {
+	return bridge.Desc{
+		Dimension: bridge.Dimension(r.u32()), Width: r.u32(), Height: r.u32(), DepthOrArraySize: r.u32(),
+		MipLevels: r.u32(), SampleCount: r.u32(), Format: bridge.Format(r.u32()),
 		BindFlags: r.u32(), MiscFlags: r.u32(), CPUAccessFlags: r.u32(),
 	}
 }
 
-// AppendAllocation appends the 112-byte wire encoding of a
+// appendAllocation appends the 112-byte wire encoding of a
 // (docs/protocol.md).
-func AppendAllocation(b []byte, a Allocation) []byte {
-	b = AppendDesc(b, a.Desc)
+func appendAllocation(b []byte, a bridge.Allocation) []byte {
+	b = appendDesc(b, a.Desc)
 	b = le.AppendUint32(b, a.VkFormat)
 	b = le.AppendUint32(b, uint32(a.Tiling))
 	b = le.AppendUint32(b, a.ImageUsage)
@@ -445,10 +419,10 @@ func AppendAllocation(b []byte, a Allocation) []byte {
 
 // allocation decodes an Allocation record. Unknown flag bits are an error,
 // so that a later version's meaning is never silently dropped.
-func (r *rd) allocation() (Allocation, error) {
-	a := Allocation{Desc: r.desc()}
+func (r *rd) allocation() (bridge.Allocation, error) {
+	a := bridge.Allocation{Desc: r.desc()}
 	a.VkFormat = r.u32()
-	a.Tiling = Tiling(r.u32())
+	a.Tiling = bridge.Tiling(r.u32())
 	a.ImageUsage = r.u32()
 	a.ImageFlags = r.u32()
 	a.Size = r.u64()
@@ -458,21 +432,21 @@ func (r *rd) allocation() (Allocation, error) {
 	copy(a.DriverUUID[:], r.take(16))
 	copy(a.DeviceUUID[:], r.take(16))
 	if r.bad {
-		return a, perr(ErrBadMessage, "allocation record truncated")
+		return a, perr(CodeBadMessage, "allocation record truncated")
 	}
 	if flags&^(allocFlagDedicated|allocFlagHostMemory) != 0 {
-		return a, perr(ErrInvalid, "unknown allocation flags %#x", flags)
+		return a, perr(CodeInvalid, "unknown allocation flags %#x", flags)
 	}
 	a.Dedicated = flags&allocFlagDedicated != 0
 	a.HostMemory = flags&allocFlagHostMemory != 0
 	return a, nil
 }
 
-// DecodeAllocation decodes the AllocationSize-byte wire encoding of an
+// decodeAllocation decodes the allocationSize-byte wire encoding of an
 // Allocation.
-func DecodeAllocation(b []byte) (Allocation, error) {
-	if len(b) != AllocationSize {
-		return Allocation{}, perr(ErrBadMessage, "allocation record is %d bytes, want %d", len(b), AllocationSize)
+func decodeAllocation(b []byte) (bridge.Allocation, error) {
+	if len(b) != allocationSize {
+		return bridge.Allocation{}, perr(CodeBadMessage, "allocation record is %d bytes, want %d", len(b), allocationSize)
 	}
 	r := rd{b: b}
 	return r.allocation()
@@ -481,10 +455,10 @@ func DecodeAllocation(b []byte) (Allocation, error) {
 // request is a decoded request; which fields mean something depends on Type.
 type request struct {
 	header
-	Handle Handle
-	Access Access
+	Handle bridge.Handle
+	Access bridge.Access
 	Name   string
-	Alloc  Allocation
+	Alloc  bridge.Allocation
 	// SyncCount is len(Kinds) for create.
 	SyncCount uint32
 	// Kinds are create's sync object kinds, one per sync fd; Kind is
@@ -514,7 +488,7 @@ func fdsFor(t msgType, syncCount uint32) int {
 }
 
 // decodeRequest decodes a whole request message that arrived with nfds
-// fds. Data aliases msg. Errors are *BrokerError; the header is returned
+// fds. Data aliases msg. Errors are *Error; the header is returned
 // whenever it could be read, so that the error can be answered.
 func decodeRequest(msg []byte, nfds int) (request, error) {
 	h, err := decodeHeader(msg)
@@ -522,25 +496,25 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 	if err != nil {
 		return q, err
 	}
-	if len(msg) > MaxMessageSize {
-		return q, perr(ErrTooLarge, "message of %d bytes exceeds %d", len(msg), MaxMessageSize)
+	if len(msg) > maxMessageSize {
+		return q, perr(CodeTooLarge, "message of %d bytes exceeds %d", len(msg), maxMessageSize)
 	}
-	if h.Version != ProtocolVersion {
-		return q, perr(ErrBadVersion, "version %d, broker speaks %d", h.Version, ProtocolVersion)
+	if h.Version != protocolVersion {
+		return q, perr(CodeBadVersion, "version %d, broker speaks %d", h.Version, protocolVersion)
 	}
 	if h.Status != 0 {
-		return q, perr(ErrBadMessage, "status %d set in a request", h.Status)
+		return q, perr(CodeBadMessage, "status %d set in a request", h.Status)
 	}
-	if nfds > MaxFDsPerMessage {
-		return q, perr(ErrBadFDs, "%d fds, at most %d allowed", nfds, MaxFDsPerMessage)
+	if nfds > maxFDsPerMessage {
+		return q, perr(CodeBadFDs, "%d fds, at most %d allowed", nfds, maxFDsPerMessage)
 	}
 	if int(h.NumFDs) != nfds {
-		return q, perr(ErrBadFDs, "header says %d fds, %d arrived", h.NumFDs, nfds)
+		return q, perr(CodeBadFDs, "header says %d fds, %d arrived", h.NumFDs, nfds)
 	}
-	r := rd{b: msg[HeaderSize:]}
+	r := rd{b: msg[headerSize:]}
 	reserved := func(v uint32) error {
 		if v != 0 {
-			return perr(ErrBadMessage, "reserved field is %#x, must be 0", v)
+			return perr(CodeBadMessage, "reserved field is %#x, must be 0", v)
 		}
 		return nil
 	}
@@ -554,16 +528,16 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 			return q, err
 		}
 		if sync > MaxSyncObjects {
-			return q, perr(ErrInvalid, "sync count %d exceeds %d", sync, MaxSyncObjects)
+			return q, perr(CodeInvalid, "sync count %d exceeds %d", sync, MaxSyncObjects)
 		}
 		q.SyncCount = sync
 		if dlen > MaxPrivateData {
-			return q, perr(ErrTooLarge, "private data of %d bytes exceeds %d", dlen, MaxPrivateData)
+			return q, perr(CodeTooLarge, "private data of %d bytes exceeds %d", dlen, MaxPrivateData)
 		}
 		// Check the length before reading the kinds, so that a count
 		// that lies reads as what it is rather than as a strange kind.
-		if want := AllocationSize + 4*int(sync) + int(dlen); r.rest() != want {
-			return q, perr(ErrBadMessage, "create payload has %d bytes after the fixed fields, its counts say %d", r.rest(), want)
+		if want := allocationSize + 4*int(sync) + int(dlen); r.rest() != want {
+			return q, perr(CodeBadMessage, "create payload has %d bytes after the fixed fields, its counts say %d", r.rest(), want)
 		}
 		if q.Alloc, err = r.allocation(); err != nil {
 			return q, err
@@ -574,13 +548,13 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 				break
 			}
 			if !k.valid() {
-				return q, perr(ErrInvalid, "sync object %d has unknown kind %d", i, k)
+				return q, perr(CodeInvalid, "sync object %d has unknown kind %d", i, k)
 			}
 			q.Kinds = append(q.Kinds, k)
 		}
 		q.Data = r.take(int(dlen))
 	case msgShare:
-		q.Handle, q.Access = Handle(r.u32()), Access(r.u32())
+		q.Handle, q.Access = bridge.Handle(r.u32()), bridge.Access(r.u32())
 		nlen, res := r.u32(), r.u32()
 		if r.bad {
 			break
@@ -589,46 +563,46 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 			return q, err
 		}
 		if nlen > MaxNameLen {
-			return q, perr(ErrBadName, "name of %d bytes exceeds %d", nlen, MaxNameLen)
+			return q, perr(CodeBadName, "name of %d bytes exceeds %d", nlen, MaxNameLen)
 		}
 		q.Name = string(r.take(int(nlen)))
 	case msgOpenKMT, msgQuery, msgClose:
-		q.Handle = Handle(r.u32())
+		q.Handle = bridge.Handle(r.u32())
 		if err := reserved(r.u32()); err != nil && !r.bad {
 			return q, err
 		}
 	case msgAttachSync:
-		q.Handle, q.Kind = Handle(r.u32()), syncKind(r.u32())
+		q.Handle, q.Kind = bridge.Handle(r.u32()), syncKind(r.u32())
 		if !r.bad && !q.Kind.valid() {
-			return q, perr(ErrInvalid, "unknown sync kind %d", q.Kind)
+			return q, perr(CodeInvalid, "unknown sync kind %d", q.Kind)
 		}
 	case msgAcquireSync:
-		q.Handle, q.TimeoutMS, q.Key = Handle(r.u32()), r.u32(), r.u64()
+		q.Handle, q.TimeoutMS, q.Key = bridge.Handle(r.u32()), r.u32(), r.u64()
 	case msgReleaseSync:
-		q.Handle = Handle(r.u32())
+		q.Handle = bridge.Handle(r.u32())
 		res := r.u32()
 		q.Key, q.Value = r.u64(), r.u64()
 		if err := reserved(res); err != nil && !r.bad {
 			return q, err
 		}
 	case msgOpenName:
-		q.Access = Access(r.u32())
+		q.Access = bridge.Access(r.u32())
 		nlen := r.u32()
 		if r.bad {
 			break
 		}
 		if nlen > MaxNameLen {
-			return q, perr(ErrBadName, "name of %d bytes exceeds %d", nlen, MaxNameLen)
+			return q, perr(CodeBadName, "name of %d bytes exceeds %d", nlen, MaxNameLen)
 		}
 		q.Name = string(r.take(int(nlen)))
 	case msgUpdateData:
-		q.Handle = Handle(r.u32())
+		q.Handle = bridge.Handle(r.u32())
 		dlen := r.u32()
 		if r.bad {
 			break
 		}
 		if dlen > MaxPrivateData {
-			return q, perr(ErrTooLarge, "private data of %d bytes exceeds %d", dlen, MaxPrivateData)
+			return q, perr(CodeTooLarge, "private data of %d bytes exceeds %d", dlen, MaxPrivateData)
 		}
 		q.Data = r.take(int(dlen))
 	case msgList:
@@ -637,16 +611,16 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 			return q, err
 		}
 	default:
-		return q, perr(ErrUnknownType, "type %#x", uint16(h.Type))
+		return q, perr(CodeUnknownType, "type %#x", uint16(h.Type))
 	}
 	if r.bad {
-		return q, perr(ErrBadMessage, "%v payload of %d bytes is truncated", h.Type, h.PayloadLen)
+		return q, perr(CodeBadMessage, "%v payload of %d bytes is truncated", h.Type, h.PayloadLen)
 	}
 	if r.rest() != 0 {
-		return q, perr(ErrBadMessage, "%d bytes after the end of the %v payload", r.rest(), h.Type)
+		return q, perr(CodeBadMessage, "%d bytes after the end of the %v payload", r.rest(), h.Type)
 	}
 	if want := fdsFor(h.Type, q.SyncCount); nfds != want {
-		return q, perr(ErrBadFDs, "%v carries %d fds, want %d", h.Type, nfds, want)
+		return q, perr(CodeBadFDs, "%v carries %d fds, want %d", h.Type, nfds, want)
 	}
 	return q, nil
 }
@@ -665,7 +639,7 @@ func encodeRequest(q request) []byte {
 		p = le.AppendUint32(p, q.SyncCount)
 		p = le.AppendUint32(p, uint32(len(q.Data)))
 		p = le.AppendUint32(p, 0)
-		p = AppendAllocation(p, q.Alloc)
+		p = appendAllocation(p, q.Alloc)
 		for _, k := range q.Kinds {
 			p = le.AppendUint32(p, uint32(k))
 		}
@@ -706,25 +680,25 @@ func encodeRequest(q request) []byte {
 		panic(fmt.Sprintf("bridge: encodeRequest: unknown type %v", q.Type))
 	}
 	h := q.header
-	h.Version = ProtocolVersion
+	h.Version = protocolVersion
 	h.PayloadLen = uint32(len(p))
 	h.NumFDs = uint16(fdsFor(q.Type, q.SyncCount))
-	b := appendHeader(make([]byte, 0, HeaderSize+len(p)), h)
+	b := appendHeader(make([]byte, 0, headerSize+len(p)), h)
 	return append(b, p...)
 }
 
 // resourceRecord is the body of open, open-name and query replies. Kinds
 // has one entry per sync object, in the order of their fds.
 type resourceRecord struct {
-	Handle Handle
-	KMT    Handle
-	Access Access
+	Handle bridge.Handle
+	KMT    bridge.Handle
+	Access bridge.Access
 	Kinds  []syncKind
-	Alloc  Allocation
+	Alloc  bridge.Allocation
 	Data   []byte
 }
 
-const resourceRecordFixed = 24 + AllocationSize
+const resourceRecordFixed = 24 + allocationSize
 
 func appendResourceRecord(b []byte, r resourceRecord) []byte {
 	b = le.AppendUint32(b, uint32(r.Handle))
@@ -733,7 +707,7 @@ func appendResourceRecord(b []byte, r resourceRecord) []byte {
 	b = le.AppendUint32(b, uint32(len(r.Kinds)))
 	b = le.AppendUint32(b, uint32(len(r.Data)))
 	b = le.AppendUint32(b, 0)
-	b = AppendAllocation(b, r.Alloc)
+	b = appendAllocation(b, r.Alloc)
 	for _, k := range r.Kinds {
 		b = le.AppendUint32(b, uint32(k))
 	}
@@ -742,7 +716,7 @@ func appendResourceRecord(b []byte, r resourceRecord) []byte {
 
 func decodeResourceRecord(p []byte) (resourceRecord, error) {
 	r := rd{b: p}
-	rec := resourceRecord{Handle: Handle(r.u32()), KMT: Handle(r.u32()), Access: Access(r.u32())}
+	rec := resourceRecord{Handle: bridge.Handle(r.u32()), KMT: bridge.Handle(r.u32()), Access: bridge.Access(r.u32())}
 	nsync := r.u32()
 	dlen := r.u32()
 	r.u32()
@@ -751,17 +725,17 @@ func decodeResourceRecord(p []byte) (resourceRecord, error) {
 		return rec, err
 	}
 	if nsync > MaxSyncObjects {
-		return rec, perr(ErrBadMessage, "resource record: %d sync objects", nsync)
+		return rec, perr(CodeBadMessage, "resource record: %d sync objects", nsync)
 	}
 	for range nsync {
 		k := syncKind(r.u32())
 		if r.bad || !k.valid() {
-			return rec, perr(ErrBadMessage, "resource record: sync kind %d", k)
+			return rec, perr(CodeBadMessage, "resource record: sync kind %d", k)
 		}
 		rec.Kinds = append(rec.Kinds, k)
 	}
 	if dlen > MaxPrivateData || int(dlen) != r.rest() {
-		return rec, perr(ErrBadMessage, "resource record: data length %d, %d bytes left", dlen, r.rest())
+		return rec, perr(CodeBadMessage, "resource record: data length %d, %d bytes left", dlen, r.rest())
 	}
 	rec.Data = append([]byte(nil), r.take(int(dlen))...)
 	return rec, nil
@@ -769,12 +743,12 @@ func decodeResourceRecord(p []byte) (resourceRecord, error) {
 
 // listEntry is one resource in a list reply.
 type listEntry struct {
-	KMT           Handle
+	KMT           bridge.Handle
 	CreatorPID    int32
 	Refs          uint32
 	DataLen       uint32
 	CreatorActive bool
-	Alloc         Allocation
+	Alloc         bridge.Allocation
 	Names         []string
 	Holders       []Holder
 	// Sync is the sync section, present when the list asked for it.
@@ -802,7 +776,7 @@ const (
 )
 
 const (
-	listEntryFixed   = 24 + AllocationSize
+	listEntryFixed   = 24 + allocationSize
 	listHolderSize   = 16
 	listFlagCreator  = 1
 	listReplyFixed   = 8
@@ -833,7 +807,7 @@ func appendListEntry(b []byte, e listEntry) []byte {
 		flags |= listFlagCreator
 	}
 	b = le.AppendUint32(b, flags)
-	b = AppendAllocation(b, e.Alloc)
+	b = appendAllocation(b, e.Alloc)
 	for _, s := range e.Names {
 		b = le.AppendUint16(b, uint16(len(s)))
 		b = append(b, s...)
@@ -867,12 +841,12 @@ func decodeListReply(p []byte, withSync bool) (next uint32, entries []listEntry,
 	next = r.u32()
 	count := r.u32()
 	if r.bad || uint64(count)*listEntryFixed > uint64(r.rest()) {
-		return 0, nil, perr(ErrBadMessage, "list reply: %d entries in %d bytes", count, len(p))
+		return 0, nil, perr(CodeBadMessage, "list reply: %d entries in %d bytes", count, len(p))
 	}
 	entries = make([]listEntry, 0, count)
 	for range count {
 		var e listEntry
-		e.KMT = Handle(r.u32())
+		e.KMT = bridge.Handle(r.u32())
 		e.CreatorPID = int32(r.u32())
 		e.Refs = r.u32()
 		nn, nh := r.u16(), r.u16()
@@ -886,7 +860,7 @@ func decodeListReply(p []byte, withSync bool) (next uint32, entries []listEntry,
 			e.Names = append(e.Names, string(r.take(int(l))))
 		}
 		if r.bad || int(nh)*listHolderSize > r.rest() {
-			return 0, nil, perr(ErrBadMessage, "list reply truncated")
+			return 0, nil, perr(CodeBadMessage, "list reply truncated")
 		}
 		for range nh {
 			e.Holders = append(e.Holders, Holder{PID: int32(r.u32()), UID: r.u32(), Conn: r.u32(), Refs: int(r.u32())})
@@ -898,12 +872,12 @@ func decodeListReply(p []byte, withSync bool) (next uint32, entries []listEntry,
 			res := r.u32()
 			s.LastKey, s.LastValue = r.u64(), r.u64()
 			if r.bad || nsync > MaxSyncObjects || s.State > mutexAbandoned || res != 0 {
-				return 0, nil, perr(ErrBadMessage, "list reply: bad sync section")
+				return 0, nil, perr(CodeBadMessage, "list reply: bad sync section")
 			}
 			for range nsync {
 				k := syncKind(r.u32())
 				if r.bad || !k.valid() {
-					return 0, nil, perr(ErrBadMessage, "list reply: sync kind %d", k)
+					return 0, nil, perr(CodeBadMessage, "list reply: sync kind %d", k)
 				}
 				s.Kinds = append(s.Kinds, k)
 			}
@@ -912,7 +886,7 @@ func decodeListReply(p []byte, withSync bool) (next uint32, entries []listEntry,
 		entries = append(entries, e)
 	}
 	if r.bad || r.rest() != 0 {
-		return 0, nil, perr(ErrBadMessage, "list reply has %d stray bytes", r.rest())
+		return 0, nil, perr(CodeBadMessage, "list reply has %d stray bytes", r.rest())
 	}
 	return next, entries, nil
 }
@@ -932,11 +906,11 @@ func appendAcquireReply(b []byte, value uint64, abandoned bool) []byte {
 
 func decodeAcquireReply(p []byte) (value uint64, abandoned bool, err error) {
 	if len(p) != acquireReplySize {
-		return 0, false, perr(ErrBadMessage, "acquire reply of %d bytes, want %d", len(p), acquireReplySize)
+		return 0, false, perr(CodeBadMessage, "acquire reply of %d bytes, want %d", len(p), acquireReplySize)
 	}
 	flags, res := le.Uint32(p[8:]), le.Uint32(p[12:])
 	if flags&^acquireFlagAbandoned != 0 || res != 0 {
-		return 0, false, perr(ErrBadMessage, "acquire reply flags %#x, reserved %#x", flags, res)
+		return 0, false, perr(CodeBadMessage, "acquire reply flags %#x, reserved %#x", flags, res)
 	}
 	return le.Uint64(p), flags&acquireFlagAbandoned != 0, nil
 }

@@ -1,6 +1,8 @@
-package bridge
+package broker
 
 import (
+	"github.com/glbridge/glbridge/bridge"
+
 	"bufio"
 	"errors"
 	"fmt"
@@ -58,7 +60,7 @@ func envU64(name string) uint64 {
 // openShared opens GLB_KMT and maps its memory; it checks that the sync
 // fd stand-in came along.
 func openShared(c *Client) (Resource, []byte, error) {
-	r, err := c.OpenKMT(Handle(envU64("GLB_KMT")))
+	r, err := c.OpenKMT(bridge.Handle(envU64("GLB_KMT")))
 	if err != nil {
 		return r, nil, err
 	}
@@ -134,7 +136,7 @@ func helperAcquire(c *Client, _ *bufio.Scanner) error {
 	fmt.Println("OPENED")
 	start := time.Now()
 	res, err := c.AcquireSync(r.Handle, envU64("GLB_KEY"), time.Duration(envU64("GLB_TIMEOUT_MS"))*time.Millisecond)
-	if errors.Is(err, ErrTimeout) {
+	if errors.Is(err, CodeTimeout) {
 		fmt.Println("TIMEOUT", time.Since(start).Milliseconds())
 		return nil
 	}

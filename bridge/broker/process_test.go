@@ -1,6 +1,8 @@
-package bridge
+package broker
 
 import (
+	"github.com/glbridge/glbridge/bridge"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -77,7 +79,7 @@ func runHelper(role string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := c.Share(kmt, AccessRead, os.Getenv("GLB_NAME")); err != nil {
+		if _, err := c.Share(kmt, bridge.AccessRead, os.Getenv("GLB_NAME")); err != nil {
 			return err
 		}
 		fmt.Printf("READY %d\n", uint32(kmt))
@@ -87,10 +89,10 @@ func runHelper(role string) error {
 	case "consumer":
 		var r Resource
 		if name := os.Getenv("GLB_NAME"); name != "" {
-			r, err = c.OpenName(name, AccessRead)
+			r, err = c.OpenName(name, bridge.AccessRead)
 		} else {
 			k, _ := strconv.ParseUint(os.Getenv("GLB_KMT"), 10, 32)
-			r, err = c.OpenKMT(Handle(k))
+			r, err = c.OpenKMT(bridge.Handle(k))
 		}
 		if err != nil {
 			return err
@@ -211,7 +213,7 @@ func TestCrossProcess(t *testing.T) {
 
 			prod := startHelper(t, "producer", append(env, "GLB_NAME="+name)...)
 			k, _ := strconv.ParseUint(prod.line(t, "READY"), 10, 32)
-			kmt := Handle(k)
+			kmt := bridge.Handle(k)
 			consEnv := append(env, fmt.Sprintf("GLB_KMT=%d", k))
 			if by == "name" {
 				consEnv = append(env, "GLB_NAME="+name)
@@ -242,7 +244,7 @@ func TestCrossProcess(t *testing.T) {
 
 			cons.kill()
 			waitFor(t, "the resource to be freed", func() bool { return len(mustList(t, watcher)) == 0 })
-			if _, err := watcher.OpenName(name, AccessRead); err == nil {
+			if _, err := watcher.OpenName(name, bridge.AccessRead); err == nil {
 				t.Fatalf("the name outlived its resource")
 			}
 			waitFor(t, "the broker's fds to return to baseline", func() bool { return openFDs(t) == baseline })
@@ -328,7 +330,7 @@ func TestBrokerSocketActivation(t *testing.T) {
 	}
 	// SIGTERM-free shutdown of the child: its broker must drop us.
 	h.kill()
-	if _, err := c.List(); !errors.Is(err, ErrClosed) {
+	if _, err := c.List(); !errors.Is(err, bridge.ErrClosed) {
 		t.Fatalf("List after the broker died: %v, want ErrClosed", err)
 	}
 }

@@ -1,6 +1,8 @@
-package bridge
+package broker
 
 import (
+	"github.com/glbridge/glbridge/bridge"
+
 	"context"
 	"errors"
 	"fmt"
@@ -22,13 +24,9 @@ const (
 	// hold, so that one client cannot exhaust the broker for the others.
 	DefaultMaxHandlesPerConn = 65536
 	// maxNamesPerResource bounds the names of one resource, which keeps
-	// every list entry well below MaxMessageSize.
+	// every list entry well below maxMessageSize.
 	maxNamesPerResource = 8
 )
-
-// ErrBrokerClosed is returned by Serve after Shutdown or after its context
-// ends.
-var ErrBrokerClosed = errors.New("bridge: broker closed")
 
 // Broker names shared resources between processes: it keeps each
 // resource's memory fd, description and private data, hands out KMT and NT
@@ -70,9 +68,9 @@ type Broker struct {
 }
 
 type resource struct {
-	kmt        Handle
+	kmt        bridge.Handle
 	slot       uint16
-	alloc      Allocation
+	alloc      bridge.Allocation
 	memFD      int
 	syncs      []syncObj
 	data       []byte
@@ -97,7 +95,7 @@ type syncObj struct {
 // through that handle.
 type mutexOwner struct {
 	c *brokerConn
-	h Handle
+	h bridge.Handle
 }
 
 // keyedMutex is a resource's IDXGIKeyedMutex state. Invariant: while the
@@ -131,12 +129,12 @@ type lateReply struct {
 }
 type nameEntry struct {
 	res    *resource
-	access Access
+	access bridge.Access
 }
 
 type ntEntry struct {
 	res    *resource
-	access Access
+	access bridge.Access
 }
 
 type brokerConn struct {
@@ -148,7 +146,7 @@ type brokerConn struct {
 	wmu  sync.Mutex
 	log  *slog.Logger
 	kmt  map[*resource]int
-	nt   map[Handle]ntEntry
+	nt   map[bridge.Handle]ntEntry
 	refs int
 	// nextNT is the next NT handle value to try; values are handed out
 	// increasing so that a closed handle is not soon reused.
@@ -185,7 +183,7 @@ func (b *Broker) initLocked() {
 
 // Serve accepts connections on l until ctx ends or Shutdown is called, and
 // serves each on its own goroutine. It always returns a non-nil error:
-// ErrBrokerClosed after Shutdown or the end of ctx. When ctx ends, Serve
+// bridge.ErrBrokerClosed after Shutdown or the end of ctx. When ctx ends, Serve
 // shuts the broker down itself, dropping every connection. Serve closes l.
 func (b *Broker) Serve(ctx context.Context, l *net.UnixListener) error {
 	b.mu.Lock()
@@ -193,7 +191,7 @@ func (b *Broker) Serve(ctx context.Context, l *net.UnixListener) error {
 	if b.closed {
 		b.mu.Unlock()
 		l.Close()
-		return ErrBrokerClosed
+		return bridge.ErrBrokerClosed
 	}
 	b.listeners[l] = struct{}{}
 	b.mu.Unlock()
@@ -211,7 +209,7 @@ func (b *Broker) Serve(ctx context.Context, l *net.UnixListener) error {
 			closed := b.closed
 			b.mu.Unlock()
 			if closed {
-				return ErrBrokerClosed
+				return bridge.ErrBrokerClosed
 			}
 			// Out of fds and the like: wait and retry, as net/http does,
 			// rather than give up serving the clients already connected.
@@ -240,7 +238,7 @@ func (b *Broker) admit(uc *net.UnixConn) {
 	}
 	if cred.Uid != uint32(unix.Getuid()) && !slices.Contains(b.AllowUIDs, cred.Uid) {
 		log.Warn("rejecting connection from a foreign uid", "pid", cred.Pid, "uid", cred.Uid)
-		b.reject(uc, ErrAccessDenied, fmt.Sprintf("uid %d may not use this broker", cred.Uid))
+		b.reject(uc, CodeAccessDenied, fmt.Sprintf("uid %d may not use this broker", cred.Uid))
 		return
 	}
 	b.mu.Lock()
@@ -252,13 +250,13 @@ func (b *Broker) admit(uc *net.UnixConn) {
 	if len(b.conns) >= limit(b.MaxConnections, DefaultMaxConnections) {
 		b.mu.Unlock()
 		log.Warn("rejecting connection: too many connections", "pid", cred.Pid)
-		b.reject(uc, ErrLimit, "too many connections")
+		b.reject(uc, CodeLimit, "too many connections")
 		return
 	}
 	b.nextConn++
 	c := &brokerConn{
 		id: b.nextConn, pid: cred.Pid, uid: cred.Uid, uc: uc,
-		kmt: map[*resource]int{}, nt: map[Handle]ntEntry{}, nextNT: 4,
+		kmt: map[*resource]int{}, nt: map[bridge.Handle]ntEntry{}, nextNT: 4,
 	}
 	c.log = log.With("conn", c.id, "pid", c.pid)
 	b.conns[c] = struct{}{}
@@ -285,7 +283,7 @@ func peerCred(uc *net.UnixConn) (*unix.Ucred, error) {
 
 // reject tells a peer why it is being dropped and drops it, without
 // holding up the accept loop.
-func (b *Broker) reject(uc *net.UnixConn, code ErrorCode, text string) {
+func (b *Broker) reject(uc *net.UnixConn, code Code, text string) {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -303,7 +301,7 @@ func (b *Broker) reject(uc *net.UnixConn, code ErrorCode, text string) {
 func lingerClose(uc *net.UnixConn) {
 	uc.CloseWrite()
 	uc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	buf, oob := make([]byte, 512), make([]byte, unix.CmsgSpace(4*MaxFDsPerMessage))
+	buf, oob := make([]byte, 512), make([]byte, unix.CmsgSpace(4*maxFDsPerMessage))
 	for {
 		_, fds, _, _, eof, err := readMsg(uc, buf, oob)
 		closeFDs(fds)
@@ -314,7 +312,7 @@ func lingerClose(uc *net.UnixConn) {
 	uc.Close()
 }
 
-func errorReply(h header, code ErrorCode, text string) []byte {
+func errorReply(h header, code Code, text string) []byte {
 	if len(text) > maxErrorText {
 		text = text[:maxErrorText]
 	}
@@ -322,8 +320,8 @@ func errorReply(h header, code ErrorCode, text string) []byte {
 	if t != msgFatal {
 		t |= replyBit
 	}
-	b := appendHeader(make([]byte, 0, HeaderSize+len(text)), header{
-		Version: ProtocolVersion, Type: t, ID: h.ID, PayloadLen: uint32(len(text)), Status: code,
+	b := appendHeader(make([]byte, 0, headerSize+len(text)), header{
+		Version: protocolVersion, Type: t, ID: h.ID, PayloadLen: uint32(len(text)), Status: code,
 	})
 	return append(b, text...)
 }
@@ -369,8 +367,8 @@ func (b *Broker) serveConn(c *brokerConn) {
 	defer b.wg.Done()
 	linger := false
 	defer func() { b.dropConn(c, linger) }()
-	buf := make([]byte, MaxMessageSize)
-	oob := make([]byte, unix.CmsgSpace(4*MaxFDsPerMessage))
+	buf := make([]byte, maxMessageSize)
+	oob := make([]byte, unix.CmsgSpace(4*maxFDsPerMessage))
 	for {
 		msg, fds, trunc, ctrunc, eof, err := readMsg(c.uc, buf, oob)
 		if err != nil || eof {
@@ -412,19 +410,19 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 		h, herr := decodeHeader(msg)
 		if errors.Is(herr, errBadMagic) {
 			c.log.Warn("dropping client: not speaking the protocol")
-			return errorReply(header{Type: msgFatal}, ErrBadMessage, "bad magic"), nil, true
+			return errorReply(header{Type: msgFatal}, CodeBadMessage, "bad magic"), nil, true
 		}
 		if trunc {
-			c.log.Warn("message too large", "type", h.Type, "limit", MaxMessageSize)
-			return errorReply(h, ErrTooLarge, fmt.Sprintf("message exceeds %d bytes", MaxMessageSize)), nil, false
+			c.log.Warn("message too large", "type", h.Type, "limit", maxMessageSize)
+			return errorReply(h, CodeTooLarge, fmt.Sprintf("message exceeds %d bytes", maxMessageSize)), nil, false
 		}
-		c.log.Warn("too many fds", "type", h.Type, "limit", MaxFDsPerMessage, "closed", len(fds))
-		return errorReply(h, ErrBadFDs, fmt.Sprintf("more than %d fds; all closed", MaxFDsPerMessage)), nil, false
+		c.log.Warn("too many fds", "type", h.Type, "limit", maxFDsPerMessage, "closed", len(fds))
+		return errorReply(h, CodeBadFDs, fmt.Sprintf("more than %d fds; all closed", maxFDsPerMessage)), nil, false
 	}
 	q, err := decodeRequest(msg, len(fds))
 	if err != nil {
 		closeFDs(fds)
-		be := err.(*BrokerError)
+		be := err.(*Error)
 		if err == errBadMagic {
 			c.log.Warn("dropping client: not speaking the protocol")
 			return errorReply(header{Type: msgFatal}, be.Code, be.Detail), nil, true
@@ -437,15 +435,15 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 		return nil, nil, false
 	}
 	if err != nil {
-		var be *BrokerError
+		var be *Error
 		if !errors.As(err, &be) {
-			be = &BrokerError{Code: ErrInternal, Detail: err.Error()}
+			be = &Error{Code: CodeInternal, Detail: err.Error()}
 		}
 		c.log.Debug("request failed", "type", q.Type, "id", q.ID, "err", err)
 		return errorReply(q.header, be.Code, be.Detail), nil, false
 	}
-	out := appendHeader(make([]byte, 0, HeaderSize+len(payload)), header{
-		Version: ProtocolVersion, Type: q.Type | replyBit, ID: q.ID,
+	out := appendHeader(make([]byte, 0, headerSize+len(payload)), header{
+		Version: protocolVersion, Type: q.Type | replyBit, ID: q.ID,
 		PayloadLen: uint32(len(payload)), NumFDs: uint16(len(outFDs)),
 	})
 	return append(out, payload...), outFDs, false
@@ -469,7 +467,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
-		return nil, nil, false, perr(ErrInternal, "broker is shutting down")
+		return nil, nil, false, perr(CodeInternal, "broker is shutting down")
 	}
 	switch q.Type {
 	case msgCreate:
@@ -498,7 +496,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 			return nil, nil, false, err
 		}
 		if res.creator != c {
-			return nil, nil, false, perr(ErrAccessDenied, "only the creator may update the private data of %v", res.kmt)
+			return nil, nil, false, perr(CodeAccessDenied, "only the creator may update the private data of %v", res.kmt)
 		}
 		res.data = slices.Clone(q.Data)
 	case msgClose:
@@ -525,10 +523,10 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 func checkFD(fd int, what string) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return perr(ErrBadFDs, "fstat %s fd: %v", what, err)
+		return perr(CodeBadFDs, "fstat %s fd: %v", what, err)
 	}
 	if t := st.Mode & unix.S_IFMT; t == unix.S_IFSOCK || t == unix.S_IFDIR {
-		return perr(ErrBadFDs, "%s fd is a socket or directory (mode %#o)", what, st.Mode)
+		return perr(CodeBadFDs, "%s fd is a socket or directory (mode %#o)", what, st.Mode)
 	}
 	return nil
 }
@@ -541,15 +539,15 @@ func (res *resource) kinds() []syncKind {
 	return k
 }
 
-func (b *Broker) create(c *brokerConn, q request, fds []int) (Handle, error) {
+func (b *Broker) create(c *brokerConn, q request, fds []int) (bridge.Handle, error) {
 	if q.Alloc.Size == 0 || q.Alloc.Offset >= q.Alloc.Size {
-		return 0, perr(ErrInvalid, "allocation size %d, offset %d", q.Alloc.Size, q.Alloc.Offset)
+		return 0, perr(CodeInvalid, "allocation size %d, offset %d", q.Alloc.Size, q.Alloc.Offset)
 	}
 	// Every opener trusts the description to import the memory, so a
 	// resource no Direct3D runtime could have made is refused here once
 	// rather than by each importer.
 	if err := q.Alloc.Desc.Validate(); err != nil {
-		return 0, perr(ErrInvalid, "%v", err)
+		return 0, perr(CodeInvalid, "%v", err)
 	}
 	if err := checkFD(fds[0], "memory"); err != nil {
 		return 0, err
@@ -560,10 +558,10 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (Handle, error) {
 		}
 	}
 	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
-		return 0, perr(ErrLimit, "connection holds %d references", c.refs)
+		return 0, perr(CodeLimit, "connection holds %d references", c.refs)
 	}
 	if b.live >= b.maxResources() {
-		return 0, perr(ErrLimit, "%d resources exist", b.live)
+		return 0, perr(CodeLimit, "%d resources exist", b.live)
 	}
 	var slot uint16
 	if len(b.slots) < b.maxResources() {
@@ -625,13 +623,13 @@ func (b *Broker) release(c *brokerConn, res *resource) {
 }
 
 // resolveKMT finds the live resource a KMT handle names.
-func (b *Broker) resolveKMT(h Handle) (*resource, error) {
-	slot, gen := h.slotGen()
+func (b *Broker) resolveKMT(h bridge.Handle) (*resource, error) {
+	slot, gen := slotGen(h)
 	if int(slot) >= len(b.slots) || b.slots[slot] == nil {
-		return nil, perr(ErrNotFound, "no resource %v", h)
+		return nil, perr(CodeNotFound, "no resource %v", h)
 	}
 	if b.gens[slot] != gen {
-		return nil, perr(ErrNotFound, "stale or forged handle %v", h)
+		return nil, perr(CodeNotFound, "stale or forged handle %v", h)
 	}
 	return b.slots[slot], nil
 }
@@ -639,7 +637,7 @@ func (b *Broker) resolveKMT(h Handle) (*resource, error) {
 // lookup finds the resource h names for c. A KMT handle must be held by c
 // unless global is set (query works on any KMT handle, as
 // D3DKMTQueryResourceInfo does); KMT handles grant read and write.
-func (b *Broker) lookup(c *brokerConn, h Handle, global bool) (*resource, Access, error) {
+func (b *Broker) lookup(c *brokerConn, h bridge.Handle, global bool) (*resource, bridge.Access, error) {
 	switch {
 	case h.IsKMT():
 		res, err := b.resolveKMT(h)
@@ -647,25 +645,25 @@ func (b *Broker) lookup(c *brokerConn, h Handle, global bool) (*resource, Access
 			return nil, 0, err
 		}
 		if !global && c.kmt[res] == 0 {
-			return nil, 0, perr(ErrNotFound, "this connection holds no reference through %v", h)
+			return nil, 0, perr(CodeNotFound, "this connection holds no reference through %v", h)
 		}
-		return res, AccessReadWrite, nil
+		return res, bridge.AccessReadWrite, nil
 	case h.IsNT():
 		e, ok := c.nt[h]
 		if !ok {
-			return nil, 0, perr(ErrNotFound, "no NT handle %v on this connection", h)
+			return nil, 0, perr(CodeNotFound, "no NT handle %v on this connection", h)
 		}
 		return e.res, e.access, nil
 	}
-	return nil, 0, perr(ErrBadHandle, "%v is neither a KMT nor an NT handle", h)
+	return nil, 0, perr(CodeBadHandle, "%v is neither a KMT nor an NT handle", h)
 }
 
-func (b *Broker) newNT(c *brokerConn, res *resource, access Access) (Handle, error) {
+func (b *Broker) newNT(c *brokerConn, res *resource, access bridge.Access) (bridge.Handle, error) {
 	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
-		return 0, perr(ErrLimit, "connection holds %d references", c.refs)
+		return 0, perr(CodeLimit, "connection holds %d references", c.refs)
 	}
 	for {
-		h := Handle(c.nextNT)
+		h := bridge.Handle(c.nextNT)
 		c.nextNT += 4
 		if c.nextNT >= 0x40000000 {
 			c.nextNT = 4
@@ -679,25 +677,25 @@ func (b *Broker) newNT(c *brokerConn, res *resource, access Access) (Handle, err
 }
 
 func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
-	if !q.Access.valid() {
-		return nil, nil, perr(ErrInvalid, "access %#x", uint32(q.Access))
+	if !q.Access.Valid() {
+		return nil, nil, perr(CodeInvalid, "access %#x", uint32(q.Access))
 	}
 	res, have, err := b.lookup(c, q.Handle, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	if q.Access&^have != 0 {
-		return nil, nil, perr(ErrAccessDenied, "%v grants %v, %v asked", q.Handle, have, q.Access)
+		return nil, nil, perr(CodeAccessDenied, "%v grants %v, %v asked", q.Handle, have, q.Access)
 	}
 	if q.Name != "" {
 		if err := ValidName(q.Name); err != nil {
 			return nil, nil, err
 		}
 		if _, taken := b.names[q.Name]; taken {
-			return nil, nil, perr(ErrNameTaken, "%q", q.Name)
+			return nil, nil, perr(CodeNameTaken, "%q", q.Name)
 		}
 		if len(res.names) >= maxNamesPerResource {
-			return nil, nil, perr(ErrLimit, "%v already has %d names", res.kmt, len(res.names))
+			return nil, nil, perr(CodeLimit, "%v already has %d names", res.kmt, len(res.names))
 		}
 	}
 	nt, err := b.newNT(c, res, q.Access)
@@ -723,7 +721,7 @@ func (res *resource) dupFDs() ([]int, error) {
 			if i > 0 {
 				what = fmt.Sprintf("sync object %d", i-1)
 			}
-			return nil, perr(ErrInternal, "dup %s fd: %v", what, err)
+			return nil, perr(CodeInternal, "dup %s fd: %v", what, err)
 		}
 		out = append(out, d)
 	}
@@ -740,14 +738,14 @@ func (res *resource) syncFDs() []int {
 
 func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
 	if !q.Handle.IsKMT() {
-		return nil, nil, perr(ErrBadHandle, "%v is not a KMT handle", q.Handle)
+		return nil, nil, perr(CodeBadHandle, "%v is not a KMT handle", q.Handle)
 	}
 	res, err := b.resolveKMT(q.Handle)
 	if err != nil {
 		return nil, nil, err
 	}
 	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
-		return nil, nil, perr(ErrLimit, "connection holds %d references", c.refs)
+		return nil, nil, perr(CodeLimit, "connection holds %d references", c.refs)
 	}
 	fds, err := res.dupFDs()
 	if err != nil {
@@ -755,22 +753,22 @@ func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
 	}
 	b.addRef(c, res)
 	c.kmt[res]++
-	return appendResourceRecord(nil, resourceRecord{Handle: res.kmt, KMT: res.kmt, Access: AccessReadWrite, Kinds: res.kinds(), Alloc: res.alloc, Data: res.data}), fds, nil
+	return appendResourceRecord(nil, resourceRecord{Handle: res.kmt, KMT: res.kmt, Access: bridge.AccessReadWrite, Kinds: res.kinds(), Alloc: res.alloc, Data: res.data}), fds, nil
 }
 
 func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
-	if !q.Access.valid() {
-		return nil, nil, perr(ErrInvalid, "access %#x", uint32(q.Access))
+	if !q.Access.Valid() {
+		return nil, nil, perr(CodeInvalid, "access %#x", uint32(q.Access))
 	}
 	if err := ValidName(q.Name); err != nil {
 		return nil, nil, err
 	}
 	e, ok := b.names[q.Name]
 	if !ok {
-		return nil, nil, perr(ErrNotFound, "no resource named %q", q.Name)
+		return nil, nil, perr(CodeNotFound, "no resource named %q", q.Name)
 	}
 	if q.Access&^e.access != 0 {
-		return nil, nil, perr(ErrAccessDenied, "%q is shared %v, %v asked", q.Name, e.access, q.Access)
+		return nil, nil, perr(CodeAccessDenied, "%q is shared %v, %v asked", q.Name, e.access, q.Access)
 	}
 	fds, err := e.res.dupFDs()
 	if err != nil {
@@ -787,7 +785,7 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 // closeHandle releases one reference. When it is the handle's last on c,
 // a wait for the keyed mutex through it is answered NOT_FOUND and a hold
 // of the keyed mutex through it ends as abandonment.
-func (b *Broker) closeHandle(c *brokerConn, h Handle, late *[]lateReply) error {
+func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) error {
 	res, _, err := b.lookup(c, h, false)
 	if err != nil {
 		return err
@@ -808,7 +806,7 @@ func (b *Broker) closeHandle(c *brokerConn, h Handle, late *[]lateReply) error {
 				return false
 			}
 			w.stop()
-			b.queueLate(late, c, errorReply(w.req, ErrNotFound, fmt.Sprintf("handle %v closed while waiting", h)))
+			b.queueLate(late, c, errorReply(w.req, CodeNotFound, fmt.Sprintf("handle %v closed while waiting", h)))
 			return true
 		})
 		if m.held && m.owner == o {
@@ -852,7 +850,7 @@ func (b *Broker) list(cursor, flags uint32) []byte {
 			}
 			e.Sync = s
 		}
-		if HeaderSize+len(p)+e.size() > MaxMessageSize {
+		if headerSize+len(p)+e.size() > maxMessageSize {
 			next = uint32(slot)
 			break
 		}

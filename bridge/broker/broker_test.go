@@ -1,6 +1,8 @@
-package bridge
+package broker
 
 import (
+	"github.com/glbridge/glbridge/bridge"
+
 	"bytes"
 	"context"
 	"errors"
@@ -52,8 +54,8 @@ func testBroker(t testing.TB, b *Broker) string {
 		if err := b.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		if err := <-served; !errors.Is(err, ErrBrokerClosed) {
-			t.Errorf("Serve returned %v, want ErrBrokerClosed", err)
+		if err := <-served; !errors.Is(err, bridge.ErrBrokerClosed) {
+			t.Errorf("Serve returned %v, want bridge.ErrBrokerClosed", err)
 		}
 	})
 	return path
@@ -164,7 +166,7 @@ func TestBrokerShareOpenQuery(t *testing.T) {
 		t.Fatalf("OpenKMT: %v", err)
 	}
 	defer unix.Close(r.FD)
-	if r.Handle != kmt || r.KMT != kmt || r.Access != AccessReadWrite || r.Allocation != alloc || !bytes.Equal(r.Data, blob) {
+	if r.Handle != kmt || r.KMT != kmt || r.Access != bridge.AccessReadWrite || r.Allocation != alloc || !bytes.Equal(r.Data, blob) {
 		t.Fatalf("OpenKMT = %+v", r)
 	}
 	if got := readAll(t, r.FD, size); !bytes.Equal(got, pattern(size, 0x5a)) {
@@ -180,7 +182,7 @@ func TestBrokerShareOpenQuery(t *testing.T) {
 	copy(m[100:], "written by the consumer")
 	unix.Munmap(m)
 
-	nt, err := prod.Share(kmt, AccessRead, "Global\\glbridge-test")
+	nt, err := prod.Share(kmt, bridge.AccessRead, "Global\\glbridge-test")
 	if err != nil {
 		t.Fatalf("Share: %v", err)
 	}
@@ -188,12 +190,12 @@ func TestBrokerShareOpenQuery(t *testing.T) {
 		t.Fatalf("Share returned %v, not an NT handle", nt)
 	}
 	third := dial(t, path)
-	byName, err := third.OpenName("Global\\glbridge-test", AccessRead)
+	byName, err := third.OpenName("Global\\glbridge-test", bridge.AccessRead)
 	if err != nil {
 		t.Fatalf("OpenName: %v", err)
 	}
 	defer unix.Close(byName.FD)
-	if !byName.Handle.IsNT() || byName.KMT != kmt || byName.Access != AccessRead || byName.Allocation != alloc {
+	if !byName.Handle.IsNT() || byName.KMT != kmt || byName.Access != bridge.AccessRead || byName.Allocation != alloc {
 		t.Fatalf("OpenName = %+v", byName)
 	}
 	if got := readAll(t, byName.FD, size)[100:123]; string(got) != "written by the consumer" {
@@ -209,11 +211,11 @@ func TestBrokerShareOpenQuery(t *testing.T) {
 	if err := prod.UpdateData(nt, []byte("v2")); err != nil {
 		t.Fatalf("creator UpdateData through its NT handle: %v", err)
 	}
-	if q, err := third.Query(byName.Handle); err != nil || string(q.Data) != "v2" || q.Access != AccessRead {
+	if q, err := third.Query(byName.Handle); err != nil || string(q.Data) != "v2" || q.Access != bridge.AccessRead {
 		t.Fatalf("Query after update = %+v, %v", q, err)
 	}
-	if err := cons.UpdateData(kmt, []byte("nope")); !errors.Is(err, ErrAccessDenied) {
-		t.Fatalf("UpdateData by a non-creator: %v, want ErrAccessDenied", err)
+	if err := cons.UpdateData(kmt, []byte("nope")); !errors.Is(err, CodeAccessDenied) {
+		t.Fatalf("UpdateData by a non-creator: %v, want CodeAccessDenied", err)
 	}
 
 	l := mustList(t, fourth)
@@ -240,7 +242,7 @@ func TestBrokerShareOpenQuery(t *testing.T) {
 	// The resource lives until the last handle closes.
 	for _, step := range []struct {
 		c *Client
-		h Handle
+		h bridge.Handle
 	}{{prod, kmt}, {prod, nt}, {cons, kmt}} {
 		if err := step.c.CloseHandle(step.h); err != nil {
 			t.Fatalf("CloseHandle(%v): %v", step.h, err)
@@ -249,8 +251,8 @@ func TestBrokerShareOpenQuery(t *testing.T) {
 			t.Fatalf("resource freed early, after closing %v", step.h)
 		}
 	}
-	if err := prod.CloseHandle(kmt); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("second CloseHandle(%v): %v, want ErrNotFound", kmt, err)
+	if err := prod.CloseHandle(kmt); !errors.Is(err, CodeNotFound) {
+		t.Fatalf("second CloseHandle(%v): %v, want CodeNotFound", kmt, err)
 	}
 	if err := third.CloseHandle(byName.Handle); err != nil {
 		t.Fatal(err)
@@ -258,10 +260,10 @@ func TestBrokerShareOpenQuery(t *testing.T) {
 	if l := mustList(t, fourth); len(l) != 0 {
 		t.Fatalf("List after the last close = %+v", l)
 	}
-	if _, err := fourth.OpenName("Global\\glbridge-test", AccessRead); !errors.Is(err, ErrNotFound) {
+	if _, err := fourth.OpenName("Global\\glbridge-test", bridge.AccessRead); !errors.Is(err, CodeNotFound) {
 		t.Fatalf("name outlived its resource: %v", err)
 	}
-	if _, err := fourth.OpenKMT(kmt); !errors.Is(err, ErrNotFound) {
+	if _, err := fourth.OpenKMT(kmt); !errors.Is(err, CodeNotFound) {
 		t.Fatalf("KMT handle outlived its resource: %v", err)
 	}
 }
@@ -275,21 +277,21 @@ func TestBrokerAccessRights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ro, err := prod.Share(kmt, AccessRead, "ro")
+	ro, err := prod.Share(kmt, bridge.AccessRead, "ro")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := prod.Share(kmt, AccessReadWrite, "rw"); err != nil {
+	if _, err := prod.Share(kmt, bridge.AccessReadWrite, "rw"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cons.OpenName("ro", AccessReadWrite); !errors.Is(err, ErrAccessDenied) {
-		t.Errorf("write open of a read-only share: %v, want ErrAccessDenied", err)
+	if _, err := cons.OpenName("ro", bridge.AccessReadWrite); !errors.Is(err, CodeAccessDenied) {
+		t.Errorf("write open of a read-only share: %v, want CodeAccessDenied", err)
 	}
-	if _, err := cons.OpenName("ro", AccessWrite); !errors.Is(err, ErrAccessDenied) {
-		t.Errorf("write open of a read-only share: %v, want ErrAccessDenied", err)
+	if _, err := cons.OpenName("ro", bridge.AccessWrite); !errors.Is(err, CodeAccessDenied) {
+		t.Errorf("write open of a read-only share: %v, want CodeAccessDenied", err)
 	}
-	r, err := cons.OpenName("rw", AccessWrite)
-	if err != nil || r.Access != AccessWrite {
+	r, err := cons.OpenName("rw", bridge.AccessWrite)
+	if err != nil || r.Access != bridge.AccessWrite {
 		t.Fatalf("OpenName(rw, write) = %+v, %v", r, err)
 	}
 	unix.Close(r.FD)
@@ -297,27 +299,27 @@ func TestBrokerAccessRights(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A read-only NT handle cannot be re-shared with more rights.
-	if _, err := prod.Share(ro, AccessReadWrite, ""); !errors.Is(err, ErrAccessDenied) {
-		t.Errorf("escalating share: %v, want ErrAccessDenied", err)
+	if _, err := prod.Share(ro, bridge.AccessReadWrite, ""); !errors.Is(err, CodeAccessDenied) {
+		t.Errorf("escalating share: %v, want CodeAccessDenied", err)
 	}
-	if h, err := prod.Share(ro, AccessRead, ""); err != nil || !h.IsNT() {
+	if h, err := prod.Share(ro, bridge.AccessRead, ""); err != nil || !h.IsNT() {
 		t.Errorf("read share of a read handle = %v, %v", h, err)
 	}
-	for _, a := range []Access{0, 2, AccessRead | 4} {
-		if _, err := prod.Share(kmt, a, ""); !errors.Is(err, ErrInvalid) {
-			t.Errorf("Share with access %v: %v, want ErrInvalid", a, err)
+	for _, a := range []bridge.Access{0, 2, bridge.AccessRead | 4} {
+		if _, err := prod.Share(kmt, a, ""); !errors.Is(err, CodeInvalid) {
+			t.Errorf("Share with access %v: %v, want CodeInvalid", a, err)
 		}
-		if _, err := cons.OpenName("rw", a); !errors.Is(err, ErrInvalid) {
-			t.Errorf("OpenName with access %v: %v, want ErrInvalid", a, err)
+		if _, err := cons.OpenName("rw", a); !errors.Is(err, CodeInvalid) {
+			t.Errorf("OpenName with access %v: %v, want CodeInvalid", a, err)
 		}
 	}
 	// A connection cannot share a resource it holds no handle to.
-	if _, err := cons.Share(kmt, AccessRead, ""); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Share without holding %v: %v, want ErrNotFound", kmt, err)
+	if _, err := cons.Share(kmt, bridge.AccessRead, ""); !errors.Is(err, CodeNotFound) {
+		t.Errorf("Share without holding %v: %v, want CodeNotFound", kmt, err)
 	}
 	// NT handles are per connection.
-	if _, err := cons.Query(ro); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Query of another connection's NT handle: %v, want ErrNotFound", err)
+	if _, err := cons.Query(ro); !errors.Is(err, CodeNotFound) {
+		t.Errorf("Query of another connection's NT handle: %v, want CodeNotFound", err)
 	}
 }
 
@@ -334,33 +336,33 @@ func TestBrokerNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Share(k1, AccessRead, "taken"); err != nil {
+	if _, err := a.Share(k1, bridge.AccessRead, "taken"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Share(k2, AccessRead, "taken"); !errors.Is(err, ErrNameTaken) {
-		t.Errorf("second share under a taken name: %v, want ErrNameTaken", err)
+	if _, err := b.Share(k2, bridge.AccessRead, "taken"); !errors.Is(err, CodeNameTaken) {
+		t.Errorf("second share under a taken name: %v, want CodeNameTaken", err)
 	}
 	for _, bad := range []string{"bell\a", "\xc3\x28", "zero\x00width", "rtl\u202eoverride", string(make([]byte, MaxNameLen+1))} {
-		if _, err := b.Share(k2, AccessRead, bad); !errors.Is(err, ErrBadName) {
-			t.Errorf("Share(%q): %v, want ErrBadName", bad, err)
+		if _, err := b.Share(k2, bridge.AccessRead, bad); !errors.Is(err, CodeBadName) {
+			t.Errorf("Share(%q): %v, want CodeBadName", bad, err)
 		}
-		if _, err := b.OpenName(bad, AccessRead); !errors.Is(err, ErrBadName) {
-			t.Errorf("OpenName(%q): %v, want ErrBadName", bad, err)
+		if _, err := b.OpenName(bad, bridge.AccessRead); !errors.Is(err, CodeBadName) {
+			t.Errorf("OpenName(%q): %v, want CodeBadName", bad, err)
 		}
 	}
-	if _, err := b.OpenName("", AccessRead); !errors.Is(err, ErrBadName) {
-		t.Errorf("OpenName(\"\"): %v, want ErrBadName", err)
+	if _, err := b.OpenName("", bridge.AccessRead); !errors.Is(err, CodeBadName) {
+		t.Errorf("OpenName(\"\"): %v, want CodeBadName", err)
 	}
 	for i := range maxNamesPerResource - 1 {
-		if _, err := b.Share(k2, AccessRead, fmt.Sprintf("n%d", i)); err != nil {
+		if _, err := b.Share(k2, bridge.AccessRead, fmt.Sprintf("n%d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := b.Share(k2, AccessRead, "one too many"); err != nil {
+	if _, err := b.Share(k2, bridge.AccessRead, "one too many"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Share(k2, AccessRead, "two too many"); !errors.Is(err, ErrLimit) {
-		t.Errorf("name beyond the per-resource limit: %v, want ErrLimit", err)
+	if _, err := b.Share(k2, bridge.AccessRead, "two too many"); !errors.Is(err, CodeLimit) {
+		t.Errorf("name beyond the per-resource limit: %v, want CodeLimit", err)
 	}
 }
 
@@ -377,16 +379,16 @@ func TestBrokerForgedAndStaleHandles(t *testing.T) {
 	}
 	bad := testAllocation(64)
 	bad.Desc.Width = 0
-	if _, err := c.Create(bad, fd, nil); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "Width = 0") {
-		t.Fatalf("create with an invalid Desc: %v, want ErrInvalid naming the field", err)
+	if _, err := c.Create(bad, fd, nil); !errors.Is(err, CodeInvalid) || !strings.Contains(err.Error(), "Width = 0") {
+		t.Fatalf("create with an invalid Desc: %v, want CodeInvalid naming the field", err)
 	}
 	bad = testAllocation(64)
 	bad.Offset = 64
-	if _, err := c.Create(bad, fd, nil); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("create with offset == size: %v, want ErrInvalid", err)
+	if _, err := c.Create(bad, fd, nil); !errors.Is(err, CodeInvalid) {
+		t.Fatalf("create with offset == size: %v, want CodeInvalid", err)
 	}
-	if _, err := c.Create(testAllocation(64), fd, nil); !errors.Is(err, ErrLimit) {
-		t.Fatalf("create beyond MaxResources: %v, want ErrLimit", err)
+	if _, err := c.Create(testAllocation(64), fd, nil); !errors.Is(err, CodeLimit) {
+		t.Fatalf("create beyond MaxResources: %v, want CodeLimit", err)
 	}
 	if err := c.CloseHandle(old); err != nil {
 		t.Fatal(err)
@@ -395,37 +397,37 @@ func TestBrokerForgedAndStaleHandles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os, _ := old.slotGen()
-	cs, _ := cur.slotGen()
+	os, _ := slotGen(old)
+	cs, _ := slotGen(cur)
 	if os != cs || old == cur {
 		t.Fatalf("expected slot reuse with a new generation: old %v, new %v", old, cur)
 	}
 	other := dial(t, path)
-	if _, err := other.OpenKMT(old); !errors.Is(err, ErrNotFound) {
-		t.Errorf("OpenKMT(stale %v): %v, want ErrNotFound", old, err)
+	if _, err := other.OpenKMT(old); !errors.Is(err, CodeNotFound) {
+		t.Errorf("OpenKMT(stale %v): %v, want CodeNotFound", old, err)
 	}
-	if _, err := other.Query(old); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Query(stale %v): %v, want ErrNotFound", old, err)
+	if _, err := other.Query(old); !errors.Is(err, CodeNotFound) {
+		t.Errorf("Query(stale %v): %v, want CodeNotFound", old, err)
 	}
-	slot, gen := cur.slotGen()
-	for _, forged := range []Handle{makeKMT(slot, gen+1), makeKMT(slot, 0), makeKMT(slot+1, gen), makeKMT(0xffff, 1)} {
-		if _, err := other.OpenKMT(forged); !errors.Is(err, ErrNotFound) {
-			t.Errorf("OpenKMT(forged %v): %v, want ErrNotFound", forged, err)
+	slot, gen := slotGen(cur)
+	for _, forged := range []bridge.Handle{makeKMT(slot, gen+1), makeKMT(slot, 0), makeKMT(slot+1, gen), makeKMT(0xffff, 1)} {
+		if _, err := other.OpenKMT(forged); !errors.Is(err, CodeNotFound) {
+			t.Errorf("OpenKMT(forged %v): %v, want CodeNotFound", forged, err)
 		}
 	}
-	for _, malformed := range []Handle{0, 1, cur | 4, cur | 0x80000000, 0x12345677} {
-		if _, err := other.OpenKMT(malformed); !errors.Is(err, ErrBadHandle) {
-			t.Errorf("OpenKMT(malformed %v): %v, want ErrBadHandle", malformed, err)
+	for _, malformed := range []bridge.Handle{0, 1, cur | 4, cur | 0x80000000, 0x12345677} {
+		if _, err := other.OpenKMT(malformed); !errors.Is(err, CodeBadHandle) {
+			t.Errorf("OpenKMT(malformed %v): %v, want CodeBadHandle", malformed, err)
 		}
-		if err := other.CloseHandle(malformed); !errors.Is(err, ErrBadHandle) && !errors.Is(err, ErrNotFound) {
+		if err := other.CloseHandle(malformed); !errors.Is(err, CodeBadHandle) && !errors.Is(err, CodeNotFound) {
 			t.Errorf("CloseHandle(malformed %v): %v", malformed, err)
 		}
 	}
-	if err := other.CloseHandle(cur); !errors.Is(err, ErrNotFound) {
-		t.Errorf("closing a handle this connection never opened: %v, want ErrNotFound", err)
+	if err := other.CloseHandle(cur); !errors.Is(err, CodeNotFound) {
+		t.Errorf("closing a handle this connection never opened: %v, want CodeNotFound", err)
 	}
-	if err := other.CloseHandle(0x100); !errors.Is(err, ErrNotFound) {
-		t.Errorf("closing an unknown NT handle: %v, want ErrNotFound", err)
+	if err := other.CloseHandle(0x100); !errors.Is(err, CodeNotFound) {
+		t.Errorf("closing an unknown NT handle: %v, want CodeNotFound", err)
 	}
 	if r, err := other.OpenKMT(cur); err != nil || string(r.Data) != "new" {
 		t.Fatalf("OpenKMT(current) = %+v, %v", r, err)
@@ -465,7 +467,7 @@ func (r *rawConn) send(msg []byte, fds ...int) {
 func (r *rawConn) recv() (h header, payload []byte, ok bool) {
 	r.t.Helper()
 	r.uc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf, oob := make([]byte, MaxMessageSize), make([]byte, 1024)
+	buf, oob := make([]byte, maxMessageSize), make([]byte, 1024)
 	msg, fds, _, _, eof, err := readMsg(r.uc, buf, oob)
 	closeFDs(fds)
 	if eof || errors.Is(err, unix.ECONNRESET) {
@@ -478,10 +480,10 @@ func (r *rawConn) recv() (h header, payload []byte, ok bool) {
 	if err != nil {
 		r.t.Fatalf("broker sent a malformed message: %v", err)
 	}
-	return h, msg[HeaderSize:], true
+	return h, msg[headerSize:], true
 }
 
-func (r *rawConn) expect(what string, id uint32, code ErrorCode) {
+func (r *rawConn) expect(what string, id uint32, code Code) {
 	r.t.Helper()
 	h, p, ok := r.recv()
 	if !ok {
@@ -517,7 +519,7 @@ func TestBrokerBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := good.Share(kmt, AccessRead, "taken"); err != nil {
+	if _, err := good.Share(kmt, bridge.AccessRead, "taken"); err != nil {
 		t.Fatal(err)
 	}
 	stillServed := func(what string) {
@@ -552,13 +554,13 @@ func TestBrokerBadInput(t *testing.T) {
 	t.Run("truncated", func(t *testing.T) {
 		r := dialRaw(t, path)
 		r.send(create[:10])
-		r.expect("short header", 0, ErrBadMessage)
-		r.send(create[:HeaderSize+50], fd)
-		r.expect("cut payload, length unchanged", 77, ErrBadMessage)
-		short := bytes.Clone(create[:HeaderSize+50])
+		r.expect("short header", 0, CodeBadMessage)
+		r.send(create[:headerSize+50], fd)
+		r.expect("cut payload, length unchanged", 77, CodeBadMessage)
+		short := bytes.Clone(create[:headerSize+50])
 		le.PutUint32(short[12:], 50)
 		r.send(short, fd)
-		r.expect("cut payload, length adjusted", 77, ErrBadMessage)
+		r.expect("cut payload, length adjusted", 77, CodeBadMessage)
 		// The connection survives a bad message.
 		r.send(encodeRequest(request{header: header{Type: msgList, ID: 78}}))
 		r.expect("list after bad messages", 78, 0)
@@ -571,40 +573,40 @@ func TestBrokerBadInput(t *testing.T) {
 			many[i] = fd
 		}
 		r.send(create, many...)
-		r.expect("20 fds", 77, ErrBadFDs)
+		r.expect("20 fds", 77, CodeBadFDs)
 		r.send(create, fd, fd)
-		r.expect("2 fds on create", 77, ErrBadFDs)
+		r.expect("2 fds on create", 77, CodeBadFDs)
 		r.send(create)
-		r.expect("create without an fd", 77, ErrBadFDs)
+		r.expect("create without an fd", 77, CodeBadFDs)
 		r.send(encodeRequest(request{header: header{Type: msgQuery, ID: 5}, Handle: kmt}), fd)
-		r.expect("fd on a query", 5, ErrBadFDs)
+		r.expect("fd on a query", 5, CodeBadFDs)
 		sync := bytes.Clone(create)
-		le.PutUint32(sync[HeaderSize+4:], 1)
+		le.PutUint32(sync[headerSize+4:], 1)
 		sync[16] = 2
 		r.send(sync, fd, fd)
-		r.expect("sync count without its kind", 77, ErrBadMessage)
+		r.expect("sync count without its kind", 77, CodeBadMessage)
 		withSync := encodeRequest(request{header: header{Type: msgCreate, ID: 78}, Alloc: testAllocation(4096), SyncCount: 1, Kinds: []syncKind{syncBinary}})
 		r.send(withSync, fd)
-		r.expect("sync count 1 with only the memory fd", 78, ErrBadFDs)
+		r.expect("sync count 1 with only the memory fd", 78, CodeBadFDs)
 		r.send(withSync, fd, int(r.uc2fd()))
-		r.expect("socket as a semaphore", 78, ErrBadFDs)
+		r.expect("socket as a semaphore", 78, CodeBadFDs)
 		r.send(encodeRequest(request{header: header{Type: msgAttachSync, ID: 6}, Handle: kmt, Kind: syncBinary}))
-		r.expect("attach-sync without an fd", 6, ErrBadFDs)
+		r.expect("attach-sync without an fd", 6, CodeBadFDs)
 		r.send(encodeRequest(request{header: header{Type: msgAttachSync, ID: 7}, Handle: kmt, Kind: syncBinary}), fd)
-		r.expect("attach-sync to a handle not held", 7, ErrNotFound)
+		r.expect("attach-sync to a handle not held", 7, CodeNotFound)
 		r.send(create, int(r.uc2fd()))
-		r.expect("socket as memory", 77, ErrBadFDs)
+		r.expect("socket as memory", 77, CodeBadFDs)
 		stillServed("bad fds")
 	})
 	t.Run("oversized", func(t *testing.T) {
 		r := dialRaw(t, path)
 		big := append(bytes.Clone(create), make([]byte, 100<<10)...)
-		le.PutUint32(big[12:], uint32(len(big)-HeaderSize))
+		le.PutUint32(big[12:], uint32(len(big)-headerSize))
 		r.send(big, fd)
-		r.expect("100 KiB message", 77, ErrTooLarge)
+		r.expect("100 KiB message", 77, CodeTooLarge)
 		blob := encodeRequest(request{header: header{Type: msgCreate, ID: 79}, Alloc: testAllocation(64), Data: make([]byte, MaxPrivateData+1)})
 		r.send(blob, fd)
-		r.expect("blob over 64 KiB", 79, ErrTooLarge)
+		r.expect("blob over 64 KiB", 79, CodeTooLarge)
 		full := encodeRequest(request{header: header{Type: msgCreate, ID: 80}, Alloc: testAllocation(64), Data: make([]byte, MaxPrivateData)})
 		r.send(full, fd)
 		r.expect("blob of exactly 64 KiB", 80, 0)
@@ -615,21 +617,21 @@ func TestBrokerBadInput(t *testing.T) {
 		v2 := bytes.Clone(create)
 		v2[4] = 2
 		r.send(v2, fd)
-		r.expect("version 2", 77, ErrBadVersion)
+		r.expect("version 2", 77, CodeBadVersion)
 		unknown := encodeRequest(request{header: header{Type: msgList, ID: 81}})
 		unknown[6] = 0x42
 		r.send(unknown)
-		r.expect("unknown type", 81, ErrUnknownType)
-		r.send(encodeRequest(request{header: header{Type: msgShare, ID: 82}, Handle: kmt, Access: AccessRead, Name: "taken"}))
-		r.expect("share of a handle not held", 82, ErrNotFound)
-		r.send(encodeRequest(request{header: header{Type: msgOpenName, ID: 83}, Access: AccessRead, Name: "taken"}))
+		r.expect("unknown type", 81, CodeUnknownType)
+		r.send(encodeRequest(request{header: header{Type: msgShare, ID: 82}, Handle: kmt, Access: bridge.AccessRead, Name: "taken"}))
+		r.expect("share of a handle not held", 82, CodeNotFound)
+		r.send(encodeRequest(request{header: header{Type: msgOpenName, ID: 83}, Access: bridge.AccessRead, Name: "taken"}))
 		h, p, _ := r.recv()
 		if h.Status != 0 || h.NumFDs != 1 {
 			t.Fatalf("open-name reply: status %d, %d fds", h.Status, h.NumFDs)
 		}
-		nt := Handle(le.Uint32(p))
-		r.send(encodeRequest(request{header: header{Type: msgShare, ID: 84}, Handle: nt, Access: AccessRead, Name: "taken"}))
-		r.expect("name already taken", 84, ErrNameTaken)
+		nt := bridge.Handle(le.Uint32(p))
+		r.send(encodeRequest(request{header: header{Type: msgShare, ID: 84}, Handle: nt, Access: bridge.AccessRead, Name: "taken"}))
+		r.expect("name already taken", 84, CodeNameTaken)
 		stillServed("bad header fields")
 	})
 	t.Run("bad magic after good messages", func(t *testing.T) {
@@ -675,7 +677,7 @@ func TestBrokerFDLeak(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cycle %d: Create: %v", i, err)
 		}
-		nt, err := prod.Share(kmt, AccessRead, fmt.Sprintf("leak-%d", i))
+		nt, err := prod.Share(kmt, bridge.AccessRead, fmt.Sprintf("leak-%d", i))
 		if err != nil {
 			t.Fatalf("cycle %d: Share: %v", i, err)
 		}
@@ -683,7 +685,7 @@ func TestBrokerFDLeak(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cycle %d: OpenKMT: %v", i, err)
 		}
-		r2, err := cons.OpenName(fmt.Sprintf("leak-%d", i), AccessRead)
+		r2, err := cons.OpenName(fmt.Sprintf("leak-%d", i), bridge.AccessRead)
 		if err != nil {
 			t.Fatalf("cycle %d: OpenName: %v", i, err)
 		}
@@ -694,7 +696,7 @@ func TestBrokerFDLeak(t *testing.T) {
 		unix.Close(r2.FD)
 		for _, step := range []struct {
 			c *Client
-			h Handle
+			h bridge.Handle
 		}{{prod, kmt}, {prod, nt}, {cons, kmt}, {cons, r2.Handle}} {
 			if err := step.c.CloseHandle(step.h); err != nil {
 				t.Fatalf("cycle %d: CloseHandle(%v): %v", i, step.h, err)
@@ -730,7 +732,7 @@ func TestBrokerConnectionDeathReleases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Share(kmt, AccessReadWrite, "dies"); err != nil {
+	if _, err := c.Share(kmt, bridge.AccessReadWrite, "dies"); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -744,13 +746,13 @@ func TestBrokerConnectionDeathReleases(t *testing.T) {
 		t.Fatalf("List = %+v, want one resource with 5 refs", l)
 	}
 	c.Close()
-	if _, err := c.Query(kmt); !errors.Is(err, ErrClosed) {
+	if _, err := c.Query(kmt); !errors.Is(err, bridge.ErrClosed) {
 		t.Errorf("Query on a closed client: %v, want ErrClosed", err)
 	}
 	waitFor(t, "the resource to be freed", func() bool { return len(mustList(t, watcher)) == 0 })
 	waitFor(t, "the broker's fds to return to baseline", func() bool { return openFDs(t) == before })
-	if _, err := watcher.OpenName("dies", AccessRead); !errors.Is(err, ErrNotFound) {
-		t.Errorf("name of a freed resource: %v, want ErrNotFound", err)
+	if _, err := watcher.OpenName("dies", bridge.AccessRead); !errors.Is(err, CodeNotFound) {
+		t.Errorf("name of a freed resource: %v, want CodeNotFound", err)
 	}
 }
 
@@ -784,7 +786,7 @@ func TestBrokerConcurrent(t *testing.T) {
 		defer func() { unix.Close(fd) }()
 		unix.Ftruncate(fd, 64)
 		type held struct {
-			kmt, nt Handle
+			kmt, nt bridge.Handle
 			name    string
 			seed    byte
 		}
@@ -800,7 +802,7 @@ func TestBrokerConcurrent(t *testing.T) {
 					return
 				}
 				name := fmt.Sprintf("c%d-%d", id, i)
-				nt, err := c.Share(kmt, AccessRead, name)
+				nt, err := c.Share(kmt, bridge.AccessRead, name)
 				if err != nil {
 					fail("Share: %v", err)
 					return
@@ -816,7 +818,7 @@ func TestBrokerConcurrent(t *testing.T) {
 				h := mine[i%len(mine)]
 				switch i % 4 {
 				case 0:
-					r, err := c.OpenName(h.name, AccessRead)
+					r, err := c.OpenName(h.name, bridge.AccessRead)
 					if err != nil {
 						fail("OpenName: %v", err)
 						return
@@ -905,7 +907,7 @@ func TestBrokerListPaging(t *testing.T) {
 	fd := memfd(t, 64, 0)
 	defer unix.Close(fd)
 	// Entries with 8 long names are ~2.2 KiB: 60 of them need two pages.
-	want := map[Handle]bool{}
+	want := map[bridge.Handle]bool{}
 	for i := range 60 {
 		k, err := c.Create(testAllocation(64), fd, nil)
 		if err != nil {
@@ -914,7 +916,7 @@ func TestBrokerListPaging(t *testing.T) {
 		want[k] = true
 		for j := range maxNamesPerResource {
 			name := fmt.Sprintf("%03d-%d-%s", i, j, bytes.Repeat([]byte("n"), 240))
-			if _, err := c.Share(k, AccessRead, name); err != nil {
+			if _, err := c.Share(k, bridge.AccessRead, name); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -923,7 +925,7 @@ func TestBrokerListPaging(t *testing.T) {
 	for i := range e.Names {
 		e.Names[i] = string(make([]byte, 246))
 	}
-	if per := MaxMessageSize / e.size(); per >= 60 {
+	if per := maxMessageSize / e.size(); per >= 60 {
 		t.Fatalf("test does not page: %d entries fit one message", per)
 	}
 	l := mustList(t, c)
@@ -938,7 +940,7 @@ func TestBrokerListPaging(t *testing.T) {
 	}
 	keys := make([]int, 0)
 	for _, e := range l {
-		s, _ := e.KMT.slotGen()
+		s, _ := slotGen(e.KMT)
 		keys = append(keys, int(s))
 	}
 	if !sort.IntsAreSorted(keys) {

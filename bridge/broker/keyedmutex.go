@@ -1,6 +1,8 @@
-package bridge
+package broker
 
 import (
+	"github.com/glbridge/glbridge/bridge"
+
 	"slices"
 	"time"
 )
@@ -20,10 +22,10 @@ func (b *Broker) attachSync(c *brokerConn, q request, fd int) ([]byte, error) {
 		return nil, err
 	}
 	if res.creator != c {
-		return nil, perr(ErrAccessDenied, "only the creator may attach sync objects to %v", res.kmt)
+		return nil, perr(CodeAccessDenied, "only the creator may attach sync objects to %v", res.kmt)
 	}
 	if len(res.syncs) >= MaxSyncObjects {
-		return nil, perr(ErrLimit, "%v already has %d sync objects", res.kmt, len(res.syncs))
+		return nil, perr(CodeLimit, "%v already has %d sync objects", res.kmt, len(res.syncs))
 	}
 	if err := checkFD(fd, "sync object"); err != nil {
 		return nil, err
@@ -35,7 +37,7 @@ func (b *Broker) attachSync(c *brokerConn, q request, fd int) ([]byte, error) {
 
 // owner is who acquires through handle h of c: for a KMT handle, the
 // connection's references through the resource's KMT handle.
-func (b *Broker) owner(c *brokerConn, h Handle, res *resource) mutexOwner {
+func (b *Broker) owner(c *brokerConn, h bridge.Handle, res *resource) mutexOwner {
 	if h.IsKMT() {
 		h = res.kmt
 	}
@@ -53,10 +55,10 @@ func (b *Broker) acquire(c *brokerConn, q request) (payload []byte, waiting bool
 	o := b.owner(c, q.Handle, res)
 	m := &res.mutex
 	if m.held && m.owner == o {
-		return nil, false, perr(ErrInvalid, "keyed mutex of %v is already held through %v", res.kmt, q.Handle)
+		return nil, false, perr(CodeInvalid, "keyed mutex of %v is already held through %v", res.kmt, q.Handle)
 	}
 	if slices.ContainsFunc(m.waiters, func(w *mutexWaiter) bool { return w.owner == o }) {
-		return nil, false, perr(ErrInvalid, "an acquire of %v through %v is already waiting", res.kmt, q.Handle)
+		return nil, false, perr(CodeInvalid, "an acquire of %v through %v is already waiting", res.kmt, q.Handle)
 	}
 	if !m.held && (m.abandoned || m.lastKey == q.Key) {
 		abandoned := m.abandoned
@@ -67,7 +69,7 @@ func (b *Broker) acquire(c *brokerConn, q request) (payload []byte, waiting bool
 		return nil, false, b.timeoutErr(res, q.Key)
 	}
 	w := &mutexWaiter{owner: o, key: q.Key, req: q.header}
-	if q.TimeoutMS != InfiniteTimeoutMS {
+	if q.TimeoutMS != infiniteTimeoutMS {
 		w.timer = time.AfterFunc(time.Duration(q.TimeoutMS)*time.Millisecond, func() { b.expire(res, w) })
 	}
 	m.waiters = append(m.waiters, w)
@@ -78,9 +80,9 @@ func (b *Broker) acquire(c *brokerConn, q request) (payload []byte, waiting bool
 func (b *Broker) timeoutErr(res *resource, key uint64) error {
 	m := &res.mutex
 	if m.held {
-		return perr(ErrTimeout, "keyed mutex of %v is held by pid %d; key %d not released to", res.kmt, m.owner.c.pid, key)
+		return perr(CodeTimeout, "keyed mutex of %v is held by pid %d; key %d not released to", res.kmt, m.owner.c.pid, key)
 	}
-	return perr(ErrTimeout, "keyed mutex of %v was released with key %d, not %d", res.kmt, m.lastKey, key)
+	return perr(CodeTimeout, "keyed mutex of %v was released with key %d, not %d", res.kmt, m.lastKey, key)
 }
 
 // expire is a waiter's timer: it answers TIMEOUT unless the waiter was
@@ -97,7 +99,7 @@ func (b *Broker) expire(res *resource, w *mutexWaiter) {
 		return
 	}
 	m.waiters = slices.Delete(m.waiters, i, i+1)
-	be := b.timeoutErr(res, w.key).(*BrokerError)
+	be := b.timeoutErr(res, w.key).(*Error)
 	b.queueLate(&late, w.owner.c, errorReply(w.req, be.Code, be.Detail))
 }
 
@@ -112,9 +114,9 @@ func (b *Broker) releaseSync(c *brokerConn, q request, late *[]lateReply) error 
 	m := &res.mutex
 	switch o := b.owner(c, q.Handle, res); {
 	case !m.held:
-		return perr(ErrAccessDenied, "keyed mutex of %v is not held", res.kmt)
+		return perr(CodeAccessDenied, "keyed mutex of %v is not held", res.kmt)
 	case m.owner != o:
-		return perr(ErrAccessDenied, "keyed mutex of %v is held by pid %d through another handle, not by %v of this connection", res.kmt, m.owner.c.pid, q.Handle)
+		return perr(CodeAccessDenied, "keyed mutex of %v is held by pid %d through another handle, not by %v of this connection", res.kmt, m.owner.c.pid, q.Handle)
 	}
 	m.held, m.owner = false, mutexOwner{}
 	m.lastKey, m.lastValue = q.Key, q.Value
@@ -144,7 +146,7 @@ func (b *Broker) grant(res *resource, late *[]lateReply) {
 		m.waiters = slices.Delete(m.waiters, i, i+1)
 		abandoned := m.abandoned
 		m.held, m.owner, m.abandoned = true, w.owner, false
-		reply := appendHeader(nil, header{Version: ProtocolVersion, Type: msgAcquireSync | replyBit, ID: w.req.ID, PayloadLen: acquireReplySize})
+		reply := appendHeader(nil, header{Version: protocolVersion, Type: msgAcquireSync | replyBit, ID: w.req.ID, PayloadLen: acquireReplySize})
 		b.queueLate(late, w.owner.c, appendAcquireReply(reply, m.lastValue, abandoned))
 		return
 	}
