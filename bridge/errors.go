@@ -56,6 +56,11 @@ var (
 	// ErrLimit is the error for a limit reached (resources, handles,
 	// connections).
 	ErrLimit = errors.New("limit reached")
+	// ErrPlatformUnavailable is the error for a headless GL context asked
+	// of an EGL that does not offer the platform at all (the client
+	// extension is missing or no device is enumerated), as opposed to one
+	// offered that failed. Tests skip on it and fail on anything else.
+	ErrPlatformUnavailable = errors.New("EGL platform not available")
 	// ErrBrokerClosed is the error Serve returns after Shutdown or after
 	// its context ends, and a client's calls after the broker hung up.
 	ErrBrokerClosed = errors.New("broker closed")

@@ -11,14 +11,14 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/internal/egl"
-	"github.com/glbridge/glbridge/internal/fdcount"
+	"github.com/glbridge/glbridge/headless"
+	"github.com/glbridge/glbridge/internal/testenv"
 )
 
-func newContext(t *testing.T) *egl.Context {
+func newContext(t *testing.T) *headless.Context {
 	t.Helper()
-	c, err := egl.New(egl.Options{})
-	if errors.Is(err, egl.ErrPlatformUnavailable) {
+	c, err := headless.New(headless.Options{})
+	if errors.Is(err, bridge.ErrPlatformUnavailable) {
 		t.Skipf("no headless EGL platform: %v", err)
 	}
 	if err != nil {
@@ -37,7 +37,7 @@ func newContext(t *testing.T) *egl.Context {
 	return c
 }
 
-func identity(t *testing.T, c *egl.Context) glimport.Identity {
+func identity(t *testing.T, c *headless.Context) glimport.Identity {
 	t.Helper()
 	var id glimport.Identity
 	var err error
@@ -97,7 +97,7 @@ func TestInitFromTwoContexts(t *testing.T) {
 	a, b := newContext(t), newContext(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for i, c := range []*egl.Context{a, b} {
+	for i, c := range []*headless.Context{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -119,7 +119,7 @@ func TestInitFromTwoContexts(t *testing.T) {
 // openFDs returns the number of this process's open descriptors.
 func openFDs(t *testing.T) int {
 	t.Helper()
-	n, err := fdcount.Count(0)
+	n, err := testenv.CountFDs(0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,9 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/internal/egl"
-	"github.com/glbridge/glbridge/internal/fdcount"
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
+	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -125,7 +124,7 @@ func TestImportSemaphoreWithoutExtension(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, a := range attempts {
-			before, err := fdcount.Count(0)
+			before, err := testenv.CountFDs(0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +141,7 @@ func TestImportSemaphoreWithoutExtension(t *testing.T) {
 			if !sameFile(fd, st) {
 				t.Errorf("the caller's fd %d was closed or replaced", fd)
 			}
-			if after, _ := fdcount.Count(0); after != before {
+			if after, _ := testenv.CountFDs(0); after != before {
 				t.Errorf("%d fds open before, %d after", before, after)
 			}
 		}
@@ -199,7 +198,7 @@ func TestImportSemaphoreRefusesNonSemaphore(t *testing.T) {
 	} {
 		for _, timeline := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/timeline=%v", tc.name, timeline), func(t *testing.T) {
-				before, _ := fdcount.Count(0)
+				before, _ := testenv.CountFDs(0)
 				var s *glimport.Semaphore
 				var err error
 				c.Call(func() { s, err = glimport.ImportSemaphore(tc.fd, timeline) })
@@ -214,10 +213,10 @@ func TestImportSemaphoreRefusesNonSemaphore(t *testing.T) {
 				if !strings.Contains(err.Error(), "glImportSemaphoreFdEXT") || !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("error %q does not name glImportSemaphoreFdEXT and %q", err, tc.want)
 				}
-				if !fdcount.IsOpen(tc.fd) {
+				if !testenv.FDOpen(tc.fd) {
 					t.Errorf("the caller's fd %d was closed", tc.fd)
 				}
-				if after, _ := fdcount.Count(0); after != before {
+				if after, _ := testenv.CountFDs(0); after != before {
 					t.Errorf("%d fds open before, %d after: the duplicate leaked", before, after)
 				}
 			})
@@ -284,7 +283,7 @@ func checkTexels(px []byte, w, h int, want func(x, y int) [4]byte) error {
 
 // glSemaphore imports s's fd into GL; the exported fd is closed here,
 // since ImportSemaphore imports a duplicate.
-func glSemaphore(t *testing.T, env *interop.Env, s *vkalloc.Semaphore) *glimport.Semaphore {
+func glSemaphore(t *testing.T, env *gpuenv.Env, s *vkalloc.Semaphore) *glimport.Semaphore {
 	t.Helper()
 	fd, err := s.ExportFD()
 	if err != nil {
@@ -309,8 +308,8 @@ func glSemaphore(t *testing.T, env *interop.Env, s *vkalloc.Semaphore) *glimport
 // every texel. The image rests in VK_IMAGE_LAYOUT_GENERAL owned by the
 // external queue family, so GL waits and signals with LayoutGeneral.
 func TestSemaphoreCrossAPI(t *testing.T) {
-	env, err := interop.NewEnv("")
-	if errors.Is(err, egl.ErrPlatformUnavailable) {
+	env, err := gpuenv.NewEnv("")
+	if errors.Is(err, bridge.ErrPlatformUnavailable) {
 		t.Skipf("no headless EGL platform: %v", err)
 	}
 	if err != nil {
@@ -336,7 +335,7 @@ func TestSemaphoreCrossAPI(t *testing.T) {
 	}
 }
 
-func pingPong(t *testing.T, env *interop.Env, timeline bool) {
+func pingPong(t *testing.T, env *gpuenv.Env, timeline bool) {
 	const w, h, rounds = 64, 48, 50
 	toGL, err := vkalloc.NewSemaphore(env.Dev, timeline)
 	if err != nil {

@@ -10,14 +10,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/internal/egl"
+	"github.com/glbridge/glbridge/headless"
 )
 
 // emptyMemory makes a real GL memory object whose import the driver refused
 // without a GL error, the way Mesa handles an fd that is not its memory:
 // /dev/null goes straight to glImportMemoryFdEXT, bypassing ImportMemory's
 // checks. It stands in for memory the Texture error paths never reach.
-func emptyMemory(t *testing.T, c *egl.Context) *Memory {
+func emptyMemory(t *testing.T, c *headless.Context) *Memory {
 	t.Helper()
 	null, err := os.Open("/dev/null")
 	if err != nil {
@@ -44,10 +44,10 @@ func emptyMemory(t *testing.T, c *egl.Context) *Memory {
 	return m
 }
 
-func newContext(t *testing.T) *egl.Context {
+func newContext(t *testing.T) *headless.Context {
 	t.Helper()
-	c, err := egl.New(egl.Options{})
-	if errors.Is(err, egl.ErrPlatformUnavailable) {
+	c, err := headless.New(headless.Options{})
+	if errors.Is(err, bridge.ErrPlatformUnavailable) {
 		t.Skipf("no headless EGL platform: %v", err)
 	}
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -20,14 +20,14 @@ import (
 const w, h = 64, 32
 
 type fixture struct {
-	env *interop.Env
+	env *gpuenv.Env
 	img *vkalloc.Image
 	mem *glimport.Memory
 	tex *glimport.Texture
 }
 
 func newFixture(t *testing.T) *fixture {
-	env, err := interop.NewEnv("")
+	env, err := gpuenv.NewEnv("")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,16 +17,16 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/brokertest"
-	"github.com/glbridge/glbridge/internal/childproc"
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
+	"github.com/glbridge/glbridge/internal/testenv"
+	"github.com/glbridge/glbridge/internal/testenv/testbroker"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
 func TestMain(m *testing.M) {
-	childproc.Dispatch(map[string]childproc.Body{
+	testenv.Dispatch(map[string]testenv.Body{
 		"gl-side": glSide,
 		"vk-side": vkSide,
 	})
@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 
 const keyTimeout = 20 * time.Second
 
-func startBroker(t *testing.T) string { return brokertest.Start(t) }
+func startBroker(t *testing.T) string { return testbroker.Start(t) }
 
 func envInt(name string) int {
 	v, _ := strconv.Atoi(os.Getenv(name))
@@ -47,7 +47,7 @@ func envInt(name string) int {
 // ping-pong: with key 0 it checks the frame Vulkan wrote and writes the
 // next. With GLB_HOLD it acquires key 0, says HELD and waits to be killed.
 func glSide(in *bufio.Scanner) error {
-	env, err := interop.NewEnv("")
+	env, err := gpuenv.NewEnv("")
 	if err != nil {
 		return err
 	}
@@ -301,12 +301,12 @@ func vkSide(in *bufio.Scanner) error {
 func TestKeyedMutexAcrossProcesses(t *testing.T) {
 	sock := startBroker(t)
 	const rounds = 500
-	gl := childproc.Start(t, "gl-side", "GLB_SOCK="+sock, fmt.Sprintf("GLB_ROUNDS=%d", rounds))
+	gl := testenv.StartChild(t, "gl-side", "GLB_SOCK="+sock, fmt.Sprintf("GLB_ROUNDS=%d", rounds))
 	kmtPath := gl.Expect(t, "KMT", 60*time.Second)
 	var kmt, path string
 	fmt.Sscanf(kmtPath, "%s", &kmt)
 	path = kmtPath[len(kmt):]
-	vk := childproc.Start(t, "vk-side", "GLB_SOCK="+sock, "GLB_KMT="+kmt, fmt.Sprintf("GLB_ROUNDS=%d", rounds))
+	vk := testenv.StartChild(t, "vk-side", "GLB_SOCK="+sock, "GLB_KMT="+kmt, fmt.Sprintf("GLB_ROUNDS=%d", rounds))
 	t.Logf("GL side path:%s; Vulkan side path: %s", path, vk.Expect(t, "OPEN", 60*time.Second))
 	vk.Expect(t, "TIMEOUT-OK", 60*time.Second)
 	start := time.Now()
@@ -328,7 +328,7 @@ func TestKeyedMutexAbandoned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	gl := childproc.Start(t, "gl-side", "GLB_SOCK="+sock, "GLB_HOLD=1")
+	gl := testenv.StartChild(t, "gl-side", "GLB_SOCK="+sock, "GLB_HOLD=1")
 	var kmt string
 	fmt.Sscanf(gl.Expect(t, "KMT", 60*time.Second), "%s", &kmt)
 	gl.Expect(t, "HELD", 60*time.Second)
@@ -342,7 +342,7 @@ func TestKeyedMutexAbandoned(t *testing.T) {
 	for _, s := range res.Syncs {
 		unix.Close(s.FD)
 	}
-	vk := childproc.Start(t, "vk-side", "GLB_SOCK="+sock, "GLB_KMT="+kmt, "GLB_AFTER_ABANDON=1")
+	vk := testenv.StartChild(t, "vk-side", "GLB_SOCK="+sock, "GLB_KMT="+kmt, "GLB_AFTER_ABANDON=1")
 	vk.Expect(t, "OPEN", 60*time.Second)
 	gl.Kill()
 	vk.Expect(t, "ABANDONED-OK", 60*time.Second)

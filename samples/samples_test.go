@@ -20,7 +20,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/brokertest"
+	"github.com/glbridge/glbridge/internal/testenv/testbroker"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -117,7 +117,7 @@ func TestVulkanToGL(t *testing.T) {
 // returns the socket and a client of it.
 func startBroker(t *testing.T) (string, *broker.Client) {
 	t.Helper()
-	sock := brokertest.Start(t)
+	sock := testbroker.Start(t)
 	c, err := broker.Dial(sock)
 	if err != nil {
 		t.Fatal(err)

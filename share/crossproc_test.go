@@ -15,8 +15,8 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/internal/childproc"
 	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -252,7 +252,7 @@ func TestCrossProcess(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := startBroker(t)
 			name := `Local\glbridge-share-` + strings.ReplaceAll(tc.name, "/", "-")
-			prod := childproc.Start(t, "gl-producer", "GLB_SOCK="+sock, "GLB_NAME="+name, optsEnv(tc.prod))
+			prod := testenv.StartChild(t, "gl-producer", "GLB_SOCK="+sock, "GLB_NAME="+name, optsEnv(tc.prod))
 			line := prod.Expect(t, "KMT", childTimeout)
 			expectPath(t, "producer", line, tc.wantProd)
 			kmt := strings.Fields(line)[0]
@@ -269,9 +269,9 @@ func TestCrossProcess(t *testing.T) {
 				{"vk-consumer", "GLB_NAME=" + name, tc.vkCons, tc.wantV},
 			}
 			// Started together, checked in turn.
-			children := make([]*childproc.Child, len(consumers))
+			children := make([]*testenv.Child, len(consumers))
 			for i, c := range consumers {
-				children[i] = childproc.Start(t, c.role, "GLB_SOCK="+sock, c.open, optsEnv(c.opts))
+				children[i] = testenv.StartChild(t, c.role, "GLB_SOCK="+sock, c.open, optsEnv(c.opts))
 			}
 			for i, c := range consumers {
 				cons := children[i]
@@ -290,9 +290,9 @@ func TestCrossProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer watch.Close()
-			holders := []*childproc.Child{
-				childproc.Start(t, "gl-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt, optsEnv(tc.glCons)),
-				childproc.Start(t, "vk-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt, optsEnv(tc.vkCons)),
+			holders := []*testenv.Child{
+				testenv.StartChild(t, "gl-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt, optsEnv(tc.glCons)),
+				testenv.StartChild(t, "vk-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt, optsEnv(tc.vkCons)),
 			}
 			for _, h := range holders {
 				h.Expect(t, "OK", childTimeout)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/internal/fdcount"
 	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -310,7 +310,7 @@ func TestOpenErrors(t *testing.T) {
 	// A GL without Vulkan, forced to copy, has nothing to copy Vulkan
 	// memory through.
 	noVK := testGL(t, share.Options{NoVulkan: true, ForceCopy: true})
-	before, _ := fdcount.Count(0)
+	before, _ := testenv.CountFDs(0)
 	noVK.ctx.Call(func() { _, err = noVK.g.Open(r.Allocation(), fd) })
 	if !errors.Is(err, share.ErrNoVulkan) {
 		t.Fatalf("Open of Vulkan memory without Vulkan: %v, want ErrNoVulkan", err)
@@ -331,7 +331,7 @@ func TestOpenErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ = fdcount.Count(0)
+	before, _ = testenv.CountFDs(0)
 
 	// A host-memory record whose memfd is smaller than its layout.
 	small, err := unix.MemfdCreate("small", unix.MFD_CLOEXEC)
@@ -346,10 +346,10 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal("Open of a 16-byte memfd for 256 bytes succeeded")
 	}
 	t.Log(err)
-	if !fdcount.IsOpen(fd) || !fdcount.IsOpen(small) {
+	if !testenv.FDOpen(fd) || !testenv.FDOpen(small) {
 		t.Fatal("a failed Open closed the caller's fd")
 	}
-	if after, _ := fdcount.Count(0); after != before+1 /* small */ {
+	if after, _ := testenv.CountFDs(0); after != before+1 /* small */ {
 		t.Fatalf("%d fds before the failed opens, %d after (one memfd made since)", before, after)
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/internal/fdcount"
 	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -213,14 +213,14 @@ func TestNoFDLeak(t *testing.T) {
 			}
 		}
 		cycle() // lazily opened driver fds are not leaks
-		before, err := fdcount.Count(0)
+		before, err := testenv.CountFDs(0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for range 200 {
 			cycle()
 		}
-		if after, _ := fdcount.Count(0); after != before {
+		if after, _ := testenv.CountFDs(0); after != before {
 			t.Fatalf("%d fds before, %d after 200 create/open/access/close cycles", before, after)
 		}
 		t.Logf("%d fds before and after 200 cycles", before)

@@ -7,16 +7,16 @@ import (
 	"testing"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/internal/brokertest"
-	"github.com/glbridge/glbridge/internal/childproc"
-	"github.com/glbridge/glbridge/internal/egl"
+	"github.com/glbridge/glbridge/headless"
+	"github.com/glbridge/glbridge/internal/testenv"
+	"github.com/glbridge/glbridge/internal/testenv/testbroker"
 	"github.com/glbridge/glbridge/share"
 )
 
 // TestMain runs the child processes of the cross-process tests, or the
 // tests.
 func TestMain(m *testing.M) {
-	childproc.Dispatch(map[string]childproc.Body{
+	testenv.Dispatch(map[string]testenv.Body{
 		"gl-producer": glProducer,
 		"gl-consumer": glConsumer,
 		"vk-consumer": vkConsumer,
@@ -29,14 +29,14 @@ func TestMain(m *testing.M) {
 // glEnv is a GL context with sharing set up on it: what a GL renderer
 // using glbridge has.
 type glEnv struct {
-	ctx *egl.Context
+	ctx *headless.Context
 	g   *share.GL
 }
 
 // newGL makes a headless context and a share.GL on it; the caller closes
 // it (closeGL), after its resources.
 func newGL(opts share.Options) (*glEnv, error) {
-	ctx, err := egl.New(egl.Options{})
+	ctx, err := headless.New(headless.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func checkVulkanUnused(o share.Options) error {
 }
 
 // startBroker serves a broker in this process on a fresh socket.
-func startBroker(t testing.TB) string { return brokertest.Start(t) }
+func startBroker(t testing.TB) string { return testbroker.Start(t) }
 
 func desc2D(w, h int, f bridge.Format) bridge.Desc {
 	return bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: uint32(w), Height: uint32(h), DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: f}

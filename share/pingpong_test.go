@@ -12,8 +12,8 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/internal/childproc"
 	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -260,10 +260,10 @@ func TestKeyedMutexPingPong(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := startBroker(t)
 			start := time.Now()
-			cr := childproc.Start(t, tc.creator, "GLB_SOCK="+sock, "GLB_CREATE=1", optsEnv(tc.cOpts))
+			cr := testenv.StartChild(t, tc.creator, "GLB_SOCK="+sock, "GLB_CREATE=1", optsEnv(tc.cOpts))
 			line := cr.Expect(t, "KMT", childTimeout)
 			expectPath(t, "creator", line, tc.wantCreator)
-			op := childproc.Start(t, tc.opener, "GLB_SOCK="+sock, "GLB_KMT="+strings.Fields(line)[0], optsEnv(tc.oOpts))
+			op := testenv.StartChild(t, tc.opener, "GLB_SOCK="+sock, "GLB_KMT="+strings.Fields(line)[0], optsEnv(tc.oOpts))
 			expectPath(t, "opener", op.Expect(t, "OPEN", childTimeout), tc.wantOpen)
 			op.Expect(t, "DONE", childTimeout)
 			cr.Expect(t, "DONE", childTimeout)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/fdcount"
+	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -110,7 +110,7 @@ func TestImportOnSecondDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer imp.Close()
-	if fdcount.IsOpen(fd) {
+	if testenv.FDOpen(fd) {
 		// The import took the fd; the number may be reused only by a
 		// new open, which nothing here does.
 		t.Errorf("fd %d still open after a successful import", fd)
@@ -163,7 +163,7 @@ func TestImportRefusesOtherDevice(t *testing.T) {
 	if !errors.Is(err, bridge.ErrUUIDMismatch) {
 		t.Fatalf("ImportImage with a foreign record: %v, want ErrUUIDMismatch", err)
 	}
-	if !fdcount.IsOpen(fd) {
+	if !testenv.FDOpen(fd) {
 		t.Fatal("a failed import closed the caller's fd")
 	}
 }
@@ -210,7 +210,7 @@ func TestNoFDLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	before, err := fdcount.Count(0)
+	before, err := testenv.CountFDs(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestNoFDLeak(t *testing.T) {
 		imp.Close()
 		im.Close()
 	}
-	after, _ := fdcount.Count(0)
+	after, _ := testenv.CountFDs(0)
 	if after != before {
 		t.Fatalf("fd count %d before, %d after 200 cycles", before, after)
 	}

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glbridge/glbridge/internal/fdcount"
+	"github.com/glbridge/glbridge/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -111,7 +111,7 @@ func readAll(t testing.TB, fd, n int) []byte {
 // openFDs counts this process's open fds: the broker's, since it runs here.
 func openFDs(t testing.TB) int {
 	t.Helper()
-	n, err := fdcount.Count(0)
+	n, err := testenv.CountFDs(0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glbridge/glbridge/internal/demo"
+	"github.com/glbridge/glbridge/cmd/internal/demo"
 	"github.com/glbridge/glbridge/internal/testpattern"
 )
 

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/glbridge/glbridge/cmd/internal/bench"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/internal/bench"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 )
 
 func init() {
@@ -62,7 +62,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--staging %q: want persistent or per-frame", *staging)
 	}
 
-	env, err := interop.NewEnv(*platform)
+	env, err := gpuenv.NewEnv(*platform)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/internal/demo"
+	"github.com/glbridge/glbridge/cmd/internal/demo"
 	"github.com/glbridge/glbridge/internal/testpattern"
 )
 

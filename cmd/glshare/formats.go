@@ -11,8 +11,8 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/egl"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -79,7 +79,7 @@ var formatKinds = []formatKind{
 // platform about every format × kind, and GL about the ones it can share:
 // by the table, or with probe by importing a real allocation of each.
 func gatherFormats(platform string, probe bool) (*formatsReport, error) {
-	ctx, err := egl.New(egl.Options{Platform: platform})
+	ctx, err := headless.New(headless.Options{Platform: platform})
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func gatherFormats(platform string, probe bool) (*formatsReport, error) {
 
 // probeTexture allocates d on the helper device, imports it into GL and
 // makes a texture of it: the honest answer to "can GL import this".
-func probeTexture(ctx *egl.Context, dev *helperdev.Device, d bridge.Desc) error {
+func probeTexture(ctx *headless.Context, dev *helperdev.Device, d bridge.Desc) error {
 	img, err := vkalloc.NewImage(dev, d)
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ func probeTexture(ctx *egl.Context, dev *helperdev.Device, d bridge.Desc) error 
 // 4096-byte buffer is exported and imported again on the helper device.
 // GL by the table can import any buffer where it has memory objects; the
 // probe imports the buffer and views it.
-func bufferRow(ctx *egl.Context, dev *helperdev.Device, memoryFD, probe bool) formatRow {
+func bufferRow(ctx *headless.Context, dev *helperdev.Device, memoryFD, probe bool) formatRow {
 	d := bridge.Desc{Dimension: bridge.DimensionBuffer, Width: 4096, Height: 1, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1}
 	row := formatRow{Format: "UNKNOWN", Kind: "buffer", Desc: d.String(), GLCheck: "table"}
 	if probe {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
+	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/egl"
 	"github.com/glbridge/glbridge/share"
 )
 
@@ -96,7 +96,7 @@ func runInfo(args []string) error {
 }
 
 func gatherInfo(platform string) (*infoReport, error) {
-	ctx, err := egl.New(egl.Options{Platform: platform})
+	ctx, err := headless.New(headless.Options{Platform: platform})
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/internal/brokertest"
+	"github.com/glbridge/glbridge/internal/testenv/testbroker"
 )
 
 // captureLs runs `glshare ls` with args and returns what it printed.
@@ -39,7 +39,7 @@ func captureLs(t *testing.T, args ...string) string {
 // TestLsSyncState: ls shows each resource's sync fds and keyed mutex
 // (free or held by a pid, last key, waiters), as text and as JSON.
 func TestLsSyncState(t *testing.T) {
-	sock := brokertest.Start(t)
+	sock := testbroker.Start(t)
 	c, err := broker.Dial(sock)
 	if err != nil {
 		t.Fatal(err)

@@ -27,11 +27,13 @@ import (
 	"sync"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
+		"github.com/glbridge/glbridge/bridge"
 )
 
-// display is one Context's EGL state. Its methods run on the context thread.
-type display struct {
+// Display is one headless context's EGL state: a display, a context and
+// (where surfaceless current failed) a pbuffer. Its methods run on the
+// thread Open made the context current on.
+type Display struct {
 	dpy      C.EGLDisplay
 	ctx      C.EGLContext
 	surf     C.EGLSurface // EGL_NO_SURFACE unless surfaceless current failed
@@ -78,59 +80,61 @@ func releaseDisplay(dpy C.EGLDisplay) error {
 	return nil
 }
 
-// openDisplay makes a context on the requested platform ("" for any) and
-// makes it current on the calling thread.
-func openDisplay(platform string) (*display, error) {
+// Open makes a compatibility-profile context on platform (PlatformDevice,
+// PlatformSurfaceless, or "" for the first that works) and makes it current
+// on the calling thread, which must be locked to its goroutine. The caller
+// owns the Display and must Close it on the same thread.
+func Open(platform string) (*Display, error) {
 	client := extensionSet(queryString(C.EGLDisplay(C.EGL_NO_DISPLAY), C.EGL_EXTENSIONS))
 	var attempts []string
 	allUnavailable := true
-	try := func(name string, f func() (*display, error)) *display {
+	try := func(name string, f func() (*Display, error)) *Display {
 		d, err := f()
 		if err == nil {
 			return d
 		}
-		if !errors.Is(err, ErrPlatformUnavailable) {
+		if !errors.Is(err, bridge.ErrPlatformUnavailable) {
 			allUnavailable = false
 		}
 		attempts = append(attempts, name+": "+err.Error())
 		return nil
 	}
 	if platform == "" || platform == PlatformDevice {
-		if d := try(PlatformDevice, func() (*display, error) { return openDevice(client) }); d != nil {
+		if d := try(PlatformDevice, func() (*Display, error) { return openDevice(client) }); d != nil {
 			return d, nil
 		}
 	}
 	if platform == "" || platform == PlatformSurfaceless {
-		if d := try(PlatformSurfaceless, func() (*display, error) { return openSurfaceless(client) }); d != nil {
+		if d := try(PlatformSurfaceless, func() (*Display, error) { return openSurfaceless(client) }); d != nil {
 			return d, nil
 		}
 	}
 	msg := "egl: no headless OpenGL context: " + strings.Join(attempts, "; ")
 	if allUnavailable {
-		return nil, fmt.Errorf("%s: %w", msg, ErrPlatformUnavailable)
+		return nil, fmt.Errorf("%s: %w", msg, bridge.ErrPlatformUnavailable)
 	}
 	return nil, errors.New(msg)
 }
 
-func openDevice(client map[string]bool) (*display, error) {
+func openDevice(client map[string]bool) (*Display, error) {
 	for _, ext := range []string{"EGL_EXT_platform_base", "EGL_EXT_device_enumeration", "EGL_EXT_platform_device"} {
 		// EGL_EXT_device_base is the older name of enumeration + query.
 		if !client[ext] && !(ext == "EGL_EXT_device_enumeration" && client["EGL_EXT_device_base"]) {
-			return nil, fmt.Errorf("client extension %s missing: %w", ext, ErrPlatformUnavailable)
+			return nil, fmt.Errorf("client extension %s missing: %w", ext, bridge.ErrPlatformUnavailable)
 		}
 	}
-	queryDevices := procAddr("eglQueryDevicesEXT")
-	queryDeviceString := procAddr("eglQueryDeviceStringEXT")
-	getPlatformDisplay := procAddr("eglGetPlatformDisplayEXT")
+	queryDevices := ProcAddr("eglQueryDevicesEXT")
+	queryDeviceString := ProcAddr("eglQueryDeviceStringEXT")
+	getPlatformDisplay := ProcAddr("eglGetPlatformDisplayEXT")
 	if queryDevices == nil || queryDeviceString == nil || getPlatformDisplay == nil {
-		return nil, fmt.Errorf("eglGetProcAddress found no device entry points: %w", ErrPlatformUnavailable)
+		return nil, fmt.Errorf("eglGetProcAddress found no device entry points: %w", bridge.ErrPlatformUnavailable)
 	}
 	var n C.EGLint
 	if C.glb_query_devices(queryDevices, 0, nil, &n) == C.EGL_FALSE {
 		return nil, eglErr("eglQueryDevicesEXT")
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("eglQueryDevicesEXT: no devices: %w", ErrPlatformUnavailable)
+		return nil, fmt.Errorf("eglQueryDevicesEXT: no devices: %w", bridge.ErrPlatformUnavailable)
 	}
 	devs := make([]C.EGLDeviceEXT, n)
 	if C.glb_query_devices(queryDevices, n, &devs[0], &n) == C.EGL_FALSE {
@@ -171,13 +175,13 @@ func describeDevice(queryDeviceString unsafe.Pointer, dev C.EGLDeviceEXT) string
 	return "unnamed"
 }
 
-func openSurfaceless(client map[string]bool) (*display, error) {
+func openSurfaceless(client map[string]bool) (*Display, error) {
 	if !client["EGL_MESA_platform_surfaceless"] {
-		return nil, fmt.Errorf("client extension EGL_MESA_platform_surfaceless missing: %w", ErrPlatformUnavailable)
+		return nil, fmt.Errorf("client extension EGL_MESA_platform_surfaceless missing: %w", bridge.ErrPlatformUnavailable)
 	}
-	getPlatformDisplay := procAddr("eglGetPlatformDisplayEXT")
+	getPlatformDisplay := ProcAddr("eglGetPlatformDisplayEXT")
 	if getPlatformDisplay == nil {
-		return nil, fmt.Errorf("eglGetProcAddress(eglGetPlatformDisplayEXT) = NULL: %w", ErrPlatformUnavailable)
+		return nil, fmt.Errorf("eglGetProcAddress(eglGetPlatformDisplayEXT) = NULL: %w", bridge.ErrPlatformUnavailable)
 	}
 	dpy := C.glb_get_platform_display(getPlatformDisplay, C.EGL_PLATFORM_SURFACELESS_MESA, unsafe.Pointer(nil), nil)
 	if dpy == C.EGLDisplay(C.EGL_NO_DISPLAY) {
@@ -191,7 +195,7 @@ func openSurfaceless(client map[string]bool) (*display, error) {
 var glVersions = [][2]int{{4, 5}, {4, 3}, {3, 3}, {3, 2}, {3, 0}}
 
 // openOn initialises dpy, creates the context and makes it current.
-func openOn(dpy C.EGLDisplay, platform string) (d *display, err error) {
+func openOn(dpy C.EGLDisplay, platform string) (d *Display, err error) {
 	if err := initDisplay(dpy); err != nil {
 		return nil, err
 	}
@@ -214,7 +218,7 @@ func openOn(dpy C.EGLDisplay, platform string) (d *display, err error) {
 		}
 	}
 
-	d = &display{dpy: dpy, surf: C.EGLSurface(C.EGL_NO_SURFACE), platform: platform}
+	d = &Display{dpy: dpy, surf: C.EGLSurface(C.EGL_NO_SURFACE), platform: platform}
 	var failures []string
 	for _, v := range append(glVersions, [2]int{0, 0}) {
 		var attribs []C.EGLint
@@ -245,7 +249,7 @@ func openOn(dpy C.EGLDisplay, platform string) (d *display, err error) {
 // makeCurrent makes the context current without a surface when the display
 // allows it, and on a 1×1 pbuffer otherwise: glbridge renders only into
 // framebuffer objects, so the surface is never drawn to.
-func (d *display) makeCurrent(exts map[string]bool, config C.EGLConfig) error {
+func (d *Display) makeCurrent(exts map[string]bool, config C.EGLConfig) error {
 	var surfacelessErr error
 	if exts["EGL_KHR_surfaceless_context"] {
 		if C.eglMakeCurrent(d.dpy, C.EGLSurface(C.EGL_NO_SURFACE), C.EGLSurface(C.EGL_NO_SURFACE), d.ctx) == C.EGL_TRUE {
@@ -293,8 +297,10 @@ func pbufferConfig(dpy C.EGLDisplay) (C.EGLConfig, error) {
 	return config, nil
 }
 
-// close releases what openOn made, in reverse, reporting the first failure.
-func (d *display) close() error {
+// Close releases what Open made, in reverse, reporting every failure. It
+// runs on the thread Open ran on, which should end soon after: EGL's
+// per-thread state is released too.
+func (d *Display) Close() error {
 	var errs []error
 	if C.eglMakeCurrent(d.dpy, C.EGLSurface(C.EGL_NO_SURFACE), C.EGLSurface(C.EGL_NO_SURFACE), C.EGLContext(C.EGL_NO_CONTEXT)) == C.EGL_FALSE {
 		errs = append(errs, eglErr("eglMakeCurrent(EGL_NO_CONTEXT)"))
@@ -313,9 +319,9 @@ func (d *display) close() error {
 	return errors.Join(errs...)
 }
 
-func gettid() int { return unix.Gettid() }
-
-func procAddr(name string) unsafe.Pointer {
+// ProcAddr returns eglGetProcAddress(name), nil when EGL knows none. Any
+// thread may call it.
+func ProcAddr(name string) unsafe.Pointer {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	return unsafe.Pointer(C.eglGetProcAddress(cname))

@@ -6,22 +6,24 @@ import (
 	"fmt"
 	"runtime"
 	"unsafe"
+
+	"github.com/glbridge/glbridge/bridge"
 )
 
-// display stands in for the EGL state on systems glbridge does not run on,
+// Display stands in for the EGL state on systems glbridge does not run on,
 // so that the package still compiles there.
-type display struct {
+type Display struct {
 	platform     string
 	major, minor int
 }
 
-func openDisplay(string) (*display, error) {
-	return nil, fmt.Errorf("egl: headless contexts are implemented on Linux only, not %s: %w", runtime.GOOS, ErrPlatformUnavailable)
+// Open fails: headless contexts are made on Linux only.
+func Open(string) (*Display, error) {
+	return nil, fmt.Errorf("egl: headless contexts are implemented on Linux only, not %s: %w", runtime.GOOS, bridge.ErrPlatformUnavailable)
 }
 
-func (d *display) close() error { return nil }
+// Close does nothing.
+func (d *Display) Close() error { return nil }
 
-// gettid never matches a context thread: there are none here.
-func gettid() int { return -1 }
-
-func procAddr(string) unsafe.Pointer { return nil }
+// ProcAddr knows no function.
+func ProcAddr(string) unsafe.Pointer { return nil }

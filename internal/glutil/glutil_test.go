@@ -8,15 +8,16 @@ import (
 
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
 
+	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/internal/egl"
+	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/internal/glutil"
 )
 
-func newContext(t *testing.T) *egl.Context {
+func newContext(t *testing.T) *headless.Context {
 	t.Helper()
-	c, err := egl.New(egl.Options{})
-	if errors.Is(err, egl.ErrPlatformUnavailable) {
+	c, err := headless.New(headless.Options{})
+	if errors.Is(err, bridge.ErrPlatformUnavailable) {
 		t.Skipf("no headless EGL platform: %v", err)
 	}
 	if err != nil {

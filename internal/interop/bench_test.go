@@ -10,7 +10,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -18,7 +18,7 @@ import (
 // texture: the broker round trip, the fd arriving, and the GL import
 // (memory object and texture). The closes that follow are not timed.
 func BenchmarkOpenImport(b *testing.B) {
-	env, err := interop.NewEnv("")
+	env, err := gpuenv.NewEnv("")
 	if err != nil {
 		b.Fatal(err)
 	}

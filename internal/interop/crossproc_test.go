@@ -17,10 +17,10 @@ import (
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/brokertest"
-	"github.com/glbridge/glbridge/internal/childproc"
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
+	"github.com/glbridge/glbridge/internal/testenv"
+	"github.com/glbridge/glbridge/internal/testenv/testbroker"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -31,12 +31,12 @@ var privateData = []byte("d3d11 private runtime data: TEXTURE2D_DESC v4")
 const crossW, crossH, crossFrame = 67, 33, 7
 
 // startBroker serves a broker in this process on a fresh socket.
-func startBroker(t testing.TB) string { return brokertest.Start(t) }
+func startBroker(t testing.TB) string { return testbroker.Start(t) }
 
 // TestMain runs the child processes of the cross-process tests, or the
 // tests.
 func TestMain(m *testing.M) {
-	childproc.Dispatch(map[string]childproc.Body{
+	testenv.Dispatch(map[string]testenv.Body{
 		"gl-producer": glProducer,
 		"gl-consumer": func(in *bufio.Scanner) error { return consumer(in, false) },
 		"vk-consumer": func(in *bufio.Scanner) error { return consumer(in, true) },
@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 // glProducer is the wined3d role: a GL context draws the test pattern into
 // a texture backed by the helper device's memory and shares it.
 func glProducer(in *bufio.Scanner) error {
-	env, err := interop.NewEnv("")
+	env, err := gpuenv.NewEnv("")
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func consumer(in *bufio.Scanner, vulkan bool) error {
 		read = func() ([]byte, error) { return img.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{}) }
 	} else {
 		defer unix.Close(res.FD) // ImportMemory imports a dup
-		env, err := interop.NewEnv("")
+		env, err := gpuenv.NewEnv("")
 		if err != nil {
 			return err
 		}
@@ -213,7 +213,7 @@ const childTimeout = 60 * time.Second
 // context or their own Vulkan device, and check every texel.
 func TestCrossProcess(t *testing.T) {
 	sock := startBroker(t)
-	prod := childproc.Start(t, "gl-producer", "GLB_SOCK="+sock, `GLB_NAME=Local\glbridge-cross`)
+	prod := testenv.StartChild(t, "gl-producer", "GLB_SOCK="+sock, `GLB_NAME=Local\glbridge-cross`)
 	kmt := prod.Expect(t, "KMT", childTimeout)
 	for _, tc := range []struct{ role, open string }{
 		{"gl-consumer", "GLB_KMT=" + kmt},
@@ -222,7 +222,7 @@ func TestCrossProcess(t *testing.T) {
 		{"vk-consumer", `GLB_NAME=Local\glbridge-cross`},
 	} {
 		t.Run(tc.role+"/"+strings.SplitN(tc.open, "=", 2)[0], func(t *testing.T) {
-			cons := childproc.Start(t, tc.role, "GLB_SOCK="+sock, tc.open)
+			cons := testenv.StartChild(t, tc.role, "GLB_SOCK="+sock, tc.open)
 			t.Logf("%s: %s", tc.role, cons.Expect(t, "OK", childTimeout))
 			cons.Send(t, "exit")
 			cons.Wait(t, childTimeout)
@@ -242,9 +242,9 @@ func TestCrossProcessDeath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	prod := childproc.Start(t, "gl-producer", "GLB_SOCK="+sock)
+	prod := testenv.StartChild(t, "gl-producer", "GLB_SOCK="+sock)
 	kmt := prod.Expect(t, "KMT", childTimeout)
-	cons := childproc.Start(t, "gl-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt)
+	cons := testenv.StartChild(t, "gl-consumer", "GLB_SOCK="+sock, "GLB_KMT="+kmt)
 	cons.Expect(t, "OK", childTimeout)
 
 	prod.Kill()

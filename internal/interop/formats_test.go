@@ -17,7 +17,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -171,7 +171,7 @@ func TestFormatMatrix(t *testing.T) {
 
 // runCombination runs one format × kind and says how it went; errors from
 // glbridge's code are reported on t.
-func runCombination(t *testing.T, env *interop.Env, d bridge.Desc) (outcome, string) {
+func runCombination(t *testing.T, env *gpuenv.Env, d bridge.Desc) (outcome, string) {
 	sup, err := vkalloc.QuerySupport(env.Dev, d)
 	if err != nil {
 		if !errors.Is(err, bridge.ErrUnsupportedFormat) {
@@ -240,7 +240,7 @@ func geometryOf(d bridge.Desc) geometry {
 
 // shareErr is share without the test's Fatal: the image on the helper
 // device, imported into GL as a texture.
-func shareErr(env *interop.Env, d bridge.Desc) (*shared, error) {
+func shareErr(env *gpuenv.Env, d bridge.Desc) (*shared, error) {
 	img, err := vkalloc.NewImage(env.Dev, d)
 	if err != nil {
 		return nil, err
@@ -509,7 +509,7 @@ func subresourceName(level, layer uint32, a vkalloc.Aspect) string {
 
 // vulkanToGL writes every subresource on the helper device and reads every
 // level in GL.
-func vulkanToGL(t *testing.T, env *interop.Env, s *shared) {
+func vulkanToGL(t *testing.T, env *gpuenv.Env, s *shared) {
 	a := s.img.Allocation()
 	d := a.Desc
 	fi, _ := bridge.LookupFormat(d.Format)
@@ -562,7 +562,7 @@ func vulkanToGL(t *testing.T, env *interop.Env, s *shared) {
 
 // glToVulkan writes every level in GL and reads every subresource on the
 // helper device.
-func glToVulkan(t *testing.T, env *interop.Env, s *shared) {
+func glToVulkan(t *testing.T, env *gpuenv.Env, s *shared) {
 	a := s.img.Allocation()
 	d := a.Desc
 	fi, _ := bridge.LookupFormat(d.Format)
@@ -640,7 +640,7 @@ func clear(img *vkalloc.Image, fi bridge.FormatInfo) error {
 // multisampleVulkanToGL clears the multisampled image and a single-sample
 // twin the same way on the helper device; GL resolves each layer and must
 // read what the twin holds.
-func multisampleVulkanToGL(t *testing.T, env *interop.Env, s *shared) {
+func multisampleVulkanToGL(t *testing.T, env *gpuenv.Env, s *shared) {
 	a := s.img.Allocation()
 	d := a.Desc
 	fi, _ := bridge.LookupFormat(d.Format)
@@ -687,7 +687,7 @@ func multisampleVulkanToGL(t *testing.T, env *interop.Env, s *shared) {
 // multisampleGLToVulkan: GL clears each layer of a multisampled colour
 // texture to a texel of its own; Vulkan resolves each layer and must find
 // that texel everywhere (every sample holds it, so any resolve gives it).
-func multisampleGLToVulkan(t *testing.T, env *interop.Env, s *shared) {
+func multisampleGLToVulkan(t *testing.T, env *gpuenv.Env, s *shared) {
 	a := s.img.Allocation()
 	d := a.Desc
 	st := s.tex.Storage()

@@ -11,21 +11,21 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/egl"
-	"github.com/glbridge/glbridge/internal/fdcount"
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
+	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
 var sizes = [][2]int{{1, 1}, {67, 33}, {256, 256}}
 
-func newEnv(t testing.TB, platform string) *interop.Env {
+func newEnv(t testing.TB, platform string) *gpuenv.Env {
 	t.Helper()
-	env, err := interop.NewEnv(platform)
-	if platform != "" && errors.Is(err, egl.ErrPlatformUnavailable) {
+	env, err := gpuenv.NewEnv(platform)
+	if platform != "" && errors.Is(err, bridge.ErrPlatformUnavailable) {
 		t.Skipf("EGL platform %q is not available here: %v", platform, err)
 	}
 	if err != nil {
@@ -49,7 +49,7 @@ type shared struct {
 
 // share allocates an image on the helper device and imports it into GL.
 // The fd is closed here whatever happens: ImportMemory dups it.
-func share(t testing.TB, env *interop.Env, d bridge.Desc) *shared {
+func share(t testing.TB, env *gpuenv.Env, d bridge.Desc) *shared {
 	t.Helper()
 	img, err := vkalloc.NewImage(env.Dev, d)
 	if err != nil {
@@ -77,7 +77,7 @@ func share(t testing.TB, env *interop.Env, d bridge.Desc) *shared {
 	return s
 }
 
-func (s *shared) close(env *interop.Env) {
+func (s *shared) close(env *gpuenv.Env) {
 	env.GL.Call(func() {
 		s.tex.Close()
 		s.mem.Close()
@@ -87,8 +87,8 @@ func (s *shared) close(env *interop.Env) {
 
 func near(a, b byte) bool { return a-b <= 1 || b-a <= 1 }
 
-func forEachPlatform(t *testing.T, f func(t *testing.T, env *interop.Env)) {
-	for _, p := range []string{egl.PlatformDevice, egl.PlatformSurfaceless} {
+func forEachPlatform(t *testing.T, f func(t *testing.T, env *gpuenv.Env)) {
+	for _, p := range []string{headless.PlatformDevice, headless.PlatformSurfaceless} {
 		t.Run(p, func(t *testing.T) { f(t, newEnv(t, p)) })
 	}
 }
@@ -97,7 +97,7 @@ func forEachPlatform(t *testing.T, f func(t *testing.T, env *interop.Env)) {
 // exactly that colour through an FBO. 0.5 rounds to 128 on Mesa and to 127
 // on NVIDIA, hence ±1.
 func TestVulkanClearGLRead(t *testing.T) {
-	forEachPlatform(t, func(t *testing.T, env *interop.Env) {
+	forEachPlatform(t, func(t *testing.T, env *gpuenv.Env) {
 		colours := [][4]float32{{1, 0.5, 0, 1}, {0.2, 0.4, 0.6, 0.8}}
 		for _, sz := range sizes {
 			t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
@@ -133,7 +133,7 @@ func TestVulkanClearGLRead(t *testing.T) {
 // TestGLDrawVulkanRead: GL renders four quadrants of distinct colours; the
 // helper device copies the image to a buffer and every texel is checked.
 func TestGLDrawVulkanRead(t *testing.T) {
-	forEachPlatform(t, func(t *testing.T, env *interop.Env) {
+	forEachPlatform(t, func(t *testing.T, env *gpuenv.Env) {
 		colors := [4][4]float32{
 			glutil.TopLeft:     {1, 0, 0, 1},
 			glutil.TopRight:    {0, 1, 0, 1},
@@ -252,14 +252,14 @@ func TestNoFDLeak(t *testing.T) {
 		s.close(env)
 	}
 	cycle()
-	before, err := fdcount.Count(0)
+	before, err := testenv.CountFDs(0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 200 {
 		cycle()
 	}
-	after, _ := fdcount.Count(0)
+	after, _ := testenv.CountFDs(0)
 	if after != before {
 		t.Fatalf("%d fds before, %d after 200 create/import/close cycles", before, after)
 	}
@@ -280,7 +280,7 @@ func TestImportErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	before, _ := fdcount.Count(0)
+	before, _ := testenv.CountFDs(0)
 	// Mesa exports memfds, whose size glimport checks against the record;
 	// NVIDIA exports device handles that carry no size, and its GL takes
 	// whatever size it is told.
@@ -321,11 +321,11 @@ func TestImportErrors(t *testing.T) {
 			}
 			t.Logf("%s: %v", tc.name, err)
 		})
-		if !fdcount.IsOpen(fd) {
+		if !testenv.FDOpen(fd) {
 			t.Fatalf("%s: a failed import closed the caller's fd", tc.name)
 		}
 	}
-	if after, _ := fdcount.Count(0); after != before {
+	if after, _ := testenv.CountFDs(0); after != before {
 		t.Fatalf("%d fds before the failed imports, %d after", before, after)
 	}
 }

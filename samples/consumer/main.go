@@ -36,8 +36,8 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/egl"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -138,7 +138,7 @@ func readVulkan(a bridge.Allocation, fd int) ([]byte, string, error) {
 // texture. It closes fd (ImportMemory imports a duplicate).
 func readGL(a bridge.Allocation, fd int) (px []byte, via string, err error) {
 	defer unix.Close(fd)
-	ctx, err := egl.New(egl.Options{})
+	ctx, err := headless.New(headless.Options{})
 	if err != nil {
 		return nil, "", fmt.Errorf("no headless GL context: %w", err)
 	}

@@ -48,8 +48,8 @@ import (
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
+	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/egl"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -90,7 +90,7 @@ func main() {
 // glSide is the GL process: it creates and shares the texture, starts the
 // Vulkan process, and draws the even frames.
 func glSide(c *broker.Client, socket string, rounds int) error {
-	ctx, err := egl.New(egl.Options{})
+	ctx, err := headless.New(headless.Options{})
 	if err != nil {
 		return fmt.Errorf("no headless GL context: %w", err)
 	}

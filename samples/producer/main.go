@@ -41,8 +41,8 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/egl"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -68,7 +68,7 @@ func run(socket, name string, frame int) error {
 	}
 	defer c.Close() // closing the connection releases every handle it holds
 
-	ctx, err := egl.New(egl.Options{})
+	ctx, err := headless.New(headless.Options{})
 	if err != nil {
 		return fmt.Errorf("no headless GL context: %w", err)
 	}

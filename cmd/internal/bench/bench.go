@@ -28,7 +28,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/internal/testpattern"
 )
 
@@ -233,7 +233,7 @@ const consumerNote = "the helper device (same VkDevice that allocated the image)
 
 // Run measures every path at every size in opts on env, then the open
 // latency and broker throughput, and returns the report.
-func Run(env *interop.Env, opts Options) (*Report, error) {
+func Run(env *gpuenv.Env, opts Options) (*Report, error) {
 	if opts.Staging == "" {
 		opts.Staging = StagingPersistent
 	}
@@ -302,7 +302,7 @@ func ratio(rep *Report, sz Size) Ratio {
 // does (a shared CI machine does plenty) hits them alike.
 const block = 1
 
-func runSize(env *interop.Env, work *workload, sz Size, hp handoff.Path, opts Options) ([]Result, error) {
+func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Options) ([]Result, error) {
 	progress(opts.Progress, "bench: %s: setting up", sz)
 	r := &rig{env: env, work: work, w: sz.W, h: sz.H, desc: bridge.Desc{
 		Dimension: bridge.DimensionTexture2D, Width: uint32(sz.W), Height: uint32(sz.H),

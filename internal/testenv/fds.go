@@ -1,6 +1,4 @@
-// Package fdcount counts a process's open file descriptors, for the tests
-// that prove glbridge leaks none.
-package fdcount
+package testenv
 
 import (
 	"os"
@@ -17,10 +15,10 @@ func runtimeOwned(target string) bool {
 	return strings.HasPrefix(target, "/sys/fs/cgroup/")
 }
 
-// Count returns the number of open fds of process pid (0 for this one),
+// CountFDs returns the number of open fds of process pid (0 for this one),
 // not counting the descriptor used to read the directory nor those the Go
 // runtime owns.
-func Count(pid int) (int, error) {
+func CountFDs(pid int) (int, error) {
 	dir := "/proc/self/fd"
 	if pid != 0 {
 		dir = "/proc/" + strconv.Itoa(pid) + "/fd"
@@ -42,8 +40,8 @@ func Count(pid int) (int, error) {
 	return n, nil
 }
 
-// IsOpen reports whether fd is an open descriptor of this process.
-func IsOpen(fd int) bool {
+// FDOpen reports whether fd is an open descriptor of this process.
+func FDOpen(fd int) bool {
 	_, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 	return err == nil
 }

@@ -1,4 +1,4 @@
-package egl_test
+package headless_test
 
 import (
 	"errors"
@@ -12,7 +12,8 @@ import (
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
 	"golang.org/x/sys/unix"
 
-	"github.com/glbridge/glbridge/internal/egl"
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/headless"
 )
 
 // glMu guards go-gl's global function pointers, which the first context to
@@ -24,14 +25,14 @@ var (
 
 // newContext makes a context and loads GL through it; it skips the test when
 // the platform is not offered at all and fails it on any other error.
-func newContext(t *testing.T, platform string) *egl.Context {
+func newContext(t *testing.T, platform string) *headless.Context {
 	t.Helper()
-	c, err := egl.New(egl.Options{Platform: platform})
-	if errors.Is(err, egl.ErrPlatformUnavailable) {
+	c, err := headless.New(headless.Options{Platform: platform})
+	if errors.Is(err, bridge.ErrPlatformUnavailable) {
 		t.Skipf("platform %q not offered by this EGL: %v", platform, err)
 	}
 	if err != nil {
-		t.Fatalf("egl.New(%q): %v", platform, err)
+		t.Fatalf("headless.New(%q): %v", platform, err)
 	}
 	t.Cleanup(func() {
 		if err := c.Close(); err != nil {
@@ -55,7 +56,7 @@ func newContext(t *testing.T, platform string) *egl.Context {
 
 // checkRenders clears a framebuffer object to a colour and reads it back,
 // proving the context is current and working on its thread.
-func checkRenders(t *testing.T, c *egl.Context, rgba [4]uint8) error {
+func checkRenders(t *testing.T, c *headless.Context, rgba [4]uint8) error {
 	var err error
 	c.Call(func() {
 		var tex, fbo uint32
@@ -118,12 +119,12 @@ func testPlatform(t *testing.T, platform string) {
 	}
 }
 
-func TestDevicePlatform(t *testing.T)      { testPlatform(t, egl.PlatformDevice) }
-func TestSurfacelessPlatform(t *testing.T) { testPlatform(t, egl.PlatformSurfaceless) }
+func TestDevicePlatform(t *testing.T)      { testPlatform(t, headless.PlatformDevice) }
+func TestSurfacelessPlatform(t *testing.T) { testPlatform(t, headless.PlatformSurfaceless) }
 
 func TestDefaultPlatform(t *testing.T) {
 	c := newContext(t, "")
-	if p := c.Platform(); !strings.HasPrefix(p, egl.PlatformDevice) && !strings.HasPrefix(p, egl.PlatformSurfaceless) {
+	if p := c.Platform(); !strings.HasPrefix(p, headless.PlatformDevice) && !strings.HasPrefix(p, headless.PlatformSurfaceless) {
 		t.Errorf("Platform() = %q", p)
 	}
 }
@@ -134,7 +135,7 @@ func TestUnknownPlatformPanics(t *testing.T) {
 			t.Errorf("recovered %v, want a panic naming the platform", r)
 		}
 	}()
-	egl.New(egl.Options{Platform: "wayland"})
+	headless.New(headless.Options{Platform: "wayland"})
 }
 
 func TestCallRunsOnOneThread(t *testing.T) {
@@ -213,8 +214,8 @@ func TestCallGoexitReachesCaller(t *testing.T) {
 }
 
 func TestCloseIdempotent(t *testing.T) {
-	c, err := egl.New(egl.Options{})
-	if errors.Is(err, egl.ErrPlatformUnavailable) {
+	c, err := headless.New(headless.Options{})
+	if errors.Is(err, bridge.ErrPlatformUnavailable) {
 		t.Skipf("no headless EGL platform: %v", err)
 	}
 	if err != nil {
@@ -269,7 +270,7 @@ func TestTwoContextsConcurrently(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	for i, c := range []*egl.Context{a, b} {
+	for i, c := range []*headless.Context{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

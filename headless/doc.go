@@ -1,5 +1,5 @@
-// Package egl creates headless OpenGL contexts for glbridge's tools and
-// tests. The glbridge library itself never creates a context: it works on
+// Package headless creates headless OpenGL contexts, for glbridge's tools,
+// its tests and users' own tests and tools. The glbridge library itself never creates a context: it works on
 // the caller's current one through a proc-address function. Here a context
 // is made without a window system, on the EGL device platform
 // (EGL_EXT_platform_device) when the driver offers it and on Mesa's
@@ -15,4 +15,4 @@
 // The contexts are compatibility-profile contexts because wined3d, which
 // glbridge serves, creates legacy contexts: glbridge must work in the same
 // kind of context.
-package egl
+package headless

@@ -21,7 +21,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/internal/egl"
+	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/share"
@@ -50,7 +50,7 @@ func PNGName(side string, frame int) string { return fmt.Sprintf("%s-%03d.png", 
 // saving each as a PNG. It works on every path share offers: zero-copy
 // where GL and Vulkan share memory, a copy where they cannot.
 func Producer(o Options, announce func(kmt bridge.Handle, sharePath, syncPath, renderer string)) error {
-	ctx, err := egl.New(egl.Options{})
+	ctx, err := headless.New(headless.Options{})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -53,7 +53,7 @@ const openSize = 256
 // creates a resource through it, and measures opens and throughput. The
 // broker serves over a real unix socket, passing real fds; only the
 // processes are one.
-func measureBroker(env *interop.Env, opts Options) (*OpenResult, *BrokerResult, error) {
+func measureBroker(env *gpuenv.Env, opts Options) (*OpenResult, *BrokerResult, error) {
 	dir, err := os.MkdirTemp("", "glshare-bench-")
 	if err != nil {
 		return nil, nil, err
@@ -113,7 +113,7 @@ func measureBroker(env *interop.Env, opts Options) (*OpenResult, *BrokerResult, 
 
 // measureOpen times n opens by KMT handle on a consumer connection: the
 // round trip, then the round trip plus the GL import. Closing is not timed.
-func measureOpen(env *interop.Env, sock string, kmt bridge.Handle, n int) (*OpenResult, error) {
+func measureOpen(env *gpuenv.Env, sock string, kmt bridge.Handle, n int) (*OpenResult, error) {
 	c, err := broker.Dial(sock)
 	if err != nil {
 		return nil, err

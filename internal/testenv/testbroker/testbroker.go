@@ -1,7 +1,7 @@
-// Package brokertest serves a glbridge broker inside a test's own process,
+// Package testbroker serves a glbridge broker inside a test's own process,
 // on a fresh socket, over a real unix socket with real fd passing: what the
 // cross-process tests, the samples' tests and the benchmarks talk to.
-package brokertest
+package testbroker
 
 import (
 	"context"

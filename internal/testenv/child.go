@@ -1,11 +1,13 @@
-// Package childproc runs a test binary again as a child process in a named
-// role, so that glbridge's cross-process tests use real processes: fds
-// really cross process boundaries and kill -9 really kills.
+// Package testenv is glbridge's test harness: child processes for the
+// cross-process tests (real processes, so that fds really cross process
+// boundaries and kill -9 really kills) and fd counts for the leak tests.
+// testbroker serves a broker inside a test; gpuenv opens GL and the helper
+// device.
 //
 // The parent talks to a child in lines: it sends commands on the child's
 // standard input and waits for lines the child prints. A child reports a
 // failure as a line starting with "ERROR ".
-package childproc
+package testenv
 
 import (
 	"bufio"
@@ -37,10 +39,10 @@ type Child struct {
 	log   []string
 }
 
-// Start runs the current test binary as role, with env added to the
+// StartChild runs the current test binary as role, with env added to the
 // environment. The test binary's TestMain must call Dispatch first. The
 // child is killed when the test ends.
-func Start(t testing.TB, role string, env ...string) *Child {
+func StartChild(t testing.TB, role string, env ...string) *Child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), RoleEnv+"="+role), env...)

@@ -9,7 +9,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -66,7 +66,7 @@ type pathRun interface {
 // rig is what every path of a size shares: the GL context and helper
 // device, the workload and the frame size.
 type rig struct {
-	env  *interop.Env
+	env  *gpuenv.Env
 	work *workload
 	desc bridge.Desc
 	w, h int

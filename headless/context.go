@@ -1,12 +1,15 @@
-package egl
+package headless
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/internal/egl"
 )
 
 // Platform names accepted by Options.Platform and reported by
@@ -14,17 +17,11 @@ import (
 const (
 	// PlatformDevice is the EGL device platform (EGL_EXT_platform_device):
 	// a display on an enumerated device, no window system involved.
-	PlatformDevice = "device"
+	PlatformDevice = egl.PlatformDevice
 	// PlatformSurfaceless is Mesa's surfaceless platform
 	// (EGL_MESA_platform_surfaceless).
-	PlatformSurfaceless = "surfaceless"
+	PlatformSurfaceless = egl.PlatformSurfaceless
 )
-
-// ErrPlatformUnavailable is wrapped by New's error when the requested
-// platform, or every platform, is not offered at all by this EGL (the client
-// extension is missing or no device is enumerated), as opposed to being
-// offered and failing. Tests skip on it and fail on anything else.
-var ErrPlatformUnavailable = errors.New("EGL platform not available")
 
 // Options selects how New makes its context. The zero value tries the device
 // platform, then surfaceless.
@@ -38,7 +35,7 @@ type Options struct {
 // goroutine locked to its own OS thread. All GL work for it goes through
 // Call. Close releases it; there is no finalizer.
 type Context struct {
-	st       *display // EGL objects; touched only on the context thread
+	st       *egl.Display // EGL objects; touched only on the context thread
 	tid      int
 	platform string
 	major    int
@@ -78,7 +75,7 @@ func New(opts Options) (*Context, error) {
 	switch opts.Platform {
 	case "", PlatformDevice, PlatformSurfaceless:
 	default:
-		panic(fmt.Sprintf("egl: unknown platform %q (want %q or %q)", opts.Platform, PlatformDevice, PlatformSurfaceless))
+		panic(fmt.Sprintf("headless: unknown platform %q (want %q or %q)", opts.Platform, PlatformDevice, PlatformSurfaceless))
 	}
 	c := &Context{
 		reqs: make(chan request),
@@ -97,7 +94,7 @@ func New(opts Options) (*Context, error) {
 // thread-local state with it instead of handing it to another goroutine.
 func (c *Context) thread(opts Options, ready chan<- error) {
 	runtime.LockOSThread()
-	st, err := openDisplay(opts.Platform)
+	st, err := egl.Open(opts.Platform)
 	if err != nil {
 		c.exited.Store(true)
 		close(c.done)
@@ -105,11 +102,11 @@ func (c *Context) thread(opts Options, ready chan<- error) {
 		return
 	}
 	c.st = st
-	c.tid = gettid()
-	c.platform = st.platform
-	c.major, c.minor = st.major, st.minor
+	c.tid = unix.Gettid()
+	c.platform = st.Platform()
+	c.major, c.minor = st.Version()
 	defer func() {
-		c.closeErr = c.st.close()
+		c.closeErr = c.st.Close()
 		c.exited.Store(true)
 		close(c.done)
 	}()
@@ -149,7 +146,7 @@ func (c *Context) run(req request) {
 // onThread reports whether the caller is running on the context thread,
 // which, being locked, only the context's own goroutine (inside a Call) can.
 func (c *Context) onThread() bool {
-	return !c.exited.Load() && gettid() == c.tid
+	return !c.exited.Load() && unix.Gettid() == c.tid
 }
 
 // Call runs f on the context thread, with the context current, and returns
@@ -166,7 +163,7 @@ func (c *Context) Call(f func()) {
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
-		panic("egl: Call on a closed Context")
+		panic("headless: Call on a closed Context")
 	}
 	res := make(chan callResult, 1)
 	c.reqs <- request{f: f, result: res}
@@ -185,7 +182,7 @@ func (c *Context) Call(f func()) {
 // non-nil address does not prove the current context supports the function:
 // check the extension string too. Any goroutine may call it.
 func (c *Context) ProcAddr(name string) unsafe.Pointer {
-	return procAddr(name)
+	return egl.ProcAddr(name)
 }
 
 // Platform describes where the context was made: "device" or "surfaceless",
@@ -205,7 +202,7 @@ func (c *Context) Version() (major, minor int) { return c.major, c.minor }
 // panics, since the thread cannot wait for itself.
 func (c *Context) Close() error {
 	if c.onThread() {
-		panic("egl: Close called from inside Call on the same Context")
+		panic("headless: Close called from inside Call on the same Context")
 	}
 	c.mu.Lock()
 	if c.closed {

@@ -1,17 +1,20 @@
-package interop
+// Package gpuenv opens what a GL renderer using glbridge has: a headless GL
+// context, glimport loaded on it, and the helper device that matches it.
+// glshare's tools and glbridge's tests start from it.
+package gpuenv
 
 import (
 	"fmt"
 
 	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/egl"
 )
 
 // Env is a headless GL context with its helper device: what a GL renderer
 // using glbridge has. Tests, the demo and the benchmarks build on it.
 type Env struct {
-	GL  *egl.Context
+	GL  *headless.Context
 	ID  glimport.Identity
 	Dev *helperdev.Device
 }
@@ -19,7 +22,7 @@ type Env struct {
 // NewEnv makes a GL context on platform ("" for the first that works),
 // loads glimport on it and opens the helper device that matches it.
 func NewEnv(platform string) (*Env, error) {
-	ctx, err := egl.New(egl.Options{Platform: platform})
+	ctx, err := headless.New(headless.Options{Platform: platform})
 	if err != nil {
 		return nil, err
 	}

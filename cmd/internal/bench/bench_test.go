@@ -12,12 +12,12 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/internal/interop"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 )
 
-func newEnv(tb testing.TB) *interop.Env {
+func newEnv(tb testing.TB) *gpuenv.Env {
 	tb.Helper()
-	env, err := interop.NewEnv("")
+	env, err := gpuenv.NewEnv("")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func newEnv(tb testing.TB) *interop.Env {
 }
 
 // newRun sets up path p at w×h with the default workload.
-func newRun(tb testing.TB, env *interop.Env, p Path, w, h int) pathRun {
+func newRun(tb testing.TB, env *gpuenv.Env, p Path, w, h int) pathRun {
 	tb.Helper()
 	var work *workload
 	var err error
