@@ -27,7 +27,7 @@ import (
 	"sync"
 	"unsafe"
 
-		"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge"
 )
 
 // Display is one headless context's EGL state: a display, a context and
