@@ -1,0 +1,35 @@
+// Package fdutil holds glbridge's one way of duplicating a file descriptor,
+// and of closing a list of them, so that every package that keeps or hands
+// on an fd does it the same way: close-on-exec, since glbridge's fds must
+// never leak into a program the caller starts.
+package fdutil
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Dup returns a close-on-exec duplicate of fd, owned by the caller. A
+// negative fd is refused without a system call. The error names fd and
+// the errno.
+func Dup(fd int) (int, error) {
+	if fd < 0 {
+		return -1, fmt.Errorf("invalid fd %d", fd)
+	}
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("duplicating fd %d: %w", fd, err)
+	}
+	return d, nil
+}
+
+// CloseAll closes every fd of fds that is not negative, ignoring errors:
+// for fds the caller owns and gives up on, on an error path.
+func CloseAll(fds []int) {
+	for _, fd := range fds {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}
