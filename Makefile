@@ -2,6 +2,7 @@
 # machine: both install what is missing first (as root, or through sudo).
 
 GO      ?= go
+GOFMT   ?= $(shell $(GO) env GOROOT)/bin/gofmt
 BIN     := bin
 GOFLAGS ?=
 export GOFLAGS
@@ -17,7 +18,7 @@ DEBS := gcc pkg-config \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test test-short bench demo info vet clean samples
+.PHONY: all deps build test test-short bench demo info vet lint clean samples
 
 all: build
 
@@ -49,9 +50,22 @@ samples: deps
 vet: deps
 	$(GO) vet ./...
 
+# lint is vet, a gofmt check (it fails listing every file gofmt would
+# change) and staticcheck, pinned in go.mod as a tool dependency and run
+# through the Go toolchain (go tool staticcheck), so nothing is installed
+# outside the module cache.
+lint: vet
+	@out=$$($(GOFMT) -l . 2>&1); status=$$?; \
+	if [ $$status -ne 0 ] || [ -n "$$out" ]; then \
+		echo "gofmt: these files need gofmt -w (or do not parse):"; \
+		echo "$$out"; \
+		exit 1; \
+	fi
+	$(GO) tool staticcheck ./...
+
 # The suites run on the local drivers for real; packages run one at a time
 # (-p 1) because the machine has two cores and llvmpipe uses them all.
-test: deps vet
+test: deps lint
 	$(GO) test -p 1 -count=1 -timeout 40m ./...
 	$(GO) test -p 1 -count=1 -race -timeout 20m ./bridge/...
 
