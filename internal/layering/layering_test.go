@@ -34,7 +34,7 @@ var layers = []struct {
 	{4, []string{"bridge/broker"}},
 	{5, []string{"handoff"}},
 	{6, []string{"share"}},
-	{7, []string{"internal/testpattern", "internal/testenv"}}, // test support
+	{7, []string{"internal/testpattern", "internal/testenv"}},       // test support
 	{8, []string{"internal/gpuenv", "internal/testenv/testbroker"}}, // test support
 	{9, []string{"cmd/internal/..."}},
 	{10, []string{"cmd/glshare", "cmd/glshare-window", "samples/..."}},
