@@ -24,6 +24,21 @@ func (u UUID) String() string { return hex.EncodeToString(u[:]) }
 // IsZero reports whether u is all zero bytes, as an unset UUID is.
 func (u UUID) IsZero() bool { return u == UUID{} }
 
+// DeviceID names a GPU and the driver that drives it, by the UUIDs GL
+// (GL_DRIVER_UUID_EXT, GL_DEVICE_UUID_EXT) and Vulkan
+// (VkPhysicalDeviceIDProperties) both report. Memory passes zero-copy only
+// between two sides whose DeviceIDs are equal: one driver on one device.
+type DeviceID struct {
+	Driver, Device UUID
+}
+
+// String formats id as glshare prints it.
+func (id DeviceID) String() string { return "driver " + id.Driver.String() + " device " + id.Device.String() }
+
+// IsZero reports whether id is unset, as a GL without GL_EXT_memory_object
+// reports it.
+func (id DeviceID) IsZero() bool { return id == DeviceID{} }
+
 // Dimension is the kind of a resource, as D3D11 and D3D12 distinguish them.
 type Dimension uint32
 
@@ -114,10 +129,9 @@ type Allocation struct {
 	// VkMemoryDedicatedAllocateInfo; importers must mirror it
 	// (GL_DEDICATED_MEMORY_OBJECT_EXT, VkMemoryDedicatedAllocateInfo).
 	Dedicated bool
-	// DriverUUID and DeviceUUID identify the exporting device. An importer
-	// whose UUIDs differ cannot use the memory.
-	DriverUUID UUID
-	DeviceUUID UUID
+	// Device identifies the exporting device. An importer whose UUIDs
+	// differ cannot use the memory.
+	Device DeviceID
 	// HostMemory says the memory is not a Vulkan allocation but shared
 	// host memory (a memfd) holding the resource's subresources tightly
 	// packed, one after another (see share.HostLayout): the copy path, for

@@ -67,9 +67,9 @@ type Identity struct {
 	Vendor, Renderer, Version, GLSL string
 	// Extensions is the sorted list of GL extension names.
 	Extensions []string
-	// DriverUUID and DeviceUUID are GL_DRIVER_UUID_EXT and the first
-	// GL_DEVICE_UUID_EXT, zero when GL_EXT_memory_object is absent.
-	DriverUUID, DeviceUUID bridge.UUID
+	// Device is GL_DRIVER_UUID_EXT and the first GL_DEVICE_UUID_EXT, zero
+	// when GL_EXT_memory_object is absent.
+	Device bridge.DeviceID
 	// NumDeviceUUIDs is GL_NUM_DEVICE_UUIDS_EXT: more than one for a
 	// context spanning a device group, of which DeviceUUID is the first.
 	NumDeviceUUIDs int
@@ -80,6 +80,19 @@ type Identity struct {
 	SemaphoreFD bool
 	// TimelineSemaphore: GL_NV_timeline_semaphore.
 	TimelineSemaphore bool
+}
+
+// String names the context as glbridge's errors do: GL and its renderer.
+func (id Identity) String() string { return fmt.Sprintf("GL %q", id.Renderer) }
+
+// CheckMemoryObject returns nil when the context can import Vulkan memory
+// (GL_EXT_memory_object_fd), and otherwise an error wrapping
+// bridge.ErrNoExternalMemory that names the extension and the renderer.
+func (id Identity) CheckMemoryObject() error {
+	if !id.MemoryObjectFD {
+		return fmt.Errorf("glimport: %w: %s lacks GL_EXT_memory_object_fd", bridge.ErrNoExternalMemory, id)
+	}
+	return nil
 }
 
 // Has reports whether the context offers extension name.
@@ -110,7 +123,7 @@ func QueryIdentity() (Identity, error) {
 	// GL_EXT_semaphore); without it Mesa's dispatch stubs exist but the
 	// queries are errors.
 	if id.Has("GL_EXT_memory_object") || id.Has("GL_EXT_semaphore") {
-		gl.GetUnsignedBytevEXT(gl.DRIVER_UUID_EXT, &id.DriverUUID[0])
+		gl.GetUnsignedBytevEXT(gl.DRIVER_UUID_EXT, &id.Device.Driver[0])
 		if err := glutil.CheckError("glGetUnsignedBytevEXT(GL_DRIVER_UUID_EXT)"); err != nil {
 			return Identity{}, fmt.Errorf("glimport: %w", err)
 		}
@@ -121,7 +134,7 @@ func QueryIdentity() (Identity, error) {
 		}
 		id.NumDeviceUUIDs = int(n)
 		if n > 0 {
-			gl.GetUnsignedBytei_vEXT(gl.DEVICE_UUID_EXT, 0, &id.DeviceUUID[0])
+			gl.GetUnsignedBytei_vEXT(gl.DEVICE_UUID_EXT, 0, &id.Device.Device[0])
 			if err := glutil.CheckError("glGetUnsignedBytei_vEXT(GL_DEVICE_UUID_EXT, 0)"); err != nil {
 				return Identity{}, fmt.Errorf("glimport: %w", err)
 			}

@@ -52,7 +52,7 @@ func TestQueryIdentity(t *testing.T) {
 	c := newContext(t)
 	id := identity(t, c)
 	t.Logf("%s / %s / %s / GLSL %s, %d extensions, driver %s, device %s (%d), memory fd %v, semaphore fd %v, timeline %v",
-		id.Vendor, id.Renderer, id.Version, id.GLSL, len(id.Extensions), id.DriverUUID, id.DeviceUUID, id.NumDeviceUUIDs,
+		id.Vendor, id.Renderer, id.Version, id.GLSL, len(id.Extensions), id.Device.Driver, id.Device.Device, id.NumDeviceUUIDs,
 		id.MemoryObjectFD, id.SemaphoreFD, id.TimelineSemaphore)
 	if id.Vendor == "" || id.Version == "" || id.GLSL == "" {
 		t.Errorf("empty strings in %+v", id)
@@ -80,14 +80,14 @@ func TestQueryIdentity(t *testing.T) {
 	if !id.MemoryObjectFD {
 		t.Error("llvmpipe: MemoryObjectFD = false")
 	}
-	if id.DriverUUID.IsZero() || id.DeviceUUID.IsZero() {
-		t.Errorf("llvmpipe: zero UUID: driver %s, device %s", id.DriverUUID, id.DeviceUUID)
+	if id.Device.Driver.IsZero() || id.Device.Device.IsZero() {
+		t.Errorf("llvmpipe: zero UUID: driver %s, device %s", id.Device.Driver, id.Device.Device)
 	}
 	if id.NumDeviceUUIDs != 1 {
 		t.Errorf("llvmpipe: GL_NUM_DEVICE_UUIDS_EXT = %d, want 1", id.NumDeviceUUIDs)
 	}
-	if id.DriverUUID == id.DeviceUUID {
-		t.Errorf("driver and device UUID are both %s", id.DriverUUID)
+	if id.Device.Driver == id.Device.Device {
+		t.Errorf("driver and device UUID are both %s", id.Device.Driver)
 	}
 }
 
@@ -111,8 +111,8 @@ func TestInitFromTwoContexts(t *testing.T) {
 		}
 	}
 	ia, ib := identity(t, a), identity(t, b)
-	if ia.DriverUUID != ib.DriverUUID || ia.DeviceUUID != ib.DeviceUUID {
-		t.Errorf("two contexts on one device disagree: %s/%s vs %s/%s", ia.DriverUUID, ia.DeviceUUID, ib.DriverUUID, ib.DeviceUUID)
+	if ia.Device.Driver != ib.Device.Driver || ia.Device.Device != ib.Device.Device {
+		t.Errorf("two contexts on one device disagree: %s/%s vs %s/%s", ia.Device.Driver, ia.Device.Device, ib.Device.Driver, ib.Device.Device)
 	}
 }
 

@@ -1,7 +1,6 @@
 package glimport
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,12 +11,6 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/internal/glutil"
 )
-
-// ErrNoExternalSemaphore: the GL context cannot import semaphores from fds
-// (no GL_EXT_semaphore_fd, as on Mesa 22.3's llvmpipe), or cannot make
-// timeline semaphores (no GL_NV_timeline_semaphore); hand-offs must use the
-// fence fallback.
-var ErrNoExternalSemaphore = errors.New("no external semaphore support")
 
 // Layout is a GL texture layout (GL_LAYOUT_*_EXT, EXT_external_objects table
 // 4.4): the layout a texture is in when GL waits on a semaphore, or is to be
@@ -144,7 +137,7 @@ type Semaphore struct {
 //
 // Errors name the failing GL call and its GL error. Without
 // GL_EXT_semaphore_fd (or, for a timeline semaphore,
-// GL_NV_timeline_semaphore) the error wraps ErrNoExternalSemaphore and names
+// GL_NV_timeline_semaphore) the error wraps bridge.ErrNoExternalSemaphore and names
 // the missing extension.
 func ImportSemaphore(fd int, timeline bool) (*Semaphore, error) {
 	mustBeLoaded()
@@ -157,10 +150,10 @@ func ImportSemaphore(fd int, timeline bool) (*Semaphore, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("glimport: %w: the GL context lacks %s", ErrNoExternalSemaphore, strings.Join(missing, " and "))
+		return nil, fmt.Errorf("glimport: %w: the GL context lacks %s", bridge.ErrNoExternalSemaphore, strings.Join(missing, " and "))
 	}
 	if _, ok := slices.BinarySearch(exts, "GL_NV_timeline_semaphore"); timeline && !ok {
-		return nil, fmt.Errorf("glimport: %w: the GL context lacks GL_NV_timeline_semaphore, which timeline semaphores need", ErrNoExternalSemaphore)
+		return nil, fmt.Errorf("glimport: %w: the GL context lacks GL_NV_timeline_semaphore, which timeline semaphores need", bridge.ErrNoExternalSemaphore)
 	}
 	if fd < 0 {
 		return nil, fmt.Errorf("glimport: ImportSemaphore: invalid fd %d", fd)

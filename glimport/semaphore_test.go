@@ -135,7 +135,7 @@ func TestImportSemaphoreWithoutExtension(t *testing.T) {
 				t.Fatalf("fd %d, timeline %v: ImportSemaphore succeeded", fd, a.timeline)
 			}
 			t.Logf("fd %d, timeline %v: %v", fd, a.timeline, err)
-			if !errors.Is(err, glimport.ErrNoExternalSemaphore) || !strings.Contains(err.Error(), a.want) {
+			if !errors.Is(err, bridge.ErrNoExternalSemaphore) || !strings.Contains(err.Error(), a.want) {
 				t.Errorf("err = %v, want ErrNoExternalSemaphore naming %s", err, a.want)
 			}
 			if !sameFile(fd, st) {
@@ -206,7 +206,7 @@ func TestImportSemaphoreRefusesNonSemaphore(t *testing.T) {
 					c.Call(func() { s.Close() })
 					t.Fatal("ImportSemaphore succeeded")
 				}
-				if timeline && errors.Is(err, glimport.ErrNoExternalSemaphore) {
+				if timeline && errors.Is(err, bridge.ErrNoExternalSemaphore) {
 					t.Skipf("no timeline semaphores in this GL: %v", err)
 				}
 				t.Log(err)

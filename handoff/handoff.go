@@ -21,7 +21,6 @@
 package handoff
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -30,6 +29,7 @@ import (
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
 	"golang.org/x/sys/unix"
 
+	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/glutil"
@@ -78,10 +78,6 @@ func (m Mode) String() string {
 	}
 	return "read"
 }
-
-// ErrPathUnavailable: the path asked for in Config needs semaphore
-// support the drivers lack.
-var ErrPathUnavailable = errors.New("hand-off path unavailable")
 
 // FenceTimeout bounds how long the fallback path waits for GL to finish an
 // access before reporting an error.
@@ -178,7 +174,7 @@ func New(cfg Config) (*Resource, error) {
 	}
 	if missing != "" {
 		return nil, fmt.Errorf("handoff: %w: %s needs %s, which GL %q with %q lack",
-			ErrPathUnavailable, path, missing, cfg.GL.Renderer, caps.DeviceName)
+			bridge.ErrPathUnavailable, path, missing, cfg.GL.Renderer, caps.DeviceName)
 	}
 	r := &Resource{path: path, image: cfg.Image, texture: cfg.Texture}
 	var err error
@@ -332,7 +328,7 @@ func FinishGL() error {
 			return nil
 		case gl.TIMEOUT_EXPIRED:
 			if time.Now().After(deadline) {
-				return fmt.Errorf("glClientWaitSync: GL did not finish within %v", FenceTimeout)
+				return fmt.Errorf("glClientWaitSync: GL did not finish within %v: %w", FenceTimeout, bridge.ErrTimeout)
 			}
 		default:
 			if err := glutil.CheckError("glClientWaitSync"); err != nil {

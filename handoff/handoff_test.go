@@ -70,7 +70,7 @@ func TestPingPong(t *testing.T) {
 			f.env.GL.Call(func() {
 				r, err = handoff.New(handoff.Config{Device: f.env.Dev, Image: f.img, Texture: f.tex, GL: f.env.ID, Path: path})
 			})
-			if errors.Is(err, handoff.ErrPathUnavailable) {
+			if errors.Is(err, bridge.ErrPathUnavailable) {
 				// Paths are ordered best first: one no better than the
 				// best the drivers offer must be available.
 				if path >= best {

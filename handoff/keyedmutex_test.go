@@ -196,7 +196,7 @@ func vkSide(in *bufio.Scanner) error {
 		defer unix.Close(s.FD)
 	}
 	a := res.Allocation
-	dev, err := helperdev.Open(helperdev.Config{DriverUUID: a.DriverUUID, DeviceUUID: a.DeviceUUID, Peer: "allocation record"})
+	dev, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: a.Device.Driver, Device: a.Device.Device}, Peer: "allocation record"})
 	if err != nil {
 		unix.Close(res.FD)
 		return err

@@ -7,55 +7,52 @@
 // 16-byte arrays. Memory can only pass between the two when both match
 // (AMDVLK and radeonsi on one GPU report different driver UUIDs, and cannot).
 //
-// The same package opens the device of a Vulkan-only consumer (the DXVK
-// role): Open matches UUIDs taken from an allocation record instead of a GL
-// context.
+// The same package opens the device of a Vulkan-only consumer: Open
+// matches UUIDs taken from an allocation record instead of a GL context.
+// And a renderer with a Vulkan device of its own (the DXVK role) hands it to
+// Adopt as plain handles, so that glbridge allocates and imports on that
+// device, owning nothing of it.
 package helperdev
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/internal/vk"
+	"github.com/glbridge/glbridge/internal/vkdevice"
 )
 
-// Sentinel errors, for errors.Is. They are bridge's, so that a caller who
-// sees them from any glbridge package tests against one value.
-var (
-	// ErrUUIDMismatch: no Vulkan device has the UUIDs asked for.
-	ErrUUIDMismatch = bridge.ErrUUIDMismatch
-	// ErrNoExternalMemory: GL or Vulkan lacks the external memory
-	// extension; the error names which.
-	ErrNoExternalMemory = bridge.ErrNoExternalMemory
-	// ErrClosed: the device was used after Close.
-	ErrClosed = bridge.ErrClosed
-)
-
-// Config says which device to open.
+// Config says which device Open opens.
 type Config struct {
-	// DriverUUID and DeviceUUID are the identity to match, read from a GL
-	// context or from an allocation record.
-	DriverUUID, DeviceUUID bridge.UUID
-	// Peer names where the UUIDs came from, for error messages: the GL
-	// renderer string, or "allocation record".
+	// Device is the identity to match, read from a GL context
+	// (glimport.Identity.Device) or from an allocation record.
+	Device bridge.DeviceID
+	// Peer names where the identity came from, for error messages: the GL
+	// renderer, or "allocation record".
 	Peer string
 	// AppName is given to vkCreateInstance; "glbridge" when empty.
 	AppName string
 }
 
-// GLIdentity is what OpenForGL needs to know of a GL context; glimport's
-// QueryIdentity provides it.
-type GLIdentity struct {
-	Renderer   string
-	DriverUUID bridge.UUID
-	DeviceUUID bridge.UUID
-	// MemoryObjectFD reports GL_EXT_memory_object_fd; without it GL cannot
-	// import, and OpenForGL fails with ErrNoExternalMemory.
-	MemoryObjectFD bool
+// Handles are a Vulkan device as plain handles: one a caller made and
+// hands to Adopt (as DXVK would), or the one a Device works on
+// (Device.Handles). Dispatchable handles are pointers, carried as uintptr.
+type Handles struct {
+	Instance, PhysicalDevice, Device uintptr
+	// QueueFamily and QueueIndex name the queue glbridge submits to. The
+	// queue must not be used by the caller while a glbridge call on the
+	// device runs (Vulkan requires queues to be externally synchronised);
+	// a caller that cannot promise it creates a second queue for glbridge.
+	QueueFamily, QueueIndex uint32
+	// Extensions are the device extensions the caller enabled; sharing
+	// needs VK_KHR_external_memory_fd, and semaphores
+	// VK_KHR_external_semaphore_fd.
+	Extensions []string
+	// TimelineSemaphore says the caller enabled the timelineSemaphore
+	// feature.
+	TimelineSemaphore bool
 }
 
 // Caps is what the helper device can do; glshare info prints it and the
@@ -68,8 +65,7 @@ type Caps struct {
 	DriverInfo    string
 	APIVersion    string
 	DriverVersion uint32
-	DriverUUID    bridge.UUID
-	DeviceUUID    bridge.UUID
+	Device        bridge.DeviceID
 	// ExternalMemoryFD: VK_KHR_external_memory_fd is enabled (always true
 	// on an opened device: Open fails without it).
 	ExternalMemoryFD bool
@@ -83,50 +79,22 @@ type Caps struct {
 	// TimelineSemaphoreFD they also export as opaque fds.
 	TimelineSemaphore   bool
 	TimelineSemaphoreFD bool
-	// Extensions are the device extensions enabled on the helper device.
+	// Extensions are the device extensions enabled on the device.
 	Extensions []string
 }
 
-// Device is an open helper device: a VkInstance and VkDevice of its own
-// with one queue. Close destroys both; objects made from the device must be
-// released first.
+// Device is a Vulkan device glbridge allocates and imports on: a VkInstance
+// and VkDevice of its own with one queue (Open), or a caller's device that
+// glbridge works on without owning it (Adopt). Its methods may be called
+// from any goroutine. Objects made from the device must be released before
+// Close.
 type Device struct {
-	inst   vk.Instance
-	pd     vk.PhysicalDevice
-	dev    vk.Device
-	queue  vk.Queue
-	family uint32
+	core   *vkdevice.Device
 	caps   Caps
-
-	// mu serialises use of the queue and the command pool, which Vulkan
-	// requires to be externally synchronised.
-	mu     sync.Mutex
-	pool   vk.CommandPool
-	cb     vk.CommandBuffer
-	fence  vk.Fence
-	closed bool
+	handle Handles
 }
 
-// OpenForGL opens the helper device for the GL context described by id.
-func OpenForGL(id GLIdentity) (*Device, error) {
-	if !id.MemoryObjectFD {
-		return nil, fmt.Errorf("helperdev: %w: GL %q lacks GL_EXT_memory_object_fd", ErrNoExternalMemory, id.Renderer)
-	}
-	return Open(Config{DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, Peer: fmt.Sprintf("GL %q", id.Renderer)})
-}
-
-// instanceAPIVersion picks the highest API version up to 1.3 the loader
-// offers; glbridge needs at least 1.1 (external memory, ID properties).
-func instanceAPIVersion() (uint32, error) {
-	v, err := vk.InstanceVersion()
-	if err != nil {
-		return 0, fmt.Errorf("helperdev: %w", err)
-	}
-	if v < vk.MakeVersion(1, 1, 0) {
-		return 0, fmt.Errorf("helperdev: %w: the Vulkan loader offers only Vulkan %s; 1.1 is needed", ErrNoExternalMemory, vk.VersionString(v))
-	}
-	return min(v, vk.MakeVersion(1, 3, 0)), nil
-}
+func init() { vkdevice.SetOf(func(d any) *vkdevice.Device { return d.(*Device).core }) }
 
 // PhysicalDeviceInfo describes one Vulkan physical device, for listings and
 // for the mismatch error.
@@ -134,12 +102,22 @@ type PhysicalDeviceInfo struct {
 	Name       string
 	DriverName string
 	APIVersion string
-	DriverUUID bridge.UUID
-	DeviceUUID bridge.UUID
+	Device     bridge.DeviceID
 	// ExternalMemoryFD reports VK_KHR_external_memory_fd.
 	ExternalMemoryFD bool
 	// Extensions are all the device extensions the device offers.
 	Extensions []string
+}
+
+func instanceAPIVersion() (uint32, error) {
+	v, err := vk.InstanceVersion()
+	if err != nil {
+		return 0, fmt.Errorf("helperdev: %w", err)
+	}
+	if v < vk.MakeVersion(1, 1, 0) {
+		return 0, fmt.Errorf("helperdev: %w: the Vulkan loader offers only Vulkan %s; 1.1 is needed", bridge.ErrNoExternalMemory, vk.VersionString(v))
+	}
+	return min(v, vk.MakeVersion(1, 3, 0)), nil
 }
 
 type candidate struct {
@@ -165,20 +143,6 @@ func enumerate(inst vk.Instance) ([]candidate, error) {
 	}
 	return out, nil
 }
-
-func (c candidate) info() PhysicalDeviceInfo {
-	return PhysicalDeviceInfo{
-		Name:             c.props.Name,
-		DriverName:       c.props.DriverName,
-		APIVersion:       vk.VersionString(c.props.APIVersion),
-		DriverUUID:       c.props.DriverUUID,
-		DeviceUUID:       c.props.DeviceUUID,
-		ExternalMemoryFD: slices.Contains(c.exts, vk.KHRExternalMemoryFD),
-		Extensions:       slices.Clone(c.exts),
-	}
-}
-
-// ListPhysicalDevices lists every Vulkan physical device with its UUIDs.
 func ListPhysicalDevices() ([]PhysicalDeviceInfo, error) {
 	api, err := instanceAPIVersion()
 	if err != nil {
@@ -199,8 +163,6 @@ func ListPhysicalDevices() ([]PhysicalDeviceInfo, error) {
 	}
 	return infos, nil
 }
-
-// Open opens the Vulkan device whose driver and device UUIDs equal cfg's.
 func Open(cfg Config) (*Device, error) {
 	api, err := instanceAPIVersion()
 	if err != nil {
@@ -222,6 +184,21 @@ func Open(cfg Config) (*Device, error) {
 	return d, nil
 }
 
+func (c candidate) id() bridge.DeviceID {
+	return bridge.DeviceID{Driver: c.props.DriverUUID, Device: c.props.DeviceUUID}
+}
+
+func (c candidate) info() PhysicalDeviceInfo {
+	return PhysicalDeviceInfo{
+		Name:             c.props.Name,
+		DriverName:       c.props.DriverName,
+		APIVersion:       vk.VersionString(c.props.APIVersion),
+		Device:           c.id(),
+		ExternalMemoryFD: slices.Contains(c.exts, vk.KHRExternalMemoryFD),
+		Extensions:       slices.Clone(c.exts),
+	}
+}
+
 func open(inst vk.Instance, cfg Config) (*Device, error) {
 	cands, err := enumerate(inst)
 	if err != nil {
@@ -232,7 +209,7 @@ func open(inst vk.Instance, cfg Config) (*Device, error) {
 		// Whole-array comparison: Mesa's UUIDs are zero-padded, so a
 		// string comparison (piglit's strncmp) stops early and matches
 		// devices that differ.
-		if cands[i].props.DriverUUID == cfg.DriverUUID && cands[i].props.DeviceUUID == cfg.DeviceUUID {
+		if cands[i].id() == cfg.Device {
 			match = &cands[i]
 			break
 		}
@@ -241,18 +218,13 @@ func open(inst vk.Instance, cfg Config) (*Device, error) {
 		return nil, mismatchError(cfg, cands)
 	}
 	c := *match
-	if c.props.APIVersion < vk.MakeVersion(1, 1, 0) {
-		return nil, fmt.Errorf("helperdev: %w: Vulkan device %q is Vulkan %s; 1.1 is needed", ErrNoExternalMemory, c.props.Name, vk.VersionString(c.props.APIVersion))
+	if err := c.usable(c.exts); err != nil {
+		return nil, err
 	}
-	if !slices.Contains(c.exts, vk.KHRExternalMemoryFD) {
-		return nil, fmt.Errorf("helperdev: %w: Vulkan device %q lacks %s", ErrNoExternalMemory, c.props.Name, vk.KHRExternalMemoryFD)
-	}
-
 	family, ok := pickQueueFamily(c.pd.QueueFamilies())
 	if !ok {
 		return nil, fmt.Errorf("helperdev: Vulkan device %q has no graphics queue family", c.props.Name)
 	}
-
 	enable := []string{vk.KHRExternalMemoryFD}
 	for _, e := range []string{vk.KHRExternalMemory, vk.KHRDedicatedAllocation, vk.KHRGetMemoryRequirements2, vk.KHRExternalSemaphore, vk.KHRExternalSemaphoreFD, vk.KHRTimelineSemaphore} {
 		if slices.Contains(c.exts, e) {
@@ -266,35 +238,101 @@ func open(inst vk.Instance, cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("helperdev: %w", err)
 	}
+	d, err := newDevice(inst, c, dev, family, 0, enable, timeline, true)
+	if err != nil {
+		vk.DestroyDevice(dev)
+		return nil, err
+	}
+	return d, nil
+}
+
+// usable checks that candidate c, with the device extensions enabled, can
+// share memory at all.
+func (c candidate) usable(enabled []string) error {
+	if c.props.APIVersion < vk.MakeVersion(1, 1, 0) {
+		return fmt.Errorf("helperdev: %w: Vulkan device %q is Vulkan %s; 1.1 is needed", bridge.ErrNoExternalMemory, c.props.Name, vk.VersionString(c.props.APIVersion))
+	}
+	if !slices.Contains(enabled, vk.KHRExternalMemoryFD) {
+		return fmt.Errorf("helperdev: %w: Vulkan device %q lacks %s", bridge.ErrNoExternalMemory, c.props.Name, vk.KHRExternalMemoryFD)
+	}
+	return nil
+}
+
+// Adopt wraps a Vulkan device the caller made and keeps (the DXVK role),
+// so that vkalloc allocates and imports on it and glbridge's hand-offs
+// submit to its queue h.QueueFamily/h.QueueIndex. glbridge owns nothing of
+// it: Close destroys only the command pool and fence glbridge made on it,
+// and the caller destroys its device and instance after closing the
+// Device. The instance must come from the process's libvulkan.so.1 loader.
+// Adopt fails, wrapping bridge.ErrNoExternalMemory, when the device is not
+// Vulkan 1.1 or h.Extensions lacks VK_KHR_external_memory_fd.
+func Adopt(h Handles) (*Device, error) {
+	if h.Instance == 0 || h.PhysicalDevice == 0 || h.Device == 0 {
+		panic("helperdev: Adopt of a null handle")
+	}
+	inst, err := vk.AdoptInstance(h.Instance)
+	if err != nil {
+		return nil, fmt.Errorf("helperdev: Adopt: %w", err)
+	}
+	pd := inst.PhysicalDeviceOf(h.PhysicalDevice)
+	exts, err := pd.Extensions()
+	if err != nil {
+		vk.ReleaseInstance(inst)
+		return nil, fmt.Errorf("helperdev: Adopt: %w", err)
+	}
+	base := pd.Properties(false)
+	driverProps := base.APIVersion >= vk.MakeVersion(1, 2, 0) || slices.Contains(exts, vk.KHRDriverProperties)
+	c := candidate{pd: pd, props: pd.Properties(driverProps), exts: exts}
+	if err := c.usable(h.Extensions); err != nil {
+		vk.ReleaseInstance(inst)
+		return nil, err
+	}
+	dev, err := vk.AdoptDevice(pd, h.Device)
+	if err != nil {
+		vk.ReleaseInstance(inst)
+		return nil, fmt.Errorf("helperdev: Adopt: %w", err)
+	}
+	d, err := newDevice(inst, c, dev, h.QueueFamily, h.QueueIndex, h.Extensions, h.TimelineSemaphore, false)
+	if err != nil {
+		vk.ReleaseDevice(dev)
+		vk.ReleaseInstance(inst)
+		return nil, err
+	}
+	return d, nil
+}
+
+// newDevice wraps dev, made on candidate c with the extensions enable and
+// (with timeline) the timelineSemaphore feature, with glbridge's command
+// buffer on queue index of family. On failure nothing of inst and dev is
+// released.
+func newDevice(inst vk.Instance, c candidate, dev vk.Device, family, index uint32, enable []string, timeline, owned bool) (*Device, error) {
+	core, err := vkdevice.New(inst, c.pd, dev, family, index, owned)
+	if err != nil {
+		return nil, fmt.Errorf("helperdev: %w", err)
+	}
 	semFD := slices.Contains(enable, vk.KHRExternalSemaphoreFD)
 	const exportImport = vk.ExternalSemaphoreFeatureExportableBit | vk.ExternalSemaphoreFeatureImportableBit
-	d := &Device{
-		inst:   inst,
-		pd:     c.pd,
-		dev:    dev,
-		family: family,
-		queue:  dev.Queue(family),
+	return &Device{
+		core: core,
 		caps: Caps{
 			DeviceName:          c.props.Name,
 			DriverName:          c.props.DriverName,
 			DriverInfo:          c.props.DriverInfo,
 			APIVersion:          vk.VersionString(c.props.APIVersion),
 			DriverVersion:       c.props.DriverVersion,
-			DriverUUID:          c.props.DriverUUID,
-			DeviceUUID:          c.props.DeviceUUID,
+			Device:              c.id(),
 			ExternalMemoryFD:    true,
 			DedicatedAllocation: true,
 			ExternalSemaphoreFD: semFD && c.pd.ExternalSemaphoreFeatures(vk.ExternalSemaphoreHandleTypeOpaqueFDBit, false)&exportImport == exportImport,
 			TimelineSemaphore:   timeline,
 			TimelineSemaphoreFD: semFD && timeline && c.pd.ExternalSemaphoreFeatures(vk.ExternalSemaphoreHandleTypeOpaqueFDBit, true)&exportImport == exportImport,
-			Extensions:          enable,
+			Extensions:          slices.Clone(enable),
 		},
-	}
-	if err := d.initCommands(); err != nil {
-		vk.DestroyDevice(dev)
-		return nil, err
-	}
-	return d, nil
+		handle: Handles{
+			Instance: inst.Handle(), PhysicalDevice: c.pd.Handle(), Device: dev.Handle(),
+			QueueFamily: family, QueueIndex: index, Extensions: slices.Clone(enable), TimelineSemaphore: timeline,
+		},
+	}, nil
 }
 
 func pickQueueFamily(fams []vk.QueueFamily) (uint32, bool) {
@@ -312,7 +350,7 @@ func mismatchError(cfg Config, cands []candidate) error {
 	if peer == "" {
 		peer = "the request"
 	}
-	fmt.Fprintf(&b, "helperdev: %v: %s has driver UUID %s, device UUID %s; Vulkan has ", ErrUUIDMismatch, peer, cfg.DriverUUID, cfg.DeviceUUID)
+	fmt.Fprintf(&b, "helperdev: %v: %s has %s; Vulkan has ", bridge.ErrUUIDMismatch, peer, cfg.Device)
 	if len(cands) == 0 {
 		b.WriteString("no physical devices")
 	}
@@ -320,32 +358,17 @@ func mismatchError(cfg Config, cands []candidate) error {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%q driver UUID %s, device UUID %s", c.props.Name, bridge.UUID(c.props.DriverUUID), bridge.UUID(c.props.DeviceUUID))
+		fmt.Fprintf(&b, "%q %s", c.props.Name, c.id())
 	}
 	return &mismatch{msg: b.String()}
 }
 
-// mismatch carries the full listing while still matching ErrUUIDMismatch.
+// mismatch carries the full listing while still matching
+// bridge.ErrUUIDMismatch.
 type mismatch struct{ msg string }
 
 func (e *mismatch) Error() string { return e.msg }
-func (e *mismatch) Unwrap() error { return ErrUUIDMismatch }
-
-func (d *Device) initCommands() error {
-	var err error
-	if d.pool, err = d.dev.CreateCommandPool(d.family); err != nil {
-		return fmt.Errorf("helperdev: %w", err)
-	}
-	if d.cb, err = d.dev.AllocateCommandBuffer(d.pool); err != nil {
-		d.dev.DestroyCommandPool(d.pool)
-		return fmt.Errorf("helperdev: %w", err)
-	}
-	if d.fence, err = d.dev.CreateFence(); err != nil {
-		d.dev.DestroyCommandPool(d.pool)
-		return fmt.Errorf("helperdev: %w", err)
-	}
-	return nil
-}
+func (e *mismatch) Unwrap() error { return bridge.ErrUUIDMismatch }
 
 // Caps returns what the device can do.
 func (d *Device) Caps() Caps {
@@ -354,112 +377,25 @@ func (d *Device) Caps() Caps {
 	return c
 }
 
-// Close waits for the device to go idle and destroys it and its instance.
-// It is idempotent. Every image, buffer and memory made from the device
-// must be released before.
+// Handles returns the device's Vulkan handles, so that a caller may record
+// its own commands on the device glbridge allocates on (an adopted device
+// returns the caller's own handles). They belong to d and are valid until
+// Close.
+func (d *Device) Handles() Handles {
+	h := d.handle
+	h.Extensions = slices.Clone(h.Extensions)
+	return h
+}
+
+// Close releases the device: an opened one is destroyed with its instance,
+// after it went idle; of an adopted one only glbridge's command pool and
+// fence are destroyed, after glbridge's queue went idle, and the caller's
+// device and instance are left as they are. It is idempotent. Every image,
+// buffer, semaphore and memory made from the device must be released
+// before.
 func (d *Device) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return nil
-	}
-	d.closed = true
-	err := d.dev.WaitIdle()
-	d.dev.DestroyFence(d.fence)
-	d.dev.DestroyCommandPool(d.pool)
-	vk.DestroyDevice(d.dev)
-	vk.DestroyInstance(d.inst)
-	if err != nil {
+	if err := d.core.Close(); err != nil {
 		return fmt.Errorf("helperdev: %w", err)
 	}
 	return nil
-}
-
-// Commands gives the recording function of Submit access to the device.
-type Commands struct {
-	Dev vk.Device
-	CB  vk.CommandBuffer
-}
-
-// SemaphoreOp is one semaphore a submission waits on or signals: Value
-// is the timeline value (ignored for binary semaphores), Stage the stage
-// that waits.
-type SemaphoreOp = vk.SemaphoreSubmit
-
-// Submit records commands with record, submits them and waits for them to
-// complete. It serialises with every other Submit on d. The vk types in
-// Commands are glbridge-internal: Submit is for glbridge's own packages.
-func (d *Device) Submit(record func(Commands)) error {
-	return d.SubmitSync(record, nil, nil, false)
-}
-
-// SubmitSync is Submit with semaphores: the commands wait for wait and
-// signal signal; timeline says the semaphores are timeline semaphores
-// (all of them: glbridge never mixes the kinds in one submission). It
-// still waits for the commands to complete before returning.
-func (d *Device) SubmitSync(record func(Commands), wait, signal []SemaphoreOp, timeline bool) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return fmt.Errorf("helperdev: Submit: %w", ErrClosed)
-	}
-	if err := d.dev.BeginCommandBuffer(d.cb); err != nil {
-		return fmt.Errorf("helperdev: %w", err)
-	}
-	record(Commands{Dev: d.dev, CB: d.cb})
-	if err := d.dev.EndCommandBuffer(d.cb); err != nil {
-		return fmt.Errorf("helperdev: %w", err)
-	}
-	if err := d.dev.QueueSubmit(d.queue, d.cb, wait, signal, timeline, d.fence); err != nil {
-		return fmt.Errorf("helperdev: %w", err)
-	}
-	const forever = ^uint64(0)
-	werr := d.dev.WaitForFence(d.fence, forever)
-	if rerr := d.dev.ResetFence(d.fence); werr == nil {
-		werr = rerr
-	}
-	if werr != nil {
-		return fmt.Errorf("helperdev: %w", werr)
-	}
-	return nil
-}
-
-// Internal exposes the Vulkan objects to glbridge's own packages (vkalloc);
-// the types are internal, so nothing outside the module can use them.
-func (d *Device) Internal() (vk.Device, vk.PhysicalDevice, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return vk.Device{}, vk.PhysicalDevice{}, fmt.Errorf("helperdev: %w", ErrClosed)
-	}
-	return d.dev, d.pd, nil
-}
-
-// QueueFamily returns the index of the device's queue family, which
-// ownership transfers to and from VK_QUEUE_FAMILY_EXTERNAL name.
-func (d *Device) QueueFamily() uint32 { return d.family }
-
-var errNoMemoryType = errors.New("no memory type fits")
-
-// MemoryTypeIndex picks the first memory type allowed by typeBits that has
-// all of want's property flags, or with want = 0 prefers device-local.
-func (d *Device) MemoryTypeIndex(typeBits, want uint32) (uint32, error) {
-	types := d.pd.MemoryTypes()
-	pick := func(flags uint32) (uint32, bool) {
-		for i, t := range types {
-			if typeBits&(1<<i) != 0 && t.PropertyFlags&flags == flags {
-				return uint32(i), true
-			}
-		}
-		return 0, false
-	}
-	if want == 0 {
-		if i, ok := pick(vk.MemoryPropertyDeviceLocalBit); ok {
-			return i, nil
-		}
-	}
-	if i, ok := pick(want); ok {
-		return i, nil
-	}
-	return 0, fmt.Errorf("helperdev: %w: memoryTypeBits %#x with properties %#x", errNoMemoryType, typeBits, want)
 }

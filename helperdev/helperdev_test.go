@@ -7,6 +7,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/vkalloc"
 )
 
 func TestListAndOpen(t *testing.T) {
@@ -18,19 +19,19 @@ func TestListAndOpen(t *testing.T) {
 		t.Fatal("no Vulkan physical devices")
 	}
 	for _, d := range devs {
-		t.Logf("%q driver %q api %s driverUUID %s deviceUUID %s external_memory_fd=%v", d.Name, d.DriverName, d.APIVersion, d.DriverUUID, d.DeviceUUID, d.ExternalMemoryFD)
-		if d.DriverUUID.IsZero() && d.DeviceUUID.IsZero() {
+		t.Logf("%q driver %q api %s driverUUID %s deviceUUID %s external_memory_fd=%v", d.Name, d.DriverName, d.APIVersion, d.Device.Driver, d.Device.Device, d.ExternalMemoryFD)
+		if d.Device.Driver.IsZero() && d.Device.Device.IsZero() {
 			t.Errorf("%q reports all-zero UUIDs", d.Name)
 		}
 		if !d.ExternalMemoryFD {
 			continue
 		}
-		dev, err := helperdev.Open(helperdev.Config{DriverUUID: d.DriverUUID, DeviceUUID: d.DeviceUUID})
+		dev, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: d.Device.Driver, Device: d.Device.Device}})
 		if err != nil {
 			t.Fatalf("Open %q: %v", d.Name, err)
 		}
 		c := dev.Caps()
-		if c.DeviceName != d.Name || c.DriverUUID != d.DriverUUID || !c.ExternalMemoryFD {
+		if c.DeviceName != d.Name || c.Device.Driver != d.Device.Driver || !c.ExternalMemoryFD {
 			t.Errorf("caps %+v do not describe %+v", c, d)
 		}
 		t.Logf("caps: %+v", c)
@@ -40,8 +41,9 @@ func TestListAndOpen(t *testing.T) {
 		if err := dev.Close(); err != nil {
 			t.Fatalf("second Close: %v", err)
 		}
-		if err := dev.Submit(func(helperdev.Commands) { t.Error("recorded on a closed device") }); !errors.Is(err, bridge.ErrClosed) {
-			t.Fatalf("Submit after Close: %v", err)
+		desc := bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 4, Height: 4, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm}
+		if _, err := vkalloc.NewImage(dev, desc); !errors.Is(err, bridge.ErrClosed) {
+			t.Fatalf("NewImage after Close: %v, want bridge.ErrClosed", err)
 		}
 	}
 }
@@ -49,8 +51,8 @@ func TestListAndOpen(t *testing.T) {
 func TestUUIDMismatch(t *testing.T) {
 	var u bridge.UUID
 	copy(u[:], "no-such-device!!")
-	_, err := helperdev.Open(helperdev.Config{DriverUUID: u, DeviceUUID: u, Peer: `GL "imaginary"`})
-	if !errors.Is(err, helperdev.ErrUUIDMismatch) {
+	_, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: u, Device: u}, Peer: `GL "imaginary"`})
+	if !errors.Is(err, bridge.ErrUUIDMismatch) {
 		t.Fatalf("Open with unknown UUIDs: %v, want ErrUUIDMismatch", err)
 	}
 	msg := err.Error()
@@ -61,7 +63,7 @@ func TestUUIDMismatch(t *testing.T) {
 		}
 	}
 	for _, d := range devs {
-		if !strings.Contains(msg, d.Name) || !strings.Contains(msg, d.DeviceUUID.String()) {
+		if !strings.Contains(msg, d.Name) || !strings.Contains(msg, d.Device.Device.String()) {
 			t.Errorf("error %q does not list device %q with its UUID", msg, d.Name)
 		}
 	}
@@ -75,16 +77,9 @@ func TestDriverUUIDMustMatchToo(t *testing.T) {
 		t.Fatalf("ListPhysicalDevices: %v %v", devs, err)
 	}
 	d := devs[0]
-	drv := d.DriverUUID
+	drv := d.Device.Driver
 	drv[15] ^= 1 // differs in the last byte only: past Mesa's zero padding
-	if _, err := helperdev.Open(helperdev.Config{DriverUUID: drv, DeviceUUID: d.DeviceUUID}); !errors.Is(err, helperdev.ErrUUIDMismatch) {
+	if _, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: drv, Device: d.Device.Device}}); !errors.Is(err, bridge.ErrUUIDMismatch) {
 		t.Fatalf("driver UUID differing in byte 15 matched: %v", err)
-	}
-}
-
-func TestOpenForGLWithoutMemoryObject(t *testing.T) {
-	_, err := helperdev.OpenForGL(helperdev.GLIdentity{Renderer: "old GL"})
-	if !errors.Is(err, helperdev.ErrNoExternalMemory) || !strings.Contains(err.Error(), "GL_EXT_memory_object_fd") {
-		t.Fatalf("OpenForGL without GL_EXT_memory_object_fd: %v", err)
 	}
 }

@@ -329,7 +329,7 @@ func TestCClientRecordWithSyncAndData(t *testing.T) {
 	if i < 0 {
 		t.Skipf("no Vulkan device exports memory fds: %+v", pds)
 	}
-	dev, err := helperdev.Open(helperdev.Config{DriverUUID: pds[i].DriverUUID, DeviceUUID: pds[i].DeviceUUID, Peer: pds[i].Name})
+	dev, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: pds[i].Device.Driver, Device: pds[i].Device.Device}, Peer: pds[i].Name})
 	if err != nil {
 		t.Fatal(err)
 	}

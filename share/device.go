@@ -9,12 +9,6 @@ import (
 	"github.com/glbridge/glbridge/helperdev"
 )
 
-// ErrNoVulkan: the operation needs a Vulkan device and this process has
-// none (Options.NoVulkan, no loader, or no device that exports memory).
-// It wraps bridge.ErrNoExternalMemory, so callers testing for that see it
-// too.
-var ErrNoVulkan = fmt.Errorf("no usable Vulkan device: %w", bridge.ErrNoExternalMemory)
-
 // openExporting opens a Vulkan device that can export memory as opaque
 // fds: the one whose UUIDs are prefer's when there is one (so that Vulkan
 // processes matched to the same GL open its memory zero-copy), the first
@@ -27,7 +21,7 @@ func openExporting(prefer *helperdev.Config) (*helperdev.Device, error) {
 	}
 	devs, err := helperdev.ListPhysicalDevices()
 	if err != nil {
-		return nil, fmt.Errorf("share: %w: %w", ErrNoVulkan, err)
+		return nil, fmt.Errorf("share: %w: %w", bridge.ErrNoVulkan, err)
 	}
 	var errs []error
 	for _, d := range devs {
@@ -35,7 +29,7 @@ func openExporting(prefer *helperdev.Config) (*helperdev.Device, error) {
 			errs = append(errs, fmt.Errorf("%q lacks VK_KHR_external_memory_fd", d.Name))
 			continue
 		}
-		dev, err := helperdev.Open(helperdev.Config{DriverUUID: d.DriverUUID, DeviceUUID: d.DeviceUUID, Peer: "share"})
+		dev, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: d.Device.Driver, Device: d.Device.Device}, Peer: "share"})
 		if err == nil {
 			return dev, nil
 		}
@@ -44,7 +38,7 @@ func openExporting(prefer *helperdev.Config) (*helperdev.Device, error) {
 	if len(devs) == 0 {
 		errs = append(errs, errors.New("no Vulkan physical devices"))
 	}
-	return nil, fmt.Errorf("share: %w: %w", ErrNoVulkan, errors.Join(errs...))
+	return nil, fmt.Errorf("share: %w: %w", bridge.ErrNoVulkan, errors.Join(errs...))
 }
 
 // devices are the Vulkan devices a GL or Vulkan object copies through:
@@ -61,14 +55,14 @@ func (ds *devices) forRecord(a bridge.Allocation, noVulkan bool) (*helperdev.Dev
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	for _, d := range ds.list {
-		if c := d.Caps(); c.DriverUUID == a.DriverUUID && c.DeviceUUID == a.DeviceUUID {
+		if c := d.Caps(); c.Device.Driver == a.Device.Driver && c.Device.Device == a.Device.Device {
 			return d, nil
 		}
 	}
 	if noVulkan {
-		return nil, fmt.Errorf("share: %w: the resource is memory of the Vulkan device with driver UUID %s, device UUID %s, which only a Vulkan device can copy", ErrNoVulkan, a.DriverUUID, a.DeviceUUID)
+		return nil, fmt.Errorf("share: %w: the resource is memory of the Vulkan device with driver UUID %s, device UUID %s, which only a Vulkan device can copy", bridge.ErrNoVulkan, a.Device.Driver, a.Device.Device)
 	}
-	d, err := helperdev.Open(helperdev.Config{DriverUUID: a.DriverUUID, DeviceUUID: a.DeviceUUID, Peer: "the allocation record"})
+	d, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: a.Device.Driver, Device: a.Device.Device}, Peer: "the allocation record"})
 	if err != nil {
 		return nil, fmt.Errorf("share: no Vulkan device in this process can open the resource's memory: %w", err)
 	}

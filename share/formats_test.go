@@ -312,8 +312,8 @@ func TestOpenErrors(t *testing.T) {
 	noVK := testGL(t, share.Options{NoVulkan: true, ForceCopy: true})
 	before, _ := testenv.CountFDs(0)
 	noVK.ctx.Call(func() { _, err = noVK.g.Open(r.Allocation(), fd) })
-	if !errors.Is(err, share.ErrNoVulkan) {
-		t.Fatalf("Open of Vulkan memory without Vulkan: %v, want ErrNoVulkan", err)
+	if !errors.Is(err, bridge.ErrNoVulkan) {
+		t.Fatalf("Open of Vulkan memory without Vulkan: %v, want bridge.ErrNoVulkan", err)
 	}
 	t.Log(err)
 	// Without ForceCopy a GL without Vulkan imports it zero-copy: that

@@ -259,7 +259,7 @@ func TestPaths(t *testing.T) {
 			t.Logf("%v: %s", e.g.Path(), e.g.Reason())
 		})
 	}
-	if _, err := share.NewVulkan(nil, share.Options{NoVulkan: true}); !errors.Is(err, share.ErrNoVulkan) || !errors.Is(err, bridge.ErrNoExternalMemory) {
-		t.Fatalf("NewVulkan with NoVulkan: %v, want ErrNoVulkan wrapping ErrNoExternalMemory", err)
+	if _, err := share.NewVulkan(nil, share.Options{NoVulkan: true}); !errors.Is(err, bridge.ErrNoVulkan) || !errors.Is(err, bridge.ErrNoExternalMemory) {
+		t.Fatalf("NewVulkan with NoVulkan: %v, want bridge.ErrNoVulkan wrapping ErrNoExternalMemory", err)
 	}
 }

@@ -73,8 +73,12 @@ func NewGL(procAddr func(name string) unsafe.Pointer, opts Options) (*GL, error)
 		g.path, g.reason = CopyHost, "no Vulkan (Options.NoVulkan)"
 		return g, nil
 	}
-	cfg := helperdev.Config{DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, Peer: fmt.Sprintf("GL %q", id.Renderer)}
-	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, MemoryObjectFD: id.MemoryObjectFD})
+	cfg := helperdev.Config{Device: id.Device, Peer: id.String()}
+	err = id.CheckMemoryObject()
+	var dev *helperdev.Device
+	if err == nil {
+		dev, err = helperdev.Open(cfg)
+	}
 	switch {
 	case err == nil && !opts.ForceCopy:
 		g.path = ZeroCopy
@@ -217,7 +221,7 @@ func hostAllocation(desc bridge.Desc, l HostLayout) bridge.Allocation {
 // Vulkan memory whose UUIDs are GL's is imported zero-copy, unless the
 // options force a copy or GL fails to import it. Otherwise the
 // resource is copied through a Vulkan device of the record's UUIDs, which
-// Open opens in this process if need be (an error wrapping ErrNoVulkan
+// Open opens in this process if need be (an error wrapping bridge.ErrNoVulkan
 // or bridge.ErrUUIDMismatch when none can be). Host memory is mapped and
 // copied. The caller owns the resource and must Close it.
 func (g *GL) Open(a bridge.Allocation, fd int) (*GLResource, error) {
@@ -288,9 +292,9 @@ func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
 		if g.opts.DenyMemoryObject {
 			why += " (Options.DenyMemoryObject)"
 		}
-	case a.DriverUUID != g.id.DriverUUID || a.DeviceUUID != g.id.DeviceUUID:
+	case a.Device.Driver != g.id.Device.Driver || a.Device.Device != g.id.Device.Device:
 		why = fmt.Sprintf("%v: the memory is of driver %s device %s; GL %q is driver %s device %s",
-			bridge.ErrUUIDMismatch, a.DriverUUID, a.DeviceUUID, g.id.Renderer, g.id.DriverUUID, g.id.DeviceUUID)
+			bridge.ErrUUIDMismatch, a.Device.Driver, a.Device.Device, g.id.Renderer, g.id.Device.Driver, g.id.Device.Device)
 	default:
 		err := r.importZeroCopy()
 		if err == nil {

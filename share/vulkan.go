@@ -14,11 +14,6 @@ import (
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
-// DeviceID names a Vulkan device by its driver and device UUIDs.
-type DeviceID struct {
-	DriverUUID, DeviceUUID bridge.UUID
-}
-
 // Vulkan is the Vulkan side of sharing, for a process that renders with
 // Vulkan (the DXVK role), with or without GL: it opens what GL processes
 // share, on every path, and makes resources of its own. Its methods may
@@ -34,17 +29,17 @@ type Vulkan struct {
 // NewVulkan opens the Vulkan device of id (nil: the first device that
 // exports memory as opaque fds) for sharing. Options.ForceCopy (or
 // GLBRIDGE_FORCE_COPY=1) makes Create use host memory and Open copy even
-// what it could import; NoVulkan is refused (ErrNoVulkan). The caller
+// what it could import; NoVulkan is refused (bridge.ErrNoVulkan). The caller
 // owns the Vulkan and must Close it after its resources.
-func NewVulkan(id *DeviceID, opts Options) (*Vulkan, error) {
+func NewVulkan(id *bridge.DeviceID, opts Options) (*Vulkan, error) {
 	opts = opts.withEnv()
 	if opts.NoVulkan {
-		return nil, fmt.Errorf("share: NewVulkan: %w (Options.NoVulkan)", ErrNoVulkan)
+		return nil, fmt.Errorf("share: NewVulkan: %w (Options.NoVulkan)", bridge.ErrNoVulkan)
 	}
 	var dev *helperdev.Device
 	var err error
 	if id != nil {
-		dev, err = helperdev.Open(helperdev.Config{DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, Peer: "share.NewVulkan"})
+		dev, err = helperdev.Open(helperdev.Config{Device: *id, Peer: "share.NewVulkan"})
 		if err != nil {
 			err = fmt.Errorf("share: NewVulkan: %w", err)
 		}
@@ -181,7 +176,7 @@ func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 		return r, nil
 	}
 	caps := v.dev.Caps()
-	same := a.DriverUUID == caps.DriverUUID && a.DeviceUUID == caps.DeviceUUID
+	same := a.Device.Driver == caps.Device.Driver && a.Device.Device == caps.Device.Device
 	if same && !v.opts.ForceCopy {
 		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 		if err != nil {
@@ -198,7 +193,7 @@ func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 	why := v.opts.forceReason()
 	if !same {
 		why = fmt.Sprintf("%v: the memory is of driver %s device %s; %q is driver %s device %s",
-			bridge.ErrUUIDMismatch, a.DriverUUID, a.DeviceUUID, caps.DeviceName, caps.DriverUUID, caps.DeviceUUID)
+			bridge.ErrUUIDMismatch, a.Device.Driver, a.Device.Device, caps.DeviceName, caps.Device.Driver, caps.Device.Device)
 	}
 	dev, err := v.devs.forRecord(a, false)
 	if err != nil {

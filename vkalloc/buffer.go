@@ -7,6 +7,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/vk"
+	"github.com/glbridge/glbridge/internal/vkdevice"
 )
 
 // bufferUsage is every usage a shared buffer may be put to: GL decides
@@ -37,7 +38,7 @@ type BufferSupport struct {
 // QueryBufferSupport reports whether buffers with every usage a shared
 // buffer gets can be exported and imported as opaque fds on dev.
 func QueryBufferSupport(dev *helperdev.Device) (BufferSupport, error) {
-	_, pd, err := dev.Internal()
+	_, pd, err := binding(dev)
 	if err != nil {
 		return BufferSupport{}, fmt.Errorf("vkalloc: %w", err)
 	}
@@ -70,7 +71,7 @@ type Buffer struct {
 // DimensionBuffer) with dedicated, exportable memory. The caller owns it
 // and must Close it.
 func NewBuffer(dev *helperdev.Device, desc bridge.Desc) (*Buffer, error) {
-	vkd, pd, err := dev.Internal()
+	vkd, pd, err := binding(dev)
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
@@ -89,7 +90,7 @@ func NewBuffer(dev *helperdev.Device, desc bridge.Desc) (*Buffer, error) {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
 	req := vkd.BufferMemoryRequirements(buf)
-	typeIndex, err := dev.MemoryTypeIndex(req.MemoryTypeBits, 0)
+	typeIndex, err := vkdevice.Of(dev).MemoryTypeIndex(req.MemoryTypeBits, 0)
 	if err != nil {
 		vkd.DestroyBuffer(buf)
 		return nil, fmt.Errorf("vkalloc: %w", err)
@@ -112,21 +113,21 @@ func NewBuffer(dev *helperdev.Device, desc bridge.Desc) (*Buffer, error) {
 	caps := dev.Caps()
 	return &Buffer{dev: dev, vkd: vkd, buf: buf, mem: mem, alloc: bridge.Allocation{
 		Desc: desc, Size: req.Size, MemoryTypeIndex: typeIndex, Dedicated: true,
-		DriverUUID: caps.DriverUUID, DeviceUUID: caps.DeviceUUID,
+		Device: bridge.DeviceID{Driver: caps.Device.Driver, Device: caps.Device.Device},
 	}}, nil
 }
 
 // ImportBuffer opens, on dev, a buffer exported elsewhere. On success the
 // Buffer owns fd; on failure the caller still does.
 func ImportBuffer(dev *helperdev.Device, a bridge.Allocation, fd int) (*Buffer, error) {
-	vkd, _, err := dev.Internal()
+	vkd, _, err := binding(dev)
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
 	caps := dev.Caps()
-	if caps.DriverUUID != a.DriverUUID || caps.DeviceUUID != a.DeviceUUID {
+	if caps.Device.Driver != a.Device.Driver || caps.Device.Device != a.Device.Device {
 		return nil, fmt.Errorf("vkalloc: ImportBuffer: %w: the record was exported by driver %s device %s; %q is driver %s device %s",
-			bridge.ErrUUIDMismatch, a.DriverUUID, a.DeviceUUID, caps.DeviceName, caps.DriverUUID, caps.DeviceUUID)
+			bridge.ErrUUIDMismatch, a.Device.Driver, a.Device.Device, caps.DeviceName, caps.Device.Driver, caps.Device.Device)
 	}
 	if a.Desc.Dimension != bridge.DimensionBuffer {
 		return nil, fmt.Errorf("vkalloc: ImportBuffer: %w: Dimension = %s", bridge.ErrInvalidDesc, a.Desc.Dimension)
@@ -145,7 +146,7 @@ func ImportBuffer(dev *helperdev.Device, a bridge.Allocation, fd int) (*Buffer, 
 	}
 	typeIndex := a.MemoryTypeIndex
 	if req.MemoryTypeBits&(1<<typeIndex) == 0 {
-		if typeIndex, err = dev.MemoryTypeIndex(req.MemoryTypeBits, 0); err != nil {
+		if typeIndex, err = vkdevice.Of(dev).MemoryTypeIndex(req.MemoryTypeBits, 0); err != nil {
 			vkd.DestroyBuffer(buf)
 			return nil, fmt.Errorf("vkalloc: %w", err)
 		}
@@ -213,21 +214,21 @@ func (b *Buffer) checkRange(off, n uint64) error {
 
 // barrier records an ownership transfer of the whole buffer: from the
 // external queue family when acquire, back to it otherwise.
-func (b *Buffer) barrier(c helperdev.Commands, acquire bool, access uint32) {
+func (b *Buffer) barrier(c vkdevice.Commands, acquire bool, access uint32) {
 	bb := vk.BufferBarrier{Buffer: b.buf, Size: ^uint64(0)}
 	if acquire {
 		bb.SrcStage, bb.DstStage = vk.PipelineStageTopOfPipeBit, vk.PipelineStageTransferBit
 		bb.DstAccess = access
-		bb.SrcQueueFamily, bb.DstQueueFamily = vk.QueueFamilyExternal, b.dev.QueueFamily()
+		bb.SrcQueueFamily, bb.DstQueueFamily = vk.QueueFamilyExternal, vkdevice.Of(b.dev).Family
 	} else {
 		bb.SrcStage, bb.DstStage = vk.PipelineStageTransferBit, vk.PipelineStageBottomOfPipeBit
 		bb.SrcAccess = access
-		bb.SrcQueueFamily, bb.DstQueueFamily = b.dev.QueueFamily(), vk.QueueFamilyExternal
+		bb.SrcQueueFamily, bb.DstQueueFamily = vkdevice.Of(b.dev).Family, vk.QueueFamilyExternal
 	}
 	c.Dev.CmdBufferBarrier(c.CB, bb)
 }
 
-func (b *Buffer) submit(record func(helperdev.Commands), sync Sync) error {
+func (b *Buffer) submit(record func(vkdevice.Commands), sync Sync) error {
 	b.mu.Lock()
 	closed := b.closed
 	b.mu.Unlock()
@@ -235,7 +236,7 @@ func (b *Buffer) submit(record func(helperdev.Commands), sync Sync) error {
 		return fmt.Errorf("vkalloc: %w", bridge.ErrClosed)
 	}
 	wait, signal, timeline := sync.ops(b.dev)
-	if err := b.dev.SubmitSync(record, wait, signal, timeline); err != nil {
+	if err := vkdevice.Of(b.dev).Submit(record, wait, signal, timeline); err != nil {
 		return fmt.Errorf("vkalloc: %w", err)
 	}
 	return nil
@@ -252,7 +253,7 @@ func (b *Buffer) ReadBytes(off, n uint64, sync Sync) ([]byte, error) {
 		return nil, err
 	}
 	defer b.stage.put()
-	err = b.submit(func(c helperdev.Commands) {
+	err = b.submit(func(c vkdevice.Commands) {
 		b.barrier(c, true, vk.AccessTransferReadBit)
 		c.Dev.CmdCopyBuffer(c.CB, b.buf, st.buf, off, 0, n)
 		c.Dev.CmdBufferBarrier(c.CB, vk.BufferBarrier{
@@ -282,7 +283,7 @@ func (b *Buffer) WriteBytes(off uint64, data []byte, sync Sync) error {
 	}
 	defer b.stage.put()
 	copy(st.data, data)
-	return b.submit(func(c helperdev.Commands) {
+	return b.submit(func(c vkdevice.Commands) {
 		b.barrier(c, true, vk.AccessTransferWriteBit)
 		c.Dev.CmdCopyBuffer(c.CB, st.buf, b.buf, 0, off, uint64(len(data)))
 		b.barrier(c, false, vk.AccessTransferWriteBit)

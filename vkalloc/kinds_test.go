@@ -16,7 +16,7 @@ import (
 func TestBufferAcrossDevices(t *testing.T) {
 	dev := openAny(t)
 	caps := dev.Caps()
-	other, err := helperdev.Open(helperdev.Config{DriverUUID: caps.DriverUUID, DeviceUUID: caps.DeviceUUID})
+	other, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: caps.Device.Driver, Device: caps.Device.Device}})
 	if err != nil {
 		t.Fatal(err)
 	}

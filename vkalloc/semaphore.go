@@ -1,7 +1,6 @@
 package vkalloc
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 
@@ -9,10 +8,6 @@ import (
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/vk"
 )
-
-// ErrNoExternalSemaphore: the device cannot export or import semaphores as
-// fds (Mesa 22.3's lavapipe); hand-offs must use the fence fallback.
-var ErrNoExternalSemaphore = errors.New("no external semaphore support")
 
 // Semaphore is a binary or timeline semaphore that crosses API and process
 // boundaries as an opaque fd: GL imports it with GL_EXT_semaphore_fd,
@@ -30,10 +25,10 @@ type Semaphore struct {
 func checkSemaphoreCaps(dev *helperdev.Device, timeline bool) error {
 	c := dev.Caps()
 	if timeline && !c.TimelineSemaphoreFD {
-		return fmt.Errorf("vkalloc: %w: %q cannot share timeline semaphores as fds", ErrNoExternalSemaphore, c.DeviceName)
+		return fmt.Errorf("vkalloc: %w: %q cannot share timeline semaphores as fds", bridge.ErrNoExternalSemaphore, c.DeviceName)
 	}
 	if !timeline && !c.ExternalSemaphoreFD {
-		return fmt.Errorf("vkalloc: %w: %q cannot share semaphores as fds", ErrNoExternalSemaphore, c.DeviceName)
+		return fmt.Errorf("vkalloc: %w: %q cannot share semaphores as fds", bridge.ErrNoExternalSemaphore, c.DeviceName)
 	}
 	return nil
 }
@@ -44,7 +39,7 @@ func NewSemaphore(dev *helperdev.Device, timeline bool) (*Semaphore, error) {
 	if err := checkSemaphoreCaps(dev, timeline); err != nil {
 		return nil, err
 	}
-	vkd, _, err := dev.Internal()
+	vkd, _, err := binding(dev)
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
@@ -61,7 +56,7 @@ func ImportSemaphore(dev *helperdev.Device, fd int, timeline bool) (*Semaphore, 
 	if err := checkSemaphoreCaps(dev, timeline); err != nil {
 		return nil, err
 	}
-	vkd, _, err := dev.Internal()
+	vkd, _, err := binding(dev)
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
@@ -113,7 +108,7 @@ func (s *Semaphore) Value() (uint64, error) {
 }
 
 // Wait blocks until a timeline semaphore reaches value, or timeoutNs
-// passes (an error whose vk.Result is VK_TIMEOUT).
+// passes (an error wrapping bridge.ErrTimeout).
 func (s *Semaphore) Wait(value, timeoutNs uint64) error {
 	if err := s.live(); err != nil {
 		return err
@@ -164,21 +159,21 @@ type Sync struct {
 	Signal []SemaphoreValue
 }
 
-func (sy Sync) ops(dev *helperdev.Device) (wait, signal []helperdev.SemaphoreOp, timeline bool) {
+func (sy Sync) ops(dev *helperdev.Device) (wait, signal []vk.SemaphoreSubmit, timeline bool) {
 	kinds := map[bool]bool{}
 	for _, w := range sy.Wait {
 		if w.Semaphore.dev != dev {
 			panic("vkalloc: Sync semaphore of another device")
 		}
 		kinds[w.Semaphore.timeline] = true
-		wait = append(wait, helperdev.SemaphoreOp{Semaphore: w.Semaphore.sem, Value: w.Value, Stage: vk.PipelineStageAllCommandsBit})
+		wait = append(wait, vk.SemaphoreSubmit{Semaphore: w.Semaphore.sem, Value: w.Value, Stage: vk.PipelineStageAllCommandsBit})
 	}
 	for _, s := range sy.Signal {
 		if s.Semaphore.dev != dev {
 			panic("vkalloc: Sync semaphore of another device")
 		}
 		kinds[s.Semaphore.timeline] = true
-		signal = append(signal, helperdev.SemaphoreOp{Semaphore: s.Semaphore.sem, Value: s.Value})
+		signal = append(signal, vk.SemaphoreSubmit{Semaphore: s.Semaphore.sem, Value: s.Value})
 	}
 	if len(kinds) > 1 {
 		panic("vkalloc: Sync mixes binary and timeline semaphores")

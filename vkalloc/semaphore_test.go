@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -24,7 +25,7 @@ func TestSemaphoresAcrossDevices(t *testing.T) {
 		}
 		s, err := vkalloc.NewSemaphore(dev, timeline)
 		if !have {
-			if !errors.Is(err, vkalloc.ErrNoExternalSemaphore) {
+			if !errors.Is(err, bridge.ErrNoExternalSemaphore) {
 				t.Fatalf("timeline=%v on a device without semaphore fds: %v, want ErrNoExternalSemaphore", timeline, err)
 			}
 			t.Logf("%q has no %s semaphore fds: %v", caps.DeviceName, map[bool]string{false: "binary", true: "timeline"}[timeline], err)
@@ -33,7 +34,7 @@ func TestSemaphoresAcrossDevices(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := helperdev.Open(helperdev.Config{DriverUUID: caps.DriverUUID, DeviceUUID: caps.DeviceUUID})
+		other, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: caps.Device.Driver, Device: caps.Device.Device}})
 		if err != nil {
 			t.Fatal(err)
 		}

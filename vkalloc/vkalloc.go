@@ -18,6 +18,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/vk"
+	"github.com/glbridge/glbridge/internal/vkdevice"
 )
 
 // RestingLayout is the VkImageLayout images are left in between accesses,
@@ -126,7 +127,7 @@ type Support struct {
 // shared on dev. The error wraps bridge.ErrUnsupportedFormat and names the
 // format, the kind and the reason.
 func QuerySupport(dev *helperdev.Device, desc bridge.Desc) (Support, error) {
-	_, pd, err := dev.Internal()
+	_, pd, err := binding(dev)
 	if err != nil {
 		return Support{}, fmt.Errorf("vkalloc: %w", err)
 	}
@@ -218,7 +219,7 @@ func querySupport(pd vk.PhysicalDevice, devName string, desc bridge.Desc) (Suppo
 // (opaque fd) and hands it to the external queue family in the resting
 // layout. The caller owns the Image and must Close it.
 func NewImage(dev *helperdev.Device, desc bridge.Desc) (*Image, error) {
-	vkd, pd, err := dev.Internal()
+	vkd, pd, err := binding(dev)
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
@@ -251,7 +252,7 @@ func NewImage(dev *helperdev.Device, desc bridge.Desc) (*Image, error) {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
 	req := vkd.ImageMemoryRequirements(img)
-	typeIndex, err := dev.MemoryTypeIndex(req.MemoryTypeBits, 0)
+	typeIndex, err := vkdevice.Of(dev).MemoryTypeIndex(req.MemoryTypeBits, 0)
 	if err != nil {
 		vkd.DestroyImage(img)
 		return nil, fmt.Errorf("vkalloc: %w", err)
@@ -287,8 +288,7 @@ func NewImage(dev *helperdev.Device, desc bridge.Desc) (*Image, error) {
 			Offset:          0,
 			MemoryTypeIndex: typeIndex,
 			Dedicated:       true,
-			DriverUUID:      caps.DriverUUID,
-			DeviceUUID:      caps.DeviceUUID,
+			Device:          bridge.DeviceID{Driver: caps.Device.Driver, Device: caps.Device.Device},
 		},
 	}
 	// Leave the image in the resting state, so the first access from any
@@ -305,14 +305,14 @@ func NewImage(dev *helperdev.Device, desc bridge.Desc) (*Image, error) {
 // takes ownership of fd; on failure the caller still owns it. dev must be
 // on the device the record names (ErrUUIDMismatch otherwise).
 func ImportImage(dev *helperdev.Device, a bridge.Allocation, fd int) (*Image, error) {
-	vkd, _, err := dev.Internal()
+	vkd, _, err := binding(dev)
 	if err != nil {
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
 	caps := dev.Caps()
-	if caps.DriverUUID != a.DriverUUID || caps.DeviceUUID != a.DeviceUUID {
+	if caps.Device.Driver != a.Device.Driver || caps.Device.Device != a.Device.Device {
 		return nil, fmt.Errorf("vkalloc: ImportImage: %w: the record was exported by driver %s device %s; %q is driver %s device %s",
-			bridge.ErrUUIDMismatch, a.DriverUUID, a.DeviceUUID, caps.DeviceName, caps.DriverUUID, caps.DeviceUUID)
+			bridge.ErrUUIDMismatch, a.Device.Driver, a.Device.Device, caps.DeviceName, caps.Device.Driver, caps.Device.Device)
 	}
 	if err := a.Desc.Validate(); err != nil {
 		return nil, fmt.Errorf("vkalloc: ImportImage: %w", err)
@@ -350,7 +350,7 @@ func ImportImage(dev *helperdev.Device, a bridge.Allocation, fd int) (*Image, er
 	}
 	typeIndex := a.MemoryTypeIndex
 	if req.MemoryTypeBits&(1<<typeIndex) == 0 {
-		if typeIndex, err = dev.MemoryTypeIndex(req.MemoryTypeBits, 0); err != nil {
+		if typeIndex, err = vkdevice.Of(dev).MemoryTypeIndex(req.MemoryTypeBits, 0); err != nil {
 			vkd.DestroyImage(img)
 			return nil, fmt.Errorf("vkalloc: %w", err)
 		}
@@ -439,41 +439,41 @@ func (im *Image) fullRange() vk.SubresourceRange {
 
 // acquire records the barrier that takes the image from the external queue
 // family in the resting layout into layout, for the access described.
-func (im *Image) acquire(c helperdev.Commands, layout, dstStage, dstAccess uint32) {
+func (im *Image) acquire(c vkdevice.Commands, layout, dstStage, dstAccess uint32) {
 	c.Dev.CmdImageBarrier(c.CB, vk.ImageBarrier{
 		SrcStage: vk.PipelineStageTopOfPipeBit, DstStage: dstStage,
 		DstAccess: dstAccess,
 		OldLayout: RestingLayout, NewLayout: layout,
-		SrcQueueFamily: vk.QueueFamilyExternal, DstQueueFamily: im.dev.QueueFamily(),
+		SrcQueueFamily: vk.QueueFamilyExternal, DstQueueFamily: vkdevice.Of(im.dev).Family,
 		Image: im.img, Range: im.fullRange(),
 	})
 }
 
 // release records the barrier that hands the image back to the external
 // queue family in the resting layout.
-func (im *Image) release(c helperdev.Commands, layout, srcStage, srcAccess uint32) {
+func (im *Image) release(c vkdevice.Commands, layout, srcStage, srcAccess uint32) {
 	c.Dev.CmdImageBarrier(c.CB, vk.ImageBarrier{
 		SrcStage: srcStage, DstStage: vk.PipelineStageBottomOfPipeBit,
 		SrcAccess: srcAccess,
 		OldLayout: layout, NewLayout: RestingLayout,
-		SrcQueueFamily: im.dev.QueueFamily(), DstQueueFamily: vk.QueueFamilyExternal,
+		SrcQueueFamily: vkdevice.Of(im.dev).Family, DstQueueFamily: vk.QueueFamilyExternal,
 		Image: im.img, Range: im.fullRange(),
 	})
 }
 
 // handOff moves a new image from oldLayout into the resting state.
 func (im *Image) handOff(oldLayout uint32) error {
-	return im.submit(func(c helperdev.Commands) {
+	return im.submit(func(c vkdevice.Commands) {
 		c.Dev.CmdImageBarrier(c.CB, vk.ImageBarrier{
 			SrcStage: vk.PipelineStageTopOfPipeBit, DstStage: vk.PipelineStageBottomOfPipeBit,
 			OldLayout: oldLayout, NewLayout: RestingLayout,
-			SrcQueueFamily: im.dev.QueueFamily(), DstQueueFamily: vk.QueueFamilyExternal,
+			SrcQueueFamily: vkdevice.Of(im.dev).Family, DstQueueFamily: vk.QueueFamilyExternal,
 			Image: im.img, Range: im.fullRange(),
 		})
 	}, Sync{})
 }
 
-func (im *Image) submit(record func(helperdev.Commands), sync Sync) error {
+func (im *Image) submit(record func(vkdevice.Commands), sync Sync) error {
 	im.mu.Lock()
 	closed := im.closed
 	im.mu.Unlock()
@@ -481,7 +481,7 @@ func (im *Image) submit(record func(helperdev.Commands), sync Sync) error {
 		return fmt.Errorf("vkalloc: %w", bridge.ErrClosed)
 	}
 	wait, signal, timeline := sync.ops(im.dev)
-	if err := im.dev.SubmitSync(record, wait, signal, timeline); err != nil {
+	if err := vkdevice.Of(im.dev).Submit(record, wait, signal, timeline); err != nil {
 		return fmt.Errorf("vkalloc: %w", err)
 	}
 	return nil
@@ -499,7 +499,7 @@ func (im *Image) Clear(c [4]float32, sync Sync) error {
 	case im.info.Compressed:
 		return fmt.Errorf("vkalloc: Clear on %s: block-compressed images cannot be cleared; WritePixels blocks", im.alloc.Desc.Format)
 	}
-	return im.submit(func(cmd helperdev.Commands) {
+	return im.submit(func(cmd vkdevice.Commands) {
 		im.acquire(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 		cmd.Dev.CmdClearColorImage(cmd.CB, im.img, vk.ImageLayoutTransferDstOptimal, c, im.fullRange())
 		im.release(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
@@ -522,7 +522,7 @@ const (
 // ClearUint fills every level and layer of an integer-format image (UINT or
 // SINT; SINT values as their two's-complement bits) with c, and waits.
 func (im *Image) ClearUint(c [4]uint32, sync Sync) error {
-	return im.submit(func(cmd helperdev.Commands) {
+	return im.submit(func(cmd vkdevice.Commands) {
 		im.acquire(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 		cmd.Dev.CmdClearColorImageUint(cmd.CB, im.img, vk.ImageLayoutTransferDstOptimal, c, im.fullRange())
 		im.release(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
@@ -535,7 +535,7 @@ func (im *Image) ClearDepthStencil(depth float32, stencil uint32, sync Sync) err
 	if !im.info.Depth && !im.info.Stencil {
 		return fmt.Errorf("vkalloc: ClearDepthStencil on %s, which has neither", im.alloc.Desc.Format)
 	}
-	return im.submit(func(cmd helperdev.Commands) {
+	return im.submit(func(cmd vkdevice.Commands) {
 		im.acquire(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 		cmd.Dev.CmdClearDepthStencilImage(cmd.CB, im.img, vk.ImageLayoutTransferDstOptimal, depth, stencil, im.fullRange())
 		im.release(cmd, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
@@ -644,7 +644,7 @@ func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
 		defer scratch.close()
 		src, srcRegion = scratch.img, vk.BufferImageCopy{AspectMask: vk.ImageAspectColorBit, LayerCount: 1, Width: w, Height: h, Depth: 1}
 	}
-	err = im.submit(func(c helperdev.Commands) {
+	err = im.submit(func(c vkdevice.Commands) {
 		im.acquire(c, vk.ImageLayoutTransferSrcOptimal, vk.PipelineStageTransferBit, vk.AccessTransferReadBit)
 		if scratch != nil {
 			scratch.resolveFrom(c, im.img, s.Layer)
@@ -685,7 +685,7 @@ func (im *Image) WritePixels(s Subresource, data []byte, sync Sync) error {
 	}
 	defer im.stage.put()
 	copy(st.data, data)
-	return im.submit(func(c helperdev.Commands) {
+	return im.submit(func(c vkdevice.Commands) {
 		im.acquire(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 		c.Dev.CmdCopyBufferToImage(c.CB, st.buf, im.img, vk.ImageLayoutTransferDstOptimal, im.copyRegion(s))
 		im.release(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
@@ -711,7 +711,7 @@ func newScratchImage(dev *helperdev.Device, vkd vk.Device, format, w, h uint32) 
 		return nil, fmt.Errorf("vkalloc: scratch image: %w", err)
 	}
 	req := vkd.ImageMemoryRequirements(img)
-	ti, err := dev.MemoryTypeIndex(req.MemoryTypeBits, 0)
+	ti, err := vkdevice.Of(dev).MemoryTypeIndex(req.MemoryTypeBits, 0)
 	if err != nil {
 		vkd.DestroyImage(img)
 		return nil, fmt.Errorf("vkalloc: scratch image: %w", err)
@@ -731,7 +731,7 @@ func newScratchImage(dev *helperdev.Device, vkd vk.Device, format, w, h uint32) 
 
 // resolveFrom records the resolve of layer of src (in TRANSFER_SRC) into
 // the scratch image, leaving it in TRANSFER_SRC for a copy.
-func (s *scratchImage) resolveFrom(c helperdev.Commands, src vk.Image, layer uint32) {
+func (s *scratchImage) resolveFrom(c vkdevice.Commands, src vk.Image, layer uint32) {
 	rng := vk.SubresourceRange{AspectMask: vk.ImageAspectColorBit, LevelCount: 1, LayerCount: 1}
 	c.Dev.CmdImageBarrier(c.CB, vk.ImageBarrier{
 		SrcStage: vk.PipelineStageTopOfPipeBit, DstStage: vk.PipelineStageTransferBit,
@@ -815,7 +815,7 @@ func newStaging(dev *helperdev.Device, vkd vk.Device, size uint64) (*staging, er
 		return nil, fmt.Errorf("vkalloc: %w", err)
 	}
 	req := vkd.BufferMemoryRequirements(buf)
-	ti, err := dev.MemoryTypeIndex(req.MemoryTypeBits, vk.MemoryPropertyHostVisibleBit|vk.MemoryPropertyHostCoherentBit)
+	ti, err := vkdevice.Of(dev).MemoryTypeIndex(req.MemoryTypeBits, vk.MemoryPropertyHostVisibleBit|vk.MemoryPropertyHostCoherentBit)
 	if err != nil {
 		vkd.DestroyBuffer(buf)
 		return nil, fmt.Errorf("vkalloc: staging buffer: %w", err)
@@ -859,7 +859,7 @@ func (im *Image) CopyTo(dst *Image, sync Sync) error {
 		return fmt.Errorf("vkalloc: CopyTo: %s %dx%dx%d into %s %dx%dx%d", im.alloc.Desc.Format, sw, sh, sd, dst.alloc.Desc.Format, dw, dh, dd)
 	}
 	region := vk.ImageRegion{AspectMask: im.aspects(), LayerCount: 1, X1: int32(sw), Y1: int32(sh), Z1: int32(sd)}
-	return im.submit(func(c helperdev.Commands) {
+	return im.submit(func(c vkdevice.Commands) {
 		im.acquire(c, vk.ImageLayoutTransferSrcOptimal, vk.PipelineStageTransferBit, vk.AccessTransferReadBit)
 		dst.acquire(c, vk.ImageLayoutTransferDstOptimal, vk.PipelineStageTransferBit, vk.AccessTransferWriteBit)
 		c.Dev.CmdCopyImage(c.CB, im.img, vk.ImageLayoutTransferSrcOptimal, dst.img, vk.ImageLayoutTransferDstOptimal, region, region)

@@ -24,7 +24,7 @@ func openAny(t testing.TB) *helperdev.Device {
 	}
 	for _, d := range devs {
 		if d.ExternalMemoryFD {
-			dev, err := helperdev.Open(helperdev.Config{DriverUUID: d.DriverUUID, DeviceUUID: d.DeviceUUID, Peer: "test"})
+			dev, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: d.Device.Driver, Device: d.Device.Device}, Peer: "test"})
 			if err != nil {
 				t.Fatalf("Open %q: %v", d.Name, err)
 			}
@@ -58,7 +58,7 @@ func TestClearAndReadBack(t *testing.T) {
 			}
 			defer im.Close()
 			a := im.Allocation()
-			if a.Size == 0 || !a.Dedicated || a.VkFormat != 37 || a.DriverUUID.IsZero() {
+			if a.Size == 0 || !a.Dedicated || a.VkFormat != 37 || a.Device.Driver.IsZero() {
 				t.Fatalf("allocation record incomplete: %+v", a)
 			}
 			if err := im.Clear([4]float32{1, 0.5, 0, 1}, vkalloc.Sync{}); err != nil {
@@ -85,7 +85,7 @@ func TestClearAndReadBack(t *testing.T) {
 func TestImportOnSecondDevice(t *testing.T) {
 	dev := openAny(t)
 	caps := dev.Caps()
-	other, err := helperdev.Open(helperdev.Config{DriverUUID: caps.DriverUUID, DeviceUUID: caps.DeviceUUID, Peer: "second device"})
+	other, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: caps.Device.Driver, Device: caps.Device.Device}, Peer: "second device"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestImportRefusesOtherDevice(t *testing.T) {
 	}
 	defer im.Close()
 	a := im.Allocation()
-	a.DeviceUUID[15] ^= 0xff
+	a.Device.Device[15] ^= 0xff
 	fd, err := im.ExportFD()
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func TestBadInput(t *testing.T) {
 func TestNoFDLeak(t *testing.T) {
 	dev := openAny(t)
 	caps := dev.Caps()
-	other, err := helperdev.Open(helperdev.Config{DriverUUID: caps.DriverUUID, DeviceUUID: caps.DeviceUUID})
+	other, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: caps.Device.Driver, Device: caps.Device.Device}})
 	if err != nil {
 		t.Fatal(err)
 	}

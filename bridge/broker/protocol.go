@@ -413,8 +413,8 @@ func appendAllocation(b []byte, a bridge.Allocation) []byte {
 		flags |= allocFlagDedicated
 	}
 	b = le.AppendUint32(b, flags)
-	b = append(b, a.DriverUUID[:]...)
-	return append(b, a.DeviceUUID[:]...)
+	b = append(b, a.Device.Driver[:]...)
+	return append(b, a.Device.Device[:]...)
 }
 
 // allocation decodes an Allocation record. Unknown flag bits are an error,
@@ -429,8 +429,8 @@ func (r *rd) allocation() (bridge.Allocation, error) {
 	a.Offset = r.u64()
 	a.MemoryTypeIndex = r.u32()
 	flags := r.u32()
-	copy(a.DriverUUID[:], r.take(16))
-	copy(a.DeviceUUID[:], r.take(16))
+	copy(a.Device.Driver[:], r.take(16))
+	copy(a.Device.Device[:], r.take(16))
 	if r.bad {
 		return a, perr(CodeBadMessage, "allocation record truncated")
 	}

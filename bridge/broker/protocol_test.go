@@ -19,8 +19,10 @@ func testAllocation(size uint64) bridge.Allocation {
 		},
 		VkFormat: 44, Tiling: bridge.TilingLinear, ImageUsage: 0x1f, ImageFlags: 0x8,
 		Size: size, Offset: 0, MemoryTypeIndex: 3, Dedicated: true,
-		DriverUUID: bridge.UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
-		DeviceUUID: bridge.UUID{0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf},
+		Device: bridge.DeviceID{
+			Driver: bridge.UUID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+			Device: bridge.UUID{0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf},
+		},
 	}
 }
 
@@ -30,8 +32,8 @@ func TestAllocationLayout(t *testing.T) {
 	if n := reflect.TypeFor[bridge.Desc]().NumField(); n != 10 {
 		t.Fatalf("Desc has %d fields; the wire encoding (appendDesc, docs/protocol.md) knows 10: extend both", n)
 	}
-	if n := reflect.TypeFor[bridge.Allocation]().NumField(); n != 12 {
-		t.Fatalf("Allocation has %d fields; the wire encoding (appendAllocation, docs/protocol.md) knows 12: extend both", n)
+	if n := reflect.TypeFor[bridge.Allocation]().NumField(); n != 11 {
+		t.Fatalf("Allocation has %d fields; the wire encoding (appendAllocation, docs/protocol.md) knows 11 (Device as its two UUIDs): extend both", n)
 	}
 	a := testAllocation(0x1122334455667788)
 	a.Offset = 0x0102030405060708
@@ -58,7 +60,7 @@ func TestAllocationLayout(t *testing.T) {
 	if got := le.Uint64(b[64:]); got != a.Offset {
 		t.Errorf("offset at 64 = %#x", got)
 	}
-	if !bytes.Equal(b[80:96], a.DriverUUID[:]) || !bytes.Equal(b[96:112], a.DeviceUUID[:]) {
+	if !bytes.Equal(b[80:96], a.Device.Driver[:]) || !bytes.Equal(b[96:112], a.Device.Device[:]) {
 		t.Errorf("UUIDs at 80 and 96 = %x %x", b[80:96], b[96:112])
 	}
 	got, err := decodeAllocation(b)

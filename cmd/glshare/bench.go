@@ -38,7 +38,6 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", -1, "warm-up frames per path and size (default: 20, software 5, quick 3)")
 	draws := fs.Int("draws", -1, "blended full-screen draws per frame after the test pattern (default 4)")
 	hpath := fs.String("handoff", "auto", "zero-copy synchronisation: auto, timeline, binary or fallback")
-	staging := fs.String("staging", string(bench.StagingPersistent), "copy path upload: persistent (one staging buffer) or per-frame (vkalloc WritePixels)")
 	openSamples := fs.Int("open-samples", -1, "timed broker opens (0 skips; default 2000, quick 200)")
 	clients := fs.Int("clients", -1, "broker throughput clients (0 skips; default 32)")
 	brokerSecs := fs.Float64("broker-seconds", 0, "broker throughput duration (default 3, quick 1)")
@@ -56,10 +55,6 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	hp, ok := handoffPaths[*hpath]
 	if !ok {
 		return fmt.Errorf("--handoff %q: want auto, timeline, binary or fallback", *hpath)
-	}
-	st := bench.Staging(*staging)
-	if st != bench.StagingPersistent && st != bench.StagingPerFrame {
-		return fmt.Errorf("--staging %q: want persistent or per-frame", *staging)
 	}
 
 	env, err := gpuenv.NewEnv(*platform)
@@ -100,7 +95,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *brokerSecs > 0 {
 		opts.BrokerDuration = time.Duration(*brokerSecs * float64(time.Second))
 	}
-	opts.Handoff, opts.Staging, opts.Progress = hp, st, stderr
+	opts.Handoff, opts.Progress = hp, stderr
 	fmt.Fprintf(stderr, "bench: GL %s, Vulkan %s; sizes %v, up to %d frames or %v per path and size\n",
 		env.ID.Renderer, env.Dev.Caps().DeviceName, opts.Sizes, opts.Frames, opts.Duration)
 

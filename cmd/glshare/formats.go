@@ -13,6 +13,7 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -93,7 +94,7 @@ func gatherFormats(platform string, probe bool) (*formatsReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, MemoryObjectFD: id.MemoryObjectFD})
+	dev, err := gpuenv.OpenHelper(id)
 	if err != nil {
 		return nil, fmt.Errorf("no Vulkan device to share with GL %q: %w", id.Renderer, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/share"
 )
 
@@ -112,7 +113,7 @@ func gatherInfo(platform string) (*infoReport, error) {
 	}
 	r := &infoReport{
 		GLPlatform: ctx.Platform(), GLVendor: id.Vendor, GLRenderer: id.Renderer, GLVersion: id.Version,
-		GLDriverUUID: id.DriverUUID.String(), GLDeviceUUID: id.DeviceUUID.String(),
+		GLDriverUUID: id.Device.Driver.String(), GLDeviceUUID: id.Device.Device.String(),
 		Extensions: map[string]bool{},
 	}
 	for _, e := range infoGLExtensions {
@@ -137,18 +138,18 @@ func gatherInfo(platform string) (*infoReport, error) {
 		return r, nil
 	}
 	for _, d := range devs {
-		r.VKDevices = append(r.VKDevices, vkDeviceInfo{d.Name, d.DriverName, d.APIVersion, d.DriverUUID.String(), d.DeviceUUID.String()})
-		if d.DriverUUID == id.DriverUUID && d.DeviceUUID == id.DeviceUUID && !r.UUIDMatch {
+		r.VKDevices = append(r.VKDevices, vkDeviceInfo{d.Name, d.DriverName, d.APIVersion, d.Device.Driver.String(), d.Device.Device.String()})
+		if d.Device == id.Device && !r.UUIDMatch {
 			r.UUIDMatch = true
 			r.VKDevice, r.VKDriver, r.VKAPIVersion = d.Name, d.DriverName, d.APIVersion
-			r.VKDriverUUID, r.VKDeviceUUID = d.DriverUUID.String(), d.DeviceUUID.String()
+			r.VKDriverUUID, r.VKDeviceUUID = d.Device.Driver.String(), d.Device.Device.String()
 			for _, e := range infoVKExtensions {
 				r.Extensions[e] = slices.Contains(d.Extensions, e)
 			}
 		}
 	}
 	r.SyncPath = handoff.PathFallback.String()
-	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, MemoryObjectFD: id.MemoryObjectFD})
+	dev, err := gpuenv.OpenHelper(id)
 	if err != nil {
 		r.Problem = err.Error()
 	} else {

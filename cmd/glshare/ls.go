@@ -143,7 +143,7 @@ func runLs(args []string) error {
 				Dimension: a.Desc.Dimension.String(), Width: a.Desc.Width, Height: a.Desc.Height,
 				DepthOrArraySize: a.Desc.DepthOrArraySize, MipLevels: a.Desc.MipLevels, SampleCount: a.Desc.SampleCount,
 				Format: a.Desc.Format.String(), DXGIFormat: uint32(a.Desc.Format), VkFormat: a.VkFormat,
-				Tiling: a.Tiling.String(), Dedicated: a.Dedicated, DriverUUID: a.DriverUUID.String(), DeviceUUID: a.DeviceUUID.String(),
+				Tiling: a.Tiling.String(), Dedicated: a.Dedicated, DriverUUID: a.Device.Driver.String(), DeviceUUID: a.Device.Device.String(),
 			},
 			Size: a.Size, DataLen: r.DataLen, CreatorPID: r.CreatorPID, CreatorConnected: r.CreatorConnected,
 			Refs: r.Refs, Holders: []lsHolder{},

@@ -37,7 +37,7 @@ func NewEnv(platform string) (*Env, error) {
 		ctx.Close()
 		return nil, err
 	}
-	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID, MemoryObjectFD: id.MemoryObjectFD})
+	dev, err := OpenHelper(id)
 	if err != nil {
 		ctx.Close()
 		return nil, fmt.Errorf("GL %q on %s: %w", id.Renderer, ctx.Platform(), err)
@@ -49,4 +49,14 @@ func NewEnv(platform string) (*Env, error) {
 func (e *Env) Close() {
 	e.Dev.Close()
 	e.GL.Close()
+}
+
+// OpenHelper opens the helper device for the GL context id describes,
+// failing (wrapping bridge.ErrNoExternalMemory) where GL cannot import
+// Vulkan memory at all.
+func OpenHelper(id glimport.Identity) (*helperdev.Device, error) {
+	if err := id.CheckMemoryObject(); err != nil {
+		return nil, err
+	}
+	return helperdev.Open(helperdev.Config{Device: id.Device, Peer: id.String()})
 }

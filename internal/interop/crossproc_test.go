@@ -132,7 +132,7 @@ func consumer(in *bufio.Scanner, vulkan bool) error {
 	a := res.Allocation
 	var read func() ([]byte, error)
 	if vulkan {
-		dev, err := helperdev.Open(helperdev.Config{DriverUUID: a.DriverUUID, DeviceUUID: a.DeviceUUID, Peer: "allocation record"})
+		dev, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: a.Device.Driver, Device: a.Device.Device}, Peer: "allocation record"})
 		if err != nil {
 			unix.Close(res.FD)
 			return err

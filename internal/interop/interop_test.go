@@ -32,7 +32,7 @@ func newEnv(t testing.TB, platform string) *gpuenv.Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
-	t.Logf("GL %q (%s), Vulkan %q, UUIDs driver %s device %s", env.ID.Renderer, env.GL.Platform(), env.Dev.Caps().DeviceName, env.ID.DriverUUID, env.ID.DeviceUUID)
+	t.Logf("GL %q (%s), Vulkan %q, UUIDs driver %s device %s", env.ID.Renderer, env.GL.Platform(), env.Dev.Caps().DeviceName, env.ID.Device.Driver, env.ID.Device.Device)
 	return env
 }
 
@@ -339,7 +339,7 @@ func TestThreeViews(t *testing.T) {
 	s := share(t, env, desc2D(w, h, bridge.FormatR8G8B8A8Unorm))
 	defer s.close(env)
 	caps := env.Dev.Caps()
-	second, err := helperdev.Open(helperdev.Config{DriverUUID: caps.DriverUUID, DeviceUUID: caps.DeviceUUID, Peer: "second device"})
+	second, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: caps.Device.Driver, Device: caps.Device.Device}, Peer: "second device"})
 	if err != nil {
 		t.Fatal(err)
 	}

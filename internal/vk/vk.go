@@ -12,7 +12,11 @@
 // external synchronisation); the packages above serialise.
 package vk
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/glbridge/glbridge/bridge"
+)
 
 // Result is a VkResult.
 type Result int32
@@ -78,6 +82,15 @@ type Error struct {
 
 // Error names the call and its VkResult, as glbridge's errors do.
 func (e *Error) Error() string { return e.Call + ": " + e.Result.String() }
+
+// Unwrap makes VK_TIMEOUT match bridge.ErrTimeout, as every glbridge
+// timeout does.
+func (e *Error) Unwrap() error {
+	if e.Result == Timeout {
+		return bridge.ErrTimeout
+	}
+	return nil
+}
 
 // MakeVersion is VK_MAKE_API_VERSION(0, major, minor, patch).
 func MakeVersion(major, minor, patch uint32) uint32 { return major<<22 | minor<<12 | patch }

@@ -120,6 +120,8 @@ static VkResult enumerateInstanceExtensionProperties(uint32_t *n, VkExtensionPro
 	return f(NULL, n, p);
 }
 
+static VkResult loadInstance(VkInstance inst, instFuncs **out);
+
 static VkResult createInstance(VkInstanceCreateInfo inf, VkApplicationInfo app, const char **exts, uint32_t nexts, instFuncs **out) {
 	PFN_vkCreateInstance create = (PFN_vkCreateInstance)gpa("vkCreateInstance");
 	if (create == NULL) {
@@ -133,7 +135,16 @@ static VkResult createInstance(VkInstanceCreateInfo inf, VkApplicationInfo app, 
 	if (r != VK_SUCCESS) {
 		return r;
 	}
+	return loadInstance(inst, out);
+}
+
+// loadInstance fills a function table for inst, created by glbridge or by
+// the caller.
+static VkResult loadInstance(VkInstance inst, instFuncs **out) {
 	instFuncs *f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		return VK_ERROR_OUT_OF_HOST_MEMORY;
+	}
 	f->instance = inst;
 #define L(field, name) f->field = (PFN_##name)gipa(inst, #name)
 	L(destroyInstance, vkDestroyInstance);
@@ -239,6 +250,8 @@ static void getExternalSemaphoreProperties(instFuncs *f, VkPhysicalDevice pd, Vk
 	*features = p.externalSemaphoreFeatures;
 }
 
+static VkResult loadDevice(instFuncs *f, VkDevice dev, devFuncs **out);
+
 static VkResult createDevice(instFuncs *f, VkPhysicalDevice pd, uint32_t queueFamily, const char **exts, uint32_t nexts, int timeline, devFuncs **out) {
 	float prio = 1.0f;
 	VkDeviceQueueCreateInfo q = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = queueFamily, .queueCount = 1, .pQueuePriorities = &prio};
@@ -248,7 +261,16 @@ static VkResult createDevice(instFuncs *f, VkPhysicalDevice pd, uint32_t queueFa
 	VkDevice dev;
 	VkResult r = f->createDevice(pd, &inf, NULL, &dev);
 	if (r != VK_SUCCESS) return r;
+	return loadDevice(f, dev, out);
+}
+
+// loadDevice fills a function table for dev, created by glbridge or by the
+// caller.
+static VkResult loadDevice(instFuncs *f, VkDevice dev, devFuncs **out) {
 	devFuncs *d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		return VK_ERROR_OUT_OF_HOST_MEMORY;
+	}
 	d->device = dev;
 #define L(field, name) d->field = (PFN_##name)f->getDeviceProcAddr(dev, #name)
 #define LK(field, name) L(field, name); if (d->field == NULL) d->field = (PFN_##name)f->getDeviceProcAddr(dev, #name "KHR")
@@ -310,9 +332,14 @@ static void destroyDevice(devFuncs *d) {
 	free(d);
 }
 
-static VkQueue getDeviceQueue(devFuncs *d, uint32_t family) {
+// A caller's instance and device outlive glbridge's use of them: only the
+// tables are freed.
+static void freeInstanceTable(instFuncs *f) { free(f); }
+static void freeDeviceTable(devFuncs *d) { free(d); }
+
+static VkQueue getDeviceQueueAt(devFuncs *d, uint32_t family, uint32_t index) {
 	VkQueue q;
-	d->getDeviceQueue(d->device, family, 0, &q);
+	d->getDeviceQueue(d->device, family, index, &q);
 	return q;
 }
 
@@ -521,6 +548,7 @@ static VkResult getSemaphoreCounterValue(devFuncs *d, VkSemaphore s, uint64_t *v
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -638,6 +666,38 @@ func CreateInstance(appName string, apiVersion uint32, extensions []string) (Ins
 	}
 	return Instance{f}, nil
 }
+
+// AdoptInstance wraps a VkInstance the caller created (through the same
+// loader, which this process has loaded as libvulkan.so.1), loading
+// glbridge's function table for it. ReleaseInstance frees the table and
+// leaves the instance to its owner.
+func AdoptInstance(handle uintptr) (Instance, error) {
+	if err := Load(); err != nil {
+		return Instance{}, err
+	}
+	if handle == 0 {
+		return Instance{}, errors.New("vk: AdoptInstance: VK_NULL_HANDLE")
+	}
+	var f *C.instFuncs
+	if r := C.loadInstance(C.VkInstance(unsafe.Pointer(handle)), &f); r != C.VK_SUCCESS {
+		return Instance{}, newError("vkGetInstanceProcAddr", r)
+	}
+	return Instance{f}, nil
+}
+
+// ReleaseInstance frees the function table of an adopted instance.
+func ReleaseInstance(inst Instance) { C.freeInstanceTable(inst.f) }
+
+// Handle returns the raw VkInstance.
+func (inst Instance) Handle() uintptr { return uintptr(unsafe.Pointer(inst.f.instance)) }
+
+// PhysicalDeviceOf wraps a VkPhysicalDevice of inst.
+func (inst Instance) PhysicalDeviceOf(handle uintptr) PhysicalDevice {
+	return PhysicalDevice{inst, C.VkPhysicalDevice(unsafe.Pointer(handle))}
+}
+
+// Handle returns the raw VkPhysicalDevice.
+func (pd PhysicalDevice) Handle() uintptr { return uintptr(unsafe.Pointer(pd.pd)) }
 
 // Valid reports whether inst refers to a live instance.
 func (inst Instance) Valid() bool { return inst.f != nil }
@@ -878,6 +938,28 @@ func CreateDevice(pd PhysicalDevice, queueFamily uint32, extensions []string, ti
 	return Device{d}, nil
 }
 
+// AdoptDevice wraps a VkDevice the caller created on pd, loading glbridge's
+// function table for it. ReleaseDevice frees the table and leaves the
+// device to its owner.
+func AdoptDevice(pd PhysicalDevice, handle uintptr) (Device, error) {
+	if handle == 0 {
+		return Device{}, errors.New("vk: AdoptDevice: VK_NULL_HANDLE")
+	}
+	var d *C.devFuncs
+	if r := C.loadDevice(pd.inst.f, C.VkDevice(unsafe.Pointer(handle)), &d); r != C.VK_SUCCESS {
+		return Device{}, newError("vkGetDeviceProcAddr", r)
+	}
+	return Device{d}, nil
+}
+
+// ReleaseDevice frees the function table of an adopted device.
+func ReleaseDevice(d Device) { C.freeDeviceTable(d.f) }
+
+// QueueAt returns queue index of family.
+func (d Device) QueueAt(family, index uint32) Queue {
+	return Queue{C.getDeviceQueueAt(d.f, C.uint32_t(family), C.uint32_t(index))}
+}
+
 // DestroyDevice destroys d.
 func DestroyDevice(d Device) { C.destroyDevice(d.f) }
 
@@ -892,7 +974,7 @@ func (d Device) Handle() uintptr { return uintptr(unsafe.Pointer(d.f.device)) }
 type Queue struct{ q C.VkQueue }
 
 // Queue returns queue 0 of family.
-func (d Device) Queue(family uint32) Queue { return Queue{C.getDeviceQueue(d.f, C.uint32_t(family))} }
+func (d Device) Queue(family uint32) Queue { return Queue{C.getDeviceQueueAt(d.f, C.uint32_t(family), 0)} }
 
 // WaitIdle waits for all of d's queues.
 func (d Device) WaitIdle() error {

@@ -85,7 +85,7 @@ func run(socket, kmt, name string, vulkan bool, frame int) error {
 	defer c.CloseHandle(res.Handle) // the open is one reference; give it back
 	a := res.Allocation
 	fmt.Printf("consumer: opened %v (handle %v): %s %dx%d, %d bytes, driver %s, device %s\n",
-		res.KMT, res.Handle, a.Desc.Format, a.Desc.Width, a.Desc.Height, a.Size, a.DriverUUID, a.DeviceUUID)
+		res.KMT, res.Handle, a.Desc.Format, a.Desc.Width, a.Desc.Height, a.Size, a.Device.Driver, a.Device.Device)
 	if a.Desc.Dimension != bridge.DimensionTexture2D || a.Desc.Format != bridge.FormatR8G8B8A8Unorm {
 		unix.Close(res.FD)
 		return fmt.Errorf("this sample checks R8G8B8A8_UNORM 2D textures; the resource is a %s %s", a.Desc.Format, a.Desc.Dimension)
@@ -114,7 +114,7 @@ func run(socket, kmt, name string, vulkan bool, frame int) error {
 // It takes fd.
 func readVulkan(a bridge.Allocation, fd int) ([]byte, string, error) {
 	dev, err := helperdev.Open(helperdev.Config{
-		DriverUUID: a.DriverUUID, DeviceUUID: a.DeviceUUID,
+		Device: bridge.DeviceID{Driver: a.Device.Driver, Device: a.Device.Device},
 		Peer: "allocation record", AppName: "glbridge consumer sample",
 	})
 	if err != nil {
@@ -152,9 +152,9 @@ func readGL(a bridge.Allocation, fd int) (px []byte, via string, err error) {
 			return
 		}
 		// Memory passes only between one driver on one device.
-		if id.DriverUUID != a.DriverUUID || id.DeviceUUID != a.DeviceUUID {
+		if id.Device.Driver != a.Device.Driver || id.Device.Device != a.Device.Device {
 			err = fmt.Errorf("%w: GL %q is driver %s device %s; the record says driver %s device %s",
-				bridge.ErrUUIDMismatch, id.Renderer, id.DriverUUID, id.DeviceUUID, a.DriverUUID, a.DeviceUUID)
+				bridge.ErrUUIDMismatch, id.Renderer, id.Device.Driver, id.Device.Device, a.Device.Driver, a.Device.Device)
 			return
 		}
 		var mem *glimport.Memory

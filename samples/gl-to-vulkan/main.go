@@ -73,16 +73,13 @@ func run(frame int) error {
 	}
 
 	// 2. The helper device: Vulkan on the same GPU and driver as GL.
-	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{
-		Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID,
-		MemoryObjectFD: id.MemoryObjectFD,
-	})
+	dev, err := helperdev.Open(helperdev.Config{Device: id.Device, Peer: id.String()})
 	if err != nil {
 		return err
 	}
 	defer dev.Close()
 	fmt.Printf("GL %q and Vulkan %q share driver UUID %s, device UUID %s\n",
-		id.Renderer, dev.Caps().DeviceName, id.DriverUUID, id.DeviceUUID)
+		id.Renderer, dev.Caps().DeviceName, id.Device.Driver, id.Device.Device)
 
 	// 3. Exportable memory for a D3D11-style 2D texture.
 	img, err := vkalloc.NewImage(dev, bridge.Desc{

@@ -104,10 +104,7 @@ func glSide(c *broker.Client, socket string, rounds int) error {
 	if err != nil {
 		return err
 	}
-	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{
-		Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID,
-		MemoryObjectFD: id.MemoryObjectFD,
-	})
+	dev, err := helperdev.Open(helperdev.Config{Device: id.Device, Peer: id.String()})
 	if err != nil {
 		return err
 	}
@@ -248,7 +245,7 @@ func vulkanSide(c *broker.Client, kmt string, rounds int) error {
 		defer unix.Close(s.FD) // NewKeyedMutexVulkan imports a duplicate
 	}
 	dev, err := helperdev.Open(helperdev.Config{
-		DriverUUID: res.Allocation.DriverUUID, DeviceUUID: res.Allocation.DeviceUUID,
+		Device: bridge.DeviceID{Driver: res.Allocation.Device.Driver, Device: res.Allocation.Device.Device},
 		Peer: "allocation record", AppName: "glbridge keyedmutex sample",
 	})
 	if err != nil {

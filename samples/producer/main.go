@@ -82,10 +82,7 @@ func run(socket, name string, frame int) error {
 	if err != nil {
 		return err
 	}
-	dev, err := helperdev.OpenForGL(helperdev.GLIdentity{
-		Renderer: id.Renderer, DriverUUID: id.DriverUUID, DeviceUUID: id.DeviceUUID,
-		MemoryObjectFD: id.MemoryObjectFD,
-	})
+	dev, err := helperdev.Open(helperdev.Config{Device: id.Device, Peer: id.String()})
 	if err != nil {
 		return err
 	}

@@ -93,8 +93,6 @@ type Options struct {
 	Draws int
 	// Handoff forces a hand-off path for zero-copy (PathAuto: the best).
 	Handoff handoff.Path
-	// Staging is the copy path's upload strategy ("" is persistent).
-	Staging Staging
 	// OpenSamples is the number of timed opens (0 skips the open
 	// latency); BrokerClients and BrokerDuration set the throughput run
 	// (0 clients skips it).
@@ -203,10 +201,9 @@ type Report struct {
 	// Handoff is the zero-copy path's synchronisation.
 	Handoff string `json:"handoff"`
 	// Consumer says which Vulkan device plays the consumer.
-	Consumer string  `json:"zero_copy_consumer"`
-	Staging  Staging `json:"copy_staging"`
-	Warmup   int     `json:"warmup_frames"`
-	Draws    int     `json:"draws_per_frame"`
+	Consumer string `json:"zero_copy_consumer"`
+	Warmup   int    `json:"warmup_frames"`
+	Draws    int    `json:"draws_per_frame"`
 	// LoadAvg is /proc/loadavg's 1-minute load before and after the run:
 	// on a machine with other work the frame times say less.
 	LoadAvg [2]string `json:"load_avg"`
@@ -234,9 +231,6 @@ const consumerNote = "the helper device (same VkDevice that allocated the image)
 // Run measures every path at every size in opts on env, then the open
 // latency and broker throughput, and returns the report.
 func Run(env *gpuenv.Env, opts Options) (*Report, error) {
-	if opts.Staging == "" {
-		opts.Staging = StagingPersistent
-	}
 	opts.MinFrames = max(min(opts.MinFrames, opts.Frames), 1)
 	caps := env.Dev.Caps()
 	hp := opts.Handoff
@@ -248,7 +242,7 @@ func Run(env *gpuenv.Env, opts Options) (*Report, error) {
 		GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, CPUs: runtime.NumCPU(),
 		GLVendor: env.ID.Vendor, GLRenderer: env.ID.Renderer, GLVersion: env.ID.Version, GLPlatform: env.GL.Platform(),
 		VKDevice: caps.DeviceName, VKDriver: caps.DriverName, VKDriverInfo: caps.DriverInfo, VKAPIVersion: caps.APIVersion,
-		Handoff: hp.String(), Consumer: consumerNote, Staging: opts.Staging, Warmup: opts.Warmup, Draws: opts.Draws,
+		Handoff: hp.String(), Consumer: consumerNote, Warmup: opts.Warmup, Draws: opts.Draws,
 	}
 	rep.LoadAvg[0] = loadAvg()
 	var work *workload
@@ -326,7 +320,7 @@ func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Opt
 		case ZeroCopy:
 			pr, err = newZeroCopy(r, hp)
 		case Copy:
-			pr, err = newCopy(r, opts.Staging)
+			pr, err = newCopy(r)
 		case ShareCopy:
 			pr, err = newShareCopy(r)
 		}

@@ -48,7 +48,7 @@ func newRun(tb testing.TB, env *gpuenv.Env, p Path, w, h int) pathRun {
 	case ZeroCopy:
 		pr, err = newZeroCopy(r, handoff.PathAuto)
 	case Copy:
-		pr, err = newCopy(r, StagingPersistent)
+		pr, err = newCopy(r)
 	}
 	if err != nil {
 		tb.Fatal(err)

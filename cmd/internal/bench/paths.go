@@ -318,45 +318,20 @@ func (z *zeroCopyRun) close() {
 
 // copyRun: GL renders into its own texture; glReadPixels into a pixel-pack
 // buffer, which is mapped, and the mapped texels are uploaded into the
-// Vulkan image (one host copy into a staging buffer, then
-// vkCmdCopyBufferToImage). The upload waits for its completion.
+// Vulkan image with vkalloc's WritePixels (one host copy into the staging
+// buffer the image keeps, then vkCmdCopyBufferToImage). The upload waits
+// for its completion.
 type copyRun struct {
 	*rig
 	fb  *framebuffer
 	pbo *packBuffer
 	img *vkalloc.Image
-	up  uploader
 }
 
-// uploader puts host texels into a Vulkan image and waits for it.
-type uploader interface {
-	upload(data []byte) error
-	close()
-}
-
-// writePixels uploads with vkalloc's WritePixels, which makes a staging
-// buffer for each call.
-type writePixels struct{ img *vkalloc.Image }
-
-func (u writePixels) upload(data []byte) error {
-	return u.img.WritePixels(vkalloc.Subresource{}, data, vkalloc.Sync{})
-}
-func (writePixels) close() {}
-
-func newCopy(r *rig, staging Staging) (pathRun, error) {
+func newCopy(r *rig) (pathRun, error) {
 	c := &copyRun{rig: r}
 	var err error
 	if c.img, err = vkalloc.NewImage(r.env.Dev, r.desc); err != nil {
-		return nil, err
-	}
-	switch staging {
-	case StagingPersistent:
-		c.up, err = newPersistentUploader(r.env.Dev, c.img, r.frameBytes())
-	default:
-		c.up = writePixels{c.img}
-	}
-	if err != nil {
-		c.close()
 		return nil, err
 	}
 	r.env.GL.Call(func() {
@@ -377,7 +352,9 @@ func (c *copyRun) frame(n int) (err error) {
 		if err = c.work.render(c.fb, n); err != nil {
 			return
 		}
-		err = c.pbo.readInto(c.fb, c.up.upload)
+		err = c.pbo.readInto(c.fb, func(data []byte) error {
+			return c.img.WritePixels(vkalloc.Subresource{}, data, vkalloc.Sync{})
+		})
 	})
 	return err
 }
@@ -407,9 +384,6 @@ func (c *copyRun) close() {
 			c.fb.close()
 		}
 	})
-	if c.up != nil {
-		c.up.close()
-	}
 	if c.img != nil {
 		c.img.Close()
 	}

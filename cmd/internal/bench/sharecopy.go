@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -47,9 +48,9 @@ func newShareCopy(r *rig) (pathRun, error) {
 		return fail(err)
 	}
 	a := s.res.Allocation()
-	var id *share.DeviceID
+	var id *bridge.DeviceID
 	if !a.HostMemory {
-		id = &share.DeviceID{DriverUUID: a.DriverUUID, DeviceUUID: a.DeviceUUID}
+		id = &a.Device
 	}
 	if s.vk, err = share.NewVulkan(id, share.Options{}); err != nil {
 		return fail(err)

@@ -167,9 +167,9 @@ func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) erro
 		defer unix.Close(s.FD)
 	}
 	a := res.Allocation
-	var id *share.DeviceID
+	var id *bridge.DeviceID
 	if !a.HostMemory {
-		id = &share.DeviceID{DriverUUID: a.DriverUUID, DeviceUUID: a.DeviceUUID}
+		id = &a.Device
 	}
 	v, err := share.NewVulkan(id, share.Options{})
 	if err != nil {
