@@ -43,9 +43,8 @@ var layers = []struct {
 // exempt packages are in no layer and need none.
 var exempt = []string{"internal/layering"}
 
-// Ranks of the library (0-6) and of test support (7-8).
+// The ranks of test support (internal/testenv and the like).
 const (
-	maxLibraryRank     = 6
 	minTestSupportRank = 7
 	maxTestSupportRank = 8
 )
@@ -76,6 +75,11 @@ func rankOf(rel string) (int, bool) {
 	return best, best >= 0
 }
 
+// isTestSupport reports whether rank is a layer of test support.
+func isTestSupport(rank int) bool {
+	return rank >= minTestSupportRank && rank <= maxTestSupportRank
+}
+
 // under reports whether rel is dir or a package below it.
 func under(rel, dir string) bool {
 	return rel == dir || strings.HasPrefix(rel, dir+"/")
@@ -97,6 +101,7 @@ func checkGraph(pkgs []pkg, inModule func(string) bool) []string {
 		if slices.Contains(exempt, p.Path) {
 			continue
 		}
+		flagged := map[string]bool{} // non-test imports of p already reported
 		// a: layers.
 		rp, ranked := rankOf(p.Path)
 		if !ranked {
@@ -113,7 +118,12 @@ func checkGraph(pkgs []pkg, inModule func(string) bool) []string {
 			case !ok:
 				bad("layers: %s imports %s, which is in no layer", p.Path, q)
 			case ranked && rq >= rp:
-				bad("layers: %s (layer %d) imports %s (layer %d): a package may import only lower layers", p.Path, rp, q, rq)
+				note := ""
+				if isTestSupport(rq) {
+					note = ", and test support only in tests"
+				}
+				bad("layers: %s (layer %d) imports %s (layer %d): a package may import only lower layers%s", p.Path, rp, q, rq, note)
+				flagged[q] = true
 			}
 		}
 		// b: nothing outside cmd/ imports cmd/, not even a test.
@@ -134,13 +144,15 @@ func checkGraph(pkgs []pkg, inModule func(string) bool) []string {
 			for _, q := range p.Imports {
 				if inModule(q) && isInternal(q) {
 					bad("samples: %s imports %s: samples may use only the public API, no internal package", p.Path, q)
+					flagged[q] = true
 				}
 			}
 		}
-		// e: test support only in tests, in cmd/ and in test support.
-		if !under(p.Path, "cmd") && !(ranked && rp >= minTestSupportRank && rp <= maxTestSupportRank) {
+		// e: test support only in tests, in cmd/ and in test support (an
+		// import a or c reported already is not reported again).
+		if !under(p.Path, "cmd") && !(ranked && isTestSupport(rp)) {
 			for _, q := range p.Imports {
-				if rq, ok := rankOf(q); inModule(q) && ok && rq >= minTestSupportRank && rq <= maxTestSupportRank {
+				if rq, ok := rankOf(q); inModule(q) && ok && isTestSupport(rq) && !flagged[q] {
 					bad("testsupport: %s imports test support %s (layer %d) outside its tests: only tests, cmd/ and test support may", p.Path, q, rq)
 				}
 			}
@@ -365,9 +377,11 @@ func TestCheckGraph(t *testing.T) {
 		{"sample imports internal", pkg{Path: "samples/consumer", Imports: []string{"internal/glutil", "share"}},
 			[]string{"samples: samples/consumer imports internal/glutil"}},
 		{"sample imports test support", pkg{Path: "samples/consumer", Imports: []string{"internal/testpattern"}},
-			[]string{"samples: samples/consumer imports internal/testpattern", "testsupport: samples/consumer imports test support internal/testpattern (layer 7)"}},
+			[]string{"samples: samples/consumer imports internal/testpattern"}},
 		{"library imports test support", pkg{Path: "share", Imports: []string{"internal/testenv"}},
-			[]string{"layers: share (layer 6) imports internal/testenv (layer 7)", "testsupport: share imports test support internal/testenv (layer 7)"}},
+			[]string{"layers: share (layer 6) imports internal/testenv (layer 7): a package may import only lower layers, and test support only in tests"}},
+		{"package in no layer imports test support", pkg{Path: "internal/newthing", Imports: []string{"internal/gpuenv"}, TestImports: []string{"internal/testenv"}},
+			[]string{"layers: package internal/newthing is in no layer", "testsupport: internal/newthing imports test support internal/gpuenv (layer 8) outside its tests"}},
 		{"exempt package imported", pkg{Path: "cmd/glshare-window", Imports: []string{"internal/layering"}},
 			[]string{"layers: cmd/glshare-window imports internal/layering, which is for tests only"}},
 	}
