@@ -62,23 +62,6 @@ func (p Path) String() string {
 	return fmt.Sprintf("Path(%d)", int(p))
 }
 
-// Mode says whether an access reads or writes the resource.
-type Mode int
-
-// Access modes.
-const (
-	Read Mode = iota
-	Write
-)
-
-// String names the mode.
-func (m Mode) String() string {
-	if m == Write {
-		return "write"
-	}
-	return "read"
-}
-
 // FenceTimeout bounds how long the fallback path waits for GL to finish an
 // access before reporting an error.
 const FenceTimeout = 10 * time.Second
@@ -251,7 +234,7 @@ func (r *Resource) glTextures() []glimport.TextureLayout {
 
 // BeginGL starts a GL access: on the semaphore paths GL waits (on the GPU)
 // for the last Vulkan access. It must run on the GL context's thread.
-func (r *Resource) BeginGL(mode Mode) error {
+func (r *Resource) BeginGL(access bridge.Access) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.begin(sideGL)
@@ -270,7 +253,7 @@ func (r *Resource) BeginGL(mode Mode) error {
 	}
 	if err != nil {
 		r.open = sideNone
-		return fmt.Errorf("handoff: BeginGL(%s): %w", mode, err)
+		return fmt.Errorf("handoff: BeginGL(%s): %w", access, err)
 	}
 	return nil
 }
@@ -343,7 +326,7 @@ func FinishGL() error {
 // operation must be given: it waits for the last GL access and signals
 // what the next GL access will wait for. Call EndVulkan with the
 // operation's error afterwards.
-func (r *Resource) BeginVulkan(mode Mode) (vkalloc.Sync, error) {
+func (r *Resource) BeginVulkan(access bridge.Access) (vkalloc.Sync, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.begin(sideVulkan)

@@ -95,7 +95,7 @@ func pingPong(t *testing.T, f *fixture, r *handoff.Resource, frames int) {
 		// GL writes frame, Vulkan reads it.
 		var err error
 		f.env.GL.Call(func() {
-			if err = r.BeginGL(handoff.Write); err != nil {
+			if err = r.BeginGL(bridge.AccessReadWrite); err != nil {
 				return
 			}
 			err = testpattern.Draw(f.tex.Name(), f.tex.Target(), w, h, frame)
@@ -106,7 +106,7 @@ func pingPong(t *testing.T, f *fixture, r *handoff.Resource, frames int) {
 		if err != nil {
 			t.Fatalf("frame %d: %v", frame, err)
 		}
-		sync, _ := r.BeginVulkan(handoff.Read)
+		sync, _ := r.BeginVulkan(bridge.AccessRead)
 		px, err := f.img.ReadPixels(vkalloc.Subresource{}, sync)
 		r.EndVulkan(err)
 		if err != nil {
@@ -115,14 +115,14 @@ func pingPong(t *testing.T, f *fixture, r *handoff.Resource, frames int) {
 		checkFrame(t, "Vulkan", px, frame)
 
 		// Vulkan writes frame+1, GL reads it.
-		sync, _ = r.BeginVulkan(handoff.Write)
+		sync, _ = r.BeginVulkan(bridge.AccessReadWrite)
 		err = f.img.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, frame+1), sync)
 		r.EndVulkan(err)
 		if err != nil {
 			t.Fatalf("frame %d: %v", frame+1, err)
 		}
 		f.env.GL.Call(func() {
-			if err = r.BeginGL(handoff.Read); err != nil {
+			if err = r.BeginGL(bridge.AccessRead); err != nil {
 				return
 			}
 			px, err = glutil.ReadRGBA8(f.tex.Name(), f.tex.Target(), 0, w, h)
@@ -172,8 +172,8 @@ func TestMisuse(t *testing.T) {
 		}()
 		fn()
 	}
-	r.BeginVulkan(handoff.Read)
-	f.env.GL.Call(func() { mustPanic("BeginGL during a Vulkan access", func() { r.BeginGL(handoff.Read) }) })
+	r.BeginVulkan(bridge.AccessRead)
+	f.env.GL.Call(func() { mustPanic("BeginGL during a Vulkan access", func() { r.BeginGL(bridge.AccessRead) }) })
 	r.EndVulkan(nil)
 	mustPanic("EndVulkan twice", func() { r.EndVulkan(nil) })
 	f.env.GL.Call(func() { mustPanic("EndGL without BeginGL", func() { r.EndGL() }) })

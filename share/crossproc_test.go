@@ -14,7 +14,6 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/internal/testpattern"
@@ -51,7 +50,7 @@ func glProducer(in *bufio.Scanner) error {
 		if r, err = e.g.Create(d); err != nil {
 			return
 		}
-		if err = r.BeginAccess(handoff.Write); err != nil {
+		if err = r.BeginAccess(bridge.AccessReadWrite); err != nil {
 			return
 		}
 		name, target := r.Texture()
@@ -168,7 +167,7 @@ func glConsumer(in *bufio.Scanner) error {
 			return nil, err
 		}
 		e.ctx.Call(func() {
-			if err = r.BeginAccess(handoff.Read); err != nil {
+			if err = r.BeginAccess(bridge.AccessRead); err != nil {
 				return
 			}
 			name, target := r.Texture()
@@ -206,7 +205,7 @@ func vkConsumer(in *bufio.Scanner) error {
 	defer r.Close()
 	w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
 	return consume(in, r.Path(), w, h, func() ([]byte, error) {
-		s, err := r.BeginAccess(handoff.Read)
+		s, err := r.BeginAccess(bridge.AccessRead)
 		if err != nil {
 			return nil, err
 		}

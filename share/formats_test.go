@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/share"
@@ -97,7 +96,7 @@ func glEach(target uint32, l share.HostLayout, f func(level, face int, off, size
 // vkWrite and vkRead move data, in host layout, into and out of every
 // subresource of the Vulkan side's image.
 func vkWrite(r *share.VulkanResource, l share.HostLayout, data []byte) error {
-	s, err := r.BeginAccess(handoff.Write)
+	s, err := r.BeginAccess(bridge.AccessReadWrite)
 	if err != nil {
 		return err
 	}
@@ -113,7 +112,7 @@ func vkWrite(r *share.VulkanResource, l share.HostLayout, data []byte) error {
 }
 
 func vkRead(r *share.VulkanResource, l share.HostLayout) ([]byte, error) {
-	s, err := r.BeginAccess(handoff.Read)
+	s, err := r.BeginAccess(bridge.AccessRead)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +137,7 @@ func roundTrip(t *testing.T, p *pair, l share.HostLayout, seed uint64) {
 	data := texels(l.Desc.Format, l.Size, seed)
 	var err error
 	p.e.ctx.Call(func() {
-		if err = p.gr.BeginAccess(handoff.Write); err != nil {
+		if err = p.gr.BeginAccess(bridge.AccessReadWrite); err != nil {
 			return
 		}
 		name, target := p.gr.Texture()
@@ -162,7 +161,7 @@ func roundTrip(t *testing.T, p *pair, l share.HostLayout, seed uint64) {
 		t.Fatalf("Vulkan write: %v", err)
 	}
 	p.e.ctx.Call(func() {
-		if err = p.gr.BeginAccess(handoff.Read); err != nil {
+		if err = p.gr.BeginAccess(bridge.AccessRead); err != nil {
 			return
 		}
 		name, target := p.gr.Texture()

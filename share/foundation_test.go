@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/share"
@@ -89,7 +88,7 @@ func TestVulkanWritesGLReads(t *testing.T) {
 				p := newPair(t, m, e, v, desc2D(sz[0], sz[1], bridge.FormatR8G8B8A8Unorm))
 				defer p.close()
 				for _, c := range colours {
-					s, err := p.vr.BeginAccess(handoff.Write)
+					s, err := p.vr.BeginAccess(bridge.AccessReadWrite)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -99,7 +98,7 @@ func TestVulkanWritesGLReads(t *testing.T) {
 					}
 					var px []byte
 					e.ctx.Call(func() {
-						if err = p.gr.BeginAccess(handoff.Read); err != nil {
+						if err = p.gr.BeginAccess(bridge.AccessRead); err != nil {
 							return
 						}
 						name, target := p.gr.Texture()
@@ -145,7 +144,7 @@ func TestGLDrawsVulkanReads(t *testing.T) {
 				defer p.close()
 				var err error
 				e.ctx.Call(func() {
-					if err = p.gr.BeginAccess(handoff.Write); err != nil {
+					if err = p.gr.BeginAccess(bridge.AccessReadWrite); err != nil {
 						return
 					}
 					name, target := p.gr.Texture()
@@ -157,7 +156,7 @@ func TestGLDrawsVulkanReads(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := p.vr.BeginAccess(handoff.Read)
+				s, err := p.vr.BeginAccess(bridge.AccessRead)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -196,13 +195,13 @@ func TestNoFDLeak(t *testing.T) {
 		cycle := func() {
 			p := newPair(t, m, e, v, desc2D(16, 16, bridge.FormatR8G8B8A8Unorm))
 			// One access each way, so that the copies' fds are counted.
-			s, err := p.vr.BeginAccess(handoff.Write)
+			s, err := p.vr.BeginAccess(bridge.AccessReadWrite)
 			if err == nil {
 				err = p.vr.EndAccess(p.vr.Image().Clear([4]float32{1, 0, 0, 1}, s))
 			}
 			if err == nil {
 				e.ctx.Call(func() {
-					if err = p.gr.BeginAccess(handoff.Write); err == nil {
+					if err = p.gr.BeginAccess(bridge.AccessReadWrite); err == nil {
 						err = p.gr.EndAccess()
 					}
 				})

@@ -46,7 +46,7 @@ type GLResource struct {
 	pixels      *glutil.PixelBuffer
 
 	open bool
-	mode handoff.Mode
+	mode bridge.Access
 
 	// The keyed mutex (Attach): km for the zero-copy and CopyVulkan
 	// paths, the bare client calls for CopyHost.
@@ -148,7 +148,7 @@ func (r *GLResource) beginCheck(what string) {
 // access that ended before it in this process. On a copy path it fills
 // the texture from the shared memory. Across processes, use AcquireSync
 // instead, which orders through the broker.
-func (r *GLResource) BeginAccess(mode handoff.Mode) error {
+func (r *GLResource) BeginAccess(mode bridge.Access) error {
 	r.beginCheck("BeginAccess")
 	if r.path != ZeroCopy {
 		if err := r.fill(vkalloc.Sync{}); err != nil {
@@ -173,7 +173,7 @@ func (r *GLResource) EndAccess() error {
 	switch {
 	case r.path == ZeroCopy:
 		err = handoff.FinishGL()
-	case r.mode == handoff.Write:
+	case r.mode.Writes():
 		err = r.writeBack(vkalloc.Sync{})
 	}
 	if err != nil {
@@ -338,7 +338,7 @@ func (r *GLResource) AcquireSync(key uint64, timeout time.Duration) (abandoned b
 		}
 		r.heldSync = vkalloc.Sync{Signal: s.Signal}
 	}
-	r.open, r.held, r.mode = true, true, handoff.Write
+	r.open, r.held, r.mode = true, true, bridge.AccessReadWrite
 	return abandoned, nil
 }
 

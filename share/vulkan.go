@@ -233,7 +233,7 @@ type VulkanResource struct {
 
 	mu       sync.Mutex
 	open     bool
-	mode     handoff.Mode
+	mode     bridge.Access
 	client   *broker.Client
 	handle   bridge.Handle
 	attached bool
@@ -310,7 +310,7 @@ func (r *VulkanResource) beginCheck(what string) {
 // Vulkan operation completes before it returns, so it orders nothing
 // further). On a copy path Image() is filled from the shared memory.
 // Across processes, use AcquireSync.
-func (r *VulkanResource) BeginAccess(mode handoff.Mode) (vkalloc.Sync, error) {
+func (r *VulkanResource) BeginAccess(mode bridge.Access) (vkalloc.Sync, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.beginCheck("BeginAccess")
@@ -333,7 +333,7 @@ func (r *VulkanResource) EndAccess(opErr error) error {
 		panic("share: EndAccess without BeginAccess")
 	}
 	r.open = false
-	if r.path != ZeroCopy && r.mode == handoff.Write && opErr == nil {
+	if r.path != ZeroCopy && r.mode.Writes() && opErr == nil {
 		if err := r.writeBack(vkalloc.Sync{}); err != nil {
 			return fmt.Errorf("share: EndAccess: %w", err)
 		}
@@ -430,7 +430,7 @@ func (r *VulkanResource) AcquireSync(key uint64, timeout time.Duration) (s vkall
 		}
 		r.heldSync = vkalloc.Sync{Signal: ks.Signal}
 	}
-	r.open, r.held, r.mode = true, true, handoff.Write
+	r.open, r.held, r.mode = true, true, bridge.AccessReadWrite
 	return s, abandoned, nil
 }
 

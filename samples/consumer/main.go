@@ -115,7 +115,7 @@ func run(socket, kmt, name string, vulkan bool, frame int) error {
 func readVulkan(a bridge.Allocation, fd int) ([]byte, string, error) {
 	dev, err := helperdev.Open(helperdev.Config{
 		Device: bridge.DeviceID{Driver: a.Device.Driver, Device: a.Device.Device},
-		Peer: "allocation record", AppName: "glbridge consumer sample",
+		Peer:   "allocation record", AppName: "glbridge consumer sample",
 	})
 	if err != nil {
 		unix.Close(fd)

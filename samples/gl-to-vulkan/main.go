@@ -124,7 +124,7 @@ func run(frame int) error {
 		if ho, err = handoff.New(handoff.Config{Device: dev, Image: img, Texture: tex, GL: id}); err != nil {
 			return
 		}
-		if err = ho.BeginGL(handoff.Write); err != nil {
+		if err = ho.BeginGL(bridge.AccessReadWrite); err != nil {
 			return
 		}
 		err = testpattern.Draw(tex.Name(), tex.Target(), width, height, frame)
@@ -139,7 +139,7 @@ func run(frame int) error {
 		frame, tex.Name(), width, height, bridge.FormatR8G8B8A8Unorm)
 
 	// Vulkan reads the same memory, after GL's draw.
-	sync, err := ho.BeginVulkan(handoff.Read)
+	sync, err := ho.BeginVulkan(bridge.AccessRead)
 	if err != nil {
 		return err
 	}

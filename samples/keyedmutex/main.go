@@ -246,7 +246,7 @@ func vulkanSide(c *broker.Client, kmt string, rounds int) error {
 	}
 	dev, err := helperdev.Open(helperdev.Config{
 		Device: bridge.DeviceID{Driver: res.Allocation.Device.Driver, Device: res.Allocation.Device.Device},
-		Peer: "allocation record", AppName: "glbridge keyedmutex sample",
+		Peer:   "allocation record", AppName: "glbridge keyedmutex sample",
 	})
 	if err != nil {
 		unix.Close(res.FD)

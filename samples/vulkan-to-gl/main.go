@@ -116,7 +116,7 @@ func run(frame int) error {
 	// Vulkan writes the test pattern (an upload through a staging buffer
 	// here; a renderer would draw).
 	want := testpattern.Expected(width, height, frame)
-	sync, err := ho.BeginVulkan(handoff.Write)
+	sync, err := ho.BeginVulkan(bridge.AccessReadWrite)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func run(frame int) error {
 	// GL reads the texture, after Vulkan's write.
 	var px []byte
 	ctx.Call(func() {
-		if err = ho.BeginGL(handoff.Read); err != nil {
+		if err = ho.BeginGL(bridge.AccessRead); err != nil {
 			return
 		}
 		px, err = readTexture(tex)

@@ -126,7 +126,7 @@ func TestCheckCatchesStaleFrames(t *testing.T) {
 	}
 	var err error
 	env.GL.Call(func() {
-		if err = pr.res.BeginGL(handoff.Write); err == nil {
+		if err = pr.res.BeginGL(bridge.AccessReadWrite); err == nil {
 			err = pr.work.render(pr.fb, 8)
 			if eerr := pr.res.EndGL(); err == nil {
 				err = eerr

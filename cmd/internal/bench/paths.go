@@ -250,7 +250,7 @@ func newZeroCopy(r *rig, path handoff.Path) (pathRun, error) {
 
 func (z *zeroCopyRun) frame(n int) (err error) {
 	z.env.GL.Call(func() {
-		if err = z.res.BeginGL(handoff.Write); err != nil {
+		if err = z.res.BeginGL(bridge.AccessReadWrite); err != nil {
 			return
 		}
 		err = z.work.render(z.fb, n)
@@ -261,7 +261,7 @@ func (z *zeroCopyRun) frame(n int) (err error) {
 	if err != nil {
 		return err
 	}
-	sync, err := z.res.BeginVulkan(handoff.Read)
+	sync, err := z.res.BeginVulkan(bridge.AccessRead)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func (z *zeroCopyRun) frame(n int) (err error) {
 func (z *zeroCopyRun) check(n int) (err error) {
 	var src []byte
 	z.env.GL.Call(func() {
-		if err = z.res.BeginGL(handoff.Read); err != nil {
+		if err = z.res.BeginGL(bridge.AccessRead); err != nil {
 			return
 		}
 		src, err = z.fb.read()

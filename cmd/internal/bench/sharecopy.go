@@ -6,7 +6,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -71,7 +70,7 @@ func newShareCopy(r *rig) (pathRun, error) {
 
 func (s *shareCopyRun) frame(n int) (err error) {
 	s.env.GL.Call(func() {
-		if err = s.res.BeginAccess(handoff.Write); err != nil {
+		if err = s.res.BeginAccess(bridge.AccessReadWrite); err != nil {
 			return
 		}
 		err = s.work.render(s.fb, n)
@@ -82,7 +81,7 @@ func (s *shareCopyRun) frame(n int) (err error) {
 	if err != nil {
 		return err
 	}
-	sync, err := s.vres.BeginAccess(handoff.Read)
+	sync, err := s.vres.BeginAccess(bridge.AccessRead)
 	if err != nil {
 		return err
 	}
