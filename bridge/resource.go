@@ -33,7 +33,9 @@ type DeviceID struct {
 }
 
 // String formats id as glshare prints it.
-func (id DeviceID) String() string { return "driver " + id.Driver.String() + " device " + id.Device.String() }
+func (id DeviceID) String() string {
+	return "driver " + id.Driver.String() + " device " + id.Device.String()
+}
 
 // IsZero reports whether id is unset, as a GL without GL_EXT_memory_object
 // reports it.

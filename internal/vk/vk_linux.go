@@ -974,7 +974,9 @@ func (d Device) Handle() uintptr { return uintptr(unsafe.Pointer(d.f.device)) }
 type Queue struct{ q C.VkQueue }
 
 // Queue returns queue 0 of family.
-func (d Device) Queue(family uint32) Queue { return Queue{C.getDeviceQueueAt(d.f, C.uint32_t(family), 0)} }
+func (d Device) Queue(family uint32) Queue {
+	return Queue{C.getDeviceQueueAt(d.f, C.uint32_t(family), 0)}
+}
 
 // WaitIdle waits for all of d's queues.
 func (d Device) WaitIdle() error {
