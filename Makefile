@@ -50,18 +50,24 @@ samples: deps
 vet: deps
 	$(GO) vet ./...
 
-# lint is vet, a gofmt check (it fails listing every file gofmt would
+# lint is go vet, a gofmt check (it fails listing every file gofmt would
 # change) and staticcheck, pinned in go.mod as a tool dependency and run
 # through the Go toolchain (go tool staticcheck), so nothing is installed
-# outside the module cache.
-lint: vet
-	@out=$$($(GOFMT) -l . 2>&1); status=$$?; \
-	if [ $$status -ne 0 ] || [ -n "$$out" ]; then \
+# outside the module cache. All three run, and lint fails if any did.
+lint: deps
+	@status=0; \
+	echo "$(GO) vet ./..."; \
+	$(GO) vet ./... || status=1; \
+	echo "$(GOFMT) -l ."; \
+	out=$$($(GOFMT) -l . 2>&1) || status=1; \
+	if [ -n "$$out" ]; then \
 		echo "gofmt: these files need gofmt -w (or do not parse):"; \
 		echo "$$out"; \
-		exit 1; \
-	fi
-	$(GO) tool staticcheck ./...
+		status=1; \
+	fi; \
+	echo "$(GO) tool staticcheck ./..."; \
+	$(GO) tool staticcheck ./... || status=1; \
+	exit $$status
 
 # The suites run on the local drivers for real; packages run one at a time
 # (-p 1) because the machine has two cores and llvmpipe uses them all.
