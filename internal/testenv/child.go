@@ -44,9 +44,21 @@ type Child struct {
 // child is killed when the test ends.
 func StartChild(t testing.TB, role string, env ...string) *Child {
 	t.Helper()
+	return StartChildCmd(t, role, nil, env...)
+}
+
+// StartChildCmd is StartChild for a child that needs more than its
+// environment: setup, unless nil, adjusts the command before it starts
+// (ExtraFiles for fds 3 on, SysProcAttr for credentials, Path and Dir to
+// run a copy of the test binary elsewhere).
+func StartChildCmd(t testing.TB, role string, setup func(*exec.Cmd), env ...string) *Child {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), RoleEnv+"="+role), env...)
 	cmd.Stderr = os.Stderr
+	if setup != nil {
+		setup(cmd)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +100,20 @@ func (c *Child) Send(t testing.TB, line string) {
 // the test.
 func (c *Child) Expect(t testing.TB, prefix string, timeout time.Duration) string {
 	t.Helper()
+	return c.expect(t, prefix, timeout, false)
+}
+
+// ExpectNext is Expect for a child whose very next line must start with
+// prefix: any other line fails the test too, for a conversation whose
+// order is part of what the test checks.
+func (c *Child) ExpectNext(t testing.TB, prefix string, timeout time.Duration) string {
+	t.Helper()
+	return c.expect(t, prefix, timeout, true)
+}
+
+// expect is Expect, and with next, ExpectNext.
+func (c *Child) expect(t testing.TB, prefix string, timeout time.Duration, next bool) string {
+	t.Helper()
 	deadline := time.After(timeout)
 	for {
 		select {
@@ -100,6 +126,9 @@ func (c *Child) Expect(t testing.TB, prefix string, timeout time.Duration) strin
 			}
 			if strings.HasPrefix(l, prefix) {
 				return strings.TrimSpace(strings.TrimPrefix(l, prefix))
+			}
+			if next {
+				t.Fatalf("%s printed %q, want a line starting with %q", c.role, l, prefix)
 			}
 		case <-deadline:
 			t.Fatalf("%s printed no %q within %v; it printed %q", c.role, prefix, timeout, c.output())
