@@ -86,6 +86,30 @@ type Desc struct {
 	CPUAccessFlags uint32
 }
 
+// Subresource names one mip level of one array layer of a texture (all the
+// slices of a 3D level), and of a depth-stencil format one plane, as
+// Direct3D 12 numbers them.
+type Subresource struct {
+	// Level is the mip level. Layer is the array layer; for cube
+	// textures it is cube*6 + face, faces in Direct3D's (and GL's and
+	// Vulkan's) order +X, -X, +Y, -Y, +Z, -Z. A 3D texture has one layer
+	// per level, holding all its slices.
+	Level, Layer uint32
+	Plane        Plane
+}
+
+// Plane is a part of a texel that is copied on its own: Direct3D 12's
+// plane slice, Vulkan's image aspect.
+type Plane uint32
+
+// Planes. A colour format has only PlaneColor; a depth-stencil format has
+// PlaneDepth and PlaneStencil (Direct3D 12's plane slices 0 and 1).
+const (
+	PlaneColor   Plane = 0
+	PlaneDepth   Plane = 0
+	PlaneStencil Plane = 1
+)
+
 // Tiling is the image tiling the exporter used. It mirrors VkImageTiling,
 // and the GL importer must set GL_TEXTURE_TILING_EXT to match it.
 type Tiling uint32

@@ -420,7 +420,7 @@ func pingPong(t *testing.T, env *gpuenv.Env, timeline bool) {
 				t.Fatalf("round %d: host wait for GL's signal of %d: %v", i, v, err)
 			}
 		}
-		px, err := img.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{Wait: []vkalloc.SemaphoreValue{{Semaphore: toVK, Value: v}}})
+		px, err := img.ReadPixels(bridge.Subresource{}, vkalloc.Sync{Wait: []vkalloc.SemaphoreValue{{Semaphore: toVK, Value: v}}})
 		if err != nil {
 			t.Fatalf("round %d: Vulkan read: %v", i, err)
 		}

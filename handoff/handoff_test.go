@@ -107,7 +107,7 @@ func pingPong(t *testing.T, f *fixture, r *handoff.Resource, frames int) {
 			t.Fatalf("frame %d: %v", frame, err)
 		}
 		sync, _ := r.BeginVulkan(bridge.AccessRead)
-		px, err := f.img.ReadPixels(vkalloc.Subresource{}, sync)
+		px, err := f.img.ReadPixels(bridge.Subresource{}, sync)
 		r.EndVulkan(err)
 		if err != nil {
 			t.Fatalf("frame %d: %v", frame, err)
@@ -116,7 +116,7 @@ func pingPong(t *testing.T, f *fixture, r *handoff.Resource, frames int) {
 
 		// Vulkan writes frame+1, GL reads it.
 		sync, _ = r.BeginVulkan(bridge.AccessReadWrite)
-		err = f.img.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, frame+1), sync)
+		err = f.img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, frame+1), sync)
 		r.EndVulkan(err)
 		if err != nil {
 			t.Fatalf("frame %d: %v", frame+1, err)

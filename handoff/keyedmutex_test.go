@@ -225,7 +225,7 @@ func vkSide(in *bufio.Scanner) error {
 			km.ReleaseVulkan(5, nil)
 			return errors.New("acquired key 5 without abandonment")
 		}
-		err = img.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, 77), sync)
+		err = img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, 77), sync)
 		if e := km.ReleaseVulkan(6, err); err == nil {
 			err = e
 		}
@@ -236,7 +236,7 @@ func vkSide(in *bufio.Scanner) error {
 		if err != nil {
 			return err
 		}
-		px, err := img.ReadPixels(vkalloc.Subresource{}, sync)
+		px, err := img.ReadPixels(bridge.Subresource{}, sync)
 		if e := km.ReleaseVulkan(6, err); err == nil {
 			err = e
 		}
@@ -269,7 +269,7 @@ func vkSide(in *bufio.Scanner) error {
 		if abandoned {
 			return fmt.Errorf("round %d: mutex abandoned unexpectedly", r)
 		}
-		px, err := img.ReadPixels(vkalloc.Subresource{}, sync)
+		px, err := img.ReadPixels(bridge.Subresource{}, sync)
 		if err == nil {
 			err = checkPattern(px, 2*r)
 		}
@@ -283,7 +283,7 @@ func vkSide(in *bufio.Scanner) error {
 		if err != nil {
 			return err
 		}
-		err = img.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, 2*r+1), sync)
+		err = img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, 2*r+1), sync)
 		if e := km.ReleaseVulkan(0, err); err == nil {
 			err = e
 		}

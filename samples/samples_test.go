@@ -340,7 +340,7 @@ func TestCClientRecordWithSyncAndData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer img.Close()
-	if err := img.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, frame), vkalloc.Sync{}); err != nil {
+	if err := img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, frame), vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
 	fd, err := img.ExportFD()

@@ -117,10 +117,6 @@ func part(s vkalloc.Sync, i, n int) vkalloc.Sync {
 	return p
 }
 
-func vkSub(sr Subresource) vkalloc.Subresource {
-	return vkalloc.Subresource{Level: sr.Level, Layer: sr.Layer}
-}
-
 func (b *imageBacking) load(l HostLayout, s vkalloc.Sync) ([]byte, error) {
 	return readImage(b.img, l, s)
 }
@@ -134,7 +130,7 @@ func (b *imageBacking) store(l HostLayout, data []byte, s vkalloc.Sync) error {
 func readImage(img *vkalloc.Image, l HostLayout, s vkalloc.Sync) ([]byte, error) {
 	out := make([]byte, l.Size)
 	for i, sr := range l.Subresources {
-		px, err := img.ReadPixels(vkSub(sr), part(s, i, len(l.Subresources)))
+		px, err := img.ReadPixels(sr.Subresource, part(s, i, len(l.Subresources)))
 		if err != nil {
 			return nil, fmt.Errorf("share: reading level %d layer %d: %w", sr.Level, sr.Layer, err)
 		}
@@ -154,7 +150,7 @@ func writeImage(img *vkalloc.Image, l HostLayout, data []byte, s vkalloc.Sync) e
 		panic(fmt.Sprintf("share: write of %d bytes into a layout of %d", len(data), l.Size))
 	}
 	for i, sr := range l.Subresources {
-		if err := img.WritePixels(vkSub(sr), data[sr.Offset:sr.Offset+sr.Size], part(s, i, len(l.Subresources))); err != nil {
+		if err := img.WritePixels(sr.Subresource, data[sr.Offset:sr.Offset+sr.Size], part(s, i, len(l.Subresources))); err != nil {
 			return fmt.Errorf("share: writing level %d layer %d: %w", sr.Level, sr.Layer, err)
 		}
 	}

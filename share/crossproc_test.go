@@ -18,7 +18,6 @@ import (
 	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/share"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 // The private runtime data a D3D layer would attach; it must arrive intact.
@@ -209,7 +208,7 @@ func vkConsumer(in *bufio.Scanner) error {
 		if err != nil {
 			return nil, err
 		}
-		px, err := r.Image().ReadPixels(vkalloc.Subresource{}, s)
+		px, err := r.Image().ReadPixels(bridge.Subresource{}, s)
 		if eerr := r.EndAccess(err); err == nil {
 			err = eerr
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/share"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 // texels makes n bytes of texels of f that every path must carry
@@ -101,7 +100,7 @@ func vkWrite(r *share.VulkanResource, l share.HostLayout, data []byte) error {
 		return err
 	}
 	for _, sr := range l.Subresources {
-		if err = r.Image().WritePixels(vkalloc.Subresource{Level: sr.Level, Layer: sr.Layer}, data[sr.Offset:sr.Offset+sr.Size], s); err != nil {
+		if err = r.Image().WritePixels(sr.Subresource, data[sr.Offset:sr.Offset+sr.Size], s); err != nil {
 			break
 		}
 	}
@@ -119,7 +118,7 @@ func vkRead(r *share.VulkanResource, l share.HostLayout) ([]byte, error) {
 	out := make([]byte, l.Size)
 	for _, sr := range l.Subresources {
 		var px []byte
-		if px, err = r.Image().ReadPixels(vkalloc.Subresource{Level: sr.Level, Layer: sr.Layer}, s); err != nil {
+		if px, err = r.Image().ReadPixels(sr.Subresource, s); err != nil {
 			break
 		}
 		copy(out[sr.Offset:], px)

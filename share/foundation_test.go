@@ -12,7 +12,6 @@ import (
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/share"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 // pair is one resource made by GL and opened by the Vulkan side.
@@ -160,7 +159,7 @@ func TestGLDrawsVulkanReads(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				px, err := p.vr.Image().ReadPixels(vkalloc.Subresource{}, s)
+				px, err := p.vr.Image().ReadPixels(bridge.Subresource{}, s)
 				if err := p.vr.EndAccess(err); err != nil {
 					t.Fatal(err)
 				}

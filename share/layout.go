@@ -6,14 +6,11 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 )
 
-// Subresource is one mip level of one array layer (or cube face) of a
-// resource in host memory.
-type Subresource struct {
-	// Level is the mip level. Layer is the array layer; for cube
-	// textures it is cube*6 + face, faces in Direct3D's (and GL's and
-	// Vulkan's) order +X, -X, +Y, -Y, +Z, -Z. A 3D texture has one layer
-	// per level, holding all its slices.
-	Level, Layer uint32
+// SubresourceLayout is where one subresource (a mip level of an array
+// layer or cube face; the copy path carries no stencil planes) lies in host
+// memory.
+type SubresourceLayout struct {
+	bridge.Subresource
 	// Width, Height and Depth are the level's size in texels (Depth is
 	// the slice count of a 3D level, 1 otherwise).
 	Width, Height, Depth uint32
@@ -44,7 +41,7 @@ type HostLayout struct {
 	// Info is the format's table row; Info.BytesPerBlock sizes the texels.
 	Info bridge.FormatInfo
 	// Subresources are in memory order.
-	Subresources []Subresource
+	Subresources []SubresourceLayout
 	// Size is the total number of bytes.
 	Size uint64
 }
@@ -85,8 +82,8 @@ func LayoutOf(desc bridge.Desc) (HostLayout, error) {
 		lw, lh, ld := max(w>>level, 1), max(h>>level, 1), max(d>>level, 1)
 		size := uint64((lw+bw-1)/bw) * uint64((lh+bh-1)/bh) * uint64(ld) * uint64(info.BytesPerBlock)
 		for layer := range layers {
-			l.Subresources = append(l.Subresources, Subresource{
-				Level: level, Layer: layer, Width: lw, Height: lh, Depth: ld,
+			l.Subresources = append(l.Subresources, SubresourceLayout{
+				Subresource: bridge.Subresource{Level: level, Layer: layer}, Width: lw, Height: lh, Depth: ld,
 				Offset: l.Size, Size: size,
 			})
 			l.Size += size

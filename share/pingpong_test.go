@@ -220,14 +220,14 @@ func pingPongVulkan(in *bufio.Scanner) error {
 			return err
 		},
 		read: func() ([]byte, error) {
-			px, err := r.Image().ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{Wait: sync.Wait})
+			px, err := r.Image().ReadPixels(bridge.Subresource{}, vkalloc.Sync{Wait: sync.Wait})
 			if err != nil {
 				opErr = err
 			}
 			return px, err
 		},
 		write: func(frame int) error {
-			err := r.Image().WritePixels(vkalloc.Subresource{}, testpattern.Expected(ppW, ppH, frame), vkalloc.Sync{Signal: sync.Signal})
+			err := r.Image().WritePixels(bridge.Subresource{}, testpattern.Expected(ppW, ppH, frame), vkalloc.Sync{Signal: sync.Signal})
 			if err != nil {
 				opErr = err
 			}

@@ -69,7 +69,7 @@ func TestAdoptCallerDevice(t *testing.T) {
 	}
 	defer im.Close()
 	want := pattern(67, 33, 0x5a)
-	if err := im.WritePixels(vkalloc.Subresource{}, want, vkalloc.Sync{}); err != nil {
+	if err := im.WritePixels(bridge.Subresource{}, want, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -93,7 +93,7 @@ func TestAdoptCallerDevice(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ImportImage on the caller's device: %v", err)
 		}
-		got, err := imported.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+		got, err := imported.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 		if err != nil {
 			t.Fatal(err)
 		}

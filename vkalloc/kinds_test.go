@@ -88,10 +88,10 @@ func TestLevelsAndLayers(t *testing.T) {
 			if d.Dimension == bridge.DimensionTexture3D {
 				layers = 1
 			}
-			data := map[vkalloc.Subresource][]byte{}
+			data := map[bridge.Subresource][]byte{}
 			for l := range d.MipLevels {
 				for a := range layers {
-					s := vkalloc.Subresource{Level: l, Layer: a}
+					s := bridge.Subresource{Level: l, Layer: a}
 					n, err := im.SubresourceSize(s)
 					if err != nil {
 						t.Fatal(err)
@@ -132,7 +132,7 @@ func TestDepthStencilAndInteger(t *testing.T) {
 	if err := im.ClearDepthStencil(0.5, 0x5a, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := im.ReadPixels(vkalloc.Subresource{Aspect: vkalloc.AspectStencil}, vkalloc.Sync{})
+	st, err := im.ReadPixels(bridge.Subresource{Plane: bridge.PlaneStencil}, vkalloc.Sync{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestDepthStencilAndInteger(t *testing.T) {
 			t.Fatalf("stencil texel %d = %#x", i, v)
 		}
 	}
-	dp, err := im.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+	dp, err := im.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestDepthStencilAndInteger(t *testing.T) {
 	if err := ui.ClearUint([4]uint32{1, 0xdeadbeef, 3, 0xffffffff}, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
-	px, err := ui.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+	px, err := ui.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestMultisampleReadback(t *testing.T) {
 		t.Fatal(err)
 	}
 	for layer := range uint32(2) {
-		px, err := im.ReadPixels(vkalloc.Subresource{Layer: layer}, vkalloc.Sync{})
+		px, err := im.ReadPixels(bridge.Subresource{Layer: layer}, vkalloc.Sync{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func TestMultisampleReadback(t *testing.T) {
 			}
 		}
 	}
-	if err := im.WritePixels(vkalloc.Subresource{}, make([]byte, 17*9*4), vkalloc.Sync{}); err == nil {
+	if err := im.WritePixels(bridge.Subresource{}, make([]byte, 17*9*4), vkalloc.Sync{}); err == nil {
 		t.Fatal("WritePixels into a multisampled image succeeded")
 	}
 }

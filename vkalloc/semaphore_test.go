@@ -62,10 +62,10 @@ func TestSemaphoresAcrossDevices(t *testing.T) {
 		want := pattern(8, 8, 0x77)
 		// The first device writes and signals; the second waits on the GPU
 		// before reading.
-		if err := img.WritePixels(vkalloc.Subresource{}, want, vkalloc.Sync{Signal: []vkalloc.SemaphoreValue{{Semaphore: s, Value: 1}}}); err != nil {
+		if err := img.WritePixels(bridge.Subresource{}, want, vkalloc.Sync{Signal: []vkalloc.SemaphoreValue{{Semaphore: s, Value: 1}}}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := img2.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{Wait: []vkalloc.SemaphoreValue{{Semaphore: imp, Value: 1}}})
+		got, err := img2.ReadPixels(bridge.Subresource{}, vkalloc.Sync{Wait: []vkalloc.SemaphoreValue{{Semaphore: imp, Value: 1}}})
 		if err != nil {
 			t.Fatal(err)
 		}

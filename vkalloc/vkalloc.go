@@ -506,19 +506,6 @@ func (im *Image) Clear(c [4]float32, sync Sync) error {
 	}, sync)
 }
 
-// Aspect selects the depth or the stencil part of a depth-stencil image
-// for a copy; Vulkan copies one aspect at a time.
-type Aspect uint8
-
-// Aspects. AspectDefault is colour for colour formats and depth for
-// formats with depth.
-const (
-	AspectDefault Aspect = iota
-	AspectColor
-	AspectDepth
-	AspectStencil
-)
-
 // ClearUint fills every level and layer of an integer-format image (UINT or
 // SINT; SINT values as their two's-complement bits) with c, and waits.
 func (im *Image) ClearUint(c [4]uint32, sync Sync) error {
@@ -542,30 +529,24 @@ func (im *Image) ClearDepthStencil(depth float32, stencil uint32, sync Sync) err
 	}, sync)
 }
 
-// Subresource names one mip level and array layer of an image (all the
-// slices of a 3D level), and for depth-stencil images the aspect.
-type Subresource struct {
-	Level, Layer uint32
-	Aspect       Aspect
-}
-
-// copyAspect resolves s.Aspect to the VkImageAspectFlagBits of a copy and
+// copyAspect resolves plane p to the VkImageAspectFlagBits of a copy and
 // the bytes one texel of it occupies in a buffer (Vulkan's rules for depth
-// and stencil copies: D24 depth as 4 bytes, stencil as 1).
-func (im *Image) copyAspect(a Aspect) (bit uint32, texelBytes uint32, err error) {
+// and stencil copies: D24 depth as 4 bytes, stencil as 1). Plane 0 is the
+// depth of a format with depth, and the stencil of a stencil-only one.
+func (im *Image) copyAspect(p bridge.Plane) (bit uint32, texelBytes uint32, err error) {
 	switch {
-	case a == AspectStencil && im.info.Stencil:
+	case im.info.Stencil && (p == bridge.PlaneStencil || p == 0 && !im.info.Depth):
 		return vk.ImageAspectStencilBit, 1, nil
-	case (a == AspectDepth || a == AspectDefault) && im.info.Depth:
+	case p == bridge.PlaneDepth && im.info.Depth:
 		switch im.storage.VkFormat {
 		case vkFormatD16Unorm, vkFormatD16UnormS8Uint:
 			return vk.ImageAspectDepthBit, 2, nil
 		}
 		return vk.ImageAspectDepthBit, 4, nil
-	case (a == AspectColor || a == AspectDefault) && !im.info.Depth && !im.info.Stencil:
+	case p == bridge.PlaneColor && !im.info.Depth && !im.info.Stencil:
 		return vk.ImageAspectColorBit, im.storage.BytesPerBlock, nil
 	}
-	return 0, 0, fmt.Errorf("vkalloc: %w: aspect %d of %s", errBadSubresource, a, im.alloc.Desc.Format)
+	return 0, 0, fmt.Errorf("vkalloc: %w: plane %d of %s", errBadSubresource, p, im.alloc.Desc.Format)
 }
 
 // Depth formats whose depth aspect copies in 2 bytes.
@@ -583,11 +564,11 @@ func (im *Image) levelExtent(l uint32) (w, h, d uint32) {
 // SubresourceSize is the number of bytes ReadPixels returns and WritePixels
 // takes for s: tightly packed rows of texels (or 4×4 blocks), the slices of
 // a 3D level one after another.
-func (im *Image) SubresourceSize(s Subresource) (uint64, error) {
+func (im *Image) SubresourceSize(s bridge.Subresource) (uint64, error) {
 	if err := im.checkSubresource(s); err != nil {
 		return 0, err
 	}
-	_, texel, err := im.copyAspect(s.Aspect)
+	_, texel, err := im.copyAspect(s.Plane)
 	if err != nil {
 		return 0, err
 	}
@@ -598,7 +579,7 @@ func (im *Image) SubresourceSize(s Subresource) (uint64, error) {
 
 var errBadSubresource = errors.New("subresource out of range")
 
-func (im *Image) checkSubresource(s Subresource) error {
+func (im *Image) checkSubresource(s bridge.Subresource) error {
 	_, _, _, levels, layers, _ := geometry(im.alloc.Desc)
 	if s.Level >= levels || s.Layer >= layers {
 		return fmt.Errorf("vkalloc: %w: level %d layer %d of an image with %d levels and %d layers", errBadSubresource, s.Level, s.Layer, levels, layers)
@@ -606,9 +587,9 @@ func (im *Image) checkSubresource(s Subresource) error {
 	return nil
 }
 
-func (im *Image) copyRegion(s Subresource) vk.BufferImageCopy {
+func (im *Image) copyRegion(s bridge.Subresource) vk.BufferImageCopy {
 	w, h, d := im.levelExtent(s.Level)
-	aspect, _, _ := im.copyAspect(s.Aspect)
+	aspect, _, _ := im.copyAspect(s.Plane)
 	return vk.BufferImageCopy{
 		AspectMask: aspect, MipLevel: s.Level, BaseArrayLayer: s.Layer, LayerCount: 1,
 		Width: w, Height: h, Depth: d,
@@ -621,7 +602,7 @@ func (im *Image) copyRegion(s Subresource) vk.BufferImageCopy {
 // A multisampled colour image is first resolved (vkCmdResolveImage) into a
 // single-sampled scratch image, since Vulkan copies no multisampled image
 // to memory: what comes back is the resolved layer.
-func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
+func (im *Image) ReadPixels(s bridge.Subresource, sync Sync) ([]byte, error) {
 	size, err := im.SubresourceSize(s)
 	if err != nil {
 		return nil, err
@@ -668,7 +649,7 @@ func (im *Image) ReadPixels(s Subresource, sync Sync) ([]byte, error) {
 
 // WritePixels uploads data, tightly packed as ReadPixels returns it, into
 // subresource s, and waits.
-func (im *Image) WritePixels(s Subresource, data []byte, sync Sync) error {
+func (im *Image) WritePixels(s bridge.Subresource, data []byte, sync Sync) error {
 	size, err := im.SubresourceSize(s)
 	if err != nil {
 		return err

@@ -64,7 +64,7 @@ func TestClearAndReadBack(t *testing.T) {
 			if err := im.Clear([4]float32{1, 0.5, 0, 1}, vkalloc.Sync{}); err != nil {
 				t.Fatal(err)
 			}
-			px, err := im.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+			px, err := im.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +97,7 @@ func TestImportOnSecondDevice(t *testing.T) {
 	}
 	defer im.Close()
 	want := pattern(67, 33, 0x5a)
-	if err := im.WritePixels(vkalloc.Subresource{}, want, vkalloc.Sync{}); err != nil {
+	if err := im.WritePixels(bridge.Subresource{}, want, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
 	fd, err := im.ExportFD()
@@ -115,7 +115,7 @@ func TestImportOnSecondDevice(t *testing.T) {
 		// new open, which nothing here does.
 		t.Errorf("fd %d still open after a successful import", fd)
 	}
-	got, err := imp.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+	got, err := imp.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +124,10 @@ func TestImportOnSecondDevice(t *testing.T) {
 	}
 	// And back: the second device writes, the first reads.
 	want2 := pattern(67, 33, 0xa5)
-	if err := imp.WritePixels(vkalloc.Subresource{}, want2, vkalloc.Sync{}); err != nil {
+	if err := imp.WritePixels(bridge.Subresource{}, want2, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
-	got2, err := im.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+	got2, err := im.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,10 +184,10 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := im.WritePixels(vkalloc.Subresource{}, make([]byte, 3), vkalloc.Sync{}); err == nil {
+	if err := im.WritePixels(bridge.Subresource{}, make([]byte, 3), vkalloc.Sync{}); err == nil {
 		t.Error("WritePixels with 3 bytes succeeded")
 	}
-	if _, err := im.ReadPixels(vkalloc.Subresource{Level: 1}, vkalloc.Sync{}); err == nil {
+	if _, err := im.ReadPixels(bridge.Subresource{Level: 1}, vkalloc.Sync{}); err == nil {
 		t.Error("ReadPixels of a missing level succeeded")
 	}
 	im.Close()
@@ -251,13 +251,13 @@ func TestCopyTo(t *testing.T) {
 	}
 	defer dst.Close()
 	want := pattern(67, 33, 0x33)
-	if err := src.WritePixels(vkalloc.Subresource{}, want, vkalloc.Sync{}); err != nil {
+	if err := src.WritePixels(bridge.Subresource{}, want, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := src.CopyTo(dst, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := dst.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+	got, err := dst.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 	if err != nil {
 		t.Fatal(err)
 	}

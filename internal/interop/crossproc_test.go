@@ -144,7 +144,7 @@ func consumer(in *bufio.Scanner, vulkan bool) error {
 			return err
 		}
 		defer img.Close()
-		read = func() ([]byte, error) { return img.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{}) }
+		read = func() ([]byte, error) { return img.ReadPixels(bridge.Subresource{}, vkalloc.Sync{}) }
 	} else {
 		defer unix.Close(res.FD) // ImportMemory imports a dup
 		env, err := gpuenv.NewEnv("")

@@ -350,21 +350,21 @@ func (r *rng) unitFloat() uint32 {
 }
 
 // aspects lists the Vulkan aspects a format is copied through.
-func aspects(fi bridge.FormatInfo) []vkalloc.Aspect {
+func aspects(fi bridge.FormatInfo) []bridge.Plane {
 	switch {
 	case fi.Depth && fi.Stencil:
-		return []vkalloc.Aspect{vkalloc.AspectDepth, vkalloc.AspectStencil}
+		return []bridge.Plane{bridge.PlaneDepth, bridge.PlaneStencil}
 	case fi.Depth:
-		return []vkalloc.Aspect{vkalloc.AspectDepth}
+		return []bridge.Plane{bridge.PlaneDepth}
 	}
-	return []vkalloc.Aspect{vkalloc.AspectColor}
+	return []bridge.Plane{bridge.PlaneColor}
 }
 
 // vulkanData makes the bytes Vulkan writes into one aspect of one
 // subresource: random, but valid depth where the format's meaning demands
 // it.
-func vulkanData(r *rng, vkFormat uint32, aspect vkalloc.Aspect, n uint64) []byte {
-	if aspect == vkalloc.AspectDepth {
+func vulkanData(r *rng, vkFormat uint32, aspect bridge.Plane, n uint64) []byte {
+	if aspect == bridge.PlaneDepth {
 		switch vkFormat {
 		case vkD32F, vkD32FS8:
 			b := make([]byte, n)
@@ -385,13 +385,13 @@ func vulkanData(r *rng, vkFormat uint32, aspect vkalloc.Aspect, n uint64) []byte
 
 // toGL turns one subresource as Vulkan copies it (depth and stencil
 // aspects apart) into GL's client layout for the storage.
-func toGL(vkFormat uint32, fi bridge.FormatInfo, parts map[vkalloc.Aspect][]byte) []byte {
+func toGL(vkFormat uint32, fi bridge.FormatInfo, parts map[bridge.Plane][]byte) []byte {
 	if !fi.Depth || !fi.Stencil {
 		for _, p := range parts {
 			return p
 		}
 	}
-	depth, stencil := parts[vkalloc.AspectDepth], parts[vkalloc.AspectStencil]
+	depth, stencil := parts[bridge.PlaneDepth], parts[bridge.PlaneStencil]
 	switch vkFormat {
 	case vkD24S8:
 		out := make([]byte, 4*len(stencil))
@@ -413,9 +413,9 @@ func toGL(vkFormat uint32, fi bridge.FormatInfo, parts map[vkalloc.Aspect][]byte
 
 // fromGL is toGL's inverse: GL's client bytes of one subresource split
 // into the Vulkan aspects, with their undefined bits zero.
-func fromGL(vkFormat uint32, fi bridge.FormatInfo, b []byte) map[vkalloc.Aspect][]byte {
+func fromGL(vkFormat uint32, fi bridge.FormatInfo, b []byte) map[bridge.Plane][]byte {
 	if !fi.Depth || !fi.Stencil {
-		return map[vkalloc.Aspect][]byte{aspects(fi)[0]: b}
+		return map[bridge.Plane][]byte{aspects(fi)[0]: b}
 	}
 	switch vkFormat {
 	case vkD24S8:
@@ -426,7 +426,7 @@ func fromGL(vkFormat uint32, fi bridge.FormatInfo, b []byte) map[vkalloc.Aspect]
 			binary.LittleEndian.PutUint32(depth[4*i:], w>>8)
 			stencil[i] = byte(w)
 		}
-		return map[vkalloc.Aspect][]byte{vkalloc.AspectDepth: depth, vkalloc.AspectStencil: stencil}
+		return map[bridge.Plane][]byte{bridge.PlaneDepth: depth, bridge.PlaneStencil: stencil}
 	case vkD32FS8:
 		n := len(b) / 8
 		depth, stencil := make([]byte, 4*n), make([]byte, n)
@@ -434,7 +434,7 @@ func fromGL(vkFormat uint32, fi bridge.FormatInfo, b []byte) map[vkalloc.Aspect]
 			copy(depth[4*i:], b[8*i:8*i+4])
 			stencil[i] = b[8*i+4]
 		}
-		return map[vkalloc.Aspect][]byte{vkalloc.AspectDepth: depth, vkalloc.AspectStencil: stencil}
+		return map[bridge.Plane][]byte{bridge.PlaneDepth: depth, bridge.PlaneStencil: stencil}
 	}
 	panic(fmt.Sprintf("no GL layout for depth-stencil VkFormat %d", vkFormat))
 }
@@ -489,19 +489,19 @@ func glMask(st bridge.Storage) []byte {
 
 // vulkanMask is the mask of one Vulkan aspect's copy layout: D24's depth
 // word has an undefined top byte.
-func vulkanMask(vkFormat uint32, aspect vkalloc.Aspect) []byte {
-	if aspect == vkalloc.AspectDepth && (vkFormat == vkD24S8 || vkFormat == vkX8D24) {
+func vulkanMask(vkFormat uint32, aspect bridge.Plane) []byte {
+	if aspect == bridge.PlaneDepth && (vkFormat == vkD24S8 || vkFormat == vkX8D24) {
 		return []byte{0xff, 0xff, 0xff, 0}
 	}
 	return nil
 }
 
-func subresourceName(level, layer uint32, a vkalloc.Aspect) string {
+func subresourceName(level, layer uint32, a bridge.Plane) string {
 	s := fmt.Sprintf("level %d layer %d", level, layer)
 	switch a {
-	case vkalloc.AspectDepth:
+	case bridge.PlaneDepth:
 		s += " depth"
-	case vkalloc.AspectStencil:
+	case bridge.PlaneStencil:
 		s += " stencil"
 	}
 	return s
@@ -518,9 +518,9 @@ func vulkanToGL(t *testing.T, env *gpuenv.Env, s *shared) {
 	written := map[[2]uint32][]byte{} // level, layer → GL client bytes
 	for l := range d.MipLevels {
 		for layer := range g.layers {
-			parts := map[vkalloc.Aspect][]byte{}
+			parts := map[bridge.Plane][]byte{}
 			for _, asp := range aspects(fi) {
-				sub := vkalloc.Subresource{Level: l, Layer: layer, Aspect: asp}
+				sub := bridge.Subresource{Level: l, Layer: layer, Plane: asp}
 				n, err := s.img.SubresourceSize(sub)
 				if err != nil {
 					t.Errorf("SubresourceSize(%s): %v", subresourceName(l, layer, asp), err)
@@ -574,7 +574,7 @@ func glToVulkan(t *testing.T, env *gpuenv.Env, s *shared) {
 			// The size of one layer in GL's client layout, from what
 			// Vulkan says a layer of the first aspect holds.
 			var per uint64
-			if per, err = s.img.SubresourceSize(vkalloc.Subresource{Level: uint32(im.level), Aspect: aspects(fi)[0]}); err != nil {
+			if per, err = s.img.SubresourceSize(bridge.Subresource{Level: uint32(im.level), Plane: aspects(fi)[0]}); err != nil {
 				return
 			}
 			if fi.Depth {
@@ -605,7 +605,7 @@ func glToVulkan(t *testing.T, env *gpuenv.Env, s *shared) {
 		l, layer := key[0], key[1]
 		want := fromGL(a.VkFormat, fi, b)
 		for _, asp := range aspects(fi) {
-			sub := vkalloc.Subresource{Level: l, Layer: layer, Aspect: asp}
+			sub := bridge.Subresource{Level: l, Layer: layer, Plane: asp}
 			got, err := s.img.ReadPixels(sub, vkalloc.Sync{})
 			if err != nil {
 				t.Errorf("GL → Vulkan: ReadPixels(%s): %v", subresourceName(l, layer, asp), err)
@@ -613,9 +613,9 @@ func glToVulkan(t *testing.T, env *gpuenv.Env, s *shared) {
 			}
 			texel := int(st.BytesPerBlock)
 			switch asp {
-			case vkalloc.AspectDepth:
+			case bridge.PlaneDepth:
 				texel = int(depthCopyBytes(st.VkFormat))
-			case vkalloc.AspectStencil:
+			case bridge.PlaneStencil:
 				texel = 1
 			}
 			if diff := masked(got, want[asp], vulkanMask(a.VkFormat, asp), texel); diff != "" {
@@ -662,9 +662,9 @@ func multisampleVulkanToGL(t *testing.T, env *gpuenv.Env, s *shared) {
 		return
 	}
 	for layer := range d.DepthOrArraySize {
-		parts := map[vkalloc.Aspect][]byte{}
+		parts := map[bridge.Plane][]byte{}
 		for _, asp := range aspects(fi) {
-			if parts[asp], err = twin.ReadPixels(vkalloc.Subresource{Layer: layer, Aspect: asp}, vkalloc.Sync{}); err != nil {
+			if parts[asp], err = twin.ReadPixels(bridge.Subresource{Layer: layer, Plane: asp}, vkalloc.Sync{}); err != nil {
 				t.Errorf("reading the twin: %v", err)
 				return
 			}
@@ -716,7 +716,7 @@ func multisampleGLToVulkan(t *testing.T, env *gpuenv.Env, s *shared) {
 		return
 	}
 	for layer, texel := range texels {
-		got, err := s.img.ReadPixels(vkalloc.Subresource{Layer: layer}, vkalloc.Sync{})
+		got, err := s.img.ReadPixels(bridge.Subresource{Layer: layer}, vkalloc.Sync{})
 		if err != nil {
 			t.Errorf("GL → Vulkan: resolving layer %d: %v", layer, err)
 			return

@@ -156,7 +156,7 @@ func TestGLDrawVulkanRead(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				px, err := s.img.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+				px, err := s.img.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -194,7 +194,7 @@ func TestSeveralViews(t *testing.T) {
 	for i := range want {
 		want[i] = byte(i * 13)
 	}
-	if err := img.WritePixels(vkalloc.Subresource{}, want, vkalloc.Sync{}); err != nil {
+	if err := img.WritePixels(bridge.Subresource{}, want, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
 	fd, err := img.ExportFD()
@@ -364,7 +364,7 @@ func TestThreeViews(t *testing.T) {
 		return px
 	}
 	readVK := func(im *vkalloc.Image) []byte {
-		px, err := im.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+		px, err := im.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -388,11 +388,11 @@ func TestThreeViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("GL", 1)
-	if err := s.img.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, 2), vkalloc.Sync{}); err != nil {
+	if err := s.img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, 2), vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
 	check("the helper device", 2)
-	if err := dxvk.WritePixels(vkalloc.Subresource{}, testpattern.Expected(w, h, 3), vkalloc.Sync{}); err != nil {
+	if err := dxvk.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, 3), vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
 	check("the second device", 3)

@@ -335,6 +335,12 @@ static void destroyDevice(devFuncs *d) {
 // A caller's instance and device outlive glbridge's use of them: only the
 // tables are freed.
 static void freeInstanceTable(instFuncs *f) { free(f); }
+
+// A caller's dispatchable handles arrive as integers; Go may not turn an
+// integer into a pointer, so C does.
+static VkInstance instanceOf(uintptr_t h) { return (VkInstance)h; }
+static VkPhysicalDevice physicalDeviceOf(uintptr_t h) { return (VkPhysicalDevice)h; }
+static VkDevice deviceOf(uintptr_t h) { return (VkDevice)h; }
 static void freeDeviceTable(devFuncs *d) { free(d); }
 
 static VkQueue getDeviceQueueAt(devFuncs *d, uint32_t family, uint32_t index) {
@@ -679,7 +685,7 @@ func AdoptInstance(handle uintptr) (Instance, error) {
 		return Instance{}, errors.New("vk: AdoptInstance: VK_NULL_HANDLE")
 	}
 	var f *C.instFuncs
-	if r := C.loadInstance(C.VkInstance(unsafe.Pointer(handle)), &f); r != C.VK_SUCCESS {
+	if r := C.loadInstance(C.instanceOf(C.uintptr_t(handle)), &f); r != C.VK_SUCCESS {
 		return Instance{}, newError("vkGetInstanceProcAddr", r)
 	}
 	return Instance{f}, nil
@@ -693,7 +699,7 @@ func (inst Instance) Handle() uintptr { return uintptr(unsafe.Pointer(inst.f.ins
 
 // PhysicalDeviceOf wraps a VkPhysicalDevice of inst.
 func (inst Instance) PhysicalDeviceOf(handle uintptr) PhysicalDevice {
-	return PhysicalDevice{inst, C.VkPhysicalDevice(unsafe.Pointer(handle))}
+	return PhysicalDevice{inst, C.physicalDeviceOf(C.uintptr_t(handle))}
 }
 
 // Handle returns the raw VkPhysicalDevice.
@@ -946,7 +952,7 @@ func AdoptDevice(pd PhysicalDevice, handle uintptr) (Device, error) {
 		return Device{}, errors.New("vk: AdoptDevice: VK_NULL_HANDLE")
 	}
 	var d *C.devFuncs
-	if r := C.loadDevice(pd.inst.f, C.VkDevice(unsafe.Pointer(handle)), &d); r != C.VK_SUCCESS {
+	if r := C.loadDevice(pd.inst.f, C.deviceOf(C.uintptr_t(handle)), &d); r != C.VK_SUCCESS {
 		return Device{}, newError("vkGetDeviceProcAddr", r)
 	}
 	return Device{d}, nil

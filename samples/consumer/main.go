@@ -130,7 +130,7 @@ func readVulkan(a bridge.Allocation, fd int) ([]byte, string, error) {
 	defer img.Close()
 	// The producer finished drawing before it shared the handle, so one read
 	// needs no further synchronisation.
-	px, err := img.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+	px, err := img.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 	return px, fmt.Sprintf("Vulkan device %q", dev.Caps().DeviceName), err
 }
 

@@ -143,7 +143,7 @@ func run(frame int) error {
 	if err != nil {
 		return err
 	}
-	px, err := img.ReadPixels(vkalloc.Subresource{}, sync)
+	px, err := img.ReadPixels(bridge.Subresource{}, sync)
 	ho.EndVulkan(err)
 	if err != nil {
 		return err

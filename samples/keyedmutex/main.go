@@ -276,12 +276,12 @@ func vulkanSide(c *broker.Client, kmt string, rounds int) error {
 		}
 		// Two operations in one turn: the first waits for GL's work, the
 		// last signals what GL's next turn waits for.
-		px, err := img.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{Wait: sync.Wait})
+		px, err := img.ReadPixels(bridge.Subresource{}, vkalloc.Sync{Wait: sync.Wait})
 		if err == nil {
 			err = check(px, 2*r)
 		}
 		if err == nil {
-			err = img.WritePixels(vkalloc.Subresource{}, testpattern.Expected(width, height, 2*r+1), vkalloc.Sync{Signal: sync.Signal})
+			err = img.WritePixels(bridge.Subresource{}, testpattern.Expected(width, height, 2*r+1), vkalloc.Sync{Signal: sync.Signal})
 		}
 		if err == nil {
 			fmt.Printf("vulkan: checked frame %d from GL, wrote frame %d\n", 2*r, 2*r+1)

@@ -120,7 +120,7 @@ func run(frame int) error {
 	if err != nil {
 		return err
 	}
-	err = img.WritePixels(vkalloc.Subresource{}, want, sync)
+	err = img.WritePixels(bridge.Subresource{}, want, sync)
 	ho.EndVulkan(err)
 	if err != nil {
 		return err

@@ -284,7 +284,7 @@ func (z *zeroCopyRun) check(n int) (err error) {
 	if err != nil {
 		return err
 	}
-	seen, err := z.own.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+	seen, err := z.own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 	if err != nil {
 		return err
 	}
@@ -353,7 +353,7 @@ func (c *copyRun) frame(n int) (err error) {
 			return
 		}
 		err = c.pbo.readInto(c.fb, func(data []byte) error {
-			return c.img.WritePixels(vkalloc.Subresource{}, data, vkalloc.Sync{})
+			return c.img.WritePixels(bridge.Subresource{}, data, vkalloc.Sync{})
 		})
 	})
 	return err
@@ -365,7 +365,7 @@ func (c *copyRun) check(n int) (err error) {
 	if err != nil {
 		return err
 	}
-	seen, err := c.img.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+	seen, err := c.img.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 	if err != nil {
 		return err
 	}

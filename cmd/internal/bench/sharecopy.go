@@ -98,7 +98,7 @@ func (s *shareCopyRun) check(n int) (err error) {
 	if err != nil {
 		return err
 	}
-	seen, err := s.own.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+	seen, err := s.own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 	if err != nil {
 		return err
 	}

@@ -199,7 +199,7 @@ func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) erro
 		if err != nil {
 			return "", fmt.Errorf("consumer frame %d: %w", frame, err)
 		}
-		px, err := own.ReadPixels(vkalloc.Subresource{}, vkalloc.Sync{})
+		px, err := own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
 		if err != nil {
 			return "", err
 		}
