@@ -29,15 +29,16 @@ var layers = []struct {
 }{
 	{0, []string{"bridge"}},
 	{1, []string{"bridge/d3d", "internal/fdutil", "internal/vk", "internal/egl", "internal/glutil"}},
-	{2, []string{"glimport", "helperdev", "headless"}},
-	{3, []string{"vkalloc"}},
-	{4, []string{"bridge/broker"}},
-	{5, []string{"handoff"}},
-	{6, []string{"share"}},
-	{7, []string{"internal/testpattern", "internal/testenv"}},       // test support
-	{8, []string{"internal/gpuenv", "internal/testenv/testbroker"}}, // test support
-	{9, []string{"cmd/internal/..."}},
-	{10, []string{"cmd/glshare", "cmd/glshare-window", "samples/..."}},
+	{2, []string{"internal/vkdevice", "glimport", "headless"}},
+	{3, []string{"helperdev"}},
+	{4, []string{"vkalloc"}},
+	{5, []string{"bridge/broker"}},
+	{6, []string{"handoff"}},
+	{7, []string{"share"}},
+	{8, []string{"internal/testpattern", "internal/testenv"}}, // test support
+	{9, []string{"internal/gpuenv", "internal/testenv/testbroker", "internal/interop"}}, // test support
+	{10, []string{"cmd/internal/..."}},
+	{11, []string{"cmd/glshare", "cmd/glshare-window", "samples/..."}},
 }
 
 // exempt packages are in no layer and need none.
@@ -45,8 +46,8 @@ var exempt = []string{"internal/layering"}
 
 // The ranks of test support (internal/testenv and the like).
 const (
-	minTestSupportRank = 7
-	maxTestSupportRank = 8
+	minTestSupportRank = 8
+	maxTestSupportRank = 9
 )
 
 // pkg is one package of the import graph, its paths relative to the
@@ -322,14 +323,14 @@ func TestLayerTable(t *testing.T) {
 		}
 	}
 	for rel, want := range map[string]int{
-		"bridge": 0, "bridge/broker": 4, "internal/testenv": 7, "internal/testenv/testbroker": 8,
-		"cmd/internal/bench": 9, "cmd/internal/x/y": 9, "cmd/glshare": 10, "samples": 10, "samples/producer": 10,
+		"bridge": 0, "bridge/broker": 5, "internal/testenv": 8, "internal/testenv/testbroker": 9,
+		"cmd/internal/bench": 10, "cmd/internal/x/y": 10, "cmd/glshare": 11, "samples": 11, "samples/producer": 11,
 	} {
 		if got, ok := rankOf(rel); !ok || got != want {
 			t.Errorf("rankOf(%q) = %d, %v; want %d", rel, got, ok, want)
 		}
 	}
-	for _, rel := range []string{"cmd", "cmd/internal2", "cmd/other", "bridgex", "internal", "internal/interop", "samplesx"} {
+	for _, rel := range []string{"cmd", "cmd/internal2", "cmd/other", "bridgex", "internal", "internal/nosuch", "samplesx"} {
 		if got, ok := rankOf(rel); ok {
 			t.Errorf("rankOf(%q) = %d; want no layer", rel, got)
 		}
@@ -357,19 +358,19 @@ func TestCheckGraph(t *testing.T) {
 		want []string // substrings, one per violation
 	}{
 		{"clean", pkg{Path: "headless", Imports: []string{"internal/egl", "unsafe", "C"}}, nil},
-		{"same layer", pkg{Path: "glimport", Imports: []string{"helperdev"}},
-			[]string{"layers: glimport (layer 2) imports helperdev (layer 2)"}},
+		{"same layer", pkg{Path: "glimport", Imports: []string{"headless"}},
+			[]string{"layers: glimport (layer 2) imports headless (layer 2)"}},
 		{"higher layer", pkg{Path: "vkalloc", Imports: []string{"handoff"}},
-			[]string{"layers: vkalloc (layer 3) imports handoff (layer 5)"}},
+			[]string{"layers: vkalloc (layer 4) imports handoff (layer 6)"}},
 		{"importing itself up a layer", pkg{Path: "bridge", Imports: []string{"bridge/broker"}},
-			[]string{"layers: bridge (layer 0) imports bridge/broker (layer 4)"}},
+			[]string{"layers: bridge (layer 0) imports bridge/broker (layer 5)"}},
 		{"no layer", pkg{Path: "internal/newthing", Imports: []string{"bridge"}},
 			[]string{"layers: package internal/newthing is in no layer: add it to the table in docs/design.md and here"}},
 		{"imports a package in no layer", pkg{Path: "share", Imports: []string{"internal/newthing"}},
 			[]string{"layers: share imports internal/newthing, which is in no layer"}},
 		{"tests may import higher layers", pkg{Path: "bridge", TestImports: []string{"share"}, XTestImports: []string{"internal/gpuenv"}}, nil},
 		{"library imports cmd", pkg{Path: "share", Imports: []string{"cmd/internal/bench"}},
-			[]string{"layers: share (layer 6) imports cmd/internal/bench (layer 9)", "cmd: share imports cmd/internal/bench: only cmd/"}},
+			[]string{"layers: share (layer 7) imports cmd/internal/bench (layer 10)", "cmd: share imports cmd/internal/bench: only cmd/"}},
 		{"test imports cmd", pkg{Path: "handoff", TestImports: []string{"cmd/internal/demo"}},
 			[]string{"cmd: handoff imports cmd/internal/demo in its tests"}},
 		{"x_test imports cmd", pkg{Path: "samples", XTestImports: []string{"cmd/glshare"}},
@@ -379,9 +380,9 @@ func TestCheckGraph(t *testing.T) {
 		{"sample imports test support", pkg{Path: "samples/consumer", Imports: []string{"internal/testpattern"}},
 			[]string{"samples: samples/consumer imports internal/testpattern"}},
 		{"library imports test support", pkg{Path: "share", Imports: []string{"internal/testenv"}},
-			[]string{"layers: share (layer 6) imports internal/testenv (layer 7): a package may import only lower layers, and test support only in tests"}},
+			[]string{"layers: share (layer 7) imports internal/testenv (layer 8): a package may import only lower layers, and test support only in tests"}},
 		{"package in no layer imports test support", pkg{Path: "internal/newthing", Imports: []string{"internal/gpuenv"}, TestImports: []string{"internal/testenv"}},
-			[]string{"layers: package internal/newthing is in no layer", "testsupport: internal/newthing imports test support internal/gpuenv (layer 8) outside its tests"}},
+			[]string{"layers: package internal/newthing is in no layer", "testsupport: internal/newthing imports test support internal/gpuenv (layer 9) outside its tests"}},
 		{"exempt package imported", pkg{Path: "cmd/glshare-window", Imports: []string{"internal/layering"}},
 			[]string{"layers: cmd/glshare-window imports internal/layering, which is for tests only"}},
 	}
