@@ -204,12 +204,12 @@ func vkConsumer(in *bufio.Scanner) error {
 	defer r.Close()
 	w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
 	return consume(in, r.Path(), w, h, func() ([]byte, error) {
-		s, err := r.BeginAccess(bridge.AccessRead)
+		err := r.BeginAccess(bridge.AccessRead)
 		if err != nil {
 			return nil, err
 		}
-		px, err := r.Image().ReadPixels(bridge.Subresource{}, s)
-		if eerr := r.EndAccess(err); err == nil {
+		px, err := r.ReadPixels(bridge.Subresource{})
+		if eerr := r.EndAccess(); err == nil {
 			err = eerr
 		}
 		return px, err
@@ -227,8 +227,8 @@ var crossCases = []struct {
 }{
 	{"zero-copy", share.Options{}, share.Options{}, share.Options{}, share.ZeroCopy, share.ZeroCopy, share.ZeroCopy},
 	{"forced-copy", share.Options{ForceCopy: true}, share.Options{ForceCopy: true}, share.Options{ForceCopy: true}, share.CopyVulkan, share.CopyVulkan, share.CopyVulkan},
-	{"gl-only/vulkan-only", share.Options{NoVulkan: true}, share.Options{NoVulkan: true}, share.Options{}, share.CopyHost, share.CopyHost, share.CopyHost},
-	{"deny-memory-object/zero-copy", share.Options{DenyMemoryObject: true}, share.Options{}, share.Options{}, share.CopyVulkan, share.ZeroCopy, share.ZeroCopy},
+	{"gl-only/vulkan-only", share.WithNoVulkan(share.Options{}), share.WithNoVulkan(share.Options{}), share.Options{}, share.CopyHost, share.CopyHost, share.CopyHost},
+	{"deny-memory-object/zero-copy", share.WithDenyMemoryObject(share.Options{}), share.Options{}, share.Options{}, share.CopyVulkan, share.ZeroCopy, share.ZeroCopy},
 }
 
 // expectPath checks that a child's line ends in "path=want".

@@ -84,3 +84,11 @@ func (ds *devices) closeAll() {
 	}
 	ds.list = nil
 }
+
+// deviceName is dev's name, "" for none.
+func deviceName(dev *helperdev.Device) string {
+	if dev == nil {
+		return ""
+	}
+	return dev.Caps().DeviceName
+}

@@ -95,35 +95,35 @@ func glEach(target uint32, l share.HostLayout, f func(level, face int, off, size
 // vkWrite and vkRead move data, in host layout, into and out of every
 // subresource of the Vulkan side's image.
 func vkWrite(r *share.VulkanResource, l share.HostLayout, data []byte) error {
-	s, err := r.BeginAccess(bridge.AccessReadWrite)
+	err := r.BeginAccess(bridge.AccessReadWrite)
 	if err != nil {
 		return err
 	}
 	for _, sr := range l.Subresources {
-		if err = r.Image().WritePixels(sr.Subresource, data[sr.Offset:sr.Offset+sr.Size], s); err != nil {
+		if err = r.WritePixels(sr.Subresource, data[sr.Offset:sr.Offset+sr.Size]); err != nil {
 			break
 		}
 	}
-	if eerr := r.EndAccess(err); err == nil {
+	if eerr := r.EndAccess(); err == nil {
 		err = eerr
 	}
 	return err
 }
 
 func vkRead(r *share.VulkanResource, l share.HostLayout) ([]byte, error) {
-	s, err := r.BeginAccess(bridge.AccessRead)
+	err := r.BeginAccess(bridge.AccessRead)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, l.Size)
 	for _, sr := range l.Subresources {
 		var px []byte
-		if px, err = r.Image().ReadPixels(sr.Subresource, s); err != nil {
+		if px, err = r.ReadPixels(sr.Subresource); err != nil {
 			break
 		}
 		copy(out[sr.Offset:], px)
 	}
-	if eerr := r.EndAccess(err); err == nil {
+	if eerr := r.EndAccess(); err == nil {
 		err = eerr
 	}
 	return out, err
@@ -307,7 +307,7 @@ func TestOpenErrors(t *testing.T) {
 
 	// A GL without Vulkan, forced to copy, has nothing to copy Vulkan
 	// memory through.
-	noVK := testGL(t, share.Options{NoVulkan: true, ForceCopy: true})
+	noVK := testGL(t, share.WithNoVulkan(share.Options{ForceCopy: true}))
 	before, _ := testenv.CountFDs(0)
 	noVK.ctx.Call(func() { _, err = noVK.g.Open(r.Allocation(), fd) })
 	if !errors.Is(err, bridge.ErrNoVulkan) {
@@ -316,7 +316,7 @@ func TestOpenErrors(t *testing.T) {
 	t.Log(err)
 	// Without ForceCopy a GL without Vulkan imports it zero-copy: that
 	// needs no Vulkan in this process.
-	glOnly := testGL(t, share.Options{NoVulkan: true})
+	glOnly := testGL(t, share.WithNoVulkan(share.Options{}))
 	glOnly.ctx.Call(func() {
 		var r2 *share.GLResource
 		if r2, err = glOnly.g.Open(r.Allocation(), fd); err == nil {

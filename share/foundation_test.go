@@ -87,12 +87,15 @@ func TestVulkanWritesGLReads(t *testing.T) {
 				p := newPair(t, m, e, v, desc2D(sz[0], sz[1], bridge.FormatR8G8B8A8Unorm))
 				defer p.close()
 				for _, c := range colours {
-					s, err := p.vr.BeginAccess(bridge.AccessReadWrite)
+					err := p.vr.BeginAccess(bridge.AccessReadWrite)
 					if err != nil {
 						t.Fatal(err)
 					}
-					err = p.vr.Image().Clear(c, s)
-					if err := p.vr.EndAccess(err); err != nil {
+					err = p.vr.Clear(c)
+					if eerr := p.vr.EndAccess(); err == nil {
+						err = eerr
+					}
+					if err != nil {
 						t.Fatal(err)
 					}
 					var px []byte
@@ -155,12 +158,11 @@ func TestGLDrawsVulkanReads(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, err := p.vr.BeginAccess(bridge.AccessRead)
-				if err != nil {
+				if err := p.vr.BeginAccess(bridge.AccessRead); err != nil {
 					t.Fatal(err)
 				}
-				px, err := p.vr.Image().ReadPixels(bridge.Subresource{}, s)
-				if err := p.vr.EndAccess(err); err != nil {
+				px, err := p.vr.ReadPixels(bridge.Subresource{})
+				if err := p.vr.EndAccess(); err != nil {
 					t.Fatal(err)
 				}
 				if err != nil {
@@ -194,9 +196,12 @@ func TestNoFDLeak(t *testing.T) {
 		cycle := func() {
 			p := newPair(t, m, e, v, desc2D(16, 16, bridge.FormatR8G8B8A8Unorm))
 			// One access each way, so that the copies' fds are counted.
-			s, err := p.vr.BeginAccess(bridge.AccessReadWrite)
+			err := p.vr.BeginAccess(bridge.AccessReadWrite)
 			if err == nil {
-				err = p.vr.EndAccess(p.vr.Image().Clear([4]float32{1, 0, 0, 1}, s))
+				err = p.vr.Clear([4]float32{1, 0, 0, 1})
+				if eerr := p.vr.EndAccess(); err == nil {
+					err = eerr
+				}
 			}
 			if err == nil {
 				e.ctx.Call(func() {
@@ -237,8 +242,8 @@ func TestPaths(t *testing.T) {
 		{"default", share.Options{}, false, share.ZeroCopy, ""},
 		{"ForceCopy", share.Options{ForceCopy: true}, false, share.CopyVulkan, "Options.ForceCopy"},
 		{share.ForceCopyEnv, share.Options{}, true, share.CopyVulkan, share.ForceCopyEnv + "=1"},
-		{"DenyMemoryObject", share.Options{DenyMemoryObject: true}, false, share.CopyVulkan, "GL_EXT_memory_object_fd"},
-		{"NoVulkan", share.Options{NoVulkan: true}, false, share.CopyHost, "NoVulkan"},
+		{"DenyMemoryObject", share.WithDenyMemoryObject(share.Options{}), false, share.CopyVulkan, "GL_EXT_memory_object_fd"},
+		{"NoVulkan", share.WithNoVulkan(share.Options{}), false, share.CopyHost, "noVulkan"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.env {
@@ -251,13 +256,13 @@ func TestPaths(t *testing.T) {
 			if (tc.reason == "") != (e.g.Reason() == "") || !strings.Contains(e.g.Reason(), tc.reason) {
 				t.Fatalf("reason %q, want one mentioning %q", e.g.Reason(), tc.reason)
 			}
-			if (e.g.Device() == nil) != (tc.want == share.CopyHost) {
-				t.Fatalf("Device() = %v on %v", e.g.Device(), tc.want)
+			if (e.g.DeviceName() == "") != (tc.want == share.CopyHost) {
+				t.Fatalf("DeviceName() = %q on %v", e.g.DeviceName(), tc.want)
 			}
 			t.Logf("%v: %s", e.g.Path(), e.g.Reason())
 		})
 	}
-	if _, err := share.NewVulkan(nil, share.Options{NoVulkan: true}); !errors.Is(err, bridge.ErrNoVulkan) || !errors.Is(err, bridge.ErrNoExternalMemory) {
+	if _, err := share.NewVulkan(nil, share.WithNoVulkan(share.Options{})); !errors.Is(err, bridge.ErrNoVulkan) || !errors.Is(err, bridge.ErrNoExternalMemory) {
 		t.Fatalf("NewVulkan with NoVulkan: %v, want bridge.ErrNoVulkan wrapping ErrNoExternalMemory", err)
 	}
 }

@@ -49,7 +49,7 @@ type GL struct {
 //     exports memory: resources are its allocations, which Vulkan
 //     processes on that device open zero-copy; GL works on textures of
 //     its own and copies at access boundaries.
-//   - CopyHost when no Vulkan device can (or with NoVulkan): resources
+//   - CopyHost when no Vulkan device can (or under the noVulkan test switch): resources
 //     are shared host memory.
 //
 // Reason says why the path is not ZeroCopy. Only a GL that cannot be
@@ -65,12 +65,12 @@ func NewGL(procAddr func(name string) unsafe.Pointer, opts Options) (*GL, error)
 	if err != nil {
 		return nil, fmt.Errorf("share: %w", err)
 	}
-	if opts.DenyMemoryObject {
+	if opts.denyMemoryObject {
 		id.MemoryObjectFD = false
 	}
 	g := &GL{id: id, opts: opts}
-	if opts.NoVulkan {
-		g.path, g.reason = CopyHost, "no Vulkan (Options.NoVulkan)"
+	if opts.noVulkan {
+		g.path, g.reason = CopyHost, "no Vulkan (test switch noVulkan)"
 		return g, nil
 	}
 	cfg := helperdev.Config{Device: id.Device, Peer: id.String()}
@@ -86,8 +86,8 @@ func NewGL(procAddr func(name string) unsafe.Pointer, opts Options) (*GL, error)
 		g.path, g.reason = CopyVulkan, opts.forceReason()
 	default:
 		g.reason = err.Error()
-		if opts.DenyMemoryObject {
-			g.reason += " (Options.DenyMemoryObject)"
+		if opts.denyMemoryObject {
+			g.reason += " (test switch denyMemoryObject)"
 		}
 		if dev, err = openExporting(&cfg); err != nil {
 			g.path, g.reason = CopyHost, g.reason+"; "+err.Error()
@@ -111,12 +111,11 @@ func (g *GL) Path() Path { return g.path }
 func (g *GL) Reason() string { return g.reason }
 
 // Identity returns what the GL context said about itself (with
-// MemoryObjectFD cleared under Options.DenyMemoryObject).
+// MemoryObjectFD cleared under the denyMemoryObject test switch).
 func (g *GL) Identity() glimport.Identity { return g.id }
 
-// Device returns the Vulkan device Create allocates on, or nil on
-// CopyHost. It belongs to g.
-func (g *GL) Device() *helperdev.Device { return g.dev }
+// DeviceName names the Vulkan device Create allocates on, "" on CopyHost.
+func (g *GL) DeviceName() string { return deviceName(g.dev) }
 
 // Close releases the Vulkan devices. Every resource made or opened
 // through g must be closed first. It is idempotent.
@@ -289,8 +288,8 @@ func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
 		why = g.opts.forceReason()
 	case !g.id.MemoryObjectFD:
 		why = fmt.Sprintf("GL %q lacks GL_EXT_memory_object_fd", g.id.Renderer)
-		if g.opts.DenyMemoryObject {
-			why += " (Options.DenyMemoryObject)"
+		if g.opts.denyMemoryObject {
+			why += " (test switch denyMemoryObject)"
 		}
 	case a.Device.Driver != g.id.Device.Driver || a.Device.Device != g.id.Device.Device:
 		why = fmt.Sprintf("%v: the memory is of driver %s device %s; GL %q is driver %s device %s",
@@ -302,7 +301,7 @@ func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
 		}
 		why = "GL could not import it: " + err.Error()
 	}
-	dev, err := g.devs.forRecord(a, g.opts.NoVulkan)
+	dev, err := g.devs.forRecord(a, g.opts.noVulkan)
 	if err != nil {
 		return nil, fmt.Errorf("not zero-copy (%s), and not copied: %w", why, err)
 	}

@@ -89,8 +89,8 @@ type mode struct {
 var modes = []mode{
 	{"zero-copy", share.Options{}, share.Options{}, share.ZeroCopy, share.ZeroCopy},
 	{"forced-copy", share.Options{ForceCopy: true}, share.Options{ForceCopy: true}, share.CopyVulkan, share.CopyVulkan},
-	{"gl-only", share.Options{NoVulkan: true}, share.Options{}, share.CopyHost, share.CopyHost},
-	{"deny-memory-object", share.Options{DenyMemoryObject: true}, share.Options{}, share.CopyVulkan, share.ZeroCopy},
+	{"gl-only", share.WithNoVulkan(share.Options{}), share.Options{}, share.CopyHost, share.CopyHost},
+	{"deny-memory-object", share.WithDenyMemoryObject(share.Options{}), share.Options{}, share.CopyVulkan, share.ZeroCopy},
 }
 
 // optsFromEnv and optsEnv carry Options to child processes as a word list.
@@ -99,10 +99,10 @@ func optsEnv(o share.Options) string {
 	if o.ForceCopy {
 		w = append(w, "force")
 	}
-	if o.DenyMemoryObject {
+	if share.DeniesMemoryObject(o) {
 		w = append(w, "deny")
 	}
-	if o.NoVulkan {
+	if share.NoVulkan(o) {
 		w = append(w, "novulkan")
 	}
 	return "GLB_OPTS=" + strings.Join(w, ",")
@@ -115,9 +115,9 @@ func optsFromEnv() share.Options {
 		case "force":
 			o.ForceCopy = true
 		case "deny":
-			o.DenyMemoryObject = true
+			o = share.WithDenyMemoryObject(o)
 		case "novulkan":
-			o.NoVulkan = true
+			o = share.WithNoVulkan(o)
 		}
 	}
 	return o
@@ -126,7 +126,7 @@ func optsFromEnv() share.Options {
 // checkVulkanUnused fails a process run with NoVulkan that has loaded the
 // Vulkan loader after all: a GL-only process must work without one.
 func checkVulkanUnused(o share.Options) error {
-	if !o.NoVulkan {
+	if !share.NoVulkan(o) {
 		return nil
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
@@ -134,7 +134,7 @@ func checkVulkanUnused(o share.Options) error {
 		return err
 	}
 	if strings.Contains(string(maps), "libvulkan") {
-		return errors.New("a process with Options.NoVulkan loaded libvulkan")
+		return errors.New("a process with the noVulkan test switch loaded libvulkan")
 	}
 	return nil
 }

@@ -60,14 +60,16 @@ type Options struct {
 	// creates its resources in host memory and works on images of its
 	// own. GLBRIDGE_FORCE_COPY=1 sets it.
 	ForceCopy bool
-	// DenyMemoryObject is a test option: the capability probe acts as if
-	// GL lacked GL_EXT_memory_object_fd, as GL drivers without it do.
-	DenyMemoryObject bool
-	// NoVulkan is a test option: act as if there were no Vulkan loader or
-	// device, so GL keeps its resources in host memory. (GL may still
-	// import Vulkan memory another process shares, which needs no Vulkan
-	// in this process.) NewVulkan fails with it.
-	NoVulkan bool
+
+	// denyMemoryObject and noVulkan are test switches (export_test.go),
+	// so that every combination of drivers can be tested on one
+	// machine. denyMemoryObject makes the capability probe act as if GL
+	// lacked GL_EXT_memory_object_fd, as GL drivers without it do.
+	// noVulkan acts as if there were no Vulkan loader or device, so GL
+	// keeps its resources in host memory (GL may still import Vulkan
+	// memory another process shares, which needs no Vulkan in this
+	// process), and NewVulkan fails.
+	denyMemoryObject, noVulkan bool
 }
 
 // withEnv applies GLBRIDGE_FORCE_COPY.

@@ -16,7 +16,6 @@ import (
 	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/share"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 const (
@@ -209,31 +208,18 @@ func pingPongVulkan(in *bufio.Scanner) error {
 	}
 	defer r.Close()
 	// One access is a read and a write: the read waits for the previous
-	// holder's work, the write signals what the next one waits for.
-	var sync vkalloc.Sync
-	var opErr error
+	// holder's work, the write is what the release hands on.
 	return pingPongSide{
 		creator: creator,
 		acquire: func(key uint64) (err error) {
-			sync, _, err = r.AcquireSync(key, keyTimeout)
-			opErr = nil
+			_, err = r.AcquireSync(key, keyTimeout)
 			return err
 		},
-		read: func() ([]byte, error) {
-			px, err := r.Image().ReadPixels(bridge.Subresource{}, vkalloc.Sync{Wait: sync.Wait})
-			if err != nil {
-				opErr = err
-			}
-			return px, err
-		},
+		read: func() ([]byte, error) { return r.ReadPixels(bridge.Subresource{}) },
 		write: func(frame int) error {
-			err := r.Image().WritePixels(bridge.Subresource{}, testpattern.Expected(ppW, ppH, frame), vkalloc.Sync{Signal: sync.Signal})
-			if err != nil {
-				opErr = err
-			}
-			return err
+			return r.WritePixels(bridge.Subresource{}, testpattern.Expected(ppW, ppH, frame))
 		},
-		release: func(key uint64) error { return r.ReleaseSync(key, opErr) },
+		release: r.ReleaseSync,
 	}.run()
 }
 
@@ -244,7 +230,7 @@ func pingPongVulkan(in *bufio.Scanner) error {
 // sharing host memory, whichever creates it; and a GL refused the
 // memory-object extension sharing with a zero-copy GL.
 func TestKeyedMutexPingPong(t *testing.T) {
-	force, novk, deny := share.Options{ForceCopy: true}, share.Options{NoVulkan: true}, share.Options{DenyMemoryObject: true}
+	force, novk, deny := share.Options{ForceCopy: true}, share.WithNoVulkan(share.Options{}), share.WithDenyMemoryObject(share.Options{})
 	for _, tc := range []struct {
 		name                  string
 		creator, opener       string

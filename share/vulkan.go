@@ -29,12 +29,12 @@ type Vulkan struct {
 // NewVulkan opens the Vulkan device of id (nil: the first device that
 // exports memory as opaque fds) for sharing. Options.ForceCopy (or
 // GLBRIDGE_FORCE_COPY=1) makes Create use host memory and Open copy even
-// what it could import; NoVulkan is refused (bridge.ErrNoVulkan). The caller
+// what it could import; and the noVulkan test switch is refused (bridge.ErrNoVulkan). The caller
 // owns the Vulkan and must Close it after its resources.
 func NewVulkan(id *bridge.DeviceID, opts Options) (*Vulkan, error) {
 	opts = opts.withEnv()
-	if opts.NoVulkan {
-		return nil, fmt.Errorf("share: NewVulkan: %w (Options.NoVulkan)", bridge.ErrNoVulkan)
+	if opts.noVulkan {
+		return nil, fmt.Errorf("share: NewVulkan: %w (test switch noVulkan)", bridge.ErrNoVulkan)
 	}
 	var dev *helperdev.Device
 	var err error
@@ -54,9 +54,29 @@ func NewVulkan(id *bridge.DeviceID, opts Options) (*Vulkan, error) {
 	return v, nil
 }
 
-// Device returns the device resources are made on and the caller's
-// Vulkan work runs on. It belongs to v.
-func (v *Vulkan) Device() *helperdev.Device { return v.dev }
+// NewVulkanOn works on the caller's own Vulkan device (the DXVK role),
+// given as plain handles (see helperdev.Adopt for what it must have
+// enabled): resources are made and opened on it, and glbridge submits to
+// its queue h.QueueFamily/h.QueueIndex. glbridge owns nothing of it; the
+// caller destroys it after closing the Vulkan. Options as for NewVulkan.
+func NewVulkanOn(h helperdev.Handles, opts Options) (*Vulkan, error) {
+	opts = opts.withEnv()
+	dev, err := helperdev.Adopt(h)
+	if err != nil {
+		return nil, fmt.Errorf("share: NewVulkanOn: %w", err)
+	}
+	v := &Vulkan{dev: dev, opts: opts}
+	v.devs.add(dev)
+	return v, nil
+}
+
+// Handles returns the Vulkan device resources are made on, for a caller
+// recording commands of its own on VulkanResource.Handle: the caller's own
+// under NewVulkanOn. They belong to v.
+func (v *Vulkan) Handles() helperdev.Handles { return v.dev.Handles() }
+
+// DeviceName names the Vulkan device resources are made on.
+func (v *Vulkan) DeviceName() string { return deviceName(v.dev) }
 
 // Path returns the path Create uses: ZeroCopy (an exportable Vulkan
 // allocation), or CopyHost under ForceCopy.
@@ -210,12 +230,15 @@ func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 	return r, nil
 }
 
-// VulkanResource is a shared texture as Vulkan sees it: Image() is the
-// shared memory itself (ZeroCopy) or an image of this side's own that
-// BeginAccess fills from the shared memory and EndAccess writes back.
-// Vulkan work on Image() goes inside BeginAccess/EndAccess or
-// AcquireSync/ReleaseSync, and is given the vkalloc.Sync they return.
-// Accesses must not overlap: BeginAccess while one is open panics.
+// VulkanResource is a shared texture as Vulkan sees it: an image that is
+// the shared memory itself (ZeroCopy) or an image of this side's own that
+// an access fills from the shared memory and a writing access writes back.
+// Its Vulkan operations (Clear, WritePixels, ReadPixels, CopyTo) run inside
+// an access, BeginAccess/EndAccess in one process or AcquireSync/
+// ReleaseSync across processes, which orders them with every other user's;
+// each completes before it returns. Accesses must not overlap: BeginAccess
+// while one is open panics, and so does an operation outside one, or a
+// writing operation in a read access.
 type VulkanResource struct {
 	v      *Vulkan
 	alloc  bridge.Allocation
@@ -231,9 +254,15 @@ type VulkanResource struct {
 	layout HostLayout
 	back   backing
 
-	mu       sync.Mutex
-	open     bool
-	mode     bridge.Access
+	mu   sync.Mutex
+	open bool
+	mode bridge.Access
+	// opSync is what each operation of the open access waits for (the
+	// previous holder's timeline value; waiting twice for a timeline value
+	// is harmless); opErr is the first operation's failure, after which
+	// the access writes nothing back and signals nothing.
+	opSync   vkalloc.Sync
+	opErr    error
 	client   *broker.Client
 	handle   bridge.Handle
 	attached bool
@@ -267,10 +296,65 @@ func (r *VulkanResource) initCopy(b backing, path Path, why string) error {
 	return nil
 }
 
-// Image returns the image Vulkan work uses, on the Vulkan's Device. On a
-// copy path its contents are the shared contents only between BeginAccess
-// and EndAccess.
-func (r *VulkanResource) Image() *vkalloc.Image { return r.img }
+// Handle returns the VkImage this side works on, on the device of the
+// Vulkan's Handles, for a caller recording commands of its own inside an
+// access: that work must be complete before the access ends. On a copy
+// path its contents are the shared contents only inside an access.
+func (r *VulkanResource) Handle() uint64 { return r.img.Handle() }
+
+// op runs one Vulkan operation of the open access.
+func (r *VulkanResource) op(name string, writes bool, f func(vkalloc.Sync) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.open {
+		panic("share: " + name + " outside an access")
+	}
+	if writes && !r.mode.Writes() {
+		panic("share: " + name + " in a read access")
+	}
+	if err := f(r.opSync); err != nil {
+		if r.opErr == nil {
+			r.opErr = err
+		}
+		return fmt.Errorf("share: %s: %w", name, err)
+	}
+	return nil
+}
+
+// Clear fills every level and layer with the colour c.
+func (r *VulkanResource) Clear(c [4]float32) error {
+	return r.op("Clear", true, func(s vkalloc.Sync) error { return r.img.Clear(c, s) })
+}
+
+// WritePixels replaces subresource sub with data, laid out as
+// SubresourceLayout says for host memory (tightly packed rows, the top row
+// first).
+func (r *VulkanResource) WritePixels(sub bridge.Subresource, data []byte) error {
+	return r.op("WritePixels", true, func(s vkalloc.Sync) error { return r.img.WritePixels(sub, data, s) })
+}
+
+// ReadPixels returns the texels of subresource sub, laid out as
+// WritePixels takes them.
+func (r *VulkanResource) ReadPixels(sub bridge.Subresource) (px []byte, err error) {
+	err = r.op("ReadPixels", false, func(s vkalloc.Sync) error {
+		px, err = r.img.ReadPixels(sub, s)
+		return err
+	})
+	return px, err
+}
+
+// CopyTo copies every subresource into dst, a resource of the same
+// description on the same Vulkan, inside a writing access of its own.
+func (r *VulkanResource) CopyTo(dst *VulkanResource) error {
+	if dst.v != r.v || dst == r {
+		panic("share: CopyTo itself or a resource of another Vulkan")
+	}
+	return r.op("CopyTo", false, func(s vkalloc.Sync) error {
+		return dst.op("CopyTo (destination)", true, func(ds vkalloc.Sync) error {
+			return r.img.CopyTo(dst.img, vkalloc.Sync{Wait: append(s.Wait[:len(s.Wait):len(s.Wait)], ds.Wait...)})
+		})
+	})
+}
 
 // Allocation returns the record that travels with the memory fd.
 func (r *VulkanResource) Allocation() bridge.Allocation { return r.alloc }
@@ -305,35 +389,35 @@ func (r *VulkanResource) beginCheck(what string) {
 	}
 }
 
-// BeginAccess starts an access in this process and returns the Sync to
-// give the Vulkan operation on Image() (on these paths every glbridge
-// Vulkan operation completes before it returns, so it orders nothing
-// further). On a copy path Image() is filled from the shared memory.
+// BeginAccess starts an access by this process's Vulkan, ordered after
+// every access that ended before it in this process (every glbridge
+// Vulkan operation completes before it returns, so nothing more is
+// needed). On a copy path the image is filled from the shared memory.
 // Across processes, use AcquireSync.
-func (r *VulkanResource) BeginAccess(mode bridge.Access) (vkalloc.Sync, error) {
+func (r *VulkanResource) BeginAccess(access bridge.Access) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.beginCheck("BeginAccess")
 	if r.path != ZeroCopy {
 		if err := r.fill(vkalloc.Sync{}); err != nil {
-			return vkalloc.Sync{}, fmt.Errorf("share: BeginAccess(%s): %w", mode, err)
+			return fmt.Errorf("share: BeginAccess(%s): %w", access, err)
 		}
 	}
-	r.open, r.mode = true, mode
-	return vkalloc.Sync{}, nil
+	r.open, r.mode, r.opSync, r.opErr = true, access, vkalloc.Sync{}, nil
+	return nil
 }
 
-// EndAccess ends the access; opErr is the error of the Vulkan operation.
-// On a copy path a writing access whose operation succeeded is copied
-// back into the shared memory before EndAccess returns.
-func (r *VulkanResource) EndAccess(opErr error) error {
+// EndAccess ends the access BeginAccess began. On a copy path a writing
+// access whose operations all succeeded is copied back into the shared
+// memory before EndAccess returns.
+func (r *VulkanResource) EndAccess() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.open || r.held {
 		panic("share: EndAccess without BeginAccess")
 	}
 	r.open = false
-	if r.path != ZeroCopy && r.mode.Writes() && opErr == nil {
+	if r.path != ZeroCopy && r.mode.Writes() && r.opErr == nil {
 		if err := r.writeBack(vkalloc.Sync{}); err != nil {
 			return fmt.Errorf("share: EndAccess: %w", err)
 		}
@@ -398,12 +482,13 @@ func (r *VulkanResource) Share(c *broker.Client, data []byte) (bridge.Handle, er
 	return register(c, r.alloc, r.fd, data, r.syncDevice(), &r.sem, r.Attach)
 }
 
-// AcquireSync acquires the keyed mutex with key, waiting up to timeout,
-// and begins a read-write access: it returns the Sync to give the Vulkan
-// operation on Image() (on a copy path Image() has been filled from the
-// shared memory). abandoned says the previous holder died holding it.
-// Call ReleaseSync with the operation's error afterwards.
-func (r *VulkanResource) AcquireSync(key uint64, timeout time.Duration) (s vkalloc.Sync, abandoned bool, err error) {
+// AcquireSync acquires the keyed mutex with key (IDXGIKeyedMutex::
+// AcquireSync), waiting up to timeout (broker.InfiniteTimeout for ever; a
+// timeout is an error wrapping bridge.ErrTimeout), and begins a read-write
+// access: the operations that follow wait, on the GPU, for the previous
+// holder's work (on a copy path the image has been filled from the shared
+// memory). abandoned says the previous holder died holding the mutex.
+func (r *VulkanResource) AcquireSync(key uint64, timeout time.Duration) (abandoned bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.beginCheck("AcquireSync")
@@ -419,19 +504,41 @@ func (r *VulkanResource) AcquireSync(key uint64, timeout time.Duration) (s vkall
 		abandoned, r.heldVal = res.Abandoned, res.Value
 	}
 	if err != nil {
-		return vkalloc.Sync{}, false, fmt.Errorf("share: %w", err)
+		return false, fmt.Errorf("share: %w", err)
 	}
+	r.opSync = vkalloc.Sync{}
 	if r.path == ZeroCopy {
-		s = ks
+		// The operations wait for the previous holder; the release
+		// waits for that too (an access may have had no operation)
+		// and then signals the next value from the host, every
+		// operation being complete by then.
+		r.opSync = vkalloc.Sync{Wait: ks.Wait}
+		r.heldSync = ks
 	} else {
 		if err := r.fill(vkalloc.Sync{Wait: ks.Wait}); err != nil {
 			r.releaseMutex(key, err)
-			return vkalloc.Sync{}, false, fmt.Errorf("share: AcquireSync: %w", err)
+			return false, fmt.Errorf("share: AcquireSync: %w", err)
 		}
 		r.heldSync = vkalloc.Sync{Signal: ks.Signal}
 	}
-	r.open, r.held, r.mode = true, true, bridge.AccessReadWrite
-	return s, abandoned, nil
+	r.open, r.held, r.mode, r.opErr = true, true, bridge.AccessReadWrite, nil
+	return abandoned, nil
+}
+
+// signalFromHost does on the CPU what the last operation of an access
+// would have signalled: it waits for s.Wait and signals s.Signal.
+func signalFromHost(s vkalloc.Sync) error {
+	for _, w := range s.Wait {
+		if err := w.Semaphore.Wait(w.Value, uint64(handoff.FenceTimeout)); err != nil {
+			return err
+		}
+	}
+	for _, sig := range s.Signal {
+		if err := sig.Semaphore.Signal(sig.Value); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *VulkanResource) releaseMutex(key uint64, opErr error) error {
@@ -445,17 +552,30 @@ func (r *VulkanResource) releaseMutex(key uint64, opErr error) error {
 }
 
 // ReleaseSync ends the access AcquireSync began and releases the keyed
-// mutex with key. opErr is the error of the Vulkan operation; when it is
-// nil, a copy path first writes Image() back into the shared memory.
-func (r *VulkanResource) ReleaseSync(key uint64, opErr error) error {
+// mutex with key (IDXGIKeyedMutex::ReleaseSync), for whoever acquires key
+// next. Unless an operation of the access failed, a copy path first
+// writes the image back into the shared memory; if that fails the mutex is
+// still released (so the other processes are not stuck) and the error
+// returned.
+func (r *VulkanResource) ReleaseSync(key uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.held {
 		panic("share: ReleaseSync without AcquireSync")
 	}
 	r.open, r.held = false, false
+	opErr := r.opErr
 	if r.path == ZeroCopy {
-		return r.releaseMutex(key, opErr)
+		var serr error
+		if opErr == nil {
+			serr = signalFromHost(r.heldSync)
+			opErr = serr
+		}
+		rerr := r.releaseMutex(key, opErr)
+		if serr != nil {
+			return fmt.Errorf("share: ReleaseSync: %w", serr)
+		}
+		return rerr
 	}
 	var werr error
 	if opErr == nil {

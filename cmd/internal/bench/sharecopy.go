@@ -7,7 +7,6 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/share"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 // shareCopyRun is glbridge's own copy path (package share, forced): what
@@ -23,7 +22,7 @@ type shareCopyRun struct {
 	fb   *framebuffer
 	vk   *share.Vulkan
 	vres *share.VulkanResource
-	own  *vkalloc.Image
+	own  *share.VulkanResource
 }
 
 func newShareCopy(r *rig) (pathRun, error) {
@@ -62,7 +61,7 @@ func newShareCopy(r *rig) (pathRun, error) {
 	if s.vres, err = s.vk.Open(a, fd); err != nil {
 		return fail(err)
 	}
-	if s.own, err = vkalloc.NewImage(s.vk.Device(), r.desc); err != nil {
+	if s.own, err = s.vk.Create(r.desc); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -81,12 +80,16 @@ func (s *shareCopyRun) frame(n int) (err error) {
 	if err != nil {
 		return err
 	}
-	sync, err := s.vres.BeginAccess(bridge.AccessRead)
-	if err != nil {
+	if err := s.vres.BeginAccess(bridge.AccessRead); err != nil {
 		return err
 	}
-	err = s.vres.Image().CopyTo(s.own, sync)
-	if eerr := s.vres.EndAccess(err); err == nil {
+	if err = s.own.BeginAccess(bridge.AccessReadWrite); err == nil {
+		err = s.vres.CopyTo(s.own)
+		if eerr := s.own.EndAccess(); err == nil {
+			err = eerr
+		}
+	}
+	if eerr := s.vres.EndAccess(); err == nil {
 		err = eerr
 	}
 	return err
@@ -98,7 +101,13 @@ func (s *shareCopyRun) check(n int) (err error) {
 	if err != nil {
 		return err
 	}
-	seen, err := s.own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
+	if err := s.own.BeginAccess(bridge.AccessRead); err != nil {
+		return err
+	}
+	seen, err := s.own.ReadPixels(bridge.Subresource{})
+	if eerr := s.own.EndAccess(); err == nil {
+		err = eerr
+	}
 	if err != nil {
 		return err
 	}

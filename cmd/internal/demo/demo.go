@@ -25,7 +25,6 @@ import (
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testpattern"
 	"github.com/glbridge/glbridge/share"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 // KeyTimeout bounds each wait for the other side.
@@ -181,25 +180,38 @@ func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) erro
 		return "", err
 	}
 	defer shared.Close()
-	own, err := vkalloc.NewImage(v.Device(), a.Desc)
+	// The consumer copies each frame into an image of its own, as a
+	// presenting consumer would, and shows that.
+	own, err := v.Create(a.Desc)
 	if err != nil {
 		return "", err
 	}
 	defer own.Close()
 	w, h := int(a.Desc.Width), int(a.Desc.Height)
 	for frame := range o.Frames {
-		sync, _, err := shared.AcquireSync(1, KeyTimeout)
-		if err != nil {
+		if _, err := shared.AcquireSync(1, KeyTimeout); err != nil {
 			return "", fmt.Errorf("consumer frame %d: %w", frame, err)
 		}
-		err = shared.Image().CopyTo(own, sync)
-		if e := shared.ReleaseSync(0, err); err == nil {
+		err := own.BeginAccess(bridge.AccessReadWrite)
+		if err == nil {
+			err = shared.CopyTo(own)
+			if e := own.EndAccess(); err == nil {
+				err = e
+			}
+		}
+		if e := shared.ReleaseSync(0); err == nil {
 			err = e
 		}
 		if err != nil {
 			return "", fmt.Errorf("consumer frame %d: %w", frame, err)
 		}
-		px, err := own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
+		if err := own.BeginAccess(bridge.AccessRead); err != nil {
+			return "", err
+		}
+		px, err := own.ReadPixels(bridge.Subresource{})
+		if e := own.EndAccess(); err == nil {
+			err = e
+		}
 		if err != nil {
 			return "", err
 		}
@@ -212,7 +224,7 @@ func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) erro
 			}
 		}
 	}
-	return v.Device().Caps().DeviceName + " (" + shared.Path().String() + ")", nil
+	return v.DeviceName() + " (" + shared.Path().String() + ")", nil
 }
 
 // WritePNG writes RGBA8 texels in GL row order (bottom row first) as a PNG

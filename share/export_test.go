@@ -1,0 +1,18 @@
+package share
+
+// Test switches, for share's own tests only: they make one machine behave
+// as machines without GL_EXT_memory_object_fd or without Vulkan do.
+
+// WithDenyMemoryObject returns o with the probe acting as if GL lacked
+// GL_EXT_memory_object_fd.
+func WithDenyMemoryObject(o Options) Options { o.denyMemoryObject = true; return o }
+
+// WithNoVulkan returns o acting as if the process had no Vulkan.
+func WithNoVulkan(o Options) Options { o.noVulkan = true; return o }
+
+// DeniesMemoryObject and NoVulkan report the test switches, for tests that
+// pass Options to child processes.
+func DeniesMemoryObject(o Options) bool { return o.denyMemoryObject }
+
+// NoVulkan reports the noVulkan test switch.
+func NoVulkan(o Options) bool { return o.noVulkan }
