@@ -14,7 +14,7 @@ import (
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testenv"
-	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/testpattern"
 	"github.com/glbridge/glbridge/share"
 )
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/glbridge/glbridge/cmd/internal/demo"
-	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/testpattern"
 )
 
 // startXvfb starts a virtual X server and returns its DISPLAY.

@@ -19,7 +19,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/cmd/internal/demo"
-	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/testpattern"
 )
 
 func init() {

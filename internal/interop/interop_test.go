@@ -16,7 +16,7 @@ import (
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/internal/testenv"
-	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 

@@ -29,13 +29,13 @@ var layers = []struct {
 }{
 	{0, []string{"bridge"}},
 	{1, []string{"bridge/d3d", "internal/fdutil", "internal/vk", "internal/egl", "internal/glutil"}},
-	{2, []string{"internal/vkdevice", "glimport", "headless"}},
+	{2, []string{"internal/vkdevice", "glimport", "headless", "testpattern"}},
 	{3, []string{"helperdev"}},
 	{4, []string{"vkalloc"}},
 	{5, []string{"bridge/broker"}},
 	{6, []string{"handoff"}},
 	{7, []string{"share"}},
-	{8, []string{"internal/testpattern", "internal/testenv"}}, // test support
+	{8, []string{"internal/testenv"}}, // test support
 	{9, []string{"internal/gpuenv", "internal/testenv/testbroker", "internal/interop"}}, // test support
 	{10, []string{"cmd/internal/..."}},
 	{11, []string{"cmd/glshare", "cmd/glshare-window", "samples/..."}},
@@ -377,8 +377,8 @@ func TestCheckGraph(t *testing.T) {
 			[]string{"cmd: samples imports cmd/glshare in its x_test tests"}},
 		{"sample imports internal", pkg{Path: "samples/consumer", Imports: []string{"internal/glutil", "share"}},
 			[]string{"samples: samples/consumer imports internal/glutil"}},
-		{"sample imports test support", pkg{Path: "samples/consumer", Imports: []string{"internal/testpattern"}},
-			[]string{"samples: samples/consumer imports internal/testpattern"}},
+		{"sample imports test support", pkg{Path: "samples/consumer", Imports: []string{"internal/testenv"}},
+			[]string{"samples: samples/consumer imports internal/testenv"}},
 		{"library imports test support", pkg{Path: "share", Imports: []string{"internal/testenv"}},
 			[]string{"layers: share (layer 7) imports internal/testenv (layer 8): a package may import only lower layers, and test support only in tests"}},
 		{"package in no layer imports test support", pkg{Path: "internal/newthing", Imports: []string{"internal/gpuenv"}, TestImports: []string{"internal/testenv"}},

@@ -34,7 +34,7 @@ import (
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 

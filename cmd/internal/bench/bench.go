@@ -29,7 +29,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/gpuenv"
-	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/testpattern"
 )
 
 // Size is a frame size in texels.

@@ -10,7 +10,7 @@ import (
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
 
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/testpattern"
 )
 
 // Everything in this file runs on the GL context's thread (Env.GL.Call).

@@ -10,7 +10,7 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/gpuenv"
-	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 

@@ -23,7 +23,7 @@ import (
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/internal/testpattern"
+	"github.com/glbridge/glbridge/testpattern"
 	"github.com/glbridge/glbridge/share"
 )
 
