@@ -30,6 +30,35 @@ type texShape struct {
 	storage func(levels int32, format uint32, mem uint32, offset uint64)
 }
 
+// ownStorage makes storage of GL's own for the texture bound to
+// shape.target, with the glTexStorage* call that matches shape.storage,
+// and returns the call's name for errors.
+func ownStorage(shape texShape, d bridge.Desc, levels int32, format uint32) string {
+	w, h, n, samples := int32(d.Width), int32(max(d.Height, 1)), int32(max(d.DepthOrArraySize, 1)), int32(d.SampleCount)
+	switch shape.target {
+	case gl.TEXTURE_1D:
+		gl.TexStorage1D(shape.target, levels, format, w)
+		return "glTexStorage1D"
+	case gl.TEXTURE_1D_ARRAY:
+		gl.TexStorage2D(shape.target, levels, format, w, n)
+	case gl.TEXTURE_2D, gl.TEXTURE_CUBE_MAP:
+		gl.TexStorage2D(shape.target, levels, format, w, h)
+	case gl.TEXTURE_2D_MULTISAMPLE:
+		gl.TexStorage2DMultisample(shape.target, samples, format, w, h, true)
+		return "glTexStorage2DMultisample"
+	case gl.TEXTURE_2D_MULTISAMPLE_ARRAY:
+		gl.TexStorage3DMultisample(shape.target, samples, format, w, h, n, true)
+		return "glTexStorage3DMultisample"
+	case gl.TEXTURE_2D_ARRAY, gl.TEXTURE_3D:
+		gl.TexStorage3D(shape.target, levels, format, w, h, n)
+		return "glTexStorage3D"
+	case gl.TEXTURE_CUBE_MAP_ARRAY:
+		gl.TexStorage3D(shape.target, levels, format, w, h, 6*n)
+		return "glTexStorage3D"
+	}
+	return "glTexStorage2D"
+}
+
 // shapeOf maps a description to its GL texture kind:
 //
 //	texture1d, 1 layer             GL_TEXTURE_1D                 glTexStorageMem1DEXT
@@ -120,12 +149,18 @@ func checkTexture(a bridge.Allocation) (bridge.Storage, texShape, error) {
 	if err != nil {
 		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w", err)
 	}
-	st, ok := info.StorageFor(a.VkFormat)
+	vkFormat := a.VkFormat
+	if a.HostMemory {
+		// Host memory holds the format's Direct3D bytes: those of its
+		// preferred storage.
+		vkFormat = info.VkFormat
+	}
+	st, ok := info.StorageFor(vkFormat)
 	if !ok {
-		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s: the record's VkFormat %d is not one of its storages", bridge.ErrUnsupportedFormat, info.Name, a.VkFormat)
+		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s: the record's VkFormat %d is not one of its storages", bridge.ErrUnsupportedFormat, info.Name, vkFormat)
 	}
 	if st.GLInternalFormat == 0 {
-		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s stored as VkFormat %d has no GL internal format", bridge.ErrUnsupportedFormat, info.Name, a.VkFormat)
+		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s stored as VkFormat %d has no GL internal format", bridge.ErrUnsupportedFormat, info.Name, vkFormat)
 	}
 	if err := d.Validate(); err != nil {
 		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w", err)
@@ -137,6 +172,9 @@ func checkTexture(a bridge.Allocation) (bridge.Storage, texShape, error) {
 		default:
 			return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s %s: GL has no 3D textures in S3TC or RGTC formats", bridge.ErrUnsupportedFormat, info.Name, d.Dimension)
 		}
+	}
+	if a.HostMemory && a.Size == 0 {
+		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: a host-memory record of no size", bridge.ErrInvalidDesc)
 	}
 	shape, err := shapeOf(d)
 	return st, shape, err
@@ -176,11 +214,6 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 	if m.closed {
 		return nil, fmt.Errorf("glimport: Texture on memory object %d: %w", m.name, bridge.ErrClosed)
 	}
-	st, shape, err := checkTexture(a)
-	if err != nil {
-		return nil, err
-	}
-	info, _ := bridge.LookupFormat(a.Desc.Format)
 	var tiling int32
 	switch a.Tiling {
 	case bridge.TilingOptimal:
@@ -190,6 +223,41 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 	default:
 		return nil, fmt.Errorf("glimport: Texture: unknown tiling %v", a.Tiling)
 	}
+	return newTexture(a, func(t *Texture, shape texShape, levels int32) (string, error) {
+		// Storage is laid out by the tiling in force when it is made.
+		gl.TexParameteri(t.target, gl.TEXTURE_TILING_EXT, tiling)
+		if err := glErr("glTexParameteri(GL_TEXTURE_TILING_EXT)"); err != nil {
+			return "", err
+		}
+		shape.storage(levels, t.storage.GLInternalFormat, m.name, a.Offset)
+		return shape.call, nil
+	}, fmt.Sprintf(", offset %d, memory size %d", a.Offset, m.size))
+}
+
+// NewTexture creates a texture with storage of GL's own, of the kind,
+// internal format, swizzle and sampler state Memory.Texture gives the
+// memory a describes: what the copy path works on where GL cannot import
+// the shared memory, so that its caller cannot tell the two apart. A
+// host-memory record (a.HostMemory) takes the format's preferred storage.
+// It must run on the context's thread with the context current, needs no
+// GL_EXT_memory_object, and restores the binding of the texture's target.
+// The caller owns the Texture and must Close it.
+func NewTexture(a bridge.Allocation) (*Texture, error) {
+	mustBeLoaded()
+	return newTexture(a, func(t *Texture, shape texShape, levels int32) (string, error) {
+		return ownStorage(shape, a.Desc, levels, t.storage.GLInternalFormat), nil
+	}, "")
+}
+
+// newTexture makes the texture a describes, its storage made by storage
+// (with the texture bound) and checked, then swizzled and made complete for
+// sampling. detail is added to a storage error.
+func newTexture(a bridge.Allocation, storage func(t *Texture, shape texShape, levels int32) (string, error), detail string) (*Texture, error) {
+	st, shape, err := checkTexture(a)
+	if err != nil {
+		return nil, err
+	}
+	info, _ := bridge.LookupFormat(a.Desc.Format)
 	levels := int32(max(a.Desc.MipLevels, 1))
 
 	glutil.DrainErrors()
@@ -208,14 +276,12 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 	if err := glErr("glBindTexture"); err != nil {
 		return fail(err)
 	}
-	// Storage is laid out by the tiling in force when it is made.
-	gl.TexParameteri(t.target, gl.TEXTURE_TILING_EXT, tiling)
-	if err := glErr("glTexParameteri(GL_TEXTURE_TILING_EXT)"); err != nil {
+	call, err := storage(t, shape, levels)
+	if err != nil {
 		return fail(err)
 	}
-	shape.storage(levels, st.GLInternalFormat, m.name, a.Offset)
-	if err := glErr(shape.call); err != nil {
-		return fail(fmt.Errorf("%w (%s as internal format 0x%04x, %s, offset %d, memory size %d)", err, info.Name, st.GLInternalFormat, a.Desc, a.Offset, m.size))
+	if err := glErr(call); err != nil {
+		return fail(fmt.Errorf("%w (%s as internal format 0x%04x, %s%s)", err, info.Name, st.GLInternalFormat, a.Desc, detail))
 	}
 	// A memory object whose import the driver refused without a GL error
 	// (Mesa does) yields no storage and no error either: the texture is
@@ -226,7 +292,7 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 		return fail(err)
 	}
 	if immutable == gl.FALSE {
-		return fail(fmt.Errorf("glimport: %s: no storage was made, though GL reported no error: memory object %d holds no memory (its import failed silently)", shape.call, m.name))
+		return fail(fmt.Errorf("glimport: %s: no storage was made, though GL reported no error (for an import: the memory object holds no memory, its import failed silently)", call))
 	}
 	swizzlePnames := [4]uint32{gl.TEXTURE_SWIZZLE_R, gl.TEXTURE_SWIZZLE_G, gl.TEXTURE_SWIZZLE_B, gl.TEXTURE_SWIZZLE_A}
 	identity := [4]int32{gl.RED, gl.GREEN, gl.BLUE, gl.ALPHA}

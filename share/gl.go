@@ -190,7 +190,7 @@ func (g *GL) createHost(desc bridge.Desc, why string) (*GLResource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("share: Create: %w", err)
 	}
-	if err := checkGLCopy(l); err != nil {
+	if err := glimport.CheckTexture(hostAllocation(desc, l)); err != nil {
 		return nil, fmt.Errorf("share: Create: %w", err)
 	}
 	b, fd, err := newHostBacking(l.Size)

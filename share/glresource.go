@@ -40,10 +40,10 @@ type GLResource struct {
 
 	// Copy: the shared contents, and GL's own texture; pixels is the
 	// pixel buffer its transfers go through (made on first use).
-	layout      HostLayout
-	back        backing
-	tex, target uint32
-	pixels      *glutil.PixelBuffer
+	layout HostLayout
+	back   backing
+	tex    *glimport.Texture
+	pixels *glutil.PixelBuffer
 
 	open bool
 	mode bridge.Access
@@ -91,11 +91,12 @@ func (r *GLResource) initCopy(b backing, path Path, why string) error {
 			return err
 		}
 	}
-	name, target, err := newOwnTexture(l)
+	// The texture holds the format's Direct3D bytes, as host memory does.
+	tex, err := glimport.NewTexture(hostAllocation(r.alloc.Desc, l))
 	if err != nil {
 		return err
 	}
-	r.path, r.reason, r.layout, r.back, r.tex, r.target = path, why, l, b, name, target
+	r.path, r.reason, r.layout, r.back, r.tex = path, why, l, b, tex
 	return nil
 }
 
@@ -108,7 +109,7 @@ func (r *GLResource) Texture() (name, target uint32) {
 	if r.ztex != nil {
 		return r.ztex.Name(), r.ztex.Target()
 	}
-	return r.tex, r.target
+	return r.tex.Name(), r.tex.Target()
 }
 
 // Allocation returns the record that travels with the memory fd.
@@ -192,7 +193,7 @@ func (r *GLResource) fill(s vkalloc.Sync) error {
 	if err != nil {
 		return err
 	}
-	return uploadTexture(r.tex, r.target, r.layout, data, pb)
+	return uploadTexture(r.tex.Name(), r.tex.Target(), r.layout, data, pb)
 }
 
 // writeBack copies GL's texture into the shared memory. Mapping the pixel
@@ -203,7 +204,7 @@ func (r *GLResource) writeBack(s vkalloc.Sync) error {
 	if err != nil {
 		return err
 	}
-	return downloadTexture(r.tex, r.target, r.layout, pb, func(data []byte) error {
+	return downloadTexture(r.tex.Name(), r.tex.Target(), r.layout, pb, func(data []byte) error {
 		return r.back.store(r.layout, data, s)
 	})
 }
@@ -399,8 +400,8 @@ func (r *GLResource) Close() error {
 		r.ztex.Close()
 		r.mem.Close()
 	}
-	if r.tex != 0 {
-		gl.DeleteTextures(1, &r.tex)
+	if r.tex != nil {
+		r.tex.Close()
 	}
 	if r.pixels != nil {
 		r.pixels.Close()
