@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/internal/glutil"
 )
 
@@ -47,9 +48,9 @@ func ImportMemory(a bridge.Allocation, fd int) (*Memory, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("glimport: ImportMemory: invalid fd %d", fd)
 	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := fdutil.Dup(fd)
 	if err != nil {
-		return nil, fmt.Errorf("glimport: duplicating fd %d: %w", fd, err)
+		return nil, fmt.Errorf("glimport: %w", err)
 	}
 	owned := true // whether dup is still ours to close
 	defer func() {

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/internal/glutil"
 )
 
@@ -158,9 +159,9 @@ func ImportSemaphore(fd int, timeline bool) (*Semaphore, error) {
 	if fd < 0 {
 		return nil, fmt.Errorf("glimport: ImportSemaphore: invalid fd %d", fd)
 	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := fdutil.Dup(fd)
 	if err != nil {
-		return nil, fmt.Errorf("glimport: duplicating fd %d: %w", fd, err)
+		return nil, fmt.Errorf("glimport: %w", err)
 	}
 	owned := true // whether dup is still ours to close
 	defer func() {

@@ -10,6 +10,7 @@ import (
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -74,9 +75,9 @@ func NewKeyedMutexGL(c *broker.Client, h bridge.Handle, tex *glimport.Texture, i
 func NewKeyedMutexVulkan(c *broker.Client, h bridge.Handle, dev *helperdev.Device, syncs []broker.SyncFD) (*KeyedMutex, error) {
 	m := &KeyedMutex{client: c, handle: h, path: PathFallback}
 	if fd, ok := timelineSync(syncs); ok && dev.Caps().TimelineSemaphoreFD && !forcedFallback() {
-		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		dup, err := fdutil.Dup(fd)
 		if err != nil {
-			return nil, fmt.Errorf("handoff: keyed mutex: dup: %w", err)
+			return nil, fmt.Errorf("handoff: keyed mutex: %w", err)
 		}
 		s, err := vkalloc.ImportSemaphore(dev, dup, true)
 		if err != nil {

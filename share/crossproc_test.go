@@ -16,8 +16,8 @@ import (
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/testenv"
-	"github.com/glbridge/glbridge/testpattern"
 	"github.com/glbridge/glbridge/share"
+	"github.com/glbridge/glbridge/testpattern"
 )
 
 // The private runtime data a D3D layer would attach; it must arrive intact.

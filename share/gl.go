@@ -11,6 +11,7 @@ import (
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -242,12 +243,9 @@ func (g *GL) Open(a bridge.Allocation, fd int) (*GLResource, error) {
 // dupForOpen duplicates the caller's fd (close-on-exec) for Open, which
 // never takes the caller's fd.
 func dupForOpen(fd int) (int, error) {
-	if fd < 0 {
-		return -1, fmt.Errorf("share: Open: invalid fd %d", fd)
-	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := fdutil.Dup(fd)
 	if err != nil {
-		return -1, fmt.Errorf("share: Open: duplicating fd %d: %w", fd, err)
+		return -1, fmt.Errorf("share: Open: %w", err)
 	}
 	return dup, nil
 }
@@ -326,9 +324,9 @@ func importBacking(dev *helperdev.Device, a bridge.Allocation, fd int) (*imageBa
 	if err := checkImageLayout(a, l); err != nil {
 		return nil, err
 	}
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := fdutil.Dup(fd)
 	if err != nil {
-		return nil, fmt.Errorf("duplicating fd %d: %w", fd, err)
+		return nil, err
 	}
 	img, err := vkalloc.ImportImage(dev, a, dup)
 	if err != nil {

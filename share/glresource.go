@@ -12,6 +12,7 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -129,7 +130,7 @@ func (r *GLResource) ExportFD() (int, error) {
 	if r.closed {
 		return -1, fmt.Errorf("share: ExportFD: %w", bridge.ErrClosed)
 	}
-	fd, err := unix.FcntlInt(uintptr(r.fd), unix.F_DUPFD_CLOEXEC, 0)
+	fd, err := fdutil.Dup(r.fd)
 	if err != nil {
 		return -1, fmt.Errorf("share: ExportFD: %w", err)
 	}

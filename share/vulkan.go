@@ -11,6 +11,7 @@ import (
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -198,9 +199,9 @@ func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 	caps := v.dev.Caps()
 	same := a.Device.Driver == caps.Device.Driver && a.Device.Device == caps.Device.Device
 	if same && !v.opts.ForceCopy {
-		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		dup, err := fdutil.Dup(fd)
 		if err != nil {
-			return nil, fmt.Errorf("duplicating fd %d: %w", fd, err)
+			return nil, err
 		}
 		img, err := vkalloc.ImportImage(v.dev, a, dup)
 		if err != nil {
@@ -373,7 +374,7 @@ func (r *VulkanResource) ExportFD() (int, error) {
 	if r.closed {
 		return -1, fmt.Errorf("share: ExportFD: %w", bridge.ErrClosed)
 	}
-	fd, err := unix.FcntlInt(uintptr(r.fd), unix.F_DUPFD_CLOEXEC, 0)
+	fd, err := fdutil.Dup(r.fd)
 	if err != nil {
 		return -1, fmt.Errorf("share: ExportFD: %w", err)
 	}
