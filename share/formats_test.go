@@ -290,6 +290,30 @@ func TestLayoutOf(t *testing.T) {
 // TestOpenErrors: records the copy path cannot serve are refused with the
 // reason, and the caller's fd stays open and nothing leaks.
 func TestOpenErrors(t *testing.T) {
+	// kept watches the caller's fd across a failed Open: afterwards it must
+	// still be open on the same file, and as many fds must refer to that
+	// file as before (the Open left no dup of the memory behind). It counts
+	// the memory's fds, not the process's, which other goroutines change.
+	kept := func(fd int) (check func()) {
+		t.Helper()
+		f, err := testenv.FileOf(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, err := testenv.CountOpen(0, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			t.Helper()
+			if now, err := testenv.FileOf(fd); err != nil || now != f {
+				t.Fatalf("a failed Open closed or replaced the caller's fd %d (%v)", fd, err)
+			}
+			if after, err := testenv.CountOpen(0, f); err != nil || after != before {
+				t.Fatalf("%d fds of the memory before the failed Open, %d after (%v)", before, after, err)
+			}
+		}
+	}
 	zero := testGL(t, share.Options{})
 	var r *share.GLResource
 	var fd int
@@ -308,12 +332,13 @@ func TestOpenErrors(t *testing.T) {
 	// A GL without Vulkan, forced to copy, has nothing to copy Vulkan
 	// memory through.
 	noVK := testGL(t, share.WithNoVulkan(share.Options{ForceCopy: true}))
-	before, _ := testenv.CountFDs(0)
+	check := kept(fd)
 	noVK.ctx.Call(func() { _, err = noVK.g.Open(r.Allocation(), fd) })
 	if !errors.Is(err, bridge.ErrNoVulkan) {
 		t.Fatalf("Open of Vulkan memory without Vulkan: %v, want bridge.ErrNoVulkan", err)
 	}
 	t.Log(err)
+	check()
 	// Without ForceCopy a GL without Vulkan imports it zero-copy: that
 	// needs no Vulkan in this process.
 	glOnly := testGL(t, share.WithNoVulkan(share.Options{}))
@@ -329,7 +354,6 @@ func TestOpenErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ = testenv.CountFDs(0)
 
 	// A host-memory record whose memfd is smaller than its layout.
 	small, err := unix.MemfdCreate("small", unix.MFD_CLOEXEC)
@@ -337,17 +361,15 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(small)
-	unix.Ftruncate(small, 16)
+	if err := unix.Ftruncate(small, 16); err != nil {
+		t.Fatal(err)
+	}
 	a := bridge.Allocation{Desc: desc2D(8, 8, bridge.FormatR8G8B8A8Unorm), Size: 256, HostMemory: true}
+	check = kept(small)
 	noVK.ctx.Call(func() { _, err = noVK.g.Open(a, small) })
 	if err == nil {
 		t.Fatal("Open of a 16-byte memfd for 256 bytes succeeded")
 	}
 	t.Log(err)
-	if !testenv.FDOpen(fd) || !testenv.FDOpen(small) {
-		t.Fatal("a failed Open closed the caller's fd")
-	}
-	if after, _ := testenv.CountFDs(0); after != before+1 /* small */ {
-		t.Fatalf("%d fds before the failed opens, %d after (one memfd made since)", before, after)
-	}
+	check()
 }
