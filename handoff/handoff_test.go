@@ -19,6 +19,9 @@ import (
 
 const w, h = 64, 32
 
+// imageDesc is the image every test here shares: w×h RGBA8.
+var imageDesc = bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: w, Height: h, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm}
+
 type fixture struct {
 	env *gpuenv.Env
 	img *vkalloc.Image
@@ -32,7 +35,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
-	img, err := vkalloc.NewImage(env.Dev, bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: w, Height: h, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm})
+	img, err := vkalloc.NewImage(env.Dev, imageDesc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,16 +46,26 @@ func newFixture(t *testing.T) *fixture {
 	}
 	defer unix.Close(fd)
 	f := &fixture{env: env, img: img}
-	env.GL.Call(func() {
-		if f.mem, err = glimport.ImportMemory(img.Allocation(), fd); err == nil {
-			f.tex, err = f.mem.Texture(img.Allocation())
-		}
-	})
-	if err != nil {
+	if f.mem, f.tex, err = importTexture(env, img.Allocation(), fd); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.GL.Call(func() { f.tex.Close(); f.mem.Close() }) })
 	return f
+}
+
+// importTexture imports the memory behind fd, which a describes, into
+// env's GL context as a texture. The caller keeps fd (ImportMemory imports
+// a dup) and closes the texture, then the memory, on the GL thread.
+func importTexture(env *gpuenv.Env, a bridge.Allocation, fd int) (mem *glimport.Memory, tex *glimport.Texture, err error) {
+	env.GL.Call(func() {
+		if mem, err = glimport.ImportMemory(a, fd); err != nil {
+			return
+		}
+		if tex, err = mem.Texture(a); err != nil {
+			mem.Close()
+		}
+	})
+	return mem, tex, err
 }
 
 // TestPingPong hands 1000 frames back and forth in one process: GL stamps
@@ -93,42 +106,32 @@ func TestPingPong(t *testing.T) {
 func pingPong(t *testing.T, f *fixture, r *handoff.Resource, frames int) {
 	for frame := 0; frame < frames; frame += 2 {
 		// GL writes frame, Vulkan reads it.
-		var err error
-		f.env.GL.Call(func() {
-			if err = r.BeginGL(bridge.AccessReadWrite); err != nil {
-				return
-			}
-			err = testpattern.Draw(f.tex.Name(), f.tex.Target(), w, h, frame)
-			if e := r.EndGL(); err == nil {
-				err = e
-			}
+		err := glAccess(f, r, bridge.AccessReadWrite, func() error {
+			return testpattern.Draw(f.tex.Name(), f.tex.Target(), w, h, frame)
 		})
 		if err != nil {
 			t.Fatalf("frame %d: %v", frame, err)
 		}
-		sync, _ := r.BeginVulkan(bridge.AccessRead)
-		px, err := f.img.ReadPixels(bridge.Subresource{}, sync)
-		r.EndVulkan(err)
+		var px []byte
+		err = vkAccess(r, bridge.AccessRead, func(sync vkalloc.Sync) (err error) {
+			px, err = f.img.ReadPixels(bridge.Subresource{}, sync)
+			return err
+		})
 		if err != nil {
 			t.Fatalf("frame %d: %v", frame, err)
 		}
 		checkFrame(t, "Vulkan", px, frame)
 
 		// Vulkan writes frame+1, GL reads it.
-		sync, _ = r.BeginVulkan(bridge.AccessReadWrite)
-		err = f.img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, frame+1), sync)
-		r.EndVulkan(err)
+		err = vkAccess(r, bridge.AccessReadWrite, func(sync vkalloc.Sync) error {
+			return f.img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, frame+1), sync)
+		})
 		if err != nil {
 			t.Fatalf("frame %d: %v", frame+1, err)
 		}
-		f.env.GL.Call(func() {
-			if err = r.BeginGL(bridge.AccessRead); err != nil {
-				return
-			}
+		err = glAccess(f, r, bridge.AccessRead, func() (err error) {
 			px, err = glutil.ReadRGBA8(f.tex.Name(), f.tex.Target(), 0, w, h)
-			if e := r.EndGL(); err == nil {
-				err = e
-			}
+			return err
 		})
 		if err != nil {
 			t.Fatalf("frame %d: %v", frame+1, err)
@@ -139,6 +142,33 @@ func pingPong(t *testing.T, f *fixture, r *handoff.Resource, frames int) {
 	if g != uint64(frames) || v != uint64(frames) {
 		t.Fatalf("stats: %d GL and %d Vulkan accesses, want %d each", g, v, frames)
 	}
+}
+
+// glAccess runs op on the GL thread inside a GL access of r: BeginGL, op,
+// EndGL. It returns the first error.
+func glAccess(f *fixture, r *handoff.Resource, access bridge.Access, op func() error) (err error) {
+	f.env.GL.Call(func() {
+		if err = r.BeginGL(access); err != nil {
+			return
+		}
+		err = op()
+		if e := r.EndGL(); err == nil {
+			err = e
+		}
+	})
+	return err
+}
+
+// vkAccess runs op inside a Vulkan access of r, with the Sync BeginVulkan
+// returned, and ends the access with op's error.
+func vkAccess(r *handoff.Resource, access bridge.Access, op func(vkalloc.Sync) error) error {
+	sync, err := r.BeginVulkan(access)
+	if err != nil {
+		return fmt.Errorf("BeginVulkan: %w", err)
+	}
+	err = op(sync)
+	r.EndVulkan(err)
+	return err
 }
 
 func checkFrame(t *testing.T, reader string, px []byte, frame int) {
@@ -172,7 +202,9 @@ func TestMisuse(t *testing.T) {
 		}()
 		fn()
 	}
-	r.BeginVulkan(bridge.AccessRead)
+	if _, err := r.BeginVulkan(bridge.AccessRead); err != nil {
+		t.Fatal(err)
+	}
 	f.env.GL.Call(func() { mustPanic("BeginGL during a Vulkan access", func() { r.BeginGL(bridge.AccessRead) }) })
 	r.EndVulkan(nil)
 	mustPanic("EndVulkan twice", func() { r.EndVulkan(nil) })
