@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/glutil"
@@ -33,7 +33,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const keyTimeout = 20 * time.Second
+const (
+	keyTimeout   = 20 * time.Second
+	childTimeout = 60 * time.Second // for a child's set-up, lavapipe and llvmpipe included
+)
 
 func startBroker(t *testing.T) string { return testbroker.Start(t) }
 
@@ -57,7 +60,9 @@ func glSide(in *bufio.Scanner) error {
 		return err
 	}
 	defer c.Close()
-	img, err := vkalloc.NewImage(env.Dev, bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: w, Height: h, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm, MiscFlags: 0x102 /* SHARED | SHARED_KEYEDMUTEX */})
+	d := imageDesc
+	d.MiscFlags = 0x102 // D3D11_RESOURCE_MISC_SHARED | SHARED_KEYEDMUTEX
+	img, err := vkalloc.NewImage(env.Dev, d)
 	if err != nil {
 		return err
 	}
@@ -79,24 +84,17 @@ func glSide(in *bufio.Scanner) error {
 	if err != nil {
 		return err
 	}
-	var (
-		mem *glimport.Memory
-		tex *glimport.Texture
-		km  *handoff.KeyedMutex
-	)
-	env.GL.Call(func() {
-		if mem, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
-			return
-		}
-		if tex, err = mem.Texture(img.Allocation()); err != nil {
-			return
-		}
-		km, err = handoff.NewKeyedMutexGL(c, kmt, tex, env.ID, syncs)
-	})
+	mem, tex, err := importTexture(env, img.Allocation(), fd)
 	if err != nil {
 		return err
 	}
-	defer env.GL.Call(func() { km.Close(); tex.Close(); mem.Close() })
+	defer env.GL.Call(func() { tex.Close(); mem.Close() })
+	var km *handoff.KeyedMutex
+	env.GL.Call(func() { km, err = handoff.NewKeyedMutexGL(c, kmt, tex, env.ID, syncs) })
+	if err != nil {
+		return err
+	}
+	defer env.GL.Call(func() { km.Close() })
 	fmt.Printf("KMT %#x %s\n", uint32(kmt), km.Path())
 
 	if os.Getenv("GLB_HOLD") != "" {
@@ -110,49 +108,30 @@ func glSide(in *bufio.Scanner) error {
 		return nil
 	}
 
+	// checkGL reads the texture and checks it holds frame.
+	checkGL := func(frame int) error {
+		px, err := glutil.ReadRGBA8(tex.Name(), tex.Target(), 0, w, h)
+		if err != nil {
+			return err
+		}
+		return checkPattern(px, frame)
+	}
 	rounds := envInt("GLB_ROUNDS")
 	for r := range rounds {
-		env.GL.Call(func() {
-			var abandoned bool
-			if abandoned, err = km.AcquireGL(0, keyTimeout); err != nil {
-				return
-			}
-			if abandoned {
-				err = errors.New("mutex abandoned unexpectedly")
-				return
-			}
+		err := glTurn(env, km, 0, 1, func() error {
 			if r > 0 {
-				var px []byte
-				if px, err = glutil.ReadRGBA8(tex.Name(), tex.Target(), 0, w, h); err != nil {
-					return
-				}
-				if err = checkPattern(px, 2*r-1); err != nil {
-					return
+				if err := checkGL(2*r - 1); err != nil {
+					return err
 				}
 			}
-			if err = testpattern.Draw(tex.Name(), tex.Target(), w, h, 2*r); err != nil {
-				return
-			}
-			err = km.ReleaseGL(1)
+			return testpattern.Draw(tex.Name(), tex.Target(), w, h, 2*r)
 		})
 		if err != nil {
 			return fmt.Errorf("round %d: %w", r, err)
 		}
 	}
 	// The last frame Vulkan wrote.
-	env.GL.Call(func() {
-		if _, err = km.AcquireGL(0, keyTimeout); err != nil {
-			return
-		}
-		var px []byte
-		if px, err = glutil.ReadRGBA8(tex.Name(), tex.Target(), 0, w, h); err == nil {
-			err = checkPattern(px, 2*rounds-1)
-		}
-		if e := km.ReleaseGL(0); err == nil {
-			err = e
-		}
-	})
-	if err != nil {
+	if err := glTurn(env, km, 0, 0, func() error { return checkGL(2*rounds - 1) }); err != nil {
 		return err
 	}
 	fmt.Printf("DONE %d\n", rounds)
@@ -162,6 +141,47 @@ func glSide(in *bufio.Scanner) error {
 		}
 	}
 	return nil
+}
+
+// glTurn is one GL access under the keyed mutex, on the GL thread: it
+// acquires key (which must not have been abandoned), runs op and releases
+// next. It returns the first error.
+func glTurn(env *gpuenv.Env, km *handoff.KeyedMutex, key, next uint64, op func() error) (err error) {
+	env.GL.Call(func() {
+		var abandoned bool
+		if abandoned, err = km.AcquireGL(key, keyTimeout); err != nil {
+			return
+		}
+		if abandoned {
+			err = fmt.Errorf("acquired key %d: mutex abandoned unexpectedly", key)
+		} else {
+			err = op()
+		}
+		if e := km.ReleaseGL(next); err == nil {
+			err = e
+		}
+	})
+	return err
+}
+
+// vkTurn is one Vulkan operation under the keyed mutex: it acquires key,
+// which must have been abandoned exactly when wantAbandoned says, runs op
+// with the acquire's Sync and releases next with op's error (a failed
+// operation signalled nothing). It returns the first error.
+func vkTurn(km *handoff.KeyedMutex, key, next uint64, wantAbandoned bool, op func(vkalloc.Sync) error) error {
+	sync, abandoned, err := km.AcquireVulkan(key, keyTimeout)
+	if err != nil {
+		return err
+	}
+	if abandoned != wantAbandoned {
+		err = fmt.Errorf("acquired key %d with abandoned = %v, want %v", key, abandoned, wantAbandoned)
+	} else {
+		err = op(sync)
+	}
+	if e := km.ReleaseVulkan(next, err); err == nil {
+		err = e
+	}
+	return err
 }
 
 func checkPattern(px []byte, frame int) error {
@@ -217,29 +237,17 @@ func vkSide(in *bufio.Scanner) error {
 
 	if os.Getenv("GLB_AFTER_ABANDON") != "" {
 		// Key 5 was never released: only abandonment can hand it over.
-		sync, abandoned, err := km.AcquireVulkan(5, keyTimeout)
+		err := vkTurn(km, 5, 6, true, func(sync vkalloc.Sync) error {
+			return img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, 77), sync)
+		})
 		if err != nil {
 			return err
 		}
-		if !abandoned {
-			km.ReleaseVulkan(5, nil)
-			return errors.New("acquired key 5 without abandonment")
-		}
-		err = img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, 77), sync)
-		if e := km.ReleaseVulkan(6, err); err == nil {
-			err = e
-		}
-		if err != nil {
+		var px []byte
+		err = vkTurn(km, 6, 6, false, func(sync vkalloc.Sync) (err error) {
+			px, err = img.ReadPixels(bridge.Subresource{}, sync)
 			return err
-		}
-		sync, _, err = km.AcquireVulkan(6, keyTimeout)
-		if err != nil {
-			return err
-		}
-		px, err := img.ReadPixels(bridge.Subresource{}, sync)
-		if e := km.ReleaseVulkan(6, err); err == nil {
-			err = e
-		}
+		})
 		if err != nil {
 			return err
 		}
@@ -262,31 +270,20 @@ func vkSide(in *bufio.Scanner) error {
 
 	rounds := envInt("GLB_ROUNDS")
 	for r := range rounds {
-		sync, abandoned, err := km.AcquireVulkan(1, keyTimeout)
+		err := vkTurn(km, 1, 1, false, func(sync vkalloc.Sync) error {
+			px, err := img.ReadPixels(bridge.Subresource{}, sync)
+			if err != nil {
+				return err
+			}
+			return checkPattern(px, 2*r)
+		})
 		if err != nil {
-			return fmt.Errorf("round %d: %w", r, err)
-		}
-		if abandoned {
-			return fmt.Errorf("round %d: mutex abandoned unexpectedly", r)
-		}
-		px, err := img.ReadPixels(bridge.Subresource{}, sync)
-		if err == nil {
-			err = checkPattern(px, 2*r)
-		}
-		if err != nil {
-			km.ReleaseVulkan(1, err)
 			return fmt.Errorf("round %d: %w", r, err)
 		}
 		// The read consumed the acquire's wait; the write needs none more.
-		km.ReleaseVulkan(1, nil)
-		sync, _, err = km.AcquireVulkan(1, keyTimeout)
-		if err != nil {
-			return err
-		}
-		err = img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, 2*r+1), sync)
-		if e := km.ReleaseVulkan(0, err); err == nil {
-			err = e
-		}
+		err = vkTurn(km, 1, 0, false, func(sync vkalloc.Sync) error {
+			return img.WritePixels(bridge.Subresource{}, testpattern.Expected(w, h, 2*r+1), sync)
+		})
 		if err != nil {
 			return fmt.Errorf("round %d: %w", r, err)
 		}
@@ -295,20 +292,31 @@ func vkSide(in *bufio.Scanner) error {
 	return nil
 }
 
+// startGLSide starts the GL process, with env, on the broker at sock. It
+// returns the process, the KMT handle it printed (as printed, for the
+// Vulkan process's GLB_KMT, and as a handle) and the path it reported.
+func startGLSide(t *testing.T, sock string, env ...string) (gl *testenv.Child, kmt string, h bridge.Handle, path string) {
+	t.Helper()
+	gl = testenv.StartChild(t, "gl-side", append([]string{"GLB_SOCK=" + sock}, env...)...)
+	line := gl.Expect(t, "KMT", childTimeout)
+	kmt, path, _ = strings.Cut(line, " ")
+	v, err := strconv.ParseUint(kmt, 0, 32)
+	if err != nil {
+		t.Fatalf("gl-side printed %q: %v", "KMT "+line, err)
+	}
+	return gl, kmt, bridge.Handle(v), path
+}
+
 // TestKeyedMutexAcrossProcesses: a GL process and a Vulkan process
 // alternate keys 0 -> 1 -> 0 for 500 rounds, 1000 frames in all, each
 // checking that the frame the other wrote arrived whole and in order.
 func TestKeyedMutexAcrossProcesses(t *testing.T) {
 	sock := startBroker(t)
 	const rounds = 500
-	gl := testenv.StartChild(t, "gl-side", "GLB_SOCK="+sock, fmt.Sprintf("GLB_ROUNDS=%d", rounds))
-	kmtPath := gl.Expect(t, "KMT", 60*time.Second)
-	var kmt, path string
-	fmt.Sscanf(kmtPath, "%s", &kmt)
-	path = kmtPath[len(kmt):]
+	gl, kmt, _, path := startGLSide(t, sock, fmt.Sprintf("GLB_ROUNDS=%d", rounds))
 	vk := testenv.StartChild(t, "vk-side", "GLB_SOCK="+sock, "GLB_KMT="+kmt, fmt.Sprintf("GLB_ROUNDS=%d", rounds))
-	t.Logf("GL side path:%s; Vulkan side path: %s", path, vk.Expect(t, "OPEN", 60*time.Second))
-	vk.Expect(t, "TIMEOUT-OK", 60*time.Second)
+	t.Logf("GL side path: %s; Vulkan side path: %s", path, vk.Expect(t, "OPEN", childTimeout))
+	vk.Expect(t, "TIMEOUT-OK", childTimeout)
 	start := time.Now()
 	vk.Expect(t, "DONE", 5*time.Minute)
 	gl.Expect(t, "DONE", 5*time.Minute)
@@ -328,13 +336,10 @@ func TestKeyedMutexAbandoned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	gl := testenv.StartChild(t, "gl-side", "GLB_SOCK="+sock, "GLB_HOLD=1")
-	var kmt string
-	fmt.Sscanf(gl.Expect(t, "KMT", 60*time.Second), "%s", &kmt)
-	gl.Expect(t, "HELD", 60*time.Second)
+	gl, kmt, h, _ := startGLSide(t, sock, "GLB_HOLD=1")
+	gl.Expect(t, "HELD", childTimeout)
 	// A third party opens it too, so the resource outlives the holder.
-	k, _ := strconv.ParseUint(kmt, 0, 32)
-	res, err := c.OpenKMT(bridge.Handle(k))
+	res, err := c.OpenKMT(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,8 +348,8 @@ func TestKeyedMutexAbandoned(t *testing.T) {
 		unix.Close(s.FD)
 	}
 	vk := testenv.StartChild(t, "vk-side", "GLB_SOCK="+sock, "GLB_KMT="+kmt, "GLB_AFTER_ABANDON=1")
-	vk.Expect(t, "OPEN", 60*time.Second)
+	vk.Expect(t, "OPEN", childTimeout)
 	gl.Kill()
-	vk.Expect(t, "ABANDONED-OK", 60*time.Second)
+	vk.Expect(t, "ABANDONED-OK", childTimeout)
 	vk.Wait(t, 30*time.Second)
 }
