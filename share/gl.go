@@ -167,7 +167,7 @@ func (g *GL) Create(desc bridge.Desc) (*GLResource, error) {
 		return nil, fmt.Errorf("share: Create: %w", err)
 	}
 	a := img.Allocation()
-	r := &GLResource{g: g, alloc: a, fd: fd}
+	r := newGLResource(g, a, fd)
 	why := g.reason
 	if g.path == ZeroCopy {
 		err = r.importZeroCopy()
@@ -177,7 +177,11 @@ func (g *GL) Create(desc bridge.Desc) (*GLResource, error) {
 		}
 		why = "GL could not import it: " + err.Error()
 	}
-	if err := r.initCopy(&imageBacking{img: img, dev: g.dev}, CopyVulkan, why); err != nil {
+	l, err := copyLayout(a)
+	if err == nil {
+		err = r.initCopy(&imageBacking{img: img, dev: g.dev}, l, CopyVulkan, why)
+	}
+	if err != nil {
 		img.Close()
 		unix.Close(fd)
 		return nil, fmt.Errorf("share: Create: %w", err)
@@ -187,24 +191,7 @@ func (g *GL) Create(desc bridge.Desc) (*GLResource, error) {
 
 // createHost makes a resource in fresh host memory.
 func (g *GL) createHost(desc bridge.Desc, why string) (*GLResource, error) {
-	l, err := LayoutOf(desc)
-	if err != nil {
-		return nil, fmt.Errorf("share: Create: %w", err)
-	}
-	if err := glimport.CheckTexture(hostAllocation(desc, l)); err != nil {
-		return nil, fmt.Errorf("share: Create: %w", err)
-	}
-	b, fd, err := newHostBacking(l.Size)
-	if err != nil {
-		return nil, fmt.Errorf("share: Create: %w", err)
-	}
-	r := &GLResource{g: g, alloc: hostAllocation(desc, l), fd: fd}
-	if err := r.initCopy(b, CopyHost, why); err != nil {
-		b.close()
-		unix.Close(fd)
-		return nil, fmt.Errorf("share: Create: %w", err)
-	}
-	return r, nil
+	return createHostCopy(desc, why, func(a bridge.Allocation, fd int) *GLResource { return newGLResource(g, a, fd) })
 }
 
 // hostAllocation is the record of a host-memory resource: the
@@ -228,26 +215,7 @@ func (g *GL) Open(a bridge.Allocation, fd int) (*GLResource, error) {
 	if err := g.live("Open"); err != nil {
 		return nil, err
 	}
-	dup, err := dupForOpen(fd)
-	if err != nil {
-		return nil, err
-	}
-	r, err := g.open(a, dup)
-	if err != nil {
-		unix.Close(dup)
-		return nil, fmt.Errorf("share: Open: %w", err)
-	}
-	return r, nil
-}
-
-// dupForOpen duplicates the caller's fd (close-on-exec) for Open, which
-// never takes the caller's fd.
-func dupForOpen(fd int) (int, error) {
-	dup, err := fdutil.Dup(fd)
-	if err != nil {
-		return -1, fmt.Errorf("share: Open: %w", err)
-	}
-	return dup, nil
+	return openDup(fd, func(fd int) (*GLResource, error) { return g.open(a, fd) })
 }
 
 // OpenShared opens what a broker open returned (broker.Client.OpenKMT or
@@ -256,26 +224,14 @@ func dupForOpen(fd int) (int, error) {
 // the caller's.
 func (g *GL) OpenShared(c *broker.Client, res broker.Resource) (*GLResource, error) {
 	r, err := g.Open(res.Allocation, res.FD)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.Attach(c, res.Handle, res.Syncs); err != nil {
-		r.Close()
-		return nil, err
-	}
-	return r, nil
+	return attachOpened(r, err, c, res)
 }
 
 // open opens the record with fd, which it owns from here on success.
 func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
-	r := &GLResource{g: g, alloc: a, fd: fd}
+	r := newGLResource(g, a, fd)
 	if a.HostMemory {
-		b, err := openHostRecord(a, fd)
-		if err != nil {
-			return nil, err
-		}
-		if err := r.initCopy(b, CopyHost, "the resource is in host memory"); err != nil {
-			b.close()
+		if err := openCopy(a, fd, nil, r.initCopy, CopyHost, hostReason); err != nil {
 			return nil, err
 		}
 		return r, nil
@@ -303,12 +259,7 @@ func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not zero-copy (%s), and not copied: %w", why, err)
 	}
-	b, err := importBacking(dev, a, fd)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.initCopy(b, CopyVulkan, why); err != nil {
-		b.close()
+	if err := openCopy(a, fd, dev, r.initCopy, CopyVulkan, why); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -317,13 +268,6 @@ func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
 // importBacking imports the Vulkan memory behind fd (which stays the
 // caller's) on dev, as the backing of a copy.
 func importBacking(dev *helperdev.Device, a bridge.Allocation, fd int) (*imageBacking, error) {
-	l, err := LayoutOf(a.Desc)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkImageLayout(a, l); err != nil {
-		return nil, err
-	}
 	dup, err := fdutil.Dup(fd)
 	if err != nil {
 		return nil, err

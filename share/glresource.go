@@ -5,14 +5,12 @@ import (
 	"time"
 
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
-	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
-	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -26,12 +24,8 @@ import (
 // Its methods run on the GL context's thread. Accesses must not overlap:
 // BeginAccess while an access is open is a programming error and panics.
 type GLResource struct {
-	g      *GL
-	alloc  bridge.Allocation
-	path   Path
-	reason string
-	// fd is a memory fd the resource owns, for ExportFD and Share.
-	fd int
+	resource
+	g *GL
 
 	// Zero-copy: the memory object and texture, and the Vulkan image
 	// when this side allocated the memory.
@@ -39,28 +33,10 @@ type GLResource struct {
 	mem  *glimport.Memory
 	ztex *glimport.Texture
 
-	// Copy: the shared contents, and GL's own texture; pixels is the
-	// pixel buffer its transfers go through (made on first use).
-	layout HostLayout
-	back   backing
+	// Copy: GL's own texture, and the pixel buffer its transfers go
+	// through (made on first use).
 	tex    *glimport.Texture
 	pixels *glutil.PixelBuffer
-
-	open bool
-	mode bridge.Access
-
-	// The keyed mutex (Attach): km for the zero-copy and CopyVulkan
-	// paths, the bare client calls for CopyHost.
-	client   *broker.Client
-	handle   bridge.Handle
-	attached bool
-	km       *handoff.KeyedMutex
-	sem      *vkalloc.Semaphore // the timeline semaphore Share made
-	held     bool
-	heldSync vkalloc.Sync // CopyVulkan: what the write-back at release signals
-	heldVal  uint64       // CopyHost: the value handed on unchanged
-
-	closed bool
 }
 
 // importZeroCopy imports r.fd into GL as r.alloc says.
@@ -82,16 +58,7 @@ func (r *GLResource) importZeroCopy() error {
 }
 
 // initCopy sets r up on a copy path over b, with a texture of GL's own.
-func (r *GLResource) initCopy(b backing, path Path, why string) error {
-	l, err := LayoutOf(r.alloc.Desc)
-	if err != nil {
-		return err
-	}
-	if ib, ok := b.(*imageBacking); ok {
-		if err := checkImageLayout(ib.img.Allocation(), l); err != nil {
-			return err
-		}
-	}
+func (r *GLResource) initCopy(b backing, l HostLayout, path Path, why string) error {
 	// The texture holds the format's Direct3D bytes, as host memory does.
 	tex, err := glimport.NewTexture(hostAllocation(r.alloc.Desc, l))
 	if err != nil {
@@ -111,39 +78,6 @@ func (r *GLResource) Texture() (name, target uint32) {
 		return r.ztex.Name(), r.ztex.Target()
 	}
 	return r.tex.Name(), r.tex.Target()
-}
-
-// Allocation returns the record that travels with the memory fd.
-// HostMemory says the memory is host memory (CopyHost).
-func (r *GLResource) Allocation() bridge.Allocation { return r.alloc }
-
-// Path returns how this resource is shared with this process.
-func (r *GLResource) Path() Path { return r.path }
-
-// Reason says why Path is not ZeroCopy ("" when it is).
-func (r *GLResource) Reason() string { return r.reason }
-
-// ExportFD returns a new fd of the resource's memory, owned by the
-// caller: for broker.Client.Create or CreateWithSync (which send a copy,
-// so the caller closes it afterwards) or another importer.
-func (r *GLResource) ExportFD() (int, error) {
-	if r.closed {
-		return -1, fmt.Errorf("share: ExportFD: %w", bridge.ErrClosed)
-	}
-	fd, err := fdutil.Dup(r.fd)
-	if err != nil {
-		return -1, fmt.Errorf("share: ExportFD: %w", err)
-	}
-	return fd, nil
-}
-
-func (r *GLResource) beginCheck(what string) {
-	if r.closed {
-		panic("share: " + what + " on a closed GLResource")
-	}
-	if r.open {
-		panic("share: " + what + " while an access is open")
-	}
 }
 
 // BeginAccess starts an access by this process's GL, ordered after every
@@ -271,39 +205,7 @@ func (r *GLResource) Attach(c *broker.Client, h bridge.Handle, syncs []broker.Sy
 // that accesses are ordered on the GPU. It returns the KMT handle, which
 // c holds until CloseHandle.
 func (r *GLResource) Share(c *broker.Client, data []byte) (bridge.Handle, error) {
-	if r.attached {
-		panic("share: Share of a GLResource already shared or attached")
-	}
-	return register(c, r.alloc, r.fd, data, r.vulkanDevice(), &r.sem, r.Attach)
-}
-
-// register creates the resource on the broker through c, with a timeline
-// semaphore made on dev where dev shares them and *sem is not made yet
-// (keeping it in *sem), and attaches the keyed mutex with attach.
-func register(c *broker.Client, a bridge.Allocation, fd int, data []byte, dev *helperdev.Device, sem **vkalloc.Semaphore,
-	attach func(*broker.Client, bridge.Handle, []broker.SyncFD) error) (bridge.Handle, error) {
-	var syncs []broker.SyncFD
-	if dev != nil && *sem == nil {
-		s, ss, err := handoff.NewTimelineSync(dev)
-		if err != nil {
-			return 0, fmt.Errorf("share: Share: %w", err)
-		}
-		*sem, syncs = s, ss
-		defer func() {
-			for _, s := range ss {
-				unix.Close(s.FD)
-			}
-		}()
-	}
-	kmt, err := c.CreateWithSync(a, fd, data, syncs)
-	if err != nil {
-		return 0, fmt.Errorf("share: Share: %w", err)
-	}
-	if err := attach(c, kmt, syncs); err != nil {
-		c.CloseHandle(kmt)
-		return 0, err
-	}
-	return kmt, nil
+	return r.register(c, data, r.vulkanDevice(), r.Attach)
 }
 
 // AcquireSync acquires the keyed mutex with key (IDXGIKeyedMutex::
@@ -315,9 +217,7 @@ func register(c *broker.Client, a bridge.Allocation, fd int, data []byte, dev *h
 // Share) first.
 func (r *GLResource) AcquireSync(key uint64, timeout time.Duration) (abandoned bool, err error) {
 	r.beginCheck("AcquireSync")
-	if !r.attached {
-		panic("share: AcquireSync before Attach or Share")
-	}
+	r.attachCheck()
 	var s vkalloc.Sync
 	switch {
 	case r.path == ZeroCopy:
@@ -325,9 +225,7 @@ func (r *GLResource) AcquireSync(key uint64, timeout time.Duration) (abandoned b
 	case r.km != nil:
 		s, abandoned, err = r.km.AcquireVulkan(key, timeout)
 	default:
-		var res broker.AcquireResult
-		res, err = r.client.AcquireSync(r.handle, key, timeout)
-		abandoned, r.heldVal = res.Abandoned, res.Value
+		abandoned, err = r.acquireHost(key, timeout)
 	}
 	if err != nil {
 		return false, fmt.Errorf("share: %w", err)
@@ -342,19 +240,6 @@ func (r *GLResource) AcquireSync(key uint64, timeout time.Duration) (abandoned b
 	}
 	r.open, r.held, r.mode = true, true, bridge.AccessReadWrite
 	return abandoned, nil
-}
-
-// releaseMutex releases the copy path's mutex; opErr says the Vulkan
-// write-back (which signals what the next holder waits for) did not
-// happen.
-func (r *GLResource) releaseMutex(key uint64, opErr error) error {
-	if r.km != nil {
-		return r.km.ReleaseVulkan(key, opErr)
-	}
-	if err := r.client.ReleaseSync(r.handle, key, r.heldVal); err != nil {
-		return fmt.Errorf("share: ReleaseSync(%d): %w", key, err)
-	}
-	return nil
 }
 
 // ReleaseSync ends the access AcquireSync began and releases the keyed
@@ -390,12 +275,9 @@ func (r *GLResource) Close() error {
 		return nil
 	}
 	r.closed, r.open, r.held = true, false, false
-	if r.km != nil {
-		if r.path == ZeroCopy {
-			// GL may still have a semaphore wait or signal queued.
-			gl.Finish()
-		}
-		r.km.Close()
+	if r.km != nil && r.path == ZeroCopy {
+		// GL may still have a semaphore wait or signal queued.
+		gl.Finish()
 	}
 	if r.ztex != nil {
 		r.ztex.Close()
@@ -407,18 +289,12 @@ func (r *GLResource) Close() error {
 	if r.pixels != nil {
 		r.pixels.Close()
 	}
-	if r.back != nil {
-		r.back.close()
-	}
 	if r.img != nil {
 		// GL's view of the memory goes first, and GL must be done with
 		// it before Vulkan frees the allocation.
 		gl.Finish()
 		r.img.Close()
 	}
-	if r.sem != nil {
-		r.sem.Close()
-	}
-	unix.Close(r.fd)
+	r.closeShared()
 	return nil
 }

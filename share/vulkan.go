@@ -118,21 +118,7 @@ func (v *Vulkan) Create(desc bridge.Desc) (*VulkanResource, error) {
 		return nil, err
 	}
 	if v.opts.ForceCopy {
-		l, err := LayoutOf(desc)
-		if err != nil {
-			return nil, fmt.Errorf("share: Create: %w", err)
-		}
-		b, fd, err := newHostBacking(l.Size)
-		if err != nil {
-			return nil, fmt.Errorf("share: Create: %w", err)
-		}
-		r := &VulkanResource{v: v, alloc: hostAllocation(desc, l), fd: fd}
-		if err := r.initCopy(b, CopyHost, v.opts.forceReason()); err != nil {
-			b.close()
-			unix.Close(fd)
-			return nil, fmt.Errorf("share: Create: %w", err)
-		}
-		return r, nil
+		return createHostCopy(desc, v.opts.forceReason(), func(a bridge.Allocation, fd int) *VulkanResource { return newVulkanResource(v, a, fd) })
 	}
 	img, err := vkalloc.NewImage(v.dev, desc)
 	if err != nil {
@@ -143,7 +129,9 @@ func (v *Vulkan) Create(desc bridge.Desc) (*VulkanResource, error) {
 		img.Close()
 		return nil, fmt.Errorf("share: Create: %w", err)
 	}
-	return &VulkanResource{v: v, alloc: img.Allocation(), fd: fd, path: ZeroCopy, img: img, imgDev: v.dev}, nil
+	r := newVulkanResource(v, img.Allocation(), fd)
+	r.path, r.img, r.imgDev = ZeroCopy, img, v.dev
+	return r, nil
 }
 
 // Open opens a resource another process or API shares, from its record
@@ -156,16 +144,7 @@ func (v *Vulkan) Open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 	if err := v.live("Open"); err != nil {
 		return nil, err
 	}
-	dup, err := dupForOpen(fd)
-	if err != nil {
-		return nil, err
-	}
-	r, err := v.open(a, dup)
-	if err != nil {
-		unix.Close(dup)
-		return nil, fmt.Errorf("share: Open: %w", err)
-	}
-	return r, nil
+	return openDup(fd, func(fd int) (*VulkanResource, error) { return v.open(a, fd) })
 }
 
 // OpenShared opens what a broker open returned and attaches the keyed
@@ -173,25 +152,13 @@ func (v *Vulkan) Open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 // caller's.
 func (v *Vulkan) OpenShared(c *broker.Client, res broker.Resource) (*VulkanResource, error) {
 	r, err := v.Open(res.Allocation, res.FD)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.Attach(c, res.Handle, res.Syncs); err != nil {
-		r.Close()
-		return nil, err
-	}
-	return r, nil
+	return attachOpened(r, err, c, res)
 }
 
 func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
-	r := &VulkanResource{v: v, alloc: a, fd: fd}
+	r := newVulkanResource(v, a, fd)
 	if a.HostMemory {
-		b, err := openHostRecord(a, fd)
-		if err != nil {
-			return nil, err
-		}
-		if err := r.initCopy(b, CopyHost, "the resource is in host memory"); err != nil {
-			b.close()
+		if err := openCopy(a, fd, nil, r.initCopy, CopyHost, hostReason); err != nil {
 			return nil, err
 		}
 		return r, nil
@@ -220,12 +187,7 @@ func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not zero-copy (%s), and not copied: %w", why, err)
 	}
-	b, err := importBacking(dev, a, fd)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.initCopy(b, CopyVulkan, why); err != nil {
-		b.close()
+	if err := openCopy(a, fd, dev, r.initCopy, CopyVulkan, why); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -241,50 +203,24 @@ func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 // while one is open panics, and so does an operation outside one, or a
 // writing operation in a read access.
 type VulkanResource struct {
-	v      *Vulkan
-	alloc  bridge.Allocation
-	path   Path
-	reason string
-	fd     int // owned, for ExportFD and Share
+	resource
+	v *Vulkan
 
 	// img is the image the caller works on, on imgDev (Device): the
 	// shared allocation on the zero-copy path, this side's own on a copy
 	// path.
 	img    *vkalloc.Image
 	imgDev *helperdev.Device
-	layout HostLayout
-	back   backing
 
-	mu   sync.Mutex
-	open bool
-	mode bridge.Access
 	// opSync is what each operation of the open access waits for (the
 	// previous holder's timeline value; waiting twice for a timeline value
 	// is harmless); opErr is the first operation's failure, after which
 	// the access writes nothing back and signals nothing.
-	opSync   vkalloc.Sync
-	opErr    error
-	client   *broker.Client
-	handle   bridge.Handle
-	attached bool
-	km       *handoff.KeyedMutex
-	sem      *vkalloc.Semaphore
-	held     bool
-	heldSync vkalloc.Sync
-	heldVal  uint64
-	closed   bool
+	opSync vkalloc.Sync
+	opErr  error
 }
 
-func (r *VulkanResource) initCopy(b backing, path Path, why string) error {
-	l, err := LayoutOf(r.alloc.Desc)
-	if err != nil {
-		return err
-	}
-	if ib, ok := b.(*imageBacking); ok {
-		if err := checkImageLayout(ib.img.Allocation(), l); err != nil {
-			return err
-		}
-	}
+func (r *VulkanResource) initCopy(b backing, l HostLayout, path Path, why string) error {
 	img, err := vkalloc.NewImage(r.v.dev, r.alloc.Desc)
 	if err != nil {
 		return err
@@ -355,39 +291,6 @@ func (r *VulkanResource) CopyTo(dst *VulkanResource) error {
 			return r.img.CopyTo(dst.img, vkalloc.Sync{Wait: append(s.Wait[:len(s.Wait):len(s.Wait)], ds.Wait...)})
 		})
 	})
-}
-
-// Allocation returns the record that travels with the memory fd.
-func (r *VulkanResource) Allocation() bridge.Allocation { return r.alloc }
-
-// Path returns how the resource is shared with this process.
-func (r *VulkanResource) Path() Path { return r.path }
-
-// Reason says why Path is not ZeroCopy ("" when it is).
-func (r *VulkanResource) Reason() string { return r.reason }
-
-// ExportFD returns a new fd of the resource's memory, owned by the
-// caller.
-func (r *VulkanResource) ExportFD() (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return -1, fmt.Errorf("share: ExportFD: %w", bridge.ErrClosed)
-	}
-	fd, err := fdutil.Dup(r.fd)
-	if err != nil {
-		return -1, fmt.Errorf("share: ExportFD: %w", err)
-	}
-	return fd, nil
-}
-
-func (r *VulkanResource) beginCheck(what string) {
-	if r.closed {
-		panic("share: " + what + " on a closed VulkanResource")
-	}
-	if r.open {
-		panic("share: " + what + " while an access is open")
-	}
 }
 
 // BeginAccess starts an access by this process's Vulkan, ordered after
@@ -477,10 +380,7 @@ func (r *VulkanResource) Attach(c *broker.Client, h bridge.Handle, syncs []broke
 // Share registers the resource with the broker through c, with private
 // runtime data data, and attaches its keyed mutex; see GLResource.Share.
 func (r *VulkanResource) Share(c *broker.Client, data []byte) (bridge.Handle, error) {
-	if r.attached {
-		panic("share: Share of a VulkanResource already shared or attached")
-	}
-	return register(c, r.alloc, r.fd, data, r.syncDevice(), &r.sem, r.Attach)
+	return r.register(c, data, r.syncDevice(), r.Attach)
 }
 
 // AcquireSync acquires the keyed mutex with key (IDXGIKeyedMutex::
@@ -493,16 +393,12 @@ func (r *VulkanResource) AcquireSync(key uint64, timeout time.Duration) (abandon
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.beginCheck("AcquireSync")
-	if !r.attached {
-		panic("share: AcquireSync before Attach or Share")
-	}
+	r.attachCheck()
 	var ks vkalloc.Sync
 	if r.km != nil {
 		ks, abandoned, err = r.km.AcquireVulkan(key, timeout)
 	} else {
-		var res broker.AcquireResult
-		res, err = r.client.AcquireSync(r.handle, key, timeout)
-		abandoned, r.heldVal = res.Abandoned, res.Value
+		abandoned, err = r.acquireHost(key, timeout)
 	}
 	if err != nil {
 		return false, fmt.Errorf("share: %w", err)
@@ -538,16 +434,6 @@ func signalFromHost(s vkalloc.Sync) error {
 		if err := sig.Semaphore.Signal(sig.Value); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func (r *VulkanResource) releaseMutex(key uint64, opErr error) error {
-	if r.km != nil {
-		return r.km.ReleaseVulkan(key, opErr)
-	}
-	if err := r.client.ReleaseSync(r.handle, key, r.heldVal); err != nil {
-		return fmt.Errorf("share: ReleaseSync(%d): %w", key, err)
 	}
 	return nil
 }
@@ -601,18 +487,9 @@ func (r *VulkanResource) Close() error {
 		return nil
 	}
 	r.closed, r.open, r.held = true, false, false
-	if r.km != nil {
-		r.km.Close()
-	}
 	if r.img != nil {
 		r.img.Close()
 	}
-	if r.back != nil {
-		r.back.close()
-	}
-	if r.sem != nil {
-		r.sem.Close()
-	}
-	unix.Close(r.fd)
+	r.closeShared()
 	return nil
 }

@@ -1,0 +1,275 @@
+package share
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
+	"github.com/glbridge/glbridge/handoff"
+	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/fdutil"
+	"github.com/glbridge/glbridge/vkalloc"
+)
+
+// resource is what a GLResource and a VulkanResource have in common: the
+// record and the memory, the path, the access in progress and the keyed
+// mutex. Each embeds one.
+type resource struct {
+	kind   string // "GLResource" or "VulkanResource", for panics
+	alloc  bridge.Allocation
+	path   Path
+	reason string
+	// fd is a memory fd the resource owns, for ExportFD and Share.
+	fd int
+
+	// A copy path's shared contents and their layout.
+	layout HostLayout
+	back   backing
+
+	// mu guards what follows for a VulkanResource, whose methods may be
+	// called from any goroutine; a GLResource's run on the GL thread.
+	mu     sync.Mutex
+	open   bool
+	mode   bridge.Access
+	closed bool
+
+	// The keyed mutex (Attach): km where a Vulkan device holds this side's
+	// view of the memory, the bare client calls for host memory.
+	client   *broker.Client
+	handle   bridge.Handle
+	attached bool
+	km       *handoff.KeyedMutex
+	sem      *vkalloc.Semaphore // the timeline semaphore Share made
+	held     bool
+	heldSync vkalloc.Sync // what the end of a held access signals
+	heldVal  uint64       // host memory: the value handed on unchanged
+}
+
+func newGLResource(g *GL, a bridge.Allocation, fd int) *GLResource {
+	return &GLResource{resource: resource{kind: "GLResource", alloc: a, fd: fd}, g: g}
+}
+
+func newVulkanResource(v *Vulkan, a bridge.Allocation, fd int) *VulkanResource {
+	return &VulkanResource{resource: resource{kind: "VulkanResource", alloc: a, fd: fd}, v: v}
+}
+
+// Allocation returns the record that travels with the memory fd.
+// HostMemory says the memory is host memory (CopyHost).
+func (r *resource) Allocation() bridge.Allocation { return r.alloc }
+
+// Path returns how the resource is shared with this process.
+func (r *resource) Path() Path { return r.path }
+
+// Reason says why Path is not ZeroCopy ("" when it is).
+func (r *resource) Reason() string { return r.reason }
+
+// ExportFD returns a new fd of the resource's memory, owned by the
+// caller: for broker.Client.Create or CreateWithSync (which send a copy,
+// so the caller closes it afterwards) or another importer.
+func (r *resource) ExportFD() (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return -1, fmt.Errorf("share: ExportFD: %w", bridge.ErrClosed)
+	}
+	fd, err := fdutil.Dup(r.fd)
+	if err != nil {
+		return -1, fmt.Errorf("share: ExportFD: %w", err)
+	}
+	return fd, nil
+}
+
+// beginCheck panics on an access begun where none may be.
+func (r *resource) beginCheck(what string) {
+	if r.closed {
+		panic("share: " + what + " on a closed " + r.kind)
+	}
+	if r.open {
+		panic("share: " + what + " while an access is open")
+	}
+}
+
+// attachCheck panics on an AcquireSync before the keyed mutex exists.
+func (r *resource) attachCheck() {
+	if !r.attached {
+		panic("share: AcquireSync before Attach or Share")
+	}
+}
+
+// register registers the resource with the broker through c, with private
+// data data and, where dev shares timeline semaphores, a timeline
+// semaphore of dev (made once, kept in r.sem), then attaches the keyed
+// mutex with attach.
+func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device, attach func(*broker.Client, bridge.Handle, []broker.SyncFD) error) (bridge.Handle, error) {
+	if r.attached {
+		panic("share: Share of a " + r.kind + " already shared or attached")
+	}
+	var syncs []broker.SyncFD
+	if dev != nil && r.sem == nil {
+		s, ss, err := handoff.NewTimelineSync(dev)
+		if err != nil {
+			return 0, fmt.Errorf("share: Share: %w", err)
+		}
+		r.sem, syncs = s, ss
+		defer func() {
+			for _, s := range ss {
+				unix.Close(s.FD)
+			}
+		}()
+	}
+	kmt, err := c.CreateWithSync(r.alloc, r.fd, data, syncs)
+	if err != nil {
+		return 0, fmt.Errorf("share: Share: %w", err)
+	}
+	if err := attach(c, kmt, syncs); err != nil {
+		c.CloseHandle(kmt)
+		return 0, err
+	}
+	return kmt, nil
+}
+
+// acquireHost acquires the keyed mutex of host memory, which has no
+// semaphore: the value travels unchanged.
+func (r *resource) acquireHost(key uint64, timeout time.Duration) (abandoned bool, err error) {
+	res, err := r.client.AcquireSync(r.handle, key, timeout)
+	r.heldVal = res.Value
+	return res.Abandoned, err
+}
+
+// releaseHost releases the keyed mutex of host memory.
+func (r *resource) releaseHost(key uint64) error {
+	if err := r.client.ReleaseSync(r.handle, key, r.heldVal); err != nil {
+		return fmt.Errorf("share: ReleaseSync(%d): %w", key, err)
+	}
+	return nil
+}
+
+// releaseMutex releases the keyed mutex of a copy path, or of a Vulkan
+// view; opErr says the Vulkan work (or write-back) that would have
+// signalled what the next holder waits for did not happen.
+func (r *resource) releaseMutex(key uint64, opErr error) error {
+	if r.km != nil {
+		return r.km.ReleaseVulkan(key, opErr)
+	}
+	return r.releaseHost(key)
+}
+
+// closeShared releases what every resource holds, after the side's own
+// objects: the keyed mutex's semaphores, the backing and the fd.
+func (r *resource) closeShared() {
+	if r.km != nil {
+		r.km.Close()
+	}
+	if r.back != nil {
+		r.back.close()
+	}
+	if r.sem != nil {
+		r.sem.Close()
+	}
+	unix.Close(r.fd)
+}
+
+// hostReason is the Reason of a resource opened from host memory.
+const hostReason = "the resource is in host memory"
+
+// copyInit sets a resource up on a copy path over b, laid out as l.
+type copyInit func(b backing, l HostLayout, path Path, why string) error
+
+// copyLayout is the host layout of record a, refusing Vulkan memory whose
+// texels are not laid out as it says.
+func copyLayout(a bridge.Allocation) (HostLayout, error) {
+	l, err := LayoutOf(a.Desc)
+	if err != nil {
+		return HostLayout{}, err
+	}
+	if !a.HostMemory {
+		if err := checkImageLayout(a, l); err != nil {
+			return HostLayout{}, err
+		}
+	}
+	return l, nil
+}
+
+// openCopy sets a resource up with init to copy the memory of record a,
+// fd (which the resource owns from here on success): host memory is
+// mapped, Vulkan memory imported on dev.
+func openCopy(a bridge.Allocation, fd int, dev *helperdev.Device, init copyInit, path Path, why string) error {
+	l, err := copyLayout(a)
+	if err != nil {
+		return err
+	}
+	var b backing
+	if a.HostMemory {
+		b, err = openHostRecord(a, fd)
+	} else {
+		b, err = importBacking(dev, a, fd)
+	}
+	if err != nil {
+		return err
+	}
+	if err := init(b, l, path, why); err != nil {
+		b.close()
+		return err
+	}
+	return nil
+}
+
+// createHostCopy makes a resource of fresh host memory for desc: newRes
+// makes it for the record and the memory fd, which it owns on success.
+func createHostCopy[R interface {
+	initCopy(backing, HostLayout, Path, string) error
+}](desc bridge.Desc, why string, newRes func(bridge.Allocation, int) R) (R, error) {
+	var none R
+	l, err := LayoutOf(desc)
+	if err != nil {
+		return none, fmt.Errorf("share: Create: %w", err)
+	}
+	b, fd, err := newHostBacking(l.Size)
+	if err != nil {
+		return none, fmt.Errorf("share: Create: %w", err)
+	}
+	r := newRes(hostAllocation(desc, l), fd)
+	if err := r.initCopy(b, l, CopyHost, why); err != nil {
+		b.close()
+		unix.Close(fd)
+		return none, fmt.Errorf("share: Create: %w", err)
+	}
+	return r, nil
+}
+
+// openDup opens a record with open on a duplicate of the caller's fd,
+// which the resource owns on success; the caller's fd stays the caller's.
+func openDup[R any](fd int, open func(int) (R, error)) (R, error) {
+	var none R
+	dup, err := fdutil.Dup(fd)
+	if err != nil {
+		return none, fmt.Errorf("share: Open: %w", err)
+	}
+	r, err := open(dup)
+	if err != nil {
+		unix.Close(dup)
+		return none, fmt.Errorf("share: Open: %w", err)
+	}
+	return r, nil
+}
+
+// attachOpened attaches the keyed mutex of what a broker open returned to
+// the resource opened from it (or passes on the open's error).
+func attachOpened[R interface {
+	Attach(*broker.Client, bridge.Handle, []broker.SyncFD) error
+	Close() error
+}](r R, err error, c *broker.Client, res broker.Resource) (R, error) {
+	var none R
+	if err != nil {
+		return none, err
+	}
+	if err := r.Attach(c, res.Handle, res.Syncs); err != nil {
+		r.Close()
+		return none, err
+	}
+	return r, nil
+}
