@@ -43,10 +43,22 @@
 // # A Vulkan renderer (the DXVK role)
 //
 // share.NewVulkan opens a device (any that exports memory, or the one of
-// given UUIDs); Create, Open, OpenShared, AcquireSync and ReleaseSync work
-// as on the GL side, and the vkalloc.Sync they return goes to the Vulkan
-// operation on Image(). A process with Vulkan and no GL and a process with
-// GL and no Vulkan share through host memory.
+// given UUIDs); share.NewVulkanOn works on the caller's own device, given
+// as plain handles, owning nothing of it. Create, Open, OpenShared,
+// AcquireSync and ReleaseSync work as on the GL side, with the same
+// signatures; inside an access the resource's own operations (Clear,
+// WritePixels, ReadPixels, CopyTo) are ordered with every other user's,
+// and a caller recording commands of its own on Handle() finishes them
+// before the access ends:
+//
+//	v, err := share.NewVulkan(&r.Allocation.Device, share.Options{})
+//	res, err := v.OpenShared(client, r)
+//	abandoned, err := res.AcquireSync(1, timeout)
+//	px, err := res.ReadPixels(bridge.Subresource{})
+//	err = res.ReleaseSync(0)
+//
+// A process with Vulkan and no GL and a process with GL and no Vulkan share
+// through host memory.
 //
 // # Ownership and threads
 //
@@ -59,8 +71,8 @@
 // # Choosing the path
 //
 // GLBRIDGE_FORCE_COPY=1 (Options.ForceCopy) forces the copy path for
-// testing. Options.DenyMemoryObject and Options.NoVulkan make a process
-// behave as if its GL lacked GL_EXT_memory_object_fd or it had no Vulkan,
-// so that every combination can be tested on one machine. `glshare info`
-// prints the path this machine's GL gets, and why.
+// testing. share's own tests also make a process behave as if its GL
+// lacked GL_EXT_memory_object_fd or it had no Vulkan, so that every
+// combination is tested on one machine. `glshare info` prints the path
+// this machine's GL gets, and why.
 package share
