@@ -15,27 +15,8 @@ import (
 	"github.com/glbridge/glbridge/internal/testenv"
 )
 
-func newContext(t *testing.T) *headless.Context {
-	t.Helper()
-	c, err := headless.New(headless.Options{})
-	if errors.Is(err, bridge.ErrPlatformUnavailable) {
-		t.Skipf("no headless EGL platform: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	c.Call(func() {
-		if err := glimport.Init(c.ProcAddr); err != nil {
-			t.Fatal(err)
-		}
-	})
-	return c
-}
+// newContext makes a GL context with glimport loaded on it.
+func newContext(t *testing.T) *headless.Context { return glimport.NewTestContext(t) }
 
 func identity(t *testing.T, c *headless.Context) glimport.Identity {
 	t.Helper()
@@ -116,19 +97,110 @@ func TestInitFromTwoContexts(t *testing.T) {
 	}
 }
 
-// openFDs returns the number of this process's open descriptors.
-func openFDs(t *testing.T) int {
+// notOpenFD is a descriptor number no process has open (beyond any
+// RLIMIT_NOFILE), so that the fd checks meet a closed descriptor without
+// racing whatever else in the process opens fds.
+const notOpenFD = 1<<31 - 1
+
+// watched is an fd a test hands to an import: the file it refers to, and
+// how many of this process's fds referred to that file before.
+type watched struct {
+	fd   int
+	file testenv.File
+	n    int
+}
+
+// watch notes what fd refers to, and how many fds refer to that, before
+// an import is handed fd.
+func watch(t *testing.T, fd int) watched {
 	t.Helper()
-	n, err := testenv.CountFDs(0)
+	f, err := testenv.FileOf(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	n, err := testenv.CountOpen(0, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return watched{fd: fd, file: f, n: n}
 }
 
-func isOpen(fd int) bool {
-	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-	return err == nil
+// kept checks that the import left the caller's fd open on the same file
+// and no other fd of that file behind: the duplicate it made is closed.
+// It counts the fds of that file alone, which nothing else in the process
+// opens or closes meanwhile.
+func (w watched) kept(t *testing.T) {
+	t.Helper()
+	if now, err := testenv.FileOf(w.fd); err != nil || now != w.file {
+		t.Errorf("the caller's fd %d was closed or replaced (%v)", w.fd, err)
+	}
+	if n, err := testenv.CountOpen(0, w.file); err != nil || n != w.n {
+		t.Errorf("%d fds referred to the caller's file before, %d after (%v): the duplicate leaked", w.n, n, err)
+	}
+}
+
+// refused is a descriptor of a kind no driver exports, made for a test and
+// closed when it ends, and what a refusal must say it is.
+type refused struct {
+	name, want string
+	fd         int
+}
+
+// aPipe is the read end of a pipe whose writer stays open: a driver
+// reading it would block.
+func aPipe(t *testing.T) refused {
+	t.Helper()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+	return refused{"pipe", "is a pipe", p[0]}
+}
+
+func aSocket(t *testing.T) refused {
+	t.Helper()
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(sp[0]); unix.Close(sp[1]) })
+	return refused{"socket", "is a socket", sp[0]}
+}
+
+// opened opens path (a file, a directory or a device) for a test.
+func opened(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return int(f.Fd())
+}
+
+func devNull(t *testing.T) refused {
+	t.Helper()
+	return refused{"/dev/null", "character device 1:3", opened(t, "/dev/null")}
+}
+
+func aDirectory(t *testing.T) refused {
+	t.Helper()
+	return refused{"directory", "is a directory", opened(t, t.TempDir())}
+}
+
+// checkFDNumbers checks, on c's thread, that an import (imp) refuses fd
+// -1 saying so, and a descriptor that is not open with EBADF.
+func checkFDNumbers(t *testing.T, c *headless.Context, imp func(fd int) error) {
+	t.Helper()
+	c.Call(func() {
+		if err := imp(-1); err == nil || !strings.Contains(err.Error(), "invalid fd -1") {
+			t.Errorf("fd -1: err = %v", err)
+		}
+		if err := imp(notOpenFD); !errors.Is(err, unix.EBADF) {
+			t.Errorf("fd %d, which is not open: err = %v, want EBADF", notOpenFD, err)
+		}
+	})
 }
 
 func alloc2D(size uint64) bridge.Allocation {
@@ -143,17 +215,6 @@ func alloc2D(size uint64) bridge.Allocation {
 // open and close the duplicate it made.
 func TestImportRefusesNonMemory(t *testing.T) {
 	c := newContext(t)
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1]) // the writer stays open: a driver reading the pipe would block
-	null, err := os.Open("/dev/null")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
 	small, err := os.CreateTemp(t.TempDir(), "small")
 	if err != nil {
 		t.Fatal(err)
@@ -162,17 +223,13 @@ func TestImportRefusesNonMemory(t *testing.T) {
 	if _, err := small.Write(make([]byte, 100)); err != nil {
 		t.Fatal(err)
 	}
-
-	for _, tc := range []struct {
-		name, want string
-		fd         int
-	}{
-		{"pipe", "is a pipe", p[0]},
-		{"/dev/null", "character device 1:3", int(null.Fd())},
+	for _, tc := range []refused{
+		aPipe(t),
+		devNull(t),
 		{"100-byte file", "file of 100 bytes, smaller than the allocation's 4096", int(small.Fd())},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := openFDs(t)
+			w := watch(t, tc.fd)
 			var m *glimport.Memory
 			var err error
 			c.Call(func() { m, err = glimport.ImportMemory(alloc2D(4096), tc.fd) })
@@ -184,12 +241,7 @@ func TestImportRefusesNonMemory(t *testing.T) {
 			if !strings.Contains(err.Error(), "glImportMemoryFdEXT") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not name glImportMemoryFdEXT and %q", err, tc.want)
 			}
-			if !isOpen(tc.fd) {
-				t.Errorf("the caller's fd %d was closed", tc.fd)
-			}
-			if after := openFDs(t); after != before {
-				t.Errorf("%d fds open before, %d after: the duplicate leaked", before, after)
-			}
+			w.kept(t)
 		})
 	}
 }
@@ -201,29 +253,18 @@ func TestImportBadArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	before := openFDs(t)
+	w := watch(t, int(f.Fd()))
 	c.Call(func() {
 		if _, err := glimport.ImportMemory(alloc2D(0), int(f.Fd())); err == nil || !strings.Contains(err.Error(), "size is 0") {
 			t.Errorf("zero size: err = %v", err)
 		}
-		if _, err := glimport.ImportMemory(alloc2D(4096), -1); err == nil || !strings.Contains(err.Error(), "invalid fd -1") {
-			t.Errorf("fd -1: err = %v", err)
-		}
-		// A closed descriptor number: dup fails with EBADF.
-		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-			t.Fatal(err)
-		}
-		unix.Close(p[0])
-		unix.Close(p[1])
-		if _, err := glimport.ImportMemory(alloc2D(4096), p[0]); !errors.Is(err, unix.EBADF) {
-			t.Errorf("closed fd: err = %v, want EBADF", err)
-		}
 	})
-	if !isOpen(int(f.Fd())) {
-		t.Error("the caller's fd was closed")
-	}
-	if after := openFDs(t); after != before {
-		t.Errorf("%d fds open before, %d after", before, after)
-	}
+	w.kept(t)
+	checkFDNumbers(t, c, func(fd int) error {
+		m, err := glimport.ImportMemory(alloc2D(4096), fd)
+		if err == nil {
+			m.Close()
+		}
+		return err
+	})
 }

@@ -44,22 +44,21 @@ func emptyMemory(t *testing.T, c *headless.Context) *Memory {
 	return m
 }
 
-func newContext(t *testing.T) *headless.Context {
+func newContext(t *testing.T) *headless.Context { return NewTestContext(t) }
+
+// checkCallerState checks, on the GL thread, that binding (a
+// glGetIntegerv name) still reports the caller's object mine after a
+// failed call, and that the failure left no GL error pending.
+func checkCallerState(t *testing.T, binding, mine uint32) {
 	t.Helper()
-	c, err := headless.New(headless.Options{})
-	if errors.Is(err, bridge.ErrPlatformUnavailable) {
-		t.Skipf("no headless EGL platform: %v", err)
+	var bound int32
+	gl.GetIntegerv(binding, &bound)
+	if uint32(bound) != mine {
+		t.Errorf("%d bound (binding 0x%04x) afterwards, want the caller's %d", bound, binding, mine)
 	}
-	if err != nil {
-		t.Fatal(err)
+	if e := gl.GetError(); e != gl.NO_ERROR {
+		t.Errorf("GL error 0x%x left pending", e)
 	}
-	t.Cleanup(func() { c.Close() })
-	c.Call(func() {
-		if err := Init(c.ProcAddr); err != nil {
-			t.Fatal(err)
-		}
-	})
-	return c
 }
 
 func desc2D(w, h uint32, f bridge.Format) bridge.Allocation {
@@ -168,14 +167,7 @@ func TestBufferOnEmptyMemory(t *testing.T) {
 		if !strings.Contains(err.Error(), "glBufferStorageMemEXT") {
 			t.Errorf("err = %v does not name glBufferStorageMemEXT", err)
 		}
-		var bound int32
-		gl.GetIntegerv(gl.COPY_WRITE_BUFFER, &bound)
-		if uint32(bound) != mine {
-			t.Errorf("buffer %d bound to GL_COPY_WRITE_BUFFER after Buffer, want the caller's %d", bound, mine)
-		}
-		if e := gl.GetError(); e != gl.NO_ERROR {
-			t.Errorf("GL error 0x%x left pending", e)
-		}
+		checkCallerState(t, gl.COPY_WRITE_BUFFER, mine)
 		if _, err := m.Buffer(desc2D(16, 16, bridge.FormatR8G8B8A8Unorm)); !errors.Is(err, bridge.ErrUnsupportedFormat) || !strings.Contains(err.Error(), "use Memory.Texture") {
 			t.Errorf("Buffer with a texture description: %v", err)
 		}
@@ -206,14 +198,7 @@ func TestTextureDetectsSilentImportFailure(t *testing.T) {
 		if !strings.Contains(err.Error(), "glTexStorageMem2DEXT: no storage was made") {
 			t.Errorf("err = %v", err)
 		}
-		var bound int32
-		gl.GetIntegerv(gl.TEXTURE_BINDING_2D, &bound)
-		if uint32(bound) != mine {
-			t.Errorf("texture %d bound after Texture, want the caller's %d", bound, mine)
-		}
-		if e := gl.GetError(); e != gl.NO_ERROR {
-			t.Errorf("GL error 0x%x left pending", e)
-		}
+		checkCallerState(t, gl.TEXTURE_BINDING_2D, mine)
 	})
 }
 
