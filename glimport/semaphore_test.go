@@ -3,7 +3,6 @@ package glimport_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/gpuenv"
-	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -78,12 +76,6 @@ func TestLayoutMapping(t *testing.T) {
 	}()
 }
 
-// sameFile reports whether fd still refers to the file st describes.
-func sameFile(fd int, st unix.Stat_t) bool {
-	var now unix.Stat_t
-	return unix.Fstat(fd, &now) == nil && now.Dev == st.Dev && now.Ino == st.Ino
-}
-
 // TestImportSemaphoreWithoutExtension: a GL without GL_EXT_semaphore_fd
 // (llvmpipe) refuses the import with ErrNoExternalSemaphore naming the
 // extension, and the caller's fd is neither closed nor replaced nor read.
@@ -111,23 +103,10 @@ func TestImportSemaphoreWithoutExtension(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(efd)
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
 
-	for _, fd := range []int{efd, p[0]} {
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			t.Fatal(err)
-		}
+	for _, fd := range []int{efd, aPipe(t).fd} {
 		for _, a := range attempts {
-			before, err := testenv.CountFDs(0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			w := watch(t, fd)
 			var s *glimport.Semaphore
 			c.Call(func() { s, err = glimport.ImportSemaphore(fd, a.timeline) })
 			if err == nil {
@@ -138,12 +117,7 @@ func TestImportSemaphoreWithoutExtension(t *testing.T) {
 			if !errors.Is(err, bridge.ErrNoExternalSemaphore) || !strings.Contains(err.Error(), a.want) {
 				t.Errorf("err = %v, want ErrNoExternalSemaphore naming %s", err, a.want)
 			}
-			if !sameFile(fd, st) {
-				t.Errorf("the caller's fd %d was closed or replaced", fd)
-			}
-			if after, _ := testenv.CountFDs(0); after != before {
-				t.Errorf("%d fds open before, %d after", before, after)
-			}
+			w.kept(t)
 		}
 	}
 	// The eventfd was not read: a value written now reads back alone.
@@ -156,85 +130,69 @@ func TestImportSemaphoreWithoutExtension(t *testing.T) {
 	}
 }
 
-// TestImportSemaphoreRefusesNonSemaphore hands ImportSemaphore descriptors
-// that cannot be semaphores. Each must fail naming glImportSemaphoreFdEXT
-// and why, leave the caller's fd open and close the duplicate it made.
+// TestImportSemaphoreRefusesNonSemaphore hands descriptors that cannot be
+// semaphores to the fd check ImportSemaphore makes before GL sees an fd,
+// which needs no GL, let alone GL_EXT_semaphore_fd, and so runs
+// everywhere: each must be refused saying why, and the caller's fd left
+// as it was. Where GL has the extension, ImportSemaphore itself must
+// refuse each the same way, naming glImportSemaphoreFdEXT, close the
+// duplicate it made, and refuse fd -1 and a descriptor that is not open.
 func TestImportSemaphoreRefusesNonSemaphore(t *testing.T) {
-	c := newContext(t)
-	if id := identity(t, c); !id.SemaphoreFD {
-		t.Skipf("GL %q lacks GL_EXT_semaphore_fd; the fd checks come after the extension check", id.Renderer)
+	kinds := []refused{aPipe(t), aSocket(t), devNull(t), aDirectory(t)}
+	for _, tc := range kinds {
+		t.Run(tc.name, func(t *testing.T) {
+			w := watch(t, tc.fd)
+			err := glimport.CheckSemaphoreFD(tc.fd)
+			t.Log(err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("CheckSemaphoreFD: err = %v, want one saying %q", err, tc.want)
+			}
+			w.kept(t)
+		})
 	}
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
-	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(sp[0])
-	defer unix.Close(sp[1])
-	null, err := os.Open("/dev/null")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer null.Close()
-	dir, err := os.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dir.Close()
+	t.Run("not open", func(t *testing.T) {
+		if err := glimport.CheckSemaphoreFD(notOpenFD); !errors.Is(err, unix.EBADF) {
+			t.Errorf("CheckSemaphoreFD(%d): err = %v, want EBADF", notOpenFD, err)
+		}
+	})
 
-	for _, tc := range []struct {
-		name, want string
-		fd         int
-	}{
-		{"pipe", "is a pipe", p[0]},
-		{"socket", "is a socket", sp[0]},
-		{"/dev/null", "character device 1:3", int(null.Fd())},
-		{"directory", "is a directory", int(dir.Fd())},
-	} {
-		for _, timeline := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/timeline=%v", tc.name, timeline), func(t *testing.T) {
-				before, _ := testenv.CountFDs(0)
-				var s *glimport.Semaphore
-				var err error
-				c.Call(func() { s, err = glimport.ImportSemaphore(tc.fd, timeline) })
-				if err == nil {
-					c.Call(func() { s.Close() })
-					t.Fatal("ImportSemaphore succeeded")
-				}
-				if timeline && errors.Is(err, bridge.ErrNoExternalSemaphore) {
-					t.Skipf("no timeline semaphores in this GL: %v", err)
-				}
-				t.Log(err)
-				if !strings.Contains(err.Error(), "glImportSemaphoreFdEXT") || !strings.Contains(err.Error(), tc.want) {
-					t.Errorf("error %q does not name glImportSemaphoreFdEXT and %q", err, tc.want)
-				}
-				if !testenv.FDOpen(tc.fd) {
-					t.Errorf("the caller's fd %d was closed", tc.fd)
-				}
-				if after, _ := testenv.CountFDs(0); after != before {
-					t.Errorf("%d fds open before, %d after: the duplicate leaked", before, after)
-				}
-			})
+	t.Run("ImportSemaphore", func(t *testing.T) {
+		c := newContext(t)
+		if id := identity(t, c); !id.SemaphoreFD {
+			// ImportSemaphore asks GL for the extension before it looks
+			// at the fd, and refuses every fd without it (which
+			// TestImportSemaphoreWithoutExtension checks).
+			t.Skipf("GL %q lacks GL_EXT_semaphore_fd, which ImportSemaphore checks for before the fd", id.Renderer)
 		}
-	}
-	c.Call(func() {
-		if _, err := glimport.ImportSemaphore(-1, false); err == nil || !strings.Contains(err.Error(), "invalid fd -1") {
-			t.Errorf("fd -1: err = %v", err)
+		for _, tc := range kinds {
+			for _, timeline := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/timeline=%v", tc.name, timeline), func(t *testing.T) {
+					w := watch(t, tc.fd)
+					var s *glimport.Semaphore
+					var err error
+					c.Call(func() { s, err = glimport.ImportSemaphore(tc.fd, timeline) })
+					if err == nil {
+						c.Call(func() { s.Close() })
+						t.Fatal("ImportSemaphore succeeded")
+					}
+					if timeline && errors.Is(err, bridge.ErrNoExternalSemaphore) {
+						t.Skipf("no timeline semaphores in this GL: %v", err)
+					}
+					t.Log(err)
+					if !strings.Contains(err.Error(), "glImportSemaphoreFdEXT") || !strings.Contains(err.Error(), tc.want) {
+						t.Errorf("error %q does not name glImportSemaphoreFdEXT and %q", err, tc.want)
+					}
+					w.kept(t)
+				})
+			}
 		}
-		var q [2]int
-		if err := unix.Pipe2(q[:], unix.O_CLOEXEC); err != nil {
-			t.Fatal(err)
-		}
-		unix.Close(q[0])
-		unix.Close(q[1])
-		if _, err := glimport.ImportSemaphore(q[0], false); !errors.Is(err, unix.EBADF) {
-			t.Errorf("closed fd: err = %v, want EBADF", err)
-		}
+		checkFDNumbers(t, c, func(fd int) error {
+			s, err := glimport.ImportSemaphore(fd, false)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		})
 	})
 }
 
