@@ -17,6 +17,10 @@ var (
 	// Direct3D version enforces, so that no runtime could have created the
 	// resource it describes.
 	ErrInvalidDesc = errors.New("invalid Desc")
+	// ErrNotExpressible is the error for a description that cannot be
+	// written in another Direct3D version's terms (a D3D9 texture array, a
+	// D3D12 buffer of more than 4 GiB in Desc's 32-bit Width).
+	ErrNotExpressible = errors.New("not expressible")
 	// ErrUUIDMismatch is the error for GL and Vulkan (or an exporter and an
 	// importer) that are not the same driver on the same device, so that
 	// memory cannot pass between them.

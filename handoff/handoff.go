@@ -405,9 +405,9 @@ func (r *Resource) closeSemaphores() {
 	}
 }
 
-// ForceFallbackEnv, set to 1, makes every hand-off use the fence fallback
-// even where the drivers share semaphores: for testing that path on
-// hardware that has better.
+// ForceFallbackEnv names the variable that, set to 1, makes every hand-off
+// use the fence fallback even where the drivers share semaphores: for
+// testing that path on hardware that has better.
 const ForceFallbackEnv = "GLBRIDGE_FORCE_FALLBACK"
 
 func forcedFallback() bool { return os.Getenv(ForceFallbackEnv) == "1" }

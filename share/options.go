@@ -46,9 +46,9 @@ func (p Path) String() string {
 // Copies reports whether the path copies at access boundaries.
 func (p Path) Copies() bool { return p == CopyVulkan || p == CopyHost }
 
-// ForceCopyEnv, set to 1, forces the copy path (Options.ForceCopy) in
-// every NewGL and NewVulkan of the process: for testing the copy path on
-// machines that share zero-copy.
+// ForceCopyEnv names the variable that, set to 1, forces the copy path
+// (Options.ForceCopy) in every NewGL and NewVulkan of the process: for
+// testing the copy path on machines that share zero-copy.
 const ForceCopyEnv = "GLBRIDGE_FORCE_COPY"
 
 // Options adjusts how NewGL and NewVulkan choose their path. The zero

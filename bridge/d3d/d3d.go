@@ -9,7 +9,7 @@
 // Conversions into bridge.Desc resolve Direct3D's creation-time defaults
 // (MipLevels 0 means the full chain) and validate the result with
 // bridge.Desc.Validate. A conversion the target API cannot express returns
-// an error wrapping ErrNotExpressible that names the field and value.
+// an error wrapping bridge.ErrNotExpressible that names the field and value.
 // Where the target API keeps a fact somewhere other than its resource
 // description (D3D12's CPU access lives in the heap, its cubes in views),
 // the conversion leaves the fact out rather than failing; each converter
@@ -19,20 +19,14 @@
 package d3d
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/glbridge/glbridge/bridge"
 )
 
-// ErrNotExpressible: the description cannot be written in the target
-// API's terms (a D3D9 texture array, a D3D12 buffer of more than 4 GiB in
-// bridge.Desc's 32-bit Width).
-var ErrNotExpressible = errors.New("not expressible")
-
 // notExpressible formats "d3d: not expressible in TARGET: FIELD = VALUE: why".
 func notExpressible(target, format string, args ...any) error {
-	return fmt.Errorf("d3d: %w in %s: %s", ErrNotExpressible, target, fmt.Sprintf(format, args...))
+	return fmt.Errorf("d3d: %w in %s: %s", bridge.ErrNotExpressible, target, fmt.Sprintf(format, args...))
 }
 
 // invalidSource reports a Direct3D description that its own runtime

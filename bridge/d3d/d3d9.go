@@ -154,22 +154,22 @@ func (f D3DFormat) String() string {
 }
 
 // D3DFormatToDXGI returns the DXGI format with f's memory layout. The
-// error wraps ErrNotExpressible and bridge.ErrUnsupportedFormat.
+// error wraps bridge.ErrNotExpressible and bridge.ErrUnsupportedFormat.
 func D3DFormatToDXGI(f D3DFormat) (bridge.Format, error) {
 	i, ok := d3d9ByFormat[f]
 	if !ok {
-		return 0, fmt.Errorf("d3d: %w in DXGI: Format = %v: %w", ErrNotExpressible, f, bridge.ErrUnsupportedFormat)
+		return 0, fmt.Errorf("d3d: %w in DXGI: Format = %v: %w", bridge.ErrNotExpressible, f, bridge.ErrUnsupportedFormat)
 	}
 	return d3d9Formats[i].DXGI, nil
 }
 
 // D3DFormatFromDXGI returns the canonical D3DFORMAT for f. sRGB, integer,
 // typeless, 3-channel 32-bit and most BC formats have none. The error
-// wraps ErrNotExpressible and bridge.ErrUnsupportedFormat.
+// wraps bridge.ErrNotExpressible and bridge.ErrUnsupportedFormat.
 func D3DFormatFromDXGI(f bridge.Format) (D3DFormat, error) {
 	i, ok := d3d9ByDXGI[f]
 	if !ok {
-		return 0, fmt.Errorf("d3d: %w in D3D9: Format = %v has no D3DFORMAT: %w", ErrNotExpressible, f, bridge.ErrUnsupportedFormat)
+		return 0, fmt.Errorf("d3d: %w in D3D9: Format = %v has no D3DFORMAT: %w", bridge.ErrNotExpressible, f, bridge.ErrUnsupportedFormat)
 	}
 	return d3d9Formats[i].Format, nil
 }

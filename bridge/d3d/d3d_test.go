@@ -88,10 +88,10 @@ func TestD3D9FormatTable(t *testing.T) {
 			t.Errorf("D3DFormatToDXGI(%v) = %v, %v; want %v", f, got, err, want)
 		}
 	}
-	if _, err := D3DFormatToDXGI(27); !errors.Is(err, ErrNotExpressible) || !errors.Is(err, bridge.ErrUnsupportedFormat) || !strings.Contains(err.Error(), "Format = D3DFORMAT(27)") {
+	if _, err := D3DFormatToDXGI(27); !errors.Is(err, bridge.ErrNotExpressible) || !errors.Is(err, bridge.ErrUnsupportedFormat) || !strings.Contains(err.Error(), "Format = D3DFORMAT(27)") {
 		t.Errorf("D3DFormatToDXGI(R3G3B2) error = %v", err)
 	}
-	if _, err := D3DFormatFromDXGI(bridge.FormatR8G8B8A8UnormSrgb); !errors.Is(err, ErrNotExpressible) || !strings.Contains(err.Error(), "Format = R8G8B8A8_UNORM_SRGB") {
+	if _, err := D3DFormatFromDXGI(bridge.FormatR8G8B8A8UnormSrgb); !errors.Is(err, bridge.ErrNotExpressible) || !strings.Contains(err.Error(), "Format = R8G8B8A8_UNORM_SRGB") {
 		t.Errorf("D3DFormatFromDXGI(sRGB) error = %v", err)
 	}
 }
@@ -514,7 +514,7 @@ func TestConversionErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		err := c.conv()
-		sentinel := ErrNotExpressible
+		sentinel := bridge.ErrNotExpressible
 		if c.kind == invalid {
 			sentinel = bridge.ErrInvalidDesc
 		}
