@@ -1,10 +1,14 @@
-// Package bridge holds glbridge's resource model — what a shared resource is,
-// independent of the API that allocated it — and the broker that names
-// shared resources between processes, with its client.
+// Package bridge holds glbridge's resource model — what a shared resource
+// is, independent of the API that allocated it: its description (Desc),
+// the format table, the allocation record (Allocation) that travels with
+// every memory fd, device identities, handles and access rights — and
+// every error value glbridge returns, for errors.Is.
 //
 // The types here are plain Go and travel between processes: an opaque
 // memory fd is "just memory", so every fd glbridge hands on is accompanied
 // by an Allocation that says what the memory holds and how it was made.
+// The broker that names shared resources between processes is
+// bridge/broker; the Direct3D descriptions are bridge/d3d.
 package bridge
 
 import (

@@ -109,6 +109,8 @@ type PhysicalDeviceInfo struct {
 	Extensions []string
 }
 
+// instanceAPIVersion picks the highest API version up to 1.3 the loader
+// offers; glbridge needs at least 1.1 (external memory, ID properties).
 func instanceAPIVersion() (uint32, error) {
 	v, err := vk.InstanceVersion()
 	if err != nil {
@@ -120,6 +122,7 @@ func instanceAPIVersion() (uint32, error) {
 	return min(v, vk.MakeVersion(1, 3, 0)), nil
 }
 
+// candidate is a physical device with what Open reads of it.
 type candidate struct {
 	pd    vk.PhysicalDevice
 	props vk.DeviceProperties
@@ -143,6 +146,8 @@ func enumerate(inst vk.Instance) ([]candidate, error) {
 	}
 	return out, nil
 }
+
+// ListPhysicalDevices lists every Vulkan physical device with its UUIDs.
 func ListPhysicalDevices() ([]PhysicalDeviceInfo, error) {
 	api, err := instanceAPIVersion()
 	if err != nil {
@@ -163,6 +168,12 @@ func ListPhysicalDevices() ([]PhysicalDeviceInfo, error) {
 	}
 	return infos, nil
 }
+
+// Open opens, on an instance of its own, the Vulkan device whose driver
+// and device UUIDs are cfg.Device (an error wrapping
+// bridge.ErrUUIDMismatch, listing every device, where none is), with one
+// graphics queue and every external-memory and semaphore extension it
+// offers. The caller owns the Device and must Close it.
 func Open(cfg Config) (*Device, error) {
 	api, err := instanceAPIVersion()
 	if err != nil {
