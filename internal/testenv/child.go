@@ -33,10 +33,13 @@ type Child struct {
 	Cmd   *exec.Cmd
 	role  string
 	stdin io.WriteCloser
-	lines chan string
-	done  chan struct{}
-	mu    sync.Mutex
-	log   []string
+	// more is signalled when a line or the end of the output arrives.
+	more chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	log  []string // every line the child printed
+	read int      // how many of them Expect has looked at
+	eof  bool     // the child's output has ended
 }
 
 // StartChild runs the current test binary as role, with env added to the
@@ -63,28 +66,61 @@ func StartChildCmd(t testing.TB, role string, setup func(*exec.Cmd), env ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	// The pipe is the reader's, not exec's: Wait closes a StdoutPipe as
+	// soon as the child exits, losing whatever the child printed just
+	// before exiting that had not been read yet.
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		stdout.Close()
 		t.Fatal(err)
 	}
-	c := &Child{Cmd: cmd, role: role, stdin: stdin, lines: make(chan string, 1024), done: make(chan struct{})}
+	c := &Child{Cmd: cmd, role: role, stdin: stdin, more: make(chan struct{}, 1), done: make(chan struct{})}
+	// The reader keeps every line, however many nobody expects, so that it
+	// never stops reading and the child never blocks printing.
 	go func() {
+		defer stdout.Close()
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			c.mu.Lock()
 			c.log = append(c.log, sc.Text())
 			c.mu.Unlock()
-			c.lines <- sc.Text()
+			c.signal()
 		}
-		close(c.lines)
+		c.mu.Lock()
+		c.eof = true
+		c.mu.Unlock()
+		c.signal()
 	}()
 	go func() { cmd.Wait(); close(c.done) }()
 	t.Cleanup(c.Kill)
 	return c
+}
+
+// signal tells expect that a line or the end of the output arrived.
+func (c *Child) signal() {
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+}
+
+// nextLine returns the first line expect has not looked at; ok is false
+// when there is none yet, and eof says there will be none.
+func (c *Child) nextLine() (l string, ok, eof bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.read < len(c.log) {
+		c.read++
+		return c.log[c.read-1], true, false
+	}
+	return "", false, c.eof
 }
 
 // Send writes one line to the child's standard input.
@@ -116,23 +152,38 @@ func (c *Child) expect(t testing.TB, prefix string, timeout time.Duration, next 
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
-		select {
-		case l, ok := <-c.lines:
-			if !ok {
-				t.Fatalf("%s exited (%v) before printing %q; it printed %q", c.role, c.Cmd.ProcessState, prefix, c.output())
+		l, ok, eof := c.nextLine()
+		switch {
+		case ok && strings.HasPrefix(l, "ERROR"):
+			t.Fatalf("%s: %s", c.role, l)
+		case ok && strings.HasPrefix(l, prefix):
+			return strings.TrimSpace(strings.TrimPrefix(l, prefix))
+		case ok && next:
+			t.Fatalf("%s printed %q, want a line starting with %q", c.role, l, prefix)
+		case ok:
+		case eof:
+			select {
+			case <-c.done:
+			case <-deadline:
 			}
-			if strings.HasPrefix(l, "ERROR") {
-				t.Fatalf("%s: %s", c.role, l)
+			t.Fatalf("%s ended its output (%s) before printing %q; it printed %q", c.role, c.status(), prefix, c.output())
+		default:
+			select {
+			case <-c.more:
+			case <-deadline:
+				t.Fatalf("%s printed no %q within %v; it printed %q", c.role, prefix, timeout, c.output())
 			}
-			if strings.HasPrefix(l, prefix) {
-				return strings.TrimSpace(strings.TrimPrefix(l, prefix))
-			}
-			if next {
-				t.Fatalf("%s printed %q, want a line starting with %q", c.role, l, prefix)
-			}
-		case <-deadline:
-			t.Fatalf("%s printed no %q within %v; it printed %q", c.role, prefix, timeout, c.output())
 		}
+	}
+}
+
+// status says how the child exited, or that it has not yet.
+func (c *Child) status() string {
+	select {
+	case <-c.done:
+		return c.Cmd.ProcessState.String()
+	default:
+		return "still running"
 	}
 }
 
