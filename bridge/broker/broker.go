@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"github.com/glbridge/glbridge/bridge"
-
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +12,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/fdutil"
 )
 
 // Broker limits, used when the Broker's fields are zero.
@@ -304,7 +305,7 @@ func lingerClose(uc *net.UnixConn) {
 	buf, oob := make([]byte, 512), make([]byte, unix.CmsgSpace(4*maxFDsPerMessage))
 	for {
 		_, fds, _, _, eof, err := readMsg(uc, buf, oob)
-		closeFDs(fds)
+		fdutil.CloseAll(fds)
 		if eof || err != nil {
 			break
 		}
@@ -357,12 +358,6 @@ func readMsg(uc *net.UnixConn, buf, oob []byte) (msg []byte, fds []int, truncate
 	return buf[:n], fds, flags&unix.MSG_TRUNC != 0, flags&unix.MSG_CTRUNC != 0, false, nil
 }
 
-func closeFDs(fds []int) {
-	for _, fd := range fds {
-		unix.Close(fd)
-	}
-}
-
 func (b *Broker) serveConn(c *brokerConn) {
 	defer b.wg.Done()
 	linger := false
@@ -372,7 +367,7 @@ func (b *Broker) serveConn(c *brokerConn) {
 	for {
 		msg, fds, trunc, ctrunc, eof, err := readMsg(c.uc, buf, oob)
 		if err != nil || eof {
-			closeFDs(fds)
+			fdutil.CloseAll(fds)
 			if err != nil && !errors.Is(err, net.ErrClosed) {
 				c.log.Info("connection read failed", "err", err)
 			}
@@ -389,7 +384,7 @@ func (b *Broker) serveConn(c *brokerConn) {
 		c.wmu.Lock()
 		_, _, werr := c.uc.WriteMsgUnix(reply, oobOut, nil)
 		c.wmu.Unlock()
-		closeFDs(replyFDs)
+		fdutil.CloseAll(replyFDs)
 		if werr != nil {
 			c.log.Info("connection write failed", "err", werr)
 			return
@@ -406,7 +401,7 @@ func (b *Broker) serveConn(c *brokerConn) {
 // after sending), and whether the connection must then be dropped.
 func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc bool) (reply []byte, replyFDs []int, fatal bool) {
 	if trunc || ctrunc {
-		closeFDs(fds)
+		fdutil.CloseAll(fds)
 		h, herr := decodeHeader(msg)
 		if errors.Is(herr, errBadMagic) {
 			c.log.Warn("dropping client: not speaking the protocol")
@@ -421,7 +416,7 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 	}
 	q, err := decodeRequest(msg, len(fds))
 	if err != nil {
-		closeFDs(fds)
+		fdutil.CloseAll(fds)
 		be := err.(*Error)
 		if err == errBadMagic {
 			c.log.Warn("dropping client: not speaking the protocol")
@@ -457,7 +452,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	stored := false
 	defer func() {
 		if !stored {
-			closeFDs(fds)
+			fdutil.CloseAll(fds)
 		}
 	}()
 	// Late replies this request causes (a release wakes a waiter, a close
@@ -602,10 +597,7 @@ func (b *Broker) release(c *brokerConn, res *resource) {
 	if res.refs > 0 {
 		return
 	}
-	unix.Close(res.memFD)
-	for _, s := range res.syncs {
-		unix.Close(s.fd)
-	}
+	fdutil.CloseAll(res.fds())
 	// Every waiter holds a reference, so none is left; the loop only
 	// guards the invariant.
 	for _, w := range res.mutex.waiters {
@@ -709,31 +701,33 @@ func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
 	return le.AppendUint32(le.AppendUint32(nil, uint32(nt)), uint32(q.Access)), nil, nil
 }
 
-// dupFDs makes the copies of a resource's memory fd and sync fds that an
-// open reply carries, memory first; the broker keeps its own.
+// fds returns the fds the broker keeps for res in the order an open reply
+// carries them: memory first, then the sync objects.
+func (res *resource) fds() []int {
+	fds := []int{res.memFD}
+	for _, s := range res.syncs {
+		fds = append(fds, s.fd)
+	}
+	return fds
+}
+
+// dupFDs makes the copies of res's fds that an open reply carries; the
+// broker keeps its own.
 func (res *resource) dupFDs() ([]int, error) {
-	out := make([]int, 0, 1+len(res.syncs))
-	for i, fd := range append([]int{res.memFD}, res.syncFDs()...) {
-		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	var out []int
+	for i, fd := range res.fds() {
+		d, err := fdutil.Dup(fd)
 		if err != nil {
-			closeFDs(out)
+			fdutil.CloseAll(out)
 			what := "memory"
 			if i > 0 {
 				what = fmt.Sprintf("sync object %d", i-1)
 			}
-			return nil, perr(CodeInternal, "dup %s fd: %v", what, err)
+			return nil, perr(CodeInternal, "%s fd: %v", what, err)
 		}
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-func (res *resource) syncFDs() []int {
-	fds := make([]int, len(res.syncs))
-	for i, s := range res.syncs {
-		fds[i] = s.fd
-	}
-	return fds
 }
 
 func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
@@ -776,7 +770,7 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 	}
 	nt, err := b.newNT(c, e.res, q.Access)
 	if err != nil {
-		closeFDs(fds)
+		fdutil.CloseAll(fds)
 		return nil, nil, err
 	}
 	return appendResourceRecord(nil, resourceRecord{Handle: nt, KMT: e.res.kmt, Access: q.Access, Kinds: e.res.kinds(), Alloc: e.res.alloc, Data: e.res.data}), fds, nil

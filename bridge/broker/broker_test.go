@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"github.com/glbridge/glbridge/bridge"
-
 	"bytes"
 	"context"
 	"errors"
@@ -20,8 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/glbridge/glbridge/internal/testenv"
 	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/fdutil"
+	"github.com/glbridge/glbridge/internal/testenv"
 )
 
 // testBroker runs a broker in this process on a fresh socket, so that the
@@ -49,7 +50,7 @@ func testBroker(t testing.TB, b *Broker) string {
 	served := make(chan error, 1)
 	go func() { served <- b.Serve(context.Background(), l) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), patience)
 		defer cancel()
 		if err := b.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
@@ -108,20 +109,16 @@ func readAll(t testing.TB, fd, n int) []byte {
 	return b
 }
 
-// openFDs counts this process's open fds: the broker's, since it runs here.
-func openFDs(t testing.TB) int {
-	t.Helper()
-	n, err := testenv.CountFDs(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
+// patience bounds every wait for what the broker, a client or a child
+// process does in its own time. It only says when to give up on a test
+// that has failed already, so it is generous: a loaded machine running the
+// tests under -race is slow, not wrong.
+const patience = 30 * time.Second
 
 // waitFor polls cond: the broker notices a vanished client asynchronously.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+	for deadline := time.Now().Add(patience); !cond(); {
 		if time.Now().After(deadline) {
 			ents, _ := os.ReadDir("/proc/self/fd")
 			for _, e := range ents {
@@ -441,15 +438,23 @@ func TestBrokerForgedAndStaleHandles(t *testing.T) {
 type rawConn struct {
 	t  *testing.T
 	uc *net.UnixConn
+	// files are the connection's sockets: the client's and the broker's
+	// end of it.
+	files []testenv.File
 }
 
-func dialRaw(t *testing.T, path string) *rawConn {
+// dialRaw connects to brk, listening at path, and waits for brk to admit
+// the connection.
+func dialRaw(t *testing.T, brk *Broker, path string) *rawConn {
+	t.Helper()
+	prev := lastConn(brk)
 	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { uc.Close() })
-	return &rawConn{t: t, uc: uc}
+	waitFor(t, "the broker to admit a raw connection", func() bool { return lastConn(brk) != prev })
+	return &rawConn{t: t, uc: uc, files: []testenv.File{socketFile(t, uc), admitted(t, brk, prev)}}
 }
 
 func (r *rawConn) send(msg []byte, fds ...int) {
@@ -466,10 +471,10 @@ func (r *rawConn) send(msg []byte, fds ...int) {
 // recv reads one message; ok is false at end of connection.
 func (r *rawConn) recv() (h header, payload []byte, ok bool) {
 	r.t.Helper()
-	r.uc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r.uc.SetReadDeadline(time.Now().Add(patience))
 	buf, oob := make([]byte, maxMessageSize), make([]byte, 1024)
 	msg, fds, _, _, eof, err := readMsg(r.uc, buf, oob)
-	closeFDs(fds)
+	fdutil.CloseAll(fds)
 	if eof || errors.Is(err, unix.ECONNRESET) {
 		return h, nil, false
 	}
@@ -511,7 +516,8 @@ func (r *rawConn) expectDropped(what string) {
 // Each gets an error reply or a dropped connection; a well-behaved client
 // is served throughout, and no fd stays behind.
 func TestBrokerBadInput(t *testing.T) {
-	path := testBroker(t, &Broker{})
+	brk := &Broker{}
+	path := testBroker(t, brk)
 	good := dial(t, path)
 	fd := memfd(t, 4096, 9)
 	defer unix.Close(fd)
@@ -534,14 +540,21 @@ func TestBrokerBadInput(t *testing.T) {
 		}
 	}
 	stillServed("warm-up")
-	baseline := openFDs(t)
+	// The bad clients' connections, and the fds they send (copies of fd
+	// and of their own sockets), are what must be gone in the end.
+	var bad []testenv.File
+	dialBad := func(t *testing.T) *rawConn {
+		r := dialRaw(t, brk, path)
+		bad = append(bad, r.files...)
+		return r
+	}
 
 	create := encodeRequest(request{header: header{Type: msgCreate, ID: 77}, Alloc: testAllocation(4096)})
 	rng := rand.New(rand.NewPCG(1, 2))
 
 	t.Run("random bytes", func(t *testing.T) {
 		for i := range 20 {
-			r := dialRaw(t, path)
+			r := dialBad(t)
 			junk := make([]byte, 1+rng.IntN(3000))
 			for j := range junk {
 				junk[j] = byte(rng.Uint32())
@@ -552,7 +565,7 @@ func TestBrokerBadInput(t *testing.T) {
 		stillServed("random bytes")
 	})
 	t.Run("truncated", func(t *testing.T) {
-		r := dialRaw(t, path)
+		r := dialBad(t)
 		r.send(create[:10])
 		r.expect("short header", 0, CodeBadMessage)
 		r.send(create[:headerSize+50], fd)
@@ -567,7 +580,7 @@ func TestBrokerBadInput(t *testing.T) {
 		stillServed("truncated messages")
 	})
 	t.Run("fds", func(t *testing.T) {
-		r := dialRaw(t, path)
+		r := dialBad(t)
 		many := make([]int, 20)
 		for i := range many {
 			many[i] = fd
@@ -599,7 +612,7 @@ func TestBrokerBadInput(t *testing.T) {
 		stillServed("bad fds")
 	})
 	t.Run("oversized", func(t *testing.T) {
-		r := dialRaw(t, path)
+		r := dialBad(t)
 		big := append(bytes.Clone(create), make([]byte, 100<<10)...)
 		le.PutUint32(big[12:], uint32(len(big)-headerSize))
 		r.send(big, fd)
@@ -613,7 +626,7 @@ func TestBrokerBadInput(t *testing.T) {
 		stillServed("oversized messages")
 	})
 	t.Run("header fields", func(t *testing.T) {
-		r := dialRaw(t, path)
+		r := dialBad(t)
 		v2 := bytes.Clone(create)
 		v2[4] = 2
 		r.send(v2, fd)
@@ -635,7 +648,7 @@ func TestBrokerBadInput(t *testing.T) {
 		stillServed("bad header fields")
 	})
 	t.Run("bad magic after good messages", func(t *testing.T) {
-		r := dialRaw(t, path)
+		r := dialBad(t)
 		r.send(encodeRequest(request{header: header{Type: msgList, ID: 1}}))
 		r.expect("list", 1, 0)
 		bad := encodeRequest(request{header: header{Type: msgList, ID: 2}})
@@ -646,8 +659,12 @@ func TestBrokerBadInput(t *testing.T) {
 	})
 
 	// Every fd the bad clients sent, and every resource they made, is gone
-	// once their connections are.
-	waitFor(t, "the broker to release the bad clients' fds", func() bool { return openFDs(t) == baseline })
+	// once their connections are: of fd, only the test's and the good
+	// resource's copies are left.
+	mem := fileOf(t, fd)
+	waitFor(t, "the broker to release the bad clients' fds", func() bool {
+		return openCount(t, bad...) == 0 && openCount(t, mem) == 2
+	})
 	if l := mustList(t, good); len(l) != 1 || l[0].KMT != kmt {
 		t.Fatalf("List after bad input = %+v", l)
 	}
@@ -665,13 +682,14 @@ func (r *rawConn) uc2fd() uintptr {
 	return fd
 }
 
-// TestBrokerFDLeak runs 1000 create/open/close cycles and checks that the
-// broker (in this process) ends with the fds it started with.
+// TestBrokerFDLeak runs 1000 create/open/close cycles and checks that none
+// leaves an fd of its memory open, in the broker or in its clients.
 func TestBrokerFDLeak(t *testing.T) {
 	path := testBroker(t, &Broker{})
 	prod, cons := dial(t, path), dial(t, path)
 	cycle := func(i int) {
 		fd := memfd(t, 4096, byte(i))
+		mem := fileOf(t, fd)
 		kmt, err := prod.Create(testAllocation(4096), fd, []byte{byte(i)})
 		unix.Close(fd)
 		if err != nil {
@@ -702,14 +720,15 @@ func TestBrokerFDLeak(t *testing.T) {
 				t.Fatalf("cycle %d: CloseHandle(%v): %v", i, step.h, err)
 			}
 		}
+		// No wait: the broker closed its copy before answering the last
+		// close, and the dups of cons's opens before reading its next
+		// request.
+		if n := openCount(t, mem); n != 0 {
+			t.Fatalf("cycle %d left %d fds of its memory open", i, n)
+		}
 	}
-	cycle(-1)
-	before := openFDs(t)
 	for i := range 1000 {
 		cycle(i)
-	}
-	if after := openFDs(t); after != before {
-		t.Fatalf("open fds went from %d to %d over 1000 cycles", before, after)
 	}
 	if l := mustList(t, cons); len(l) != 0 {
 		t.Fatalf("resources left: %+v", l)
@@ -719,14 +738,12 @@ func TestBrokerFDLeak(t *testing.T) {
 // TestBrokerConnectionDeathReleases closes a client that holds handles of
 // every kind, without closing them: the broker must release them all.
 func TestBrokerConnectionDeathReleases(t *testing.T) {
-	path := testBroker(t, &Broker{})
+	brk := &Broker{}
+	path := testBroker(t, brk)
 	watcher := dial(t, path)
-	before := openFDs(t)
-	c, err := Dial(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, files := dialWatched(t, brk, path)
 	fd := memfd(t, 4096, 3)
+	files = append(files, fileOf(t, fd))
 	kmt, err := c.Create(testAllocation(4096), fd, nil)
 	unix.Close(fd)
 	if err != nil {
@@ -750,7 +767,7 @@ func TestBrokerConnectionDeathReleases(t *testing.T) {
 		t.Errorf("Query on a closed client: %v, want ErrClosed", err)
 	}
 	waitFor(t, "the resource to be freed", func() bool { return len(mustList(t, watcher)) == 0 })
-	waitFor(t, "the broker's fds to return to baseline", func() bool { return openFDs(t) == before })
+	waitFor(t, "the broker to close the connection and the memory", func() bool { return openCount(t, files...) == 0 })
 	if _, err := watcher.OpenName("dies", bridge.AccessRead); !errors.Is(err, CodeNotFound) {
 		t.Errorf("name of a freed resource: %v, want CodeNotFound", err)
 	}
@@ -759,18 +776,18 @@ func TestBrokerConnectionDeathReleases(t *testing.T) {
 // TestBrokerConcurrent runs 32 clients of 500 operations each, plus 8
 // goroutines sharing one client, under -race in CI.
 func TestBrokerConcurrent(t *testing.T) {
-	path := testBroker(t, &Broker{})
+	brk := &Broker{}
+	path := testBroker(t, brk)
 	const clients, ops = 32, 500
 	watcher := dial(t, path)
-	before := openFDs(t)
-	shared, err := Dial(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	shared, files := dialWatched(t, brk, path)
 	all := []*Client{shared}
 
 	var wg sync.WaitGroup
 	errs := make(chan error, clients+8)
+	// mems are the workers' memory, which the broker must let go of too.
+	var memMu sync.Mutex
+	var mems []testenv.File
 	worker := func(id int, c *Client, ops int) {
 		defer wg.Done()
 		fail := func(format string, args ...any) {
@@ -796,6 +813,14 @@ func TestBrokerConcurrent(t *testing.T) {
 			case len(mine) < 3: // create + share: 2 ops
 				seed := byte(id*31 + i)
 				unix.Pwrite(fd, []byte{seed}, 0)
+				mem, err := testenv.FileOf(fd)
+				if err != nil {
+					fail("%v", err)
+					return
+				}
+				memMu.Lock()
+				mems = append(mems, mem)
+				memMu.Unlock()
 				kmt, err := c.Create(testAllocation(64), fd, []byte{seed})
 				if err != nil {
 					fail("Create: %v", err)
@@ -874,10 +899,8 @@ func TestBrokerConcurrent(t *testing.T) {
 		}
 	}
 	for id := range clients {
-		c, err := Dial(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, cf := dialWatched(t, brk, path)
+		files = append(files, cf...)
 		all = append(all, c)
 		wg.Add(1)
 		go worker(id, c, ops)
@@ -897,7 +920,8 @@ func TestBrokerConcurrent(t *testing.T) {
 	for _, c := range all {
 		c.Close()
 	}
-	waitFor(t, "the broker's fds to return to baseline", func() bool { return openFDs(t) == before })
+	files = append(files, mems...)
+	waitFor(t, "the broker to close every connection and memory fd", func() bool { return openCount(t, files...) == 0 })
 }
 
 // TestBrokerListPaging fills more than one list message.

@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"github.com/glbridge/glbridge/bridge"
-
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +8,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/fdutil"
 )
 
 // Client is a connection to the broker. It is safe for concurrent use: each
@@ -167,7 +168,7 @@ func (c *Client) readLoop() {
 	for {
 		msg, fds, trunc, ctrunc, eof, rerr := readMsg(c.uc, buf, oob)
 		if rerr != nil || eof {
-			closeFDs(fds)
+			fdutil.CloseAll(fds)
 			err = rerr
 			break
 		}
@@ -175,12 +176,12 @@ func (c *Client) readLoop() {
 		if herr != nil || trunc || ctrunc || int(h.NumFDs) != len(fds) || h.Version != protocolVersion {
 			// A broker that breaks the protocol cannot be trusted with
 			// the rest of the conversation either.
-			closeFDs(fds)
+			fdutil.CloseAll(fds)
 			err = fmt.Errorf("bridge: malformed reply from broker (%v, truncated=%v, fds %d/%d)", herr, trunc || ctrunc, len(fds), h.NumFDs)
 			break
 		}
 		if h.Type == msgFatal {
-			closeFDs(fds)
+			fdutil.CloseAll(fds)
 			err = &Error{Code: h.Status, Detail: "broker dropped the connection: " + string(msg[headerSize:])}
 			break
 		}
@@ -189,7 +190,7 @@ func (c *Client) readLoop() {
 		delete(c.wait, h.ID)
 		c.mu.Unlock()
 		if !ok {
-			closeFDs(fds)
+			fdutil.CloseAll(fds)
 			continue
 		}
 		ch <- clientReply{h: h, payload: append([]byte(nil), msg[headerSize:]...), fds: fds}
@@ -261,7 +262,7 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 		return clientReply{}, fmt.Errorf("bridge: %s: %w", op, err)
 	}
 	if r.h.Status != 0 || r.h.Type != q.Type|replyBit {
-		closeFDs(r.fds)
+		fdutil.CloseAll(r.fds)
 		if r.h.Status == 0 {
 			return r, &Error{Op: op, Code: CodeBadMessage, Detail: fmt.Sprintf("reply type %v to %v", r.h.Type, q.Type)}
 		}
@@ -273,7 +274,7 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 // fixed decodes a reply payload of n little-endian uint32s.
 func (r clientReply) fixed(op string, n int) ([]uint32, error) {
 	if len(r.payload) != 4*n || len(r.fds) != 0 {
-		closeFDs(r.fds)
+		fdutil.CloseAll(r.fds)
 		return nil, &Error{Op: op, Code: CodeBadMessage, Detail: fmt.Sprintf("reply of %d bytes, %d fds", len(r.payload), len(r.fds))}
 	}
 	v := make([]uint32, n)
@@ -357,7 +358,7 @@ func (c *Client) open(op string, q request) (Resource, error) {
 		err = perr(CodeBadMessage, "open reply carries %d fds for %d sync objects", len(r.fds), len(rec.Kinds))
 	}
 	if err != nil {
-		closeFDs(r.fds)
+		fdutil.CloseAll(r.fds)
 		err.(*Error).Op = op
 		return Resource{FD: -1}, err
 	}
@@ -409,7 +410,7 @@ func (c *Client) Query(h bridge.Handle) (Resource, error) {
 		err = perr(CodeBadMessage, "query reply carries %d fds", len(r.fds))
 	}
 	if err != nil {
-		closeFDs(r.fds)
+		fdutil.CloseAll(r.fds)
 		err.(*Error).Op = op
 		return Resource{FD: -1}, err
 	}
@@ -458,7 +459,7 @@ func (c *Client) List() ([]ResourceInfo, error) {
 			return nil, err
 		}
 		if len(r.fds) != 0 {
-			closeFDs(r.fds)
+			fdutil.CloseAll(r.fds)
 			return nil, &Error{Op: "list", Code: CodeBadMessage, Detail: "list reply carries fds"}
 		}
 		next, entries, err := decodeListReply(r.payload, true)
@@ -537,7 +538,7 @@ func (c *Client) AcquireSync(h bridge.Handle, key uint64, timeout time.Duration)
 		err = perr(CodeBadMessage, "acquire reply carries %d fds", len(r.fds))
 	}
 	if err != nil {
-		closeFDs(r.fds)
+		fdutil.CloseAll(r.fds)
 		err.(*Error).Op = op
 		return AcquireResult{}, err
 	}

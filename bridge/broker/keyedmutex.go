@@ -1,10 +1,10 @@
 package broker
 
 import (
-	"github.com/glbridge/glbridge/bridge"
-
 	"slices"
 	"time"
+
+	"github.com/glbridge/glbridge/bridge"
 )
 
 // This file is the broker's side of synchronisation: semaphore fds attached

@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"github.com/glbridge/glbridge/bridge"
-
 	"bufio"
 	"errors"
 	"fmt"
@@ -12,9 +10,12 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/testenv"
 )
 
-// Cross-process keyed mutex tests: the helper roles below run in child
+// Cross-process keyed mutex tests: the child roles below run in child
 // processes (see TestMain) that open a resource the test process
 // created and take turns on its keyed mutex, checking through the shared
 // memory that each sees the other's last write whole.
@@ -46,12 +47,6 @@ func checkStamp(m []byte, base int, stamp uint32) error {
 	return nil
 }
 
-var syncHelperRoles = map[string]func(*Client, *bufio.Scanner) error{
-	"pingpong": helperPingPong,
-	"hold":     helperHold,
-	"acquire":  helperAcquire,
-}
-
 func envU64(name string) uint64 {
 	v, _ := strconv.ParseUint(os.Getenv(name), 10, 64)
 	return v
@@ -75,10 +70,10 @@ func openShared(c *Client) (Resource, []byte, error) {
 	return r, m, err
 }
 
-// helperPingPong takes GLB_ROUNDS turns: acquire GLB_KEY, check that the
+// childPingPong takes GLB_ROUNDS turns: acquire GLB_KEY, check that the
 // memory holds the other process's last stamp and the value it released
 // with, stamp 2*round+GLB_PARITY, release to GLB_NEXT with that stamp+1.
-func helperPingPong(c *Client, _ *bufio.Scanner) error {
+func childPingPong(c *Client, _ *bufio.Scanner) error {
 	r, m, err := openShared(c)
 	if err != nil {
 		return err
@@ -106,9 +101,9 @@ func helperPingPong(c *Client, _ *bufio.Scanner) error {
 	return nil
 }
 
-// helperHold acquires GLB_KEY, writes half of a stamp (as a holder killed
+// childHold acquires GLB_KEY, writes half of a stamp (as a holder killed
 // mid-frame would), says HELD and holds until killed.
-func helperHold(c *Client, stdin *bufio.Scanner) error {
+func childHold(c *Client, stdin *bufio.Scanner) error {
 	r, m, err := openShared(c)
 	if err != nil {
 		return err
@@ -124,11 +119,11 @@ func helperHold(c *Client, stdin *bufio.Scanner) error {
 	return nil
 }
 
-// helperAcquire acquires GLB_KEY with GLB_TIMEOUT_MS and reports TIMEOUT
+// childAcquire acquires GLB_KEY with GLB_TIMEOUT_MS and reports TIMEOUT
 // with the elapsed milliseconds, or ACQUIRED with the value and the
 // abandoned flag (one word); after an acquire it checks that the resource is still
 // usable (query, a second open, the memory) and releases to GLB_RELEASE.
-func helperAcquire(c *Client, _ *bufio.Scanner) error {
+func childAcquire(c *Client, _ *bufio.Scanner) error {
 	r, m, err := openShared(c)
 	if err != nil {
 		return err
@@ -196,12 +191,12 @@ func TestCrossProcessKeyedMutex(t *testing.T) {
 
 	const rounds = 500
 	start := time.Now()
-	a := startHelper(t, "pingpong", append(env, "GLB_KEY=0", "GLB_NEXT=1", "GLB_PARITY=0", fmt.Sprintf("GLB_ROUNDS=%d", rounds))...)
-	b := startHelper(t, "pingpong", append(env, "GLB_KEY=1", "GLB_NEXT=0", "GLB_PARITY=1", fmt.Sprintf("GLB_ROUNDS=%d", rounds))...)
-	a.line(t, "OPENED")
-	b.line(t, "OPENED")
-	a.line(t, "DONE")
-	b.line(t, "DONE")
+	a := testenv.StartChild(t, "pingpong", append(env, "GLB_KEY=0", "GLB_NEXT=1", "GLB_PARITY=0", fmt.Sprintf("GLB_ROUNDS=%d", rounds))...)
+	b := testenv.StartChild(t, "pingpong", append(env, "GLB_KEY=1", "GLB_NEXT=0", "GLB_PARITY=1", fmt.Sprintf("GLB_ROUNDS=%d", rounds))...)
+	a.ExpectNext(t, "OPENED", patience)
+	b.ExpectNext(t, "OPENED", patience)
+	a.ExpectNext(t, "DONE", patience)
+	b.ExpectNext(t, "DONE", patience)
 	t.Logf("%d rounds of two processes alternating keys 0 and 1 in %v", rounds, time.Since(start))
 	if err := checkStamp(m, 0, 2*rounds-1); err != nil {
 		t.Fatalf("memory after the ping-pong: %v", err)
@@ -209,13 +204,13 @@ func TestCrossProcessKeyedMutex(t *testing.T) {
 	if st := mutexState(t, creator, kmt); st.Held || st.Abandoned || st.LastKey != 0 || st.LastValue != 2*rounds {
 		t.Fatalf("mutex after the ping-pong: %+v", st)
 	}
-	a.cmd.Wait()
-	b.cmd.Wait()
+	a.Wait(t, patience)
+	b.Wait(t, patience)
 
 	t.Run("wrong key times out", func(t *testing.T) {
-		h := startHelper(t, "acquire", append(env, "GLB_KEY=7", "GLB_TIMEOUT_MS=300")...)
-		h.line(t, "OPENED")
-		ms, _ := strconv.Atoi(h.line(t, "TIMEOUT"))
+		h := testenv.StartChild(t, "acquire", append(env, "GLB_KEY=7", "GLB_TIMEOUT_MS=300")...)
+		h.ExpectNext(t, "OPENED", patience)
+		ms, _ := strconv.Atoi(h.ExpectNext(t, "TIMEOUT", patience))
 		if ms < 300 || ms > 300+750 {
 			t.Fatalf("timed out after %d ms, want 300 (+750)", ms)
 		}
@@ -223,26 +218,26 @@ func TestCrossProcessKeyedMutex(t *testing.T) {
 	})
 
 	t.Run("holder killed", func(t *testing.T) {
-		holder := startHelper(t, "hold", append(env, "GLB_KEY=0")...)
-		if v := holder.line(t, "HELD"); v != strconv.Itoa(2*rounds) {
+		holder := testenv.StartChild(t, "hold", append(env, "GLB_KEY=0")...)
+		if v := holder.ExpectNext(t, "HELD", patience); v != strconv.Itoa(2*rounds) {
 			t.Fatalf("holder acquired value %s, want %d", v, 2*rounds)
 		}
 		l := mustList(t, creator)
-		if len(l) != 1 || !l[0].Mutex.Held || l[0].Mutex.HolderPID != int32(holder.cmd.Process.Pid) || len(l[0].Syncs) != 1 {
+		if len(l) != 1 || !l[0].Mutex.Held || l[0].Mutex.HolderPID != int32(holder.Cmd.Process.Pid) || len(l[0].Syncs) != 1 {
 			t.Fatalf("List while held = %+v", l)
 		}
-		next := startHelper(t, "acquire", append(env, "GLB_KEY=1", "GLB_TIMEOUT_MS=10000", "GLB_RELEASE=0")...)
-		next.line(t, "OPENED")
+		next := testenv.StartChild(t, "acquire", append(env, "GLB_KEY=1", "GLB_TIMEOUT_MS=10000", "GLB_RELEASE=0")...)
+		next.ExpectNext(t, "OPENED", patience)
 		waitWaiters(t, creator, kmt, 1)
-		holder.kill()
+		holder.Kill()
 		// The waiter asked for key 1; the holder had acquired key 0 and
 		// never released. The waiter gets the mutex anyway, abandoned,
 		// with the value of the last real release.
-		if got, want := next.line(t, "ACQUIRED"), fmt.Sprintf("value=%d,abandoned=true", 2*rounds); got != want {
+		if got, want := next.ExpectNext(t, "ACQUIRED", patience), fmt.Sprintf("value=%d,abandoned=true", 2*rounds); got != want {
 			t.Fatalf("acquire after the holder was killed: %s, want %s", got, want)
 		}
-		next.line(t, "RELEASED")
-		next.cmd.Wait()
+		next.ExpectNext(t, "RELEASED", patience)
+		next.Wait(t, patience)
 		if st := mutexState(t, creator, kmt); st.Held || st.Abandoned || st.LastKey != 0 || st.LastValue != 1001 {
 			t.Fatalf("mutex after the abandoned acquirer released: %+v", st)
 		}

@@ -1,12 +1,11 @@
 package broker
 
 import (
-	"github.com/glbridge/glbridge/bridge"
-
 	"bytes"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,10 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/fdutil"
+	"github.com/glbridge/glbridge/internal/testenv"
 )
 
 // mutexResource creates a resource on c for keyed mutex tests.
@@ -105,8 +108,8 @@ func expectOutcome(t testing.TB, what string, ch <-chan acquireOutcome) acquireO
 	select {
 	case o := <-ch:
 		return o
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s: still waiting after 5s", what)
+	case <-time.After(patience):
+		t.Fatalf("%s: still waiting after %v", what, patience)
 	}
 	return acquireOutcome{}
 }
@@ -331,29 +334,47 @@ func TestKeyedMutexFIFO(t *testing.T) {
 		w.ch = acquireAsync(w.c, w.h, w.key, 30*time.Second)
 		waitWaiters(t, holder, kmt, i+1)
 	}
+	// woken returns the waiter whose acquire returns first, waiting up to
+	// wait for one (0: taking only one that has returned already), or nil.
+	woken := func(wait time.Duration) (*waiter, acquireOutcome) {
+		var pending []*waiter
+		var cases []reflect.SelectCase
+		for _, w := range order {
+			if w.ch != nil {
+				pending = append(pending, w)
+				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.ch)})
+			}
+		}
+		if wait > 0 {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(wait))})
+		} else {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectDefault})
+		}
+		i, v, _ := reflect.Select(cases)
+		if i == len(pending) {
+			return nil, acquireOutcome{}
+		}
+		pending[i].ch = nil
+		return pending[i], v.Interface().(acquireOutcome)
+	}
 	prevC, prevH := holder, kmt
 	var got []string
 	for range 5 {
 		mustRelease(t, prevC, prevH, 5, uint64(len(got)))
-		var woke *waiter
-		for _, w := range order {
-			if w.ch == nil {
-				continue
-			}
-			select {
-			case o := <-w.ch:
-				if o.err != nil || o.r.Value != uint64(len(got)) {
-					t.Fatalf("%s: %+v, %v", w.name, o.r, o.err)
-				}
-				if woke != nil {
-					t.Fatalf("one release woke %s and %s", woke.name, w.name)
-				}
-				woke, w.ch = w, nil
-			case <-time.After(40 * time.Millisecond):
-			}
-		}
+		woke, o := woken(patience)
 		if woke == nil {
 			t.Fatalf("release %d woke nobody", len(got))
+		}
+		if o.err != nil || o.r.Value != uint64(len(got)) {
+			t.Fatalf("%s: %+v, %v", woke.name, o.r, o.err)
+		}
+		// The broker hands the mutex over before it answers the waiter: with
+		// the answer in, List shows whatever else the release woke.
+		if m, left := mutexState(t, holder, kmt), len(order)-len(got)-1; !m.Held || m.Waiters != left {
+			t.Fatalf("release %d woke %s and left %+v, want the mutex held and %d waiting", len(got), woke.name, m, left)
+		}
+		if also, _ := woken(0); also != nil {
+			t.Fatalf("one release woke %s and %s", woke.name, also.name)
 		}
 		got = append(got, woke.name)
 		prevC, prevH = woke.c, woke.h
@@ -373,17 +394,17 @@ func TestKeyedMutexFIFO(t *testing.T) {
 // the next acquirer, with any key, is told the mutex was abandoned and then
 // holds an ordinary mutex; the resource stays usable.
 func TestKeyedMutexAbandoned(t *testing.T) {
-	path := testBroker(t, &Broker{})
+	brk := &Broker{}
+	path := testBroker(t, brk)
 	creator, next := dial(t, path), dial(t, path)
 	kmt := mutexResource(t, creator)
 	openKMT(t, next, kmt)
-	before := openFDs(t)
+	mem := resourceFiles(t, brk, kmt)
+	var holders []testenv.File
 
 	t.Run("waiter present", func(t *testing.T) {
-		holder, err := Dial(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		holder, files := dialWatched(t, brk, path)
+		holders = append(holders, files...)
 		openKMT(t, holder, kmt)
 		mustAcquire(t, holder, kmt, 0, 0)
 		mustRelease(t, holder, kmt, 0, 42)
@@ -406,10 +427,8 @@ func TestKeyedMutexAbandoned(t *testing.T) {
 		mustRelease(t, creator, kmt, 0, 44)
 	})
 	t.Run("no waiter", func(t *testing.T) {
-		holder, err := Dial(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		holder, files := dialWatched(t, brk, path)
+		holders = append(holders, files...)
 		openKMT(t, holder, kmt)
 		mustAcquire(t, holder, kmt, 0, 0)
 		holder.Close()
@@ -436,7 +455,10 @@ func TestKeyedMutexAbandoned(t *testing.T) {
 		creator.CloseHandle(kmt)
 		mustRelease(t, next, kmt, 0, 45)
 	})
-	waitFor(t, "the holders' fds to go", func() bool { return openFDs(t) == before })
+	// The broker's own copy of the memory is all that is left of it.
+	waitFor(t, "the holders' fds to go", func() bool {
+		return openCount(t, holders...) == 0 && openCount(t, mem...) == 1
+	})
 }
 
 // TestKeyedMutexMisuse: double acquire, release by a non-holder, and
@@ -495,15 +517,13 @@ func TestKeyedMutexMisuse(t *testing.T) {
 // TestKeyedMutexWaiterDies: a waiter whose connection ends is removed; the
 // release it waited for then leaves the mutex free for others.
 func TestKeyedMutexWaiterDies(t *testing.T) {
-	path := testBroker(t, &Broker{})
+	brk := &Broker{}
+	path := testBroker(t, brk)
 	a, b := dial(t, path), dial(t, path)
 	kmt := mutexResource(t, a)
 	openKMT(t, b, kmt)
-	before := openFDs(t)
-	w, err := Dial(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mem := resourceFiles(t, brk, kmt)
+	w, waiter := dialWatched(t, brk, path)
 	openKMT(t, w, kmt)
 	mustAcquire(t, a, kmt, 0, 0)
 	ch := acquireAsync(w, kmt, 1, InfiniteTimeout)
@@ -520,7 +540,11 @@ func TestKeyedMutexWaiterDies(t *testing.T) {
 	if r := mustAcquire(t, b, kmt, 1, 0); r.Value != 10 || r.Abandoned {
 		t.Fatalf("acquire after the dead waiter = %+v", r)
 	}
-	waitFor(t, "the waiter's fds to go", func() bool { return openFDs(t) == before })
+	// The waiter's connection is gone, and so is the copy of the memory
+	// its open carried (the broker's own is all that is left of it).
+	waitFor(t, "the waiter's fds to go", func() bool {
+		return openCount(t, waiter...) == 0 && openCount(t, mem...) == 1
+	})
 }
 
 // TestKeyedMutexCloseHandle: closing the handle a wait goes through ends the
@@ -581,15 +605,6 @@ func eventfd(t testing.TB) int {
 	return fd
 }
 
-func inode(t testing.TB, fd int) [2]uint64 {
-	t.Helper()
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		t.Fatalf("fstat %d: %v", fd, err)
-	}
-	return [2]uint64{st.Dev, st.Ino}
-}
-
 // sameEventfd checks that a and b are one eventfd: what is written through
 // one is read through the other.
 func sameEventfd(t testing.TB, a, b int, v uint64) {
@@ -610,11 +625,13 @@ func sameEventfd(t testing.TB, a, b int, v uint64) {
 func TestSyncFDs(t *testing.T) {
 	path := testBroker(t, &Broker{})
 	prod, cons := dial(t, path), dial(t, path)
-	before := openFDs(t)
 
 	mem := memfd(t, 4096, 0x21)
 	timeline := memfd(t, 16, 0x99) // stand-in with an inode of its own
 	binary := eventfd(t)
+	// What the broker keeps must go with the resources; the memfds' files
+	// outlive the test's fds, the eventfds' only while open.
+	memfds := []testenv.File{fileOf(t, mem), fileOf(t, timeline)}
 	kmt, err := prod.CreateWithSync(testAllocation(4096), mem, []byte("synced"), []SyncFD{{timeline, true}, {binary, false}})
 	if err != nil {
 		t.Fatalf("CreateWithSync: %v", err)
@@ -641,7 +658,7 @@ func TestSyncFDs(t *testing.T) {
 		if !bytes.Equal(readAll(t, r.FD, 64), pattern(64, 0x21)) {
 			t.Fatalf("%s: memory fd has the wrong bytes", what)
 		}
-		if inode(t, r.Syncs[0].FD) != inode(t, timeline) || !bytes.Equal(readAll(t, r.Syncs[0].FD, 16), pattern(16, 0x99)) {
+		if fileOf(t, r.Syncs[0].FD) != fileOf(t, timeline) || !bytes.Equal(readAll(t, r.Syncs[0].FD, 16), pattern(16, 0x99)) {
 			t.Fatalf("%s: first sync fd is not the timeline stand-in", what)
 		}
 		sameEventfd(t, binary, r.Syncs[1].FD, 7)
@@ -672,6 +689,7 @@ func TestSyncFDs(t *testing.T) {
 
 	// A resource created before its semaphores.
 	mem2 := memfd(t, 4096, 0x22)
+	memfds = append(memfds, fileOf(t, mem2))
 	late, err := prod.Create(testAllocation(4096), mem2, nil)
 	unix.Close(mem2)
 	if err != nil {
@@ -698,6 +716,7 @@ func TestSyncFDs(t *testing.T) {
 		t.Fatalf("AttachSync through the creator's NT handle: %v", err)
 	}
 	tl2 := memfd(t, 16, 0x77)
+	memfds = append(memfds, fileOf(t, tl2))
 	if err := prod.AttachSync(late, SyncFD{tl2, false}); err != nil {
 		t.Fatalf("second AttachSync: %v", err)
 	}
@@ -706,11 +725,11 @@ func TestSyncFDs(t *testing.T) {
 		t.Fatalf("open after attach = %+v, %v", r.Syncs, err)
 	}
 	sameEventfd(t, ev, r.Syncs[0].FD, 3)
-	if inode(t, r.Syncs[1].FD) != inode(t, tl2) {
+	if fileOf(t, r.Syncs[1].FD) != fileOf(t, tl2) {
 		t.Fatal("attached memfd stand-in arrived as another file")
 	}
 	unix.Close(r.FD)
-	closeFDs([]int{r.Syncs[0].FD, r.Syncs[1].FD, ev, tl2})
+	fdutil.CloseAll([]int{r.Syncs[0].FD, r.Syncs[1].FD, tl2})
 
 	// Freeing both resources closes every fd the broker kept.
 	for _, step := range []struct {
@@ -724,20 +743,27 @@ func TestSyncFDs(t *testing.T) {
 	if l := mustList(t, cons); len(l) != 0 {
 		t.Fatalf("resources left: %+v", l)
 	}
-	unix.Close(binary)
-	if after := openFDs(t); after != before {
-		t.Fatalf("open fds went from %d to %d", before, after)
+	// No wait: the broker closed its copies before answering the last
+	// close, and the dups of cons's opens before reading its next request.
+	if n := openCount(t, memfds...); n != 0 {
+		t.Fatalf("%d fds of the freed resources' memfds are open", n)
 	}
+	if n := openCount(t, fileOf(t, binary), fileOf(t, ev)); n != 2 {
+		t.Fatalf("%d fds of the eventfds are open, want the test's own 2", n)
+	}
+	fdutil.CloseAll([]int{binary, ev})
 }
 
 // TestSyncFDLeak runs 1000 cycles of create with sync fds, attach, opens,
-// keyed mutex use (with a timed-out wait now and then) and close: the
-// process (broker and clients) ends with the fds it started with.
+// keyed mutex use (with a timed-out wait now and then) and close: no cycle
+// leaves an fd of its memory or semaphore open, in the broker or in its
+// clients.
 func TestSyncFDLeak(t *testing.T) {
 	path := testBroker(t, &Broker{})
 	prod, cons := dial(t, path), dial(t, path)
 	cycle := func(i int) {
 		mem, sem := memfd(t, 4096, byte(i)), eventfd(t)
+		files := []testenv.File{fileOf(t, mem), fileOf(t, sem)}
 		kmt, err := prod.CreateWithSync(testAllocation(4096), mem, nil, []SyncFD{{sem, true}})
 		if err != nil {
 			t.Fatalf("cycle %d: CreateWithSync: %v", i, err)
@@ -759,7 +785,6 @@ func TestSyncFDLeak(t *testing.T) {
 			t.Fatalf("cycle %d: OpenName: %+v, %v", i, r2.Syncs, err)
 		}
 		sameEventfd(t, sem, r2.Syncs[0].FD, uint64(i+2))
-		unix.Close(sem)
 		for _, r := range []Resource{r1, r2} {
 			unix.Close(r.FD)
 			for _, s := range r.Syncs {
@@ -785,14 +810,15 @@ func TestSyncFDLeak(t *testing.T) {
 				t.Fatalf("cycle %d: CloseHandle(%v): %v", i, step.h, err)
 			}
 		}
+		// No wait, as in TestBrokerFDLeak. The test still holds sem, so
+		// that its file names it alone.
+		if n := openCount(t, files...); n != 1 {
+			t.Fatalf("cycle %d left %d fds of its memory and semaphore open besides the test's", i, n-1)
+		}
+		unix.Close(sem)
 	}
-	cycle(-1)
-	before := openFDs(t)
 	for i := range 1000 {
 		cycle(i)
-	}
-	if after := openFDs(t); after != before {
-		t.Fatalf("open fds went from %d to %d over 1000 cycles", before, after)
 	}
 	if l := mustList(t, cons); len(l) != 0 {
 		t.Fatalf("resources left: %+v", l)
@@ -806,7 +832,8 @@ func TestSyncFDLeak(t *testing.T) {
 // it), the alternation and the released values must come out exactly, and
 // no two clients may ever hold one resource at once.
 func TestKeyedMutexConcurrent(t *testing.T) {
-	path := testBroker(t, &Broker{})
+	brk := &Broker{}
+	path := testBroker(t, brk)
 	const clients, resources, rounds = 32, 4, 250
 	creator := dial(t, path)
 	type state struct {
@@ -815,18 +842,17 @@ func TestKeyedMutexConcurrent(t *testing.T) {
 		seq    atomic.Uint64 // acquisitions so far; the value released last
 	}
 	res := make([]*state, resources)
+	var mems, conns []testenv.File
 	for i := range res {
 		res[i] = &state{kmt: mutexResource(t, creator)}
+		mems = append(mems, resourceFiles(t, brk, res[i].kmt)...)
 	}
-	before := openFDs(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
 	var all []*Client
 	for id := range clients {
-		c, err := Dial(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, files := dialWatched(t, brk, path)
+		conns = append(conns, files...)
 		all = append(all, c)
 		openKMT(t, c, res[id%resources].kmt)
 		wg.Add(1)
@@ -878,5 +904,8 @@ func TestKeyedMutexConcurrent(t *testing.T) {
 	for _, c := range all {
 		c.Close()
 	}
-	waitFor(t, "the clients' fds to go", func() bool { return openFDs(t) == before })
+	// Of each resource's memory, only the broker's own copy is left.
+	waitFor(t, "the clients' fds to go", func() bool {
+		return openCount(t, conns...) == 0 && openCount(t, mems...) == resources
+	})
 }

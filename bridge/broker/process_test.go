@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"github.com/glbridge/glbridge/bridge"
-
 	"bufio"
 	"bytes"
 	"context"
@@ -15,178 +13,145 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/testenv"
 )
 
 // The cross-process tests re-execute this test binary as producer and
-// consumer processes (TestMain with GLBRIDGE_HELPER_ROLE set), so
-// that fds really cross process boundaries and kill -9 really kills.
+// consumer processes (testenv.StartChild, with TestMain dispatching the
+// child's role), so that fds really cross process boundaries and kill -9
+// really kills.
 
-const helperRoleEnv = "GLBRIDGE_HELPER_ROLE"
-
-// TestMain runs the tests, or, with GLBRIDGE_HELPER_ROLE set, the body of a
-// child process.
+// TestMain runs the tests, or, in a child process, the body of its role.
 func TestMain(m *testing.M) {
-	role := os.Getenv(helperRoleEnv)
-	if role == "" {
-		os.Exit(m.Run())
-	}
-	if err := runHelper(role); err != nil {
-		fmt.Fprintf(os.Stdout, "ERROR %v\n", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	testenv.Dispatch(map[string]testenv.Body{
+		"activated": childActivated,
+		"producer":  clientRole(childProducer),
+		"consumer":  clientRole(childConsumer),
+		"list":      clientRole(childList),
+		"pingpong":  clientRole(childPingPong),
+		"hold":      clientRole(childHold),
+		"acquire":   clientRole(childAcquire),
+	})
+	os.Exit(m.Run())
 }
 
-func runHelper(role string) error {
-	if role == "activated" {
-		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
-		l, err := ActivationListener()
-		if err != nil || l == nil {
-			return fmt.Errorf("ActivationListener = %v, %v", l, err)
+// clientRole is a child role that talks to the broker at GLB_SOCK.
+func clientRole(body func(c *Client, in *bufio.Scanner) error) testenv.Body {
+	return func(in *bufio.Scanner) error {
+		c, err := Dial(os.Getenv("GLB_SOCK"))
+		if err != nil {
+			return err
 		}
-		if os.Getenv("LISTEN_FDS") != "" {
-			return fmt.Errorf("LISTEN_FDS still set for children")
-		}
-		b := &Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		fmt.Println("READY")
-		return b.Serve(context.Background(), l)
+		defer c.Close()
+		return body(c, in)
 	}
-	sock := os.Getenv("GLB_SOCK")
-	size, _ := strconv.Atoi(os.Getenv("GLB_SIZE"))
-	seed, _ := strconv.Atoi(os.Getenv("GLB_SEED"))
-	c, err := Dial(sock)
+}
+
+// childActivated serves a broker on the socket it was handed as fd 3, the
+// way systemd hands it over; it fills in LISTEN_PID, which only the child
+// knows (systemd sets it between fork and exec).
+func childActivated(*bufio.Scanner) error {
+	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	l, err := ActivationListener()
+	if err != nil || l == nil {
+		return fmt.Errorf("ActivationListener = %v, %v", l, err)
+	}
+	if os.Getenv("LISTEN_FDS") != "" {
+		return fmt.Errorf("LISTEN_FDS still set for children")
+	}
+	b := &Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	fmt.Println("READY")
+	return b.Serve(context.Background(), l)
+}
+
+// childProducer shares GLB_SIZE bytes of memory filled with the pattern
+// of GLB_SEED under GLB_NAME, says READY with the KMT handle and holds
+// everything until killed.
+func childProducer(c *Client, in *bufio.Scanner) error {
+	size, seed := int(envU64("GLB_SIZE")), byte(envU64("GLB_SEED"))
+	fd, err := unix.MemfdCreate("producer", unix.MFD_CLOEXEC)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	stdin := bufio.NewScanner(os.Stdin)
-	switch role {
-	case "producer":
-		fd, err := unix.MemfdCreate("producer", unix.MFD_CLOEXEC)
-		if err != nil {
-			return err
+	unix.Ftruncate(fd, int64(size))
+	if _, err := unix.Pwrite(fd, pattern(size, seed), 0); err != nil {
+		return err
+	}
+	kmt, err := c.Create(testAllocation(uint64(size)), fd, []byte("producer"))
+	if err != nil {
+		return err
+	}
+	if _, err := c.Share(kmt, bridge.AccessRead, os.Getenv("GLB_NAME")); err != nil {
+		return err
+	}
+	fmt.Printf("READY %d\n", uint32(kmt))
+	for in.Scan() {
+	}
+	return nil
+}
+
+// childConsumer opens the producer's memory by GLB_NAME, or by GLB_KMT
+// without a name, checks every byte through a mapping and through pread,
+// says OPENED with its handle, and checks again, saying OK, for every line
+// it reads.
+func childConsumer(c *Client, in *bufio.Scanner) error {
+	size, seed := int(envU64("GLB_SIZE")), byte(envU64("GLB_SEED"))
+	var r Resource
+	var err error
+	if name := os.Getenv("GLB_NAME"); name != "" {
+		r, err = c.OpenName(name, bridge.AccessRead)
+	} else {
+		r, err = c.OpenKMT(bridge.Handle(envU64("GLB_KMT")))
+	}
+	if err != nil {
+		return err
+	}
+	if r.Allocation != testAllocation(uint64(size)) || string(r.Data) != "producer" {
+		return fmt.Errorf("opened %+v", r)
+	}
+	m, err := unix.Mmap(r.FD, 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	check := func() error {
+		want := pattern(size, seed)
+		if !bytes.Equal(m, want) {
+			return fmt.Errorf("mapped bytes differ from the producer's pattern")
 		}
-		unix.Ftruncate(fd, int64(size))
-		if _, err := unix.Pwrite(fd, pattern(size, byte(seed)), 0); err != nil {
-			return err
-		}
-		kmt, err := c.Create(testAllocation(uint64(size)), fd, []byte("producer"))
-		if err != nil {
-			return err
-		}
-		if _, err := c.Share(kmt, bridge.AccessRead, os.Getenv("GLB_NAME")); err != nil {
-			return err
-		}
-		fmt.Printf("READY %d\n", uint32(kmt))
-		for stdin.Scan() { // hold everything until killed
+		got := make([]byte, size)
+		if n, err := unix.Pread(r.FD, got, 0); err != nil || n != size || !bytes.Equal(got, want) {
+			return fmt.Errorf("pread %d, %v: bytes differ", n, err)
 		}
 		return nil
-	case "consumer":
-		var r Resource
-		if name := os.Getenv("GLB_NAME"); name != "" {
-			r, err = c.OpenName(name, bridge.AccessRead)
-		} else {
-			k, _ := strconv.ParseUint(os.Getenv("GLB_KMT"), 10, 32)
-			r, err = c.OpenKMT(bridge.Handle(k))
-		}
-		if err != nil {
-			return err
-		}
-		if r.Allocation != testAllocation(uint64(size)) || string(r.Data) != "producer" {
-			return fmt.Errorf("opened %+v", r)
-		}
-		m, err := unix.Mmap(r.FD, 0, size, unix.PROT_READ, unix.MAP_SHARED)
-		if err != nil {
-			return err
-		}
-		check := func() error {
-			want := pattern(size, byte(seed))
-			if !bytes.Equal(m, want) {
-				return fmt.Errorf("mapped bytes differ from the producer's pattern")
-			}
-			got := make([]byte, size)
-			if n, err := unix.Pread(r.FD, got, 0); err != nil || n != size || !bytes.Equal(got, want) {
-				return fmt.Errorf("pread %d, %v: bytes differ", n, err)
-			}
-			return nil
-		}
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	fmt.Printf("OPENED %d\n", uint32(r.Handle))
+	for in.Scan() {
 		if err := check(); err != nil {
 			return err
 		}
-		fmt.Printf("OPENED %d\n", uint32(r.Handle))
-		for stdin.Scan() {
-			if err := check(); err != nil {
-				return err
-			}
-			fmt.Println("OK")
-		}
-		return nil
-	case "list":
-		_, err := c.List()
-		return err
+		fmt.Println("OK")
 	}
-	if f, ok := syncHelperRoles[role]; ok {
-		return f(c, stdin)
-	}
-	return fmt.Errorf("unknown helper role %q", role)
+	return nil
 }
 
-type helper struct {
-	role   string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Reader
-}
-
-func startHelper(t *testing.T, role string, env ...string) *helper {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), append([]string{helperRoleEnv + "=" + role}, env...)...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+// childList lists the broker's resources and says LIST with "ok" or the
+// error, which is what a foreign uid's test looks for.
+func childList(c *Client, _ *bufio.Scanner) error {
+	result := "ok"
+	if _, err := c.List(); err != nil {
+		result = err.Error()
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &helper{role: role, cmd: cmd, stdin: stdin, stdout: bufio.NewReader(out)}
-	t.Cleanup(func() { h.kill() })
-	return h
-}
-
-// line reads the helper's next status line and checks its first word.
-func (h *helper) line(t *testing.T, want string) string {
-	t.Helper()
-	l, err := h.stdout.ReadString('\n')
-	if err != nil {
-		t.Fatalf("%s: reading its output: %v", h.role, err)
-	}
-	f := strings.Fields(l)
-	if len(f) == 0 || f[0] != want {
-		t.Fatalf("%s said %q, want %s", h.role, l, want)
-	}
-	if len(f) > 1 {
-		return f[1]
-	}
-	return ""
-}
-
-// kill sends SIGKILL: no deferred Close, no goodbye to the broker.
-func (h *helper) kill() {
-	if h.cmd.ProcessState == nil {
-		h.cmd.Process.Signal(syscall.SIGKILL)
-		h.cmd.Wait()
-	}
+	fmt.Println("LIST", result)
+	return nil
 }
 
 func holderPIDs(e ResourceInfo) map[int32]int {
@@ -204,33 +169,36 @@ func holderPIDs(e ResourceInfo) map[int32]int {
 func TestCrossProcess(t *testing.T) {
 	for _, by := range []string{"kmt", "name"} {
 		t.Run(by, func(t *testing.T) {
-			path := testBroker(t, &Broker{})
+			brk := &Broker{}
+			path := testBroker(t, brk)
 			watcher := dial(t, path)
-			baseline := openFDs(t)
 			const size = 256 * 256 * 4
 			name := "Local\\cross-process-" + by
 			env := []string{"GLB_SOCK=" + path, fmt.Sprintf("GLB_SIZE=%d", size), "GLB_SEED=77"}
 
-			prod := startHelper(t, "producer", append(env, "GLB_NAME="+name)...)
-			k, _ := strconv.ParseUint(prod.line(t, "READY"), 10, 32)
+			prod := testenv.StartChild(t, "producer", append(env, "GLB_NAME="+name)...)
+			k, _ := strconv.ParseUint(prod.ExpectNext(t, "READY", patience), 10, 32)
 			kmt := bridge.Handle(k)
 			consEnv := append(env, fmt.Sprintf("GLB_KMT=%d", k))
 			if by == "name" {
 				consEnv = append(env, "GLB_NAME="+name)
 			}
-			cons := startHelper(t, "consumer", consEnv...)
-			cons.line(t, "OPENED")
+			cons := testenv.StartChild(t, "consumer", consEnv...)
+			cons.ExpectNext(t, "OPENED", patience)
 
 			l := mustList(t, watcher)
 			if len(l) != 1 || l[0].KMT != kmt || l[0].Refs != 3 {
 				t.Fatalf("List with producer and consumer = %+v", l)
 			}
-			pp, cp := int32(prod.cmd.Process.Pid), int32(cons.cmd.Process.Pid)
+			pp, cp := int32(prod.Cmd.Process.Pid), int32(cons.Cmd.Process.Pid)
 			if h := holderPIDs(l[0]); h[pp] != 2 || h[cp] != 1 || l[0].CreatorPID != pp {
 				t.Fatalf("holders %v (producer %d, consumer %d), creator %d", h, pp, cp, l[0].CreatorPID)
 			}
+			// What the broker holds for the two processes and for the
+			// resource: every one of these fds must go in the end.
+			files := append(resourceFiles(t, brk, kmt), brokerEnd(t, brk, connOf(pp)), brokerEnd(t, brk, connOf(cp)))
 
-			prod.kill()
+			prod.Kill()
 			waitFor(t, "the producer's references to go", func() bool {
 				l := mustList(t, watcher)
 				return len(l) == 1 && l[0].Refs == 1 && !l[0].CreatorConnected
@@ -239,20 +207,20 @@ func TestCrossProcess(t *testing.T) {
 				t.Fatalf("holders after the producer died: %v", h)
 			}
 			// The consumer's fd keeps the memory, and its contents, alive.
-			fmt.Fprintln(cons.stdin, "check")
-			cons.line(t, "OK")
+			cons.Send(t, "check")
+			cons.ExpectNext(t, "OK", patience)
 
-			cons.kill()
+			cons.Kill()
 			waitFor(t, "the resource to be freed", func() bool { return len(mustList(t, watcher)) == 0 })
 			if _, err := watcher.OpenName(name, bridge.AccessRead); err == nil {
 				t.Fatalf("the name outlived its resource")
 			}
-			waitFor(t, "the broker's fds to return to baseline", func() bool { return openFDs(t) == baseline })
+			waitFor(t, "the broker to close the resource's and both connections' fds", func() bool { return openCount(t, files...) == 0 })
 		})
 	}
 }
 
-// runAs runs the "list" helper as uid and reports whether the broker
+// runAs runs the "list" child as uid and reports whether the broker
 // served it. The test binary is copied where that uid can execute it.
 func runAs(t *testing.T, uid uint32, path string) error {
 	t.Helper()
@@ -270,13 +238,14 @@ func runAs(t *testing.T, uid uint32, path string) error {
 	if err := os.WriteFile(exe, src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperRoleEnv+"=list", "GLB_SOCK="+path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%v: %s", err, out)
+	child := testenv.StartChildCmd(t, "list", func(cmd *exec.Cmd) {
+		cmd.Path, cmd.Args[0], cmd.Dir = exe, exe, dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	}, "GLB_SOCK="+path)
+	result := child.ExpectNext(t, "LIST", patience)
+	child.Wait(t, patience)
+	if result != "ok" {
+		return errors.New(result)
 	}
 	return nil
 }
@@ -300,23 +269,12 @@ func TestBrokerSocketActivation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	// LISTEN_PID must name the child, which only exists after the fork:
-	// the child fills it in (systemd does it between fork and exec).
-	cmd.Env = append(os.Environ(), helperRoleEnv+"=activated", "LISTEN_FDS=1", "LISTEN_PID=self")
-	cmd.ExtraFiles = []*os.File{f}
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	// the child fills it in.
+	h := testenv.StartChildCmd(t, "activated", func(cmd *exec.Cmd) { cmd.ExtraFiles = []*os.File{f} },
+		"LISTEN_FDS=1", "LISTEN_PID=self")
 	f.Close()
-	h := &helper{role: "activated", cmd: cmd, stdout: bufio.NewReader(out)}
-	defer h.kill()
-	h.line(t, "READY")
+	h.ExpectNext(t, "READY", patience)
 
 	c := dial(t, path)
 	fd := memfd(t, 4096, 5)
@@ -329,7 +287,7 @@ func TestBrokerSocketActivation(t *testing.T) {
 		t.Fatalf("List = %+v", l)
 	}
 	// SIGTERM-free shutdown of the child: its broker must drop us.
-	h.kill()
+	h.Kill()
 	if _, err := c.List(); !errors.Is(err, bridge.ErrClosed) {
 		t.Fatalf("List after the broker died: %v, want ErrClosed", err)
 	}

@@ -1,12 +1,12 @@
 package broker
 
 import (
-	"github.com/glbridge/glbridge/bridge"
-
 	"encoding/binary"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/glbridge/glbridge/bridge"
 )
 
 // This file is the broker's wire protocol: constants, handles, error codes

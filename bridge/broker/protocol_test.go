@@ -1,14 +1,14 @@
 package broker
 
 import (
-	"github.com/glbridge/glbridge/bridge"
-
 	"bytes"
 	"errors"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/glbridge/glbridge/bridge"
 )
 
 func testAllocation(size uint64) bridge.Allocation {
