@@ -37,7 +37,8 @@ var layers = []struct {
 	{7, []string{"share"}},
 	{8, []string{"internal/testenv"}}, // test support
 	{9, []string{"internal/gpuenv", "internal/testenv/testbroker", "internal/interop"}}, // test support
-	{10, []string{"cmd/internal/..."}},
+	// samples/kit is the samples' helper, so a layer below them.
+	{10, []string{"cmd/internal/...", "samples/kit"}},
 	{11, []string{"cmd/glshare", "cmd/glshare-window", "samples/..."}},
 }
 
