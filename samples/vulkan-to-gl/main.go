@@ -1,24 +1,25 @@
-// Command vulkan-to-gl is gl-to-vulkan the other way round: Vulkan writes
-// an image (as a Vulkan renderer such as DXVK would) and a GL context reads
-// the same memory as a texture. The image's memory is Vulkan's, since GL
-// cannot export memory, but either side may write it.
+// Command vulkan-to-gl shows glbridge's front door, package share, in one
+// process: Vulkan writes a texture (as DXVK would) and a GL renderer (as
+// wined3d would) reads the same texture. share.NewVulkan and share.NewGL
+// each choose how their side shares; the resource travels from one to the
+// other as an fd and its allocation record, exactly as the broker carries
+// it between processes (see samples/producer).
 //
-// The setup is the same as in gl-to-vulkan (identity, helper device,
-// exportable image, import into GL); the hand-off runs the other way:
-// BeginVulkan/EndVulkan around the Vulkan write, then BeginGL/EndGL around
-// the GL read, on the GL thread.
+// Vulkan memory is the only kind GL can import, so where the GL context
+// can import it (GL_EXT_memory_object_fd, and a Vulkan device with GL's
+// UUIDs) the texture is that memory, zero-copy. Elsewhere share copies at
+// the access boundaries; the code is the same, and it prints which.
 //
 // Run it:
 //
 //	go run ./samples/vulkan-to-gl           # or: make samples && bin/vulkan-to-gl
 //	go run ./samples/vulkan-to-gl -frame 42
+//	GLBRIDGE_FORCE_COPY=1 go run ./samples/vulkan-to-gl   # the copy path
 //
-// It prints what it checked and exits with status 0 only if every texel GL
-// reads is the one Vulkan wrote (glbridge's test pattern for -frame).
-//
-// The GL context comes from internal/egl, a headless EGL context for tools
-// and tests. A real renderer uses its own context and makes the same calls
-// on the thread where that context is current.
+// It prints what each side did and "OK: GL ... read all N texels of
+// texture T", and exits with status 0 only if every texel GL read is the
+// one Vulkan wrote (glbridge's test pattern for -frame); otherwise it
+// prints why and exits with status 1.
 package main
 
 import (
@@ -26,16 +27,13 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/go-gl/gl/v3.2-compatibility/gl"
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/headless"
-	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/samples/kit"
+	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/testpattern"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 const width, height = 256, 192
@@ -43,33 +41,29 @@ const width, height = 256, 192
 func main() {
 	frame := flag.Int("frame", 7, "frame of the test pattern to write")
 	flag.Parse()
-	if err := run(*frame); err != nil {
+	// share.GL lives on the GL context's thread, so the whole sample runs there.
+	if err := kit.OnGLThread(func(ctx *headless.Context) error { return run(ctx, *frame) }); err != nil {
 		fmt.Fprintln(os.Stderr, "vulkan-to-gl:", err)
 		os.Exit(1)
 	}
 }
 
-func run(frame int) error {
-	ctx, err := headless.New(headless.Options{})
-	if err != nil {
-		return fmt.Errorf("no headless GL context: %w", err)
-	}
-	defer ctx.Close()
-	var id glimport.Identity
-	ctx.Call(func() {
-		if err = glimport.Init(ctx.ProcAddr); err == nil {
-			id, err = glimport.QueryIdentity()
-		}
-	})
+func run(ctx *headless.Context, frame int) error {
+	g, err := share.NewGL(ctx.ProcAddr, share.Options{})
 	if err != nil {
 		return err
 	}
-	dev, err := helperdev.Open(helperdev.Config{Device: id.Device, Peer: id.String()})
+	defer g.Close()
+	// nil: the first Vulkan device that exports memory. A Vulkan renderer
+	// has its device already (share.NewVulkanOn takes it); share copies
+	// what that device and GL cannot pass zero-copy.
+	v, err := share.NewVulkan(nil, share.Options{})
 	if err != nil {
 		return err
 	}
-	defer dev.Close()
-	img, err := vkalloc.NewImage(dev, bridge.Desc{
+	defer v.Close()
+
+	vres, err := v.Create(bridge.Desc{
 		Dimension: bridge.DimensionTexture2D, Width: width, Height: height,
 		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1,
 		Format: bridge.FormatR8G8B8A8Unorm,
@@ -77,103 +71,48 @@ func run(frame int) error {
 	if err != nil {
 		return err
 	}
-	defer img.Close()
-	fd, err := img.ExportFD()
+	defer vres.Close()
+	// Every operation on a shared resource is inside an access, which
+	// orders it after every other API's.
+	if err := vres.BeginAccess(bridge.AccessReadWrite); err != nil {
+		return err
+	}
+	err = vres.WritePixels(bridge.Subresource{}, testpattern.Expected(width, height, frame))
+	if endErr := vres.EndAccess(); err == nil {
+		err = endErr
+	}
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd) // ImportMemory imports a duplicate: fd stays ours
+	fmt.Printf("Vulkan %q wrote frame %d of the test pattern into VkImage %#x (%dx%d %s, %s)\n",
+		v.DeviceName(), frame, vres.Handle(), width, height, bridge.FormatR8G8B8A8Unorm, vres.Path())
 
-	var (
-		mem *glimport.Memory
-		tex *glimport.Texture
-		ho  *handoff.Resource
-	)
-	defer ctx.Call(func() { // GL objects go on the GL thread, before img
-		if ho != nil {
-			ho.Close()
-		}
-		if tex != nil {
-			tex.Close()
-		}
-		if mem != nil {
-			mem.Close()
-		}
-	})
-	ctx.Call(func() {
-		if mem, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
-			return
-		}
-		if tex, err = mem.Texture(img.Allocation()); err != nil {
-			return
-		}
-		ho, err = handoff.New(handoff.Config{Device: dev, Image: img, Texture: tex, GL: id})
-	})
+	// GL opens the memory from an fd and the record of what it holds.
+	fd, err := vres.ExportFD()
 	if err != nil {
 		return err
 	}
-
-	// Vulkan writes the test pattern (an upload through a staging buffer
-	// here; a renderer would draw).
-	want := testpattern.Expected(width, height, frame)
-	sync, err := ho.BeginVulkan(bridge.AccessReadWrite)
+	gres, err := g.Open(vres.Allocation(), fd)
+	unix.Close(fd) // Open keeps a duplicate
 	if err != nil {
 		return err
 	}
-	err = img.WritePixels(bridge.Subresource{}, want, sync)
-	ho.EndVulkan(err)
+	defer gres.Close()
+	if err := gres.BeginAccess(bridge.AccessRead); err != nil {
+		return err
+	}
+	tex, target := gres.Texture()
+	px, err := kit.ReadTexture(tex, target, width, height)
+	if endErr := gres.EndAccess(); err == nil {
+		err = endErr
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Vulkan %q wrote frame %d of the test pattern into VkImage %#x (%dx%d, %s)\n",
-		dev.Caps().DeviceName, frame, img.Handle(), width, height, bridge.FormatR8G8B8A8Unorm)
-
-	// GL reads the texture, after Vulkan's write.
-	var px []byte
-	ctx.Call(func() {
-		if err = ho.BeginGL(bridge.AccessRead); err != nil {
-			return
-		}
-		px, err = readTexture(tex)
-		if endErr := ho.EndGL(); err == nil {
-			err = endErr
-		}
-	})
-	if err != nil {
-		return err
-	}
-	if err := compare(px, want, width); err != nil {
+	if err := kit.Check(px, width, height, frame); err != nil {
 		return fmt.Errorf("GL does not see what Vulkan wrote: %w", err)
 	}
-	fmt.Printf("OK: GL %q read all %d texels of texture %d; every one is what Vulkan wrote (hand-off: %s)\n",
-		id.Renderer, width*height, tex.Name(), ho.Path())
-	return nil
-}
-
-// readTexture reads level 0 of a 2D RGBA8 texture with glGetTexImage. It
-// must run on the GL thread.
-func readTexture(tex *glimport.Texture) ([]byte, error) {
-	px := make([]byte, width*height*4)
-	gl.BindTexture(tex.Target(), tex.Name())
-	gl.PixelStorei(gl.PACK_ALIGNMENT, 1)
-	gl.GetTexImage(tex.Target(), 0, gl.RGBA, gl.UNSIGNED_BYTE, gl.Ptr(px))
-	gl.BindTexture(tex.Target(), 0)
-	if e := gl.GetError(); e != gl.NO_ERROR {
-		return nil, fmt.Errorf("glGetTexImage: GL error %#x", e)
-	}
-	return px, nil
-}
-
-// compare reports the first texel where got differs from want (RGBA8 rows
-// of w texels, bottom row first).
-func compare(got, want []byte, w int) error {
-	if len(got) != len(want) {
-		return fmt.Errorf("read %d bytes, want %d", len(got), len(want))
-	}
-	for i := 0; i < len(got); i += 4 {
-		if [4]byte(got[i:i+4]) != [4]byte(want[i:i+4]) {
-			return fmt.Errorf("texel (%d,%d) is %v, want %v", i/4%w, i/4/w, got[i:i+4], want[i:i+4])
-		}
-	}
+	fmt.Printf("OK: GL %q read all %d texels of texture %d; every one is what Vulkan wrote (%s)\n",
+		g.Identity().Renderer, width*height, tex, kit.Describe(gres.Path(), gres.Reason()))
 	return nil
 }
