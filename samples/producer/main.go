@@ -1,8 +1,9 @@
 // Command producer is the sharing side of a cross-process texture: a GL
-// renderer (the wined3d role) draws into Vulkan-allocated memory and
-// registers it with the glbridge broker, which hands the memory to other
-// processes by KMT handle or by name, as wineserver does for Direct3D's
-// shared resources. samples/consumer and samples/c-client open it.
+// renderer (the wined3d role) creates a shared texture with package share,
+// draws into it and registers it with the glbridge broker, which hands it
+// to other processes by KMT handle or by name, as wineserver does for
+// Direct3D's shared resources. samples/consumer and samples/c-client open
+// it.
 //
 // The broker must be running:
 //
@@ -17,14 +18,12 @@
 // (Without XDG_RUNTIME_DIR the socket is /tmp/glbridge-$(id -u)/broker.sock;
 // -socket picks another, as does glshare serve --socket.)
 //
-// The producer keeps its handle, and so the resource, until SIGINT or
-// SIGTERM; then it exits with status 0. Consumers that opened the resource
-// keep their memory after the producer has gone.
-//
-// The GL context comes from internal/egl, a headless EGL context for tools
-// and tests; a real renderer uses its own context and makes the same calls
-// on the thread where it is current. The picture is glbridge's test pattern
-// (internal/testpattern), which consumers check texel by texel.
+// It prints what it drew and how it shares ("zero-copy", or a copy path
+// and why), "NAME name" if -name was given, and "KMT handle". It keeps the
+// handle, and so the resource, until SIGINT or SIGTERM; then it prints
+// "producer: released handle" and exits with status 0. Consumers that
+// opened the resource keep their memory after the producer has gone. Any
+// failure (no broker, no GL) is printed with exit status 1.
 package main
 
 import (
@@ -35,16 +34,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/go-gl/gl/v3.2-compatibility/gl"
-	"golang.org/x/sys/unix"
-
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/headless"
-	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/samples/kit"
+	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/testpattern"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 const width, height = 256, 192
@@ -61,6 +56,10 @@ func main() {
 }
 
 func run(socket, name string, frame int) error {
+	// Before the handle exists, so that a signal cannot kill the process
+	// without it letting go.
+	stopped, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	// Connect first: without a broker there is nobody to share with.
 	c, err := broker.Dial(socket)
 	if err != nil {
@@ -68,87 +67,60 @@ func run(socket, name string, frame int) error {
 	}
 	defer c.Close() // closing the connection releases every handle it holds
 
-	ctx, err := headless.New(headless.Options{})
-	if err != nil {
-		return fmt.Errorf("no headless GL context: %w", err)
-	}
-	defer ctx.Close()
-	var id glimport.Identity
-	ctx.Call(func() {
-		if err = glimport.Init(ctx.ProcAddr); err == nil {
-			id, err = glimport.QueryIdentity()
-		}
-	})
-	if err != nil {
-		return err
-	}
-	dev, err := helperdev.Open(helperdev.Config{Device: id.Device, Peer: id.String()})
-	if err != nil {
-		return err
-	}
-	defer dev.Close()
-	img, err := vkalloc.NewImage(dev, bridge.Desc{
-		Dimension: bridge.DimensionTexture2D, Width: width, Height: height,
-		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1,
-		Format:    bridge.FormatR8G8B8A8Unorm,
-		MiscFlags: 0x2, // D3D11_RESOURCE_MISC_SHARED, as the D3D11 creator asked
-	})
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	fd, err := img.ExportFD()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd) // both ImportMemory and Create take copies
-
-	ctx.Call(func() {
-		var mem *glimport.Memory
-		var tex *glimport.Texture
-		if mem, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
-			return
-		}
-		defer mem.Close()
-		if tex, err = mem.Texture(img.Allocation()); err != nil {
-			return
-		}
-		defer tex.Close()
-		if err = testpattern.Draw(tex.Name(), tex.Target(), width, height, frame); err != nil {
-			return
-		}
-		// Consumers may read as soon as the handle exists, so the drawing
-		// must be complete before then. (Repeated hand-offs between
-		// processes take the keyed mutex instead; see samples/keyedmutex.)
-		gl.Finish()
-	})
-	if err != nil {
-		return err
-	}
-
-	// Register the memory with its allocation record: an fd alone is just
-	// memory, the record says what it holds and how to import it.
-	kmt, err := c.Create(img.Allocation(), fd, nil)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("producer: GL %q drew frame %d (%dx%d %s) and shared it\n",
-		id.Renderer, frame, width, height, bridge.FormatR8G8B8A8Unorm)
-	if name != "" {
-		// A named NT handle: any process of this user may open the name.
-		if _, err := c.Share(kmt, bridge.AccessRead, name); err != nil {
+	return kit.OnGLThread(func(ctx *headless.Context) error {
+		g, err := share.NewGL(ctx.ProcAddr, share.Options{})
+		if err != nil {
 			return err
 		}
-		fmt.Printf("NAME %s\n", name)
-	}
-	fmt.Printf("KMT %#x\n", uint32(kmt))
+		defer g.Close()
+		res, err := g.Create(bridge.Desc{
+			Dimension: bridge.DimensionTexture2D, Width: width, Height: height,
+			DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1,
+			Format:    bridge.FormatR8G8B8A8Unorm,
+			MiscFlags: 0x2, // D3D11_RESOURCE_MISC_SHARED, as the D3D11 creator asked
+		})
+		if err != nil {
+			return err
+		}
+		defer res.Close()
 
-	sigs, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	<-sigs.Done()
-	if err := c.CloseHandle(kmt); err != nil {
-		return err
-	}
-	fmt.Println("producer: released", kmt)
-	return nil
+		// Consumers may read as soon as the handle exists, so the drawing
+		// is complete (EndAccess) before then. Repeated hand-offs between
+		// processes take the keyed mutex instead: see samples/keyedmutex.
+		if err := res.BeginAccess(bridge.AccessReadWrite); err != nil {
+			return err
+		}
+		tex, target := res.Texture()
+		err = testpattern.Draw(tex, target, width, height, frame)
+		if endErr := res.EndAccess(); err == nil {
+			err = endErr
+		}
+		if err != nil {
+			return err
+		}
+
+		// The broker keeps the memory with its allocation record (an fd
+		// alone is just memory) and the private runtime data, none here.
+		kmt, err := res.Share(c, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("producer: GL %q drew frame %d (%dx%d %s) and shared it (%s)\n",
+			g.Identity().Renderer, frame, width, height, bridge.FormatR8G8B8A8Unorm, kit.Describe(res.Path(), res.Reason()))
+		if name != "" {
+			// A named NT handle: any process of this user may open the name.
+			if _, err := c.Share(kmt, bridge.AccessRead, name); err != nil {
+				return err
+			}
+			fmt.Printf("NAME %s\n", name)
+		}
+		fmt.Printf("KMT %#x\n", uint32(kmt))
+
+		<-stopped.Done()
+		if err := c.CloseHandle(kmt); err != nil {
+			return err
+		}
+		fmt.Println("producer: released", kmt)
+		return nil
+	})
 }
