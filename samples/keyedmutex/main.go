@@ -4,19 +4,20 @@
 // released with key, ReleaseSync(key) hands it to whoever acquires key
 // next. The broker keeps the mutex, so it orders processes and APIs alike.
 //
-// The GL process (the wined3d role; the default) creates the texture,
-// shares it, and starts a second copy of this program as the Vulkan process
-// (-role vulkan, the DXVK role), which opens it by KMT handle. Then, round
-// after round:
+// The GL process (the wined3d role; the default) creates the texture with
+// package share, shares it, and starts a second copy of this program as
+// the Vulkan process (-role vulkan, the DXVK role), which opens it by KMT
+// handle. Then, round after round:
 //
 //	GL:     AcquireSync(0), check the frame Vulkan wrote, draw the next, ReleaseSync(1)
 //	Vulkan: AcquireSync(1), check the frame GL drew, write the next, ReleaseSync(0)
 //
 // Each side checks every texel of what the other wrote, so an access the
-// mutex failed to order shows up as a wrong frame. handoff.KeyedMutex
-// brings the GPU along: where the drivers share timeline semaphores the
-// next holder's GPU work waits for the last holder's; elsewhere (Mesa 22.3)
-// a holder finishes its GPU work before it releases.
+// mutex failed to order shows up as a wrong frame. AcquireSync and
+// ReleaseSync bring the GPU along: where the drivers share timeline
+// semaphores the next holder's GPU work waits for the last holder's;
+// elsewhere (Mesa 22.3) a holder's work is finished before it releases,
+// and on a copy path the texture is copied in and out inside the mutex.
 //
 // The broker must be running:
 //
@@ -24,16 +25,17 @@
 //	bin/glshare serve &
 //	bin/keyedmutex -rounds 10          # -socket PATH for another broker
 //
-// It exits with status 0 only if both processes saw the expected frame in
-// every round. If one process dies holding the mutex, the other acquires
-// it "abandoned" (WAIT_ABANDONED) and reports that.
-//
-// The GL context comes from internal/egl, a headless EGL context for tools
-// and tests; a real renderer uses its own context. The frames are
-// glbridge's test pattern (internal/testpattern).
+// Each process prints a line per turn ("gl: checked frame 1 from Vulkan,
+// drew frame 2", "vulkan: checked frame 2 from GL, wrote frame 3"), and
+// the GL process "OK: N rounds" at the end. It exits with status 0 only if
+// both processes saw the expected frame in every round, and with status 1
+// otherwise (no broker, a wrong frame, a peer that stopped taking turns).
+// If one process dies holding the mutex, the other acquires it abandoned
+// (WAIT_ABANDONED) and reports that.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -41,17 +43,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-gl/gl/v3.2-compatibility/gl"
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/headless"
-	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/samples/kit"
+	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/testpattern"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 const (
@@ -74,42 +73,52 @@ func main() {
 		fmt.Fprintf(os.Stderr, "keyedmutex: %v (is `glshare serve` running?)\n", err)
 		os.Exit(1)
 	}
-	defer c.Close()
 	if *role == "vulkan" {
 		err = vulkanSide(c, *kmt, *rounds)
 	} else {
-		err = glSide(c, *socket, *rounds)
+		err = kit.OnGLThread(func(ctx *headless.Context) error { return glSide(ctx, c, *socket, *rounds) })
 	}
+	c.Close() // before os.Exit, which runs no deferred calls
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "keyedmutex %s: %v\n", *role, err)
-		c.Close() // deferred calls do not run after os.Exit
 		os.Exit(1)
 	}
 }
 
+// keyedMutex is IDXGIKeyedMutex, as share.GLResource and
+// share.VulkanResource both offer it.
+type keyedMutex interface {
+	AcquireSync(key uint64, timeout time.Duration) (abandoned bool, err error)
+	ReleaseSync(key uint64) error
+}
+
+// turn acquires km with key, runs work and releases km with next, also
+// when work fails: a process that keeps the mutex leaves the other waiting.
+func turn(km keyedMutex, key, next uint64, work func() error) error {
+	abandoned, err := km.AcquireSync(key, timeout)
+	if err != nil {
+		return err
+	}
+	if abandoned {
+		err = errors.New("the other process went away holding the mutex (abandoned)")
+	} else {
+		err = work()
+	}
+	if relErr := km.ReleaseSync(next); err == nil {
+		err = relErr
+	}
+	return err
+}
+
 // glSide is the GL process: it creates and shares the texture, starts the
-// Vulkan process, and draws the even frames.
-func glSide(c *broker.Client, socket string, rounds int) error {
-	ctx, err := headless.New(headless.Options{})
-	if err != nil {
-		return fmt.Errorf("no headless GL context: %w", err)
-	}
-	defer ctx.Close()
-	var id glimport.Identity
-	ctx.Call(func() {
-		if err = glimport.Init(ctx.ProcAddr); err == nil {
-			id, err = glimport.QueryIdentity()
-		}
-	})
+// Vulkan process, and draws the even frames. It runs on the GL thread.
+func glSide(ctx *headless.Context, c *broker.Client, socket string, rounds int) error {
+	g, err := share.NewGL(ctx.ProcAddr, share.Options{})
 	if err != nil {
 		return err
 	}
-	dev, err := helperdev.Open(helperdev.Config{Device: id.Device, Peer: id.String()})
-	if err != nil {
-		return err
-	}
-	defer dev.Close()
-	img, err := vkalloc.NewImage(dev, bridge.Desc{
+	defer g.Close()
+	res, err := g.Create(bridge.Desc{
 		Dimension: bridge.DimensionTexture2D, Width: width, Height: height,
 		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1,
 		Format:    bridge.FormatR8G8B8A8Unorm,
@@ -118,57 +127,12 @@ func glSide(c *broker.Client, socket string, rounds int) error {
 	if err != nil {
 		return err
 	}
-	defer img.Close()
-	fd, err := img.ExportFD()
+	defer res.Close()
+	kmt, err := res.Share(c, nil) // the keyed mutex comes with it, free for key 0
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd) // ImportMemory and CreateWithSync take copies
-
-	// The semaphore the mutex's holders order their GPU work with; none
-	// where the driver cannot share timeline semaphores.
-	sem, syncs, err := handoff.NewTimelineSync(dev)
-	if err != nil {
-		return err
-	}
-	if sem != nil {
-		defer sem.Close()
-		defer unix.Close(syncs[0].FD)
-	}
-	kmt, err := c.CreateWithSync(img.Allocation(), fd, nil, syncs)
-	if err != nil {
-		return err
-	}
-
-	var (
-		mem *glimport.Memory
-		tex *glimport.Texture
-		km  *handoff.KeyedMutex
-	)
-	defer ctx.Call(func() { // GL objects go on the GL thread, before img
-		if km != nil {
-			km.Close()
-		}
-		if tex != nil {
-			tex.Close()
-		}
-		if mem != nil {
-			mem.Close()
-		}
-	})
-	ctx.Call(func() {
-		if mem, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
-			return
-		}
-		if tex, err = mem.Texture(img.Allocation()); err != nil {
-			return
-		}
-		km, err = handoff.NewKeyedMutexGL(c, kmt, tex, id, syncs)
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Printf("gl: shared %dx%d texture as KMT %v; keyed mutex on the GPU: %s\n", width, height, kmt, km.Path())
+	fmt.Printf("gl: shared %dx%d texture as KMT %v (%s)\n", width, height, kmt, kit.Describe(res.Path(), res.Reason()))
 
 	// The Vulkan process: this program again, in the other role.
 	self, err := os.Executable()
@@ -183,11 +147,15 @@ func glSide(c *broker.Client, socket string, rounds int) error {
 	defer peer.Process.Kill() // if we fail before it is done
 
 	// Round r: frame 2r-1 from Vulkan in, frame 2r out. A last turn checks
-	// Vulkan's last frame.
+	// Vulkan's last frame and keeps the texture.
+	tex, target := res.Texture()
 	for r := 0; r <= rounds; r++ {
-		ctx.Call(func() { err = glTurn(km, tex, r, rounds) })
-		if err != nil {
-			return err
+		next := uint64(keyVulkan)
+		if r == rounds {
+			next = keyGL
+		}
+		if err := turn(res, keyGL, next, func() error { return glTurn(tex, target, r, rounds) }); err != nil {
+			return fmt.Errorf("round %d: %w", r, err)
 		}
 	}
 	if err := peer.Wait(); err != nil {
@@ -197,28 +165,24 @@ func glSide(c *broker.Client, socket string, rounds int) error {
 	return nil
 }
 
-// glTurn is one turn of the GL process. It runs on the GL thread.
-func glTurn(km *handoff.KeyedMutex, tex *glimport.Texture, r, rounds int) error {
-	abandoned, err := km.AcquireGL(keyGL, timeout)
-	if err != nil {
-		return err
-	}
-	if abandoned {
-		km.ReleaseGL(keyGL)
-		return fmt.Errorf("the Vulkan process went away holding the mutex (abandoned)")
-	}
+// glTurn is GL's work in round r: check the frame Vulkan wrote (none
+// before the first round) and draw the next (none after the last). It runs
+// on the GL thread, holding the mutex.
+func glTurn(tex, target uint32, r, rounds int) error {
 	if r > 0 {
-		if err = check(readTexture(tex), 2*r-1); err != nil {
-			km.ReleaseGL(keyGL)
-			return fmt.Errorf("round %d: %w", r, err)
+		px, err := kit.ReadTexture(tex, target, width, height)
+		if err == nil {
+			err = kit.Check(px, width, height, 2*r-1)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if r == rounds {
 		fmt.Printf("gl: checked frame %d from Vulkan\n", 2*r-1)
-		return km.ReleaseGL(keyGL)
+		return nil
 	}
-	if err = testpattern.Draw(tex.Name(), tex.Target(), width, height, 2*r); err != nil {
-		km.ReleaseGL(keyGL)
+	if err := testpattern.Draw(tex, target, width, height, 2*r); err != nil {
 		return err
 	}
 	if r > 0 {
@@ -226,7 +190,7 @@ func glTurn(km *handoff.KeyedMutex, tex *glimport.Texture, r, rounds int) error 
 	} else {
 		fmt.Printf("gl: drew frame %d\n", 2*r)
 	}
-	return km.ReleaseGL(keyVulkan) // Vulkan's turn
+	return nil
 }
 
 // vulkanSide is the Vulkan process: it opens the texture in a Vulkan device
@@ -241,85 +205,41 @@ func vulkanSide(c *broker.Client, kmt string, rounds int) error {
 		return err
 	}
 	defer c.CloseHandle(res.Handle)
-	for _, s := range res.Syncs {
-		defer unix.Close(s.FD) // NewKeyedMutexVulkan imports a duplicate
-	}
-	dev, err := helperdev.Open(helperdev.Config{
-		Device: bridge.DeviceID{Driver: res.Allocation.Device.Driver, Device: res.Allocation.Device.Device},
-		Peer:   "allocation record", AppName: "glbridge keyedmutex sample",
-	})
-	if err != nil {
+	defer func() { // OpenShared keeps duplicates of the fds an open hands over
 		unix.Close(res.FD)
-		return err
-	}
-	defer dev.Close()
-	img, err := vkalloc.ImportImage(dev, res.Allocation, res.FD) // takes the fd
-	if err != nil {
-		unix.Close(res.FD)
-		return err
-	}
-	defer img.Close()
-	km, err := handoff.NewKeyedMutexVulkan(c, res.Handle, dev, res.Syncs)
+		for _, s := range res.Syncs {
+			unix.Close(s.FD)
+		}
+	}()
+	// nil: the first device that exports memory, standing for the
+	// renderer's own (share.NewVulkanOn takes that).
+	v, err := share.NewVulkan(nil, share.Options{})
 	if err != nil {
 		return err
 	}
-	defer km.Close()
+	defer v.Close()
+	vres, err := v.OpenShared(c, res) // with the keyed mutex, through res.Handle
+	if err != nil {
+		return err
+	}
+	defer vres.Close()
 
 	for r := range rounds {
-		sync, abandoned, err := km.AcquireVulkan(keyVulkan, timeout)
-		if err != nil {
+		err := turn(vres, keyVulkan, keyGL, func() error {
+			px, err := vres.ReadPixels(bridge.Subresource{})
+			if err == nil {
+				err = kit.Check(px, width, height, 2*r)
+			}
+			if err == nil {
+				err = vres.WritePixels(bridge.Subresource{}, testpattern.Expected(width, height, 2*r+1))
+			}
+			if err == nil {
+				fmt.Printf("vulkan: checked frame %d from GL, wrote frame %d\n", 2*r, 2*r+1)
+			}
 			return err
-		}
-		if abandoned {
-			km.ReleaseVulkan(keyGL, nil)
-			return fmt.Errorf("the GL process went away holding the mutex (abandoned)")
-		}
-		// Two operations in one turn: the first waits for GL's work, the
-		// last signals what GL's next turn waits for.
-		px, err := img.ReadPixels(bridge.Subresource{}, vkalloc.Sync{Wait: sync.Wait})
-		if err == nil {
-			err = check(px, 2*r)
-		}
-		if err == nil {
-			err = img.WritePixels(bridge.Subresource{}, testpattern.Expected(width, height, 2*r+1), vkalloc.Sync{Signal: sync.Signal})
-		}
-		if err == nil {
-			fmt.Printf("vulkan: checked frame %d from GL, wrote frame %d\n", 2*r, 2*r+1)
-		}
-		if relErr := km.ReleaseVulkan(keyGL, err); err == nil { // GL's turn
-			err = relErr
-		}
+		})
 		if err != nil {
 			return fmt.Errorf("round %d: %w", r, err)
-		}
-	}
-	return nil
-}
-
-// readTexture reads level 0 of the RGBA8 texture with glGetTexImage (nil
-// on a GL error, which check reports). It runs on the GL thread.
-func readTexture(tex *glimport.Texture) []byte {
-	px := make([]byte, width*height*4)
-	gl.BindTexture(tex.Target(), tex.Name())
-	gl.PixelStorei(gl.PACK_ALIGNMENT, 1)
-	gl.GetTexImage(tex.Target(), 0, gl.RGBA, gl.UNSIGNED_BYTE, gl.Ptr(px))
-	gl.BindTexture(tex.Target(), 0)
-	if gl.GetError() != gl.NO_ERROR {
-		return nil
-	}
-	return px
-}
-
-// check reports whether px is frame of the test pattern, and if not, the
-// first texel that differs.
-func check(px []byte, frame int) error {
-	want := testpattern.Expected(width, height, frame)
-	if len(px) != len(want) {
-		return fmt.Errorf("read %d bytes of frame %d, want %d", len(px), frame, len(want))
-	}
-	for i := 0; i < len(px); i += 4 {
-		if [4]byte(px[i:i+4]) != [4]byte(want[i:i+4]) {
-			return fmt.Errorf("frame %d: texel (%d,%d) is %v, want %v", frame, i/4%width, i/4/width, px[i:i+4], want[i:i+4])
 		}
 	}
 	return nil
