@@ -1,14 +1,28 @@
-// Command gl-to-vulkan shows the basic glbridge sequence in one process: a
-// GL renderer (the wined3d role) draws into a texture whose memory Vulkan
-// allocated, and Vulkan reads that same memory back. Nothing is copied
-// between the APIs; the texture and the image are one allocation.
+// Command gl-to-vulkan is the one sample that goes below package share, to
+// the layers share is made of: a GL renderer (the wined3d role) draws into
+// a texture whose memory Vulkan allocated, and Vulkan reads that same
+// memory back, nothing copied. samples/vulkan-to-gl does the same the
+// other way round through share, which is what a renderer should use.
 //
-// The steps, in the order a renderer takes them:
+// A renderer goes this low only when it needs what share keeps to itself:
+//
+//   - GPU-side ordering with Vulkan work of its own: share's Vulkan
+//     operations, and work a caller records on VulkanResource.Handle,
+//     complete on the CPU before the access ends, whereas handoff hands
+//     the caller the semaphores (a vkalloc.Sync) that its own submission
+//     waits for and signals, so GL and Vulkan pipeline on the GPU;
+//   - zero-copy or an error: where share would fall back to copying, the
+//     layers fail and say why (helperdev.Open's UUID mismatch, a missing
+//     GL extension);
+//   - the objects themselves: the helper device, the VkImage and its
+//     memory, the GL memory object, to import one allocation its own way.
+//
+// The steps, in the order share takes them too:
 //
 //  1. glimport.Init and glimport.QueryIdentity, on the GL thread: the
 //     renderer and its driver and device UUIDs;
-//  2. helperdev.OpenForGL: the Vulkan device with the same UUIDs, the only
-//     one whose memory this GL context can import;
+//  2. helperdev.Open: the Vulkan device with the same UUIDs, the only one
+//     whose memory this GL context can import;
 //  3. vkalloc.NewImage: exportable memory, which GL cannot allocate;
 //  4. glimport.ImportMemory and Memory.Texture: that memory as a GL texture;
 //  5. handoff: orders GL's draw before Vulkan's read, with semaphores where
@@ -19,12 +33,11 @@
 //	go run ./samples/gl-to-vulkan           # or: make samples && bin/gl-to-vulkan
 //	go run ./samples/gl-to-vulkan -frame 42
 //
-// It prints what it checked and exits with status 0 only if every texel
-// Vulkan read is the one GL drew (glbridge's test pattern for -frame).
-//
-// The GL context comes from internal/egl, a headless EGL context for tools
-// and tests. A real renderer uses its own context and makes the same calls
-// on the thread where that context is current.
+// It prints the matched devices, what GL drew and "OK: Vulkan read all N
+// texels of VkImage ...", and exits with status 0 only if every texel
+// Vulkan read is the one GL drew (glbridge's test pattern for -frame);
+// otherwise, or where GL and Vulkan cannot share memory, it prints why and
+// exits with status 1.
 package main
 
 import (
@@ -39,6 +52,7 @@ import (
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/samples/kit"
 	"github.com/glbridge/glbridge/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -48,26 +62,20 @@ const width, height = 256, 192
 func main() {
 	frame := flag.Int("frame", 7, "frame of the test pattern to draw")
 	flag.Parse()
-	if err := run(*frame); err != nil {
+	// GL calls go to the thread where the context is current, so the
+	// whole sample runs there; the Vulkan calls may run on any thread.
+	if err := kit.OnGLThread(func(ctx *headless.Context) error { return run(ctx, *frame) }); err != nil {
 		fmt.Fprintln(os.Stderr, "gl-to-vulkan:", err)
 		os.Exit(1)
 	}
 }
 
-func run(frame int) error {
-	// 1. A GL context, current on its own OS thread: every GL call goes
-	// through ctx.Call.
-	ctx, err := headless.New(headless.Options{})
-	if err != nil {
-		return fmt.Errorf("no headless GL context: %w", err)
+func run(ctx *headless.Context, frame int) error {
+	// 1. What the GL context is, and on which GPU and driver.
+	if err := glimport.Init(ctx.ProcAddr); err != nil {
+		return err
 	}
-	defer ctx.Close()
-	var id glimport.Identity
-	ctx.Call(func() {
-		if err = glimport.Init(ctx.ProcAddr); err == nil {
-			id, err = glimport.QueryIdentity()
-		}
-	})
+	id, err := glimport.QueryIdentity()
 	if err != nil {
 		return err
 	}
@@ -97,48 +105,40 @@ func run(frame int) error {
 	}
 	defer unix.Close(fd) // ImportMemory imports a duplicate: fd stays ours
 
-	// 4 and 5, on the GL thread: import, set up the hand-off, draw.
-	var (
-		mem *glimport.Memory
-		tex *glimport.Texture
-		ho  *handoff.Resource
-	)
-	defer ctx.Call(func() { // GL objects go on the GL thread, before img
-		if ho != nil {
-			ho.Close()
-		}
-		if tex != nil {
-			tex.Close()
-		}
-		if mem != nil {
-			mem.Close()
-		}
-	})
-	ctx.Call(func() {
-		if mem, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
-			return
-		}
-		if tex, err = mem.Texture(img.Allocation()); err != nil {
-			return
-		}
-		if ho, err = handoff.New(handoff.Config{Device: dev, Image: img, Texture: tex, GL: id}); err != nil {
-			return
-		}
-		if err = ho.BeginGL(bridge.AccessReadWrite); err != nil {
-			return
-		}
-		err = testpattern.Draw(tex.Name(), tex.Target(), width, height, frame)
-		if endErr := ho.EndGL(); err == nil {
-			err = endErr
-		}
-	})
+	// 4. The same memory as a GL texture. The deferred Closes run before
+	// img's: GL lets go of the memory before Vulkan frees it.
+	mem, err := glimport.ImportMemory(img.Allocation(), fd)
+	if err != nil {
+		return err
+	}
+	defer mem.Close()
+	tex, err := mem.Texture(img.Allocation())
+	if err != nil {
+		return err
+	}
+	defer tex.Close()
+
+	// 5. The hand-off, then GL's draw inside a GL access.
+	ho, err := handoff.New(handoff.Config{Device: dev, Image: img, Texture: tex, GL: id})
+	if err != nil {
+		return err
+	}
+	defer ho.Close()
+	if err := ho.BeginGL(bridge.AccessReadWrite); err != nil {
+		return err
+	}
+	err = testpattern.Draw(tex.Name(), tex.Target(), width, height, frame)
+	if endErr := ho.EndGL(); err == nil {
+		err = endErr
+	}
 	if err != nil {
 		return err
 	}
 	fmt.Printf("GL drew frame %d of the test pattern into texture %d (%dx%d, %s)\n",
 		frame, tex.Name(), width, height, bridge.FormatR8G8B8A8Unorm)
 
-	// Vulkan reads the same memory, after GL's draw.
+	// Vulkan reads the same memory. sync is what the read's submission
+	// waits for (GL's draw) and signals; a renderer gives it to its own.
 	sync, err := ho.BeginVulkan(bridge.AccessRead)
 	if err != nil {
 		return err
@@ -148,24 +148,10 @@ func run(frame int) error {
 	if err != nil {
 		return err
 	}
-	if err := compare(px, testpattern.Expected(width, height, frame), width); err != nil {
-		return fmt.Errorf("Vulkan does not see what GL drew: %w", err)
+	if err := kit.Check(px, width, height, frame); err != nil {
+		return fmt.Errorf("what Vulkan read is not what GL drew: %w", err)
 	}
 	fmt.Printf("OK: Vulkan read all %d texels of VkImage %#x; every one is what GL drew (hand-off: %s)\n",
 		width*height, img.Handle(), ho.Path())
-	return nil
-}
-
-// compare reports the first texel where got differs from want (RGBA8 rows
-// of w texels, bottom row first).
-func compare(got, want []byte, w int) error {
-	if len(got) != len(want) {
-		return fmt.Errorf("read %d bytes, want %d", len(got), len(want))
-	}
-	for i := 0; i < len(got); i += 4 {
-		if [4]byte(got[i:i+4]) != [4]byte(want[i:i+4]) {
-			return fmt.Errorf("texel (%d,%d) is %v, want %v", i/4%w, i/4/w, got[i:i+4], want[i:i+4])
-		}
-	}
 	return nil
 }
