@@ -45,6 +45,20 @@ var layers = []struct {
 // exempt packages are in no layer and need none.
 var exempt = []string{"internal/layering"}
 
+// frontDoor is what a sample may import of the module, besides packages
+// under samples/ (a helper of theirs): the public API a renderer calls.
+var frontDoor = []string{"bridge", "bridge/broker", "share", "headless", "testpattern"}
+
+// lowLevelSamples may also import belowShare, the layers share is made
+// of (still no internal package): the one sample that shows them, for a
+// renderer that needs what share keeps to itself (GPU-side ordering with
+// its own Vulkan work, zero-copy or an error). Its comment says so; keep
+// this list that short.
+var (
+	lowLevelSamples = []string{"samples/gl-to-vulkan"}
+	belowShare      = []string{"glimport", "helperdev", "vkalloc", "handoff"}
+)
+
 // The ranks of test support (internal/testenv and the like).
 const (
 	minTestSupportRank = 8
@@ -148,6 +162,20 @@ func checkGraph(pkgs []pkg, inModule func(string) bool) []string {
 					bad("samples: %s imports %s: samples may use only the public API, no internal package", p.Path, q)
 					flagged[q] = true
 				}
+			}
+		}
+		// d: samples use the front door (an import c reported already is
+		// not reported again).
+		if under(p.Path, "samples") {
+			lowLevel := slices.Contains(lowLevelSamples, p.Path)
+			for _, q := range p.Imports {
+				if !inModule(q) || flagged[q] || slices.Contains(frontDoor, q) || under(q, "samples") ||
+					lowLevel && slices.Contains(belowShare, q) {
+					continue
+				}
+				bad("frontdoor: %s imports %s: a sample may use only %s and samples/..., and only %s also %s",
+					p.Path, q, strings.Join(frontDoor, ", "), strings.Join(lowLevelSamples, ", "), strings.Join(belowShare, ", "))
+				flagged[q] = true
 			}
 		}
 		// e: test support only in tests, in cmd/ and in test support (an
@@ -380,6 +408,11 @@ func TestCheckGraph(t *testing.T) {
 			[]string{"samples: samples/consumer imports internal/glutil"}},
 		{"sample imports test support", pkg{Path: "samples/consumer", Imports: []string{"internal/testenv"}},
 			[]string{"samples: samples/consumer imports internal/testenv"}},
+		{"sample imports a layer below share", pkg{Path: "samples/consumer", Imports: []string{"share", "samples/kit", "vkalloc", "headless"}},
+			[]string{"frontdoor: samples/consumer imports vkalloc: a sample may use only bridge, bridge/broker, share, headless, testpattern and samples/..."}},
+		{"the low-level sample imports the layers below share", pkg{Path: "samples/gl-to-vulkan", Imports: []string{"glimport", "helperdev", "vkalloc", "handoff", "samples/kit"}}, nil},
+		{"the low-level sample imports more", pkg{Path: "samples/gl-to-vulkan", Imports: []string{"vkalloc", "bridge/d3d"}},
+			[]string{"frontdoor: samples/gl-to-vulkan imports bridge/d3d"}},
 		{"library imports test support", pkg{Path: "share", Imports: []string{"internal/testenv"}},
 			[]string{"layers: share (layer 7) imports internal/testenv (layer 8): a package may import only lower layers, and test support only in tests"}},
 		{"package in no layer imports test support", pkg{Path: "internal/newthing", Imports: []string{"internal/gpuenv"}, TestImports: []string{"internal/testenv"}},
