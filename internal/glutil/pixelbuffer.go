@@ -119,7 +119,16 @@ func (p pixels) bind(pack bool) func() {
 // into the bound buffer.
 func (p pixels) ptr() unsafe.Pointer {
 	if p.pb != nil {
-		return gl.PtrOffset(p.off)
+		return BufferOffset(p.off)
 	}
 	return gl.Ptr(p.client)
 }
+
+// BufferOffset is the pointer argument that names byte off of the buffer
+// bound to a GL call's target (a pixel or vertex buffer) rather than
+// client memory. go-gl deprecates its PtrOffset for this in favour of
+// per-function offset overloads, which it has only for draw and vertex
+// calls, not for glTexSubImage, glReadPixels or glGetTexImage: the pointer
+// is formed here, once, as GL wants it, a small integer that is never
+// dereferenced on the Go side.
+func BufferOffset(off int) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(nil), off) }
