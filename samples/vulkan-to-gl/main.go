@@ -8,7 +8,9 @@
 // Vulkan memory is the only kind GL can import, so where the GL context
 // can import it (GL_EXT_memory_object_fd, and a Vulkan device with GL's
 // UUIDs) the texture is that memory, zero-copy. Elsewhere share copies at
-// the access boundaries; the code is the same, and it prints which.
+// the access boundaries; the code is the same, and it prints which. The GL
+// context is a headless one (samples/kit); a renderer makes the same calls
+// on the thread where its own context is current.
 //
 // Run it:
 //
