@@ -26,7 +26,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/testpattern"
@@ -298,34 +297,18 @@ const block = 1
 
 func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Options) ([]Result, error) {
 	progress(opts.Progress, "bench: %s: setting up", sz)
-	r := &rig{env: env, work: work, w: sz.W, h: sz.H, desc: bridge.Desc{
-		Dimension: bridge.DimensionTexture2D, Width: uint32(sz.W), Height: uint32(sz.H),
-		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm,
-	}}
+	r := newRig(env, work, sz)
 	paths := opts.paths()
-	runs := make([]pathRun, 0, len(paths))
+	runs := make([]*pathRun, 0, len(paths))
 	defer func() {
 		for _, pr := range runs {
 			pr.close()
 		}
 	}()
 	for _, p := range paths {
-		var pr pathRun
-		var err error
-		switch p {
-		case RenderOnly:
-			pr, err = newRenderOnly(r)
-		case Baseline:
-			pr, err = newBaseline(r)
-		case ZeroCopy:
-			pr, err = newZeroCopy(r, hp)
-		case Copy:
-			pr, err = newCopy(r)
-		case ShareCopy:
-			pr, err = newShareCopy(r)
-		}
+		pr, err := newPath(r, p, hp)
 		if err != nil {
-			return nil, fmt.Errorf("%s at %s: %w", p, sz, err)
+			return nil, err
 		}
 		runs = append(runs, pr)
 	}
@@ -384,8 +367,7 @@ func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Opt
 			return nil, err
 		}
 		out[i] = summarize(paths[i], sz, times[i], spent[i])
-		out[i].BytesCopied = pr.hostBytes()
-		out[i].GPUBytes = pr.gpuBytes()
+		out[i].BytesCopied, out[i].GPUBytes = pr.host, pr.gpu
 		out[i].Verified = true
 	}
 	var b strings.Builder

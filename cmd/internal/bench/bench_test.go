@@ -25,8 +25,8 @@ func newEnv(tb testing.TB) *gpuenv.Env {
 	return env
 }
 
-// newRun sets up path p at w×h with the default workload.
-func newRun(tb testing.TB, env *gpuenv.Env, p Path, w, h int) pathRun {
+// newRun sets up path p at w×h with the default workload, as Run does.
+func newRun(tb testing.TB, env *gpuenv.Env, p Path, w, h int) *pathRun {
 	tb.Helper()
 	var work *workload
 	var err error
@@ -35,21 +35,7 @@ func newRun(tb testing.TB, env *gpuenv.Env, p Path, w, h int) pathRun {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { env.GL.Call(work.close) })
-	r := &rig{env: env, work: work, w: w, h: h, desc: bridge.Desc{
-		Dimension: bridge.DimensionTexture2D, Width: uint32(w), Height: uint32(h),
-		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm,
-	}}
-	var pr pathRun
-	switch p {
-	case RenderOnly:
-		pr, err = newRenderOnly(r)
-	case Baseline:
-		pr, err = newBaseline(r)
-	case ZeroCopy:
-		pr, err = newZeroCopy(r, handoff.PathAuto)
-	case Copy:
-		pr, err = newCopy(r)
-	}
+	pr, err := newPath(newRig(env, work, Size{w, h}), p, handoff.PathAuto)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -87,7 +73,7 @@ func benchPath(b *testing.B, p Path) {
 			slices.Sort(times)
 			b.ReportMetric(ms(Percentile(times, 0.5)), "p50-ms")
 			b.ReportMetric(ms(Percentile(times, 0.99)), "p99-ms")
-			b.ReportMetric(float64(pr.hostBytes()), "host-B/frame")
+			b.ReportMetric(float64(pr.host), "host-B/frame")
 		})
 	}
 }
@@ -120,20 +106,11 @@ func TestCheckCatchesStaleFrames(t *testing.T) {
 	}
 	// The consumer's image must equal GL's: a consumer that missed the
 	// last frame holds the one before.
-	pr := newRun(t, env, ZeroCopy, 64, 32).(*zeroCopyRun)
+	pr := newRun(t, env, ZeroCopy, 64, 32)
 	if err := pr.frame(7); err != nil {
 		t.Fatal(err)
 	}
-	var err error
-	env.GL.Call(func() {
-		if err = pr.res.BeginGL(bridge.AccessReadWrite); err == nil {
-			err = pr.work.render(pr.fb, 8)
-			if eerr := pr.res.EndGL(); err == nil {
-				err = eerr
-			}
-		}
-	})
-	if err != nil {
+	if err := pr.onGL(pr.renderAccess, bridge.AccessReadWrite, func() error { return pr.work.render(pr.fb, 8) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := pr.check(8); err == nil || !strings.Contains(err.Error(), "differs from GL's") {

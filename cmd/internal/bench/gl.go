@@ -56,15 +56,9 @@ func newWorkload(draws int) (*workload, error) {
 	gl.AttachShader(p, vs)
 	gl.AttachShader(p, fs)
 	gl.LinkProgram(p)
-	var ok int32
-	gl.GetProgramiv(p, gl.LINK_STATUS, &ok)
-	if ok == gl.FALSE {
-		var n int32
-		gl.GetProgramiv(p, gl.INFO_LOG_LENGTH, &n)
-		log := make([]byte, max(n, 1))
-		gl.GetProgramInfoLog(p, int32(len(log)), nil, &log[0])
+	if err := objectStatus("glLinkProgram", p, gl.LINK_STATUS, gl.GetProgramiv, gl.GetProgramInfoLog); err != nil {
 		gl.DeleteProgram(p)
-		return nil, fmt.Errorf("bench: glLinkProgram: %s", strings.TrimRight(string(log), "\x00\n"))
+		return nil, err
 	}
 	w := &workload{prog: p, seed: gl.GetUniformLocation(p, gl.Str("seed\x00")), draws: draws}
 	if err := glutil.CheckError("glLinkProgram"); err != nil {
@@ -80,17 +74,27 @@ func compileShader(kind uint32, src string) (uint32, error) {
 	gl.ShaderSource(s, 1, csrc, nil)
 	free()
 	gl.CompileShader(s)
-	var ok int32
-	gl.GetShaderiv(s, gl.COMPILE_STATUS, &ok)
-	if ok == gl.FALSE {
-		var n int32
-		gl.GetShaderiv(s, gl.INFO_LOG_LENGTH, &n)
-		log := make([]byte, max(n, 1))
-		gl.GetShaderInfoLog(s, int32(len(log)), nil, &log[0])
+	if err := objectStatus("glCompileShader", s, gl.COMPILE_STATUS, gl.GetShaderiv, gl.GetShaderInfoLog); err != nil {
 		gl.DeleteShader(s)
-		return 0, fmt.Errorf("bench: glCompileShader: %s", strings.TrimRight(string(log), "\x00\n"))
+		return 0, err
 	}
 	return s, nil
+}
+
+// objectStatus is nil when status (GL_COMPILE_STATUS, GL_LINK_STATUS) of
+// shader or program obj is true, and otherwise an error with obj's info
+// log: a failed compile or link says why only there, not in glGetError.
+func objectStatus(call string, obj, status uint32, getiv func(uint32, uint32, *int32), getLog func(uint32, int32, *int32, *uint8)) error {
+	var ok int32
+	getiv(obj, status, &ok)
+	if ok != gl.FALSE {
+		return nil
+	}
+	var n int32
+	getiv(obj, gl.INFO_LOG_LENGTH, &n)
+	log := make([]byte, max(n, 1))
+	getLog(obj, int32(len(log)), nil, &log[0])
+	return fmt.Errorf("bench: %s: %s", call, strings.TrimRight(string(log), "\x00\n"))
 }
 
 func (w *workload) close() { gl.DeleteProgram(w.prog) }
@@ -153,7 +157,7 @@ func newFramebuffer(tex uint32, w, h int) (*framebuffer, error) {
 		gl.TexImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, int32(w), int32(h), 0, gl.RGBA, gl.UNSIGNED_BYTE, nil)
 		gl.BindTexture(gl.TEXTURE_2D, 0)
 		if err := glutil.CheckError("glTexImage2D"); err != nil {
-			fb.close()
+			fb.Close()
 			return nil, fmt.Errorf("bench: %w", err)
 		}
 	}
@@ -166,13 +170,15 @@ func newFramebuffer(tex uint32, w, h int) (*framebuffer, error) {
 		err = glutil.CheckError("glFramebufferTexture2D")
 	}
 	if err != nil {
-		fb.close()
+		fb.Close()
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	return fb, nil
 }
 
-func (fb *framebuffer) close() {
+// Close deletes the FBO, and the texture if it was made here; it returns
+// nil, and is an io.Closer so that a path releases it like its other objects.
+func (fb *framebuffer) Close() error {
 	if fb.fbo != 0 {
 		gl.DeleteFramebuffers(1, &fb.fbo)
 		fb.fbo = 0
@@ -181,6 +187,7 @@ func (fb *framebuffer) close() {
 		gl.DeleteTextures(1, &fb.tex)
 		fb.tex = 0
 	}
+	return nil
 }
 
 // read returns the texture's texels, rows bottom first.
@@ -252,11 +259,13 @@ func newPackBuffer(size int) (*packBuffer, error) {
 	return p, nil
 }
 
-func (p *packBuffer) close() {
+// Close deletes the buffer; like framebuffer's, it returns nil.
+func (p *packBuffer) Close() error {
 	if p.name != 0 {
 		gl.DeleteBuffers(1, &p.name)
 		p.name = 0
 	}
+	return nil
 }
 
 // readInto reads fb into the buffer, maps it and calls use with the
@@ -267,7 +276,10 @@ func (p *packBuffer) readInto(fb *framebuffer, use func([]byte) error) error {
 	defer gl.BindBuffer(gl.PIXEL_PACK_BUFFER, 0)
 	defer gl.BindFramebuffer(gl.READ_FRAMEBUFFER, 0)
 	gl.PixelStorei(gl.PACK_ALIGNMENT, 1)
-	gl.ReadPixels(0, 0, int32(fb.w), int32(fb.h), gl.RGBA, gl.UNSIGNED_BYTE, gl.PtrOffset(0))
+	// With a pixel-pack buffer bound, the pointer is an offset into it: nil
+	// is offset 0. (go-gl has no ReadPixels overload taking an offset, and
+	// PtrOffset is deprecated: a uintptr made a pointer upsets checkptr.)
+	gl.ReadPixels(0, 0, int32(fb.w), int32(fb.h), gl.RGBA, gl.UNSIGNED_BYTE, nil)
 	if err := glutil.CheckError("glReadPixels(GL_PIXEL_PACK_BUFFER)"); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"io"
 
 	"golang.org/x/sys/unix"
 
@@ -17,7 +18,8 @@ import (
 // Path names one way of getting a GL-rendered frame to its consumer.
 type Path string
 
-// The paths measured, in the order they are reported.
+// The paths measured. Each constant's comment says what one frame of it
+// does; Paths gives the order they are reported in.
 const (
 	// Baseline: GL renders, then glBlitFramebuffer copies the frame into
 	// another GL texture. No API is crossed: the floor for the others.
@@ -27,8 +29,9 @@ const (
 	// by the handoff access API. Nothing passes through host memory.
 	ZeroCopy Path = "zero-copy"
 	// Copy: what a bridge without shared memory does: glReadPixels into a
-	// pixel-pack buffer, map it, and upload the texels into the Vulkan
-	// image through a staging buffer (vkCmdCopyBufferToImage).
+	// pixel-pack buffer, map it, and upload the texels with vkalloc's
+	// WritePixels (one memcpy into the staging buffer the image keeps
+	// between transfers, then vkCmdCopyBufferToImage).
 	Copy Path = "copy"
 	// RenderOnly is the reference the others are read against: the same
 	// GL rendering and fence, delivered nowhere. A path's p50 minus this
@@ -42,26 +45,18 @@ const (
 )
 
 // Paths lists the paths every run measures in report order, the
-// reference first; AllPaths adds those measured on request.
+// reference first, so that each row after it can be read against it;
+// AllPaths adds those measured only on request.
 var (
 	Paths    = []Path{RenderOnly, Baseline, ZeroCopy, Copy}
 	AllPaths = append(append([]Path(nil), Paths...), ShareCopy)
 )
 
-// pathRun is one path's objects for one size.
-type pathRun interface {
-	// frame renders frame n and delivers it to the consumer; when it
-	// returns, the consumer holds the frame, complete and visible to it.
-	frame(n int) error
-	// check, after frame(n), compares the consumer's copy with what GL
-	// rendered, texel for texel, and reads frame n's number from it.
-	check(n int) error
-	// hostBytes is how many bytes of each frame pass through host memory,
-	// gpuBytes how many the GPU copies.
-	hostBytes() uint64
-	gpuBytes() uint64
-	close()
-}
+// CopyUpload says how the copy path gets the texels to the GPU. Reports
+// print it because earlier runs uploaded otherwise (the benchmark's own
+// staging buffer, `--staging persistent`, until commit a1f84f0), and a
+// table read later must say which it measured.
+const CopyUpload = "glReadPixels into a pixel-pack buffer, mapped; vkalloc WritePixels through the staging buffer the image keeps"
 
 // rig is what every path of a size shares: the GL context and helper
 // device, the workload and the frame size.
@@ -72,7 +67,182 @@ type rig struct {
 	w, h int
 }
 
+// newRig is the set-up of size sz: an RGBA8 2D texture, the format every
+// driver shares, so that a path is never measured on a fallback format.
+func newRig(env *gpuenv.Env, work *workload, sz Size) *rig {
+	return &rig{env: env, work: work, w: sz.W, h: sz.H, desc: bridge.Desc{
+		Dimension: bridge.DimensionTexture2D, Width: uint32(sz.W), Height: uint32(sz.H),
+		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm,
+	}}
+}
+
 func (r *rig) frameBytes() uint64 { return uint64(r.w) * uint64(r.h) * 4 }
+
+// accessor is an access API: handoff's GL side (through glSide) and
+// package share's resources. A frame's work on shared memory goes between
+// its BeginAccess and EndAccess, or the other API may see it half done.
+type accessor interface {
+	BeginAccess(bridge.Access) error
+	EndAccess() error
+}
+
+// glSide is a handoff resource's GL accesses as an accessor.
+type glSide struct{ *handoff.Resource }
+
+func (s glSide) BeginAccess(a bridge.Access) error { return s.BeginGL(a) }
+func (s glSide) EndAccess() error                  { return s.EndGL() }
+
+// within runs f inside an access to r (none when r is nil). f's error is
+// the one returned when both fail: it is the cause, the end's the effect.
+func within(r accessor, mode bridge.Access, f func() error) error {
+	if r == nil {
+		return f()
+	}
+	if err := r.BeginAccess(mode); err != nil {
+		return err
+	}
+	err := f()
+	if eerr := r.EndAccess(); err == nil {
+		err = eerr
+	}
+	return err
+}
+
+// pathRun is one path's objects at one size. Every path runs the same
+// frame and the same check, and differs only in the parts below, so that
+// what the paths' times compare is how each delivers the frame, not how
+// each was written:
+//
+//   - GL renders into fb, inside renderAccess where fb is memory another
+//     API shares;
+//   - deliver, still on GL's thread and inside that access, does what the
+//     path does with the frame on the GL side;
+//   - consume, after the access, is the consumer's part;
+//   - seen returns the consumer's copy for the check (nil: the path has no
+//     consumer, and GL's own frame is checked).
+type pathRun struct {
+	*rig
+	path Path
+	fb   *framebuffer
+	// renderAccess brackets the rendering. readAccess brackets the check's
+	// read of fb, needed only where fb is itself the shared memory: where it
+	// is GL's own texture (share's copy path), an access would first refill
+	// it from the shared memory, and the check would compare the consumer's
+	// copy with itself rather than with what GL rendered.
+	renderAccess, readAccess accessor
+	deliver                  func() error
+	consume                  func() error
+	seen                     func() ([]byte, error)
+	// host is how many bytes of each frame pass through host memory, gpu
+	// how many the GPU copies: what Result reports beside the times.
+	host, gpu uint64
+	// closers release what set-up made, last made first, so that nothing
+	// is freed before what was made from it.
+	closers []func()
+}
+
+// newPath sets up path p on r. A set-up that fails part way releases what
+// it made, so that a run that cannot measure one path leaks nothing.
+func newPath(r *rig, p Path, hp handoff.Path) (*pathRun, error) {
+	pr := &pathRun{rig: r, path: p}
+	var err error
+	switch p {
+	case RenderOnly:
+		err = pr.setUpRenderOnly()
+	case Baseline:
+		err = pr.setUpBaseline()
+	case ZeroCopy:
+		err = pr.setUpZeroCopy(hp)
+	case Copy:
+		err = pr.setUpCopy()
+	case ShareCopy:
+		err = pr.setUpShareCopy()
+	default:
+		err = fmt.Errorf("bench: no path %q", p)
+	}
+	if err != nil {
+		pr.close()
+		return nil, fmt.Errorf("%s at %dx%d: %w", p, r.w, r.h, err)
+	}
+	return pr, nil
+}
+
+// onGL runs f on GL's thread, inside an access to a when a is not nil.
+func (p *pathRun) onGL(a accessor, mode bridge.Access, f func() error) (err error) {
+	p.env.GL.Call(func() { err = within(a, mode, f) })
+	return err
+}
+
+// frame renders frame n and delivers it to the consumer; when it returns,
+// the consumer holds the frame, complete and visible to it.
+func (p *pathRun) frame(n int) error {
+	err := p.onGL(p.renderAccess, bridge.AccessReadWrite, func() error {
+		if err := p.work.render(p.fb, n); err != nil || p.deliver == nil {
+			return err
+		}
+		return p.deliver()
+	})
+	if err != nil || p.consume == nil {
+		return err
+	}
+	return p.consume()
+}
+
+// check, after frame(n), compares the consumer's copy with what GL
+// rendered, texel for texel, and reads frame n's number from it.
+func (p *pathRun) check(n int) error {
+	var src []byte
+	err := p.onGL(p.readAccess, bridge.AccessRead, func() (err error) {
+		src, err = p.fb.read()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	seen := src
+	if p.seen != nil {
+		if seen, err = p.seen(); err != nil {
+			return err
+		}
+	}
+	return compare(p.path, src, seen, p.w, p.h, n)
+}
+
+// release closes c with the path; releaseGL does it on GL's thread, which
+// GL objects need.
+func (p *pathRun) release(c io.Closer) { p.closers = append(p.closers, func() { c.Close() }) }
+func (p *pathRun) releaseGL(c io.Closer) {
+	p.closers = append(p.closers, func() { p.env.GL.Call(func() { c.Close() }) })
+}
+
+func (p *pathRun) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+	p.closers = nil
+}
+
+// newFramebuffer makes a framebuffer of the path's size around tex (a
+// texture of its own when tex is 0) that closes with the path.
+func (p *pathRun) newFramebuffer(tex uint32) (fb *framebuffer, err error) {
+	p.env.GL.Call(func() { fb, err = newFramebuffer(tex, p.w, p.h) })
+	if err != nil {
+		return nil, err
+	}
+	p.releaseGL(fb)
+	return fb, nil
+}
+
+// newImage makes an image of the path's size on the helper device that
+// closes with the path.
+func (p *pathRun) newImage() (*vkalloc.Image, error) {
+	im, err := vkalloc.NewImage(p.env.Dev, p.desc)
+	if err != nil {
+		return nil, err
+	}
+	p.release(im)
+	return im, nil
+}
 
 // compare checks that the consumer's texels equal GL's and carry frame n.
 func compare(p Path, gl, seen []byte, w, h, n int) error {
@@ -89,109 +259,40 @@ func compare(p Path, gl, seen []byte, w, h, n int) error {
 	return nil
 }
 
-// renderRun: GL renders; the frame ends when a fence says GL is done.
-type renderRun struct {
-	*rig
-	fb *framebuffer
-}
-
-func newRenderOnly(r *rig) (pathRun, error) {
-	ro := &renderRun{rig: r}
-	var err error
-	r.env.GL.Call(func() { ro.fb, err = newFramebuffer(0, r.w, r.h) })
-	if err != nil {
-		return nil, err
-	}
-	return ro, nil
-}
-
-func (ro *renderRun) frame(n int) (err error) {
-	ro.env.GL.Call(func() {
-		if err = ro.work.render(ro.fb, n); err == nil {
-			err = finish()
-		}
-	})
+// setUpRenderOnly: GL renders; the frame ends when a fence says GL is
+// done. There is no consumer: the check reads the frame number back.
+func (p *pathRun) setUpRenderOnly() (err error) {
+	p.fb, err = p.newFramebuffer(0)
+	p.deliver = finish
 	return err
 }
 
-// check has no consumer to compare with: it reads the frame number back.
-func (ro *renderRun) check(n int) (err error) {
-	var px []byte
-	ro.env.GL.Call(func() { px, err = ro.fb.read() })
-	if err != nil {
-		return err
-	}
-	return compare(RenderOnly, px, px, ro.w, ro.h, n)
-}
-
-func (ro *renderRun) hostBytes() uint64 { return 0 }
-func (ro *renderRun) gpuBytes() uint64  { return 0 }
-
-func (ro *renderRun) close() { ro.env.GL.Call(ro.fb.close) }
-
-// baselineRun: GL renders into src and blits into dst; the frame ends when
-// a fence says GL has executed both.
-type baselineRun struct {
-	*rig
-	src, dst *framebuffer
-}
-
-func newBaseline(r *rig) (pathRun, error) {
-	b := &baselineRun{rig: r}
+// setUpBaseline: GL renders into fb and blits into a second texture; the
+// frame ends when a fence says GL has executed both.
+func (p *pathRun) setUpBaseline() error {
 	var err error
-	r.env.GL.Call(func() {
-		if b.src, err = newFramebuffer(0, r.w, r.h); err != nil {
-			return
-		}
-		b.dst, err = newFramebuffer(0, r.w, r.h)
-	})
-	if err != nil {
-		b.close()
-		return nil, err
+	if p.fb, err = p.newFramebuffer(0); err != nil {
+		return err
 	}
-	return b, nil
-}
-
-func (b *baselineRun) frame(n int) (err error) {
-	b.env.GL.Call(func() {
-		if err = b.work.render(b.src, n); err != nil {
-			return
-		}
-		if err = blit(b.src, b.dst); err != nil {
-			return
-		}
-		err = finish()
-	})
-	return err
-}
-
-func (b *baselineRun) check(n int) (err error) {
-	var src, dst []byte
-	b.env.GL.Call(func() {
-		if src, err = b.src.read(); err == nil {
-			dst, err = b.dst.read()
-		}
-	})
+	dst, err := p.newFramebuffer(0)
 	if err != nil {
 		return err
 	}
-	return compare(Baseline, src, dst, b.w, b.h, n)
-}
-
-func (b *baselineRun) hostBytes() uint64 { return 0 }
-func (b *baselineRun) gpuBytes() uint64  { return b.frameBytes() }
-
-func (b *baselineRun) close() {
-	b.env.GL.Call(func() {
-		for _, fb := range []*framebuffer{b.src, b.dst} {
-			if fb != nil {
-				fb.close()
-			}
+	p.gpu = p.frameBytes()
+	p.deliver = func() error {
+		if err := blit(p.fb, dst); err != nil {
+			return err
 		}
-	})
+		return finish()
+	}
+	p.seen = func() (px []byte, err error) {
+		p.env.GL.Call(func() { px, err = dst.read() })
+		return px, err
+	}
+	return nil
 }
 
-// zeroCopyRun: GL renders into the shared image's texture inside a
+// setUpZeroCopy: GL renders into the shared image's texture inside a
 // handoff GL access; then, inside a Vulkan access, the consumer device
 // copies the shared image into its own image (vkalloc.CopyTo waits for
 // the copy to complete).
@@ -201,190 +302,86 @@ func (b *baselineRun) close() {
 // semaphores with a second VkDevice is not in the access API yet. The
 // copy is the same vkCmdCopyImage a second device on the same GPU would
 // record; only its queue is the helper's.
-type zeroCopyRun struct {
-	*rig
-	shared *vkalloc.Image
-	mem    *glimport.Memory
-	tex    *glimport.Texture
-	fb     *framebuffer
-	res    *handoff.Resource
-	own    *vkalloc.Image
-}
-
-func newZeroCopy(r *rig, path handoff.Path) (pathRun, error) {
-	z := &zeroCopyRun{rig: r}
-	fail := func(err error) (pathRun, error) {
-		z.close()
-		return nil, err
-	}
-	var err error
-	if z.shared, err = vkalloc.NewImage(r.env.Dev, r.desc); err != nil {
-		return fail(err)
-	}
-	if z.own, err = vkalloc.NewImage(r.env.Dev, r.desc); err != nil {
-		return fail(err)
-	}
-	fd, err := z.shared.ExportFD()
+func (p *pathRun) setUpZeroCopy(hp handoff.Path) error {
+	shared, err := p.newImage()
 	if err != nil {
-		return fail(err)
+		return err
+	}
+	own, err := p.newImage()
+	if err != nil {
+		return err
+	}
+	fd, err := shared.ExportFD()
+	if err != nil {
+		return err
 	}
 	defer unix.Close(fd) // ImportMemory imports a duplicate
-	rec := z.shared.Allocation()
-	r.env.GL.Call(func() {
-		if z.mem, err = glimport.ImportMemory(rec, fd); err != nil {
+	rec := shared.Allocation()
+	var tex *glimport.Texture
+	p.env.GL.Call(func() {
+		var mem *glimport.Memory
+		if mem, err = glimport.ImportMemory(rec, fd); err != nil {
 			return
 		}
-		if z.tex, err = z.mem.Texture(rec); err != nil {
-			return
-		}
-		if z.fb, err = newFramebuffer(z.tex.Name(), r.w, r.h); err != nil {
-			return
-		}
-		z.res, err = handoff.New(handoff.Config{Device: r.env.Dev, Image: z.shared, Texture: z.tex, GL: r.env.ID, Path: path})
-	})
-	if err != nil {
-		return fail(err)
-	}
-	return z, nil
-}
-
-func (z *zeroCopyRun) frame(n int) (err error) {
-	z.env.GL.Call(func() {
-		if err = z.res.BeginGL(bridge.AccessReadWrite); err != nil {
-			return
-		}
-		err = z.work.render(z.fb, n)
-		if eerr := z.res.EndGL(); err == nil {
-			err = eerr
+		p.releaseGL(mem)
+		if tex, err = mem.Texture(rec); err == nil {
+			p.releaseGL(tex)
 		}
 	})
 	if err != nil {
 		return err
 	}
-	sync, err := z.res.BeginVulkan(bridge.AccessRead)
-	if err != nil {
+	if p.fb, err = p.newFramebuffer(tex.Name()); err != nil {
 		return err
 	}
-	err = z.shared.CopyTo(z.own, sync)
-	z.res.EndVulkan(err)
-	return err
-}
-
-func (z *zeroCopyRun) check(n int) (err error) {
-	var src []byte
-	z.env.GL.Call(func() {
-		if err = z.res.BeginGL(bridge.AccessRead); err != nil {
-			return
-		}
-		src, err = z.fb.read()
-		if eerr := z.res.EndGL(); err == nil {
-			err = eerr
-		}
+	var res *handoff.Resource
+	p.env.GL.Call(func() {
+		res, err = handoff.New(handoff.Config{Device: p.env.Dev, Image: shared, Texture: tex, GL: p.env.ID, Path: hp})
 	})
 	if err != nil {
 		return err
 	}
-	seen, err := z.own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
+	p.releaseGL(res)
+	p.renderAccess, p.readAccess = glSide{res}, glSide{res}
+	p.gpu = p.frameBytes()
+	p.consume = func() error {
+		sync, err := res.BeginVulkan(bridge.AccessRead)
+		if err != nil {
+			return err
+		}
+		err = shared.CopyTo(own, sync)
+		res.EndVulkan(err)
+		return err
+	}
+	p.seen = func() ([]byte, error) { return own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{}) }
+	return nil
+}
+
+// setUpCopy: GL renders into its own texture; deliver reads it into a
+// pixel-pack buffer, maps it, and uploads the mapped texels with vkalloc's
+// WritePixels (see CopyUpload), which waits for the upload to complete.
+// Uploading straight from the mapping leaves one memcpy per frame in host
+// memory: the copy path's best case.
+func (p *pathRun) setUpCopy() error {
+	img, err := p.newImage()
 	if err != nil {
 		return err
 	}
-	return compare(ZeroCopy, src, seen, z.w, z.h, n)
-}
-
-func (z *zeroCopyRun) hostBytes() uint64 { return 0 }
-func (z *zeroCopyRun) gpuBytes() uint64  { return z.frameBytes() }
-
-func (z *zeroCopyRun) close() {
-	z.env.GL.Call(func() {
-		if z.res != nil {
-			z.res.Close()
-		}
-		if z.fb != nil {
-			z.fb.close()
-		}
-		if z.tex != nil {
-			z.tex.Close()
-		}
-		if z.mem != nil {
-			z.mem.Close()
-		}
-	})
-	for _, im := range []*vkalloc.Image{z.own, z.shared} {
-		if im != nil {
-			im.Close()
-		}
+	if p.fb, err = p.newFramebuffer(0); err != nil {
+		return err
 	}
-}
-
-// copyRun: GL renders into its own texture; glReadPixels into a pixel-pack
-// buffer, which is mapped, and the mapped texels are uploaded into the
-// Vulkan image with vkalloc's WritePixels (one host copy into the staging
-// buffer the image keeps, then vkCmdCopyBufferToImage). The upload waits
-// for its completion.
-type copyRun struct {
-	*rig
-	fb  *framebuffer
-	pbo *packBuffer
-	img *vkalloc.Image
-}
-
-func newCopy(r *rig) (pathRun, error) {
-	c := &copyRun{rig: r}
-	var err error
-	if c.img, err = vkalloc.NewImage(r.env.Dev, r.desc); err != nil {
-		return nil, err
-	}
-	r.env.GL.Call(func() {
-		if c.fb, err = newFramebuffer(0, r.w, r.h); err != nil {
-			return
-		}
-		c.pbo, err = newPackBuffer(int(r.frameBytes()))
-	})
+	var pbo *packBuffer
+	p.env.GL.Call(func() { pbo, err = newPackBuffer(int(p.frameBytes())) })
 	if err != nil {
-		c.close()
-		return nil, err
+		return err
 	}
-	return c, nil
-}
-
-func (c *copyRun) frame(n int) (err error) {
-	c.env.GL.Call(func() {
-		if err = c.work.render(c.fb, n); err != nil {
-			return
-		}
-		err = c.pbo.readInto(c.fb, func(data []byte) error {
-			return c.img.WritePixels(bridge.Subresource{}, data, vkalloc.Sync{})
+	p.releaseGL(pbo)
+	p.host, p.gpu = p.frameBytes(), p.frameBytes()
+	p.deliver = func() error {
+		return pbo.readInto(p.fb, func(texels []byte) error {
+			return img.WritePixels(bridge.Subresource{}, texels, vkalloc.Sync{})
 		})
-	})
-	return err
-}
-
-func (c *copyRun) check(n int) (err error) {
-	var src []byte
-	c.env.GL.Call(func() { src, err = c.fb.read() })
-	if err != nil {
-		return err
 	}
-	seen, err := c.img.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
-	if err != nil {
-		return err
-	}
-	return compare(Copy, src, seen, c.w, c.h, n)
-}
-
-func (c *copyRun) hostBytes() uint64 { return c.frameBytes() }
-func (c *copyRun) gpuBytes() uint64  { return c.frameBytes() }
-
-func (c *copyRun) close() {
-	c.env.GL.Call(func() {
-		if c.pbo != nil {
-			c.pbo.close()
-		}
-		if c.fb != nil {
-			c.fb.close()
-		}
-	})
-	if c.img != nil {
-		c.img.Close()
-	}
+	p.seen = func() ([]byte, error) { return img.ReadPixels(bridge.Subresource{}, vkalloc.Sync{}) }
+	return nil
 }
