@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/headless"
-	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -76,116 +73,72 @@ var formatKinds = []formatKind{
 	{"2d-ms4", kindDesc(bridge.DimensionTexture2D, 16, 16, 1, 4)},
 }
 
+// glCheck is formatRow.GLCheck for a report made with or without probe.
+func glCheck(probe bool) string {
+	if probe {
+		return "probe"
+	}
+	return "table"
+}
+
 // gatherFormats asks the helper device matched to the GL context on
 // platform about every format × kind, and GL about the ones it can share:
 // by the table, or with probe by importing a real allocation of each.
 func gatherFormats(platform string, probe bool) (*formatsReport, error) {
-	ctx, err := headless.New(headless.Options{Platform: platform})
+	env, err := gpuenv.NewEnv(platform)
 	if err != nil {
 		return nil, err
 	}
-	defer ctx.Close()
-	var id glimport.Identity
-	ctx.Call(func() {
-		if err = glimport.Init(ctx.ProcAddr); err == nil {
-			id, err = glimport.QueryIdentity()
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	dev, err := gpuenv.OpenHelper(id)
-	if err != nil {
-		return nil, fmt.Errorf("no Vulkan device to share with GL %q: %w", id.Renderer, err)
-	}
-	defer dev.Close()
-	r := &formatsReport{GLRenderer: id.Renderer, VKDevice: dev.Caps().DeviceName, Probed: probe}
-	check := "table"
-	if probe {
-		check = "probe"
-	}
+	defer env.Close()
+	r := &formatsReport{GLRenderer: env.ID.Renderer, VKDevice: env.Dev.Caps().DeviceName, Probed: probe}
 	for _, fi := range bridge.Formats() {
 		for _, k := range formatKinds {
-			d := k.desc(fi.Format)
-			row := formatRow{Format: fi.Name, Kind: k.name, Desc: d.String(), GLCheck: check}
-			if err := d.Validate(); err != nil {
-				row.Reason = "not a Direct3D resource: " + err.Error()
-				r.Rows = append(r.Rows, row)
-				continue
-			}
-			sup, err := vkalloc.QuerySupport(dev, d)
-			if err != nil {
-				row.Reason = err.Error()
-				r.Rows = append(r.Rows, row)
-				continue
-			}
-			row.VkFormat = sup.Storage.VkFormat
-			row.Exportable, row.Importable, row.DedicatedOnly = sup.Exportable, sup.Importable, sup.DedicatedOnly
-			row.Renderable, row.Sampleable = sup.Renderable, sup.Sampleable
-			if d.SampleCount&sup.SampleCounts == 0 {
-				row.Exportable = false
-				row.Reason = fmt.Sprintf("%d samples not among the device's counts %#x", d.SampleCount, sup.SampleCounts)
-				r.Rows = append(r.Rows, row)
-				continue
-			}
-			a := bridge.Allocation{Desc: d, VkFormat: sup.Storage.VkFormat}
-			if err := glimport.CheckTexture(a); err != nil {
-				row.Reason = err.Error()
-			} else if !id.MemoryObjectFD {
-				row.Reason = "the GL context lacks GL_EXT_memory_object_fd"
-			} else if !probe {
-				row.GLImportable = true
-			} else if err := probeTexture(ctx, dev, d); err != nil {
-				row.Reason = "probe: " + err.Error()
-			} else {
-				row.GLImportable = true
-			}
-			r.Rows = append(r.Rows, row)
+			r.Rows = append(r.Rows, textureRow(env, fi, k, probe))
 		}
 	}
-	r.Rows = append(r.Rows, bufferRow(ctx, dev, id.MemoryObjectFD, probe))
+	r.Rows = append(r.Rows, bufferRow(env, probe))
 	return r, nil
 }
 
-// probeTexture allocates d on the helper device, imports it into GL and
-// makes a texture of it: the honest answer to "can GL import this".
-func probeTexture(ctx *headless.Context, dev *helperdev.Device, d bridge.Desc) error {
-	img, err := vkalloc.NewImage(dev, d)
-	if err != nil {
-		return err
+// textureRow is format fi as a resource of kind k. Each answer that is no
+// ends the row with its reason: later questions presuppose the earlier
+// ones (GL cannot import what Vulkan cannot export).
+func textureRow(env *gpuenv.Env, fi bridge.FormatInfo, k formatKind, probe bool) formatRow {
+	d := k.desc(fi.Format)
+	row := formatRow{Format: fi.Name, Kind: k.name, Desc: d.String(), GLCheck: glCheck(probe)}
+	if err := d.Validate(); err != nil {
+		row.Reason = "not a Direct3D resource: " + err.Error()
+		return row
 	}
-	defer img.Close()
-	fd, err := img.ExportFD()
+	sup, err := vkalloc.QuerySupport(env.Dev, d)
 	if err != nil {
-		return err
+		row.Reason = err.Error()
+		return row
 	}
-	defer unix.Close(fd) // ImportMemory imports a duplicate
-	ctx.Call(func() {
-		var m *glimport.Memory
-		if m, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
-			return
-		}
-		defer m.Close()
-		var t *glimport.Texture
-		if t, err = m.Texture(img.Allocation()); err == nil {
-			t.Close()
-		}
-	})
-	return err
+	row.VkFormat = sup.Storage.VkFormat
+	row.Exportable, row.Importable, row.DedicatedOnly = sup.Exportable, sup.Importable, sup.DedicatedOnly
+	row.Renderable, row.Sampleable = sup.Renderable, sup.Sampleable
+	if d.SampleCount&sup.SampleCounts == 0 {
+		row.Exportable = false
+		row.Reason = fmt.Sprintf("%d samples not among the device's counts %#x", d.SampleCount, sup.SampleCounts)
+		return row
+	}
+	if err := glimport.CheckTexture(bridge.Allocation{Desc: d, VkFormat: sup.Storage.VkFormat}); err != nil {
+		row.Reason = err.Error()
+		return row
+	}
+	row.GLImportable, row.Reason = glImportable(probe, func() error { return probeTexture(env, d) })
+	return row
 }
 
-// bufferRow is the one row for buffers, which have no format. vkalloc has
-// no buffer query, so exportable and importable come from doing it: a
-// 4096-byte buffer is exported and imported again on the helper device.
-// GL by the table can import any buffer where it has memory objects; the
-// probe imports the buffer and views it.
-func bufferRow(ctx *headless.Context, dev *helperdev.Device, memoryFD, probe bool) formatRow {
+// bufferRow is the one row for buffers, which have no format. Exportable
+// and importable come from doing it, a 4096-byte buffer exported and
+// imported again on the helper device: that answers for the driver, where
+// vkalloc.QueryBufferSupport answers for what it claims.
+func bufferRow(env *gpuenv.Env, probe bool) formatRow {
 	d := bridge.Desc{Dimension: bridge.DimensionBuffer, Width: 4096, Height: 1, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1}
-	row := formatRow{Format: "UNKNOWN", Kind: "buffer", Desc: d.String(), GLCheck: "table"}
-	if probe {
-		row.GLCheck = "probe"
-	}
-	b, err := vkalloc.NewBuffer(dev, d)
+	row := formatRow{Format: "UNKNOWN", Kind: "buffer", Desc: d.String(), GLCheck: glCheck(probe)}
+	b, err := vkalloc.NewBuffer(env.Dev, d)
 	if err != nil {
 		row.Reason = err.Error()
 		return row
@@ -203,7 +156,7 @@ func bufferRow(ctx *headless.Context, dev *helperdev.Device, memoryFD, probe boo
 		row.Reason = err.Error()
 		return row
 	}
-	ib, err := vkalloc.ImportBuffer(dev, b.Allocation(), dup)
+	ib, err := vkalloc.ImportBuffer(env.Dev, b.Allocation(), dup)
 	if err != nil {
 		unix.Close(dup) // a failed import leaves the fd the caller's
 		row.Reason = err.Error()
@@ -211,30 +164,65 @@ func bufferRow(ctx *headless.Context, dev *helperdev.Device, memoryFD, probe boo
 	}
 	ib.Close()
 	row.Importable = true
-	switch {
-	case !memoryFD:
-		row.Reason = "the GL context lacks GL_EXT_memory_object_fd"
-	case !probe:
-		row.GLImportable = true
-	default:
-		ctx.Call(func() {
-			var m *glimport.Memory
-			if m, err = glimport.ImportMemory(b.Allocation(), fd); err != nil {
-				return
-			}
-			defer m.Close()
-			var gb *glimport.Buffer
-			if gb, err = m.Buffer(b.Allocation()); err == nil {
-				gb.Close()
-			}
+	row.GLImportable, row.Reason = glImportable(probe, func() error {
+		return importInto(env, b.Allocation(), fd, func(m *glimport.Memory, a bridge.Allocation) (io.Closer, error) {
+			gb, err := m.Buffer(a)
+			return gb, err
 		})
-		if err != nil {
-			row.Reason = "probe: " + err.Error()
-		} else {
-			row.GLImportable = true
-		}
-	}
+	})
 	return row
+}
+
+// glImportable is the GL column of a row whose Vulkan side can share, and
+// the reason when it is no. By the table, GL imports what its rules allow
+// (gpuenv.NewEnv has already refused a GL without memory objects); the
+// probe runs try, which asks GL itself, since no query says whether a
+// driver really takes the memory.
+func glImportable(probe bool, try func() error) (bool, string) {
+	if !probe {
+		return true, ""
+	}
+	if err := try(); err != nil {
+		return false, "probe: " + err.Error()
+	}
+	return true, ""
+}
+
+// probeTexture allocates d on the helper device and makes a GL texture of
+// it: the honest answer to "can GL import this".
+func probeTexture(env *gpuenv.Env, d bridge.Desc) error {
+	img, err := vkalloc.NewImage(env.Dev, d)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	fd, err := img.ExportFD()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return importInto(env, img.Allocation(), fd, func(m *glimport.Memory, a bridge.Allocation) (io.Closer, error) {
+		t, err := m.Texture(a)
+		return t, err
+	})
+}
+
+// importInto imports fd, the memory of a, into GL and makes of it what
+// view makes (a texture, a buffer), then frees both. ImportMemory imports
+// a duplicate: fd stays the caller's.
+func importInto(env *gpuenv.Env, a bridge.Allocation, fd int, view func(*glimport.Memory, bridge.Allocation) (io.Closer, error)) (err error) {
+	env.GL.Call(func() {
+		var m *glimport.Memory
+		if m, err = glimport.ImportMemory(a, fd); err != nil {
+			return
+		}
+		defer m.Close()
+		var v io.Closer
+		if v, err = view(m, a); err == nil {
+			v.Close()
+		}
+	})
+	return err
 }
 
 // runFormats is glshare info --formats: the table as text, or with asJSON
@@ -244,21 +232,11 @@ func runFormats(w io.Writer, platform string, asJSON, probe bool) error {
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	printFormats(w, r)
-	return nil
+	return printReport(w, asJSON, r, func(w io.Writer) { printFormats(w, r) })
 }
 
 func printFormats(w io.Writer, r *formatsReport) {
-	check := "table"
-	if r.Probed {
-		check = "probe"
-	}
-	fmt.Fprintf(w, "GL %s, Vulkan %s; GL column by %s\n", r.GLRenderer, r.VKDevice, check)
+	fmt.Fprintf(w, "GL %s, Vulkan %s; GL column by %s\n", r.GLRenderer, r.VKDevice, glCheck(r.Probed))
 	fmt.Fprintf(w, "%-22s %-9s %4s %-6s %-6s %-9s %-3s %-6s %-6s %s\n", "FORMAT", "KIND", "VK", "EXPORT", "IMPORT", "DEDICATED", "GL", "RENDER", "SAMPLE", "WHY NOT")
 	shareable := 0
 	for _, row := range r.Rows {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -45,14 +44,7 @@ func TestFormatsTable(t *testing.T) {
 	if b := findRow(t, table, "UNKNOWN", "buffer"); !b.Exportable || !b.Importable {
 		t.Errorf("buffer: %+v", b)
 	}
-	b, err := json.Marshal(table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	m, _ := printedJSON(t, table)
 	rows, _ := m["rows"].([]any)
 	if len(rows) != len(table.Rows) || m["gl_renderer"] == "" {
 		t.Fatalf("JSON: %d rows, renderer %v", len(rows), m["gl_renderer"])

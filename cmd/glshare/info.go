@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -87,15 +86,13 @@ func runInfo(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	}
-	printInfo(os.Stdout, r)
-	return nil
+	return printReport(os.Stdout, *asJSON, r, func(w io.Writer) { printInfo(w, r) })
 }
 
+// gatherInfo opens GL on platform and asks it, and every Vulkan device,
+// what they can share. It opens GL by itself rather than with
+// gpuenv.NewEnv, which fails without a matching helper device: info must
+// report on exactly the machines where that fails, and say why (Problem).
 func gatherInfo(platform string) (*infoReport, error) {
 	ctx, err := headless.New(headless.Options{Platform: platform})
 	if err != nil {

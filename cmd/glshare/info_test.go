@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -11,14 +10,7 @@ func TestInfoJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	m, b := printedJSON(t, r)
 	for _, k := range []string{"gl_renderer", "vk_device", "uuid_match", "memory_fd", "semaphore_fd", "sync_path", "extensions"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("info --json lacks %q: %s", k, b)

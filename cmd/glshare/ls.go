@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -136,40 +136,47 @@ func runLs(args []string) error {
 	}
 	entries := make([]lsEntry, 0, len(list))
 	for _, r := range list {
-		a := r.Allocation
-		entries = append(entries, lsEntry{
-			KMT: uint32(r.KMT), KMTHex: r.KMT.String(), Names: r.Names, Desc: a.Desc.String(),
-			Allocation: lsAllocation{
-				Dimension: a.Desc.Dimension.String(), Width: a.Desc.Width, Height: a.Desc.Height,
-				DepthOrArraySize: a.Desc.DepthOrArraySize, MipLevels: a.Desc.MipLevels, SampleCount: a.Desc.SampleCount,
-				Format: a.Desc.Format.String(), DXGIFormat: uint32(a.Desc.Format), VkFormat: a.VkFormat,
-				Tiling: a.Tiling.String(), Dedicated: a.Dedicated, DriverUUID: a.Device.Driver.String(), DeviceUUID: a.Device.Device.String(),
-			},
-			Size: a.Size, DataLen: r.DataLen, CreatorPID: r.CreatorPID, CreatorConnected: r.CreatorConnected,
-			Refs: r.Refs, Holders: []lsHolder{},
-			SyncFDs: len(r.Syncs), SyncKinds: []string{}, Mutex: mutexSummary(r.Mutex),
-		})
-		for _, s := range r.Syncs {
-			kind := "binary"
-			if s.Timeline {
-				kind = "timeline"
-			}
-			entries[len(entries)-1].SyncKinds = append(entries[len(entries)-1].SyncKinds, kind)
-		}
-		for _, h := range r.Holders {
-			entries[len(entries)-1].Holders = append(entries[len(entries)-1].Holders, lsHolder(h))
-		}
-		entries[len(entries)-1].memoryAndSync(a)
-		if entries[len(entries)-1].Names == nil {
-			entries[len(entries)-1].Names = []string{}
-		}
+		entries = append(entries, newLsEntry(r))
 	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(entries)
+	return printReport(os.Stdout, *asJSON, entries, func(w io.Writer) { printLs(w, entries) })
+}
+
+// newLsEntry is r as ls reports it. Empty lists are made empty rather than
+// nil, so that the JSON has [] where a script iterates, never null.
+func newLsEntry(r broker.ResourceInfo) lsEntry {
+	a := r.Allocation
+	e := lsEntry{
+		KMT: uint32(r.KMT), KMTHex: r.KMT.String(), Names: r.Names, Desc: a.Desc.String(),
+		Allocation: lsAllocation{
+			Dimension: a.Desc.Dimension.String(), Width: a.Desc.Width, Height: a.Desc.Height,
+			DepthOrArraySize: a.Desc.DepthOrArraySize, MipLevels: a.Desc.MipLevels, SampleCount: a.Desc.SampleCount,
+			Format: a.Desc.Format.String(), DXGIFormat: uint32(a.Desc.Format), VkFormat: a.VkFormat,
+			Tiling: a.Tiling.String(), Dedicated: a.Dedicated, DriverUUID: a.Device.Driver.String(), DeviceUUID: a.Device.Device.String(),
+		},
+		Size: a.Size, DataLen: r.DataLen, CreatorPID: r.CreatorPID, CreatorConnected: r.CreatorConnected,
+		Refs: r.Refs, Holders: []lsHolder{},
+		SyncFDs: len(r.Syncs), SyncKinds: []string{}, Mutex: mutexSummary(r.Mutex),
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	for _, s := range r.Syncs {
+		kind := "binary"
+		if s.Timeline {
+			kind = "timeline"
+		}
+		e.SyncKinds = append(e.SyncKinds, kind)
+	}
+	for _, h := range r.Holders {
+		e.Holders = append(e.Holders, lsHolder(h))
+	}
+	e.memoryAndSync(a)
+	if e.Names == nil {
+		e.Names = []string{}
+	}
+	return e
+}
+
+// printLs is ls's table: the facts a person looks for, in words.
+func printLs(w io.Writer, entries []lsEntry) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tMEMORY\tSIZE\tPID\tREFS\tHOLDERS\tSYNC\tMUTEX")
 	for _, e := range entries {
 		name := "-"
@@ -194,5 +201,5 @@ func runLs(args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", e.KMTHex, name, e.Desc, memory, e.Size, pid, e.Refs, strings.Join(holders, " "), syncs, e.Mutex)
 	}
-	return tw.Flush()
+	tw.Flush()
 }

@@ -4,8 +4,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 )
@@ -25,6 +28,30 @@ func register(c command) {
 		panic("glshare: command registered twice: " + c.name)
 	}
 	commands[c.name] = c
+}
+
+// writeJSON writes v the way every glshare command writes JSON: indented,
+// so that people can read what scripts parse, one value a line.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printReport is every command's --json switch: v as JSON, or what text
+// writes. The text is written in one piece, so that a failed write to
+// stdout (a closed pipe) is an error of the command rather than lost.
+func printReport(w io.Writer, asJSON bool, v any, text func(io.Writer)) error {
+	var b bytes.Buffer
+	if asJSON {
+		if err := writeJSON(&b, v); err != nil {
+			return err
+		}
+	} else {
+		text(&b)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
 }
 
 func usage() {
