@@ -6,21 +6,13 @@ import (
 	"fmt"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
 func TestBufferAcrossDevices(t *testing.T) {
 	dev := openAny(t)
-	caps := dev.Caps()
-	other, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: caps.Device.Driver, Device: caps.Device.Device}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := openSecond(t, dev)
 	d := bridge.Desc{Dimension: bridge.DimensionBuffer, Width: 4099, Height: 1, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1}
 	b, err := vkalloc.NewBuffer(dev, d)
 	if err != nil {
@@ -31,15 +23,7 @@ func TestBufferAcrossDevices(t *testing.T) {
 	if err := b.WriteBytes(0, want, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := b.ExportFD()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ib, err := vkalloc.ImportBuffer(other, b.Allocation(), fd)
-	if err != nil {
-		unix.Close(fd)
-		t.Fatal(err)
-	}
+	ib, _ := importOn(t, other, b, vkalloc.ImportBuffer)
 	defer ib.Close()
 	got, err := ib.ReadBytes(0, 4099, vkalloc.Sync{})
 	if err != nil {
@@ -76,11 +60,7 @@ func TestLevelsAndLayers(t *testing.T) {
 		{Dimension: bridge.DimensionTexture1D, Width: 64, Height: 1, DepthOrArraySize: 2, MipLevels: 3, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm},
 	} {
 		t.Run(d.String(), func(t *testing.T) {
-			im, err := vkalloc.NewImage(dev, d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer im.Close()
+			im := newImage(t, dev, d)
 			layers := d.DepthOrArraySize
 			if d.Dimension == bridge.DimensionTextureCube {
 				layers *= 6
@@ -123,11 +103,7 @@ func TestDepthStencilAndInteger(t *testing.T) {
 	dev := openAny(t)
 	d := desc2D(8, 8)
 	d.Format = bridge.FormatD24UnormS8Uint
-	im, err := vkalloc.NewImage(dev, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
+	im := newImage(t, dev, d)
 	t.Logf("D24_UNORM_S8_UINT stored as VkFormat %d", im.Allocation().VkFormat)
 	if err := im.ClearDepthStencil(0.5, 0x5a, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
@@ -153,11 +129,7 @@ func TestDepthStencilAndInteger(t *testing.T) {
 	}
 
 	d.Format = bridge.FormatR32G32B32A32Uint
-	ui, err := vkalloc.NewImage(dev, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ui.Close()
+	ui := newImage(t, dev, d)
 	if err := ui.ClearUint([4]uint32{1, 0xdeadbeef, 3, 0xffffffff}, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
@@ -203,11 +175,7 @@ func TestQuerySupport(t *testing.T) {
 func TestMultisampleReadback(t *testing.T) {
 	dev := openAny(t)
 	d := bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 17, Height: 9, DepthOrArraySize: 2, MipLevels: 1, SampleCount: 4, Format: bridge.FormatR8G8B8A8Unorm, BindFlags: 0x20 /* RENDER_TARGET */}
-	im, err := vkalloc.NewImage(dev, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer im.Close()
+	im := newImage(t, dev, d)
 	if err := im.Clear([4]float32{0, 1, 0.2, 1}, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
