@@ -36,17 +36,10 @@ func newContext(t *testing.T) *headless.Context {
 	return c
 }
 
-// plainTexture makes an ordinary immutable RGBA8 texture, not imported
-// memory, so the helpers are tested on their own.
+// plainTexture makes an ordinary immutable 2D RGBA8 texture of one level,
+// not imported memory, so the helpers are tested on their own.
 func plainTexture(w, h int) uint32 {
-	var prev int32
-	gl.GetIntegerv(gl.TEXTURE_BINDING_2D, &prev)
-	var name uint32
-	gl.GenTextures(1, &name)
-	gl.BindTexture(gl.TEXTURE_2D, name)
-	gl.TexStorage2D(gl.TEXTURE_2D, 1, gl.RGBA8, int32(w), int32(h))
-	gl.BindTexture(gl.TEXTURE_2D, uint32(prev))
-	return name
+	return storageTexture(gl.TEXTURE_2D, gl.RGBA8, 1, int32(w), int32(h), 1)
 }
 
 // unorm converts a byte to the float that glClear stores as that byte.
