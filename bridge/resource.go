@@ -45,6 +45,26 @@ func (id DeviceID) String() string {
 // reports it.
 func (id DeviceID) IsZero() bool { return id == DeviceID{} }
 
+// VulkanHandles are a Vulkan device as plain handles: one a caller made and
+// hands to glbridge (helperdev.Adopt, share.NewVulkanOn), as DXVK would,
+// or the one glbridge works on (helperdev.Device.Handles). Dispatchable
+// handles are pointers, carried as uintptr.
+type VulkanHandles struct {
+	Instance, PhysicalDevice, Device uintptr
+	// QueueFamily and QueueIndex name the queue glbridge submits to. The
+	// queue must not be used by the caller while a glbridge call on the
+	// device runs (Vulkan requires queues to be externally synchronised);
+	// a caller that cannot promise it creates a second queue for glbridge.
+	QueueFamily, QueueIndex uint32
+	// Extensions are the device extensions the caller enabled; sharing
+	// needs VK_KHR_external_memory_fd, and semaphores
+	// VK_KHR_external_semaphore_fd.
+	Extensions []string
+	// TimelineSemaphore says the caller enabled the timelineSemaphore
+	// feature.
+	TimelineSemaphore bool
+}
+
 // Dimension is the kind of a resource, as D3D11 and D3D12 distinguish them.
 type Dimension uint32
 

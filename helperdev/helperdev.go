@@ -36,25 +36,6 @@ type Config struct {
 	AppName string
 }
 
-// Handles are a Vulkan device as plain handles: one a caller made and
-// hands to Adopt (as DXVK would), or the one a Device works on
-// (Device.Handles). Dispatchable handles are pointers, carried as uintptr.
-type Handles struct {
-	Instance, PhysicalDevice, Device uintptr
-	// QueueFamily and QueueIndex name the queue glbridge submits to. The
-	// queue must not be used by the caller while a glbridge call on the
-	// device runs (Vulkan requires queues to be externally synchronised);
-	// a caller that cannot promise it creates a second queue for glbridge.
-	QueueFamily, QueueIndex uint32
-	// Extensions are the device extensions the caller enabled; sharing
-	// needs VK_KHR_external_memory_fd, and semaphores
-	// VK_KHR_external_semaphore_fd.
-	Extensions []string
-	// TimelineSemaphore says the caller enabled the timelineSemaphore
-	// feature.
-	TimelineSemaphore bool
-}
-
 // Caps is what the helper device can do; glshare info prints it and the
 // other packages choose their paths from it.
 type Caps struct {
@@ -91,7 +72,7 @@ type Caps struct {
 type Device struct {
 	core   *vkdevice.Device
 	caps   Caps
-	handle Handles
+	handle bridge.VulkanHandles
 }
 
 func init() { vkdevice.SetOf(func(d any) *vkdevice.Device { return d.(*Device).core }) }
@@ -277,7 +258,7 @@ func (c candidate) usable(enabled []string) error {
 // Device. The instance must come from the process's libvulkan.so.1 loader.
 // Adopt fails, wrapping bridge.ErrNoExternalMemory, when the device is not
 // Vulkan 1.1 or h.Extensions lacks VK_KHR_external_memory_fd.
-func Adopt(h Handles) (*Device, error) {
+func Adopt(h bridge.VulkanHandles) (*Device, error) {
 	if h.Instance == 0 || h.PhysicalDevice == 0 || h.Device == 0 {
 		panic("helperdev: Adopt of a null handle")
 	}
@@ -339,7 +320,7 @@ func newDevice(inst vk.Instance, c candidate, dev vk.Device, family, index uint3
 			TimelineSemaphoreFD: semFD && timeline && c.pd.ExternalSemaphoreFeatures(vk.ExternalSemaphoreHandleTypeOpaqueFDBit, true)&exportImport == exportImport,
 			Extensions:          slices.Clone(enable),
 		},
-		handle: Handles{
+		handle: bridge.VulkanHandles{
 			Instance: inst.Handle(), PhysicalDevice: c.pd.Handle(), Device: dev.Handle(),
 			QueueFamily: family, QueueIndex: index, Extensions: slices.Clone(enable), TimelineSemaphore: timeline,
 		},
@@ -392,7 +373,7 @@ func (d *Device) Caps() Caps {
 // its own commands on the device glbridge allocates on (an adopted device
 // returns the caller's own handles). They belong to d and are valid until
 // Close.
-func (d *Device) Handles() Handles {
+func (d *Device) Handles() bridge.VulkanHandles {
 	h := d.handle
 	h.Extensions = slices.Clone(h.Extensions)
 	return h

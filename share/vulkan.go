@@ -60,7 +60,7 @@ func NewVulkan(id *bridge.DeviceID, opts Options) (*Vulkan, error) {
 // enabled): resources are made and opened on it, and glbridge submits to
 // its queue h.QueueFamily/h.QueueIndex. glbridge owns nothing of it; the
 // caller destroys it after closing the Vulkan. Options as for NewVulkan.
-func NewVulkanOn(h helperdev.Handles, opts Options) (*Vulkan, error) {
+func NewVulkanOn(h bridge.VulkanHandles, opts Options) (*Vulkan, error) {
 	opts = opts.withEnv()
 	dev, err := helperdev.Adopt(h)
 	if err != nil {
@@ -74,7 +74,7 @@ func NewVulkanOn(h helperdev.Handles, opts Options) (*Vulkan, error) {
 // Handles returns the Vulkan device resources are made on, for a caller
 // recording commands of its own on VulkanResource.Handle: the caller's own
 // under NewVulkanOn. They belong to v.
-func (v *Vulkan) Handles() helperdev.Handles { return v.dev.Handles() }
+func (v *Vulkan) Handles() bridge.VulkanHandles { return v.dev.Handles() }
 
 // DeviceName names the Vulkan device resources are made on.
 func (v *Vulkan) DeviceName() string { return deviceName(v.dev) }

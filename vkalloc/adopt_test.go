@@ -51,8 +51,8 @@ func newCallerDevice(t *testing.T, id bridge.DeviceID) *callerDevice {
 	return nil
 }
 
-func (c *callerDevice) handles() helperdev.Handles {
-	return helperdev.Handles{
+func (c *callerDevice) handles() bridge.VulkanHandles {
+	return bridge.VulkanHandles{
 		Instance: c.inst.Handle(), PhysicalDevice: c.pd.Handle(), Device: c.dev.Handle(),
 		QueueFamily: 0, QueueIndex: 0, Extensions: slices.Clone(c.exts),
 	}
