@@ -2,12 +2,13 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,8 +23,76 @@ func init() {
 	}})
 }
 
+// benchUsage is glshare bench -h before the flags. The paths are spelled
+// out because the numbers mean nothing without them; the copy path's
+// upload (%s) comes from the package, the one place that says it.
+const benchUsage = `usage: glshare bench [flags]
+
+Measures how long a frame GL rendered takes to reach a Vulkan consumer, by
+path, the paths taking turns frame by frame; a frame ends when its consumer
+holds it, and each path's last frame is checked texel for texel:
+
+  render-only  the frame (the test pattern and --draws blended draws), then a
+               fence: the reference the others are read against
+  baseline     the frame, glBlitFramebuffer into another GL texture, a fence
+  zero-copy    the frame into memory Vulkan exported, handed over (--handoff);
+               the Vulkan device copies it into an image of its own
+  copy         the frame, then
+               %s
+  share-copy   (with --share-copy) package share forced onto its copy path
+
+Then the latency of opening a shared texture through a broker, and the
+broker's throughput. docs/benchmarks.md explains the method and the numbers.
+
+flags:
+`
+
 var handoffPaths = map[string]handoff.Path{
 	"auto": handoff.PathAuto, "timeline": handoff.PathTimeline, "binary": handoff.PathBinary, "fallback": handoff.PathFallback,
+}
+
+// override is a flag whose default depends on the machine, known only
+// once the GL context is open (a software renderer gets fewer frames):
+// given, it replaces the default; not given, it leaves it, and -h shows the
+// defaults from its usage rather than a placeholder value.
+type override[T int | float64] struct {
+	v   T
+	set bool
+	// ok says whether a value is in range, want what the range is.
+	ok   func(T) bool
+	want string
+}
+
+func (o *override[T]) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return fmt.Sprint(o.v)
+}
+
+func (o *override[T]) Set(s string) error {
+	var err error
+	switch v := any(&o.v).(type) {
+	case *int:
+		*v, err = strconv.Atoi(s)
+	case *float64:
+		*v, err = strconv.ParseFloat(s, 64)
+	}
+	if err != nil {
+		return errors.New("not a number")
+	}
+	if !o.ok(o.v) {
+		return errors.New("want " + o.want)
+	}
+	o.set = true
+	return nil
+}
+
+// apply replaces *dst with the flag's value, if given.
+func (o *override[T]) apply(dst *T) {
+	if o.set {
+		*dst = o.v
+	}
 }
 
 // runBench is glshare bench: the table (or JSON) goes to stdout, progress
@@ -31,16 +100,26 @@ var handoffPaths = map[string]handoff.Path{
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, benchUsage, bench.CopyUpload)
+		fs.PrintDefaults()
+	}
 	quick := fs.Bool("quick", false, "a short run: 256x256 and 512x512, few frames (for CI)")
-	sizes := fs.String("sizes", "", "comma-separated sizes: WxH, N (NxN), 720p, 1080p, 1440p, 4k (default: 256,1080p,4k; on a software renderer 256,512,1080p)")
-	frames := fs.Int("frames", 0, "most frames measured per path and size (default: 600, software 200, quick 40)")
-	seconds := fs.Float64("seconds", 0, "stop measuring a path at a size after this many seconds of frames (default: 10, software 8, quick 2)")
-	warmup := fs.Int("warmup", -1, "warm-up frames per path and size (default: 20, software 5, quick 3)")
-	draws := fs.Int("draws", -1, "blended full-screen draws per frame after the test pattern (default 4)")
+	sizes := fs.String("sizes", "", "comma-separated `list` of sizes: WxH, N (NxN), 720p, 1080p, 1440p, 4k (default: 256,1080p,4k; on a software renderer 256,512,1080p)")
+	atLeast := func(n int) override[int] {
+		return override[int]{ok: func(v int) bool { return v >= n }, want: fmt.Sprint("at least ", n)}
+	}
+	positive := override[float64]{ok: func(v float64) bool { return v > 0 }, want: "more than 0"}
+	frames, warmup, draws, openSamples, clients := atLeast(1), atLeast(0), atLeast(0), atLeast(0), atLeast(0)
+	seconds, brokerSecs := positive, positive
+	fs.Var(&frames, "frames", "at most `N` frames measured per path and size (default: 600, software 200, quick 40)")
+	fs.Var(&seconds, "seconds", "stop measuring a path at a size after `S` seconds of frames (default: 10, software 8, quick 2)")
+	fs.Var(&warmup, "warmup", "`N` warm-up frames per path and size (default: 20, software 5, quick 3)")
+	fs.Var(&draws, "draws", "`N` blended full-screen draws per frame after the test pattern (default 4)")
 	hpath := fs.String("handoff", "auto", "zero-copy synchronisation: auto, timeline, binary or fallback")
-	openSamples := fs.Int("open-samples", -1, "timed broker opens (0 skips; default 2000, quick 200)")
-	clients := fs.Int("clients", -1, "broker throughput clients (0 skips; default 32)")
-	brokerSecs := fs.Float64("broker-seconds", 0, "broker throughput duration (default 3, quick 1)")
+	fs.Var(&openSamples, "open-samples", "`N` timed broker opens (0 skips; default 2000, quick 200)")
+	fs.Var(&clients, "clients", "`N` broker throughput clients (0 skips; default 32)")
+	fs.Var(&brokerSecs, "broker-seconds", "broker throughput for `S` seconds (default 3, quick 1)")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of the table")
 	plot := fs.String("plot", "", "also draw frame times into this PNG file")
 	out := fs.String("out", "", "also write bench.txt, bench.json and bench.png into this directory")
@@ -73,27 +152,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if *frames > 0 {
-		opts.Frames = *frames
-		opts.MinFrames = min(opts.MinFrames, *frames)
+	frames.apply(&opts.Frames)
+	if frames.set {
+		opts.MinFrames = min(opts.MinFrames, frames.v)
 	}
-	if *seconds > 0 {
-		opts.Duration = time.Duration(*seconds * float64(time.Second))
+	warmup.apply(&opts.Warmup)
+	draws.apply(&opts.Draws)
+	openSamples.apply(&opts.OpenSamples)
+	clients.apply(&opts.BrokerClients)
+	if seconds.set {
+		opts.Duration = time.Duration(seconds.v * float64(time.Second))
 	}
-	if *warmup >= 0 {
-		opts.Warmup = *warmup
-	}
-	if *draws >= 0 {
-		opts.Draws = *draws
-	}
-	if *openSamples >= 0 {
-		opts.OpenSamples = *openSamples
-	}
-	if *clients >= 0 {
-		opts.BrokerClients = *clients
-	}
-	if *brokerSecs > 0 {
-		opts.BrokerDuration = time.Duration(*brokerSecs * float64(time.Second))
+	if brokerSecs.set {
+		opts.BrokerDuration = time.Duration(brokerSecs.v * float64(time.Second))
 	}
 	opts.Handoff, opts.Progress = hp, stderr
 	fmt.Fprintf(stderr, "bench: GL %s, Vulkan %s; sizes %v, up to %d frames or %v per path and size\n",
@@ -109,9 +180,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err := bench.WriteTable(&table, rep); err != nil {
 		return err
 	}
-	enc := json.NewEncoder(&js)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rep); err != nil {
+	if err := writeJSON(&js, rep); err != nil {
 		return err
 	}
 	if *plot != "" || *out != "" {

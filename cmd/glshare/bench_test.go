@@ -125,8 +125,14 @@ func TestBenchQuickJSON(t *testing.T) {
 	}
 }
 
+// TestBenchFlags: bad flags fail before anything is measured. --staging
+// is gone (the copy path uploads through vkalloc's kept staging buffer): a
+// script that still passes it must fail, not measure something else.
 func TestBenchFlags(t *testing.T) {
-	for _, args := range [][]string{{"--handoff", "carrier-pigeon"}, {"--staging", "none"}, {"extra"}} {
+	for _, args := range [][]string{
+		{"--handoff", "carrier-pigeon"}, {"--staging", "none"}, {"--staging", "persistent"}, {"extra"},
+		{"--frames", "0"}, {"--draws", "-1"}, {"--seconds", "0"}, {"--clients", "many"},
+	} {
 		var stdout, stderr bytes.Buffer
 		if err := runBench(args, &stdout, &stderr); err == nil {
 			t.Errorf("bench %q succeeded", args)

@@ -203,6 +203,10 @@ type Report struct {
 	Consumer string `json:"zero_copy_consumer"`
 	Warmup   int    `json:"warmup_frames"`
 	Draws    int    `json:"draws_per_frame"`
+	// CopyUpload is how the copy path uploaded (the constant CopyUpload
+	// when the report was made), kept so that reports of different
+	// versions say what each measured.
+	CopyUpload string `json:"copy_upload"`
 	// LoadAvg is /proc/loadavg's 1-minute load before and after the run:
 	// on a machine with other work the frame times say less.
 	LoadAvg [2]string `json:"load_avg"`
@@ -242,6 +246,7 @@ func Run(env *gpuenv.Env, opts Options) (*Report, error) {
 		GLVendor: env.ID.Vendor, GLRenderer: env.ID.Renderer, GLVersion: env.ID.Version, GLPlatform: env.GL.Platform(),
 		VKDevice: caps.DeviceName, VKDriver: caps.DriverName, VKDriverInfo: caps.DriverInfo, VKAPIVersion: caps.APIVersion,
 		Handoff: hp.String(), Consumer: consumerNote, Warmup: opts.Warmup, Draws: opts.Draws,
+		CopyUpload: CopyUpload,
 	}
 	rep.LoadAvg[0] = loadAvg()
 	var work *workload

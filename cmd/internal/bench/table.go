@@ -20,7 +20,8 @@ func WriteTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "Vulkan:    %s, %s %s, Vulkan %s\n", r.VKDevice, r.VKDriver, r.VKDriverInfo, r.VKAPIVersion)
 	fmt.Fprintf(&b, "host:      %s, %d CPUs, %s; load average %s before, %s after\n", r.OS, r.CPUs, r.GoVersion, r.LoadAvg[0], r.LoadAvg[1])
 	fmt.Fprintf(&b, "hand-off:  %s; consumer: %s\n", r.Handoff, r.Consumer)
-	fmt.Fprintf(&b, "frame:     test pattern + %d blended full-screen draws; %d warm-up frames\n\n", r.Draws, r.Warmup)
+	fmt.Fprintf(&b, "frame:     test pattern + %d blended full-screen draws; %d warm-up frames\n", r.Draws, r.Warmup)
+	fmt.Fprintf(&b, "copy path: %s\n\n", r.CopyUpload)
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "size\tpath\tframes\tFPS\tp50 ms\tp99 ms\tmean ms\ttransfer ms\thost bytes/frame\tGPU bytes/frame\tverified\t")
