@@ -31,10 +31,15 @@ import (
 	"github.com/glbridge/glbridge/testpattern"
 )
 
-// Size is a frame size in texels.
-type Size struct{ W, H int }
+// Size is a frame size in texels. A frame's cost grows with its area, so
+// that every result and ratio is per size.
+type Size struct {
+	// W and H are the width and height; ParseSizes keeps them within
+	// what the frame-number check can read and GL can allocate.
+	W, H int
+}
 
-// String formats the size as WxH.
+// String formats the size as WxH, as sizes are given on the command line.
 func (s Size) String() string { return fmt.Sprintf("%dx%d", s.W, s.H) }
 
 // Named sizes ParseSizes accepts besides WxH and N (for N×N).
@@ -78,15 +83,19 @@ func ParseSizes(s string) ([]Size, error) {
 
 // Options says what Run measures and for how long.
 type Options struct {
+	// Sizes are measured one after another, each with every path.
 	Sizes []Size
 	// Warmup frames run on each path and size before measuring.
 	Warmup int
 	// Frames is the most frames measured per path and size; measuring
 	// also stops once Duration has passed for the path and size, after at
-	// least MinFrames frames.
-	Frames    int
+	// least MinFrames frames, so that a slow machine's large sizes end in
+	// reasonable time and still give a p99 worth the name.
+	Frames int
+	// MinFrames: see Frames.
 	MinFrames int
-	Duration  time.Duration
+	// Duration: see Frames.
+	Duration time.Duration
 	// Draws is the number of blended full-screen draws after the test
 	// pattern in each frame.
 	Draws int
@@ -94,9 +103,12 @@ type Options struct {
 	Handoff handoff.Path
 	// OpenSamples is the number of timed opens (0 skips the open
 	// latency); BrokerClients and BrokerDuration set the throughput run
-	// (0 clients skips it).
-	OpenSamples    int
-	BrokerClients  int
+	// (0 clients skips it). Frame-only runs skip both, which need no GL
+	// rendering but take seconds.
+	OpenSamples int
+	// BrokerClients: see OpenSamples.
+	BrokerClients int
+	// BrokerDuration: see OpenSamples.
 	BrokerDuration time.Duration
 	// ShareCopy adds the ShareCopy path: glbridge's own copy path.
 	ShareCopy bool
@@ -135,20 +147,29 @@ func Full(software bool) Options {
 	return o
 }
 
-// Software reports whether a GL renderer string names a CPU renderer.
+// Software reports whether a GL renderer string names a CPU renderer: one
+// that renders on the CPUs the benchmark runs on, for which Full chooses
+// smaller sizes and fewer frames, or a run takes an hour.
 func Software(renderer string) bool {
 	r := strings.ToLower(renderer)
 	return strings.Contains(r, "llvmpipe") || strings.Contains(r, "softpipe") || strings.Contains(r, "swrast") || strings.Contains(r, "lavapipe")
 }
 
-// Result is one path at one size. Times are milliseconds.
+// Result is one path at one size. Times are milliseconds. The JSON names
+// are a stable interface for scripts (docs/benchmarks.md lists them).
 type Result struct {
+	// Path, Width and Height say what was measured; Frames how many
+	// frames were timed (warm-up frames are not).
 	Path   Path `json:"path"`
 	Width  int  `json:"width"`
 	Height int  `json:"height"`
 	Frames int  `json:"frames"`
 	// FPS is frames over the measured time.
-	FPS    float64 `json:"fps"`
+	FPS float64 `json:"fps"`
+	// P50Ms and P99Ms are nearest-rank percentiles of single frames (see
+	// Percentile): the median is what the ratios compare, since one
+	// stalled frame moves the mean; MeanMs and MinMs are there to show
+	// how far the distribution leans.
 	P50Ms  float64 `json:"p50_ms"`
 	P99Ms  float64 `json:"p99_ms"`
 	MeanMs float64 `json:"mean_ms"`
@@ -169,8 +190,13 @@ type Result struct {
 
 // Ratio compares the paths at one size, by median frame time.
 type Ratio struct {
-	Width                int     `json:"width"`
-	Height               int     `json:"height"`
+	// Width and Height are the size compared.
+	Width  int `json:"width"`
+	Height int `json:"height"`
+	// ZeroCopyOverBaseline is what crossing the API costs against a GL
+	// copy of the same frame; CopyOverZeroCopy what copying through host
+	// memory costs against sharing it: the two questions the benchmark
+	// exists to answer.
 	ZeroCopyOverBaseline float64 `json:"zero_copy_over_baseline"`
 	CopyOverZeroCopy     float64 `json:"copy_over_zero_copy"`
 	// ShareCopyOverZeroCopy is glbridge's copy path against zero-copy,
@@ -182,10 +208,17 @@ type Ratio struct {
 	TransferCopyOverZeroCopy float64 `json:"transfer_copy_over_zero_copy"`
 }
 
-// Report is everything one run measured, and on what.
+// Report is everything one run measured, and on what: numbers read months
+// later, on another machine, mean nothing without the driver, the load
+// and the command that made them.
 type Report struct {
-	Date         string `json:"date"`
-	Command      string `json:"command,omitempty"`
+	// Date is when the run started (UTC, RFC 3339); Command the command
+	// line, where glshare bench made the report.
+	Date    string `json:"date"`
+	Command string `json:"command,omitempty"`
+	// GoVersion to VKAPIVersion are what ran: the Go toolchain, the host,
+	// and the GL context and Vulkan device as their drivers name
+	// themselves.
 	GoVersion    string `json:"go_version"`
 	OS           string `json:"os"`
 	CPUs         int    `json:"cpus"`
@@ -201,8 +234,10 @@ type Report struct {
 	Handoff string `json:"handoff"`
 	// Consumer says which Vulkan device plays the consumer.
 	Consumer string `json:"zero_copy_consumer"`
-	Warmup   int    `json:"warmup_frames"`
-	Draws    int    `json:"draws_per_frame"`
+	// Warmup and Draws are Options' values: the draws set the frame's
+	// rendering cost, against which every transfer is read.
+	Warmup int `json:"warmup_frames"`
+	Draws  int `json:"draws_per_frame"`
 	// CopyUpload is how the copy path uploaded (the constant CopyUpload
 	// when the report was made), kept so that reports of different
 	// versions say what each measured.
@@ -211,10 +246,14 @@ type Report struct {
 	// on a machine with other work the frame times say less.
 	LoadAvg [2]string `json:"load_avg"`
 
-	Results []Result      `json:"results"`
-	Ratios  []Ratio       `json:"ratios"`
-	Open    *OpenResult   `json:"open,omitempty"`
-	Broker  *BrokerResult `json:"broker,omitempty"`
+	// Results has a row per size and path, sizes in Options order, paths
+	// in Paths order; Ratios one per size.
+	Results []Result `json:"results"`
+	Ratios  []Ratio  `json:"ratios"`
+	// Open and Broker are nil when skipped (Options.OpenSamples,
+	// Options.BrokerClients).
+	Open   *OpenResult   `json:"open,omitempty"`
+	Broker *BrokerResult `json:"broker,omitempty"`
 }
 
 // Result returns the result for path at size, if measured.
@@ -407,7 +446,8 @@ func progress(w io.Writer, format string, args ...any) {
 
 // Percentile returns the p-th percentile (0 < p <= 1) of sorted by the
 // nearest-rank method: the smallest value with at least p of the samples
-// at or below it.
+// at or below it. Unlike an interpolated percentile it is always a frame
+// time that was measured.
 func Percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0

@@ -25,21 +25,31 @@ import (
 // broker round trip that brings the record and the fd (RoundTrip), and
 // that plus the GL import, memory object and texture (Open). Microseconds.
 type OpenResult struct {
-	Samples        int     `json:"samples"`
+	// Samples is the number of opens timed.
+	Samples int `json:"samples"`
+	// RoundTripP50Us and RoundTripP99Us time the broker alone, OpenP50Us
+	// and OpenP99Us the whole open: apart, they say whether a slow open is
+	// the broker's or the GL driver's.
 	RoundTripP50Us float64 `json:"round_trip_p50_us"`
 	RoundTripP99Us float64 `json:"round_trip_p99_us"`
 	OpenP50Us      float64 `json:"open_import_p50_us"`
 	OpenP99Us      float64 `json:"open_import_p99_us"`
-	Width          int     `json:"width"`
-	Height         int     `json:"height"`
+	// Width and Height are the texture's, which matter only to the GL
+	// import (see openSize).
+	Width  int `json:"width"`
+	Height int `json:"height"`
 }
 
 // BrokerResult is the broker's throughput with Clients connections, each
 // opening one resource by KMT handle, closing the fd and closing the
 // handle, as fast as it can. A cycle is two requests.
 type BrokerResult struct {
-	Clients      int     `json:"clients"`
-	Seconds      float64 `json:"seconds"`
+	// Clients is the number of connections, Seconds how long they ran.
+	Clients int     `json:"clients"`
+	Seconds float64 `json:"seconds"`
+	// Cycles is the open/close cycles all clients completed; CyclesPerSec
+	// and OpsPerSec are per second of Seconds, OpsPerSec counting requests
+	// (two a cycle), the unit a broker's capacity is usually given in.
 	Cycles       int     `json:"cycles"`
 	CyclesPerSec float64 `json:"cycles_per_s"`
 	OpsPerSec    float64 `json:"ops_per_s"`

@@ -124,7 +124,8 @@ func drawPanel(img *image.RGBA, r *Report, sz Size, px int) {
 	}
 }
 
-// niceStep rounds v up to 1, 2, 2.5 or 5 times a power of ten.
+// niceStep rounds v up to 1, 2, 2.5 or 5 times a power of ten, so that an
+// axis's labels are numbers a reader can add up at a glance.
 func niceStep(v float64) float64 {
 	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return 1
