@@ -12,6 +12,25 @@ import (
 	"github.com/glbridge/glbridge/internal/glutil"
 )
 
+// importDup duplicates the caller's fd for an import (which takes the dup
+// once GL accepted it) and checks the dup with check before GL sees it,
+// since drivers that refuse an fd do not always say so. On success the
+// caller closes the dup unless GL took it.
+func importDup(fd int, op, call string, check func(int) error) (int, error) {
+	if fd < 0 {
+		return -1, fmt.Errorf("glimport: %s: invalid fd %d", op, fd)
+	}
+	dup, err := fdutil.Dup(fd)
+	if err != nil {
+		return -1, fmt.Errorf("glimport: %w", err)
+	}
+	if err := check(dup); err != nil {
+		unix.Close(dup)
+		return -1, fmt.Errorf("glimport: %s: fd %d %v; not imported", call, fd, err)
+	}
+	return dup, nil
+}
+
 // Memory is a GL memory object holding imported memory. Textures and
 // buffers (Memory.Texture, Memory.Buffer) are views of it; several may view
 // one Memory.
@@ -45,12 +64,9 @@ func ImportMemory(a bridge.Allocation, fd int) (*Memory, error) {
 	if a.Size == 0 {
 		return nil, errors.New("glimport: ImportMemory: the allocation's size is 0")
 	}
-	if fd < 0 {
-		return nil, fmt.Errorf("glimport: ImportMemory: invalid fd %d", fd)
-	}
-	dup, err := fdutil.Dup(fd)
+	dup, err := importDup(fd, "ImportMemory", "glImportMemoryFdEXT", func(d int) error { return checkMemoryFD(d, a.Size) })
 	if err != nil {
-		return nil, fmt.Errorf("glimport: %w", err)
+		return nil, err
 	}
 	owned := true // whether dup is still ours to close
 	defer func() {
@@ -58,9 +74,6 @@ func ImportMemory(a bridge.Allocation, fd int) (*Memory, error) {
 			unix.Close(dup)
 		}
 	}()
-	if err := checkMemoryFD(dup, a.Size); err != nil {
-		return nil, fmt.Errorf("glimport: glImportMemoryFdEXT: fd %d %v; not imported", fd, err)
-	}
 
 	m := &Memory{size: a.Size}
 	gl.CreateMemoryObjectsEXT(1, &m.name)

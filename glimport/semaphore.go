@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/internal/glutil"
 )
 
@@ -156,12 +155,9 @@ func ImportSemaphore(fd int, timeline bool) (*Semaphore, error) {
 	if _, ok := slices.BinarySearch(exts, "GL_NV_timeline_semaphore"); timeline && !ok {
 		return nil, fmt.Errorf("glimport: %w: the GL context lacks GL_NV_timeline_semaphore, which timeline semaphores need", bridge.ErrNoExternalSemaphore)
 	}
-	if fd < 0 {
-		return nil, fmt.Errorf("glimport: ImportSemaphore: invalid fd %d", fd)
-	}
-	dup, err := fdutil.Dup(fd)
+	dup, err := importDup(fd, "ImportSemaphore", "glImportSemaphoreFdEXT", checkSemaphoreFD)
 	if err != nil {
-		return nil, fmt.Errorf("glimport: %w", err)
+		return nil, err
 	}
 	owned := true // whether dup is still ours to close
 	defer func() {
@@ -169,9 +165,6 @@ func ImportSemaphore(fd int, timeline bool) (*Semaphore, error) {
 			unix.Close(dup)
 		}
 	}()
-	if err := checkSemaphoreFD(dup); err != nil {
-		return nil, fmt.Errorf("glimport: glImportSemaphoreFdEXT: fd %d %v; not imported", fd, err)
-	}
 
 	s := &Semaphore{timeline: timeline}
 	fail := func(err error) (*Semaphore, error) {
@@ -239,6 +232,23 @@ func (s *Semaphore) Timeline() bool { return s.timeline }
 // glWaitSemaphoreEXT and glSignalSemaphoreEXT take: pointers to the first
 // element of Go slices, which hold no Go pointers and may be passed to C
 // for the call, and nil for empty lists.
+// prepare is what Wait and Signal (op, through call) do first: check s,
+// turn the barriers into GL's arrays, and set a timeline value.
+func (s *Semaphore) prepare(op, call string, value uint64, buffers []uint32, textures []TextureLayout) (bufs, texs, lays *uint32, err error) {
+	mustBeLoaded()
+	if s.closed {
+		return nil, nil, nil, fmt.Errorf("glimport: %s on semaphore %d: %w", op, s.name, bridge.ErrClosed)
+	}
+	if bufs, texs, lays, err = barriers(call, buffers, textures); err != nil {
+		return nil, nil, nil, err
+	}
+	glutil.DrainErrors()
+	if err := s.setValue(call, value); err != nil {
+		return nil, nil, nil, err
+	}
+	return bufs, texs, lays, nil
+}
+
 func barriers(call string, buffers []uint32, textures []TextureLayout) (bufs, texs, lays *uint32, err error) {
 	names := make([]uint32, len(textures))
 	layouts := make([]uint32, len(textures))
@@ -284,16 +294,8 @@ func (s *Semaphore) setValue(call string, value uint64) error {
 // It must run on the context's thread with the context current. A nil
 // texture or a layout that is not a Layout constant panics.
 func (s *Semaphore) Wait(value uint64, buffers []uint32, textures []TextureLayout) error {
-	mustBeLoaded()
-	if s.closed {
-		return fmt.Errorf("glimport: Wait on semaphore %d: %w", s.name, bridge.ErrClosed)
-	}
-	bufs, texs, lays, err := barriers("glWaitSemaphoreEXT", buffers, textures)
+	bufs, texs, lays, err := s.prepare("Wait", "glWaitSemaphoreEXT", value, buffers, textures)
 	if err != nil {
-		return err
-	}
-	glutil.DrainErrors()
-	if err := s.setValue("glWaitSemaphoreEXT", value); err != nil {
 		return err
 	}
 	gl.WaitSemaphoreEXT(s.name, uint32(len(buffers)), bufs, uint32(len(textures)), texs, lays)
@@ -311,16 +313,8 @@ func (s *Semaphore) Wait(value uint64, buffers []uint32, textures []TextureLayou
 // It must run on the context's thread with the context current. A nil
 // texture or a layout that is not a Layout constant panics.
 func (s *Semaphore) Signal(value uint64, buffers []uint32, textures []TextureLayout) error {
-	mustBeLoaded()
-	if s.closed {
-		return fmt.Errorf("glimport: Signal on semaphore %d: %w", s.name, bridge.ErrClosed)
-	}
-	bufs, texs, lays, err := barriers("glSignalSemaphoreEXT", buffers, textures)
+	bufs, texs, lays, err := s.prepare("Signal", "glSignalSemaphoreEXT", value, buffers, textures)
 	if err != nil {
-		return err
-	}
-	glutil.DrainErrors()
-	if err := s.setValue("glSignalSemaphoreEXT", value); err != nil {
 		return err
 	}
 	gl.SignalSemaphoreEXT(s.name, uint32(len(buffers)), bufs, uint32(len(textures)), texs, lays)
