@@ -176,17 +176,27 @@ func New(cfg Config) (*Resource, error) {
 	return r, nil
 }
 
+// exportedSemaphore makes a semaphore on dev and exports it; the caller
+// owns both.
+func exportedSemaphore(dev *helperdev.Device, timeline bool) (*vkalloc.Semaphore, int, error) {
+	s, err := vkalloc.NewSemaphore(dev, timeline)
+	if err != nil {
+		return nil, -1, fmt.Errorf("handoff: %w", err)
+	}
+	fd, err := s.ExportFD()
+	if err != nil {
+		s.Close()
+		return nil, -1, fmt.Errorf("handoff: %w", err)
+	}
+	return s, fd, nil
+}
+
 // sharedSemaphore makes a semaphore on the helper device and imports it
 // into the current GL context.
 func sharedSemaphore(dev *helperdev.Device, timeline bool) (*vkalloc.Semaphore, *glimport.Semaphore, error) {
-	vs, err := vkalloc.NewSemaphore(dev, timeline)
+	vs, fd, err := exportedSemaphore(dev, timeline)
 	if err != nil {
-		return nil, nil, fmt.Errorf("handoff: %w", err)
-	}
-	fd, err := vs.ExportFD()
-	if err != nil {
-		vs.Close()
-		return nil, nil, fmt.Errorf("handoff: %w", err)
+		return nil, nil, err
 	}
 	defer unix.Close(fd) // ImportSemaphore imports a dup
 	gs, err := glimport.ImportSemaphore(fd, timeline)

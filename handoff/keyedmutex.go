@@ -98,14 +98,9 @@ func NewTimelineSync(dev *helperdev.Device) (*vkalloc.Semaphore, []broker.SyncFD
 	if !dev.Caps().TimelineSemaphoreFD || forcedFallback() {
 		return nil, nil, nil
 	}
-	s, err := vkalloc.NewSemaphore(dev, true)
+	s, fd, err := exportedSemaphore(dev, true)
 	if err != nil {
-		return nil, nil, fmt.Errorf("handoff: %w", err)
-	}
-	fd, err := s.ExportFD()
-	if err != nil {
-		s.Close()
-		return nil, nil, fmt.Errorf("handoff: %w", err)
+		return nil, nil, err
 	}
 	return s, []broker.SyncFD{{FD: fd, Timeline: true}}, nil
 }
