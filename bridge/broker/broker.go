@@ -139,12 +139,10 @@ type ntEntry struct {
 }
 
 type brokerConn struct {
-	id  uint32
-	pid int32
-	uid uint32
-	uc  *net.UnixConn
-	// wmu serialises writes: late replies come from other goroutines.
-	wmu  sync.Mutex
+	msgConn
+	id   uint32
+	pid  int32
+	uid  uint32
 	log  *slog.Logger
 	kmt  map[*resource]int
 	nt   map[bridge.Handle]ntEntry
@@ -256,7 +254,7 @@ func (b *Broker) admit(uc *net.UnixConn) {
 	}
 	b.nextConn++
 	c := &brokerConn{
-		id: b.nextConn, pid: cred.Pid, uid: cred.Uid, uc: uc,
+		msgConn: msgConn{uc: uc}, id: b.nextConn, pid: cred.Pid, uid: cred.Uid,
 		kmt: map[*resource]int{}, nt: map[bridge.Handle]ntEntry{}, nextNT: 4,
 	}
 	c.log = log.With("conn", c.id, "pid", c.pid)
@@ -302,7 +300,7 @@ func (b *Broker) reject(uc *net.UnixConn, code Code, text string) {
 func lingerClose(uc *net.UnixConn) {
 	uc.CloseWrite()
 	uc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	buf, oob := make([]byte, 512), make([]byte, unix.CmsgSpace(4*maxFDsPerMessage))
+	buf, oob := make([]byte, 512), make([]byte, oobSize)
 	for {
 		_, fds, _, _, eof, err := readMsg(uc, buf, oob)
 		fdutil.CloseAll(fds)
@@ -313,18 +311,52 @@ func lingerClose(uc *net.UnixConn) {
 	uc.Close()
 }
 
-func errorReply(h header, code Code, text string) []byte {
-	if len(text) > maxErrorText {
-		text = text[:maxErrorText]
-	}
+// replyTo builds the reply to the request with header h: status 0 and
+// a payload announcing nfds fds, or an error code and its text. A fatal
+// message (h.Type msgFatal) is no reply and keeps its type.
+func replyTo(h header, status Code, payload []byte, nfds int) []byte {
 	t := h.Type
 	if t != msgFatal {
 		t |= replyBit
 	}
-	b := appendHeader(make([]byte, 0, headerSize+len(text)), header{
-		Version: protocolVersion, Type: t, ID: h.ID, PayloadLen: uint32(len(text)), Status: code,
+	b := appendHeader(make([]byte, 0, headerSize+len(payload)), header{
+		Version: protocolVersion, Type: t, ID: h.ID, PayloadLen: uint32(len(payload)), NumFDs: uint16(nfds), Status: status,
 	})
-	return append(b, text...)
+	return append(b, payload...)
+}
+
+// errorReply is the reply to the request with header h that fails it with
+// code, explained by text, cut to maxErrorText.
+func errorReply(h header, code Code, text string) []byte {
+	if len(text) > maxErrorText {
+		text = text[:maxErrorText]
+	}
+	return replyTo(h, code, []byte(text), 0)
+}
+
+// msgConn is one end of a protocol connection, the broker's or a client's.
+type msgConn struct {
+	uc *net.UnixConn
+	// wmu serialises writes: on either end, replies or requests come from
+	// several goroutines.
+	wmu sync.Mutex
+}
+
+// oobSize is the control buffer that receives the most fds a message may
+// carry; the kernel drops (closes) any beyond it and says so.
+var oobSize = unix.CmsgSpace(4 * maxFDsPerMessage)
+
+// write sends msg with fds as one message. The fds stay the caller's: the
+// peer receives copies.
+func (m *msgConn) write(msg []byte, fds []int) error {
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	_, _, err := m.uc.WriteMsgUnix(msg, oob, nil)
+	return err
 }
 
 // readMsg reads one message from uc into buf and oob and returns it with
@@ -362,8 +394,7 @@ func (b *Broker) serveConn(c *brokerConn) {
 	defer b.wg.Done()
 	linger := false
 	defer func() { b.dropConn(c, linger) }()
-	buf := make([]byte, maxMessageSize)
-	oob := make([]byte, unix.CmsgSpace(4*maxFDsPerMessage))
+	buf, oob := make([]byte, maxMessageSize), make([]byte, oobSize)
 	for {
 		msg, fds, trunc, ctrunc, eof, err := readMsg(c.uc, buf, oob)
 		if err != nil || eof {
@@ -377,13 +408,7 @@ func (b *Broker) serveConn(c *brokerConn) {
 		if reply == nil {
 			continue
 		}
-		var oobOut []byte
-		if len(replyFDs) > 0 {
-			oobOut = unix.UnixRights(replyFDs...)
-		}
-		c.wmu.Lock()
-		_, _, werr := c.uc.WriteMsgUnix(reply, oobOut, nil)
-		c.wmu.Unlock()
+		werr := c.write(reply, replyFDs)
 		fdutil.CloseAll(replyFDs)
 		if werr != nil {
 			c.log.Info("connection write failed", "err", werr)
@@ -400,12 +425,17 @@ func (b *Broker) serveConn(c *brokerConn) {
 // one. It returns the reply, dups to send with it (the caller closes them
 // after sending), and whether the connection must then be dropped.
 func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc bool) (reply []byte, replyFDs []int, fatal bool) {
+	// A peer that does not speak the protocol at all is dropped: there
+	// is no telling where its next message starts.
+	foreign := func() ([]byte, []int, bool) {
+		c.log.Warn("dropping client: not speaking the protocol")
+		return errorReply(header{Type: msgFatal}, errBadMagic.Code, errBadMagic.Detail), nil, true
+	}
 	if trunc || ctrunc {
 		fdutil.CloseAll(fds)
 		h, herr := decodeHeader(msg)
-		if errors.Is(herr, errBadMagic) {
-			c.log.Warn("dropping client: not speaking the protocol")
-			return errorReply(header{Type: msgFatal}, CodeBadMessage, "bad magic"), nil, true
+		if herr == errBadMagic {
+			return foreign()
 		}
 		if trunc {
 			c.log.Warn("message too large", "type", h.Type, "limit", maxMessageSize)
@@ -417,11 +447,10 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 	q, err := decodeRequest(msg, len(fds))
 	if err != nil {
 		fdutil.CloseAll(fds)
-		be := err.(*Error)
 		if err == errBadMagic {
-			c.log.Warn("dropping client: not speaking the protocol")
-			return errorReply(header{Type: msgFatal}, be.Code, be.Detail), nil, true
+			return foreign()
 		}
+		be := err.(*Error)
 		c.log.Warn("bad request", "type", q.Type, "id", q.ID, "err", err)
 		return errorReply(q.header, be.Code, be.Detail), nil, false
 	}
@@ -437,11 +466,7 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 		c.log.Debug("request failed", "type", q.Type, "id", q.ID, "err", err)
 		return errorReply(q.header, be.Code, be.Detail), nil, false
 	}
-	out := appendHeader(make([]byte, 0, headerSize+len(payload)), header{
-		Version: protocolVersion, Type: q.Type | replyBit, ID: q.ID,
-		PayloadLen: uint32(len(payload)), NumFDs: uint16(len(outFDs)),
-	})
-	return append(out, payload...), outFDs, false
+	return replyTo(q.header, 0, payload, len(outFDs)), outFDs, false
 }
 
 // handle performs a decoded request. It owns fds (create and attach-sync
@@ -456,11 +481,9 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		}
 	}()
 	// Late replies this request causes (a release wakes a waiter, a close
-	// abandons a mutex) go out after the unlock below.
-	var late []lateReply
-	defer func() { b.sendLate(late) }()
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	// abandons a mutex) go out after the unlock.
+	late, unlock := b.lock()
+	defer unlock()
 	if b.closed {
 		return nil, nil, false, perr(CodeInternal, "broker is shutting down")
 	}
@@ -472,7 +495,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		}
 		stored = true
 		c.log.Debug("created", "handle", h, "size", q.Alloc.Size, "syncs", len(q.Kinds))
-		return le.AppendUint32(le.AppendUint32(nil, uint32(h)), 0), nil, false, nil
+		return fixedPayload(uint32(h), 0), nil, false, nil
 	case msgShare:
 		payload, outFDs, err = b.share(c, q)
 	case msgOpenKMT:
@@ -484,7 +507,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		if err != nil {
 			return nil, nil, false, err
 		}
-		return appendResourceRecord(nil, resourceRecord{Handle: q.Handle, KMT: res.kmt, Access: access, Kinds: res.kinds(), Alloc: res.alloc, Data: res.data}), nil, false, nil
+		return res.record(q.Handle, access), nil, false, nil
 	case msgUpdateData:
 		res, _, err := b.lookup(c, q.Handle, false)
 		if err != nil {
@@ -495,7 +518,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		}
 		res.data = slices.Clone(q.Data)
 	case msgClose:
-		err = b.closeHandle(c, q.Handle, &late)
+		err = b.closeHandle(c, q.Handle, late)
 	case msgList:
 		payload = b.list(q.Cursor, q.ListFlags)
 	case msgAttachSync:
@@ -505,7 +528,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	case msgAcquireSync:
 		payload, waiting, err = b.acquire(c, q)
 	case msgReleaseSync:
-		err = b.releaseSync(c, q, &late)
+		err = b.releaseSync(c, q, late)
 	default:
 		panic("bridge: broker: decodeRequest let through " + q.Type.String())
 	}
@@ -552,8 +575,8 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (bridge.Handle, err
 			return 0, err
 		}
 	}
-	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
-		return 0, perr(CodeLimit, "connection holds %d references", c.refs)
+	if err := b.roomForRef(c); err != nil {
+		return 0, err
 	}
 	if b.live >= b.maxResources() {
 		return 0, perr(CodeLimit, "%d resources exist", b.live)
@@ -576,15 +599,31 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (bridge.Handle, err
 	}
 	b.slots[slot] = res
 	b.live++
-	b.addRef(c, res)
-	c.kmt[res]++
+	b.addKMTRef(c, res)
 	return res.kmt, nil
 }
 
+// roomForRef refuses c another reference once it holds MaxHandlesPerConn.
+func (b *Broker) roomForRef(c *brokerConn) error {
+	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
+		return perr(CodeLimit, "connection holds %d references", c.refs)
+	}
+	return nil
+}
+
+// addRef counts one more reference of c to res; the caller records what
+// it is held through.
 func (b *Broker) addRef(c *brokerConn, res *resource) {
 	res.refs++
 	res.holders[c]++
 	c.refs++
+}
+
+// addKMTRef adds a reference of c to res through its KMT handle, as a
+// create and each open of it do.
+func (b *Broker) addKMTRef(c *brokerConn, res *resource) {
+	b.addRef(c, res)
+	c.kmt[res]++
 }
 
 // release drops one reference of c to res and frees res with the last.
@@ -651,8 +690,8 @@ func (b *Broker) lookup(c *brokerConn, h bridge.Handle, global bool) (*resource,
 }
 
 func (b *Broker) newNT(c *brokerConn, res *resource, access bridge.Access) (bridge.Handle, error) {
-	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
-		return 0, perr(CodeLimit, "connection holds %d references", c.refs)
+	if err := b.roomForRef(c); err != nil {
+		return 0, err
 	}
 	for {
 		h := bridge.Handle(c.nextNT)
@@ -669,8 +708,8 @@ func (b *Broker) newNT(c *brokerConn, res *resource, access bridge.Access) (brid
 }
 
 func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
-	if !q.Access.Valid() {
-		return nil, nil, perr(CodeInvalid, "access %#x", uint32(q.Access))
+	if err := validAccess(q.Access); err != nil {
+		return nil, nil, err
 	}
 	res, have, err := b.lookup(c, q.Handle, false)
 	if err != nil {
@@ -698,7 +737,22 @@ func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
 		b.names[q.Name] = nameEntry{res: res, access: q.Access}
 		res.names = append(res.names, q.Name)
 	}
-	return le.AppendUint32(le.AppendUint32(nil, uint32(nt)), uint32(q.Access)), nil, nil
+	return fixedPayload(uint32(nt), uint32(q.Access)), nil, nil
+}
+
+// validAccess refuses access rights that are no combination of read and
+// write.
+func validAccess(a bridge.Access) error {
+	if !a.Valid() {
+		return perr(CodeInvalid, "access %#x", uint32(a))
+	}
+	return nil
+}
+
+// record is res as an open or query reply describes it to the holder of
+// handle h, which grants access.
+func (res *resource) record(h bridge.Handle, access bridge.Access) []byte {
+	return appendResourceRecord(nil, resourceRecord{Handle: h, KMT: res.kmt, Access: access, Kinds: res.kinds(), Alloc: res.alloc, Data: res.data})
 }
 
 // fds returns the fds the broker keeps for res in the order an open reply
@@ -738,21 +792,20 @@ func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.refs >= limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
-		return nil, nil, perr(CodeLimit, "connection holds %d references", c.refs)
+	if err := b.roomForRef(c); err != nil {
+		return nil, nil, err
 	}
 	fds, err := res.dupFDs()
 	if err != nil {
 		return nil, nil, err
 	}
-	b.addRef(c, res)
-	c.kmt[res]++
-	return appendResourceRecord(nil, resourceRecord{Handle: res.kmt, KMT: res.kmt, Access: bridge.AccessReadWrite, Kinds: res.kinds(), Alloc: res.alloc, Data: res.data}), fds, nil
+	b.addKMTRef(c, res)
+	return res.record(res.kmt, bridge.AccessReadWrite), fds, nil
 }
 
 func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
-	if !q.Access.Valid() {
-		return nil, nil, perr(CodeInvalid, "access %#x", uint32(q.Access))
+	if err := validAccess(q.Access); err != nil {
+		return nil, nil, err
 	}
 	if err := ValidName(q.Name); err != nil {
 		return nil, nil, err
@@ -773,7 +826,7 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 		fdutil.CloseAll(fds)
 		return nil, nil, err
 	}
-	return appendResourceRecord(nil, resourceRecord{Handle: nt, KMT: e.res.kmt, Access: q.Access, Kinds: e.res.kinds(), Alloc: e.res.alloc, Data: e.res.data}), fds, nil
+	return e.res.record(nt, q.Access), fds, nil
 }
 
 // closeHandle releases one reference. When it is the handle's last on c,
@@ -794,19 +847,7 @@ func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) 
 	}
 	if last {
 		o := mutexOwner{c, h}
-		m := &res.mutex
-		m.waiters = slices.DeleteFunc(m.waiters, func(w *mutexWaiter) bool {
-			if w.owner != o {
-				return false
-			}
-			w.stop()
-			b.queueLate(late, c, errorReply(w.req, CodeNotFound, fmt.Sprintf("handle %v closed while waiting", h)))
-			return true
-		})
-		if m.held && m.owner == o {
-			c.log.Info("keyed mutex abandoned: holding handle closed", "handle", h, "kmt", res.kmt)
-			b.abandon(res, late)
-		}
+		b.leaveMutex(res, func(x mutexOwner) bool { return x == o }, fmt.Sprintf("handle %v closed", h), late)
 	}
 	b.release(c, res)
 	return nil
@@ -866,14 +907,10 @@ func (b *Broker) dropConn(c *brokerConn, linger bool) {
 	} else {
 		c.uc.Close()
 	}
-	var late []lateReply
-	defer func() { b.sendLate(late) }()
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	late, unlock := b.lock()
+	defer unlock()
 	c.dead = true
 	n := c.refs
-	// First forget c's waits, then abandon what c holds: an abandoned
-	// mutex must go to a live waiter, not to c's own next wait.
 	touched := map[*resource]bool{}
 	for _, e := range c.nt {
 		touched[e.res] = true
@@ -882,19 +919,7 @@ func (b *Broker) dropConn(c *brokerConn, linger bool) {
 		touched[res] = true
 	}
 	for res := range touched {
-		res.mutex.waiters = slices.DeleteFunc(res.mutex.waiters, func(w *mutexWaiter) bool {
-			if w.owner.c == c {
-				w.stop()
-				return true
-			}
-			return false
-		})
-	}
-	for res := range touched {
-		if m := &res.mutex; m.held && m.owner.c == c {
-			c.log.Info("keyed mutex abandoned: holder disconnected", "kmt", res.kmt, "key", m.lastKey)
-			b.abandon(res, &late)
-		}
+		b.leaveMutex(res, func(o mutexOwner) bool { return o.c == c }, "connection closed", late)
 	}
 	for h, e := range c.nt {
 		delete(c.nt, h)

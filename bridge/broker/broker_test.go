@@ -140,6 +140,44 @@ func mustList(t testing.TB, c *Client) []ResourceInfo {
 	return l
 }
 
+// ref is a handle and the connection that holds a reference through it.
+type ref struct {
+	c *Client
+	h bridge.Handle
+}
+
+// closeRefs closes refs in turn; a failure names the caller's step with
+// what.
+func closeRefs(t testing.TB, what string, refs ...ref) {
+	t.Helper()
+	for _, r := range refs {
+		if err := r.c.CloseHandle(r.h); err != nil {
+			t.Fatalf("%sCloseHandle(%v): %v", what, r.h, err)
+		}
+	}
+}
+
+// closeResource closes the fds an open returned: its memory and its
+// semaphores.
+func closeResource(r Resource) {
+	unix.Close(r.FD)
+	for _, s := range r.Syncs {
+		unix.Close(s.FD)
+	}
+}
+
+// leakCycles runs the 1000 cycles of a leak test and checks through c
+// that they left no resource behind; each cycle checks its own fds.
+func leakCycles(t *testing.T, c *Client, cycle func(i int)) {
+	t.Helper()
+	for i := range 1000 {
+		cycle(i)
+	}
+	if l := mustList(t, c); len(l) != 0 {
+		t.Fatalf("resources left: %+v", l)
+	}
+}
+
 func TestBrokerShareOpenQuery(t *testing.T) {
 	path := testBroker(t, &Broker{})
 	prod, cons := dial(t, path), dial(t, path)
@@ -237,15 +275,10 @@ func TestBrokerShareOpenQuery(t *testing.T) {
 	}
 
 	// The resource lives until the last handle closes.
-	for _, step := range []struct {
-		c *Client
-		h bridge.Handle
-	}{{prod, kmt}, {prod, nt}, {cons, kmt}} {
-		if err := step.c.CloseHandle(step.h); err != nil {
-			t.Fatalf("CloseHandle(%v): %v", step.h, err)
-		}
+	for _, r := range []ref{{prod, kmt}, {prod, nt}, {cons, kmt}} {
+		closeRefs(t, "", r)
 		if l := mustList(t, fourth); len(l) != 1 {
-			t.Fatalf("resource freed early, after closing %v", step.h)
+			t.Fatalf("resource freed early, after closing %v", r.h)
 		}
 	}
 	if err := prod.CloseHandle(kmt); !errors.Is(err, CodeNotFound) {
@@ -687,7 +720,7 @@ func (r *rawConn) uc2fd() uintptr {
 func TestBrokerFDLeak(t *testing.T) {
 	path := testBroker(t, &Broker{})
 	prod, cons := dial(t, path), dial(t, path)
-	cycle := func(i int) {
+	leakCycles(t, cons, func(i int) {
 		fd := memfd(t, 4096, byte(i))
 		mem := fileOf(t, fd)
 		kmt, err := prod.Create(testAllocation(4096), fd, []byte{byte(i)})
@@ -710,29 +743,16 @@ func TestBrokerFDLeak(t *testing.T) {
 		if got := readAll(t, r2.FD, 16); !bytes.Equal(got, pattern(16, byte(i))) {
 			t.Fatalf("cycle %d: wrong bytes %x", i, got)
 		}
-		unix.Close(r1.FD)
-		unix.Close(r2.FD)
-		for _, step := range []struct {
-			c *Client
-			h bridge.Handle
-		}{{prod, kmt}, {prod, nt}, {cons, kmt}, {cons, r2.Handle}} {
-			if err := step.c.CloseHandle(step.h); err != nil {
-				t.Fatalf("cycle %d: CloseHandle(%v): %v", i, step.h, err)
-			}
-		}
+		closeResource(r1)
+		closeResource(r2)
+		closeRefs(t, fmt.Sprintf("cycle %d: ", i), ref{prod, kmt}, ref{prod, nt}, ref{cons, kmt}, ref{cons, r2.Handle})
 		// No wait: the broker closed its copy before answering the last
 		// close, and the dups of cons's opens before reading its next
 		// request.
 		if n := openCount(t, mem); n != 0 {
 			t.Fatalf("cycle %d left %d fds of its memory open", i, n)
 		}
-	}
-	for i := range 1000 {
-		cycle(i)
-	}
-	if l := mustList(t, cons); len(l) != 0 {
-		t.Fatalf("resources left: %+v", l)
-	}
+	})
 }
 
 // TestBrokerConnectionDeathReleases closes a client that holds handles of

@@ -23,8 +23,7 @@ import (
 // Every reference the connection holds is released when it closes, by
 // Close, by process exit, or by a crash.
 type Client struct {
-	uc   *net.UnixConn
-	wmu  sync.Mutex
+	msgConn
 	mu   sync.Mutex
 	next uint32
 	wait map[uint32]chan clientReply
@@ -148,7 +147,7 @@ func Dial(path string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: dial broker %s: %w", path, err)
 	}
-	c := &Client{uc: uc, wait: map[uint32]chan clientReply{}, done: make(chan struct{})}
+	c := &Client{msgConn: msgConn{uc: uc}, wait: map[uint32]chan clientReply{}, done: make(chan struct{})}
 	go c.readLoop()
 	return c, nil
 }
@@ -162,8 +161,7 @@ func (c *Client) Close() error {
 }
 
 func (c *Client) readLoop() {
-	buf := make([]byte, maxMessageSize)
-	oob := make([]byte, unix.CmsgSpace(4*maxFDsPerMessage))
+	buf, oob := make([]byte, maxMessageSize), make([]byte, oobSize)
 	var err error
 	for {
 		msg, fds, trunc, ctrunc, eof, rerr := readMsg(c.uc, buf, oob)
@@ -227,15 +225,7 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 	c.wait[q.ID] = ch
 	c.mu.Unlock()
 
-	msg := encodeRequest(q)
-	var oob []byte
-	if len(fds) > 0 {
-		oob = unix.UnixRights(fds...)
-	}
-	c.wmu.Lock()
-	_, _, err := c.uc.WriteMsgUnix(msg, oob, nil)
-	c.wmu.Unlock()
-	if err != nil {
+	if err := c.write(encodeRequest(q), fds); err != nil {
 		c.mu.Lock()
 		delete(c.wait, q.ID)
 		c.mu.Unlock()
@@ -271,11 +261,42 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 	return r, nil
 }
 
-// fixed decodes a reply payload of n little-endian uint32s.
-func (r clientReply) fixed(op string, n int) ([]uint32, error) {
-	if len(r.payload) != 4*n || len(r.fds) != 0 {
-		fdutil.CloseAll(r.fds)
-		return nil, &Error{Op: op, Code: CodeBadMessage, Detail: fmt.Sprintf("reply of %d bytes, %d fds", len(r.payload), len(r.fds))}
+// checkFDs fails a reply that carries other than the n fds its kind
+// carries; the caller closes them.
+func (r clientReply) checkFDs(n int) error {
+	if len(r.fds) != n {
+		return perr(CodeBadMessage, "%v carries %d fds, want %d", r.h.Type, len(r.fds), n)
+	}
+	return nil
+}
+
+// withOp returns err, an *Error of a decoder or check, naming the client
+// operation; a copy, since some such errors are shared values.
+func withOp(op string, err error) error {
+	e := *err.(*Error)
+	e.Op = op
+	return &e
+}
+
+// fail closes r's fds, which a reply that failed its checks hands to
+// nobody, and returns err naming op.
+func (r clientReply) fail(op string, err error) error {
+	fdutil.CloseAll(r.fds)
+	return withOp(op, err)
+}
+
+// call is a round trip whose reply carries n little-endian uint32s and no
+// fds (see fixedPayload).
+func (c *Client) call(op string, q request, fds []int, n int) ([]uint32, error) {
+	r, err := c.roundTrip(op, q, fds)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkFDs(0); err != nil {
+		return nil, r.fail(op, err)
+	}
+	if len(r.payload) != 4*n {
+		return nil, r.fail(op, perr(CodeBadMessage, "reply of %d bytes, want %d", len(r.payload), 4*n))
 	}
 	v := make([]uint32, n)
 	for i := range v {
@@ -299,8 +320,8 @@ func (c *Client) Create(alloc bridge.Allocation, memFD int, data []byte) (bridge
 // which it closes when the resource is freed.
 func (c *Client) CreateWithSync(alloc bridge.Allocation, memFD int, data []byte, syncs []SyncFD) (bridge.Handle, error) {
 	op := "create"
-	if len(data) > MaxPrivateData {
-		return 0, &Error{Op: op, Code: CodeTooLarge, Detail: fmt.Sprintf("private data of %d bytes exceeds %d", len(data), MaxPrivateData)}
+	if err := checkDataLen(len(data)); err != nil {
+		return 0, withOp(op, err)
 	}
 	if len(syncs) > MaxSyncObjects {
 		return 0, &Error{Op: op, Code: CodeInvalid, Detail: fmt.Sprintf("%d sync objects, at most %d", len(syncs), MaxSyncObjects)}
@@ -317,11 +338,7 @@ func (c *Client) CreateWithSync(alloc bridge.Allocation, memFD int, data []byte,
 		fds = append(fds, s.FD)
 		q.Kinds = append(q.Kinds, kindOf(s.Timeline))
 	}
-	r, err := c.roundTrip(op, q, fds)
-	if err != nil {
-		return 0, err
-	}
-	v, err := r.fixed(op, 2)
+	v, err := c.call(op, q, fds, 2)
 	if err != nil {
 		return 0, err
 	}
@@ -334,36 +351,41 @@ func (c *Client) CreateWithSync(alloc bridge.Allocation, memFD int, data []byte,
 // processes OpenName it for as long as the resource lives; see ValidName.
 func (c *Client) Share(h bridge.Handle, access bridge.Access, name string) (bridge.Handle, error) {
 	op := "share " + h.String()
-	if len(name) > MaxNameLen {
-		return 0, &Error{Op: op, Code: CodeBadName, Detail: fmt.Sprintf("name of %d bytes exceeds %d", len(name), MaxNameLen)}
+	if err := checkNameLen(len(name)); err != nil {
+		return 0, withOp(op, err)
 	}
-	r, err := c.roundTrip(op, request{header: header{Type: msgShare}, Handle: h, Access: access, Name: name}, nil)
-	if err != nil {
-		return 0, err
-	}
-	v, err := r.fixed(op, 2)
+	v, err := c.call(op, request{header: header{Type: msgShare}, Handle: h, Access: access, Name: name}, nil, 2)
 	if err != nil {
 		return 0, err
 	}
 	return bridge.Handle(v[0]), nil
 }
 
-func (c *Client) open(op string, q request) (Resource, error) {
+// resource is a round trip whose reply is a resource record: for an open
+// with its fds (memory first, then one per sync object), which the caller
+// then owns; for a query without, the FDs being -1.
+func (c *Client) resource(op string, q request, open bool) (Resource, error) {
 	r, err := c.roundTrip(op, q, nil)
 	if err != nil {
 		return Resource{FD: -1}, err
 	}
 	rec, err := decodeResourceRecord(r.payload)
-	if err == nil && len(r.fds) != 1+len(rec.Kinds) {
-		err = perr(CodeBadMessage, "open reply carries %d fds for %d sync objects", len(r.fds), len(rec.Kinds))
+	if err == nil {
+		want := 0
+		if open {
+			want = 1 + len(rec.Kinds)
+		}
+		err = r.checkFDs(want)
 	}
 	if err != nil {
-		fdutil.CloseAll(r.fds)
-		err.(*Error).Op = op
-		return Resource{FD: -1}, err
+		return Resource{FD: -1}, r.fail(op, err)
 	}
-	return Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: r.fds[0],
-		Syncs: syncFDs(rec.Kinds, r.fds[1:])}, nil
+	res := Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: -1,
+		Syncs: syncFDs(rec.Kinds, nil)}
+	if open {
+		res.FD, res.Syncs = r.fds[0], syncFDs(rec.Kinds, r.fds[1:])
+	}
+	return res, nil
 }
 
 // syncFDs pairs kinds with fds; nil fds give -1s.
@@ -383,7 +405,7 @@ func syncFDs(kinds []syncKind, fds []int) []SyncFD {
 // holds one more reference through kmt, released by CloseHandle(kmt).
 // The returned FD is the caller's.
 func (c *Client) OpenKMT(kmt bridge.Handle) (Resource, error) {
-	return c.open("open "+kmt.String(), request{header: header{Type: msgOpenKMT}, Handle: kmt})
+	return c.resource("open "+kmt.String(), request{header: header{Type: msgOpenKMT}, Handle: kmt}, true)
 }
 
 // OpenName opens the resource shared under name, asking for access (at
@@ -391,45 +413,26 @@ func (c *Client) OpenKMT(kmt bridge.Handle) (Resource, error) {
 // of this connection. The returned FD is the caller's.
 func (c *Client) OpenName(name string, access bridge.Access) (Resource, error) {
 	op := fmt.Sprintf("open name %q", name)
-	if len(name) > MaxNameLen {
-		return Resource{FD: -1}, &Error{Op: op, Code: CodeBadName, Detail: fmt.Sprintf("name of %d bytes exceeds %d", len(name), MaxNameLen)}
+	if err := checkNameLen(len(name)); err != nil {
+		return Resource{FD: -1}, withOp(op, err)
 	}
-	return c.open(op, request{header: header{Type: msgOpenName}, Access: access, Name: name})
+	return c.resource(op, request{header: header{Type: msgOpenName}, Access: access, Name: name}, true)
 }
 
 // Query returns a resource's description and private data without an fd
 // (FD is -1). h is any KMT handle, or an NT handle of this connection.
 func (c *Client) Query(h bridge.Handle) (Resource, error) {
-	op := "query " + h.String()
-	r, err := c.roundTrip(op, request{header: header{Type: msgQuery}, Handle: h}, nil)
-	if err != nil {
-		return Resource{FD: -1}, err
-	}
-	rec, err := decodeResourceRecord(r.payload)
-	if err == nil && len(r.fds) != 0 {
-		err = perr(CodeBadMessage, "query reply carries %d fds", len(r.fds))
-	}
-	if err != nil {
-		fdutil.CloseAll(r.fds)
-		err.(*Error).Op = op
-		return Resource{FD: -1}, err
-	}
-	return Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: -1,
-		Syncs: syncFDs(rec.Kinds, nil)}, nil
+	return c.resource("query "+h.String(), request{header: header{Type: msgQuery}, Handle: h}, false)
 }
 
 // UpdateData replaces the resource's private runtime data. Only the
 // connection that created the resource may, through any handle it holds.
 func (c *Client) UpdateData(h bridge.Handle, data []byte) error {
 	op := "update data " + h.String()
-	if len(data) > MaxPrivateData {
-		return &Error{Op: op, Code: CodeTooLarge, Detail: fmt.Sprintf("private data of %d bytes exceeds %d", len(data), MaxPrivateData)}
+	if err := checkDataLen(len(data)); err != nil {
+		return withOp(op, err)
 	}
-	r, err := c.roundTrip(op, request{header: header{Type: msgUpdateData}, Handle: h, Data: data}, nil)
-	if err != nil {
-		return err
-	}
-	_, err = r.fixed(op, 0)
+	_, err := c.call(op, request{header: header{Type: msgUpdateData}, Handle: h, Data: data}, nil, 0)
 	return err
 }
 
@@ -438,12 +441,7 @@ func (c *Client) UpdateData(h bridge.Handle, data []byte) error {
 // resource, on any connection, frees it. (Close, by contrast, ends the
 // connection.)
 func (c *Client) CloseHandle(h bridge.Handle) error {
-	op := "close " + h.String()
-	r, err := c.roundTrip(op, request{header: header{Type: msgClose}, Handle: h}, nil)
-	if err != nil {
-		return err
-	}
-	_, err = r.fixed(op, 0)
+	_, err := c.call("close "+h.String(), request{header: header{Type: msgClose}, Handle: h}, nil, 0)
 	return err
 }
 
@@ -458,14 +456,12 @@ func (c *Client) List() ([]ResourceInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(r.fds) != 0 {
-			fdutil.CloseAll(r.fds)
-			return nil, &Error{Op: "list", Code: CodeBadMessage, Detail: "list reply carries fds"}
+		if err := r.checkFDs(0); err != nil {
+			return nil, r.fail("list", err)
 		}
 		next, entries, err := decodeListReply(r.payload, true)
 		if err != nil {
-			err.(*Error).Op = "list"
-			return nil, err
+			return nil, withOp("list", err)
 		}
 		for _, e := range entries {
 			refs := int(e.Refs)
@@ -500,11 +496,7 @@ func (c *Client) AttachSync(h bridge.Handle, s SyncFD) error {
 	if s.FD < 0 {
 		panic("bridge: AttachSync: negative sync fd")
 	}
-	r, err := c.roundTrip(op, request{header: header{Type: msgAttachSync}, Handle: h, Kind: kindOf(s.Timeline)}, []int{s.FD})
-	if err != nil {
-		return err
-	}
-	_, err = r.fixed(op, 2)
+	_, err := c.call(op, request{header: header{Type: msgAttachSync}, Handle: h, Kind: kindOf(s.Timeline)}, []int{s.FD}, 2)
 	return err
 }
 
@@ -534,13 +526,11 @@ func (c *Client) AcquireSync(h bridge.Handle, key uint64, timeout time.Duration)
 		return AcquireResult{}, err
 	}
 	value, abandoned, err := decodeAcquireReply(r.payload)
-	if err == nil && len(r.fds) != 0 {
-		err = perr(CodeBadMessage, "acquire reply carries %d fds", len(r.fds))
+	if err == nil {
+		err = r.checkFDs(0)
 	}
 	if err != nil {
-		fdutil.CloseAll(r.fds)
-		err.(*Error).Op = op
-		return AcquireResult{}, err
+		return AcquireResult{}, r.fail(op, err)
 	}
 	return AcquireResult{Value: value, Abandoned: abandoned}, nil
 }
@@ -551,11 +541,6 @@ func (c *Client) AcquireSync(h bridge.Handle, key uint64, timeout time.Duration)
 // done (0 for none). Only the holder may release (CodeAccessDenied
 // otherwise).
 func (c *Client) ReleaseSync(h bridge.Handle, key, value uint64) error {
-	op := fmt.Sprintf("release sync %v key %d", h, key)
-	r, err := c.roundTrip(op, request{header: header{Type: msgReleaseSync}, Handle: h, Key: key, Value: value}, nil)
-	if err != nil {
-		return err
-	}
-	_, err = r.fixed(op, 0)
+	_, err := c.call(fmt.Sprintf("release sync %v key %d", h, key), request{header: header{Type: msgReleaseSync}, Handle: h, Key: key, Value: value}, nil, 0)
 	return err
 }

@@ -32,7 +32,7 @@ func (b *Broker) attachSync(c *brokerConn, q request, fd int) ([]byte, error) {
 	}
 	res.syncs = append(res.syncs, syncObj{fd: fd, kind: q.Kind})
 	c.log.Debug("sync object attached", "kmt", res.kmt, "kind", q.Kind, "count", len(res.syncs))
-	return le.AppendUint32(le.AppendUint32(nil, uint32(len(res.syncs))), 0), nil
+	return fixedPayload(uint32(len(res.syncs)), 0), nil
 }
 
 // owner is who acquires through handle h of c: for a KMT handle, the
@@ -60,10 +60,8 @@ func (b *Broker) acquire(c *brokerConn, q request) (payload []byte, waiting bool
 	if slices.ContainsFunc(m.waiters, func(w *mutexWaiter) bool { return w.owner == o }) {
 		return nil, false, perr(CodeInvalid, "an acquire of %v through %v is already waiting", res.kmt, q.Handle)
 	}
-	if !m.held && (m.abandoned || m.lastKey == q.Key) {
-		abandoned := m.abandoned
-		m.held, m.owner, m.abandoned = true, o, false
-		return appendAcquireReply(nil, m.lastValue, abandoned), false, nil
+	if m.grantable(q.Key) {
+		return m.take(o), false, nil
 	}
 	if q.TimeoutMS == 0 {
 		return nil, false, b.timeoutErr(res, q.Key)
@@ -89,10 +87,8 @@ func (b *Broker) timeoutErr(res *resource, key uint64) error {
 // granted or removed meanwhile (Stop cannot recall a timer that already
 // fired, so membership decides).
 func (b *Broker) expire(res *resource, w *mutexWaiter) {
-	var late []lateReply
-	defer func() { b.sendLate(late) }()
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	late, unlock := b.lock()
+	defer unlock()
 	m := &res.mutex
 	i := slices.Index(m.waiters, w)
 	if i < 0 {
@@ -100,7 +96,7 @@ func (b *Broker) expire(res *resource, w *mutexWaiter) {
 	}
 	m.waiters = slices.Delete(m.waiters, i, i+1)
 	be := b.timeoutErr(res, w.key).(*Error)
-	b.queueLate(&late, w.owner.c, errorReply(w.req, be.Code, be.Detail))
+	b.queueLate(late, w.owner.c, errorReply(w.req, be.Code, be.Detail))
 }
 
 // releaseSync is RELEASE_SYNC: only the holder, through the handle it
@@ -124,6 +120,27 @@ func (b *Broker) releaseSync(c *brokerConn, q request, late *[]lateReply) error 
 	return nil
 }
 
+// leaveMutex ends what the owners gone picks have to do with res's keyed
+// mutex, for a handle closed or a connection ended (why says which):
+// their waits end, answered NOT_FOUND, and a hold ends as abandonment.
+// The waits go first, so that the mutex is abandoned to a live waiter
+// rather than to another wait of an owner that is going.
+func (b *Broker) leaveMutex(res *resource, gone func(mutexOwner) bool, why string, late *[]lateReply) {
+	m := &res.mutex
+	m.waiters = slices.DeleteFunc(m.waiters, func(w *mutexWaiter) bool {
+		if !gone(w.owner) {
+			return false
+		}
+		w.stop()
+		b.queueLate(late, w.owner.c, errorReply(w.req, CodeNotFound, why+" while waiting"))
+		return true
+	})
+	if m.held && gone(m.owner) {
+		m.owner.c.log.Info("keyed mutex abandoned: "+why, "kmt", res.kmt, "key", m.lastKey)
+		b.abandon(res, late)
+	}
+}
+
 // abandon ends a hold whose owner went without releasing: the next
 // acquirer, with any key, gets the mutex and is told it was abandoned.
 func (b *Broker) abandon(res *resource, late *[]lateReply) {
@@ -132,24 +149,33 @@ func (b *Broker) abandon(res *resource, late *[]lateReply) {
 	b.grant(res, late)
 }
 
-// grant hands a free keyed mutex to its first eligible waiter.
+// grant hands a free keyed mutex to its first waiter that may take it.
 func (b *Broker) grant(res *resource, late *[]lateReply) {
 	m := &res.mutex
-	if m.held {
-		return
-	}
 	for i, w := range m.waiters {
-		if !m.abandoned && w.key != m.lastKey {
+		if !m.grantable(w.key) {
 			continue
 		}
 		w.stop()
 		m.waiters = slices.Delete(m.waiters, i, i+1)
-		abandoned := m.abandoned
-		m.held, m.owner, m.abandoned = true, w.owner, false
-		reply := appendHeader(nil, header{Version: protocolVersion, Type: msgAcquireSync | replyBit, ID: w.req.ID, PayloadLen: acquireReplySize})
-		b.queueLate(late, w.owner.c, appendAcquireReply(reply, m.lastValue, abandoned))
+		b.queueLate(late, w.owner.c, replyTo(w.req, 0, m.take(w.owner), 0))
 		return
 	}
+}
+
+// grantable reports whether an acquire of key may take the mutex now:
+// it is free and was released with key, or abandoned.
+func (m *keyedMutex) grantable(key uint64) bool {
+	return !m.held && (m.abandoned || m.lastKey == key)
+}
+
+// take gives the mutex, which must be grantable, to o, and returns the
+// ACQUIRE_SYNC reply's payload: the last release's value, and whether o
+// takes over an abandoned hold.
+func (m *keyedMutex) take(o mutexOwner) []byte {
+	abandoned := m.abandoned
+	m.held, m.owner, m.abandoned = true, o, false
+	return appendAcquireReply(nil, m.lastValue, abandoned)
 }
 
 // stop cancels the waiter's timer; expire checks membership for a timer
@@ -157,6 +183,17 @@ func (b *Broker) grant(res *resource, late *[]lateReply) {
 func (w *mutexWaiter) stop() {
 	if w.timer != nil {
 		w.timer.Stop()
+	}
+}
+
+// lock takes b.mu and returns where to queue the late replies meant to
+// go out once it is released, and what releases it and sends them.
+func (b *Broker) lock() (late *[]lateReply, unlock func()) {
+	late = new([]lateReply)
+	b.mu.Lock()
+	return late, func() {
+		b.mu.Unlock()
+		b.sendLate(*late)
 	}
 }
 
@@ -178,10 +215,7 @@ func (b *Broker) sendLate(late []lateReply) {
 	for _, r := range late {
 		go func() {
 			defer b.wg.Done()
-			r.c.wmu.Lock()
-			_, err := r.c.uc.Write(r.msg)
-			r.c.wmu.Unlock()
-			if err != nil {
+			if err := r.c.write(r.msg, nil); err != nil {
 				r.c.log.Debug("late reply not delivered", "err", err)
 			}
 		}()

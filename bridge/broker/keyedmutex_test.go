@@ -31,7 +31,7 @@ func mutexResource(t testing.TB, c *Client) bridge.Handle {
 	return kmt
 }
 
-// openKMT opens kmt on c and closes the fd, for a reference to acquire
+// openKMT opens kmt on c and closes the fds, for a reference to acquire
 // through.
 func openKMT(t testing.TB, c *Client, kmt bridge.Handle) {
 	t.Helper()
@@ -39,10 +39,19 @@ func openKMT(t testing.TB, c *Client, kmt bridge.Handle) {
 	if err != nil {
 		t.Fatalf("OpenKMT: %v", err)
 	}
-	unix.Close(r.FD)
-	for _, s := range r.Syncs {
-		unix.Close(s.FD)
-	}
+	closeResource(r)
+}
+
+// sharedMutex serves brk and returns its socket, two connections to it
+// and a resource the first created and the second opened: two holders of
+// one keyed mutex, where most keyed mutex tests start.
+func sharedMutex(t testing.TB, brk *Broker) (path string, a, b *Client, kmt bridge.Handle) {
+	t.Helper()
+	path = testBroker(t, brk)
+	a, b = dial(t, path), dial(t, path)
+	kmt = mutexResource(t, a)
+	openKMT(t, b, kmt)
+	return path, a, b, kmt
 }
 
 func mustAcquire(t testing.TB, c *Client, h bridge.Handle, key uint64, timeout time.Duration) AcquireResult {
@@ -117,10 +126,7 @@ func expectOutcome(t testing.TB, what string, ch <-chan acquireOutcome) acquireO
 // TestKeyedMutexSequence walks the keyed mutex through acquire/release with
 // changing keys between two connections, checking values and List's view.
 func TestKeyedMutexSequence(t *testing.T) {
-	path := testBroker(t, &Broker{})
-	a, b := dial(t, path), dial(t, path)
-	kmt := mutexResource(t, a)
-	openKMT(t, b, kmt)
+	path, a, b, kmt := sharedMutex(t, &Broker{})
 
 	if m := mutexState(t, a, kmt); m != (MutexState{}) {
 		t.Fatalf("fresh mutex = %+v, want free with key 0", m)
@@ -185,10 +191,7 @@ func TestKeyedMutexSequence(t *testing.T) {
 // after about the timeout; a 0 timeout only tries; waits do not block the
 // connection's other requests.
 func TestKeyedMutexTimeout(t *testing.T) {
-	path := testBroker(t, &Broker{})
-	a, b := dial(t, path), dial(t, path)
-	kmt := mutexResource(t, a)
-	openKMT(t, b, kmt)
+	_, a, b, kmt := sharedMutex(t, &Broker{})
 	// The slack is below the timeouts, so a wait of twice the timeout
 	// fails too.
 	const slack = 300 * time.Millisecond
@@ -395,10 +398,7 @@ func TestKeyedMutexFIFO(t *testing.T) {
 // holds an ordinary mutex; the resource stays usable.
 func TestKeyedMutexAbandoned(t *testing.T) {
 	brk := &Broker{}
-	path := testBroker(t, brk)
-	creator, next := dial(t, path), dial(t, path)
-	kmt := mutexResource(t, creator)
-	openKMT(t, next, kmt)
+	path, creator, next, kmt := sharedMutex(t, brk)
 	mem := resourceFiles(t, brk, kmt)
 	var holders []testenv.File
 
@@ -464,10 +464,7 @@ func TestKeyedMutexAbandoned(t *testing.T) {
 // TestKeyedMutexMisuse: double acquire, release by a non-holder, and
 // handles that name nothing are errors that leave the mutex intact.
 func TestKeyedMutexMisuse(t *testing.T) {
-	path := testBroker(t, &Broker{})
-	a, b := dial(t, path), dial(t, path)
-	kmt := mutexResource(t, a)
-	openKMT(t, b, kmt)
+	path, a, b, kmt := sharedMutex(t, &Broker{})
 	nt, err := a.Share(kmt, bridge.AccessReadWrite, "")
 	if err != nil {
 		t.Fatal(err)
@@ -518,10 +515,7 @@ func TestKeyedMutexMisuse(t *testing.T) {
 // release it waited for then leaves the mutex free for others.
 func TestKeyedMutexWaiterDies(t *testing.T) {
 	brk := &Broker{}
-	path := testBroker(t, brk)
-	a, b := dial(t, path), dial(t, path)
-	kmt := mutexResource(t, a)
-	openKMT(t, b, kmt)
+	path, a, b, kmt := sharedMutex(t, brk)
 	mem := resourceFiles(t, brk, kmt)
 	w, waiter := dialWatched(t, brk, path)
 	openKMT(t, w, kmt)
@@ -552,10 +546,7 @@ func TestKeyedMutexWaiterDies(t *testing.T) {
 // handle abandons the mutex, while an earlier close of one of several
 // references does not.
 func TestKeyedMutexCloseHandle(t *testing.T) {
-	path := testBroker(t, &Broker{})
-	a, b := dial(t, path), dial(t, path)
-	kmt := mutexResource(t, a)
-	openKMT(t, b, kmt)
+	_, a, b, kmt := sharedMutex(t, &Broker{})
 	openKMT(t, b, kmt) // b holds two references through kmt
 
 	mustAcquire(t, a, kmt, 0, 0)
@@ -732,14 +723,7 @@ func TestSyncFDs(t *testing.T) {
 	fdutil.CloseAll([]int{r.Syncs[0].FD, r.Syncs[1].FD, tl2})
 
 	// Freeing both resources closes every fd the broker kept.
-	for _, step := range []struct {
-		c *Client
-		h bridge.Handle
-	}{{prod, kmt}, {prod, ntSynced}, {cons, kmt}, {prod, late}, {prod, ntLate}, {cons, late}, {cons, late}, {cons, late}} {
-		if err := step.c.CloseHandle(step.h); err != nil {
-			t.Fatalf("CloseHandle(%v): %v", step.h, err)
-		}
-	}
+	closeRefs(t, "", ref{prod, kmt}, ref{prod, ntSynced}, ref{cons, kmt}, ref{prod, late}, ref{prod, ntLate}, ref{cons, late}, ref{cons, late}, ref{cons, late})
 	if l := mustList(t, cons); len(l) != 0 {
 		t.Fatalf("resources left: %+v", l)
 	}
@@ -761,7 +745,7 @@ func TestSyncFDs(t *testing.T) {
 func TestSyncFDLeak(t *testing.T) {
 	path := testBroker(t, &Broker{})
 	prod, cons := dial(t, path), dial(t, path)
-	cycle := func(i int) {
+	leakCycles(t, cons, func(i int) {
 		mem, sem := memfd(t, 4096, byte(i)), eventfd(t)
 		files := []testenv.File{fileOf(t, mem), fileOf(t, sem)}
 		kmt, err := prod.CreateWithSync(testAllocation(4096), mem, nil, []SyncFD{{sem, true}})
@@ -785,12 +769,8 @@ func TestSyncFDLeak(t *testing.T) {
 			t.Fatalf("cycle %d: OpenName: %+v, %v", i, r2.Syncs, err)
 		}
 		sameEventfd(t, sem, r2.Syncs[0].FD, uint64(i+2))
-		for _, r := range []Resource{r1, r2} {
-			unix.Close(r.FD)
-			for _, s := range r.Syncs {
-				unix.Close(s.FD)
-			}
-		}
+		closeResource(r1)
+		closeResource(r2)
 		mustAcquire(t, prod, kmt, 0, 0)
 		if i%100 == 0 {
 			if _, err := cons.AcquireSync(kmt, 1, time.Millisecond); !errors.Is(err, CodeTimeout) {
@@ -802,27 +782,14 @@ func TestSyncFDLeak(t *testing.T) {
 			t.Fatalf("cycle %d: acquire = %+v", i, r)
 		}
 		// The last close abandons the mutex cons holds through r2.Handle.
-		for _, step := range []struct {
-			c *Client
-			h bridge.Handle
-		}{{prod, kmt}, {prod, nt}, {cons, kmt}, {cons, r2.Handle}} {
-			if err := step.c.CloseHandle(step.h); err != nil {
-				t.Fatalf("cycle %d: CloseHandle(%v): %v", i, step.h, err)
-			}
-		}
+		closeRefs(t, fmt.Sprintf("cycle %d: ", i), ref{prod, kmt}, ref{prod, nt}, ref{cons, kmt}, ref{cons, r2.Handle})
 		// No wait, as in TestBrokerFDLeak. The test still holds sem, so
 		// that its file names it alone.
 		if n := openCount(t, files...); n != 1 {
 			t.Fatalf("cycle %d left %d fds of its memory and semaphore open besides the test's", i, n-1)
 		}
 		unix.Close(sem)
-	}
-	for i := range 1000 {
-		cycle(i)
-	}
-	if l := mustList(t, cons); len(l) != 0 {
-		t.Fatalf("resources left: %+v", l)
-	}
+	})
 }
 
 // TestKeyedMutexConcurrent: 32 clients, 8 on each of 4 resources, in two

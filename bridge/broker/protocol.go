@@ -271,6 +271,23 @@ func ValidName(name string) error {
 	return nil
 }
 
+// checkNameLen refuses a name of n bytes when it is longer than
+// MaxNameLen, and checkDataLen private data longer than MaxPrivateData:
+// the broker when it decodes a request, the client before it sends one.
+func checkNameLen(n int) error {
+	if n > MaxNameLen {
+		return perr(CodeBadName, "name of %d bytes exceeds %d", n, MaxNameLen)
+	}
+	return nil
+}
+
+func checkDataLen(n int) error {
+	if n > MaxPrivateData {
+		return perr(CodeTooLarge, "private data of %d bytes exceeds %d", n, MaxPrivateData)
+	}
+	return nil
+}
+
 // header is the fixed message header. Status is 0 in requests.
 type header struct {
 	Version    uint16
@@ -531,8 +548,8 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 			return q, perr(CodeInvalid, "sync count %d exceeds %d", sync, MaxSyncObjects)
 		}
 		q.SyncCount = sync
-		if dlen > MaxPrivateData {
-			return q, perr(CodeTooLarge, "private data of %d bytes exceeds %d", dlen, MaxPrivateData)
+		if err := checkDataLen(int(dlen)); err != nil {
+			return q, err
 		}
 		// Check the length before reading the kinds, so that a count
 		// that lies reads as what it is rather than as a strange kind.
@@ -562,8 +579,8 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		if err := reserved(res); err != nil {
 			return q, err
 		}
-		if nlen > MaxNameLen {
-			return q, perr(CodeBadName, "name of %d bytes exceeds %d", nlen, MaxNameLen)
+		if err := checkNameLen(int(nlen)); err != nil {
+			return q, err
 		}
 		q.Name = string(r.take(int(nlen)))
 	case msgOpenKMT, msgQuery, msgClose:
@@ -591,8 +608,8 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		if r.bad {
 			break
 		}
-		if nlen > MaxNameLen {
-			return q, perr(CodeBadName, "name of %d bytes exceeds %d", nlen, MaxNameLen)
+		if err := checkNameLen(int(nlen)); err != nil {
+			return q, err
 		}
 		q.Name = string(r.take(int(nlen)))
 	case msgUpdateData:
@@ -601,8 +618,8 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		if r.bad {
 			break
 		}
-		if dlen > MaxPrivateData {
-			return q, perr(CodeTooLarge, "private data of %d bytes exceeds %d", dlen, MaxPrivateData)
+		if err := checkDataLen(int(dlen)); err != nil {
+			return q, err
 		}
 		q.Data = r.take(int(dlen))
 	case msgList:
@@ -889,6 +906,17 @@ func decodeListReply(p []byte, withSync bool) (next uint32, entries []listEntry,
 		return 0, nil, perr(CodeBadMessage, "list reply has %d stray bytes", r.rest())
 	}
 	return next, entries, nil
+}
+
+// fixedPayload is the payload of the replies that carry only numbers
+// (create, share, attach-sync: two; update-data, close, release-sync:
+// none), which the client reads back with clientReply.fixed.
+func fixedPayload(vs ...uint32) []byte {
+	var b []byte
+	for _, v := range vs {
+		b = le.AppendUint32(b, v)
+	}
+	return b
 }
 
 // acquireReplySize is the payload size of an ACQUIRE_SYNC reply.
