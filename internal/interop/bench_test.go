@@ -9,37 +9,21 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/glimport"
-	"github.com/glbridge/glbridge/internal/gpuenv"
-	"github.com/glbridge/glbridge/vkalloc"
 )
 
 // BenchmarkOpenImport measures what a consumer pays to open a shared
 // texture: the broker round trip, the fd arriving, and the GL import
 // (memory object and texture). The closes that follow are not timed.
 func BenchmarkOpenImport(b *testing.B) {
-	env, err := gpuenv.NewEnv("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer env.Close()
+	env := newEnv(b, "")
 	sock := startBroker(b)
 	c, err := broker.Dial(sock)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	img, err := vkalloc.NewImage(env.Dev, bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 256, Height: 256, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer img.Close()
-	fd, err := img.ExportFD()
-	if err != nil {
-		b.Fatal(err)
-	}
+	img, fd := exportedImage(b, env, desc2D(256, 256, bridge.FormatR8G8B8A8Unorm))
 	kmt, err := c.Create(img.Allocation(), fd, privateData)
-	unix.Close(fd)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,23 +36,13 @@ func BenchmarkOpenImport(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		env.GL.Call(func() {
-			var mem *glimport.Memory
-			var tex *glimport.Texture
-			if mem, err = glimport.ImportMemory(res.Allocation, res.FD); err != nil {
-				return
-			}
-			tex, err = mem.Texture(res.Allocation)
-			times = append(times, time.Since(start))
-			if err == nil {
-				tex.Close()
-			}
-			mem.Close()
-		})
+		mem, tex, err := importTexture(env, res.Allocation, res.FD)
+		times = append(times, time.Since(start))
 		unix.Close(res.FD)
 		if err != nil {
 			b.Fatal(err)
 		}
+		env.GL.Call(func() { tex.Close(); mem.Close() })
 		if err := c.CloseHandle(res.Handle); err != nil {
 			b.Fatal(err)
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/gpuenv"
@@ -57,35 +56,23 @@ func glProducer(in *bufio.Scanner) error {
 		return err
 	}
 	defer c.Close()
-	img, err := vkalloc.NewImage(env.Dev, bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: crossW, Height: crossH, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm, MiscFlags: 0x2 /* D3D11_RESOURCE_MISC_SHARED */})
+	d := desc2D(crossW, crossH, bridge.FormatR8G8B8A8Unorm)
+	d.MiscFlags = 0x2 // D3D11_RESOURCE_MISC_SHARED
+	s, fd, err := exportShared(env, d)
 	if err != nil {
 		return err
 	}
-	defer img.Close()
-	fd, err := img.ExportFD()
-	if err != nil {
-		return err
-	}
+	defer s.close(env)
 	defer unix.Close(fd)
 	env.GL.Call(func() {
-		var mem *glimport.Memory
-		var tex *glimport.Texture
-		if mem, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
-			return
-		}
-		defer mem.Close()
-		if tex, err = mem.Texture(img.Allocation()); err != nil {
-			return
-		}
-		defer tex.Close()
-		if err = testpattern.Draw(tex.Name(), tex.Target(), crossW, crossH, crossFrame); err == nil {
+		if err = testpattern.Draw(s.tex.Name(), s.tex.Target(), crossW, crossH, crossFrame); err == nil {
 			gl.Finish() // the pattern is complete before anyone can open it
 		}
 	})
 	if err != nil {
 		return err
 	}
-	kmt, err := c.Create(img.Allocation(), fd, privateData)
+	kmt, err := c.Create(s.img.Allocation(), fd, privateData)
 	if err != nil {
 		return err
 	}
@@ -152,15 +139,7 @@ func consumer(in *bufio.Scanner, vulkan bool) error {
 			return err
 		}
 		defer env.Close()
-		var mem *glimport.Memory
-		var tex *glimport.Texture
-		env.GL.Call(func() {
-			if mem, err = glimport.ImportMemory(a, res.FD); err == nil {
-				if tex, err = mem.Texture(a); err != nil {
-					mem.Close()
-				}
-			}
-		})
+		mem, tex, err := importTexture(env, a, res.FD)
 		if err != nil {
 			return err
 		}
