@@ -179,6 +179,21 @@ func opened(t *testing.T, path string) int {
 	return int(f.Fd())
 }
 
+// aFile is a regular file of size bytes, made for a test and closed when
+// it ends.
+func aFile(t *testing.T, size int64) int {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return int(f.Fd())
+}
+
 func devNull(t *testing.T) refused {
 	t.Helper()
 	return refused{"/dev/null", "character device 1:3", opened(t, "/dev/null")}
@@ -215,18 +230,10 @@ func alloc2D(size uint64) bridge.Allocation {
 // open and close the duplicate it made.
 func TestImportRefusesNonMemory(t *testing.T) {
 	c := newContext(t)
-	small, err := os.CreateTemp(t.TempDir(), "small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer small.Close()
-	if _, err := small.Write(make([]byte, 100)); err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []refused{
 		aPipe(t),
 		devNull(t),
-		{"100-byte file", "file of 100 bytes, smaller than the allocation's 4096", int(small.Fd())},
+		{"100-byte file", "file of 100 bytes, smaller than the allocation's 4096", aFile(t, 100)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := watch(t, tc.fd)
@@ -248,14 +255,10 @@ func TestImportRefusesNonMemory(t *testing.T) {
 
 func TestImportBadArguments(t *testing.T) {
 	c := newContext(t)
-	f, err := os.CreateTemp(t.TempDir(), "mem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := watch(t, int(f.Fd()))
+	fd := aFile(t, 0)
+	w := watch(t, fd)
 	c.Call(func() {
-		if _, err := glimport.ImportMemory(alloc2D(0), int(f.Fd())); err == nil || !strings.Contains(err.Error(), "size is 0") {
+		if _, err := glimport.ImportMemory(alloc2D(0), fd); err == nil || !strings.Contains(err.Error(), "size is 0") {
 			t.Errorf("zero size: err = %v", err)
 		}
 	})
