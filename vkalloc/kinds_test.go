@@ -87,13 +87,7 @@ func TestLevelsAndLayers(t *testing.T) {
 				}
 			}
 			for s, want := range data {
-				got, err := im.ReadPixels(s, vkalloc.Sync{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if string(got) != string(want) {
-					t.Fatalf("%+v: read back differs at %d", s, firstDiff(got, want))
-				}
+				checkPixels(t, fmt.Sprintf("%+v", s), im, s, vkalloc.Sync{}, want)
 			}
 		})
 	}

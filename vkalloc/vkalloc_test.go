@@ -143,24 +143,25 @@ func TestImportOnSecondDevice(t *testing.T) {
 		// new open, which nothing here does.
 		t.Errorf("fd %d still open after a successful import", fd)
 	}
-	got, err := imp.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
-	if err != nil {
+	checkPixels(t, "the second device", imp, bridge.Subresource{}, vkalloc.Sync{}, want)
+	// And back: the second device writes, the first reads.
+	want = pattern(67, 33, 0xa5)
+	if err := imp.WritePixels(bridge.Subresource{}, want, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
+	}
+	checkPixels(t, "the first device", im, bridge.Subresource{}, vkalloc.Sync{}, want)
+}
+
+// checkPixels reads subresource sub of im with sync and checks it holds
+// want; who names the reader in the failure.
+func checkPixels(t *testing.T, who string, im *vkalloc.Image, sub bridge.Subresource, sync vkalloc.Sync, want []byte) {
+	t.Helper()
+	got, err := im.ReadPixels(sub, sync)
+	if err != nil {
+		t.Fatalf("%s: %v", who, err)
 	}
 	if string(got) != string(want) {
-		t.Fatalf("second device read different bytes (first diff at %d)", firstDiff(got, want))
-	}
-	// And back: the second device writes, the first reads.
-	want2 := pattern(67, 33, 0xa5)
-	if err := imp.WritePixels(bridge.Subresource{}, want2, vkalloc.Sync{}); err != nil {
-		t.Fatal(err)
-	}
-	got2, err := im.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got2) != string(want2) {
-		t.Fatalf("first device read different bytes (first diff at %d)", firstDiff(got2, want2))
+		t.Fatalf("%s read different bytes (first diff at %d of %d)", who, firstDiff(got, want), len(want))
 	}
 }
 
@@ -280,13 +281,7 @@ func TestCopyTo(t *testing.T) {
 	if err := src.CopyTo(dst, vkalloc.Sync{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := dst.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("copy differs at byte %d", firstDiff(got, want))
-	}
+	checkPixels(t, "the copy", dst, bridge.Subresource{}, vkalloc.Sync{}, want)
 	small := newImage(t, dev, desc2D(8, 8))
 	if err := src.CopyTo(small, vkalloc.Sync{}); err == nil {
 		t.Fatal("CopyTo of 67x33 into 8x8 succeeded")
