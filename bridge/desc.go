@@ -121,49 +121,38 @@ func (d Desc) Validate() error {
 	case d.SampleCount == 0:
 		return invalid("SampleCount = 0 for %v", dim)
 	}
+	// Each size against its limit; unit words the limit ("%d array
+	// layers").
+	type limit struct {
+		field  string
+		v, max uint32
+		unit   string
+	}
+	var limits []limit
 	switch dim {
 	case DimensionTexture1D:
 		if d.Height != 1 {
 			return invalid("Height = %d for texture1d, want 1", d.Height)
 		}
-		if d.Width > MaxTextureDimension {
-			return invalid("Width = %d for texture1d exceeds %d", d.Width, MaxTextureDimension)
-		}
-		if d.DepthOrArraySize > MaxArraySize {
-			return invalid("DepthOrArraySize = %d for texture1d exceeds %d array layers", d.DepthOrArraySize, MaxArraySize)
-		}
+		limits = []limit{{"Width", d.Width, MaxTextureDimension, "%d"}, {"DepthOrArraySize", d.DepthOrArraySize, MaxArraySize, "%d array layers"}}
 	case DimensionTexture2D:
-		if d.Width > MaxTextureDimension {
-			return invalid("Width = %d for texture2d exceeds %d", d.Width, MaxTextureDimension)
-		}
-		if d.Height > MaxTextureDimension {
-			return invalid("Height = %d for texture2d exceeds %d", d.Height, MaxTextureDimension)
-		}
-		if d.DepthOrArraySize > MaxArraySize {
-			return invalid("DepthOrArraySize = %d for texture2d exceeds %d array layers", d.DepthOrArraySize, MaxArraySize)
-		}
+		limits = []limit{{"Width", d.Width, MaxTextureDimension, "%d"}, {"Height", d.Height, MaxTextureDimension, "%d"},
+			{"DepthOrArraySize", d.DepthOrArraySize, MaxArraySize, "%d array layers"}}
 	case DimensionTexture3D:
-		if d.Width > MaxTexture3DDimension {
-			return invalid("Width = %d for texture3d exceeds %d", d.Width, MaxTexture3DDimension)
-		}
-		if d.Height > MaxTexture3DDimension {
-			return invalid("Height = %d for texture3d exceeds %d", d.Height, MaxTexture3DDimension)
-		}
-		if d.DepthOrArraySize > MaxTexture3DDimension {
-			return invalid("DepthOrArraySize = %d for texture3d exceeds depth %d", d.DepthOrArraySize, MaxTexture3DDimension)
-		}
 		if fi.Depth {
 			return invalid("Format = %v for texture3d: no 3D depth textures", d.Format)
 		}
+		limits = []limit{{"Width", d.Width, MaxTexture3DDimension, "%d"}, {"Height", d.Height, MaxTexture3DDimension, "%d"},
+			{"DepthOrArraySize", d.DepthOrArraySize, MaxTexture3DDimension, "depth %d"}}
 	case DimensionTextureCube:
 		if d.Width != d.Height {
 			return invalid("Height = %d for texturecube, want Width (%d): cube faces are square", d.Height, d.Width)
 		}
-		if d.Width > MaxTextureDimension {
-			return invalid("Width = %d for texturecube exceeds %d", d.Width, MaxTextureDimension)
-		}
-		if d.DepthOrArraySize > MaxArraySize/6 {
-			return invalid("DepthOrArraySize = %d for texturecube exceeds %d cubes", d.DepthOrArraySize, MaxArraySize/6)
+		limits = []limit{{"Width", d.Width, MaxTextureDimension, "%d"}, {"DepthOrArraySize", d.DepthOrArraySize, MaxArraySize / 6, "%d cubes"}}
+	}
+	for _, l := range limits {
+		if l.v > l.max {
+			return invalid("%s = %d for %v exceeds "+l.unit, l.field, l.v, dim, l.max)
 		}
 	}
 	if (d.MiscFlags&miscTextureCube != 0) != (dim == DimensionTextureCube) {

@@ -125,12 +125,7 @@ const (
 var swizzleNames = [...]string{"identity", "r", "g", "b", "a", "0", "1"}
 
 // String names the swizzle source as GL_TEXTURE_SWIZZLE_* values read.
-func (s Swizzle) String() string {
-	if int(s) < len(swizzleNames) {
-		return swizzleNames[s]
-	}
-	return fmt.Sprintf("swizzle(%d)", uint8(s))
-}
+func (s Swizzle) String() string { return enumName(swizzleNames[:], s, "swizzle") }
 
 // NumericKind is how a format's texels are read: DXGI's suffix. sRGB
 // formats are KindUnorm with FormatInfo.SRGB set.
@@ -152,12 +147,7 @@ const (
 var kindNames = [...]string{"invalid", "unorm", "snorm", "uint", "sint", "float", "typeless"}
 
 // String names the kind.
-func (k NumericKind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
-}
+func (k NumericKind) String() string { return enumName(kindNames[:], k, "kind") }
 
 // Storage is one way of holding a format in memory: the Vulkan format the
 // allocator creates the image with and the GL formats that see that memory

@@ -82,11 +82,14 @@ const (
 var dimensionNames = [...]string{"unknown", "buffer", "texture1d", "texture2d", "texture3d", "texturecube"}
 
 // String names the dimension as glshare prints it.
-func (d Dimension) String() string {
-	if int(d) < len(dimensionNames) {
-		return dimensionNames[d]
+func (d Dimension) String() string { return enumName(dimensionNames[:], d, "dimension") }
+
+// enumName is names[v], or kind(v) for a value without a name.
+func enumName[T ~uint8 | ~uint32](names []string, v T, kind string) string {
+	if uint64(v) < uint64(len(names)) {
+		return names[v]
 	}
-	return fmt.Sprintf("dimension(%d)", uint32(d))
+	return fmt.Sprintf("%s(%d)", kind, uint64(v))
 }
 
 // Desc describes a shared resource the way a Direct3D runtime needs it to
