@@ -19,7 +19,14 @@ import (
 
 // Broker limits, used when the Broker's fields are zero.
 const (
-	DefaultMaxResources   = 16384
+	// DefaultMaxResources bounds the live resources. Each keeps its
+	// memory fd (and its semaphores') open in the broker, so this bounds
+	// the broker's fds too; MaxResources may go up to the 65535 slots KMT
+	// handles can name.
+	DefaultMaxResources = 16384
+	// DefaultMaxConnections bounds the connections, each an fd and a
+	// goroutine in the broker, so that clients that connect without end
+	// are refused rather than exhaust it.
 	DefaultMaxConnections = 1024
 	// DefaultMaxHandlesPerConn bounds the references one connection may
 	// hold, so that one client cannot exhaust the broker for the others.

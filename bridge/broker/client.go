@@ -49,7 +49,9 @@ type Resource struct {
 	// KMT is the resource's global handle.
 	KMT bridge.Handle
 	// Access is what Handle grants (KMT handles grant read and write).
-	Access     bridge.Access
+	Access bridge.Access
+	// Allocation is the record the creator registered, all an importer
+	// needs to import FD (description, sizes, UUIDs).
 	Allocation bridge.Allocation
 	// Data is the private runtime data; the caller may keep it.
 	Data []byte
@@ -71,7 +73,10 @@ type Resource struct {
 // timeline. The broker does not look inside; it keeps the fd and hands
 // dups to openers.
 type SyncFD struct {
-	FD       int
+	// FD is the semaphore's fd, -1 where a call hands out no fds.
+	FD int
+	// Timeline says the semaphore is a timeline one, which an importer
+	// must know to import it (the fd does not say).
 	Timeline bool
 }
 
@@ -112,8 +117,12 @@ type MutexState struct {
 
 // ResourceInfo is one resource as List reports it.
 type ResourceInfo struct {
-	KMT        bridge.Handle
-	Names      []string
+	// KMT is the resource's global handle.
+	KMT bridge.Handle
+	// Names are the names it is shared under, in the order they were
+	// given.
+	Names []string
+	// Allocation is the record its creator registered.
 	Allocation bridge.Allocation
 	// DataLen is the size of the private runtime data.
 	DataLen int
@@ -123,7 +132,9 @@ type ResourceInfo struct {
 	CreatorConnected bool
 	// Refs is the number of handle references keeping the resource alive:
 	// the sum of Holders' Refs.
-	Refs    int
+	Refs int
+	// Holders are the connections holding those references, by
+	// connection number.
 	Holders []Holder
 	// Syncs are the kinds of the resource's semaphores (FD is -1: List
 	// hands out no fds).
@@ -134,9 +145,14 @@ type ResourceInfo struct {
 
 // Holder is a connection holding references to a resource.
 type Holder struct {
-	PID  int32
-	UID  uint32
-	Conn uint32 // the broker's connection number
+	// PID and UID are the peer's as the kernel vouched for them when it
+	// connected (SO_PEERCRED), not as it claimed.
+	PID int32
+	UID uint32
+	// Conn is the broker's connection number, which tells apart several
+	// connections of one process.
+	Conn uint32
+	// Refs is the number of references the connection holds.
 	Refs int
 }
 
@@ -153,7 +169,7 @@ func Dial(path string) (*Client, error) {
 }
 
 // Close closes the connection, which releases every handle it holds.
-// Pending calls fail with ErrClosed. Close is idempotent.
+// Pending calls fail with bridge.ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
 	c.once.Do(func() { c.uc.Close() })
 	<-c.done
@@ -230,7 +246,7 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 		delete(c.wait, q.ID)
 		c.mu.Unlock()
 		// A broker that dropped the connection usually said why first:
-		// prefer the reader's account (which wraps ErrClosed and the
+		// prefer the reader's account (which wraps bridge.ErrClosed and the
 		// broker's reason) to the bare EPIPE.
 		if errors.Is(err, net.ErrClosed) || errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
 			err = fmt.Errorf("%w: %w", bridge.ErrClosed, err)

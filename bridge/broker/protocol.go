@@ -152,41 +152,55 @@ const listFlagSyncState = 1
 // value, which is what a caller of the exported API tests for.
 type Code uint32
 
-// Broker error codes; docs/protocol.md lists the same numbers.
+// Broker error codes; docs/protocol.md lists the same numbers, which are
+// the protocol's and never change meaning.
 const (
-	// CodeBadMessage: the message is malformed (lengths, reserved fields).
+	// CodeBadMessage is the code for a malformed message (lengths,
+	// reserved fields).
 	CodeBadMessage Code = 1
-	// CodeBadVersion: the header's version is not protocolVersion.
+	// CodeBadVersion is the code for a header of a protocol version the
+	// broker does not speak, which it answers rather than misread.
 	CodeBadVersion Code = 2
-	// CodeUnknownType: no such message type.
+	// CodeUnknownType is the code for a message type the broker does not
+	// know.
 	CodeUnknownType Code = 3
-	// CodeTooLarge: the message exceeds maxMessageSize or a field its limit.
+	// CodeTooLarge is the code for a message over maxMessageSize or a
+	// field over its limit.
 	CodeTooLarge Code = 4
-	// CodeBadFDs: the message carried the wrong number of fds, more than
-	// maxFDsPerMessage, or an fd of the wrong kind. All were closed.
+	// CodeBadFDs is the code for a message with the wrong number of fds,
+	// more than maxFDsPerMessage, or an fd of the wrong kind. The broker
+	// has closed them all, so the sender knows none is kept.
 	CodeBadFDs Code = 5
-	// CodeBadHandle: the value is neither a KMT nor an NT handle.
+	// CodeBadHandle is the code for a value that is neither a KMT nor an
+	// NT handle.
 	CodeBadHandle Code = 6
-	// CodeNotFound: no such resource, handle or name, or a stale handle.
+	// CodeNotFound is the code for no such resource, handle or name, or a
+	// stale handle. It matches bridge.ErrNotFound.
 	CodeNotFound Code = 7
-	// CodeAccessDenied: the handle does not grant what was asked, or the
-	// caller is not the resource's creator.
+	// CodeAccessDenied is the code for a handle that does not grant what
+	// was asked, or a caller that is not the resource's creator. It
+	// matches bridge.ErrAccessDenied.
 	CodeAccessDenied Code = 8
-	// CodeNameTaken: another resource already has that name.
+	// CodeNameTaken is the code for a name another resource already has.
+	// It matches bridge.ErrNameTaken.
 	CodeNameTaken Code = 9
-	// CodeBadName: the name is empty, too long or has forbidden characters.
+	// CodeBadName is the code for a name that is empty, too long or has
+	// forbidden characters (see ValidName).
 	CodeBadName Code = 10
-	// CodeLimit: a broker limit (resources, handles, connections) is reached.
+	// CodeLimit is the code for a broker limit (resources, handles,
+	// connections) reached. It matches bridge.ErrLimit.
 	CodeLimit Code = 11
-	// CodeUnsupported: the operation is reserved for a later version.
+	// CodeUnsupported is the code for an operation reserved for a later
+	// version.
 	CodeUnsupported Code = 12
-	// CodeInvalid: a field has a value outside its domain.
+	// CodeInvalid is the code for a field with a value outside its domain.
 	CodeInvalid Code = 13
-	// CodeInternal: the broker failed (e.g. out of fds); the request may be
-	// retried.
+	// CodeInternal is the code for a failure of the broker's own (out of
+	// fds, say), not of the request, which may be retried.
 	CodeInternal Code = 14
-	// CodeTimeout: AcquireSync's timeout passed before the keyed mutex was
-	// released with the key asked for (WAIT_TIMEOUT).
+	// CodeTimeout is the code for an AcquireSync whose timeout passed
+	// before the keyed mutex was released with its key (WAIT_TIMEOUT). It
+	// matches bridge.ErrTimeout.
 	CodeTimeout Code = 15
 )
 
@@ -213,7 +227,8 @@ func (e Code) String() string {
 	return fmt.Sprintf("error %d", uint32(e))
 }
 
-// Error returns the code's description.
+// Error describes the code: a Code is an error so that callers can test
+// what the broker answered with errors.Is, whatever wraps it.
 func (e Code) Error() string { return "broker: " + e.String() }
 
 // Is reports whether the code means target, one of bridge's error values.
@@ -226,8 +241,11 @@ func (e Code) Is(target error) bool {
 // replies, one the client found). It unwraps to its Code.
 type Error struct {
 	// Op is the client operation, empty for errors the broker builds.
-	Op     string
-	Code   Code
+	Op string
+	// Code is what callers test (errors.Is sees it through Unwrap).
+	Code Code
+	// Detail is the broker's or the client's explanation, for people:
+	// its wording is no part of the protocol.
 	Detail string
 }
 
@@ -312,8 +330,9 @@ func appendHeader(b []byte, h header) []byte {
 	return le.AppendUint32(b, uint32(h.Status))
 }
 
-// errBadMagic marks a message that is not this protocol at all; the broker
-// drops such a peer rather than guess where its next message starts.
+// errBadMagic is the error for a message that is not this protocol at
+// all; the broker drops such a peer rather than guess where its next
+// message starts.
 var errBadMagic = perr(CodeBadMessage, "bad magic")
 
 // decodeHeader parses the header of the whole message msg. It checks what
@@ -714,8 +733,6 @@ type resourceRecord struct {
 	Alloc  bridge.Allocation
 	Data   []byte
 }
-
-const resourceRecordFixed = 24 + allocationSize
 
 func appendResourceRecord(b []byte, r resourceRecord) []byte {
 	b = le.AppendUint32(b, uint32(r.Handle))
