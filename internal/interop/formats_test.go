@@ -736,19 +736,31 @@ func viewBuffer(mem *glimport.Memory, a bridge.Allocation) (*glimport.Buffer, []
 	return b, got, nil
 }
 
-// readViaGL imports fd, the memory a describes, into GL and reads the
-// bytes of a GL buffer over it as view describes.
-func readViaGL(env *gpuenv.Env, a, view bridge.Allocation, fd int) (got []byte, err error) {
+// onMemory imports fd, the memory a describes, into GL and runs f with it
+// on the GL thread; the memory is closed after. It returns the import's
+// error or f's.
+func onMemory(env *gpuenv.Env, a bridge.Allocation, fd int, f func(mem *glimport.Memory) error) (err error) {
 	env.GL.Call(func() {
 		var mem *glimport.Memory
 		if mem, err = glimport.ImportMemory(a, fd); err != nil {
 			return
 		}
 		defer mem.Close()
-		var b *glimport.Buffer
-		if b, got, err = viewBuffer(mem, view); err == nil {
+		err = f(mem)
+	})
+	return err
+}
+
+// readViaGL imports fd, the memory a describes, into GL and reads the
+// bytes of a GL buffer over it as view describes.
+func readViaGL(env *gpuenv.Env, a, view bridge.Allocation, fd int) (got []byte, err error) {
+	err = onMemory(env, a, fd, func(mem *glimport.Memory) error {
+		b, read, err := viewBuffer(mem, view)
+		if err == nil {
+			got = read
 			b.Close()
 		}
+		return err
 	})
 	return got, err
 }
@@ -776,13 +788,7 @@ func TestBuffersBothWays(t *testing.T) {
 	patch := []byte("written by GL through glCopyBufferSubData")
 	subData := []byte{1, 2, 3, 4}
 	var subDataWrote bool
-	env.GL.Call(func() {
-		mem, err := glimport.ImportMemory(a, fd)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer mem.Close()
+	err := onMemory(env, a, fd, func(mem *glimport.Memory) error {
 		// The caller's binding of GL_COPY_WRITE_BUFFER must survive.
 		var mine uint32
 		gl.GenBuffers(1, &mine)
@@ -791,8 +797,7 @@ func TestBuffersBothWays(t *testing.T) {
 		defer gl.BindBuffer(gl.COPY_WRITE_BUFFER, 0)
 		b, err := mem.Buffer(whole)
 		if err != nil {
-			t.Error(err)
-			return
+			return err
 		}
 		defer b.Close()
 		var bound int32
@@ -805,16 +810,14 @@ func TestBuffersBothWays(t *testing.T) {
 		}
 		got, err := glutil.ReadBuffer(b.Name(), 0, size)
 		if err != nil {
-			t.Error(err)
-			return
+			return err
 		}
 		if diff := masked(got, want[:size], nil, 1); diff != "" {
 			t.Errorf("Vulkan → GL buffer: %s", diff)
 		}
 		sub, got, err := viewBuffer(mem, part)
 		if err != nil {
-			t.Error(err)
-			return
+			return err
 		}
 		defer sub.Close()
 		if diff := masked(got, want[:1000], nil, 1); diff != "" {
@@ -853,7 +856,11 @@ func TestBuffersBothWays(t *testing.T) {
 			t.Error(err)
 		}
 		gl.Finish()
+		return nil
 	})
+	if err != nil {
+		t.Error(err)
+	}
 	if t.Failed() {
 		return
 	}
@@ -870,13 +877,7 @@ func TestBuffersBothWays(t *testing.T) {
 		t.Fatalf("GL → Vulkan buffer: %s", diff)
 	}
 	// The bad-description paths.
-	env.GL.Call(func() {
-		mem, err := glimport.ImportMemory(a, fd)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer mem.Close()
+	err = onMemory(env, a, fd, func(mem *glimport.Memory) error {
 		big := a
 		big.Desc.Width = uint32(a.Size) + 1
 		if _, err := mem.Buffer(big); err == nil || !strings.Contains(err.Error(), "do not fit") {
@@ -890,7 +891,11 @@ func TestBuffersBothWays(t *testing.T) {
 		if _, err := mem.Texture(a); !errors.Is(err, bridge.ErrUnsupportedFormat) {
 			t.Errorf("Texture with a buffer description: %v", err)
 		}
+		return nil
 	})
+	if err != nil {
+		t.Error(err)
+	}
 }
 
 // TestBufferWholeRecord imports an exported buffer exactly as its record
