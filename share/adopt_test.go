@@ -29,14 +29,7 @@ func TestVulkanOnCallerDevice(t *testing.T) {
 	}
 	defer res.Close()
 	want := testpattern.Expected(w, h, 7)
-	if err := res.BeginAccess(bridge.AccessReadWrite); err != nil {
-		t.Fatal(err)
-	}
-	err = res.WritePixels(bridge.Subresource{}, want)
-	if eerr := res.EndAccess(); err == nil {
-		err = eerr
-	}
-	if err != nil {
+	if err := res.Access(bridge.AccessReadWrite, func() error { return res.WritePixels(bridge.Subresource{}, want) }); err != nil {
 		t.Fatal(err)
 	}
 
@@ -88,13 +81,11 @@ func TestVulkanOnCallerDevice(t *testing.T) {
 	if opened.Path() != share.ZeroCopy {
 		t.Fatalf("path %v (%s), want zero-copy on the caller's device", opened.Path(), opened.Reason())
 	}
-	if err := opened.BeginAccess(bridge.AccessRead); err != nil {
-		t.Fatal(err)
-	}
-	got, err := opened.ReadPixels(bridge.Subresource{})
-	if eerr := opened.EndAccess(); err == nil {
-		err = eerr
-	}
+	var got []byte
+	err = opened.Access(bridge.AccessRead, func() (err error) {
+		got, err = opened.ReadPixels(bridge.Subresource{})
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

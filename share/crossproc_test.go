@@ -49,14 +49,11 @@ func glProducer(in *bufio.Scanner) error {
 		if r, err = e.g.Create(d); err != nil {
 			return
 		}
-		if err = r.BeginAccess(bridge.AccessReadWrite); err != nil {
-			return
-		}
-		name, target := r.Texture()
-		err = testpattern.Draw(name, target, crossW, crossH, crossFrame)
-		if eerr := r.EndAccess(); err == nil {
-			err = eerr
-		}
+		err = r.Access(bridge.AccessReadWrite, func() (err error) {
+			name, target := r.Texture()
+			err = testpattern.Draw(name, target, crossW, crossH, crossFrame)
+			return err
+		})
 		if err == nil {
 			kmt, err = r.Share(c, privateData)
 		}
@@ -166,14 +163,11 @@ func glConsumer(in *bufio.Scanner) error {
 			return nil, err
 		}
 		e.ctx.Call(func() {
-			if err = r.BeginAccess(bridge.AccessRead); err != nil {
-				return
-			}
-			name, target := r.Texture()
-			px, err = glutil.ReadRGBA8(name, target, 0, w, h)
-			if eerr := r.EndAccess(); err == nil {
-				err = eerr
-			}
+			err = r.Access(bridge.AccessRead, func() (err error) {
+				name, target := r.Texture()
+				px, err = glutil.ReadRGBA8(name, target, 0, w, h)
+				return err
+			})
 		})
 		return px, err
 	})
@@ -204,14 +198,11 @@ func vkConsumer(in *bufio.Scanner) error {
 	defer r.Close()
 	w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
 	return consume(in, r.Path(), w, h, func() ([]byte, error) {
-		err := r.BeginAccess(bridge.AccessRead)
-		if err != nil {
-			return nil, err
-		}
-		px, err := r.ReadPixels(bridge.Subresource{})
-		if eerr := r.EndAccess(); err == nil {
-			err = eerr
-		}
+		var px []byte
+		err := r.Access(bridge.AccessRead, func() (err error) {
+			px, err = r.ReadPixels(bridge.Subresource{})
+			return err
+		})
 		return px, err
 	})
 }

@@ -95,37 +95,28 @@ func glEach(target uint32, l share.HostLayout, f func(level, face int, off, size
 // vkWrite and vkRead move data, in host layout, into and out of every
 // subresource of the Vulkan side's image.
 func vkWrite(r *share.VulkanResource, l share.HostLayout, data []byte) error {
-	err := r.BeginAccess(bridge.AccessReadWrite)
-	if err != nil {
-		return err
-	}
-	for _, sr := range l.Subresources {
-		if err = r.WritePixels(sr.Subresource, data[sr.Offset:sr.Offset+sr.Size]); err != nil {
-			break
+	return r.Access(bridge.AccessReadWrite, func() error {
+		for _, sr := range l.Subresources {
+			if err := r.WritePixels(sr.Subresource, data[sr.Offset:sr.Offset+sr.Size]); err != nil {
+				return err
+			}
 		}
-	}
-	if eerr := r.EndAccess(); err == nil {
-		err = eerr
-	}
-	return err
+		return nil
+	})
 }
 
 func vkRead(r *share.VulkanResource, l share.HostLayout) ([]byte, error) {
-	err := r.BeginAccess(bridge.AccessRead)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]byte, l.Size)
-	for _, sr := range l.Subresources {
-		var px []byte
-		if px, err = r.ReadPixels(sr.Subresource); err != nil {
-			break
+	err := r.Access(bridge.AccessRead, func() error {
+		for _, sr := range l.Subresources {
+			px, err := r.ReadPixels(sr.Subresource)
+			if err != nil {
+				return err
+			}
+			copy(out[sr.Offset:], px)
 		}
-		copy(out[sr.Offset:], px)
-	}
-	if eerr := r.EndAccess(); err == nil {
-		err = eerr
-	}
+		return nil
+	})
 	return out, err
 }
 
@@ -136,14 +127,11 @@ func roundTrip(t *testing.T, p *pair, l share.HostLayout, seed uint64) {
 	data := texels(l.Desc.Format, l.Size, seed)
 	var err error
 	p.e.ctx.Call(func() {
-		if err = p.gr.BeginAccess(bridge.AccessReadWrite); err != nil {
-			return
-		}
-		name, target := p.gr.Texture()
-		err = glWrite(name, target, l, data)
-		if eerr := p.gr.EndAccess(); err == nil {
-			err = eerr
-		}
+		err = p.gr.Access(bridge.AccessReadWrite, func() (err error) {
+			name, target := p.gr.Texture()
+			err = glWrite(name, target, l, data)
+			return err
+		})
 	})
 	if err != nil {
 		t.Fatalf("GL write: %v", err)
@@ -160,14 +148,11 @@ func roundTrip(t *testing.T, p *pair, l share.HostLayout, seed uint64) {
 		t.Fatalf("Vulkan write: %v", err)
 	}
 	p.e.ctx.Call(func() {
-		if err = p.gr.BeginAccess(bridge.AccessRead); err != nil {
-			return
-		}
-		name, target := p.gr.Texture()
-		got, err = glRead(name, target, l)
-		if eerr := p.gr.EndAccess(); err == nil {
-			err = eerr
-		}
+		err = p.gr.Access(bridge.AccessRead, func() (err error) {
+			name, target := p.gr.Texture()
+			got, err = glRead(name, target, l)
+			return err
+		})
 	})
 	if err != nil {
 		t.Fatalf("GL read: %v", err)

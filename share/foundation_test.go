@@ -87,27 +87,17 @@ func TestVulkanWritesGLReads(t *testing.T) {
 				p := newPair(t, m, e, v, desc2D(sz[0], sz[1], bridge.FormatR8G8B8A8Unorm))
 				defer p.close()
 				for _, c := range colours {
-					err := p.vr.BeginAccess(bridge.AccessReadWrite)
-					if err != nil {
-						t.Fatal(err)
-					}
-					err = p.vr.Clear(c)
-					if eerr := p.vr.EndAccess(); err == nil {
-						err = eerr
-					}
+					err := p.vr.Access(bridge.AccessReadWrite, func() error { return p.vr.Clear(c) })
 					if err != nil {
 						t.Fatal(err)
 					}
 					var px []byte
 					e.ctx.Call(func() {
-						if err = p.gr.BeginAccess(bridge.AccessRead); err != nil {
-							return
-						}
-						name, target := p.gr.Texture()
-						px, err = glutil.ReadRGBA8(name, target, 0, sz[0], sz[1])
-						if eerr := p.gr.EndAccess(); err == nil {
-							err = eerr
-						}
+						err = p.gr.Access(bridge.AccessRead, func() (err error) {
+							name, target := p.gr.Texture()
+							px, err = glutil.ReadRGBA8(name, target, 0, sz[0], sz[1])
+							return err
+						})
 					})
 					if err != nil {
 						t.Fatal(err)
@@ -146,14 +136,11 @@ func TestGLDrawsVulkanReads(t *testing.T) {
 				defer p.close()
 				var err error
 				e.ctx.Call(func() {
-					if err = p.gr.BeginAccess(bridge.AccessReadWrite); err != nil {
-						return
-					}
-					name, target := p.gr.Texture()
-					err = glutil.DrawQuadrants(name, target, w, h, colors)
-					if eerr := p.gr.EndAccess(); err == nil {
-						err = eerr
-					}
+					err = p.gr.Access(bridge.AccessReadWrite, func() (err error) {
+						name, target := p.gr.Texture()
+						err = glutil.DrawQuadrants(name, target, w, h, colors)
+						return err
+					})
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -196,13 +183,7 @@ func TestNoFDLeak(t *testing.T) {
 		cycle := func() {
 			p := newPair(t, m, e, v, desc2D(16, 16, bridge.FormatR8G8B8A8Unorm))
 			// One access each way, so that the copies' fds are counted.
-			err := p.vr.BeginAccess(bridge.AccessReadWrite)
-			if err == nil {
-				err = p.vr.Clear([4]float32{1, 0, 0, 1})
-				if eerr := p.vr.EndAccess(); err == nil {
-					err = eerr
-				}
-			}
+			err := p.vr.Access(bridge.AccessReadWrite, func() error { return p.vr.Clear([4]float32{1, 0, 0, 1}) })
 			if err == nil {
 				e.ctx.Call(func() {
 					if err = p.gr.BeginAccess(bridge.AccessReadWrite); err == nil {

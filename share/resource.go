@@ -83,6 +83,34 @@ func (r *resource) ExportFD() (int, error) {
 	return fd, nil
 }
 
+// Access runs f inside an access with access rights access: BeginAccess,
+// f, EndAccess. It returns f's error, or else EndAccess's; the access
+// ends whatever f returns. On a GLResource it runs on the GL thread.
+func (r *GLResource) Access(access bridge.Access, f func() error) error {
+	return inAccess(r, access, f)
+}
+
+// Access runs f inside an access with access rights access: BeginAccess,
+// f, EndAccess. It returns f's error, or else EndAccess's; the access
+// ends whatever f returns.
+func (r *VulkanResource) Access(access bridge.Access, f func() error) error {
+	return inAccess(r, access, f)
+}
+
+func inAccess(r interface {
+	BeginAccess(bridge.Access) error
+	EndAccess() error
+}, access bridge.Access, f func() error) error {
+	if err := r.BeginAccess(access); err != nil {
+		return err
+	}
+	err := f()
+	if eerr := r.EndAccess(); err == nil {
+		err = eerr
+	}
+	return err
+}
+
 // beginCheck panics on an access begun where none may be.
 func (r *resource) beginCheck(what string) {
 	if r.closed {

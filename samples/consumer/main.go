@@ -154,20 +154,16 @@ func readVulkan(res broker.Resource) (px []byte, via string, err error) {
 
 // resource is what share.GLResource and share.VulkanResource both offer.
 type resource interface {
-	BeginAccess(bridge.Access) error
-	EndAccess() error
+	Access(bridge.Access, func() error) error
 }
 
 // readIn runs read inside a read access to r, which orders it after
 // every access that ended before.
-func readIn(r resource, read func() ([]byte, error)) ([]byte, error) {
-	if err := r.BeginAccess(bridge.AccessRead); err != nil {
-		return nil, err
-	}
-	px, err := read()
-	if endErr := r.EndAccess(); err == nil {
-		err = endErr
-	}
+func readIn(r resource, read func() ([]byte, error)) (px []byte, err error) {
+	err = r.Access(bridge.AccessRead, func() (err error) {
+		px, err = read()
+		return err
+	})
 	return px, err
 }
 

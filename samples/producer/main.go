@@ -87,14 +87,10 @@ func run(socket, name string, frame int) error {
 		// Consumers may read as soon as the handle exists, so the drawing
 		// is complete (EndAccess) before then. Repeated hand-offs between
 		// processes take the keyed mutex instead: see samples/keyedmutex.
-		if err := res.BeginAccess(bridge.AccessReadWrite); err != nil {
-			return err
-		}
-		tex, target := res.Texture()
-		err = testpattern.Draw(tex, target, width, height, frame)
-		if endErr := res.EndAccess(); err == nil {
-			err = endErr
-		}
+		err = res.Access(bridge.AccessReadWrite, func() error {
+			tex, target := res.Texture()
+			return testpattern.Draw(tex, target, width, height, frame)
+		})
 		if err != nil {
 			return err
 		}

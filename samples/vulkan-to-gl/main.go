@@ -76,13 +76,9 @@ func run(ctx *headless.Context, frame int) error {
 	defer vres.Close()
 	// Every operation on a shared resource is inside an access, which
 	// orders it after every other API's.
-	if err := vres.BeginAccess(bridge.AccessReadWrite); err != nil {
-		return err
-	}
-	err = vres.WritePixels(bridge.Subresource{}, testpattern.Expected(width, height, frame))
-	if endErr := vres.EndAccess(); err == nil {
-		err = endErr
-	}
+	err = vres.Access(bridge.AccessReadWrite, func() error {
+		return vres.WritePixels(bridge.Subresource{}, testpattern.Expected(width, height, frame))
+	})
 	if err != nil {
 		return err
 	}
@@ -100,14 +96,12 @@ func run(ctx *headless.Context, frame int) error {
 		return err
 	}
 	defer gres.Close()
-	if err := gres.BeginAccess(bridge.AccessRead); err != nil {
-		return err
-	}
 	tex, target := gres.Texture()
-	px, err := kit.ReadTexture(tex, target, width, height)
-	if endErr := gres.EndAccess(); err == nil {
-		err = endErr
-	}
+	var px []byte
+	err = gres.Access(bridge.AccessRead, func() (err error) {
+		px, err = kit.ReadTexture(tex, target, width, height)
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,8 @@ import (
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/internal/glutil"
-	"github.com/glbridge/glbridge/testpattern"
 	"github.com/glbridge/glbridge/share"
+	"github.com/glbridge/glbridge/testpattern"
 )
 
 // KeyTimeout bounds each wait for the other side.
@@ -192,26 +192,18 @@ func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) erro
 		if _, err := shared.AcquireSync(1, KeyTimeout); err != nil {
 			return "", fmt.Errorf("consumer frame %d: %w", frame, err)
 		}
-		err := own.BeginAccess(bridge.AccessReadWrite)
-		if err == nil {
-			err = shared.CopyTo(own)
-			if e := own.EndAccess(); err == nil {
-				err = e
-			}
-		}
+		err := own.Access(bridge.AccessReadWrite, func() error { return shared.CopyTo(own) })
 		if e := shared.ReleaseSync(0); err == nil {
 			err = e
 		}
 		if err != nil {
 			return "", fmt.Errorf("consumer frame %d: %w", frame, err)
 		}
-		if err := own.BeginAccess(bridge.AccessRead); err != nil {
-			return "", err
-		}
-		px, err := own.ReadPixels(bridge.Subresource{})
-		if e := own.EndAccess(); err == nil {
-			err = e
-		}
+		var px []byte
+		err = own.Access(bridge.AccessRead, func() (err error) {
+			px, err = own.ReadPixels(bridge.Subresource{})
+			return err
+		})
 		if err != nil {
 			return "", err
 		}
