@@ -31,16 +31,11 @@ const (
 // glProducer is the wined3d role: it creates a resource on its GL's path,
 // draws the test pattern into it and shares it (GLB_NAME: by name too).
 func glProducer(in *bufio.Scanner) error {
-	e, err := newGL(optsFromEnv())
+	e, c, done, err := glChild()
 	if err != nil {
 		return err
 	}
-	defer e.close()
-	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer done()
 	var r *share.GLResource
 	var kmt bridge.Handle
 	e.ctx.Call(func() {

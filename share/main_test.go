@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/internal/testenv/testbroker"
@@ -47,6 +48,32 @@ func newGL(opts share.Options) (*glEnv, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// glChild is what a GL child process starts with: a GL with the options
+// its parent passed (GLB_OPTS) and a client of its parent's broker
+// (GLB_SOCK); done releases both.
+func glChild() (e *glEnv, c *broker.Client, done func(), err error) {
+	if e, err = newGL(optsFromEnv()); err != nil {
+		return nil, nil, nil, err
+	}
+	if c, err = broker.Dial(os.Getenv("GLB_SOCK")); err != nil {
+		e.close()
+		return nil, nil, nil, err
+	}
+	return e, c, func() { c.Close(); e.close() }, nil
+}
+
+// vulkanChild is glChild for a Vulkan-only child process.
+func vulkanChild() (v *share.Vulkan, c *broker.Client, done func(), err error) {
+	if v, err = share.NewVulkan(nil, optsFromEnv()); err != nil {
+		return nil, nil, nil, err
+	}
+	if c, err = broker.Dial(os.Getenv("GLB_SOCK")); err != nil {
+		v.Close()
+		return nil, nil, nil, err
+	}
+	return v, c, func() { c.Close(); v.Close() }, nil
 }
 
 func (e *glEnv) close() {

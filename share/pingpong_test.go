@@ -104,16 +104,11 @@ var ppDesc = func() bridge.Desc {
 
 // pingPongGL is the GL process of the ping-pong.
 func pingPongGL(in *bufio.Scanner) error {
-	e, err := newGL(optsFromEnv())
+	e, c, done, err := glChild()
 	if err != nil {
 		return err
 	}
-	defer e.close()
-	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer done()
 	creator := os.Getenv("GLB_CREATE") == "1"
 	var r *share.GLResource
 	if creator {
@@ -172,16 +167,11 @@ func pingPongGL(in *bufio.Scanner) error {
 
 // pingPongVulkan is the Vulkan-only process of the ping-pong.
 func pingPongVulkan(in *bufio.Scanner) error {
-	v, err := share.NewVulkan(nil, optsFromEnv())
+	v, c, done, err := vulkanChild()
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer done()
 	creator := os.Getenv("GLB_CREATE") == "1"
 	var r *share.VulkanResource
 	if creator {
