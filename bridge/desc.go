@@ -31,6 +31,16 @@ const (
 	miscTextureCube  = 0x4  // D3D11_RESOURCE_MISC_TEXTURECUBE
 )
 
+// Texture2D is the description of a plain 2D texture: one array layer,
+// one mip level, one sample, no flags, as CD3D11_TEXTURE2D_DESC defaults
+// them. Callers set the fields they need beyond that.
+func Texture2D(width, height uint32, format Format) Desc {
+	return Desc{
+		Dimension: DimensionTexture2D, Width: width, Height: height,
+		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: format,
+	}
+}
+
 // MaxMipLevels returns the length of a full mip chain for a resource of
 // the given size: floor(log2(largest dimension)) + 1. Depth counts only for
 // 3D textures.

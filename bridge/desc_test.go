@@ -7,7 +7,7 @@ import (
 )
 
 func tex2D(w, h uint32, f Format) Desc {
-	return Desc{Dimension: DimensionTexture2D, Width: w, Height: h, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: f}
+	return Texture2D(w, h, f)
 }
 
 func TestDescValidateAccepts(t *testing.T) {

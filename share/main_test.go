@@ -170,7 +170,7 @@ func checkVulkanUnused(o share.Options) error {
 func startBroker(t testing.TB) string { return testbroker.Start(t) }
 
 func desc2D(w, h int, f bridge.Format) bridge.Desc {
-	return bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: uint32(w), Height: uint32(h), DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: f}
+	return bridge.Texture2D(uint32(w), uint32(h), f)
 }
 
 func firstDiff(a, b []byte) int {

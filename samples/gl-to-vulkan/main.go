@@ -90,11 +90,7 @@ func run(ctx *headless.Context, frame int) error {
 		id.Renderer, dev.Caps().DeviceName, id.Device.Driver, id.Device.Device)
 
 	// 3. Exportable memory for a D3D11-style 2D texture.
-	img, err := vkalloc.NewImage(dev, bridge.Desc{
-		Dimension: bridge.DimensionTexture2D, Width: width, Height: height,
-		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1,
-		Format: bridge.FormatR8G8B8A8Unorm,
-	})
+	img, err := vkalloc.NewImage(dev, bridge.Texture2D(width, height, bridge.FormatR8G8B8A8Unorm))
 	if err != nil {
 		return err
 	}

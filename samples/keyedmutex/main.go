@@ -118,12 +118,9 @@ func glSide(ctx *headless.Context, c *broker.Client, socket string, rounds int) 
 		return err
 	}
 	defer g.Close()
-	res, err := g.Create(bridge.Desc{
-		Dimension: bridge.DimensionTexture2D, Width: width, Height: height,
-		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1,
-		Format:    bridge.FormatR8G8B8A8Unorm,
-		MiscFlags: 0x102, // D3D11_RESOURCE_MISC_SHARED | D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX
-	})
+	desc := bridge.Texture2D(width, height, bridge.FormatR8G8B8A8Unorm)
+	desc.MiscFlags = 0x102 // D3D11_RESOURCE_MISC_SHARED | D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX
+	res, err := g.Create(desc)
 	if err != nil {
 		return err
 	}

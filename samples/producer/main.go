@@ -73,12 +73,9 @@ func run(socket, name string, frame int) error {
 			return err
 		}
 		defer g.Close()
-		res, err := g.Create(bridge.Desc{
-			Dimension: bridge.DimensionTexture2D, Width: width, Height: height,
-			DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1,
-			Format:    bridge.FormatR8G8B8A8Unorm,
-			MiscFlags: 0x2, // D3D11_RESOURCE_MISC_SHARED, as the D3D11 creator asked
-		})
+		desc := bridge.Texture2D(width, height, bridge.FormatR8G8B8A8Unorm)
+		desc.MiscFlags = 0x2 // D3D11_RESOURCE_MISC_SHARED, as the D3D11 creator asked
+		res, err := g.Create(desc)
 		if err != nil {
 			return err
 		}

@@ -65,11 +65,7 @@ func run(ctx *headless.Context, frame int) error {
 	}
 	defer v.Close()
 
-	vres, err := v.Create(bridge.Desc{
-		Dimension: bridge.DimensionTexture2D, Width: width, Height: height,
-		DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1,
-		Format: bridge.FormatR8G8B8A8Unorm,
-	})
+	vres, err := v.Create(bridge.Texture2D(width, height, bridge.FormatR8G8B8A8Unorm))
 	if err != nil {
 		return err
 	}

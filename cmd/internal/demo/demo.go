@@ -68,12 +68,10 @@ func Producer(o Options, announce func(kmt bridge.Handle, sharePath, syncPath, r
 		if g, err = share.NewGL(ctx.ProcAddr, share.Options{}); err != nil {
 			return
 		}
-		if res, err = g.Create(bridge.Desc{
-			Dimension: bridge.DimensionTexture2D, Width: uint32(o.Width), Height: uint32(o.Height),
-			DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm,
-			BindFlags: 0x28,  /* D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET */
-			MiscFlags: 0x100, /* D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX */
-		}); err != nil {
+		desc := bridge.Texture2D(uint32(o.Width), uint32(o.Height), bridge.FormatR8G8B8A8Unorm)
+		desc.BindFlags = 0x28  // D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET
+		desc.MiscFlags = 0x100 // D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX
+		if res, err = g.Create(desc); err != nil {
 			return
 		}
 		kmt, err = res.Share(c, []byte("glshare demo"))
