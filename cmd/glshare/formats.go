@@ -10,6 +10,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
@@ -151,7 +152,7 @@ func bufferRow(env *gpuenv.Env, probe bool) formatRow {
 		return row
 	}
 	defer unix.Close(fd)
-	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	dup, err := fdutil.Dup(fd)
 	if err != nil {
 		row.Reason = err.Error()
 		return row

@@ -32,8 +32,12 @@ const KeyTimeout = 30 * time.Second
 
 // Options are shared by both sides.
 type Options struct {
+	// Socket is the broker's socket path.
 	Socket string
+	// Frames is how many frames the producer draws and the consumer
+	// receives.
 	Frames int
+	// Width and Height are the shared texture's size.
 	Width  int
 	Height int
 	// Out is the directory the PNGs go to.
