@@ -226,7 +226,7 @@ func (b *Broker) Serve(ctx context.Context, l *net.UnixListener) error {
 				continue
 			}
 			b.Shutdown(context.Background())
-			return fmt.Errorf("bridge: broker: accept: %w", err)
+			return fmt.Errorf("broker: accept: %w", err)
 		}
 		backoff = 0
 		b.admit(uc)
@@ -537,7 +537,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	case msgReleaseSync:
 		err = b.releaseSync(c, q, late)
 	default:
-		panic("bridge: broker: decodeRequest let through " + q.Type.String())
+		panic("broker: decodeRequest let through " + q.Type.String())
 	}
 	return payload, outFDs, waiting, err
 }

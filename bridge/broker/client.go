@@ -161,7 +161,7 @@ type Holder struct {
 func Dial(path string) (*Client, error) {
 	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
-		return nil, fmt.Errorf("bridge: dial broker %s: %w", path, err)
+		return nil, fmt.Errorf("broker: dial broker %s: %w", path, err)
 	}
 	c := &Client{msgConn: msgConn{uc: uc}, wait: map[uint32]chan clientReply{}, done: make(chan struct{})}
 	go c.readLoop()
@@ -191,7 +191,7 @@ func (c *Client) readLoop() {
 			// A broker that breaks the protocol cannot be trusted with
 			// the rest of the conversation either.
 			fdutil.CloseAll(fds)
-			err = fmt.Errorf("bridge: malformed reply from broker (%v, truncated=%v, fds %d/%d)", herr, trunc || ctrunc, len(fds), h.NumFDs)
+			err = fmt.Errorf("broker: malformed reply from broker (%v, truncated=%v, fds %d/%d)", herr, trunc || ctrunc, len(fds), h.NumFDs)
 			break
 		}
 		if h.Type == msgFatal {
@@ -234,7 +234,7 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
-		return clientReply{}, fmt.Errorf("bridge: %s: %w", op, err)
+		return clientReply{}, fmt.Errorf("broker: %s: %w", op, err)
 	}
 	c.next++
 	q.ID = c.next
@@ -258,14 +258,14 @@ func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error)
 			case <-time.After(time.Second):
 			}
 		}
-		return clientReply{}, fmt.Errorf("bridge: %s: send: %w", op, err)
+		return clientReply{}, fmt.Errorf("broker: %s: send: %w", op, err)
 	}
 	r, ok := <-ch
 	if !ok {
 		c.mu.Lock()
 		err := c.err
 		c.mu.Unlock()
-		return clientReply{}, fmt.Errorf("bridge: %s: %w", op, err)
+		return clientReply{}, fmt.Errorf("broker: %s: %w", op, err)
 	}
 	if r.h.Status != 0 || r.h.Type != q.Type|replyBit {
 		fdutil.CloseAll(r.fds)
@@ -343,13 +343,13 @@ func (c *Client) CreateWithSync(alloc bridge.Allocation, memFD int, data []byte,
 		return 0, &Error{Op: op, Code: CodeInvalid, Detail: fmt.Sprintf("%d sync objects, at most %d", len(syncs), MaxSyncObjects)}
 	}
 	if memFD < 0 {
-		panic("bridge: Create: negative memory fd")
+		panic("broker: Create: negative memory fd")
 	}
 	fds := []int{memFD}
 	q := request{header: header{Type: msgCreate}, Alloc: alloc, Data: data, SyncCount: uint32(len(syncs))}
 	for _, s := range syncs {
 		if s.FD < 0 {
-			panic("bridge: CreateWithSync: negative sync fd")
+			panic("broker: CreateWithSync: negative sync fd")
 		}
 		fds = append(fds, s.FD)
 		q.Kinds = append(q.Kinds, kindOf(s.Timeline))
@@ -510,7 +510,7 @@ func (c *Client) List() ([]ResourceInfo, error) {
 func (c *Client) AttachSync(h bridge.Handle, s SyncFD) error {
 	op := "attach sync " + h.String()
 	if s.FD < 0 {
-		panic("bridge: AttachSync: negative sync fd")
+		panic("broker: AttachSync: negative sync fd")
 	}
 	_, err := c.call(op, request{header: header{Type: msgAttachSync}, Handle: h, Kind: kindOf(s.Timeline)}, []int{s.FD}, 2)
 	return err

@@ -36,38 +36,38 @@ func Listen(path string) (*net.UnixListener, error) {
 	if _, err := os.Lstat(path); err == nil {
 		if c, derr := net.Dial("unixpacket", path); derr == nil {
 			c.Close()
-			return nil, fmt.Errorf("bridge: listen %s: a broker is already serving there", path)
+			return nil, fmt.Errorf("broker: listen %s: a broker is already serving there", path)
 		}
 		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("bridge: listen %s: removing stale socket: %w", path, err)
+			return nil, fmt.Errorf("broker: listen %s: removing stale socket: %w", path, err)
 		}
 	}
 	l, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
-		return nil, fmt.Errorf("bridge: listen %s: %w", path, err)
+		return nil, fmt.Errorf("broker: listen %s: %w", path, err)
 	}
 	return l, nil
 }
 
 func privateDir(dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("bridge: socket directory %s: %w", dir, err)
+		return fmt.Errorf("broker: socket directory %s: %w", dir, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(dir, &st); err != nil {
-		return fmt.Errorf("bridge: socket directory %s: lstat: %w", dir, err)
+		return fmt.Errorf("broker: socket directory %s: lstat: %w", dir, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return fmt.Errorf("bridge: socket directory %s is not a directory (mode %#o)", dir, st.Mode)
+		return fmt.Errorf("broker: socket directory %s is not a directory (mode %#o)", dir, st.Mode)
 	}
 	if int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("bridge: socket directory %s is owned by uid %d, not %d", dir, st.Uid, os.Getuid())
+		return fmt.Errorf("broker: socket directory %s is owned by uid %d, not %d", dir, st.Uid, os.Getuid())
 	}
 	// Tightening a sticky directory would take /tmp away from every other
 	// user of the machine.
 	if st.Mode&0o077 != 0 && st.Mode&unix.S_ISVTX == 0 {
 		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("bridge: socket directory %s: chmod 0700: %w", dir, err)
+			return fmt.Errorf("broker: socket directory %s: chmod 0700: %w", dir, err)
 		}
 	}
 	return nil
@@ -97,21 +97,21 @@ func ActivationListener() (*net.UnixListener, error) {
 	unix.CloseOnExec(first)
 	typ, err := unix.GetsockoptInt(first, unix.SOL_SOCKET, unix.SO_TYPE)
 	if err != nil {
-		return nil, fmt.Errorf("bridge: activation fd %d: SO_TYPE: %w", first, err)
+		return nil, fmt.Errorf("broker: activation fd %d: SO_TYPE: %w", first, err)
 	}
 	if typ != unix.SOCK_SEQPACKET {
-		return nil, fmt.Errorf("bridge: activation fd %d is socket type %d, want SOCK_SEQPACKET", first, typ)
+		return nil, fmt.Errorf("broker: activation fd %d is socket type %d, want SOCK_SEQPACKET", first, typ)
 	}
 	f := os.NewFile(first, "systemd-activation")
 	l, err := net.FileListener(f)
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("bridge: activation fd %d: %w", first, err)
+		return nil, fmt.Errorf("broker: activation fd %d: %w", first, err)
 	}
 	ul, ok := l.(*net.UnixListener)
 	if !ok {
 		l.Close()
-		return nil, fmt.Errorf("bridge: activation fd %d is not a unix socket", first)
+		return nil, fmt.Errorf("broker: activation fd %d is not a unix socket", first)
 	}
 	return ul, nil
 }

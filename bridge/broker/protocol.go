@@ -669,7 +669,7 @@ func encodeRequest(q request) []byte {
 	switch q.Type {
 	case msgCreate:
 		if int(q.SyncCount) != len(q.Kinds) {
-			panic(fmt.Sprintf("bridge: encodeRequest: create with sync count %d and %d kinds", q.SyncCount, len(q.Kinds)))
+			panic(fmt.Sprintf("broker: encodeRequest: create with sync count %d and %d kinds", q.SyncCount, len(q.Kinds)))
 		}
 		p = le.AppendUint32(p, 0)
 		p = le.AppendUint32(p, q.SyncCount)
@@ -713,7 +713,7 @@ func encodeRequest(q request) []byte {
 		p = le.AppendUint32(p, q.Cursor)
 		p = le.AppendUint32(p, q.ListFlags)
 	default:
-		panic(fmt.Sprintf("bridge: encodeRequest: unknown type %v", q.Type))
+		panic(fmt.Sprintf("broker: encodeRequest: unknown type %v", q.Type))
 	}
 	h := q.header
 	h.Version = protocolVersion
