@@ -94,11 +94,5 @@ func (b *Buffer) Size() uint64 { return b.size }
 // Close deletes the buffer object. It must run on the context's thread with
 // the context current, and is idempotent.
 func (b *Buffer) Close() error {
-	if b.closed {
-		return nil
-	}
-	b.closed = true
-	glutil.DrainErrors()
-	gl.DeleteBuffers(1, &b.name)
-	return glErr("glDeleteBuffers")
+	return deleteOnce(&b.closed, gl.DeleteBuffers, &b.name, "glDeleteBuffers")
 }

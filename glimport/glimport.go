@@ -183,3 +183,16 @@ func glErr(call string) error {
 	}
 	return nil
 }
+
+// deleteOnce deletes the GL object *name with del (glDeleteTextures and
+// its kin) the first time it is called for closed, so that every Close is
+// idempotent, and reports the GL error del raised.
+func deleteOnce(closed *bool, del func(n int32, names *uint32), name *uint32, call string) error {
+	if *closed {
+		return nil
+	}
+	*closed = true
+	glutil.DrainErrors()
+	del(1, name)
+	return glErr(call)
+}

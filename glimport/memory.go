@@ -168,11 +168,5 @@ func (m *Memory) Size() uint64 { return m.size }
 // on; glbridge does not rely on every driver getting that right, and nor
 // should callers.
 func (m *Memory) Close() error {
-	if m.closed {
-		return nil
-	}
-	m.closed = true
-	glutil.DrainErrors()
-	gl.DeleteMemoryObjectsEXT(1, &m.name)
-	return glErr("glDeleteMemoryObjectsEXT")
+	return deleteOnce(&m.closed, gl.DeleteMemoryObjectsEXT, &m.name, "glDeleteMemoryObjectsEXT")
 }

@@ -329,11 +329,5 @@ func (s *Semaphore) Signal(value uint64, buffers []uint32, textures []TextureLay
 // the imported semaphore. It must run on the context's thread with the
 // context current, and is idempotent.
 func (s *Semaphore) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	glutil.DrainErrors()
-	gl.DeleteSemaphoresEXT(1, &s.name)
-	return glErr("glDeleteSemaphoresEXT")
+	return deleteOnce(&s.closed, gl.DeleteSemaphoresEXT, &s.name, "glDeleteSemaphoresEXT")
 }

@@ -333,11 +333,5 @@ func (t *Texture) Storage() bridge.Storage { return t.storage }
 // Close deletes the texture. It must run on the context's thread with the
 // context current, and is idempotent.
 func (t *Texture) Close() error {
-	if t.closed {
-		return nil
-	}
-	t.closed = true
-	glutil.DrainErrors()
-	gl.DeleteTextures(1, &t.name)
-	return glErr("glDeleteTextures")
+	return deleteOnce(&t.closed, gl.DeleteTextures, &t.name, "glDeleteTextures")
 }
