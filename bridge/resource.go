@@ -148,15 +148,9 @@ const (
 )
 
 // String names the tiling.
-func (t Tiling) String() string {
-	switch t {
-	case TilingOptimal:
-		return "optimal"
-	case TilingLinear:
-		return "linear"
-	}
-	return fmt.Sprintf("tiling(%d)", uint32(t))
-}
+func (t Tiling) String() string { return enumName(tilingNames[:], t, "tiling") }
+
+var tilingNames = [...]string{TilingOptimal: "optimal", TilingLinear: "linear"}
 
 // Allocation is everything an importer needs besides the memory fd itself:
 // the resource description and the facts of the Vulkan allocation behind
