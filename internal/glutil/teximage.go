@@ -12,32 +12,26 @@ import (
 // (GL_TEXTURE_CUBE_MAP_POSITIVE_X and the five after it) reports the cube
 // map binding.
 func BindingOf(target uint32) uint32 {
-	switch target {
-	case gl.TEXTURE_1D:
-		return gl.TEXTURE_BINDING_1D
-	case gl.TEXTURE_1D_ARRAY:
-		return gl.TEXTURE_BINDING_1D_ARRAY
-	case gl.TEXTURE_2D:
-		return gl.TEXTURE_BINDING_2D
-	case gl.TEXTURE_2D_ARRAY:
-		return gl.TEXTURE_BINDING_2D_ARRAY
-	case gl.TEXTURE_3D:
-		return gl.TEXTURE_BINDING_3D
-	case gl.TEXTURE_RECTANGLE:
-		return gl.TEXTURE_BINDING_RECTANGLE
-	case gl.TEXTURE_CUBE_MAP:
-		return gl.TEXTURE_BINDING_CUBE_MAP
-	case gl.TEXTURE_CUBE_MAP_ARRAY:
-		return gl.TEXTURE_BINDING_CUBE_MAP_ARRAY
-	case gl.TEXTURE_2D_MULTISAMPLE:
-		return gl.TEXTURE_BINDING_2D_MULTISAMPLE
-	case gl.TEXTURE_2D_MULTISAMPLE_ARRAY:
-		return gl.TEXTURE_BINDING_2D_MULTISAMPLE_ARRAY
+	if b, ok := bindings[target]; ok {
+		return b
 	}
 	if target >= gl.TEXTURE_CUBE_MAP_POSITIVE_X && target <= gl.TEXTURE_CUBE_MAP_NEGATIVE_Z {
 		return gl.TEXTURE_BINDING_CUBE_MAP
 	}
 	return 0
+}
+
+var bindings = map[uint32]uint32{
+	gl.TEXTURE_1D:                   gl.TEXTURE_BINDING_1D,
+	gl.TEXTURE_1D_ARRAY:             gl.TEXTURE_BINDING_1D_ARRAY,
+	gl.TEXTURE_2D:                   gl.TEXTURE_BINDING_2D,
+	gl.TEXTURE_2D_ARRAY:             gl.TEXTURE_BINDING_2D_ARRAY,
+	gl.TEXTURE_3D:                   gl.TEXTURE_BINDING_3D,
+	gl.TEXTURE_RECTANGLE:            gl.TEXTURE_BINDING_RECTANGLE,
+	gl.TEXTURE_CUBE_MAP:             gl.TEXTURE_BINDING_CUBE_MAP,
+	gl.TEXTURE_CUBE_MAP_ARRAY:       gl.TEXTURE_BINDING_CUBE_MAP_ARRAY,
+	gl.TEXTURE_2D_MULTISAMPLE:       gl.TEXTURE_BINDING_2D_MULTISAMPLE,
+	gl.TEXTURE_2D_MULTISAMPLE_ARRAY: gl.TEXTURE_BINDING_2D_MULTISAMPLE_ARRAY,
 }
 
 // bindTexture binds tex to target on the active unit and returns a

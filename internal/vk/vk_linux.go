@@ -673,6 +673,14 @@ func CreateInstance(appName string, apiVersion uint32, extensions []string) (Ins
 	return Instance{f}, nil
 }
 
+// check turns the VkResult of call into an error.
+func check(call string, r C.VkResult) error {
+	if r != C.VK_SUCCESS {
+		return newError(call, r)
+	}
+	return nil
+}
+
 // AdoptInstance wraps a VkInstance the caller created (through the same
 // loader, which this process has loaded as libvulkan.so.1), loading
 // glbridge's function table for it. ReleaseInstance frees the table and
@@ -986,18 +994,12 @@ func (d Device) Queue(family uint32) Queue {
 
 // WaitIdle waits for all of d's queues.
 func (d Device) WaitIdle() error {
-	if r := C.deviceWaitIdle(d.f); r != C.VK_SUCCESS {
-		return newError("vkDeviceWaitIdle", r)
-	}
-	return nil
+	return check("vkDeviceWaitIdle", C.deviceWaitIdle(d.f))
 }
 
 // QueueWaitIdle waits for q.
 func (d Device) QueueWaitIdle(q Queue) error {
-	if r := C.queueWaitIdle(d.f, q.q); r != C.VK_SUCCESS {
-		return newError("vkQueueWaitIdle", r)
-	}
-	return nil
+	return check("vkQueueWaitIdle", C.queueWaitIdle(d.f, q.q))
 }
 
 // Non-dispatchable handles are 64-bit on every platform glbridge supports.
@@ -1133,18 +1135,12 @@ func (d Device) FreeMemory(mem DeviceMemory) { C.freeMemory(d.f, C.VkDeviceMemor
 
 // BindImageMemory binds mem at offset to img.
 func (d Device) BindImageMemory(img Image, mem DeviceMemory, offset uint64) error {
-	if r := C.bindImageMemory(d.f, C.VkImage(img), C.VkDeviceMemory(mem), C.VkDeviceSize(offset)); r != C.VK_SUCCESS {
-		return newError("vkBindImageMemory", r)
-	}
-	return nil
+	return check("vkBindImageMemory", C.bindImageMemory(d.f, C.VkImage(img), C.VkDeviceMemory(mem), C.VkDeviceSize(offset)))
 }
 
 // BindBufferMemory binds mem at offset to buf.
 func (d Device) BindBufferMemory(buf Buffer, mem DeviceMemory, offset uint64) error {
-	if r := C.bindBufferMemory(d.f, C.VkBuffer(buf), C.VkDeviceMemory(mem), C.VkDeviceSize(offset)); r != C.VK_SUCCESS {
-		return newError("vkBindBufferMemory", r)
-	}
-	return nil
+	return check("vkBindBufferMemory", C.bindBufferMemory(d.f, C.VkBuffer(buf), C.VkDeviceMemory(mem), C.VkDeviceSize(offset)))
 }
 
 // MapMemory maps size bytes of mem at offset. The slice aliases the
@@ -1202,18 +1198,12 @@ func (d Device) FreeCommandBuffer(pool CommandPool, cb CommandBuffer) {
 
 // BeginCommandBuffer resets cb and begins one-time recording.
 func (d Device) BeginCommandBuffer(cb CommandBuffer) error {
-	if r := C.beginCommandBuffer(d.f, cb.cb); r != C.VK_SUCCESS {
-		return newError("vkBeginCommandBuffer", r)
-	}
-	return nil
+	return check("vkBeginCommandBuffer", C.beginCommandBuffer(d.f, cb.cb))
 }
 
 // EndCommandBuffer ends recording.
 func (d Device) EndCommandBuffer(cb CommandBuffer) error {
-	if r := C.endCommandBuffer(d.f, cb.cb); r != C.VK_SUCCESS {
-		return newError("vkEndCommandBuffer", r)
-	}
-	return nil
+	return check("vkEndCommandBuffer", C.endCommandBuffer(d.f, cb.cb))
 }
 
 // SubresourceRange is VkImageSubresourceRange.
@@ -1460,18 +1450,12 @@ func (d Device) DestroyFence(f Fence) { C.destroyFence(d.f, C.VkFence(f)) }
 // WaitForFence waits up to timeoutNs for f. A timeout returns an error
 // whose Result is Timeout.
 func (d Device) WaitForFence(f Fence, timeoutNs uint64) error {
-	if r := C.waitForFence(d.f, C.VkFence(f), C.uint64_t(timeoutNs)); r != C.VK_SUCCESS {
-		return newError("vkWaitForFences", r)
-	}
-	return nil
+	return check("vkWaitForFences", C.waitForFence(d.f, C.VkFence(f), C.uint64_t(timeoutNs)))
 }
 
 // ResetFence resets f to unsignalled.
 func (d Device) ResetFence(f Fence) error {
-	if r := C.resetFence(d.f, C.VkFence(f)); r != C.VK_SUCCESS {
-		return newError("vkResetFences", r)
-	}
-	return nil
+	return check("vkResetFences", C.resetFence(d.f, C.VkFence(f)))
 }
 
 // FenceSignalled reports whether f is signalled.
@@ -1514,26 +1498,17 @@ func (d Device) GetSemaphoreFD(s Semaphore, handleType uint32) (int, error) {
 
 // ImportSemaphoreFD imports fd into s; success takes ownership of fd.
 func (d Device) ImportSemaphoreFD(s Semaphore, handleType, flags uint32, fd int) error {
-	if r := C.importSemaphoreFd(d.f, C.VkSemaphore(s), C.VkExternalSemaphoreHandleTypeFlagBits(handleType), C.VkSemaphoreImportFlags(flags), C.int(fd)); r != C.VK_SUCCESS {
-		return newError("vkImportSemaphoreFdKHR", r)
-	}
-	return nil
+	return check("vkImportSemaphoreFdKHR", C.importSemaphoreFd(d.f, C.VkSemaphore(s), C.VkExternalSemaphoreHandleTypeFlagBits(handleType), C.VkSemaphoreImportFlags(flags), C.int(fd)))
 }
 
 // WaitSemaphore waits up to timeoutNs for timeline semaphore s to reach value.
 func (d Device) WaitSemaphore(s Semaphore, value, timeoutNs uint64) error {
-	if r := C.waitSemaphore(d.f, C.VkSemaphore(s), C.uint64_t(value), C.uint64_t(timeoutNs)); r != C.VK_SUCCESS {
-		return newError("vkWaitSemaphores", r)
-	}
-	return nil
+	return check("vkWaitSemaphores", C.waitSemaphore(d.f, C.VkSemaphore(s), C.uint64_t(value), C.uint64_t(timeoutNs)))
 }
 
 // SignalSemaphore sets timeline semaphore s to value from the host.
 func (d Device) SignalSemaphore(s Semaphore, value uint64) error {
-	if r := C.signalSemaphore(d.f, C.VkSemaphore(s), C.uint64_t(value)); r != C.VK_SUCCESS {
-		return newError("vkSignalSemaphore", r)
-	}
-	return nil
+	return check("vkSignalSemaphore", C.signalSemaphore(d.f, C.VkSemaphore(s), C.uint64_t(value)))
 }
 
 // SemaphoreValue returns timeline semaphore s's current value.
