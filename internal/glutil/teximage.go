@@ -180,21 +180,31 @@ func GetTexImageTo(pb *PixelBuffer, off int, tex, target uint32, level, face int
 	return n, err
 }
 
-func getTexImage(tex, target uint32, level, face int, format, typ uint32, texelBytes int, dst func(n int) pixels) error {
+// bindLevel binds tex to target (restore puts the previous binding back)
+// and returns the image target of face and the size of level, which every
+// whole-level transfer starts from.
+func bindLevel(tex, target uint32, level, face int) (it uint32, w, h, d int32, restore func(), err error) {
 	DrainErrors()
-	it, err := imageTarget(target, face)
-	if err != nil {
-		return err
+	if it, err = imageTarget(target, face); err != nil {
+		return 0, 0, 0, 0, nil, err
 	}
-	restore, err := bindTexture(tex, target)
+	if restore, err = bindTexture(tex, target); err != nil {
+		return 0, 0, 0, 0, nil, err
+	}
+	w, h, d = levelSize(it, level)
+	if err := CheckError("glGetTexLevelParameteriv"); err != nil {
+		restore()
+		return 0, 0, 0, 0, nil, prefixed(err)
+	}
+	return it, w, h, d, restore, nil
+}
+
+func getTexImage(tex, target uint32, level, face int, format, typ uint32, texelBytes int, dst func(n int) pixels) error {
+	it, w, h, d, restore, err := bindLevel(tex, target, level, face)
 	if err != nil {
 		return err
 	}
 	defer restore()
-	w, h, d := levelSize(it, level)
-	if err := CheckError("glGetTexLevelParameteriv"); err != nil {
-		return prefixed(err)
-	}
 	if w <= 0 || h <= 0 || d <= 0 {
 		return fmt.Errorf("glutil: level %d of texture %d is %dx%dx%d: no such level", level, tex, w, h, d)
 	}
@@ -289,20 +299,11 @@ func TexSubImageFrom(pb *PixelBuffer, off int, tex, target uint32, level, face i
 }
 
 func texSubImage(tex, target uint32, level, face int, format, typ uint32, texelBytes int, src pixels) error {
-	DrainErrors()
-	it, err := imageTarget(target, face)
-	if err != nil {
-		return err
-	}
-	restore, err := bindTexture(tex, target)
+	it, w, h, d, restore, err := bindLevel(tex, target, level, face)
 	if err != nil {
 		return err
 	}
 	defer restore()
-	w, h, d := levelSize(it, level)
-	if err := CheckError("glGetTexLevelParameteriv"); err != nil {
-		return prefixed(err)
-	}
 	want := int(w) * int(h) * int(d) * texelBytes
 	if src.n < 0 {
 		src.n = want
@@ -335,20 +336,11 @@ func texSubImage(tex, target uint32, level, face int, format, typ uint32, texelB
 // 3D with the texture's internalFormat. GL checks the size of data against
 // the level.
 func CompressedTexSubImage(tex, target uint32, level, face int, internalFormat uint32, blocks []byte) error {
-	DrainErrors()
-	it, err := imageTarget(target, face)
-	if err != nil {
-		return err
-	}
-	restore, err := bindTexture(tex, target)
+	it, w, h, d, restore, err := bindLevel(tex, target, level, face)
 	if err != nil {
 		return err
 	}
 	defer restore()
-	w, h, d := levelSize(it, level)
-	if err := CheckError("glGetTexLevelParameteriv"); err != nil {
-		return prefixed(err)
-	}
 	if len(blocks) == 0 {
 		return fmt.Errorf("glutil: CompressedTexSubImage: no data for level %d", level)
 	}
