@@ -102,43 +102,6 @@ func TestInitFromTwoContexts(t *testing.T) {
 // racing whatever else in the process opens fds.
 const notOpenFD = 1<<31 - 1
 
-// watched is an fd a test hands to an import: the file it refers to, and
-// how many of this process's fds referred to that file before.
-type watched struct {
-	fd   int
-	file testenv.File
-	n    int
-}
-
-// watch notes what fd refers to, and how many fds refer to that, before
-// an import is handed fd.
-func watch(t *testing.T, fd int) watched {
-	t.Helper()
-	f, err := testenv.FileOf(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := testenv.CountOpen(0, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return watched{fd: fd, file: f, n: n}
-}
-
-// kept checks that the import left the caller's fd open on the same file
-// and no other fd of that file behind: the duplicate it made is closed.
-// It counts the fds of that file alone, which nothing else in the process
-// opens or closes meanwhile.
-func (w watched) kept(t *testing.T) {
-	t.Helper()
-	if now, err := testenv.FileOf(w.fd); err != nil || now != w.file {
-		t.Errorf("the caller's fd %d was closed or replaced (%v)", w.fd, err)
-	}
-	if n, err := testenv.CountOpen(0, w.file); err != nil || n != w.n {
-		t.Errorf("%d fds referred to the caller's file before, %d after (%v): the duplicate leaked", w.n, n, err)
-	}
-}
-
 // refused is a descriptor of a kind no driver exports, made for a test and
 // closed when it ends, and what a refusal must say it is.
 type refused struct {
@@ -236,7 +199,7 @@ func TestImportRefusesNonMemory(t *testing.T) {
 		{"100-byte file", "file of 100 bytes, smaller than the allocation's 4096", aFile(t, 100)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := watch(t, tc.fd)
+			w := testenv.Watch(t, tc.fd)
 			var m *glimport.Memory
 			var err error
 			c.Call(func() { m, err = glimport.ImportMemory(alloc2D(4096), tc.fd) })
@@ -248,7 +211,7 @@ func TestImportRefusesNonMemory(t *testing.T) {
 			if !strings.Contains(err.Error(), "glImportMemoryFdEXT") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not name glImportMemoryFdEXT and %q", err, tc.want)
 			}
-			w.kept(t)
+			w.Kept(t, "the import")
 		})
 	}
 }
@@ -256,13 +219,13 @@ func TestImportRefusesNonMemory(t *testing.T) {
 func TestImportBadArguments(t *testing.T) {
 	c := newContext(t)
 	fd := aFile(t, 0)
-	w := watch(t, fd)
+	w := testenv.Watch(t, fd)
 	c.Call(func() {
 		if _, err := glimport.ImportMemory(alloc2D(0), fd); err == nil || !strings.Contains(err.Error(), "size is 0") {
 			t.Errorf("zero size: err = %v", err)
 		}
 	})
-	w.kept(t)
+	w.Kept(t, "the import")
 	checkFDNumbers(t, c, func(fd int) error {
 		m, err := glimport.ImportMemory(alloc2D(4096), fd)
 		if err == nil {

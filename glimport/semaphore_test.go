@@ -12,6 +12,7 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/internal/gpuenv"
+	"github.com/glbridge/glbridge/internal/testenv"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -106,7 +107,7 @@ func TestImportSemaphoreWithoutExtension(t *testing.T) {
 
 	for _, fd := range []int{efd, aPipe(t).fd} {
 		for _, a := range attempts {
-			w := watch(t, fd)
+			w := testenv.Watch(t, fd)
 			var s *glimport.Semaphore
 			c.Call(func() { s, err = glimport.ImportSemaphore(fd, a.timeline) })
 			if err == nil {
@@ -117,7 +118,7 @@ func TestImportSemaphoreWithoutExtension(t *testing.T) {
 			if !errors.Is(err, bridge.ErrNoExternalSemaphore) || !strings.Contains(err.Error(), a.want) {
 				t.Errorf("err = %v, want ErrNoExternalSemaphore naming %s", err, a.want)
 			}
-			w.kept(t)
+			w.Kept(t, "the import")
 		}
 	}
 	// The eventfd was not read: a value written now reads back alone.
@@ -141,13 +142,13 @@ func TestImportSemaphoreRefusesNonSemaphore(t *testing.T) {
 	kinds := []refused{aPipe(t), aSocket(t), devNull(t), aDirectory(t)}
 	for _, tc := range kinds {
 		t.Run(tc.name, func(t *testing.T) {
-			w := watch(t, tc.fd)
+			w := testenv.Watch(t, tc.fd)
 			err := glimport.CheckSemaphoreFD(tc.fd)
 			t.Log(err)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("CheckSemaphoreFD: err = %v, want one saying %q", err, tc.want)
 			}
-			w.kept(t)
+			w.Kept(t, "the import")
 		})
 	}
 	t.Run("not open", func(t *testing.T) {
@@ -167,7 +168,7 @@ func TestImportSemaphoreRefusesNonSemaphore(t *testing.T) {
 		for _, tc := range kinds {
 			for _, timeline := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s/timeline=%v", tc.name, timeline), func(t *testing.T) {
-					w := watch(t, tc.fd)
+					w := testenv.Watch(t, tc.fd)
 					var s *glimport.Semaphore
 					var err error
 					c.Call(func() { s, err = glimport.ImportSemaphore(tc.fd, timeline) })
@@ -182,7 +183,7 @@ func TestImportSemaphoreRefusesNonSemaphore(t *testing.T) {
 					if !strings.Contains(err.Error(), "glImportSemaphoreFdEXT") || !strings.Contains(err.Error(), tc.want) {
 						t.Errorf("error %q does not name glImportSemaphoreFdEXT and %q", err, tc.want)
 					}
-					w.kept(t)
+					w.Kept(t, "the import")
 				})
 			}
 		}

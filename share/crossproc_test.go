@@ -181,6 +181,9 @@ func vkConsumer(in *bufio.Scanner) error {
 		return err
 	}
 	defer closeResourceFDs(res)
+	if !bytes.Equal(res.Data, privateData) {
+		return fmt.Errorf("private data %q, want %q", res.Data, privateData)
+	}
 	v, err := share.NewVulkan(nil, optsFromEnv())
 	if err != nil {
 		return err
@@ -283,7 +286,15 @@ func TestCrossProcess(t *testing.T) {
 			}
 			prod.Kill()
 			waitFor(t, "the producer's references to go", watch, func(l []broker.ResourceInfo) bool {
-				return len(l) == 1 && !l[0].CreatorConnected && len(l[0].Holders) == 2
+				if len(l) != 1 || l[0].CreatorConnected || len(l[0].Holders) != 2 {
+					return false
+				}
+				// The holders left are the two consumers, no one else.
+				pids := map[int32]bool{}
+				for _, h := range l[0].Holders {
+					pids[h.PID] = true
+				}
+				return pids[int32(holders[0].Cmd.Process.Pid)] && pids[int32(holders[1].Cmd.Process.Pid)]
 			})
 			for _, h := range holders {
 				h.Send(t, "read")

@@ -275,30 +275,6 @@ func TestLayoutOf(t *testing.T) {
 // TestOpenErrors: records the copy path cannot serve are refused with the
 // reason, and the caller's fd stays open and nothing leaks.
 func TestOpenErrors(t *testing.T) {
-	// kept watches the caller's fd across a failed Open: afterwards it must
-	// still be open on the same file, and as many fds must refer to that
-	// file as before (the Open left no dup of the memory behind). It counts
-	// the memory's fds, not the process's, which other goroutines change.
-	kept := func(fd int) (check func()) {
-		t.Helper()
-		f, err := testenv.FileOf(fd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		before, err := testenv.CountOpen(0, f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return func() {
-			t.Helper()
-			if now, err := testenv.FileOf(fd); err != nil || now != f {
-				t.Fatalf("a failed Open closed or replaced the caller's fd %d (%v)", fd, err)
-			}
-			if after, err := testenv.CountOpen(0, f); err != nil || after != before {
-				t.Fatalf("%d fds of the memory before the failed Open, %d after (%v)", before, after, err)
-			}
-		}
-	}
 	zero := testGL(t, share.Options{})
 	var r *share.GLResource
 	var fd int
@@ -317,13 +293,13 @@ func TestOpenErrors(t *testing.T) {
 	// A GL without Vulkan, forced to copy, has nothing to copy Vulkan
 	// memory through.
 	noVK := testGL(t, share.WithNoVulkan(share.Options{ForceCopy: true}))
-	check := kept(fd)
+	check := testenv.Watch(t, fd)
 	noVK.ctx.Call(func() { _, err = noVK.g.Open(r.Allocation(), fd) })
 	if !errors.Is(err, bridge.ErrNoVulkan) {
 		t.Fatalf("Open of Vulkan memory without Vulkan: %v, want bridge.ErrNoVulkan", err)
 	}
 	t.Log(err)
-	check()
+	check.Kept(t, "a failed Open")
 	// Without ForceCopy a GL without Vulkan imports it zero-copy: that
 	// needs no Vulkan in this process.
 	glOnly := testGL(t, share.WithNoVulkan(share.Options{}))
@@ -350,11 +326,11 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := bridge.Allocation{Desc: desc2D(8, 8, bridge.FormatR8G8B8A8Unorm), Size: 256, HostMemory: true}
-	check = kept(small)
+	check = testenv.Watch(t, small)
 	noVK.ctx.Call(func() { _, err = noVK.g.Open(a, small) })
 	if err == nil {
 		t.Fatal("Open of a 16-byte memfd for 256 bytes succeeded")
 	}
 	t.Log(err)
-	check()
+	check.Kept(t, "a failed Open")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
+	"github.com/glbridge/glbridge/internal/testenv/testbroker"
 )
 
 // BenchmarkOpenImport measures what a consumer pays to open a shared
@@ -16,14 +17,14 @@ import (
 // (memory object and texture). The closes that follow are not timed.
 func BenchmarkOpenImport(b *testing.B) {
 	env := newEnv(b, "")
-	sock := startBroker(b)
+	sock := testbroker.Start(b)
 	c, err := broker.Dial(sock)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
 	img, fd := exportedImage(b, env, desc2D(256, 256, bridge.FormatR8G8B8A8Unorm))
-	kmt, err := c.Create(img.Allocation(), fd, privateData)
+	kmt, err := c.Create(img.Allocation(), fd, []byte("d3d11 private runtime data"))
 	if err != nil {
 		b.Fatal(err)
 	}

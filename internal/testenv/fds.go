@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -129,4 +130,43 @@ func CountOpen(pid int, files ...File) (int, error) {
 		}
 	})
 	return n, err
+}
+
+// Watched is an fd a test hands to code that must not take it (an import,
+// an Open): the file it refers to, and how many of this process's fds
+// referred to that file when Watch looked.
+type Watched struct {
+	FD   int
+	File File
+	N    int
+}
+
+// Watch notes what fd refers to, and how many fds of this process refer to
+// that file, before fd is handed on.
+func Watch(t testing.TB, fd int) Watched {
+	t.Helper()
+	f, err := FileOf(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := CountOpen(0, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Watched{FD: fd, File: f, N: n}
+}
+
+// Kept fails the test (what names what the fd was handed to) unless the watched fd is still
+// open on the same file and as many fds refer to that file as when Watch
+// looked: whatever was handed the fd left it to its owner and kept no dup
+// of it. It counts the fds of that one file, which nothing else in the
+// process opens or closes meanwhile, not the process's.
+func (w Watched) Kept(t testing.TB, what string) {
+	t.Helper()
+	if now, err := FileOf(w.FD); err != nil || now != w.File {
+		t.Errorf("%s closed or replaced the caller's fd %d (%v)", what, w.FD, err)
+	}
+	if n, err := CountOpen(0, w.File); err != nil || n != w.N {
+		t.Errorf("%d fds referred to the caller's file before %s, %d after (%v): a duplicate leaked", w.N, what, n, err)
+	}
 }
