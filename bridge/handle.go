@@ -57,16 +57,13 @@ const (
 
 // String names the access rights as glshare prints them.
 func (a Access) String() string {
-	switch a {
-	case AccessRead:
-		return "r"
-	case AccessWrite:
-		return "w"
-	case AccessReadWrite:
-		return "rw"
+	if n, ok := accessNames[a]; ok {
+		return n
 	}
 	return fmt.Sprintf("access(%#x)", uint32(a))
 }
+
+var accessNames = map[Access]string{AccessRead: "r", AccessWrite: "w", AccessReadWrite: "rw"}
 
 // Valid reports whether a is a non-empty combination of AccessRead and
 // AccessWrite.

@@ -49,17 +49,14 @@ const (
 
 // String names the path as glshare reports it.
 func (p Path) String() string {
-	switch p {
-	case PathAuto:
-		return "auto"
-	case PathTimeline:
-		return "timeline semaphore"
-	case PathBinary:
-		return "binary semaphores"
-	case PathFallback:
-		return "fallback (fences)"
+	if p >= 0 && int(p) < len(pathNames) {
+		return pathNames[p]
 	}
 	return fmt.Sprintf("Path(%d)", int(p))
+}
+
+var pathNames = [...]string{
+	PathAuto: "auto", PathTimeline: "timeline semaphore", PathBinary: "binary semaphores", PathFallback: "fallback (fences)",
 }
 
 // FenceTimeout bounds how long the fallback path waits for GL to finish an
