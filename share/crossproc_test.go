@@ -125,27 +125,33 @@ func consume(in *bufio.Scanner, path share.Path, w, h int, read func() ([]byte, 
 	return nil
 }
 
+// openChecked opens what the parent names (GLB_KMT or GLB_NAME) and checks
+// that the private runtime data arrived intact; the caller closes the fds.
+func openChecked(c *broker.Client) (broker.Resource, error) {
+	res, err := openFromEnv(c)
+	if err != nil {
+		return broker.Resource{}, err
+	}
+	if !bytes.Equal(res.Data, privateData) {
+		closeResourceFDs(res)
+		return broker.Resource{}, fmt.Errorf("private data %q, want %q", res.Data, privateData)
+	}
+	return res, nil
+}
+
 // glConsumer is wined3d in another process: it opens the resource into
 // its own GL context on its path and checks every texel.
 func glConsumer(in *bufio.Scanner) error {
-	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
+	e, c, done, err := glChild()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	res, err := openFromEnv(c)
+	defer done()
+	res, err := openChecked(c)
 	if err != nil {
 		return err
 	}
 	defer closeResourceFDs(res)
-	if !bytes.Equal(res.Data, privateData) {
-		return fmt.Errorf("private data %q, want %q", res.Data, privateData)
-	}
-	e, err := newGL(optsFromEnv())
-	if err != nil {
-		return err
-	}
-	defer e.close()
 	var r *share.GLResource
 	e.ctx.Call(func() { r, err = e.g.OpenShared(c, res) })
 	if err != nil {
@@ -171,24 +177,16 @@ func glConsumer(in *bufio.Scanner) error {
 // vkConsumer is the DXVK role in a Vulkan-only process (no GL at all): it
 // opens the resource on its Vulkan device and checks every texel.
 func vkConsumer(in *bufio.Scanner) error {
-	c, err := broker.Dial(os.Getenv("GLB_SOCK"))
+	v, c, done, err := vulkanChild()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	res, err := openFromEnv(c)
+	defer done()
+	res, err := openChecked(c)
 	if err != nil {
 		return err
 	}
 	defer closeResourceFDs(res)
-	if !bytes.Equal(res.Data, privateData) {
-		return fmt.Errorf("private data %q, want %q", res.Data, privateData)
-	}
-	v, err := share.NewVulkan(nil, optsFromEnv())
-	if err != nil {
-		return err
-	}
-	defer v.Close()
 	r, err := v.OpenShared(c, res)
 	if err != nil {
 		return err
