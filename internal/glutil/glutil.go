@@ -268,6 +268,30 @@ func DrawQuadrants(tex, target uint32, w, h int, colors [4][4]float32) error {
 	return prefixed(CheckError("glClear"))
 }
 
+// CheckQuadrants reports where px, w×h RGBA8 texels with GL's bottom row
+// first, differs from what DrawQuadrants draws with colors: the first
+// texel whose colour is not its quadrant's, or (for images of at least 2×2)
+// a quadrant missing altogether.
+func CheckQuadrants(px []byte, w, h int, colors [4][4]float32) error {
+	seen := map[int]int{}
+	for y := range h {
+		for x := range w {
+			q := QuadrantOf(x, y, w, h)
+			seen[q]++
+			i := (y*w + x) * 4
+			for ch := range 4 {
+				if want := byte(colors[q][ch] * 255); px[i+ch] != want {
+					return fmt.Errorf("texel (%d,%d) = %v, want quadrant %d colour %v", x, y, px[i:i+4], q, colors[q])
+				}
+			}
+		}
+	}
+	if w > 1 && h > 1 && len(seen) != 4 {
+		return fmt.Errorf("only quadrants %v present", seen)
+	}
+	return nil
+}
+
 // QuadrantOf returns the DrawQuadrants quadrant of texel (x, y) of a w×h
 // image, y counted from GL's bottom (the first row in memory).
 func QuadrantOf(x, y, w, h int) int {
