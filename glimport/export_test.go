@@ -1,11 +1,10 @@
 package glimport
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/headless"
+	"github.com/glbridge/glbridge/internal/testenv"
 )
 
 // Test support shared by glimport's own tests and its external tests.
@@ -16,27 +15,6 @@ import (
 // itself asks GL for the extension first).
 var CheckSemaphoreFD = checkSemaphoreFD
 
-// NewTestContext makes a headless GL context, closed when the test ends,
-// and loads glimport on it; it skips the test where no headless EGL
-// platform exists.
-func NewTestContext(t *testing.T) *headless.Context {
-	t.Helper()
-	c, err := headless.New(headless.Options{})
-	if errors.Is(err, bridge.ErrPlatformUnavailable) {
-		t.Skipf("no headless EGL platform: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	c.Call(func() {
-		if err := Init(c.ProcAddr); err != nil {
-			t.Fatal(err)
-		}
-	})
-	return c
-}
+// NewTestContext makes a headless GL context with glimport loaded on it,
+// for the tests (see testenv.GLContext).
+func NewTestContext(t *testing.T) *headless.Context { return testenv.GLContext(t, Init) }

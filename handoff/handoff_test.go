@@ -46,26 +46,11 @@ func newFixture(t *testing.T) *fixture {
 	}
 	defer unix.Close(fd)
 	f := &fixture{env: env, img: img}
-	if f.mem, f.tex, err = importTexture(env, img.Allocation(), fd); err != nil {
+	if f.mem, f.tex, err = env.ImportTexture(img.Allocation(), fd); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { env.GL.Call(func() { f.tex.Close(); f.mem.Close() }) })
 	return f
-}
-
-// importTexture imports the memory behind fd, which a describes, into
-// env's GL context as a texture. The caller keeps fd (ImportMemory imports
-// a dup) and closes the texture, then the memory, on the GL thread.
-func importTexture(env *gpuenv.Env, a bridge.Allocation, fd int) (mem *glimport.Memory, tex *glimport.Texture, err error) {
-	env.GL.Call(func() {
-		if mem, err = glimport.ImportMemory(a, fd); err != nil {
-			return
-		}
-		if tex, err = mem.Texture(a); err != nil {
-			mem.Close()
-		}
-	})
-	return mem, tex, err
 }
 
 // TestPingPong hands 1000 frames back and forth in one process: GL stamps

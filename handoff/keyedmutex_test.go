@@ -84,7 +84,7 @@ func glSide(in *bufio.Scanner) error {
 	if err != nil {
 		return err
 	}
-	mem, tex, err := importTexture(env, img.Allocation(), fd)
+	mem, tex, err := env.ImportTexture(img.Allocation(), fd)
 	if err != nil {
 		return err
 	}

@@ -1,40 +1,19 @@
 package glutil_test
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
 
-	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/internal/glutil"
+	"github.com/glbridge/glbridge/internal/testenv"
 )
 
-func newContext(t *testing.T) *headless.Context {
-	t.Helper()
-	c, err := headless.New(headless.Options{})
-	if errors.Is(err, bridge.ErrPlatformUnavailable) {
-		t.Skipf("no headless EGL platform: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	c.Call(func() {
-		if err := glimport.Init(c.ProcAddr); err != nil {
-			t.Fatal(err)
-		}
-	})
-	return c
-}
+func newContext(t *testing.T) *headless.Context { return testenv.GLContext(t, glimport.Init) }
 
 // plainTexture makes an ordinary immutable 2D RGBA8 texture of one level,
 // not imported memory, so the helpers are tested on their own.

@@ -6,6 +6,7 @@ package gpuenv
 import (
 	"fmt"
 
+	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
@@ -59,4 +60,19 @@ func OpenHelper(id glimport.Identity) (*helperdev.Device, error) {
 		return nil, err
 	}
 	return helperdev.Open(helperdev.Config{Device: id.Device, Peer: id.String()})
+}
+
+// ImportTexture imports the memory behind fd, which a describes, into the
+// context as a texture. The caller keeps fd (ImportMemory imports a dup)
+// and closes the texture, then the memory, on the GL thread.
+func (e *Env) ImportTexture(a bridge.Allocation, fd int) (mem *glimport.Memory, tex *glimport.Texture, err error) {
+	e.GL.Call(func() {
+		if mem, err = glimport.ImportMemory(a, fd); err != nil {
+			return
+		}
+		if tex, err = mem.Texture(a); err != nil {
+			mem.Close()
+		}
+	})
+	return mem, tex, err
 }

@@ -37,7 +37,7 @@ func BenchmarkOpenImport(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		mem, tex, err := importTexture(env, res.Allocation, res.FD)
+		mem, tex, err := env.ImportTexture(res.Allocation, res.FD)
 		times = append(times, time.Since(start))
 		unix.Close(res.FD)
 		if err != nil {

@@ -48,21 +48,6 @@ type shared struct {
 	tex *glimport.Texture
 }
 
-// importTexture imports the memory behind fd, which a describes, into
-// env's GL context as a texture. ImportMemory imports a dup: the caller
-// keeps fd, and closes the texture and then the memory on the GL thread.
-func importTexture(env *gpuenv.Env, a bridge.Allocation, fd int) (mem *glimport.Memory, tex *glimport.Texture, err error) {
-	env.GL.Call(func() {
-		if mem, err = glimport.ImportMemory(a, fd); err != nil {
-			return
-		}
-		if tex, err = mem.Texture(a); err != nil {
-			mem.Close()
-		}
-	})
-	return mem, tex, err
-}
-
 // exportShared allocates d on the helper device and imports it into GL:
 // the image seen from both APIs, and the fd it was exported as, which the
 // caller closes.
@@ -77,7 +62,7 @@ func exportShared(env *gpuenv.Env, d bridge.Desc) (*shared, int, error) {
 		return nil, -1, err
 	}
 	s := &shared{img: img}
-	if s.mem, s.tex, err = importTexture(env, img.Allocation(), fd); err != nil {
+	if s.mem, s.tex, err = env.ImportTexture(img.Allocation(), fd); err != nil {
 		unix.Close(fd)
 		img.Close()
 		return nil, -1, err
