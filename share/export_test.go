@@ -10,6 +10,10 @@ func WithDenyMemoryObject(o Options) Options { o.denyMemoryObject = true; return
 // WithNoVulkan returns o acting as if the process had no Vulkan.
 func WithNoVulkan(o Options) Options { o.noVulkan = true; return o }
 
+// GLImages is the copy path's walk over the images GL transfers in one
+// call, for the tests that move a layout's bytes through GL themselves.
+var GLImages = glImages
+
 // DeniesMemoryObject and NoVulkan report the test switches, for tests that
 // pass Options to child processes.
 func DeniesMemoryObject(o Options) bool { return o.denyMemoryObject }

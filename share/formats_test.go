@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/go-gl/gl/v3.2-compatibility/gl"
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
@@ -45,7 +44,7 @@ func texels(f bridge.Format, n uint64, seed uint64) []byte {
 // glWrite writes data, in host layout, into every level (and cube face)
 // of the GL texture through glTexSubImage, as a GL renderer would.
 func glWrite(name, target uint32, l share.HostLayout, data []byte) error {
-	return glEach(target, l, func(level, face int, off, size uint64) error {
+	return share.GLImages(target, l, func(level, face int, off, size uint64) error {
 		if l.Info.Compressed {
 			return glutil.CompressedTexSubImage(name, target, level, face, l.Info.GLInternalFormat, data[off:off+size])
 		}
@@ -56,7 +55,7 @@ func glWrite(name, target uint32, l share.HostLayout, data []byte) error {
 // glRead reads every level of the GL texture back, in host layout.
 func glRead(name, target uint32, l share.HostLayout) ([]byte, error) {
 	out := make([]byte, l.Size)
-	err := glEach(target, l, func(level, face int, off, size uint64) error {
+	err := share.GLImages(target, l, func(level, face int, off, size uint64) error {
 		var px []byte
 		var err error
 		if l.Info.Compressed {
@@ -71,25 +70,6 @@ func glRead(name, target uint32, l share.HostLayout) ([]byte, error) {
 		return err
 	})
 	return out, err
-}
-
-func glEach(target uint32, l share.HostLayout, f func(level, face int, off, size uint64) error) error {
-	for level := range l.Levels() {
-		if target == gl.TEXTURE_CUBE_MAP {
-			for face := range 6 {
-				sr := l.Subresources[int(level)*6+face]
-				if err := f(int(level), face, sr.Offset, sr.Size); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		off, size := l.LevelRange(level)
-		if err := f(int(level), 0, off, size); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // vkWrite and vkRead move data, in host layout, into and out of every

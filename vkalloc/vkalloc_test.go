@@ -87,7 +87,7 @@ func importOn[T exported](t testing.TB, dev *helperdev.Device, x exported, imp f
 }
 
 func desc2D(w, h uint32) bridge.Desc {
-	return bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: w, Height: h, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm}
+	return bridge.Texture2D(w, h, bridge.FormatR8G8B8A8Unorm)
 }
 
 func pattern(w, h int, seed byte) []byte {

@@ -38,7 +38,7 @@ func newEnv(t testing.TB, platform string) *gpuenv.Env {
 }
 
 func desc2D(w, h int, f bridge.Format) bridge.Desc {
-	return bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: uint32(w), Height: uint32(h), DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1, Format: f}
+	return bridge.Texture2D(uint32(w), uint32(h), f)
 }
 
 // shared is one image seen from both APIs.
