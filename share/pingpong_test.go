@@ -102,6 +102,41 @@ var ppDesc = func() bridge.Desc {
 	return d
 }()
 
+// createOrOpen is how either side of the ping-pong gets the resource: the
+// creator creates and shares it and prints its handle, the other opens
+// what its parent names; both print the path they got.
+func createOrOpen[R interface {
+	Share(*broker.Client, []byte) (bridge.Handle, error)
+	Path() share.Path
+	Close() error
+}](creator bool, c *broker.Client, create func(bridge.Desc) (R, error), open func(*broker.Client, broker.Resource) (R, error)) (R, error) {
+	var none R
+	if creator {
+		r, err := create(ppDesc)
+		if err != nil {
+			return none, err
+		}
+		kmt, err := r.Share(c, nil)
+		if err != nil {
+			r.Close()
+			return none, err
+		}
+		fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
+		return r, nil
+	}
+	res, err := sharedResource(c)
+	if err != nil {
+		return none, err
+	}
+	r, err := open(c, res)
+	closeResourceFDs(res)
+	if err != nil {
+		return none, err
+	}
+	fmt.Printf("OPEN path=%s\n", r.Path())
+	return r, nil
+}
+
 // pingPongGL is the GL process of the ping-pong.
 func pingPongGL(in *bufio.Scanner) error {
 	e, c, done, err := glChild()
@@ -111,28 +146,9 @@ func pingPongGL(in *bufio.Scanner) error {
 	defer done()
 	creator := os.Getenv("GLB_CREATE") == "1"
 	var r *share.GLResource
-	if creator {
-		var kmt bridge.Handle
-		e.ctx.Call(func() {
-			if r, err = e.g.Create(ppDesc); err == nil {
-				kmt, err = r.Share(c, nil)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
-	} else {
-		res, err := sharedResource(c)
-		if err != nil {
-			return err
-		}
-		e.ctx.Call(func() { r, err = e.g.OpenShared(c, res) })
-		closeResourceFDs(res)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("OPEN path=%s\n", r.Path())
+	e.ctx.Call(func() { r, err = createOrOpen(creator, c, e.g.Create, e.g.OpenShared) })
+	if err != nil {
+		return err
 	}
 	defer e.ctx.Call(func() { r.Close() })
 	if err := checkVulkanUnused(optsFromEnv()); err != nil {
@@ -173,28 +189,9 @@ func pingPongVulkan(in *bufio.Scanner) error {
 	}
 	defer done()
 	creator := os.Getenv("GLB_CREATE") == "1"
-	var r *share.VulkanResource
-	if creator {
-		if r, err = v.Create(ppDesc); err != nil {
-			return err
-		}
-		kmt, err := r.Share(c, nil)
-		if err != nil {
-			r.Close()
-			return err
-		}
-		fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
-	} else {
-		res, err := sharedResource(c)
-		if err != nil {
-			return err
-		}
-		r, err = v.OpenShared(c, res)
-		closeResourceFDs(res)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("OPEN path=%s\n", r.Path())
+	r, err := createOrOpen(creator, c, v.Create, v.OpenShared)
+	if err != nil {
+		return err
 	}
 	defer r.Close()
 	// One access is a read and a write: the read waits for the previous
