@@ -12,23 +12,36 @@ import (
 	"github.com/glbridge/glbridge/internal/glutil"
 )
 
-// importDup duplicates the caller's fd for an import (which takes the dup
-// once GL accepted it) and checks the dup with check before GL sees it,
-// since drivers that refuse an fd do not always say so. On success the
-// caller closes the dup unless GL took it.
-func importDup(fd int, op, call string, check func(int) error) (int, error) {
+// importFD is the duplicate of the caller's fd an import hands to GL,
+// which owns it once an import succeeded (taken); until then it is
+// glimport's to close.
+type importFD struct {
+	fd    int
+	taken bool
+}
+
+func (d *importFD) closeUnlessTaken() {
+	if !d.taken {
+		unix.Close(d.fd)
+	}
+}
+
+// importDup duplicates the caller's fd for an import and checks the dup
+// with check before GL sees it, since drivers that refuse an fd do not
+// always say so. The caller closes it with closeUnlessTaken.
+func importDup(fd int, op, call string, check func(int) error) (*importFD, error) {
 	if fd < 0 {
-		return -1, fmt.Errorf("glimport: %s: invalid fd %d", op, fd)
+		return nil, fmt.Errorf("glimport: %s: invalid fd %d", op, fd)
 	}
 	dup, err := fdutil.Dup(fd)
 	if err != nil {
-		return -1, fmt.Errorf("glimport: %w", err)
+		return nil, fmt.Errorf("glimport: %w", err)
 	}
 	if err := check(dup); err != nil {
 		unix.Close(dup)
-		return -1, fmt.Errorf("glimport: %s: fd %d %v; not imported", call, fd, err)
+		return nil, fmt.Errorf("glimport: %s: fd %d %v; not imported", call, fd, err)
 	}
-	return dup, nil
+	return &importFD{fd: dup}, nil
 }
 
 // Memory is a GL memory object holding imported memory. Textures and
@@ -68,12 +81,7 @@ func ImportMemory(a bridge.Allocation, fd int) (*Memory, error) {
 	if err != nil {
 		return nil, err
 	}
-	owned := true // whether dup is still ours to close
-	defer func() {
-		if owned {
-			unix.Close(dup)
-		}
-	}()
+	defer dup.closeUnlessTaken()
 
 	m := &Memory{size: a.Size}
 	gl.CreateMemoryObjectsEXT(1, &m.name)
@@ -94,14 +102,14 @@ func ImportMemory(a bridge.Allocation, fd int) (*Memory, error) {
 	if err := glErr("glMemoryObjectParameterivEXT(GL_DEDICATED_MEMORY_OBJECT_EXT)"); err != nil {
 		return fail(err)
 	}
-	gl.ImportMemoryFdEXT(m.name, a.Size, gl.HANDLE_TYPE_OPAQUE_FD_EXT, int32(dup))
+	gl.ImportMemoryFdEXT(m.name, a.Size, gl.HANDLE_TYPE_OPAQUE_FD_EXT, int32(dup.fd))
 	if err := glErr("glImportMemoryFdEXT"); err != nil {
 		// A GL error means the import did not happen and the fd is
 		// still ours (EXT_external_objects_fd: only a successful import
 		// transfers ownership).
 		return fail(err)
 	}
-	owned = false
+	dup.taken = true
 	return m, nil
 }
 

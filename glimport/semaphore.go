@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
-	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/internal/glutil"
@@ -159,12 +158,7 @@ func ImportSemaphore(fd int, timeline bool) (*Semaphore, error) {
 	if err != nil {
 		return nil, err
 	}
-	owned := true // whether dup is still ours to close
-	defer func() {
-		if owned {
-			unix.Close(dup)
-		}
-	}()
+	defer dup.closeUnlessTaken()
 
 	s := &Semaphore{timeline: timeline}
 	fail := func(err error) (*Semaphore, error) {
@@ -191,13 +185,13 @@ func ImportSemaphore(fd int, timeline bool) (*Semaphore, error) {
 			return nil, err
 		}
 	}
-	gl.ImportSemaphoreFdEXT(s.name, gl.HANDLE_TYPE_OPAQUE_FD_EXT, int32(dup))
+	gl.ImportSemaphoreFdEXT(s.name, gl.HANDLE_TYPE_OPAQUE_FD_EXT, int32(dup.fd))
 	if err := glErr("glImportSemaphoreFdEXT"); err != nil {
 		// Only a successful import transfers the fd
 		// (EXT_external_objects_fd), so dup is still ours.
 		return fail(err)
 	}
-	owned = false
+	dup.taken = true
 	if timeline {
 		// A driver that ignored the type would treat timeline values as
 		// binary signals, which fails later and far from here.
