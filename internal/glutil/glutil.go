@@ -206,17 +206,26 @@ func setEnabled(cap uint32, on bool) {
 	}
 }
 
-// ClearTexture fills level of texture tex with the colour (r, g, b, a),
-// through an FBO and glClear.
-func ClearTexture(tex, target uint32, level int, r, g, b, a float32) error {
+// clearInto binds level of tex as the framebuffer glClear draws into, with
+// the clear state saved; done puts both back.
+func clearInto(tex, target uint32, level int) (done func(), err error) {
 	DrainErrors()
 	f, err := BindTexture(tex, target, level)
 	if err != nil {
+		return nil, err
+	}
+	s := saveClearState()
+	return func() { s.restore(); f.Close() }, nil
+}
+
+// ClearTexture fills level of texture tex with the colour (r, g, b, a),
+// through an FBO and glClear.
+func ClearTexture(tex, target uint32, level int, r, g, b, a float32) error {
+	done, err := clearInto(tex, target, level)
+	if err != nil {
 		return err
 	}
-	defer f.Close()
-	s := saveClearState()
-	defer s.restore()
+	defer done()
 	gl.Disable(gl.SCISSOR_TEST)
 	gl.ClearColor(r, g, b, a)
 	gl.Clear(gl.COLOR_BUFFER_BIT)
@@ -240,14 +249,11 @@ const (
 // half: the left quadrants are x < w/2, the bottom ones y < h/2. QuadrantOf
 // says which quadrant a texel falls in.
 func DrawQuadrants(tex, target uint32, w, h int, colors [4][4]float32) error {
-	DrainErrors()
-	f, err := BindTexture(tex, target, 0)
+	done, err := clearInto(tex, target, 0)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	s := saveClearState()
-	defer s.restore()
+	defer done()
 	gl.Enable(gl.SCISSOR_TEST)
 	hw, hh := w/2, h/2
 	rects := [4][4]int{
