@@ -230,36 +230,25 @@ func (g *GL) OpenShared(c *broker.Client, res broker.Resource) (*GLResource, err
 // open opens the record with fd, which it owns from here on success.
 func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
 	r := newGLResource(g, a, fd)
-	if a.HostMemory {
-		if err := openCopy(a, fd, nil, r.initCopy, CopyHost, hostReason); err != nil {
-			return nil, err
+	err := openRecord(a, fd, r.initCopy, &g.devs, g.opts.noVulkan, func() (why string, done bool) {
+		switch {
+		case g.opts.ForceCopy:
+			return g.opts.forceReason(), false
+		case !g.id.MemoryObjectFD:
+			why = fmt.Sprintf("GL %q lacks GL_EXT_memory_object_fd", g.id.Renderer)
+			if g.opts.denyMemoryObject {
+				why += " (test switch denyMemoryObject)"
+			}
+			return why, false
+		case a.Device != g.id.Device:
+			return mismatch(a, g.id.String(), g.id.Device), false
 		}
-		return r, nil
-	}
-	var why string
-	switch {
-	case g.opts.ForceCopy:
-		why = g.opts.forceReason()
-	case !g.id.MemoryObjectFD:
-		why = fmt.Sprintf("GL %q lacks GL_EXT_memory_object_fd", g.id.Renderer)
-		if g.opts.denyMemoryObject {
-			why += " (test switch denyMemoryObject)"
+		if err := r.importZeroCopy(); err != nil {
+			return "GL could not import it: " + err.Error(), false
 		}
-	case a.Device.Driver != g.id.Device.Driver || a.Device.Device != g.id.Device.Device:
-		why = fmt.Sprintf("%v: the memory is of driver %s device %s; GL %q is driver %s device %s",
-			bridge.ErrUUIDMismatch, a.Device.Driver, a.Device.Device, g.id.Renderer, g.id.Device.Driver, g.id.Device.Device)
-	default:
-		err := r.importZeroCopy()
-		if err == nil {
-			return r, nil
-		}
-		why = "GL could not import it: " + err.Error()
-	}
-	dev, err := g.devs.forRecord(a, g.opts.noVulkan)
+		return "", true
+	})
 	if err != nil {
-		return nil, fmt.Errorf("not zero-copy (%s), and not copied: %w", why, err)
-	}
-	if err := openCopy(a, fd, dev, r.initCopy, CopyVulkan, why); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -201,6 +201,32 @@ func (r *resource) closeShared() {
 	unix.Close(r.fd)
 }
 
+// openRecord sets up a resource, just made for record a and its memory
+// fd, on the path the record allows: host memory is mapped and copied;
+// Vulkan memory is offered to zeroCopy, which imports it (done) or says why
+// not, and what it does not take is copied through a Vulkan device of the
+// record's UUIDs (none under noVulkan), init setting the resource up.
+func openRecord(a bridge.Allocation, fd int, init copyInit, devs *devices, noVulkan bool, zeroCopy func() (why string, done bool)) error {
+	if a.HostMemory {
+		return openCopy(a, fd, nil, init, CopyHost, hostReason)
+	}
+	why, done := zeroCopy()
+	if done {
+		return nil
+	}
+	dev, err := devs.forRecord(a, noVulkan)
+	if err != nil {
+		return fmt.Errorf("not zero-copy (%s), and not copied: %w", why, err)
+	}
+	return openCopy(a, fd, dev, init, CopyVulkan, why)
+}
+
+// mismatch says why memory of record a is not for a side named name of
+// device id.
+func mismatch(a bridge.Allocation, name string, id bridge.DeviceID) string {
+	return fmt.Sprintf("%v: the memory is of %s; %s is %s", bridge.ErrUUIDMismatch, a.Device, name, id)
+}
+
 // hostReason is the Reason of a resource opened from host memory.
 const hostReason = "the resource is in host memory"
 

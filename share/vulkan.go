@@ -157,37 +157,32 @@ func (v *Vulkan) OpenShared(c *broker.Client, res broker.Resource) (*VulkanResou
 
 func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 	r := newVulkanResource(v, a, fd)
-	if a.HostMemory {
-		if err := openCopy(a, fd, nil, r.initCopy, CopyHost, hostReason); err != nil {
-			return nil, err
+	var zeroErr error
+	err := openRecord(a, fd, r.initCopy, &v.devs, false, func() (why string, done bool) {
+		caps := v.dev.Caps()
+		switch {
+		case a.Device != caps.Device:
+			return mismatch(a, fmt.Sprintf("%q", caps.DeviceName), caps.Device), false
+		case v.opts.ForceCopy:
+			return v.opts.forceReason(), false
 		}
-		return r, nil
-	}
-	caps := v.dev.Caps()
-	same := a.Device.Driver == caps.Device.Driver && a.Device.Device == caps.Device.Device
-	if same && !v.opts.ForceCopy {
-		dup, err := fdutil.Dup(fd)
-		if err != nil {
-			return nil, err
+		var dup int
+		if dup, zeroErr = fdutil.Dup(fd); zeroErr != nil {
+			return "", true
 		}
 		img, err := vkalloc.ImportImage(v.dev, a, dup)
 		if err != nil {
 			unix.Close(dup)
-			return nil, err
+			zeroErr = err
+			return "", true
 		}
 		r.path, r.img, r.imgDev = ZeroCopy, img, v.dev
-		return r, nil
+		return "", true
+	})
+	if err == nil {
+		err = zeroErr
 	}
-	why := v.opts.forceReason()
-	if !same {
-		why = fmt.Sprintf("%v: the memory is of driver %s device %s; %q is driver %s device %s",
-			bridge.ErrUUIDMismatch, a.Device.Driver, a.Device.Device, caps.DeviceName, caps.Device.Driver, caps.Device.Device)
-	}
-	dev, err := v.devs.forRecord(a, false)
 	if err != nil {
-		return nil, fmt.Errorf("not zero-copy (%s), and not copied: %w", why, err)
-	}
-	if err := openCopy(a, fd, dev, r.initCopy, CopyVulkan, why); err != nil {
 		return nil, err
 	}
 	return r, nil
