@@ -41,6 +41,36 @@ func openExporting(prefer *helperdev.Config) (*helperdev.Device, error) {
 	return nil, fmt.Errorf("share: %w: %w", bridge.ErrNoVulkan, errors.Join(errs...))
 }
 
+// side is what a GL and a Vulkan have in common: their options, the
+// devices they copy through, and whether they are closed.
+type side struct {
+	opts   Options
+	devs   devices
+	mu     sync.Mutex
+	closed bool
+}
+
+// Close releases the Vulkan devices. Every resource made or opened
+// through it must be closed first. It is idempotent.
+func (s *side) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		s.devs.closeAll()
+	}
+	return nil
+}
+
+func (s *side) live(op string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("share: %s: %w", op, bridge.ErrClosed)
+	}
+	return nil
+}
+
 // devices are the Vulkan devices a GL or Vulkan object copies through:
 // its own (first), and those opened for records of other devices. They
 // live as long as the object that holds them.

@@ -24,17 +24,15 @@ import (
 // GL context is current, like the caller's own GL calls. Resources must
 // be closed before the GL.
 type GL struct {
+	side
 	id     glimport.Identity
-	opts   Options
 	path   Path
 	reason string
 	// dev is the Vulkan device Create allocates on: GL's helper device
 	// (ZeroCopy) or another device that exports memory (CopyVulkan); nil
 	// for CopyHost. devs owns it and the devices opened to copy through
 	// records of other devices.
-	dev    *helperdev.Device
-	devs   devices
-	closed bool
+	dev *helperdev.Device
 }
 
 // NewGL sets up sharing for the caller's GL context. It must run on the
@@ -69,7 +67,7 @@ func NewGL(procAddr func(name string) unsafe.Pointer, opts Options) (*GL, error)
 	if opts.denyMemoryObject {
 		id.MemoryObjectFD = false
 	}
-	g := &GL{id: id, opts: opts}
+	g := &GL{side: side{opts: opts}, id: id}
 	if opts.noVulkan {
 		g.path, g.reason = CopyHost, "no Vulkan (test switch noVulkan)"
 		return g, nil
@@ -117,23 +115,6 @@ func (g *GL) Identity() glimport.Identity { return g.id }
 
 // DeviceName names the Vulkan device Create allocates on, "" on CopyHost.
 func (g *GL) DeviceName() string { return deviceName(g.dev) }
-
-// Close releases the Vulkan devices. Every resource made or opened
-// through g must be closed first. It is idempotent.
-func (g *GL) Close() error {
-	if !g.closed {
-		g.closed = true
-		g.devs.closeAll()
-	}
-	return nil
-}
-
-func (g *GL) live(op string) error {
-	if g.closed {
-		return fmt.Errorf("share: %s: %w", op, bridge.ErrClosed)
-	}
-	return nil
-}
 
 // Create makes a shared texture resource described by desc, on g's path,
 // for this process to share (ExportFD, Share). GL sees it as Texture()
@@ -212,10 +193,7 @@ func hostAllocation(desc bridge.Desc, l HostLayout) bridge.Allocation {
 // or bridge.ErrUUIDMismatch when none can be). Host memory is mapped and
 // copied. The caller owns the resource and must Close it.
 func (g *GL) Open(a bridge.Allocation, fd int) (*GLResource, error) {
-	if err := g.live("Open"); err != nil {
-		return nil, err
-	}
-	return openDup(fd, func(fd int) (*GLResource, error) { return g.open(a, fd) })
+	return openDup(g.live, a, fd, g.open)
 }
 
 // OpenShared opens what a broker open returned (broker.Client.OpenKMT or

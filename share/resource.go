@@ -295,15 +295,19 @@ func createHostCopy[R interface {
 	return r, nil
 }
 
-// openDup opens a record with open on a duplicate of the caller's fd,
-// which the resource owns on success; the caller's fd stays the caller's.
-func openDup[R any](fd int, open func(int) (R, error)) (R, error) {
+// openDup opens record a with open on a duplicate of the caller's fd,
+// which the resource owns on success, once live says the opener is open;
+// the caller's fd stays the caller's.
+func openDup[R any](live func(op string) error, a bridge.Allocation, fd int, open func(bridge.Allocation, int) (R, error)) (R, error) {
 	var none R
+	if err := live("Open"); err != nil {
+		return none, err
+	}
 	dup, err := fdutil.Dup(fd)
 	if err != nil {
 		return none, fmt.Errorf("share: Open: %w", err)
 	}
-	r, err := open(dup)
+	r, err := open(a, dup)
 	if err != nil {
 		unix.Close(dup)
 		return none, fmt.Errorf("share: Open: %w", err)

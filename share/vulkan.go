@@ -2,7 +2,6 @@ package share
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,11 +19,8 @@ import (
 // share, on every path, and makes resources of its own. Its methods may
 // be called from any goroutine.
 type Vulkan struct {
-	dev    *helperdev.Device
-	opts   Options
-	devs   devices
-	mu     sync.Mutex
-	closed bool
+	side
+	dev *helperdev.Device
 }
 
 // NewVulkan opens the Vulkan device of id (nil: the first device that
@@ -50,7 +46,7 @@ func NewVulkan(id *bridge.DeviceID, opts Options) (*Vulkan, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Vulkan{dev: dev, opts: opts}
+	v := &Vulkan{side: side{opts: opts}, dev: dev}
 	v.devs.add(dev)
 	return v, nil
 }
@@ -66,7 +62,7 @@ func NewVulkanOn(h bridge.VulkanHandles, opts Options) (*Vulkan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("share: NewVulkanOn: %w", err)
 	}
-	v := &Vulkan{dev: dev, opts: opts}
+	v := &Vulkan{side: side{opts: opts}, dev: dev}
 	v.devs.add(dev)
 	return v, nil
 }
@@ -86,27 +82,6 @@ func (v *Vulkan) Path() Path {
 		return CopyHost
 	}
 	return ZeroCopy
-}
-
-// Close releases the devices. Every resource made or opened through v
-// must be closed first. It is idempotent.
-func (v *Vulkan) Close() error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if !v.closed {
-		v.closed = true
-		v.devs.closeAll()
-	}
-	return nil
-}
-
-func (v *Vulkan) live(op string) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.closed {
-		return fmt.Errorf("share: %s: %w", op, bridge.ErrClosed)
-	}
-	return nil
 }
 
 // Create makes a shared texture resource described by desc: an
@@ -141,10 +116,7 @@ func (v *Vulkan) Create(desc bridge.Desc) (*VulkanResource, error) {
 // copied to an image on Device; host memory is mapped and copied. The
 // caller owns the resource and must Close it.
 func (v *Vulkan) Open(a bridge.Allocation, fd int) (*VulkanResource, error) {
-	if err := v.live("Open"); err != nil {
-		return nil, err
-	}
-	return openDup(fd, func(fd int) (*VulkanResource, error) { return v.open(a, fd) })
+	return openDup(v.live, a, fd, v.open)
 }
 
 // OpenShared opens what a broker open returned and attaches the keyed
