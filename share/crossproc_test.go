@@ -125,18 +125,21 @@ func consume(in *bufio.Scanner, path share.Path, w, h int, read func() ([]byte, 
 	return nil
 }
 
-// openChecked opens what the parent names (GLB_KMT or GLB_NAME) and checks
-// that the private runtime data arrived intact; the caller closes the fds.
-func openChecked(c *broker.Client) (broker.Resource, error) {
+// openNamed opens with open what the parent names (GLB_KMT or GLB_NAME),
+// checks that the private runtime data arrived intact, and closes the fds
+// of the broker's reply, of which open keeps dups.
+func openNamed[R interface{ Close() error }](c *broker.Client, open func(*broker.Client, broker.Resource) (R, error)) (R, broker.Resource, error) {
+	var none R
 	res, err := openFromEnv(c)
 	if err != nil {
-		return broker.Resource{}, err
+		return none, res, err
 	}
+	defer closeResourceFDs(res)
 	if !bytes.Equal(res.Data, privateData) {
-		closeResourceFDs(res)
-		return broker.Resource{}, fmt.Errorf("private data %q, want %q", res.Data, privateData)
+		return none, res, fmt.Errorf("private data %q, want %q", res.Data, privateData)
 	}
-	return res, nil
+	r, err := open(c, res)
+	return r, res, err
 }
 
 // glConsumer is wined3d in another process: it opens the resource into
@@ -147,13 +150,9 @@ func glConsumer(in *bufio.Scanner) error {
 		return err
 	}
 	defer done()
-	res, err := openChecked(c)
-	if err != nil {
-		return err
-	}
-	defer closeResourceFDs(res)
 	var r *share.GLResource
-	e.ctx.Call(func() { r, err = e.g.OpenShared(c, res) })
+	var res broker.Resource
+	e.ctx.Call(func() { r, res, err = openNamed(c, e.g.OpenShared) })
 	if err != nil {
 		return err
 	}
@@ -182,12 +181,7 @@ func vkConsumer(in *bufio.Scanner) error {
 		return err
 	}
 	defer done()
-	res, err := openChecked(c)
-	if err != nil {
-		return err
-	}
-	defer closeResourceFDs(res)
-	r, err := v.OpenShared(c, res)
+	r, res, err := openNamed(c, v.OpenShared)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,14 +87,6 @@ func (p pingPongSide) run() error {
 	return nil
 }
 
-func sharedResource(c *broker.Client) (broker.Resource, error) {
-	v, err := strconv.ParseUint(os.Getenv("GLB_KMT"), 0, 32)
-	if err != nil {
-		return broker.Resource{}, err
-	}
-	return c.OpenKMT(bridge.Handle(v))
-}
-
 var ppDesc = func() bridge.Desc {
 	d := desc2D(ppW, ppH, bridge.FormatR8G8B8A8Unorm)
 	d.MiscFlags = 0x102 // D3D11_RESOURCE_MISC_SHARED | SHARED_KEYEDMUTEX
@@ -124,7 +115,7 @@ func createOrOpen[R interface {
 		fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
 		return r, nil
 	}
-	res, err := sharedResource(c)
+	res, err := openFromEnv(c)
 	if err != nil {
 		return none, err
 	}
