@@ -35,21 +35,16 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.Close)
-	img, err := vkalloc.NewImage(env.Dev, imageDesc)
-	if err != nil {
+	f := &fixture{env: env}
+	var fd int
+	if f.img, f.mem, f.tex, fd, err = env.Share(imageDesc); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { img.Close() })
-	fd, err := img.ExportFD()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	f := &fixture{env: env, img: img}
-	if f.mem, f.tex, err = env.ImportTexture(img.Allocation(), fd); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.GL.Call(func() { f.tex.Close(); f.mem.Close() }) })
+	unix.Close(fd)
+	t.Cleanup(func() {
+		env.GL.Call(func() { f.tex.Close(); f.mem.Close() })
+		f.img.Close()
+	})
 	return f
 }
 

@@ -31,49 +31,47 @@ const (
 // glProducer is the wined3d role: it creates a resource on its GL's path,
 // draws the test pattern into it and shares it (GLB_NAME: by name too).
 func glProducer(in *bufio.Scanner) error {
-	e, c, done, err := glChild()
-	if err != nil {
-		return err
-	}
-	defer done()
-	var r *share.GLResource
-	var kmt bridge.Handle
-	e.ctx.Call(func() {
-		d := desc2D(crossW, crossH, bridge.FormatR8G8B8A8Unorm)
-		d.MiscFlags = 0x102 // D3D11_RESOURCE_MISC_SHARED | SHARED_KEYEDMUTEX
-		if r, err = e.g.Create(d); err != nil {
-			return
-		}
-		err = r.Access(bridge.AccessReadWrite, func() (err error) {
-			name, target := r.Texture()
-			err = testpattern.Draw(name, target, crossW, crossH, crossFrame)
-			return err
+	return asGLChild(func(e *glEnv, c *broker.Client) error {
+		var err error
+		var r *share.GLResource
+		var kmt bridge.Handle
+		e.ctx.Call(func() {
+			d := desc2D(crossW, crossH, bridge.FormatR8G8B8A8Unorm)
+			d.MiscFlags = 0x102 // D3D11_RESOURCE_MISC_SHARED | SHARED_KEYEDMUTEX
+			if r, err = e.g.Create(d); err != nil {
+				return
+			}
+			err = r.Access(bridge.AccessReadWrite, func() (err error) {
+				name, target := r.Texture()
+				err = testpattern.Draw(name, target, crossW, crossH, crossFrame)
+				return err
+			})
+			if err == nil {
+				kmt, err = r.Share(c, privateData)
+			}
 		})
-		if err == nil {
-			kmt, err = r.Share(c, privateData)
+		if r != nil {
+			defer e.ctx.Call(func() { r.Close() })
 		}
-	})
-	if r != nil {
-		defer e.ctx.Call(func() { r.Close() })
-	}
-	if err != nil {
-		return err
-	}
-	if name := os.Getenv("GLB_NAME"); name != "" {
-		if _, err := c.Share(kmt, bridge.AccessRead, name); err != nil {
+		if err != nil {
 			return err
 		}
-	}
-	if err := checkVulkanUnused(optsFromEnv()); err != nil {
-		return err
-	}
-	fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
-	for in.Scan() {
-		if in.Text() == "exit" {
-			return nil
+		if name := os.Getenv("GLB_NAME"); name != "" {
+			if _, err := c.Share(kmt, bridge.AccessRead, name); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		if err := checkVulkanUnused(optsFromEnv()); err != nil {
+			return err
+		}
+		fmt.Printf("KMT %#x path=%s\n", uint32(kmt), r.Path())
+		for in.Scan() {
+			if in.Text() == "exit" {
+				return nil
+			}
+		}
+		return nil
+	})
 }
 
 // openFromEnv opens the resource named by GLB_KMT or GLB_NAME.
@@ -145,55 +143,50 @@ func openNamed[R interface{ Close() error }](c *broker.Client, open func(*broker
 // glConsumer is wined3d in another process: it opens the resource into
 // its own GL context on its path and checks every texel.
 func glConsumer(in *bufio.Scanner) error {
-	e, c, done, err := glChild()
-	if err != nil {
-		return err
-	}
-	defer done()
-	var r *share.GLResource
-	var res broker.Resource
-	e.ctx.Call(func() { r, res, err = openNamed(c, e.g.OpenShared) })
-	if err != nil {
-		return err
-	}
-	defer e.ctx.Call(func() { r.Close() })
-	w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
-	return consume(in, r.Path(), w, h, func() (px []byte, err error) {
-		if err := checkVulkanUnused(optsFromEnv()); err != nil {
-			return nil, err
+	return asGLChild(func(e *glEnv, c *broker.Client) error {
+		var err error
+		var r *share.GLResource
+		var res broker.Resource
+		e.ctx.Call(func() { r, res, err = openNamed(c, e.g.OpenShared) })
+		if err != nil {
+			return err
 		}
-		e.ctx.Call(func() {
-			err = r.Access(bridge.AccessRead, func() (err error) {
-				name, target := r.Texture()
-				px, err = glutil.ReadRGBA8(name, target, 0, w, h)
-				return err
+		defer e.ctx.Call(func() { r.Close() })
+		w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
+		return consume(in, r.Path(), w, h, func() (px []byte, err error) {
+			if err := checkVulkanUnused(optsFromEnv()); err != nil {
+				return nil, err
+			}
+			e.ctx.Call(func() {
+				err = r.Access(bridge.AccessRead, func() (err error) {
+					name, target := r.Texture()
+					px, err = glutil.ReadRGBA8(name, target, 0, w, h)
+					return err
+				})
 			})
+			return px, err
 		})
-		return px, err
 	})
 }
 
 // vkConsumer is the DXVK role in a Vulkan-only process (no GL at all): it
 // opens the resource on its Vulkan device and checks every texel.
 func vkConsumer(in *bufio.Scanner) error {
-	v, c, done, err := vulkanChild()
-	if err != nil {
-		return err
-	}
-	defer done()
-	r, res, err := openNamed(c, v.OpenShared)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
-	return consume(in, r.Path(), w, h, func() ([]byte, error) {
-		var px []byte
-		err := r.Access(bridge.AccessRead, func() (err error) {
-			px, err = r.ReadPixels(bridge.Subresource{})
+	return asVulkanChild(func(v *share.Vulkan, c *broker.Client) error {
+		r, res, err := openNamed(c, v.OpenShared)
+		if err != nil {
 			return err
+		}
+		defer r.Close()
+		w, h := int(res.Allocation.Desc.Width), int(res.Allocation.Desc.Height)
+		return consume(in, r.Path(), w, h, func() ([]byte, error) {
+			var px []byte
+			err := r.Access(bridge.AccessRead, func() (err error) {
+				px, err = r.ReadPixels(bridge.Subresource{})
+				return err
+			})
+			return px, err
 		})
-		return px, err
 	})
 }
 

@@ -64,6 +64,27 @@ func glChild() (e *glEnv, c *broker.Client, done func(), err error) {
 	return e, c, func() { c.Close(); e.close() }, nil
 }
 
+// asGLChild runs body with what glChild gives, and releases it after.
+func asGLChild(body func(e *glEnv, c *broker.Client) error) error {
+	e, c, done, err := glChild()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return body(e, c)
+}
+
+// asVulkanChild runs body with what vulkanChild gives, and releases it
+// after.
+func asVulkanChild(body func(v *share.Vulkan, c *broker.Client) error) error {
+	v, c, done, err := vulkanChild()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return body(v, c)
+}
+
 // vulkanChild is glChild for a Vulkan-only child process.
 func vulkanChild() (v *share.Vulkan, c *broker.Client, done func(), err error) {
 	if v, err = share.NewVulkan(nil, optsFromEnv()); err != nil {

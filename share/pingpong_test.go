@@ -130,75 +130,70 @@ func createOrOpen[R interface {
 
 // pingPongGL is the GL process of the ping-pong.
 func pingPongGL(in *bufio.Scanner) error {
-	e, c, done, err := glChild()
-	if err != nil {
-		return err
-	}
-	defer done()
-	creator := os.Getenv("GLB_CREATE") == "1"
-	var r *share.GLResource
-	e.ctx.Call(func() { r, err = createOrOpen(creator, c, e.g.Create, e.g.OpenShared) })
-	if err != nil {
-		return err
-	}
-	defer e.ctx.Call(func() { r.Close() })
-	if err := checkVulkanUnused(optsFromEnv()); err != nil {
-		return err
-	}
-	return pingPongSide{
-		creator: creator,
-		acquire: func(key uint64) (err error) {
-			e.ctx.Call(func() { _, err = r.AcquireSync(key, keyTimeout) })
+	return asGLChild(func(e *glEnv, c *broker.Client) error {
+		var err error
+		creator := os.Getenv("GLB_CREATE") == "1"
+		var r *share.GLResource
+		e.ctx.Call(func() { r, err = createOrOpen(creator, c, e.g.Create, e.g.OpenShared) })
+		if err != nil {
 			return err
-		},
-		read: func() (px []byte, err error) {
-			e.ctx.Call(func() {
-				name, target := r.Texture()
-				px, err = glutil.ReadRGBA8(name, target, 0, ppW, ppH)
-			})
-			return px, err
-		},
-		write: func(frame int) (err error) {
-			e.ctx.Call(func() {
-				name, target := r.Texture()
-				err = testpattern.Draw(name, target, ppW, ppH, frame)
-			})
+		}
+		defer e.ctx.Call(func() { r.Close() })
+		if err := checkVulkanUnused(optsFromEnv()); err != nil {
 			return err
-		},
-		release: func(key uint64) (err error) {
-			e.ctx.Call(func() { err = r.ReleaseSync(key) })
-			return err
-		},
-	}.run()
+		}
+		return pingPongSide{
+			creator: creator,
+			acquire: func(key uint64) (err error) {
+				e.ctx.Call(func() { _, err = r.AcquireSync(key, keyTimeout) })
+				return err
+			},
+			read: func() (px []byte, err error) {
+				e.ctx.Call(func() {
+					name, target := r.Texture()
+					px, err = glutil.ReadRGBA8(name, target, 0, ppW, ppH)
+				})
+				return px, err
+			},
+			write: func(frame int) (err error) {
+				e.ctx.Call(func() {
+					name, target := r.Texture()
+					err = testpattern.Draw(name, target, ppW, ppH, frame)
+				})
+				return err
+			},
+			release: func(key uint64) (err error) {
+				e.ctx.Call(func() { err = r.ReleaseSync(key) })
+				return err
+			},
+		}.run()
+	})
 }
 
 // pingPongVulkan is the Vulkan-only process of the ping-pong.
 func pingPongVulkan(in *bufio.Scanner) error {
-	v, c, done, err := vulkanChild()
-	if err != nil {
-		return err
-	}
-	defer done()
-	creator := os.Getenv("GLB_CREATE") == "1"
-	r, err := createOrOpen(creator, c, v.Create, v.OpenShared)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	// One access is a read and a write: the read waits for the previous
-	// holder's work, the write is what the release hands on.
-	return pingPongSide{
-		creator: creator,
-		acquire: func(key uint64) (err error) {
-			_, err = r.AcquireSync(key, keyTimeout)
+	return asVulkanChild(func(v *share.Vulkan, c *broker.Client) error {
+		creator := os.Getenv("GLB_CREATE") == "1"
+		r, err := createOrOpen(creator, c, v.Create, v.OpenShared)
+		if err != nil {
 			return err
-		},
-		read: func() ([]byte, error) { return r.ReadPixels(bridge.Subresource{}) },
-		write: func(frame int) error {
-			return r.WritePixels(bridge.Subresource{}, testpattern.Expected(ppW, ppH, frame))
-		},
-		release: r.ReleaseSync,
-	}.run()
+		}
+		defer r.Close()
+		// One access is a read and a write: the read waits for the previous
+		// holder's work, the write is what the release hands on.
+		return pingPongSide{
+			creator: creator,
+			acquire: func(key uint64) (err error) {
+				_, err = r.AcquireSync(key, keyTimeout)
+				return err
+			},
+			read: func() ([]byte, error) { return r.ReadPixels(bridge.Subresource{}) },
+			write: func(frame int) error {
+				return r.WritePixels(bridge.Subresource{}, testpattern.Expected(ppW, ppH, frame))
+			},
+			release: r.ReleaseSync,
+		}.run()
+	})
 }
 
 // TestKeyedMutexPingPong: two processes take turns through the keyed

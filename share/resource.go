@@ -1,6 +1,7 @@
 package share
 
 import (
+	"cmp"
 	"fmt"
 	"sync"
 	"time"
@@ -104,11 +105,8 @@ func inAccess(r interface {
 	if err := r.BeginAccess(access); err != nil {
 		return err
 	}
-	err := f()
-	if eerr := r.EndAccess(); err == nil {
-		err = eerr
-	}
-	return err
+	// f runs before EndAccess, and its error, the cause, wins.
+	return cmp.Or(f(), r.EndAccess())
 }
 
 // beginCheck panics on an access begun where none may be.

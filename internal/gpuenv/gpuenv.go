@@ -10,6 +10,8 @@ import (
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/vkalloc"
+	"golang.org/x/sys/unix"
 )
 
 // Env is a headless GL context with its helper device: what a GL renderer
@@ -75,4 +77,24 @@ func (e *Env) ImportTexture(a bridge.Allocation, fd int) (mem *glimport.Memory, 
 		}
 	})
 	return mem, tex, err
+}
+
+// Share allocates d on the helper device, exports it and imports it into
+// the context as a texture: one image seen from both APIs. The caller owns
+// all of it: the image, the GL memory and texture (closed on the GL
+// thread, texture first), and fd, the exported memory.
+func (e *Env) Share(d bridge.Desc) (img *vkalloc.Image, mem *glimport.Memory, tex *glimport.Texture, fd int, err error) {
+	if img, err = vkalloc.NewImage(e.Dev, d); err != nil {
+		return nil, nil, nil, -1, err
+	}
+	if fd, err = img.ExportFD(); err != nil {
+		img.Close()
+		return nil, nil, nil, -1, err
+	}
+	if mem, tex, err = e.ImportTexture(img.Allocation(), fd); err != nil {
+		unix.Close(fd)
+		img.Close()
+		return nil, nil, nil, -1, err
+	}
+	return img, mem, tex, fd, nil
 }

@@ -52,22 +52,11 @@ type shared struct {
 // the image seen from both APIs, and the fd it was exported as, which the
 // caller closes.
 func exportShared(env *gpuenv.Env, d bridge.Desc) (*shared, int, error) {
-	img, err := vkalloc.NewImage(env.Dev, d)
+	img, mem, tex, fd, err := env.Share(d)
 	if err != nil {
 		return nil, -1, err
 	}
-	fd, err := img.ExportFD()
-	if err != nil {
-		img.Close()
-		return nil, -1, err
-	}
-	s := &shared{img: img}
-	if s.mem, s.tex, err = env.ImportTexture(img.Allocation(), fd); err != nil {
-		unix.Close(fd)
-		img.Close()
-		return nil, -1, err
-	}
-	return s, fd, nil
+	return &shared{img: img, mem: mem, tex: tex}, fd, nil
 }
 
 // shareErr is share without the test's Fatal.

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 
@@ -101,11 +102,7 @@ func within(r accessor, mode bridge.Access, f func() error) error {
 	if err := r.BeginAccess(mode); err != nil {
 		return err
 	}
-	err := f()
-	if eerr := r.EndAccess(); err == nil {
-		err = eerr
-	}
-	return err
+	return cmp.Or(f(), r.EndAccess())
 }
 
 // pathRun is one path's objects at one size. Every path runs the same
