@@ -35,7 +35,6 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/samples/kit"
 	"github.com/glbridge/glbridge/share"
 )
@@ -99,8 +98,8 @@ func run(socket, kmt, name string, vulkan bool, frame int) error {
 	if vulkan {
 		px, via, err = readVulkan(res)
 	} else {
-		err = kit.OnGLThread(func(ctx *headless.Context) error {
-			px, via, err = readGL(ctx, res)
+		err = kit.OnGLThread(func(getProcAddress kit.ProcAddr) error {
+			px, via, err = readGL(getProcAddress, res)
 			return err
 		})
 	}
@@ -116,8 +115,8 @@ func run(socket, kmt, name string, vulkan bool, frame int) error {
 }
 
 // readGL is another GL renderer. It runs on the GL thread.
-func readGL(ctx *headless.Context, res broker.Resource) (px []byte, via string, err error) {
-	g, err := share.NewGL(ctx.ProcAddr, share.Options{})
+func readGL(getProcAddress kit.ProcAddr, res broker.Resource) (px []byte, via string, err error) {
+	g, err := share.NewGL(getProcAddress, share.Options{})
 	if err != nil {
 		return nil, "", err
 	}

@@ -50,7 +50,6 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
-	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/samples/kit"
 	"github.com/glbridge/glbridge/testpattern"
@@ -64,15 +63,15 @@ func main() {
 	flag.Parse()
 	// GL calls go to the thread where the context is current, so the
 	// whole sample runs there; the Vulkan calls may run on any thread.
-	if err := kit.OnGLThread(func(ctx *headless.Context) error { return run(ctx, *frame) }); err != nil {
+	if err := kit.OnGLThread(func(getProcAddress kit.ProcAddr) error { return run(getProcAddress, *frame) }); err != nil {
 		fmt.Fprintln(os.Stderr, "gl-to-vulkan:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx *headless.Context, frame int) error {
+func run(getProcAddress kit.ProcAddr, frame int) error {
 	// 1. What the GL context is, and on which GPU and driver.
-	if err := glimport.Init(ctx.ProcAddr); err != nil {
+	if err := glimport.Init(getProcAddress); err != nil {
 		return err
 	}
 	id, err := glimport.QueryIdentity()

@@ -47,7 +47,6 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/samples/kit"
 	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/testpattern"
@@ -76,7 +75,7 @@ func main() {
 	if *role == "vulkan" {
 		err = vulkanSide(c, *kmt, *rounds)
 	} else {
-		err = kit.OnGLThread(func(ctx *headless.Context) error { return glSide(ctx, c, *socket, *rounds) })
+		err = kit.OnGLThread(func(getProcAddress kit.ProcAddr) error { return glSide(getProcAddress, c, *socket, *rounds) })
 	}
 	c.Close() // before os.Exit, which runs no deferred calls
 	if err != nil {
@@ -112,8 +111,8 @@ func turn(km keyedMutex, key, next uint64, work func() error) error {
 
 // glSide is the GL process: it creates and shares the texture, starts the
 // Vulkan process, and draws the even frames. It runs on the GL thread.
-func glSide(ctx *headless.Context, c *broker.Client, socket string, rounds int) error {
-	g, err := share.NewGL(ctx.ProcAddr, share.Options{})
+func glSide(getProcAddress kit.ProcAddr, c *broker.Client, socket string, rounds int) error {
+	g, err := share.NewGL(getProcAddress, share.Options{})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ package kit
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
 
@@ -15,17 +16,22 @@ import (
 	"github.com/glbridge/glbridge/testpattern"
 )
 
+// ProcAddr is a GL platform's proc-address function (eglGetProcAddress,
+// glXGetProcAddress), which share.NewGL takes.
+type ProcAddr = func(name string) unsafe.Pointer
+
 // OnGLThread runs f on the thread of a new headless GL context, current
 // there, as a renderer runs its GL work on the thread where its own
-// context is current; f hands ctx.ProcAddr (eglGetProcAddress) to
-// share.NewGL. The context goes when f returns.
-func OnGLThread(f func(ctx *headless.Context) error) error {
+// context is current; f gets the context's getProcAddress
+// (eglGetProcAddress), which it hands to share.NewGL as a renderer hands
+// its own. The context goes when f returns.
+func OnGLThread(f func(getProcAddress ProcAddr) error) error {
 	ctx, err := headless.New(headless.Options{})
 	if err != nil {
 		return fmt.Errorf("no headless GL context: %w", err)
 	}
 	defer ctx.Close()
-	ctx.Call(func() { err = f(ctx) })
+	ctx.Call(func() { err = f(ctx.ProcAddr) })
 	return err
 }
 

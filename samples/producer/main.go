@@ -36,7 +36,6 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
-	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/samples/kit"
 	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/testpattern"
@@ -67,8 +66,8 @@ func run(socket, name string, frame int) error {
 	}
 	defer c.Close() // closing the connection releases every handle it holds
 
-	return kit.OnGLThread(func(ctx *headless.Context) error {
-		g, err := share.NewGL(ctx.ProcAddr, share.Options{})
+	return kit.OnGLThread(func(getProcAddress kit.ProcAddr) error {
+		g, err := share.NewGL(getProcAddress, share.Options{})
 		if err != nil {
 			return err
 		}

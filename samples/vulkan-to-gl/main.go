@@ -32,7 +32,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/samples/kit"
 	"github.com/glbridge/glbridge/share"
 	"github.com/glbridge/glbridge/testpattern"
@@ -44,14 +43,14 @@ func main() {
 	frame := flag.Int("frame", 7, "frame of the test pattern to write")
 	flag.Parse()
 	// share.GL lives on the GL context's thread, so the whole sample runs there.
-	if err := kit.OnGLThread(func(ctx *headless.Context) error { return run(ctx, *frame) }); err != nil {
+	if err := kit.OnGLThread(func(getProcAddress kit.ProcAddr) error { return run(getProcAddress, *frame) }); err != nil {
 		fmt.Fprintln(os.Stderr, "vulkan-to-gl:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx *headless.Context, frame int) error {
-	g, err := share.NewGL(ctx.ProcAddr, share.Options{})
+func run(getProcAddress kit.ProcAddr, frame int) error {
+	g, err := share.NewGL(getProcAddress, share.Options{})
 	if err != nil {
 		return err
 	}
