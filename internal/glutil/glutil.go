@@ -59,6 +59,7 @@ var framebufferStatusNames = map[uint32]string{
 	gl.FRAMEBUFFER_UNSUPPORTED:                   "GL_FRAMEBUFFER_UNSUPPORTED",
 	gl.FRAMEBUFFER_INCOMPLETE_MULTISAMPLE:        "GL_FRAMEBUFFER_INCOMPLETE_MULTISAMPLE",
 	gl.FRAMEBUFFER_INCOMPLETE_LAYER_TARGETS:      "GL_FRAMEBUFFER_INCOMPLETE_LAYER_TARGETS",
+	0:                                            "0 (glCheckFramebufferStatus itself failed)",
 }
 
 // DrainErrors reads glGetError until it reports no error and returns the
