@@ -17,10 +17,10 @@ import (
 const (
 	// PlatformDevice is the EGL device platform (EGL_EXT_platform_device):
 	// a display on an enumerated device, no window system involved.
-	PlatformDevice = egl.PlatformDevice
+	PlatformDevice = "device"
 	// PlatformSurfaceless is Mesa's surfaceless platform
 	// (EGL_MESA_platform_surfaceless).
-	PlatformSurfaceless = egl.PlatformSurfaceless
+	PlatformSurfaceless = "surfaceless"
 )
 
 // Options selects how New makes its context. The zero value tries the device

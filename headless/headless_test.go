@@ -14,6 +14,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/headless"
+	"github.com/glbridge/glbridge/internal/egl"
 )
 
 // glMu guards go-gl's global function pointers, which the first context to
@@ -229,8 +230,10 @@ func TestCloseIdempotent(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	// The context's thread ends with it (it exits just after Close returns).
-	deadline := time.Now().Add(5 * time.Second)
+	// The context's thread ends with it (it exits just after Close returns,
+	// when the scheduler lets it: the bound is only where a test that has
+	// failed gives up, generous for a loaded 2-core machine).
+	deadline := time.Now().Add(30 * time.Second)
 	for taskExists(tid) {
 		if time.Now().After(deadline) {
 			t.Fatalf("thread %d still exists after Close", tid)
@@ -293,5 +296,14 @@ func TestTwoContextsConcurrently(t *testing.T) {
 	}
 	if err := checkRenders(t, b, [4]uint8{5, 6, 7, 8}); err != nil {
 		t.Errorf("context b after closing a: %v", err)
+	}
+}
+
+// TestPlatformNames: the names users pass are the ones the binding opens
+// and reports (internal/egl keeps its own copy, since it sits below
+// headless and cannot import it).
+func TestPlatformNames(t *testing.T) {
+	if headless.PlatformDevice != egl.PlatformDevice || headless.PlatformSurfaceless != egl.PlatformSurfaceless {
+		t.Fatalf("headless names %q, %q; internal/egl %q, %q", headless.PlatformDevice, headless.PlatformSurfaceless, egl.PlatformDevice, egl.PlatformSurfaceless)
 	}
 }
