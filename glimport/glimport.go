@@ -33,7 +33,7 @@ var (
 )
 
 // Init loads the GL entry points through procAddr (eglGetProcAddress,
-// glXGetProcAddress, or egl.Context.ProcAddr). It must run on a thread
+// glXGetProcAddress, or headless.Context.ProcAddr). It must run on a thread
 // where a context is current, because some window systems hand out
 // per-context addresses. Only the first successful call loads anything:
 // later calls, from any context's thread, return nil at once, so every

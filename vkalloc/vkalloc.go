@@ -23,7 +23,7 @@ import (
 
 // RestingLayout is the VkImageLayout images are left in between accesses,
 // as a plain number for callers that hand it to GL.
-const RestingLayout = vk.ImageLayoutGeneral
+const RestingLayout = 1 // VK_IMAGE_LAYOUT_GENERAL
 
 // Image is a Vulkan image with its own dedicated memory, either allocated
 // here for export (NewImage) or imported from an fd (ImportImage). Close

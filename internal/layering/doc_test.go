@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -106,4 +107,26 @@ func undocumented(t *testing.T, rel string, paths []string) []string {
 		funcs(ty.Name+".", ty.Methods)
 	}
 	return out
+}
+
+// TestGoDocNamesNoInternal reads what a user reads, `go doc -all`, of
+// every public package and fails where it names an internal package or
+// something of one (a constant's value written as vk.X shows up there
+// though no type mentions it).
+func TestGoDocNamesNoInternal(t *testing.T) {
+	root, _ := module(t)
+	internalName := regexp.MustCompile(`\b(egl|vk|vkdevice|glutil|fdutil|testenv|testbroker|gpuenv|interop|layering)\.[A-Z]\w*|/internal/`)
+	for _, pkg := range []string{"bridge", "bridge/d3d", "bridge/broker", "glimport", "helperdev", "headless", "testpattern", "vkalloc", "handoff", "share"} {
+		cmd := exec.Command(goTool(t), "doc", "-all", "./"+pkg)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go doc %s: %v", pkg, err)
+		}
+		for i, line := range strings.Split(string(out), "\n") {
+			if m := internalName.FindString(line); m != "" {
+				t.Errorf("go doc %s, line %d, names %s: %q", pkg, i+1, m, strings.TrimSpace(line))
+			}
+		}
+	}
 }
