@@ -556,6 +556,32 @@ func checkFD(fd int, what string) error {
 	return nil
 }
 
+// checkHostMemory refuses host memory every opener could not map safely:
+// it must be a memfd sealed against shrinking and growing (so that no
+// holder can make another's mapping fault with SIGBUS) and hold at least
+// the size its record declares.
+func checkHostMemory(fd int, size uint64) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return perr(CodeBadFDs, "fstat host memory fd: %v", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return perr(CodeBadFDs, "host memory fd is not a memfd (mode %#o)", st.Mode)
+	}
+	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+	if err != nil {
+		return perr(CodeBadFDs, "host memory fd is not a memfd: F_GET_SEALS: %v", err)
+	}
+	const need = unix.F_SEAL_SHRINK | unix.F_SEAL_GROW
+	if seals&need != need {
+		return perr(CodeBadFDs, "host memory memfd is not sealed against shrinking and growing (seals %#x)", seals)
+	}
+	if uint64(st.Size) < size {
+		return perr(CodeBadFDs, "host memory memfd holds %d bytes; the record declares %d", st.Size, size)
+	}
+	return nil
+}
+
 func (res *resource) kinds() []syncKind {
 	var k []syncKind
 	for _, s := range res.syncs {
@@ -576,6 +602,11 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (bridge.Handle, err
 	}
 	if err := checkFD(fds[0], "memory"); err != nil {
 		return 0, err
+	}
+	if q.Alloc.HostMemory {
+		if err := checkHostMemory(fds[0], q.Alloc.Size); err != nil {
+			return 0, err
+		}
 	}
 	for i := range q.Kinds {
 		if err := checkFD(fds[1+i], fmt.Sprintf("sync object %d", i)); err != nil {
