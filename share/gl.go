@@ -208,23 +208,23 @@ func (g *GL) OpenShared(c *broker.Client, res broker.Resource) (*GLResource, err
 // open opens the record with fd, which it owns from here on success.
 func (g *GL) open(a bridge.Allocation, fd int) (*GLResource, error) {
 	r := newGLResource(g, a, fd)
-	err := openRecord(a, fd, r.initCopy, &g.devs, g.opts.noVulkan, func() (why string, done bool) {
+	err := openRecord(a, fd, r.initCopy, &g.devs, g.opts.noVulkan, func() (why string, done bool, err error) {
 		switch {
 		case g.opts.ForceCopy:
-			return g.opts.forceReason(), false
+			return g.opts.forceReason(), false, nil
 		case !g.id.MemoryObjectFD:
 			why = fmt.Sprintf("GL %q lacks GL_EXT_memory_object_fd", g.id.Renderer)
 			if g.opts.denyMemoryObject {
 				why += " (test switch denyMemoryObject)"
 			}
-			return why, false
+			return why, false, nil
 		case a.Device != g.id.Device:
-			return mismatch(a, g.id.String(), g.id.Device), false
+			return mismatch(a, g.id.String(), g.id.Device), false, nil
 		}
 		if err := r.importZeroCopy(); err != nil {
-			return "GL could not import it: " + err.Error(), false
+			return "GL could not import it: " + err.Error(), false, nil
 		}
-		return "", true
+		return "", true, nil
 	})
 	if err != nil {
 		return nil, err

@@ -201,16 +201,16 @@ func (r *resource) closeShared() {
 
 // openRecord sets up a resource, just made for record a and its memory
 // fd, on the path the record allows: host memory is mapped and copied;
-// Vulkan memory is offered to zeroCopy, which imports it (done) or says why
-// not, and what it does not take is copied through a Vulkan device of the
+// Vulkan memory is offered to zeroCopy, which imports it (done), says why
+// not, or fails, and what it does not take is copied through a Vulkan device of the
 // record's UUIDs (none under noVulkan), init setting the resource up.
-func openRecord(a bridge.Allocation, fd int, init copyInit, devs *devices, noVulkan bool, zeroCopy func() (why string, done bool)) error {
+func openRecord(a bridge.Allocation, fd int, init copyInit, devs *devices, noVulkan bool, zeroCopy func() (why string, done bool, err error)) error {
 	if a.HostMemory {
 		return openCopy(a, fd, nil, init, CopyHost, hostReason)
 	}
-	why, done := zeroCopy()
-	if done {
-		return nil
+	why, done, err := zeroCopy()
+	if done || err != nil {
+		return err
 	}
 	dev, err := devs.forRecord(a, noVulkan)
 	if err != nil {

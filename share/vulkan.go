@@ -129,31 +129,26 @@ func (v *Vulkan) OpenShared(c *broker.Client, res broker.Resource) (*VulkanResou
 
 func (v *Vulkan) open(a bridge.Allocation, fd int) (*VulkanResource, error) {
 	r := newVulkanResource(v, a, fd)
-	var zeroErr error
-	err := openRecord(a, fd, r.initCopy, &v.devs, false, func() (why string, done bool) {
+	err := openRecord(a, fd, r.initCopy, &v.devs, false, func() (why string, done bool, err error) {
 		caps := v.dev.Caps()
 		switch {
 		case a.Device != caps.Device:
-			return mismatch(a, fmt.Sprintf("%q", caps.DeviceName), caps.Device), false
+			return mismatch(a, fmt.Sprintf("%q", caps.DeviceName), caps.Device), false, nil
 		case v.opts.ForceCopy:
-			return v.opts.forceReason(), false
+			return v.opts.forceReason(), false, nil
 		}
-		var dup int
-		if dup, zeroErr = fdutil.Dup(fd); zeroErr != nil {
-			return "", true
+		dup, err := fdutil.Dup(fd)
+		if err != nil {
+			return "", false, err
 		}
 		img, err := vkalloc.ImportImage(v.dev, a, dup)
 		if err != nil {
-			unix.Close(dup)
-			zeroErr = err
-			return "", true
+			unix.Close(dup) // ImportImage takes it only on success
+			return "", false, err
 		}
 		r.path, r.img, r.imgDev = ZeroCopy, img, v.dev
-		return "", true
+		return "", true, nil
 	})
-	if err == nil {
-		err = zeroErr
-	}
 	if err != nil {
 		return nil, err
 	}
