@@ -60,6 +60,9 @@ var (
 	// ErrLimit is the error for a limit reached (resources, handles,
 	// connections).
 	ErrLimit = errors.New("limit reached")
+	// ErrQuota is the error for an allocation or registration that would
+	// take a connection or a uid over its quota of bytes or resources.
+	ErrQuota = errors.New("quota exceeded")
 	// ErrPlatformUnavailable is the error for a headless GL context asked
 	// of an EGL that does not offer the platform at all (the client
 	// extension is missing or no device is enumerated), as opposed to one
