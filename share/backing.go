@@ -12,15 +12,15 @@ import (
 
 // backing is where a copy-path resource's shared contents live: host
 // memory or a Vulkan image. The side that copies moves the whole resource,
-// in HostLayout order, in and out of it.
+// in bridge.HostLayout order, in and out of it.
 type backing interface {
-	// load returns every subresource, laid out as the HostLayout says.
-	// The slice may be the shared memory itself: it is valid until the
-	// next store or close, and must not be written.
-	load(l HostLayout, s vkalloc.Sync) ([]byte, error)
+	// load returns every subresource, laid out as the bridge.HostLayout
+	// says. The slice may be the shared memory itself: it is valid until
+	// the next store or close, and must not be written.
+	load(l bridge.HostLayout, s vkalloc.Sync) ([]byte, error)
 	// store replaces the contents with data, laid out as load returns
 	// it, and returns once the data is in the shared memory.
-	store(l HostLayout, data []byte, s vkalloc.Sync) error
+	store(l bridge.HostLayout, data []byte, s vkalloc.Sync) error
 	close()
 }
 
@@ -77,11 +77,11 @@ func openHostBacking(fd int, size uint64) (*hostBacking, error) {
 	return &hostBacking{mem: mem}, nil
 }
 
-func (b *hostBacking) load(l HostLayout, _ vkalloc.Sync) ([]byte, error) {
+func (b *hostBacking) load(l bridge.HostLayout, _ vkalloc.Sync) ([]byte, error) {
 	return b.mem[:l.Size], nil
 }
 
-func (b *hostBacking) store(l HostLayout, data []byte, _ vkalloc.Sync) error {
+func (b *hostBacking) store(l bridge.HostLayout, data []byte, _ vkalloc.Sync) error {
 	if uint64(len(data)) != l.Size {
 		panic(fmt.Sprintf("share: store of %d bytes into a layout of %d", len(data), l.Size))
 	}
@@ -117,17 +117,17 @@ func part(s vkalloc.Sync, i, n int) vkalloc.Sync {
 	return p
 }
 
-func (b *imageBacking) load(l HostLayout, s vkalloc.Sync) ([]byte, error) {
+func (b *imageBacking) load(l bridge.HostLayout, s vkalloc.Sync) ([]byte, error) {
 	return readImage(b.img, l, s)
 }
 
-func (b *imageBacking) store(l HostLayout, data []byte, s vkalloc.Sync) error {
+func (b *imageBacking) store(l bridge.HostLayout, data []byte, s vkalloc.Sync) error {
 	return writeImage(b.img, l, data, s)
 }
 
-// readImage reads every subresource of img into one slice in HostLayout
-// order.
-func readImage(img *vkalloc.Image, l HostLayout, s vkalloc.Sync) ([]byte, error) {
+// readImage reads every subresource of img into one slice in
+// bridge.HostLayout order.
+func readImage(img *vkalloc.Image, l bridge.HostLayout, s vkalloc.Sync) ([]byte, error) {
 	out := make([]byte, l.Size)
 	for i, sr := range l.Subresources {
 		px, err := img.ReadPixels(sr.Subresource, part(s, i, len(l.Subresources)))
@@ -143,9 +143,9 @@ func readImage(img *vkalloc.Image, l HostLayout, s vkalloc.Sync) ([]byte, error)
 	return out, nil
 }
 
-// writeImage writes data, in HostLayout order, into every subresource of
-// img.
-func writeImage(img *vkalloc.Image, l HostLayout, data []byte, s vkalloc.Sync) error {
+// writeImage writes data, in bridge.HostLayout order, into every
+// subresource of img.
+func writeImage(img *vkalloc.Image, l bridge.HostLayout, data []byte, s vkalloc.Sync) error {
 	if uint64(len(data)) != l.Size {
 		panic(fmt.Sprintf("share: write of %d bytes into a layout of %d", len(data), l.Size))
 	}
@@ -162,7 +162,7 @@ func (b *imageBacking) close() { b.img.Close() }
 // checkImageLayout refuses an image whose texels are not the host
 // layout's: the copy path moves bytes unconverted, so the image must be
 // in the format's preferred storage.
-func checkImageLayout(a bridge.Allocation, l HostLayout) error {
+func checkImageLayout(a bridge.Allocation, l bridge.HostLayout) error {
 	if a.VkFormat != l.Info.VkFormat {
 		return fmt.Errorf("share: %w: %s stored as VkFormat %d, not its preferred %d, cannot be copied byte for byte", bridge.ErrUnsupportedFormat, a.Desc.Format, a.VkFormat, l.Info.VkFormat)
 	}
@@ -173,7 +173,7 @@ func checkImageLayout(a bridge.Allocation, l HostLayout) error {
 // description needs and maps the memory behind fd, which the backing owns
 // on success.
 func openHostRecord(a bridge.Allocation, fd int) (*hostBacking, error) {
-	l, err := LayoutOf(a.Desc)
+	l, err := bridge.LayoutOf(a.Desc)
 	if err != nil {
 		return nil, err
 	}

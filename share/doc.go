@@ -10,7 +10,7 @@
 // a copy path, as Chromium does: its memory is a Vulkan allocation
 // (CopyVulkan; Vulkan processes on that device open it zero-copy) or,
 // without Vulkan, shared host memory (CopyHost: a memfd laid out as
-// HostLayout says, marked by Allocation.HostMemory). A side that cannot
+// bridge.HostLayout says, marked by Allocation.HostMemory). A side that cannot
 // use the memory directly works on a texture or image of its own, filled
 // from the memory when an access begins and written back when a writing
 // access ends. The handles, the broker protocol and the caller's code are

@@ -177,7 +177,7 @@ func (g *GL) createHost(desc bridge.Desc, why string) (*GLResource, error) {
 
 // hostAllocation is the record of a host-memory resource: the
 // description and the size; every Vulkan field and the UUIDs are zero.
-func hostAllocation(desc bridge.Desc, l HostLayout) bridge.Allocation {
+func hostAllocation(desc bridge.Desc, l bridge.HostLayout) bridge.Allocation {
 	return bridge.Allocation{Desc: desc, Size: l.Size, HostMemory: true}
 }
 

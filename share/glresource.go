@@ -58,7 +58,7 @@ func (r *GLResource) importZeroCopy() error {
 }
 
 // initCopy sets r up on a copy path over b, with a texture of GL's own.
-func (r *GLResource) initCopy(b backing, l HostLayout, path Path, why string) error {
+func (r *GLResource) initCopy(b backing, l bridge.HostLayout, path Path, why string) error {
 	// The texture holds the format's Direct3D bytes, as host memory does.
 	tex, err := glimport.NewTexture(hostAllocation(r.alloc.Desc, l))
 	if err != nil {

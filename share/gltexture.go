@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
 
+	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/internal/glutil"
 )
 
@@ -15,7 +16,7 @@ import (
 // glImages calls f for each image GL transfers in one call: a whole level
 // (every layer of an array, every slice of a 3D texture), or one face of
 // a level of a cube map, with the byte range it occupies in the layout.
-func glImages(target uint32, l HostLayout, f func(level, face int, off, size uint64) error) error {
+func glImages(target uint32, l bridge.HostLayout, f func(level, face int, off, size uint64) error) error {
 	for level := range l.Levels() {
 		if target == gl.TEXTURE_CUBE_MAP {
 			for face := range 6 {
@@ -35,8 +36,8 @@ func glImages(target uint32, l HostLayout, f func(level, face int, off, size uin
 }
 
 // uploadTexture replaces every level of the texture with data, in
-// HostLayout order, through pb where there is one.
-func uploadTexture(name, target uint32, l HostLayout, data []byte, pb *glutil.PixelBuffer) error {
+// bridge.HostLayout order, through pb where there is one.
+func uploadTexture(name, target uint32, l bridge.HostLayout, data []byte, pb *glutil.PixelBuffer) error {
 	info := l.Info
 	if pb != nil {
 		if err := pb.Write(0, data); err != nil {
@@ -60,10 +61,10 @@ func uploadTexture(name, target uint32, l HostLayout, data []byte, pb *glutil.Pi
 	})
 }
 
-// downloadTexture reads every level of the texture, in HostLayout order,
-// and passes the bytes to use; through pb where there is one, whose
+// downloadTexture reads every level of the texture, in bridge.HostLayout
+// order, and passes the bytes to use; through pb where there is one, whose
 // mapping use sees and must not keep.
-func downloadTexture(name, target uint32, l HostLayout, pb *glutil.PixelBuffer, use func([]byte) error) error {
+func downloadTexture(name, target uint32, l bridge.HostLayout, pb *glutil.PixelBuffer, use func([]byte) error) error {
 	info := l.Info
 	var out []byte
 	if pb == nil {

@@ -23,7 +23,7 @@ const (
 	// device still open it zero-copy.
 	CopyVulkan
 	// CopyHost: the shared memory is host memory (a memfd, laid out as
-	// HostLayout says), for processes with no usable Vulkan device; every
+	// bridge.HostLayout says), for processes with no usable Vulkan device; every
 	// side copies at access boundaries.
 	CopyHost
 )

@@ -28,7 +28,7 @@ type resource struct {
 	fd int
 
 	// A copy path's shared contents and their layout.
-	layout HostLayout
+	layout bridge.HostLayout
 	back   backing
 
 	// mu guards what follows for a VulkanResource, whose methods may be
@@ -229,18 +229,18 @@ func mismatch(a bridge.Allocation, name string, id bridge.DeviceID) string {
 const hostReason = "the resource is in host memory"
 
 // copyInit sets a resource up on a copy path over b, laid out as l.
-type copyInit func(b backing, l HostLayout, path Path, why string) error
+type copyInit func(b backing, l bridge.HostLayout, path Path, why string) error
 
 // copyLayout is the host layout of record a, refusing Vulkan memory whose
 // texels are not laid out as it says.
-func copyLayout(a bridge.Allocation) (HostLayout, error) {
-	l, err := LayoutOf(a.Desc)
+func copyLayout(a bridge.Allocation) (bridge.HostLayout, error) {
+	l, err := bridge.LayoutOf(a.Desc)
 	if err != nil {
-		return HostLayout{}, err
+		return bridge.HostLayout{}, err
 	}
 	if !a.HostMemory {
 		if err := checkImageLayout(a, l); err != nil {
-			return HostLayout{}, err
+			return bridge.HostLayout{}, err
 		}
 	}
 	return l, nil
@@ -273,10 +273,10 @@ func openCopy(a bridge.Allocation, fd int, dev *helperdev.Device, init copyInit,
 // createHostCopy makes a resource of fresh host memory for desc: newRes
 // makes it for the record and the memory fd, which it owns on success.
 func createHostCopy[R interface {
-	initCopy(backing, HostLayout, Path, string) error
+	initCopy(backing, bridge.HostLayout, Path, string) error
 }](desc bridge.Desc, why string, newRes func(bridge.Allocation, int) R) (R, error) {
 	var none R
-	l, err := LayoutOf(desc)
+	l, err := bridge.LayoutOf(desc)
 	if err != nil {
 		return none, fmt.Errorf("share: Create: %w", err)
 	}

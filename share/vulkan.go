@@ -182,7 +182,7 @@ type VulkanResource struct {
 	opErr  error
 }
 
-func (r *VulkanResource) initCopy(b backing, l HostLayout, path Path, why string) error {
+func (r *VulkanResource) initCopy(b backing, l bridge.HostLayout, path Path, why string) error {
 	img, err := vkalloc.NewImage(r.v.dev, r.alloc.Desc)
 	if err != nil {
 		return err
@@ -226,8 +226,8 @@ func (r *VulkanResource) Clear(c [4]float32) error {
 }
 
 // WritePixels replaces subresource sub with data, laid out as
-// SubresourceLayout says for host memory (tightly packed rows, the top row
-// first).
+// bridge.SubresourceLayout says for host memory (tightly packed rows, the
+// top row first).
 func (r *VulkanResource) WritePixels(sub bridge.Subresource, data []byte) error {
 	return r.op("WritePixels", true, func(s vkalloc.Sync) error { return r.img.WritePixels(sub, data, s) })
 }
