@@ -17,167 +17,118 @@ type Texture struct {
 	closed  bool
 }
 
-// texShape is the GL side of a resource description: which texture target
-// it becomes and how its storage is made. Adding a dimension means adding a
-// case to shapeOf, not touching Texture.
+// texShape is how glimport makes the storage of a bridge.GLTexture: which
+// glTexStorageMem*EXT call its Target takes. What the texture is (target,
+// formats, sizes, which descriptions are refused) is bridge's rule
+// (Allocation.GLTexture), so that the broker can tell a client without GL
+// the same; adding a target means adding a case to shapeOf and ownStorage.
 type texShape struct {
-	target uint32
-	call   string // the storage command, for errors
+	call string // the storage command, for errors
 	// multisample: the target takes no sampler state and has one level.
 	multisample bool
-	// storage calls the glTexStorageMem*EXT for target, with the texture
-	// bound to it.
-	storage func(levels int32, format uint32, mem uint32, offset uint64)
+	// storage calls the glTexStorageMem*EXT for the target, with the
+	// texture bound to it.
+	storage func(mem uint32, offset uint64)
 }
 
 // ownStorage makes storage of GL's own for the texture bound to
-// shape.target, with the glTexStorage* call that matches shape.storage,
-// and returns the call's name for errors.
-func ownStorage(shape texShape, d bridge.Desc, levels int32, format uint32) string {
-	w, h, n, samples := int32(d.Width), int32(max(d.Height, 1)), int32(max(d.DepthOrArraySize, 1)), int32(d.SampleCount)
-	switch shape.target {
+// tex.Target, with the glTexStorage* call that matches shapeOf's, and
+// returns the call's name for errors.
+func ownStorage(tex bridge.GLTexture) string {
+	levels, format := int32(tex.Levels), tex.InternalFormat
+	w, h, d, samples := int32(tex.Width), int32(tex.Height), int32(tex.Depth), int32(tex.Samples)
+	switch tex.Target {
 	case gl.TEXTURE_1D:
-		gl.TexStorage1D(shape.target, levels, format, w)
+		gl.TexStorage1D(tex.Target, levels, format, w)
 		return "glTexStorage1D"
-	case gl.TEXTURE_1D_ARRAY:
-		gl.TexStorage2D(shape.target, levels, format, w, n)
-	case gl.TEXTURE_2D, gl.TEXTURE_CUBE_MAP:
-		gl.TexStorage2D(shape.target, levels, format, w, h)
 	case gl.TEXTURE_2D_MULTISAMPLE:
-		gl.TexStorage2DMultisample(shape.target, samples, format, w, h, true)
+		gl.TexStorage2DMultisample(tex.Target, samples, format, w, h, true)
 		return "glTexStorage2DMultisample"
 	case gl.TEXTURE_2D_MULTISAMPLE_ARRAY:
-		gl.TexStorage3DMultisample(shape.target, samples, format, w, h, n, true)
+		gl.TexStorage3DMultisample(tex.Target, samples, format, w, h, d, true)
 		return "glTexStorage3DMultisample"
-	case gl.TEXTURE_2D_ARRAY, gl.TEXTURE_3D:
-		gl.TexStorage3D(shape.target, levels, format, w, h, n)
-		return "glTexStorage3D"
-	case gl.TEXTURE_CUBE_MAP_ARRAY:
-		gl.TexStorage3D(shape.target, levels, format, w, h, 6*n)
+	case gl.TEXTURE_2D_ARRAY, gl.TEXTURE_3D, gl.TEXTURE_CUBE_MAP_ARRAY:
+		gl.TexStorage3D(tex.Target, levels, format, w, h, d)
 		return "glTexStorage3D"
 	}
+	// GL_TEXTURE_1D_ARRAY, GL_TEXTURE_2D, GL_TEXTURE_CUBE_MAP: shapeOf
+	// refuses every other target first.
+	gl.TexStorage2D(tex.Target, levels, format, w, h)
 	return "glTexStorage2D"
 }
 
-// shapeOf maps a description to its GL texture kind:
-//
-//	texture1d, 1 layer             GL_TEXTURE_1D                 glTexStorageMem1DEXT
-//	texture1d, n layers            GL_TEXTURE_1D_ARRAY           glTexStorageMem2DEXT (height n)
-//	texture2d, 1 layer             GL_TEXTURE_2D                 glTexStorageMem2DEXT
-//	texture2d, n layers            GL_TEXTURE_2D_ARRAY           glTexStorageMem3DEXT (depth n)
-//	texture2d, s samples           GL_TEXTURE_2D_MULTISAMPLE     glTexStorageMem2DMultisampleEXT
-//	texture2d, s samples, n layers GL_TEXTURE_2D_MULTISAMPLE_ARRAY glTexStorageMem3DMultisampleEXT
-//	texture3d                      GL_TEXTURE_3D                 glTexStorageMem3DEXT
-//	texturecube, 1 cube            GL_TEXTURE_CUBE_MAP           glTexStorageMem2DEXT
-//	texturecube, n cubes           GL_TEXTURE_CUBE_MAP_ARRAY     glTexStorageMem3DEXT (depth 6n)
-//
-// Direct3D records no difference between an array of one layer and a
-// plain texture, so one layer always makes the plain target. Vulkan's
-// standard sample locations are fixed, hence fixedSampleLocations TRUE.
-func shapeOf(d bridge.Desc) (texShape, error) {
-	w, h, n, samples := int32(d.Width), int32(d.Height), int32(d.DepthOrArraySize), int32(d.SampleCount)
-	if samples > 1 && d.Dimension != bridge.DimensionTexture2D {
-		return texShape{}, fmt.Errorf("glimport: %w: %s with %d samples: only 2D textures are multisampled", bridge.ErrUnsupportedFormat, d.Dimension, samples)
+// shapeOf picks the glTexStorageMem*EXT call for tex.Target (see
+// bridge.GLTexture for which description becomes which target, and with
+// which Width, Height and Depth). Vulkan's standard sample locations are
+// fixed, hence fixedSampleLocations TRUE.
+func shapeOf(tex bridge.GLTexture) (texShape, error) {
+	target, levels, format := tex.Target, int32(tex.Levels), tex.InternalFormat
+	w, h, d, samples := int32(tex.Width), int32(tex.Height), int32(tex.Depth), int32(tex.Samples)
+	switch target {
+	case gl.TEXTURE_1D:
+		return texShape{call: "glTexStorageMem1DEXT", storage: func(mem uint32, offset uint64) {
+			gl.TexStorageMem1DEXT(target, levels, format, w, mem, offset)
+		}}, nil
+	case gl.TEXTURE_2D_MULTISAMPLE:
+		return texShape{call: "glTexStorageMem2DMultisampleEXT", multisample: true, storage: func(mem uint32, offset uint64) {
+			gl.TexStorageMem2DMultisampleEXT(target, samples, format, w, h, true, mem, offset)
+		}}, nil
+	case gl.TEXTURE_2D_MULTISAMPLE_ARRAY:
+		return texShape{call: "glTexStorageMem3DMultisampleEXT", multisample: true, storage: func(mem uint32, offset uint64) {
+			gl.TexStorageMem3DMultisampleEXT(target, samples, format, w, h, d, true, mem, offset)
+		}}, nil
+	case gl.TEXTURE_1D_ARRAY, gl.TEXTURE_2D, gl.TEXTURE_CUBE_MAP:
+		call := "glTexStorageMem2DEXT"
+		if target != gl.TEXTURE_2D {
+			call += "(" + targetNames[target] + ")"
+		}
+		return texShape{call: call, storage: func(mem uint32, offset uint64) {
+			gl.TexStorageMem2DEXT(target, levels, format, w, h, mem, offset)
+		}}, nil
+	case gl.TEXTURE_2D_ARRAY, gl.TEXTURE_3D, gl.TEXTURE_CUBE_MAP_ARRAY:
+		return texShape{call: "glTexStorageMem3DEXT(" + targetNames[target] + ")", storage: func(mem uint32, offset uint64) {
+			gl.TexStorageMem3DEXT(target, levels, format, w, h, d, mem, offset)
+		}}, nil
 	}
-	switch d.Dimension {
-	case bridge.DimensionTexture1D:
-		if n == 1 {
-			return texShape{target: gl.TEXTURE_1D, call: "glTexStorageMem1DEXT", storage: func(levels int32, format, mem uint32, offset uint64) {
-				gl.TexStorageMem1DEXT(gl.TEXTURE_1D, levels, format, w, mem, offset)
-			}}, nil
-		}
-		return texShape{target: gl.TEXTURE_1D_ARRAY, call: "glTexStorageMem2DEXT(GL_TEXTURE_1D_ARRAY)", storage: func(levels int32, format, mem uint32, offset uint64) {
-			gl.TexStorageMem2DEXT(gl.TEXTURE_1D_ARRAY, levels, format, w, n, mem, offset)
-		}}, nil
-	case bridge.DimensionTexture2D:
-		switch {
-		case samples > 1 && n == 1:
-			return texShape{target: gl.TEXTURE_2D_MULTISAMPLE, call: "glTexStorageMem2DMultisampleEXT", multisample: true, storage: func(_ int32, format, mem uint32, offset uint64) {
-				gl.TexStorageMem2DMultisampleEXT(gl.TEXTURE_2D_MULTISAMPLE, samples, format, w, h, true, mem, offset)
-			}}, nil
-		case samples > 1:
-			return texShape{target: gl.TEXTURE_2D_MULTISAMPLE_ARRAY, call: "glTexStorageMem3DMultisampleEXT", multisample: true, storage: func(_ int32, format, mem uint32, offset uint64) {
-				gl.TexStorageMem3DMultisampleEXT(gl.TEXTURE_2D_MULTISAMPLE_ARRAY, samples, format, w, h, n, true, mem, offset)
-			}}, nil
-		case n == 1:
-			return texShape{target: gl.TEXTURE_2D, call: "glTexStorageMem2DEXT", storage: func(levels int32, format, mem uint32, offset uint64) {
-				gl.TexStorageMem2DEXT(gl.TEXTURE_2D, levels, format, w, h, mem, offset)
-			}}, nil
-		}
-		return texShape{target: gl.TEXTURE_2D_ARRAY, call: "glTexStorageMem3DEXT(GL_TEXTURE_2D_ARRAY)", storage: func(levels int32, format, mem uint32, offset uint64) {
-			gl.TexStorageMem3DEXT(gl.TEXTURE_2D_ARRAY, levels, format, w, h, n, mem, offset)
-		}}, nil
-	case bridge.DimensionTexture3D:
-		return texShape{target: gl.TEXTURE_3D, call: "glTexStorageMem3DEXT(GL_TEXTURE_3D)", storage: func(levels int32, format, mem uint32, offset uint64) {
-			gl.TexStorageMem3DEXT(gl.TEXTURE_3D, levels, format, w, h, n, mem, offset)
-		}}, nil
-	case bridge.DimensionTextureCube:
-		if n == 1 {
-			return texShape{target: gl.TEXTURE_CUBE_MAP, call: "glTexStorageMem2DEXT(GL_TEXTURE_CUBE_MAP)", storage: func(levels int32, format, mem uint32, offset uint64) {
-				gl.TexStorageMem2DEXT(gl.TEXTURE_CUBE_MAP, levels, format, w, h, mem, offset)
-			}}, nil
-		}
-		return texShape{target: gl.TEXTURE_CUBE_MAP_ARRAY, call: "glTexStorageMem3DEXT(GL_TEXTURE_CUBE_MAP_ARRAY)", storage: func(levels int32, format, mem uint32, offset uint64) {
-			gl.TexStorageMem3DEXT(gl.TEXTURE_CUBE_MAP_ARRAY, levels, format, w, h, 6*n, mem, offset)
-		}}, nil
-	case bridge.DimensionBuffer:
-		return texShape{}, fmt.Errorf("glimport: %w: a %s is not a texture: use Memory.Buffer", bridge.ErrUnsupportedFormat, d.Dimension)
-	}
-	return texShape{}, fmt.Errorf("glimport: %w: dimension %s", bridge.ErrUnsupportedFormat, d.Dimension)
+	// bridge gave a target glimport does not know: a new kind of texture
+	// that needs its storage call here.
+	return texShape{}, fmt.Errorf("glimport: %w: GL target 0x%04x has no storage call", bridge.ErrUnsupportedFormat, target)
+}
+
+// targetNames names the targets that share a storage call, for errors.
+var targetNames = map[uint32]string{
+	gl.TEXTURE_1D_ARRAY:       "GL_TEXTURE_1D_ARRAY",
+	gl.TEXTURE_CUBE_MAP:       "GL_TEXTURE_CUBE_MAP",
+	gl.TEXTURE_2D_ARRAY:       "GL_TEXTURE_2D_ARRAY",
+	gl.TEXTURE_3D:             "GL_TEXTURE_3D",
+	gl.TEXTURE_CUBE_MAP_ARRAY: "GL_TEXTURE_CUBE_MAP_ARRAY",
 }
 
 // CheckTexture reports whether Texture can make a texture for a by GL's
-// rules alone, asking no driver and needing no context: the format is in
-// the table, a.VkFormat is one of its storages and has a GL internal
-// format, the description is one Direct3D allows, and GL has the kind of
-// texture for it. GL has no 3D textures in the S3TC (BC1–BC3) and RGTC
-// (BC4, BC5) formats (only BPTC, BC6H and BC7, may be 3D), so those are
-// refused here rather than left to raise GL_INVALID_OPERATION. The error
-// wraps bridge.ErrUnsupportedFormat (or bridge.ErrInvalidDesc) and says
-// which rule.
+// rules alone, asking no driver and needing no context: the rules of
+// bridge.Allocation.GLTexture (the format is in the table, a.VkFormat is
+// one of its storages and has a GL internal format, the description is
+// one Direct3D allows, GL has the kind of texture for it; no 3D S3TC or
+// RGTC textures, which GL lacks). The error wraps
+// bridge.ErrUnsupportedFormat (or bridge.ErrInvalidDesc) and says which
+// rule.
 func CheckTexture(a bridge.Allocation) error {
 	_, _, err := checkTexture(a)
 	return err
 }
 
-func checkTexture(a bridge.Allocation) (bridge.Storage, texShape, error) {
-	d := a.Desc
-	if d.Dimension == bridge.DimensionBuffer {
-		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: a %s is not a texture: use Memory.Buffer", bridge.ErrUnsupportedFormat, d.Dimension)
-	}
-	info, err := bridge.LookupFormat(d.Format)
+// checkTexture is CheckTexture, also returning the texture and how its
+// storage is made.
+func checkTexture(a bridge.Allocation) (bridge.GLTexture, texShape, error) {
+	tex, err := a.GLTexture()
 	if err != nil {
-		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w", err)
-	}
-	vkFormat := a.VkFormat
-	if a.HostMemory {
-		// Host memory holds the format's Direct3D bytes: those of its
-		// preferred storage.
-		vkFormat = info.VkFormat
-	}
-	st, ok := info.StorageFor(vkFormat)
-	if !ok {
-		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s: the record's VkFormat %d is not one of its storages", bridge.ErrUnsupportedFormat, info.Name, vkFormat)
-	}
-	if st.GLInternalFormat == 0 {
-		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s stored as VkFormat %d has no GL internal format", bridge.ErrUnsupportedFormat, info.Name, vkFormat)
-	}
-	if err := d.Validate(); err != nil {
-		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w", err)
-	}
-	if d.Dimension == bridge.DimensionTexture3D && info.Compressed {
-		switch d.Format {
-		case bridge.FormatBC6HTypeless, bridge.FormatBC6HUF16, bridge.FormatBC6HSF16,
-			bridge.FormatBC7Typeless, bridge.FormatBC7Unorm, bridge.FormatBC7UnormSrgb:
-		default:
-			return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: %s %s: GL has no 3D textures in S3TC or RGTC formats", bridge.ErrUnsupportedFormat, info.Name, d.Dimension)
+		if a.Desc.Dimension == bridge.DimensionBuffer {
+			return bridge.GLTexture{}, texShape{}, fmt.Errorf("glimport: %w: use Memory.Buffer", err)
 		}
+		return bridge.GLTexture{}, texShape{}, fmt.Errorf("glimport: %w", err)
 	}
-	if a.HostMemory && a.Size == 0 {
-		return bridge.Storage{}, texShape{}, fmt.Errorf("glimport: %w: a host-memory record of no size", bridge.ErrInvalidDesc)
-	}
-	shape, err := shapeOf(d)
-	return st, shape, err
+	shape, err := shapeOf(tex)
+	return tex, shape, err
 }
 
 // swizzleSources maps bridge.Swizzle to GL_TEXTURE_SWIZZLE_* values; the
@@ -223,13 +174,13 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 	default:
 		return nil, fmt.Errorf("glimport: Texture: unknown tiling %v", a.Tiling)
 	}
-	return newTexture(a, func(t *Texture, shape texShape, levels int32) (string, error) {
+	return newTexture(a, func(t *Texture, _ bridge.GLTexture, shape texShape) (string, error) {
 		// Storage is laid out by the tiling in force when it is made.
 		gl.TexParameteri(t.target, gl.TEXTURE_TILING_EXT, tiling)
 		if err := glErr("glTexParameteri(GL_TEXTURE_TILING_EXT)"); err != nil {
 			return "", err
 		}
-		shape.storage(levels, t.storage.GLInternalFormat, m.name, a.Offset)
+		shape.storage(m.name, a.Offset)
 		return shape.call, nil
 	}, fmt.Sprintf(", offset %d, memory size %d", a.Offset, m.size))
 }
@@ -244,28 +195,30 @@ func (m *Memory) Texture(a bridge.Allocation) (*Texture, error) {
 // The caller owns the Texture and must Close it.
 func NewTexture(a bridge.Allocation) (*Texture, error) {
 	mustBeLoaded()
-	return newTexture(a, func(t *Texture, shape texShape, levels int32) (string, error) {
-		return ownStorage(shape, a.Desc, levels, t.storage.GLInternalFormat), nil
+	return newTexture(a, func(_ *Texture, tex bridge.GLTexture, _ texShape) (string, error) {
+		return ownStorage(tex), nil
 	}, "")
 }
 
 // newTexture makes the texture a describes, its storage made by storage
 // (with the texture bound) and checked, then swizzled and made complete for
 // sampling. detail is added to a storage error.
-func newTexture(a bridge.Allocation, storage func(t *Texture, shape texShape, levels int32) (string, error), detail string) (*Texture, error) {
-	st, shape, err := checkTexture(a)
+func newTexture(a bridge.Allocation, storage func(t *Texture, tex bridge.GLTexture, shape texShape) (string, error), detail string) (*Texture, error) {
+	tex, shape, err := checkTexture(a)
 	if err != nil {
 		return nil, err
 	}
+	// GLTexture has found a's storage already, so this cannot fail.
+	st, _ := a.Storage()
 	info, _ := bridge.LookupFormat(a.Desc.Format)
-	levels := int32(max(a.Desc.MipLevels, 1))
+	levels := int32(tex.Levels)
 
 	glutil.DrainErrors()
 	var prev int32
-	gl.GetIntegerv(glutil.BindingOf(shape.target), &prev)
-	defer gl.BindTexture(shape.target, uint32(prev))
+	gl.GetIntegerv(glutil.BindingOf(tex.Target), &prev)
+	defer gl.BindTexture(tex.Target, uint32(prev))
 
-	t := &Texture{target: shape.target, storage: st}
+	t := &Texture{target: tex.Target, storage: st}
 	gl.GenTextures(1, &t.name)
 	gl.BindTexture(t.target, t.name)
 	fail := func(err error) (*Texture, error) {
@@ -276,7 +229,7 @@ func newTexture(a bridge.Allocation, storage func(t *Texture, shape texShape, le
 	if err := glErr("glBindTexture"); err != nil {
 		return fail(err)
 	}
-	call, err := storage(t, shape, levels)
+	call, err := storage(t, tex, shape)
 	if err != nil {
 		return fail(err)
 	}
@@ -296,7 +249,7 @@ func newTexture(a bridge.Allocation, storage func(t *Texture, shape texShape, le
 	}
 	swizzlePnames := [4]uint32{gl.TEXTURE_SWIZZLE_R, gl.TEXTURE_SWIZZLE_G, gl.TEXTURE_SWIZZLE_B, gl.TEXTURE_SWIZZLE_A}
 	identity := [4]int32{gl.RED, gl.GREEN, gl.BLUE, gl.ALPHA}
-	for i, s := range info.Swizzle {
+	for i, s := range tex.Swizzle {
 		src := identity[i]
 		if s != bridge.SwizzleIdentity {
 			src = swizzleSources[s]

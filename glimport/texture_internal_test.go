@@ -106,8 +106,11 @@ func TestTextureUnsupported(t *testing.T) {
 	}
 }
 
-// TestShapes: every kind of description becomes the GL target the package
-// documentation promises, and CheckTexture accepts it.
+// TestShapes: every kind of description becomes the GL target the
+// documentation of bridge.GLTexture promises, and CheckTexture accepts it.
+// bridge has no GL binding and writes its target numbers out, so this is
+// also where they are tied to go-gl's constants; and each target gets its
+// storage call.
 func TestShapes(t *testing.T) {
 	for _, tc := range []struct {
 		dim     bridge.Dimension
@@ -133,14 +136,36 @@ func TestShapes(t *testing.T) {
 		if tc.dim == bridge.DimensionTextureCube {
 			a.Desc.MiscFlags = 0x4 // D3D11_RESOURCE_MISC_TEXTURECUBE
 		}
-		_, shape, err := checkTexture(a)
+		if err := CheckTexture(a); err != nil {
+			t.Errorf("CheckTexture(%s): %v", a.Desc, err)
+			continue
+		}
+		tex, shape, err := checkTexture(a)
 		if err != nil {
 			t.Errorf("%s: %v", a.Desc, err)
 			continue
 		}
-		if shape.target != tc.target || !strings.HasPrefix(shape.call, tc.storage) || shape.multisample != (tc.s > 1) {
-			t.Errorf("%s: target 0x%04x via %s (multisample %v), want 0x%04x via %s", a.Desc, shape.target, shape.call, shape.multisample, tc.target, tc.storage)
+		if tex.Target != tc.target || !strings.HasPrefix(shape.call, tc.storage) || shape.multisample != (tc.s > 1) {
+			t.Errorf("%s: target 0x%04x via %s (multisample %v), want 0x%04x via %s", a.Desc, tex.Target, shape.call, shape.multisample, tc.target, tc.storage)
 		}
+	}
+}
+
+// TestGLTextureEnums ties the GL numbers in a bridge.GLTexture to go-gl's:
+// the internal format, format and type come from the format table (whose
+// own test checks them against the headers) and must reach GL unchanged.
+func TestGLTextureEnums(t *testing.T) {
+	a := desc2D(16, 16, bridge.FormatB8G8R8A8Unorm)
+	tex, err := a.GLTexture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bgra := [4]bridge.Swizzle{bridge.SwizzleB, bridge.SwizzleG, bridge.SwizzleR, bridge.SwizzleA}
+	if tex.Target != gl.TEXTURE_2D || tex.InternalFormat != gl.RGBA8 || tex.Format != gl.RGBA || tex.Type != gl.UNSIGNED_BYTE || tex.Swizzle != bgra {
+		t.Errorf("B8G8R8A8_UNORM: %+v, want GL_TEXTURE_2D, GL_RGBA8, GL_RGBA, GL_UNSIGNED_BYTE swizzled BGRA", tex)
+	}
+	if _, err := shapeOf(bridge.GLTexture{Target: gl.TEXTURE_BUFFER}); !errors.Is(err, bridge.ErrUnsupportedFormat) {
+		t.Errorf("shapeOf(GL_TEXTURE_BUFFER): %v, want ErrUnsupportedFormat", err)
 	}
 }
 
