@@ -181,7 +181,7 @@ type Allocation struct {
 	Device DeviceID
 	// HostMemory says the memory is not a Vulkan allocation but shared
 	// host memory (a memfd) holding the resource's subresources tightly
-	// packed, one after another (see share.HostLayout): the copy path, for
+	// packed, one after another (see HostLayout): the copy path, for
 	// machines where no Vulkan device can share with GL. The Vulkan fields
 	// and the UUIDs are then zero, and every side copies at access
 	// boundaries.
