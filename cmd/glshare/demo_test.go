@@ -13,10 +13,7 @@ import (
 // drivers allow, once with the copy path forced.
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "glshare")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := glshareBinary(t)
 	for _, tc := range []struct{ name, env, path string }{
 		{"default", "", ""},
 		{"forced-copy", "GLBRIDGE_FORCE_COPY=1", "copy (Vulkan memory) because forced"},

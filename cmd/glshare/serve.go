@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -37,6 +38,96 @@ func (u *uidList) Set(s string) error {
 	return nil
 }
 
+// byteSize is a --quota-bytes-* flag: a number of bytes, or one with a
+// binary suffix (K, M, G or T, optionally followed by "iB" or "B": 512M is
+// 512 MiB, 8G is 8 GiB).
+type byteSize uint64
+
+var byteSuffixes = []struct {
+	suffix string
+	shift  uint
+}{{"T", 40}, {"G", 30}, {"M", 20}, {"K", 10}}
+
+func (b *byteSize) String() string {
+	v := uint64(*b)
+	for _, s := range byteSuffixes {
+		if v != 0 && v%(1<<s.shift) == 0 {
+			return fmt.Sprintf("%d%s", v>>s.shift, s.suffix)
+		}
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	v, err := parseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = byteSize(v)
+	return nil
+}
+
+// parseByteSize parses a byte count: digits, then optionally K, M, G or T
+// (powers of 1024), optionally followed by "iB" or "B"; case does not
+// matter.
+func parseByteSize(s string) (uint64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
+	shift := uint(0)
+	for _, x := range byteSuffixes {
+		if strings.HasSuffix(t, x.suffix) {
+			t, shift = strings.TrimSuffix(t, x.suffix), x.shift
+			break
+		}
+	}
+	v, err := strconv.ParseUint(t, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: want a number of bytes, or one with a suffix K, M, G or T (512M, 8G)", s)
+	}
+	if v > (^uint64(0))>>shift {
+		return 0, fmt.Errorf("%q: more bytes than 64 bits hold", s)
+	}
+	return v << shift, nil
+}
+
+// quotaFlags are serve's --quota-* flags, the broker's per-connection and
+// per-uid quotas; 0 keeps the broker's default.
+type quotaFlags struct {
+	resPerConn, resPerUID     int
+	bytesPerConn, bytesPerUID byteSize
+}
+
+func (q *quotaFlags) register(fs *flag.FlagSet) {
+	q.resPerConn, q.resPerUID = broker.DefaultMaxResourcesPerConn, broker.DefaultMaxResourcesPerUID
+	q.bytesPerConn, q.bytesPerUID = byteSize(broker.DefaultMaxBytesPerConn), byteSize(broker.DefaultMaxBytesPerUID)
+	fs.IntVar(&q.resPerConn, "quota-resources-per-conn", q.resPerConn, "most resources one connection may have the broker hold (created or allocated; 0: the default)")
+	fs.IntVar(&q.resPerUID, "quota-resources-per-uid", q.resPerUID, "most resources all connections of one uid together may have the broker hold (0: the default)")
+	fs.Var(&q.bytesPerConn, "quota-bytes-per-conn", "most bytes of memory one connection may have the broker hold: bytes, or with a suffix K, M, G, T (512M, 8G; 0: the default)")
+	fs.Var(&q.bytesPerUID, "quota-bytes-per-uid", "most bytes of memory all connections of one uid together may have the broker hold (as --quota-bytes-per-conn)")
+}
+
+// check refuses quotas the broker cannot take.
+func (q *quotaFlags) check() error {
+	if q.resPerConn < 0 {
+		return fmt.Errorf("--quota-resources-per-conn %d: want at least 0", q.resPerConn)
+	}
+	if q.resPerUID < 0 {
+		return fmt.Errorf("--quota-resources-per-uid %d: want at least 0", q.resPerUID)
+	}
+	return nil
+}
+
+// apply sets the quotas on b, 0 replaced by the default it stands for, so
+// that the log says what holds.
+func (q *quotaFlags) apply(b *broker.Broker) {
+	q.resPerConn = cmp.Or(q.resPerConn, broker.DefaultMaxResourcesPerConn)
+	q.resPerUID = cmp.Or(q.resPerUID, broker.DefaultMaxResourcesPerUID)
+	q.bytesPerConn = cmp.Or(q.bytesPerConn, byteSize(broker.DefaultMaxBytesPerConn))
+	q.bytesPerUID = cmp.Or(q.bytesPerUID, byteSize(broker.DefaultMaxBytesPerUID))
+	b.MaxResourcesPerConn, b.MaxResourcesPerUID = q.resPerConn, q.resPerUID
+	b.MaxBytesPerConn, b.MaxBytesPerUID = uint64(q.bytesPerConn), uint64(q.bytesPerUID)
+}
+
 func runServe(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	socket := fs.String("socket", "", "socket path (default "+broker.DefaultSocketPath()+"; ignored under systemd socket activation)")
@@ -45,11 +136,16 @@ func runServe(args []string) error {
 	verbose := fs.Bool("v", false, "log every request (debug level)")
 	jsonLog := fs.Bool("json", false, "log as JSON instead of text")
 	maxRes := fs.Int("max-resources", broker.DefaultMaxResources, "most live resources (at most 65535)")
+	var q quotaFlags
+	q.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := q.check(); err != nil {
+		return err
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -81,6 +177,9 @@ func runServe(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	b := &broker.Broker{Logger: log, AllowUIDs: allow, MaxResources: *maxRes}
+	q.apply(b)
+	log.Info("quotas", "resources_per_conn", q.resPerConn, "resources_per_uid", q.resPerUID,
+		"bytes_per_conn", q.bytesPerConn.String(), "bytes_per_uid", q.bytesPerUID.String())
 	errc := make(chan error, 1)
 	go func() { errc <- b.Serve(context.Background(), l) }()
 	select {
