@@ -40,6 +40,12 @@ type lsEntry struct {
 	// openers on its driver and device share it zero-copy, others copy)
 	// or "host" (a memfd: the copy path, every side copies).
 	Memory string `json:"memory"`
+	// AllocatedBy is who allocated the memory: "service" (the broker, by
+	// ALLOCATE, on the device AllocatedOn names, or "host memory") or
+	// "client" (the creator, pid CreatorPID, made it and registered it by
+	// CREATE; AllocatedOn is empty).
+	AllocatedBy string `json:"allocated_by"`
+	AllocatedOn string `json:"allocated_on"`
 	// SyncPath is how holders of the keyed mutex order their GPU work:
 	// "timeline semaphore" when one travels with the resource, else
 	// "fallback (fences)".
@@ -168,16 +174,29 @@ func newLsEntry(r broker.ResourceInfo) lsEntry {
 		e.Holders = append(e.Holders, lsHolder(h))
 	}
 	e.memoryAndSync(a)
+	e.AllocatedBy, e.AllocatedOn = "client", r.AllocatedOn
+	if r.AllocatedOn != "" {
+		e.AllocatedBy = "service"
+	}
 	if e.Names == nil {
 		e.Names = []string{}
 	}
 	return e
 }
 
+// allocator is the ALLOCATED BY column: "service: " and the broker's
+// device (or "host memory"), or "client".
+func (e lsEntry) allocator() string {
+	if e.AllocatedBy == "service" {
+		return "service: " + e.AllocatedOn
+	}
+	return e.AllocatedBy
+}
+
 // printLs is ls's table: the facts a person looks for, in words.
 func printLs(w io.Writer, entries []lsEntry) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tMEMORY\tSIZE\tPID\tREFS\tHOLDERS\tSYNC\tMUTEX")
+	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tMEMORY\tALLOCATED BY\tSIZE\tPID\tREFS\tHOLDERS\tSYNC\tMUTEX")
 	for _, e := range entries {
 		name := "-"
 		if len(e.Names) > 0 {
@@ -199,7 +218,7 @@ func printLs(w io.Writer, entries []lsEntry) {
 		if e.Memory == "host" {
 			memory = "host (copy path)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", e.KMTHex, name, e.Desc, memory, e.Size, pid, e.Refs, strings.Join(holders, " "), syncs, e.Mutex)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", e.KMTHex, name, e.Desc, memory, e.allocator(), e.Size, pid, e.Refs, strings.Join(holders, " "), syncs, e.Mutex)
 	}
 	tw.Flush()
 }

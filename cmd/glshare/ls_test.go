@@ -117,3 +117,75 @@ func TestLsSyncState(t *testing.T) {
 		t.Errorf("ls --json entry 1: %+v", e)
 	}
 }
+
+// TestLsAllocatedBy: ls says who allocated each resource: a glshare serve
+// (the real binary) allocating Vulkan memory on lavapipe ("service: " and
+// the device's name as Vulkan lists it), the same broker allocating host
+// memory ("service: host memory"), and a client registering memory of its
+// own ("client"), with the creator's pid beside each; as text and JSON.
+func TestLsAllocatedBy(t *testing.T) {
+	sock, log := startServe(t)
+	dev := lavapipe(t)
+	c := dial(t, sock)
+	desc := bridge.Texture2D(64, 32, bridge.FormatR8G8B8A8Unorm)
+	onDev, err := allocate(c, broker.AllocateRequest{Desc: desc, Device: dev.Device})
+	if err != nil {
+		t.Fatalf("Allocate on %s: %v\n%s", dev.Name, err, log.String())
+	}
+	onHost, err := allocate(c, broker.AllocateRequest{Desc: desc, HostMemory: true})
+	if err != nil {
+		t.Fatalf("Allocate in host memory: %v", err)
+	}
+	own, err := createOwn(t, c)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	want := map[bridge.Handle]string{onDev: "service: " + dev.Name, onHost: "service: host memory", own: "client"}
+
+	text := captureLs(t, "--socket", sock)
+	t.Logf("glshare ls:\n%s", text)
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) != 4 || !strings.Contains(strings.Join(strings.Fields(lines[0]), " "), "MEMORY ALLOCATED BY SIZE PID") {
+		t.Fatalf("ls printed %q, want a header with ALLOCATED BY and three resources", text)
+	}
+	pid := fmt.Sprint(os.Getpid())
+	for _, l := range lines[1:] {
+		h := bridge.Handle(0)
+		for k := range want {
+			if strings.HasPrefix(l, k.String()+" ") {
+				h = k
+			}
+		}
+		if h == 0 {
+			t.Fatalf("line %q names none of the resources %v", l, want)
+		}
+		// The column is followed by SIZE (a number) and the creator's pid.
+		_, rest, ok := strings.Cut(l, "  "+want[h]+"  ")
+		if f := strings.Fields(rest); !ok || len(f) < 2 || f[1] != pid {
+			t.Errorf("resource %v: %q, want %q followed by the size and creator pid %s", h, l, want[h], pid)
+		}
+		delete(want, h)
+	}
+
+	var entries []lsEntry
+	if err := json.Unmarshal([]byte(captureLs(t, "--socket", sock, "--json")), &entries); err != nil {
+		t.Fatal(err)
+	}
+	type who struct{ by, on, memory string }
+	wantJSON := map[bridge.Handle]who{onDev: {"service", dev.Name, "vulkan"}, onHost: {"service", "host memory", "host"}, own: {"client", "", "vulkan"}}
+	if len(entries) != 3 {
+		t.Fatalf("ls --json: %d entries, want 3: %+v", len(entries), entries)
+	}
+	for _, e := range entries {
+		w, ok := wantJSON[bridge.Handle(e.KMT)]
+		if got := (who{e.AllocatedBy, e.AllocatedOn, e.Memory}); !ok || got != w || e.CreatorPID != int32(os.Getpid()) {
+			t.Errorf("ls --json entry %s: allocated_by %q, allocated_on %q, memory %q, creator %d; want %+v, creator %s", e.KMTHex, e.AllocatedBy, e.AllocatedOn, e.Memory, e.CreatorPID, w, pid)
+		}
+	}
+	m, _ := printedJSON(t, entries[0])
+	for _, k := range []string{"allocated_by", "allocated_on"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("ls --json lacks %q: %v", k, m)
+		}
+	}
+}
