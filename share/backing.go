@@ -7,6 +7,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/vkalloc"
 )
 
@@ -33,17 +34,9 @@ type hostBacking struct {
 // and growing so that no process holding it can make another's mapping
 // fault, and maps it. The memfd is returned to the caller, who owns it.
 func newHostBacking(size uint64) (*hostBacking, int, error) {
-	fd, err := unix.MemfdCreate("glbridge-shared-resource", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err := fdutil.SealedMemfd("glbridge-shared-resource", size)
 	if err != nil {
-		return nil, -1, fmt.Errorf("share: memfd_create: %w", err)
-	}
-	if err := unix.Ftruncate(fd, int64(size)); err != nil {
-		unix.Close(fd)
-		return nil, -1, fmt.Errorf("share: ftruncate(memfd, %d): %w", size, err)
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL); err != nil {
-		unix.Close(fd)
-		return nil, -1, fmt.Errorf("share: sealing the memfd: %w", err)
+		return nil, -1, fmt.Errorf("share: %w", err)
 	}
 	b, err := openHostBacking(fd, size)
 	if err != nil {

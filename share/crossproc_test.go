@@ -192,8 +192,11 @@ func vkConsumer(in *bufio.Scanner) error {
 
 // crossCases pair a producer's options with the consumers': zero-copy
 // everywhere; the copy path forced everywhere; a GL-only producer (host
-// memory) with a GL-only consumer and a Vulkan-only one; and a producer
-// refused the memory-object extension with zero-copy consumers.
+// memory) with a GL-only consumer and a Vulkan-only one; a producer
+// refused the memory-object extension with zero-copy consumers; and
+// GL-only producers whose memory the service allocates (Vulkan memory,
+// and host memory for a GL refused the extension) with GL-only and
+// Vulkan consumers.
 var crossCases = []struct {
 	name                    string
 	prod, glCons, vkCons    share.Options
@@ -203,6 +206,8 @@ var crossCases = []struct {
 	{"forced-copy", share.Options{ForceCopy: true}, share.Options{ForceCopy: true}, share.Options{ForceCopy: true}, share.CopyVulkan, share.CopyVulkan, share.CopyVulkan},
 	{"gl-only/vulkan-only", share.WithNoVulkan(share.Options{}), share.WithNoVulkan(share.Options{}), share.Options{}, share.CopyHost, share.CopyHost, share.CopyHost},
 	{"deny-memory-object/zero-copy", share.WithDenyMemoryObject(share.Options{}), share.Options{}, share.Options{}, share.CopyVulkan, share.ZeroCopy, share.ZeroCopy},
+	{"service/zero-copy", service(share.Options{}), service(share.Options{}), share.Options{}, share.ZeroCopy, share.ZeroCopy, share.ZeroCopy},
+	{"service-host/gl-only", service(share.WithDenyMemoryObject(share.Options{})), service(share.Options{}), share.Options{}, share.CopyHost, share.CopyHost, share.CopyHost},
 }
 
 // expectPath checks that a child's line ends in "path=want".

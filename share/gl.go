@@ -3,6 +3,7 @@ package share
 import (
 	"errors"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -10,6 +11,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
+	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -33,6 +35,11 @@ type GL struct {
 	// for CopyHost. devs owns it and the devices opened to copy through
 	// records of other devices.
 	dev *helperdev.Device
+	// service is the broker Create allocates through (Options.Service),
+	// nil when it allocates on dev; ownService says NewGL dialled it
+	// (AllocateEnv) and Close closes it.
+	service    *broker.Client
+	ownService bool
 }
 
 // NewGL sets up sharing for the caller's GL context. It must run on the
@@ -67,7 +74,35 @@ func NewGL(procAddr func(name string) unsafe.Pointer, opts Options) (*GL, error)
 	if opts.denyMemoryObject {
 		id.MemoryObjectFD = false
 	}
-	g := &GL{side: side{opts: opts}, id: id}
+	g := &GL{side: side{opts: opts}, id: id, service: opts.Service}
+	if g.service == nil {
+		sock, err := serviceSocket()
+		if err != nil {
+			return nil, err
+		}
+		if sock != "" {
+			if g.service, err = broker.Dial(sock); err != nil {
+				return nil, fmt.Errorf("share: %s: %w", AllocateEnv, err)
+			}
+			g.ownService = true
+		}
+	}
+	if g.service != nil {
+		// The broker allocates: this process needs GL alone, and which
+		// memory it gets depends only on what GL can import.
+		switch err := id.CheckMemoryObject(); {
+		case opts.ForceCopy:
+			g.path, g.reason = CopyHost, opts.forceReason()
+		case err != nil:
+			g.path, g.reason = CopyHost, err.Error()
+			if opts.denyMemoryObject {
+				g.reason += " (test switch denyMemoryObject)"
+			}
+		default:
+			g.path = ZeroCopy
+		}
+		return g, nil
+	}
 	if opts.noVulkan {
 		g.path, g.reason = CopyHost, "no Vulkan (test switch noVulkan)"
 		return g, nil
@@ -113,8 +148,25 @@ func (g *GL) Reason() string { return g.reason }
 // MemoryObjectFD cleared under the denyMemoryObject test switch).
 func (g *GL) Identity() glimport.Identity { return g.id }
 
-// DeviceName names the Vulkan device Create allocates on, "" on CopyHost.
+// DeviceName names the Vulkan device of this process that Create
+// allocates on, "" on CopyHost and when the broker allocates (ViaService).
 func (g *GL) DeviceName() string { return deviceName(g.dev) }
+
+// ViaService reports whether Create allocates through the broker
+// (Options.Service, AllocateEnv) rather than on a device of this process.
+func (g *GL) ViaService() bool { return g.service != nil }
+
+// Close releases the Vulkan devices and a broker connection NewGL dialled.
+// Every resource made or opened through g must be closed first. It is
+// idempotent.
+func (g *GL) Close() error {
+	g.side.Close()
+	if g.ownService {
+		g.ownService = false
+		g.service.Close()
+	}
+	return nil
+}
 
 // Create makes a shared texture resource described by desc, on g's path,
 // for this process to share (ExportFD, Share). GL sees it as Texture()
@@ -129,6 +181,9 @@ func (g *GL) DeviceName() string { return deviceName(g.dev) }
 func (g *GL) Create(desc bridge.Desc) (*GLResource, error) {
 	if err := g.live("Create"); err != nil {
 		return nil, err
+	}
+	if g.service != nil {
+		return g.allocate(desc)
 	}
 	if g.path == CopyHost {
 		return g.createHost(desc, g.reason)
@@ -165,6 +220,53 @@ func (g *GL) Create(desc bridge.Desc) (*GLResource, error) {
 	if err != nil {
 		img.Close()
 		unix.Close(fd)
+		return nil, fmt.Errorf("share: Create: %w", err)
+	}
+	return r, nil
+}
+
+// allocate makes a resource that the broker allocates (Options.Service):
+// Vulkan memory of GL's device imported zero-copy, with the timeline
+// semaphore the keyed mutex orders on where GL can wait for one; host
+// memory where GL cannot import (or on CopyHost), or where the broker
+// cannot allocate Vulkan memory for it (a format its device cannot
+// export, or no device of GL's UUIDs), the resource's Reason saying why.
+func (g *GL) allocate(desc bridge.Desc) (*GLResource, error) {
+	why := g.reason
+	if g.path == ZeroCopy {
+		req := broker.AllocateRequest{Desc: desc, Device: g.id.Device}
+		if g.id.SemaphoreFD && g.id.TimelineSemaphore && os.Getenv(handoff.ForceFallbackEnv) != "1" {
+			req.Sync = broker.TimelineSync
+		}
+		res, err := g.service.Allocate(req)
+		if errors.Is(err, bridge.ErrNoExternalSemaphore) {
+			req.Sync = broker.NoSync
+			res, err = g.service.Allocate(req)
+		}
+		switch {
+		case err == nil:
+			r := newGLResource(g, res.Allocation, res.FD)
+			r.allocated(g.service, res)
+			ierr := r.importZeroCopy()
+			if ierr == nil {
+				return r, nil
+			}
+			r.Close()
+			why = "GL could not import the broker's memory: " + ierr.Error()
+		case errors.Is(err, bridge.ErrUnsupportedFormat), errors.Is(err, bridge.ErrNoVulkan):
+			why = err.Error()
+		default:
+			return nil, fmt.Errorf("share: Create: %w", err)
+		}
+	}
+	res, err := g.service.Allocate(broker.AllocateRequest{Desc: desc, HostMemory: true})
+	if err != nil {
+		return nil, fmt.Errorf("share: Create: %w", err)
+	}
+	r := newGLResource(g, res.Allocation, res.FD)
+	r.allocated(g.service, res)
+	if err := openCopy(res.Allocation, res.FD, nil, r.initCopy, CopyHost, why); err != nil {
+		r.Close()
 		return nil, fmt.Errorf("share: Create: %w", err)
 	}
 	return r, nil

@@ -53,15 +53,20 @@ func newGL(opts share.Options) (*glEnv, error) {
 // glChild is what a GL child process starts with: a GL with the options
 // its parent passed (GLB_OPTS) and a client of its parent's broker
 // (GLB_SOCK); done releases both.
+// A GL allocating through the service allocates through that client.
 func glChild() (e *glEnv, c *broker.Client, done func(), err error) {
-	if e, err = newGL(optsFromEnv()); err != nil {
-		return nil, nil, nil, err
-	}
 	if c, err = broker.Dial(os.Getenv("GLB_SOCK")); err != nil {
-		e.close()
 		return nil, nil, nil, err
 	}
-	return e, c, func() { c.Close(); e.close() }, nil
+	opts := optsFromEnv()
+	if opts.Service == viaService {
+		opts.Service = c
+	}
+	if e, err = newGL(opts); err != nil {
+		c.Close()
+		return nil, nil, nil, err
+	}
+	return e, c, func() { e.close(); c.Close() }, nil
 }
 
 // asGLChild runs body with what glChild gives, and releases it after.
@@ -102,8 +107,18 @@ func (e *glEnv) close() {
 	e.ctx.Close()
 }
 
+// testGL makes a GL for a test; Options asking for viaService allocate
+// through a broker started for the test.
 func testGL(t testing.TB, opts share.Options) *glEnv {
 	t.Helper()
+	if opts.Service == viaService {
+		c, err := broker.Dial(startBroker(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		opts.Service = c
+	}
 	e, err := newGL(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -133,12 +148,29 @@ type mode struct {
 // modes are the in-process pairings every scenario runs in: zero-copy on
 // both sides; the copy path forced on both; a GL without Vulkan (host
 // memory) with a Vulkan side; a GL refused its memory-object extension
-// (Vulkan memory, which the Vulkan side imports zero-copy).
+// (Vulkan memory, which the Vulkan side imports zero-copy); and a GL-only
+// process whose resources the broker allocates, as Vulkan memory it
+// imports (service), as host memory for a GL refused the memory-object
+// extension (service-host) and under ForceCopy (service-forced-copy).
 var modes = []mode{
 	{"zero-copy", share.Options{}, share.Options{}, share.ZeroCopy, share.ZeroCopy},
 	{"forced-copy", share.Options{ForceCopy: true}, share.Options{ForceCopy: true}, share.CopyVulkan, share.CopyVulkan},
 	{"gl-only", share.WithNoVulkan(share.Options{}), share.Options{}, share.CopyHost, share.CopyHost},
 	{"deny-memory-object", share.WithDenyMemoryObject(share.Options{}), share.Options{}, share.CopyVulkan, share.ZeroCopy},
+	{"service", service(share.Options{}), share.Options{}, share.ZeroCopy, share.ZeroCopy},
+	{"service-host", service(share.WithDenyMemoryObject(share.Options{})), share.Options{}, share.CopyHost, share.CopyHost},
+	{"service-forced-copy", service(share.Options{ForceCopy: true}), share.Options{}, share.CopyHost, share.CopyHost},
+}
+
+// viaService marks Options whose GL allocates through the test's broker:
+// testGL and glChild put a client of that broker in its place.
+var viaService = &broker.Client{}
+
+// service returns o for a GL-only process (the noVulkan test switch,
+// checked by checkVulkanUnused) that allocates through the service.
+func service(o share.Options) share.Options {
+	o.Service = viaService
+	return share.WithNoVulkan(o)
 }
 
 // optsFromEnv and optsEnv carry Options to child processes as a word list.
@@ -153,6 +185,9 @@ func optsEnv(o share.Options) string {
 	if share.NoVulkan(o) {
 		w = append(w, "novulkan")
 	}
+	if o.Service == viaService {
+		w = append(w, "service")
+	}
 	return "GLB_OPTS=" + strings.Join(w, ",")
 }
 
@@ -166,6 +201,8 @@ func optsFromEnv() share.Options {
 			o = share.WithDenyMemoryObject(o)
 		case "novulkan":
 			o = share.WithNoVulkan(o)
+		case "service":
+			o.Service = viaService
 		}
 	}
 	return o

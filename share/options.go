@@ -3,6 +3,9 @@ package share
 import (
 	"fmt"
 	"os"
+	"strings"
+
+	"github.com/glbridge/glbridge/bridge/broker"
 )
 
 // Path is how a resource's memory is shared with this process.
@@ -61,6 +64,18 @@ type Options struct {
 	// own. GLBRIDGE_FORCE_COPY=1 sets it.
 	ForceCopy bool
 
+	// Service makes NewGL allocate every resource through the broker
+	// this client is connected to (ALLOCATE) instead of on a Vulkan
+	// device of its own: the broker's helper device allocates on GL's
+	// GPU and GL imports the memory, or, for a GL without
+	// GL_EXT_memory_object_fd (and under ForceCopy), the broker makes
+	// host memory that GL copies through. The process then loads no
+	// Vulkan for what it creates (opening another device's memory that
+	// GL cannot import still needs Vulkan here, to copy it). The GL does
+	// not own the client, which must outlive it. AllocateEnv=service
+	// dials one instead. NewVulkan ignores it.
+	Service *broker.Client
+
 	// denyMemoryObject and noVulkan are test switches (export_test.go),
 	// so that every combination of drivers can be tested on one
 	// machine. denyMemoryObject makes the capability probe act as if GL
@@ -70,6 +85,27 @@ type Options struct {
 	// memory another process shares, which needs no Vulkan in this
 	// process), and NewVulkan fails.
 	denyMemoryObject, noVulkan bool
+}
+
+// AllocateEnv names the variable that, set to "service", makes every
+// NewGL of the process that was given no Options.Service allocate through
+// the broker at broker.DefaultSocketPath(), or, set to "service:PATH",
+// through the broker at PATH; the GL owns that connection and closes it.
+// Unset or "helper", NewGL allocates on a helper device of its own.
+const AllocateEnv = "GLBRIDGE_ALLOCATE"
+
+// serviceSocket is the broker socket AllocateEnv asks for, "" for none.
+func serviceSocket() (string, error) {
+	v := os.Getenv(AllocateEnv)
+	switch {
+	case v == "" || v == "helper":
+		return "", nil
+	case v == "service":
+		return broker.DefaultSocketPath(), nil
+	case strings.HasPrefix(v, "service:") && len(v) > len("service:"):
+		return strings.TrimPrefix(v, "service:"), nil
+	}
+	return "", fmt.Errorf("share: %s=%q: want service, service:SOCKET or helper", AllocateEnv, v)
 }
 
 // withEnv applies GLBRIDGE_FORCE_COPY.

@@ -200,8 +200,11 @@ func pingPongVulkan(in *bufio.Scanner) error {
 // mutex for 200 frames, each checking every texel of the frame the other
 // wrote (its stamp included), on every path: zero-copy GL and Vulkan; the
 // copy path forced on both; a Vulkan-only process and a GL-only process
-// sharing host memory, whichever creates it; and a GL refused the
-// memory-object extension sharing with a zero-copy GL.
+// sharing host memory, whichever creates it; a GL refused the
+// memory-object extension sharing with a zero-copy GL; and a GL-only
+// process whose memory the service allocates (Vulkan memory, and host
+// memory for a GL refused the extension), with a Vulkan process creating
+// or opening.
 func TestKeyedMutexPingPong(t *testing.T) {
 	force, novk, deny := share.Options{ForceCopy: true}, share.WithNoVulkan(share.Options{}), share.WithDenyMemoryObject(share.Options{})
 	for _, tc := range []struct {
@@ -215,6 +218,9 @@ func TestKeyedMutexPingPong(t *testing.T) {
 		{"vulkan-only-creates/gl-only", "pp-vk", "pp-gl", force, novk, share.CopyHost, share.CopyHost},
 		{"gl-only-creates/vulkan-only", "pp-gl", "pp-vk", novk, share.Options{}, share.CopyHost, share.CopyHost},
 		{"deny-memory-object/zero-copy", "pp-gl", "pp-gl", deny, share.Options{}, share.CopyVulkan, share.ZeroCopy},
+		{"service-creates/vulkan", "pp-gl", "pp-vk", service(share.Options{}), share.Options{}, share.ZeroCopy, share.ZeroCopy},
+		{"vulkan-creates/service", "pp-vk", "pp-gl", share.Options{}, service(share.Options{}), share.ZeroCopy, share.ZeroCopy},
+		{"service-host-creates/vulkan", "pp-gl", "pp-vk", service(deny), share.Options{}, share.CopyHost, share.CopyHost},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sock := startBroker(t)

@@ -48,6 +48,20 @@ type resource struct {
 	held     bool
 	heldSync vkalloc.Sync // what the end of a held access signals
 	heldVal  uint64       // host memory: the value handed on unchanged
+
+	// A resource the broker allocated (Options.Service): the connection
+	// that holds its allocation's reference, the KMT handle it holds it
+	// through, and the semaphore fds that came with it, which the
+	// resource owns.
+	svc       *broker.Client
+	svcHandle bridge.Handle
+	svcSyncs  []broker.SyncFD
+}
+
+// allocated records that the broker allocated r through c, as res says;
+// r owns res's sync fds from here (and res.FD already).
+func (r *resource) allocated(c *broker.Client, res broker.Resource) {
+	r.svc, r.svcHandle, r.svcSyncs = c, res.Handle, res.Syncs
 }
 
 func newGLResource(g *GL, a bridge.Allocation, fd int) *GLResource {
@@ -134,6 +148,9 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 	if r.attached {
 		panic("share: Share of a " + r.kind + " already shared or attached")
 	}
+	if r.svc != nil {
+		return r.registered(c, data, attach)
+	}
 	var syncs []broker.SyncFD
 	if dev != nil && r.sem == nil {
 		s, ss, err := handoff.NewTimelineSync(dev)
@@ -141,11 +158,7 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 			return 0, fmt.Errorf("share: Share: %w", err)
 		}
 		r.sem, syncs = s, ss
-		defer func() {
-			for _, s := range ss {
-				unix.Close(s.FD)
-			}
-		}()
+		defer closeSyncs(ss)
 	}
 	kmt, err := c.CreateWithSync(r.alloc, r.fd, data, syncs)
 	if err != nil {
@@ -156,6 +169,40 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 		return 0, err
 	}
 	return kmt, nil
+}
+
+// registered is register for a resource the broker allocated, and so
+// registered already: its private data is set through the allocating
+// connection (its creator), and c opens the KMT handle, so that c holds
+// a reference of its own, as after a create, which the caller releases
+// with CloseHandle; the allocation's own lives until Close. The keyed
+// mutex is attached through c with the semaphores the open hands on.
+func (r *resource) registered(c *broker.Client, data []byte, attach func(*broker.Client, bridge.Handle, []broker.SyncFD) error) (bridge.Handle, error) {
+	if data != nil {
+		if err := r.svc.UpdateData(r.svcHandle, data); err != nil {
+			return 0, fmt.Errorf("share: Share: %w", err)
+		}
+	}
+	res, err := c.OpenKMT(r.svcHandle)
+	if err != nil {
+		return 0, fmt.Errorf("share: Share: %w", err)
+	}
+	unix.Close(res.FD)
+	defer closeSyncs(res.Syncs)
+	if err := attach(c, res.Handle, res.Syncs); err != nil {
+		c.CloseHandle(res.Handle)
+		return 0, err
+	}
+	return res.Handle, nil
+}
+
+// closeSyncs closes the fds of syncs.
+func closeSyncs(syncs []broker.SyncFD) {
+	for _, s := range syncs {
+		if s.FD >= 0 {
+			unix.Close(s.FD)
+		}
+	}
 }
 
 // acquireHost acquires the keyed mutex of host memory, which has no
@@ -197,6 +244,12 @@ func (r *resource) closeShared() {
 		r.sem.Close()
 	}
 	unix.Close(r.fd)
+	if r.svc != nil {
+		closeSyncs(r.svcSyncs)
+		// The broker frees the memory with the last reference; a
+		// broker that has gone freed it already.
+		r.svc.CloseHandle(r.svcHandle)
+	}
 }
 
 // openRecord sets up a resource, just made for record a and its memory
