@@ -7,7 +7,12 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/headless"
@@ -53,6 +58,110 @@ type infoReport struct {
 	// memory)"; ShareReason says why it is not zero-copy.
 	SharePath   string `json:"share_path"`
 	ShareReason string `json:"share_reason,omitempty"`
+
+	serviceInfo
+}
+
+// serviceInfo is whether the broker at ServiceSocket can allocate for this
+// GL (ALLOCATE, which share's service mode uses): ServiceAllocation is the
+// text report's verdict, "yes (<device>, zero-copy)", "yes (host memory,
+// copy path)", "no: <error>" or "no broker at <socket>"; ServiceAllocates
+// the yes; ServiceDevice the broker's device (or "host memory") and
+// ServicePath "zero-copy" or "copy" when it does; ServiceError why not.
+type serviceInfo struct {
+	ServiceSocket     string `json:"service_socket"`
+	ServiceAllocation string `json:"service_allocation"`
+	ServiceAllocates  bool   `json:"service_allocates"`
+	ServiceDevice     string `json:"service_device,omitempty"`
+	ServicePath       string `json:"service_path,omitempty"`
+	ServiceError      string `json:"service_error,omitempty"`
+}
+
+// serviceTimeout bounds each broker call of the service check, so that a
+// broker that accepts and never answers cannot hang info. The first
+// ALLOCATE opens the broker's Vulkan device, which takes a second or two.
+const serviceTimeout = 30 * time.Second
+
+// checkService asks the broker at socket to allocate what a GL of identity
+// id would have it allocate in service mode, a 1x1 R8G8B8A8 texture: on
+// the helper device of GL's UUIDs where GL imports memory
+// (GL_EXT_memory_object_fd), else in host memory. It imports the Vulkan
+// memory into GL on ctx, as share does, so that "zero-copy" is what this
+// GL got, then frees the allocation.
+func checkService(ctx *headless.Context, id glimport.Identity, socket string) serviceInfo {
+	s := serviceInfo{ServiceSocket: socket}
+	no := func(err error) serviceInfo {
+		s.ServiceAllocation, s.ServiceError = "no: "+err.Error(), err.Error()
+		return s
+	}
+	c, err := broker.Dial(socket)
+	if err != nil {
+		s.ServiceAllocation, s.ServiceError = "no broker at "+socket, err.Error()
+		return s
+	}
+	defer c.Close()
+	req := broker.AllocateRequest{Desc: bridge.Texture2D(1, 1, bridge.FormatR8G8B8A8Unorm), Device: id.Device}
+	if !id.MemoryObjectFD {
+		req = broker.AllocateRequest{Desc: req.Desc, HostMemory: true}
+	}
+	var res broker.Resource
+	if err := withTimeout(c, "ALLOCATE", func() (err error) { res, err = c.Allocate(req); return err }); err != nil {
+		return no(err)
+	}
+	defer c.CloseHandle(res.Handle)
+	defer unix.Close(res.FD)
+	for _, sy := range res.Syncs {
+		defer unix.Close(sy.FD)
+	}
+	var list []broker.ResourceInfo
+	if err := withTimeout(c, "LIST", func() (err error) { list, err = c.List(); return err }); err != nil {
+		return no(err)
+	}
+	for _, l := range list {
+		if l.KMT == res.KMT {
+			s.ServiceDevice = l.AllocatedOn
+		}
+	}
+	if s.ServiceDevice == "" {
+		return no(fmt.Errorf("the broker allocated %v but does not list it as its allocation", res.KMT))
+	}
+	if req.HostMemory {
+		s.ServiceAllocates, s.ServicePath = true, "copy"
+		s.ServiceAllocation = "yes (" + s.ServiceDevice + ", copy path)"
+		return s
+	}
+	ctx.Call(func() {
+		var mem *glimport.Memory
+		if mem, err = glimport.ImportMemory(res.Allocation, res.FD); err != nil {
+			return
+		}
+		defer mem.Close()
+		var tex *glimport.Texture
+		if tex, err = mem.Texture(res.Allocation); err == nil {
+			tex.Close()
+		}
+	})
+	if err != nil {
+		return no(fmt.Errorf("the broker allocated on %s, but GL cannot import it: %w", s.ServiceDevice, err))
+	}
+	s.ServiceAllocates, s.ServicePath = true, "zero-copy"
+	s.ServiceAllocation = "yes (" + s.ServiceDevice + ", zero-copy)"
+	return s
+}
+
+// withTimeout runs call, a request on c, and gives up on it after
+// serviceTimeout by closing c, which fails it.
+func withTimeout(c *broker.Client, what string, call func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(serviceTimeout):
+		c.Close()
+		<-done
+		return fmt.Errorf("the broker did not answer %s within %v", what, serviceTimeout)
+	}
 }
 
 type vkDeviceInfo struct {
@@ -73,6 +182,7 @@ func runInfo(args []string) error {
 	platform := fs.String("platform", "", "EGL platform: device or surfaceless (default: the first that works)")
 	formats := fs.Bool("formats", false, "print what can be shared per format and kind of resource (formats.go)")
 	probe := fs.Bool("probe", false, "with --formats: decide GL-importable by importing a small allocation of each")
+	socket := fs.String("socket", broker.DefaultSocketPath(), "the broker whose allocation for this GL is checked (service allocation)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,7 +192,7 @@ func runInfo(args []string) error {
 	if *probe {
 		return errFormatsFlags
 	}
-	r, err := gatherInfo(*platform)
+	r, err := gatherInfo(*platform, *socket)
 	if err != nil {
 		return err
 	}
@@ -90,10 +200,11 @@ func runInfo(args []string) error {
 }
 
 // gatherInfo opens GL on platform and asks it, and every Vulkan device,
-// what they can share. It opens GL by itself rather than with
+// what they can share, and the broker at socket whether it can allocate
+// for this GL. It opens GL by itself rather than with
 // gpuenv.NewEnv, which fails without a matching helper device: info must
 // report on exactly the machines where that fails, and say why (Problem).
-func gatherInfo(platform string) (*infoReport, error) {
+func gatherInfo(platform, socket string) (*infoReport, error) {
 	ctx, err := headless.New(headless.Options{Platform: platform})
 	if err != nil {
 		return nil, err
@@ -128,6 +239,7 @@ func gatherInfo(platform string) (*infoReport, error) {
 		r.SharePath, r.ShareReason = g.Path().String(), g.Reason()
 		g.Close()
 	})
+	r.serviceInfo = checkService(ctx, id, socket)
 	devs, err := helperdev.ListPhysicalDevices()
 	if err != nil {
 		r.Problem = err.Error()
@@ -192,6 +304,7 @@ func printInfo(w io.Writer, r *infoReport) {
 	if r.ShareReason != "" {
 		fmt.Fprintf(w, "                    because %s\n", strings.TrimSpace(r.ShareReason))
 	}
+	fmt.Fprintf(w, "service allocation: %s\n", r.ServiceAllocation)
 	fmt.Fprintf(w, "extensions:\n")
 	for _, e := range append(slices.Clone(infoGLExtensions), infoVKExtensions...) {
 		fmt.Fprintf(w, "  %-30s %s\n", e, yesNo(r.Extensions[e]))

@@ -11,7 +11,7 @@ import (
 // Vulkan match (as on the test machines), the copy path and why under
 // GLBRIDGE_FORCE_COPY=1.
 func TestInfoSharePath(t *testing.T) {
-	r, err := gatherInfo("")
+	r, err := gatherInfo("", noBroker(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +19,7 @@ func TestInfoSharePath(t *testing.T) {
 		t.Fatalf("share path %q (%q) on a machine with uuid_match=%v memory_fd=%v", r.SharePath, r.ShareReason, r.UUIDMatch, r.MemoryFD)
 	}
 	t.Setenv(share.ForceCopyEnv, "1")
-	if r, err = gatherInfo(""); err != nil {
+	if r, err = gatherInfo("", noBroker(t)); err != nil {
 		t.Fatal(err)
 	}
 	var sb strings.Builder
