@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +21,12 @@ import (
 func init() {
 	register(command{name: "bench", summary: "measure zero-copy GL->Vulkan hand-off against a copy and a plain GL blit", run: func(args []string) error {
 		return runBench(args, os.Stdout, os.Stderr)
+	}})
+	// The child processes of the first-texture benchmark: glshare
+	// re-executes itself, so that each is a fresh process of the program
+	// a renderer would be.
+	register(command{name: bench.FirstChildCommand, run: func(args []string) error {
+		return bench.FirstChild(args, os.Stdout)
 	}})
 }
 
@@ -42,7 +49,13 @@ holds it, and each path's last frame is checked texel for texel:
   share-copy   (with --share-copy) package share forced onto its copy path
 
 Then the latency of opening a shared texture through a broker, and the
-broker's throughput. docs/benchmarks.md explains the method and the numbers.
+broker's throughput; then service allocation (the broker's ALLOCATE, which
+share's service mode uses): ALLOCATE + GL import of a 256x256 texture in
+this process (--alloc-samples), and the first shared texture of freshly
+started processes (--first-children), share allocating in the process
+(opening a Vulkan device) against through a broker that has its device
+open. --service measures only these two. docs/benchmarks.md explains the
+method and the numbers.
 
 flags:
 `
@@ -125,6 +138,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "also write bench.txt, bench.json and bench.png into this directory")
 	platform := fs.String("platform", "", "EGL platform: device or surfaceless (default: the first that works)")
 	shareCopy := fs.Bool("share-copy", false, "also measure glbridge's own copy path (package share, forced), for drivers without zero-copy")
+	allocSamples, firstChildren := atLeast(0), atLeast(0)
+	fs.Var(&allocSamples, "alloc-samples", "`N` timed ALLOCATE + GL import iterations of each kind (0 skips; default 200, quick 50)")
+	fs.Var(&firstChildren, "first-children", "`N` fresh processes per mode timed to their first shared texture (0 skips; default 10, quick 3)")
+	serviceOnly := fs.Bool("service", false, "measure only service allocation (--alloc-samples, --first-children): no frames, open latency or throughput")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -160,6 +177,21 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	draws.apply(&opts.Draws)
 	openSamples.apply(&opts.OpenSamples)
 	clients.apply(&opts.BrokerClients)
+	if *serviceOnly {
+		if *sizes != "" || openSamples.set || clients.set || *shareCopy {
+			return errors.New("--service measures service allocation alone: no --sizes, --open-samples, --clients or --share-copy")
+		}
+		opts.Sizes, opts.OpenSamples, opts.BrokerClients = nil, 0, 0
+	}
+	allocSamples.apply(&opts.AllocSamples)
+	firstChildren.apply(&opts.FirstChildren)
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("os.Executable: %w", err)
+	}
+	opts.FirstCommand = func(args []string) *exec.Cmd {
+		return exec.Command(self, append([]string{bench.FirstChildCommand}, args...)...)
+	}
 	if seconds.set {
 		opts.Duration = time.Duration(seconds.v * float64(time.Second))
 	}
@@ -167,8 +199,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		opts.BrokerDuration = time.Duration(brokerSecs.v * float64(time.Second))
 	}
 	opts.Handoff, opts.Progress = hp, stderr
-	fmt.Fprintf(stderr, "bench: GL %s, Vulkan %s; sizes %v, up to %d frames or %v per path and size\n",
-		env.ID.Renderer, env.Dev.Caps().DeviceName, opts.Sizes, opts.Frames, opts.Duration)
+	if len(opts.Sizes) > 0 {
+		fmt.Fprintf(stderr, "bench: GL %s, Vulkan %s; sizes %v, up to %d frames or %v per path and size\n",
+			env.ID.Renderer, env.Dev.Caps().DeviceName, opts.Sizes, opts.Frames, opts.Duration)
+	} else {
+		fmt.Fprintf(stderr, "bench: GL %s, Vulkan %s; service allocation only\n", env.ID.Renderer, env.Dev.Caps().DeviceName)
+	}
 
 	rep, err := bench.Run(env, opts)
 	if err != nil {
@@ -183,7 +219,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err := writeJSON(&js, rep); err != nil {
 		return err
 	}
-	if *plot != "" || *out != "" {
+	if *plot != "" || (*out != "" && len(rep.Results) > 0) {
 		if err := bench.WritePlot(&img, rep); err != nil {
 			return err
 		}
@@ -197,7 +233,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
 			return err
 		}
-		for name, b := range map[string][]byte{"bench.txt": table.Bytes(), "bench.json": js.Bytes(), "bench.png": img.Bytes()} {
+		files := map[string][]byte{"bench.txt": table.Bytes(), "bench.json": js.Bytes()}
+		if len(rep.Results) > 0 {
+			files["bench.png"] = img.Bytes()
+		}
+		for name, b := range files {
 			if err := os.WriteFile(filepath.Join(*out, name), b, 0o644); err != nil {
 				return err
 			}

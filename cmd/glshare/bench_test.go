@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"image/png"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +21,8 @@ func TestBenchQuickJSON(t *testing.T) {
 	plot := filepath.Join(dir, "plot.png")
 	out := filepath.Join(dir, "out")
 	var stdout, stderr bytes.Buffer
-	err := runBench([]string{"--quick", "--json", "--frames", "15", "--seconds", "1", "--open-samples", "50", "--broker-seconds", "0.3", "--plot", plot, "--out", out}, &stdout, &stderr)
+	err := runBench([]string{"--quick", "--json", "--frames", "15", "--seconds", "1", "--open-samples", "50", "--broker-seconds", "0.3",
+		"--alloc-samples", "10", "--first-children", "1", "--plot", plot, "--out", out}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v\nstderr:\n%s", err, stderr.String())
 	}
@@ -52,6 +54,7 @@ func TestBenchQuickJSON(t *testing.T) {
 			Clients   int     `json:"clients"`
 			OpsPerSec float64 `json:"ops_per_s"`
 		} `json:"broker"`
+		serviceJSON
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
@@ -101,6 +104,7 @@ func TestBenchQuickJSON(t *testing.T) {
 	if rep.Broker == nil || rep.Broker.Clients != 32 || rep.Broker.OpsPerSec <= 0 {
 		t.Errorf("broker: %+v", rep.Broker)
 	}
+	rep.serviceJSON.check(t, 10, 1, stdout.Bytes())
 	if !strings.Contains(stderr.String(), "512x512: done") {
 		t.Errorf("no progress on stderr: %q", stderr.String())
 	}
@@ -125,6 +129,110 @@ func TestBenchQuickJSON(t *testing.T) {
 	}
 }
 
+// serviceJSON is the service allocation part of bench's JSON, as a script
+// reads it.
+type serviceJSON struct {
+	Allocate *struct {
+		Samples          int     `json:"samples"`
+		Device           string  `json:"device"`
+		AllocateP50      float64 `json:"allocate_p50_us"`
+		AllocateImport50 float64 `json:"allocate_import_p50_us"`
+		AllocateImport99 float64 `json:"allocate_import_p99_us"`
+		ServiceCreate50  float64 `json:"share_service_create_p50_us"`
+		ServicePath      string  `json:"share_service_path"`
+		InProcess50      float64 `json:"in_process_import_p50_us"`
+	} `json:"allocate"`
+	First *struct {
+		Children  int             `json:"children"`
+		Width     int             `json:"width"`
+		InProcess json.RawMessage `json:"in_process"`
+		Service   json.RawMessage `json:"service"`
+		RatioP50  float64         `json:"in_process_over_service_p50"`
+		RatioP99  float64         `json:"in_process_over_service_p99"`
+	} `json:"first"`
+}
+
+// check fails unless the JSON has both service sections with samples
+// ALLOCATE iterations and children fresh processes per mode: the broker
+// allocated on a device and share's service mode got zero-copy; the
+// in-process children loaded libvulkan, the service ones did not and got
+// the broker's allocation; the ratio is the p50s'.
+func (s serviceJSON) check(t *testing.T, samples, children int, js []byte) {
+	t.Helper()
+	if a := s.Allocate; a == nil || a.Samples != samples || a.Device == "" || a.AllocateP50 <= 0 || a.AllocateImport50 < a.AllocateP50 ||
+		a.AllocateImport99 < a.AllocateImport50 || a.ServiceCreate50 <= 0 || a.ServicePath != "zero-copy" || a.InProcess50 <= 0 {
+		t.Errorf("allocate: %+v\n%s", s.Allocate, js)
+	}
+	f := s.First
+	if f == nil || f.Children != children || f.Width != 256 {
+		t.Fatalf("first: %+v\n%s", f, js)
+	}
+	type mode struct {
+		Mode         string  `json:"mode"`
+		P50          float64 `json:"p50_ms"`
+		P99          float64 `json:"p99_ms"`
+		Path         string  `json:"path"`
+		AllocatedOn  string  `json:"allocated_on"`
+		LoadedVulkan bool    `json:"loaded_libvulkan"`
+	}
+	var in, svc mode
+	if json.Unmarshal(f.InProcess, &in) != nil || json.Unmarshal(f.Service, &svc) != nil {
+		t.Fatalf("first: %s", js)
+	}
+	if in.Mode != "in-process" || in.P50 <= 0 || in.P99 < in.P50 || in.Path != "zero-copy" || !in.LoadedVulkan || in.AllocatedOn != "" {
+		t.Errorf("first, in-process: %+v", in)
+	}
+	if svc.Mode != "service" || svc.P50 <= 0 || svc.P99 < svc.P50 || svc.Path != "zero-copy" || svc.LoadedVulkan || svc.AllocatedOn != s.Allocate.Device {
+		t.Errorf("first, service: %+v, want it allocated on %q", svc, s.Allocate.Device)
+	}
+	if f.RatioP50 != in.P50/svc.P50 || f.RatioP99 != in.P99/svc.P99 {
+		t.Errorf("first: ratios %v, %v from p50s %v/%v and p99s %v/%v", f.RatioP50, f.RatioP99, in.P50, svc.P50, in.P99, svc.P99)
+	}
+}
+
+// TestBenchService runs the real glshare binary's bench --service, whose
+// first-texture children are glshare re-executing itself, and checks its
+// JSON, its table (both sections, no frame table) and --out (no plot,
+// nothing to plot).
+func TestBenchService(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(glshareBinary(t), "bench", "--service", "--json", "--alloc-samples", "20", "--first-children", "2", "--out", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("glshare bench --service: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		Results []json.RawMessage `json:"results"`
+		serviceJSON
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if len(rep.Results) != 0 {
+		t.Errorf("--service measured frames: %s", stdout.String())
+	}
+	rep.serviceJSON.check(t, 20, 2, stdout.Bytes())
+	if n := strings.Count(stderr.String(), "bench: first texture: "); n != 4 {
+		t.Errorf("%d progress lines for 2 children per mode:\n%s", n, stderr.String())
+	}
+	txt, err := os.ReadFile(filepath.Join(out, "bench.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ALLOCATE + GL import", "share Create, service (zero-copy)", "first shared texture in a fresh process", "in-process / service:", "not loaded"} {
+		if !strings.Contains(string(txt), want) {
+			t.Errorf("bench.txt lacks %q:\n%s", want, txt)
+		}
+	}
+	if strings.Contains(string(txt), "render-only") {
+		t.Errorf("bench.txt has a frame table:\n%s", txt)
+	}
+	if _, err := os.Stat(filepath.Join(out, "bench.png")); err == nil {
+		t.Errorf("--service wrote a plot of no frames")
+	}
+}
+
 // TestBenchFlags: bad flags fail before anything is measured. --staging
 // is gone (the copy path uploads through vkalloc's kept staging buffer): a
 // script that still passes it must fail, not measure something else.
@@ -132,6 +240,7 @@ func TestBenchFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--handoff", "carrier-pigeon"}, {"--staging", "none"}, {"--staging", "persistent"}, {"extra"},
 		{"--frames", "0"}, {"--draws", "-1"}, {"--seconds", "0"}, {"--clients", "many"},
+		{"--alloc-samples", "-1"}, {"--first-children", "some"}, {"--service", "--sizes", "256"}, {"--service", "--share-copy"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if err := runBench(args, &stdout, &stderr); err == nil {

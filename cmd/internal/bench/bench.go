@@ -3,8 +3,11 @@
 // zero-copy hand-off, by the copy a bridge without shared memory makes,
 // and, as the floor, by a plain GL blit (see Path). It also measures what a
 // consumer waits for to open a shared texture through the broker, and the
-// broker's throughput. glshare bench and the package's Go benchmarks share
-// it.
+// broker's throughput; and what service allocation (the broker's ALLOCATE,
+// share's Options.Service) costs and saves: one ALLOCATE and GL import in
+// a running process (MeasureAllocate), and the first shared texture of a
+// freshly started process, in-process against service (MeasureFirst).
+// glshare bench and the package's Go benchmarks share it.
 //
 // Every path does the same GL work for each frame (glbridge's test pattern
 // and a few blended full-screen draws) and its frame ends when the result
@@ -20,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -112,6 +116,15 @@ type Options struct {
 	BrokerDuration time.Duration
 	// ShareCopy adds the ShareCopy path: glbridge's own copy path.
 	ShareCopy bool
+	// AllocSamples is the number of timed ALLOCATE + GL import
+	// iterations of each kind (MeasureAllocate; 0 skips them).
+	AllocSamples int
+	// FirstChildren is the number of fresh processes per mode timed to
+	// their first shared texture (MeasureFirst; 0 skips them), which
+	// FirstCommand starts; without FirstCommand they are skipped too.
+	FirstChildren int
+	// FirstCommand: see FirstChildren and FirstOptions.Command.
+	FirstCommand func(args []string) *exec.Cmd
 	// Progress receives a line about every second of long runs; nil is
 	// silent.
 	Progress io.Writer
@@ -130,6 +143,7 @@ func Quick() Options {
 	return Options{
 		Sizes: []Size{{256, 256}, {512, 512}}, Warmup: 3, Frames: 40, MinFrames: 10, Duration: 2 * time.Second,
 		Draws: 4, OpenSamples: 200, BrokerClients: 32, BrokerDuration: time.Second,
+		AllocSamples: 50, FirstChildren: 3,
 	}
 }
 
@@ -139,6 +153,7 @@ func Full(software bool) Options {
 	o := Options{
 		Sizes: []Size{{256, 256}, {1920, 1080}, {3840, 2160}}, Warmup: 20, Frames: 600, MinFrames: 30, Duration: 10 * time.Second,
 		Draws: 4, OpenSamples: 2000, BrokerClients: 32, BrokerDuration: 3 * time.Second,
+		AllocSamples: 200, FirstChildren: 10,
 	}
 	if software {
 		o.Sizes = []Size{{256, 256}, {512, 512}, {1920, 1080}}
@@ -251,9 +266,12 @@ type Report struct {
 	Results []Result `json:"results"`
 	Ratios  []Ratio  `json:"ratios"`
 	// Open and Broker are nil when skipped (Options.OpenSamples,
-	// Options.BrokerClients).
-	Open   *OpenResult   `json:"open,omitempty"`
-	Broker *BrokerResult `json:"broker,omitempty"`
+	// Options.BrokerClients), and so are Allocate and First
+	// (Options.AllocSamples, Options.FirstChildren).
+	Open     *OpenResult     `json:"open,omitempty"`
+	Broker   *BrokerResult   `json:"broker,omitempty"`
+	Allocate *AllocateResult `json:"allocate,omitempty"`
+	First    *FirstResult    `json:"first,omitempty"`
 }
 
 // Result returns the result for path at size, if measured.
@@ -290,11 +308,13 @@ func Run(env *gpuenv.Env, opts Options) (*Report, error) {
 	rep.LoadAvg[0] = loadAvg()
 	var work *workload
 	var err error
-	env.GL.Call(func() { work, err = newWorkload(opts.Draws) })
-	if err != nil {
-		return nil, err
+	if len(opts.Sizes) > 0 {
+		env.GL.Call(func() { work, err = newWorkload(opts.Draws) })
+		if err != nil {
+			return nil, err
+		}
+		defer env.GL.Call(work.close)
 	}
-	defer env.GL.Call(work.close)
 	for _, sz := range opts.Sizes {
 		res, err := runSize(env, work, sz, hp, opts)
 		if err != nil {
@@ -309,6 +329,19 @@ func Run(env *gpuenv.Env, opts Options) (*Report, error) {
 			return nil, err
 		}
 		rep.Open, rep.Broker = o, b
+	}
+	if opts.AllocSamples > 0 {
+		progress(opts.Progress, "bench: ALLOCATE + GL import: %d samples of each kind", opts.AllocSamples)
+		if rep.Allocate, err = MeasureAllocate(env, opts.AllocSamples); err != nil {
+			return nil, err
+		}
+	}
+	if opts.FirstChildren > 0 && opts.FirstCommand != nil {
+		progress(opts.Progress, "bench: first shared texture: %d fresh processes per mode", opts.FirstChildren)
+		platform, _, _ := strings.Cut(env.GL.Platform(), " ")
+		if rep.First, err = MeasureFirst(FirstOptions{Children: opts.FirstChildren, Command: opts.FirstCommand, Platform: platform, Progress: opts.Progress}); err != nil {
+			return nil, err
+		}
 	}
 	rep.LoadAvg[1] = loadAvg()
 	return rep, nil

@@ -181,7 +181,13 @@ func TestRun(t *testing.T) {
 	if err := WriteTable(&tb, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"64x64", "256x128", "zero-copy", "render-only", "copy / zero-copy", rep.GLRenderer, "cycles/s"} {
+	if a := rep.Allocate; a == nil || a.Samples != opts.AllocSamples || a.AllocateImportP50Us <= 0 {
+		t.Errorf("allocate: %+v", rep.Allocate)
+	}
+	if rep.First != nil {
+		t.Errorf("first texture measured without a FirstCommand: %+v", rep.First)
+	}
+	for _, want := range []string{"64x64", "256x128", "zero-copy", "render-only", "copy / zero-copy", rep.GLRenderer, "cycles/s", "ALLOCATE + GL import"} {
 		if !strings.Contains(tb.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, tb.String())
 		}
