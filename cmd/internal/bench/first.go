@@ -17,6 +17,7 @@ import (
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/bridge/broker"
+	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/share"
@@ -46,7 +47,9 @@ const (
 // FirstResult is the time from a fresh process's first share call to its
 // first shared texture, by mode. Each child process makes a headless GL
 // context (not timed: every GL renderer has one before it shares), then
-// times, on the context's thread: broker.Dial, share.NewGL, Create of a
+// times, on the context's thread: broker.Dial, share.NewGL (timed in two
+// steps: glimport.Init, loading the GL functions, which NewGL does first
+// and both modes pay alike, called before it; then NewGL), Create of a
 // 256x256 RGBA8 texture (which GL can then use: the memory is imported,
 // the texture made) and Share (the texture has a KMT handle any process
 // can open; in service mode the broker registered it already and Share
@@ -83,8 +86,11 @@ type FirstMode struct {
 	P99Ms float64 `json:"p99_ms"`
 	MinMs float64 `json:"min_ms"`
 	MaxMs float64 `json:"max_ms"`
-	// NewGLP50Ms (the dial and share.NewGL), CreateP50Ms and ShareP50Ms
-	// are the medians of its steps.
+	// DialP50Ms (broker.Dial), GLLoadP50Ms (glimport.Init), NewGLP50Ms
+	// (the rest of share.NewGL), CreateP50Ms and ShareP50Ms are the
+	// medians of its steps.
+	DialP50Ms   float64 `json:"dial_p50_ms"`
+	GLLoadP50Ms float64 `json:"gl_load_p50_ms"`
 	NewGLP50Ms  float64 `json:"new_gl_p50_ms"`
 	CreateP50Ms float64 `json:"create_p50_ms"`
 	ShareP50Ms  float64 `json:"share_p50_ms"`
@@ -125,6 +131,8 @@ const firstChildTimeout = 2 * time.Minute
 type firstChildResult struct {
 	Mode         string  `json:"mode"`
 	ContextUs    float64 `json:"context_us"`
+	DialUs       float64 `json:"dial_us"`
+	GLLoadUs     float64 `json:"gl_load_us"`
 	NewGLUs      float64 `json:"new_gl_us"`
 	CreateUs     float64 `json:"create_us"`
 	ShareUs      float64 `json:"share_us"`
@@ -234,6 +242,8 @@ func summarizeFirst(mode string, rs []firstChildResult) FirstMode {
 	total := pick(func(r firstChildResult) float64 { return r.TotalUs })
 	m.P50Ms, m.P99Ms = ms(Percentile(total, 0.5)), ms(Percentile(total, 0.99))
 	m.MinMs, m.MaxMs = ms(total[0]), ms(total[len(total)-1])
+	m.DialP50Ms = ms(Percentile(pick(func(r firstChildResult) float64 { return r.DialUs }), 0.5))
+	m.GLLoadP50Ms = ms(Percentile(pick(func(r firstChildResult) float64 { return r.GLLoadUs }), 0.5))
 	m.NewGLP50Ms = ms(Percentile(pick(func(r firstChildResult) float64 { return r.NewGLUs }), 0.5))
 	m.CreateP50Ms = ms(Percentile(pick(func(r firstChildResult) float64 { return r.CreateUs }), 0.5))
 	m.ShareP50Ms = ms(Percentile(pick(func(r firstChildResult) float64 { return r.ShareUs }), 0.5))
@@ -295,6 +305,11 @@ func firstTexture(ctx *headless.Context, mode, sock string, r *firstChildResult)
 		return fmt.Errorf("broker.Dial(%s): %w", sock, err)
 	}
 	defer c.Close()
+	dialed := time.Now()
+	if err := glimport.Init(ctx.ProcAddr); err != nil {
+		return fmt.Errorf("glimport.Init: %w", err)
+	}
+	loaded := time.Now()
 	opts := share.Options{}
 	if mode == FirstService {
 		opts.Service = c
@@ -316,7 +331,8 @@ func firstTexture(ctx *headless.Context, mode, sock string, r *firstChildResult)
 		return fmt.Errorf("share Share: %w", err)
 	}
 	shared := time.Now()
-	r.NewGLUs, r.CreateUs, r.ShareUs, r.TotalUs = us(newGL.Sub(start)), us(created.Sub(newGL)), us(shared.Sub(created)), us(shared.Sub(start))
+	r.DialUs, r.GLLoadUs, r.NewGLUs = us(dialed.Sub(start)), us(loaded.Sub(dialed)), us(newGL.Sub(loaded))
+	r.CreateUs, r.ShareUs, r.TotalUs = us(created.Sub(newGL)), us(shared.Sub(created)), us(shared.Sub(start))
 	r.Path, r.ViaService = res.Path().String(), g.ViaService()
 	if maps, err := os.ReadFile("/proc/self/maps"); err == nil {
 		r.LoadedVulkan = strings.Contains(string(maps), "libvulkan")
