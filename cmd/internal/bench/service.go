@@ -28,7 +28,10 @@ import (
 // AllocateResult is what one shared 256x256 RGBA8 texture costs a process
 // that has its GL context and broker connection already, microseconds,
 // nearest-rank percentiles of Samples iterations each, one after another
-// on one broker connection and one GL context:
+// on one broker connection and one GL context, every call made on the
+// context's thread as a renderer makes them (a broker round trip from a
+// goroutine locked to its thread costs more than from a free one: the
+// reply must wake that very thread):
 //
 //   - the broker's ALLOCATE round trip alone (the broker allocating on its
 //     helper device of GL's UUIDs, with no semaphores, exporting,
@@ -193,38 +196,43 @@ func MeasureAllocate(env *gpuenv.Env, n int) (*AllocateResult, error) {
 
 // allocateImport is one iteration: ALLOCATE on the broker's device of
 // GL's UUIDs, the GL import, closing. It returns the time to the reply,
-// to the texture, and to the end.
+// to the texture, and to the end. All of it runs on the GL context's
+// thread, as a renderer would make the calls, so that no hop between
+// threads is timed.
 func allocateImport(env *gpuenv.Env, c *broker.Client) (alloc, imported, cycle time.Duration, err error) {
-	start := time.Now()
-	res, err := c.Allocate(broker.AllocateRequest{Desc: serviceDesc(), Device: env.ID.Device})
-	if err != nil {
-		return 0, 0, 0, fmt.Errorf("bench: Allocate: %w", err)
-	}
-	alloc = time.Since(start)
-	for _, s := range res.Syncs {
-		unix.Close(s.FD)
-	}
 	env.GL.Call(func() {
+		start := time.Now()
+		var res broker.Resource
+		if res, err = c.Allocate(broker.AllocateRequest{Desc: serviceDesc(), Device: env.ID.Device}); err != nil {
+			err = fmt.Errorf("bench: Allocate: %w", err)
+			return
+		}
+		alloc = time.Since(start)
+		for _, s := range res.Syncs {
+			unix.Close(s.FD)
+		}
+		defer func() {
+			unix.Close(res.FD) // ImportMemory imported a duplicate
+			if cerr := c.CloseHandle(res.Handle); cerr != nil && err == nil {
+				err = fmt.Errorf("bench: CloseHandle: %w", cerr)
+			}
+			cycle = time.Since(start)
+		}()
 		var mem *glimport.Memory
 		if mem, err = glimport.ImportMemory(res.Allocation, res.FD); err != nil {
 			err = fmt.Errorf("bench: ImportMemory of the broker's allocation: %w", err)
 			return
 		}
+		defer mem.Close()
 		var tex *glimport.Texture
-		tex, err = mem.Texture(res.Allocation)
-		imported = time.Since(start)
-		if err != nil {
+		if tex, err = mem.Texture(res.Allocation); err != nil {
 			err = fmt.Errorf("bench: Texture of the broker's allocation: %w", err)
-		} else {
-			tex.Close()
+			return
 		}
-		mem.Close()
+		imported = time.Since(start)
+		tex.Close()
 	})
-	unix.Close(res.FD) // ImportMemory imported a duplicate
-	if cerr := c.CloseHandle(res.Handle); cerr != nil && err == nil {
-		err = fmt.Errorf("bench: CloseHandle: %w", cerr)
-	}
-	return alloc, imported, time.Since(start), err
+	return alloc, imported, cycle, err
 }
 
 // allocatedOn asks the broker which device it allocates on for id: it
@@ -284,22 +292,24 @@ func shareCreates(env *gpuenv.Env, opts share.Options, n int, t *allocTimes) (pa
 }
 
 // inProcessImport is the ALLOCATE and import made in this process: an
-// exportable image on the process's helper device, its fd, the GL import.
-// It returns the time to the texture.
-func inProcessImport(env *gpuenv.Env) (time.Duration, error) {
-	start := time.Now()
-	img, err := vkalloc.NewImage(env.Dev, serviceDesc())
-	if err != nil {
-		return 0, fmt.Errorf("bench: vkalloc.NewImage: %w", err)
-	}
-	defer img.Close()
-	fd, err := img.ExportFD()
-	if err != nil {
-		return 0, fmt.Errorf("bench: ExportFD: %w", err)
-	}
-	defer unix.Close(fd)
-	var d time.Duration
+// exportable image on the process's helper device, its fd, the GL import,
+// on the GL context's thread like allocateImport. It returns the time to
+// the texture.
+func inProcessImport(env *gpuenv.Env) (d time.Duration, err error) {
 	env.GL.Call(func() {
+		start := time.Now()
+		var img *vkalloc.Image
+		if img, err = vkalloc.NewImage(env.Dev, serviceDesc()); err != nil {
+			err = fmt.Errorf("bench: vkalloc.NewImage: %w", err)
+			return
+		}
+		defer img.Close()
+		var fd int
+		if fd, err = img.ExportFD(); err != nil {
+			err = fmt.Errorf("bench: ExportFD: %w", err)
+			return
+		}
+		defer unix.Close(fd)
 		var mem *glimport.Memory
 		if mem, err = glimport.ImportMemory(img.Allocation(), fd); err != nil {
 			err = fmt.Errorf("bench: ImportMemory: %w", err)
