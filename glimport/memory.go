@@ -176,5 +176,13 @@ func (m *Memory) Size() uint64 { return m.size }
 // on; glbridge does not rely on every driver getting that right, and nor
 // should callers.
 func (m *Memory) Close() error {
+	if !m.closed {
+		// GL finishes with the memory first: Mesa 22.3's llvmpipe
+		// releases imported memory at glDeleteMemoryObjectsEXT even
+		// while drawing into it is pending, and the process dies of
+		// SIGSEGV when that drawing runs (interop's
+		// TestContextCloseWithDrawingPending).
+		gl.Finish()
+	}
 	return deleteOnce(&m.closed, gl.DeleteMemoryObjectsEXT, &m.name, "glDeleteMemoryObjectsEXT")
 }

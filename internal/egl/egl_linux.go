@@ -8,6 +8,7 @@ package egl
 
 // Extension entry points come from eglGetProcAddress; cgo cannot call a C
 // function pointer, so these trampolines do.
+static void glb_call_void(void *fn) { ((void (*)(void))fn)(); }
 static EGLBoolean glb_query_devices(void *fn, EGLint max, EGLDeviceEXT *devs, EGLint *num) {
 	return ((PFNEGLQUERYDEVICESEXTPROC)fn)(max, devs, num);
 }
@@ -302,6 +303,14 @@ func pbufferConfig(dpy C.EGLDisplay) (C.EGLConfig, error) {
 // per-thread state is released too.
 func (d *Display) Close() error {
 	var errs []error
+	// Mesa 22.3's llvmpipe dies of SIGSEGV when a context is destroyed
+	// with drawing into imported memory still pending (interop's
+	// TestContextCloseWithDrawingPending): finish first. glFinish comes
+	// through eglGetProcAddress, which EGL 1.5, Mesa and NVIDIA give for
+	// core functions too.
+	if fn := ProcAddr("glFinish"); fn != nil {
+		C.glb_call_void(fn)
+	}
 	if C.eglMakeCurrent(d.dpy, C.EGLSurface(C.EGL_NO_SURFACE), C.EGLSurface(C.EGL_NO_SURFACE), C.EGLContext(C.EGL_NO_CONTEXT)) == C.EGL_FALSE {
 		errs = append(errs, eglErr("eglMakeCurrent(EGL_NO_CONTEXT)"))
 	}

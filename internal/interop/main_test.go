@@ -11,12 +11,13 @@ import (
 // tests (testenv.StartChild), the body of its role.
 func TestMain(m *testing.M) {
 	testenv.Dispatch(map[string]testenv.Body{
-		"svc-broker":    svcBroker,
-		"svc-gl-writer": svcGLWriter,
-		"svc-gl-reader": svcGLReader,
-		"svc-vk-writer": svcVulkanWriter,
-		"svc-vk-reader": svcVulkanReader,
-		"svc-allocator": svcAllocator,
+		"svc-broker":        svcBroker,
+		"svc-gl-writer":     svcGLWriter,
+		"svc-gl-reader":     svcGLReader,
+		"svc-vk-writer":     svcVulkanWriter,
+		"svc-vk-reader":     svcVulkanReader,
+		"svc-allocator":     svcAllocator,
+		"svc-close-pending": svcClosePending,
 	})
 	os.Exit(m.Run())
 }

@@ -1220,9 +1220,8 @@ func svcAllocator(in *bufio.Scanner) error {
 				bufs, texs := o.barriers()
 				err = o.sem.Signal(1, bufs, texs)
 			}
-			// Finished, so that an error return, which destroys the
-			// context, does not meet llvmpipe's crash on destroying a
-			// context with rendering into imported memory in flight.
+			// Finished, so that the memory holds the drawing when the
+			// process is killed.
 			gl.Finish()
 		})
 		if err != nil {
