@@ -36,6 +36,20 @@ const (
 	maxNamesPerResource = 8
 )
 
+// Default quotas, used when the Broker's quota fields are zero: what one
+// connection, and all the connections of one uid together, may have the
+// broker hold, counting the resources each created or had the broker
+// allocate (CREATE and ALLOCATE) until they are freed. They leave a
+// renderer's working set (a few hundred shared render targets and
+// textures) far below them while keeping one client from taking the GPU's
+// memory, or the broker's fds, from every other.
+const (
+	DefaultMaxResourcesPerConn        = 4096
+	DefaultMaxResourcesPerUID         = DefaultMaxResources
+	DefaultMaxBytesPerConn     uint64 = 8 << 30
+	DefaultMaxBytesPerUID      uint64 = 32 << 30
+)
+
 // Broker names shared resources between processes: it keeps each
 // resource's memory fd, description and private data, hands out KMT and NT
 // handles, and passes dups of the fd to whoever opens a handle. Configure
@@ -61,6 +75,11 @@ type Broker struct {
 	MaxResources      int
 	MaxConnections    int
 	MaxHandlesPerConn int
+	// MaxResourcesPerConn, MaxResourcesPerUID, MaxBytesPerConn and
+	// MaxBytesPerUID are the quotas (see DefaultMaxResourcesPerConn);
+	// zero takes the default. Going over one is CodeQuota.
+	MaxResourcesPerConn, MaxResourcesPerUID int
+	MaxBytesPerConn, MaxBytesPerUID         uint64
 
 	mu        sync.Mutex
 	slots     []*resource // indexed by slot; nil when free
@@ -73,6 +92,19 @@ type Broker struct {
 	nextConn  uint32
 	closed    bool
 	wg        sync.WaitGroup
+	// uidUsage is what each uid's resources hold, for the quotas.
+	uidUsage map[uint32]*usage
+	// devices are the helper devices ALLOCATE opened (Vulkan is loaded
+	// on the first); graveyard holds the GPU objects of freed resources,
+	// destroyed after b.mu is unlocked.
+	devices   serviceDevices
+	graveyard []io.Closer
+}
+
+// usage is what a connection or a uid has the broker hold.
+type usage struct {
+	bytes     uint64
+	resources int
 }
 
 type resource struct {
@@ -88,6 +120,18 @@ type resource struct {
 	names      []string
 	holders    map[*brokerConn]int
 	mutex      keyedMutex
+	// gl is the record's GL section, computed once.
+	gl glSection
+	// Who the resource is charged to, for the quotas: its creator's
+	// connection and uid, for size bytes.
+	chargeConn *brokerConn
+	chargeUID  uint32
+	charged    uint64
+	// allocDevice names the helper device ALLOCATE allocated it on ("host
+	// memory" for host memory); empty for a client's own (CREATE).
+	// owned are the GPU objects behind it, destroyed when it is freed.
+	allocDevice string
+	owned       []io.Closer
 }
 
 // syncObj is a semaphore fd the broker keeps for a resource; it closes fd
@@ -154,6 +198,8 @@ type brokerConn struct {
 	kmt  map[*resource]int
 	nt   map[bridge.Handle]ntEntry
 	refs int
+	// use is what the resources this connection created hold.
+	use usage
 	// nextNT is the next NT handle value to try; values are handed out
 	// increasing so that a closed handle is not soon reused.
 	nextNT uint32
@@ -184,6 +230,7 @@ func (b *Broker) initLocked() {
 		b.names = map[string]nameEntry{}
 		b.conns = map[*brokerConn]struct{}{}
 		b.listeners = map[*net.UnixListener]struct{}{}
+		b.uidUsage = map[uint32]*usage{}
 	}
 }
 
@@ -326,19 +373,30 @@ func replyTo(h header, status Code, payload []byte, nfds int) []byte {
 	if t != msgFatal {
 		t |= replyBit
 	}
+	v := replyVersion(h)
 	b := appendHeader(make([]byte, 0, headerSize+len(payload)), header{
-		Version: protocolVersion, Type: t, ID: h.ID, PayloadLen: uint32(len(payload)), NumFDs: uint16(nfds), Status: status,
+		Version: v, Type: t, ID: h.ID, PayloadLen: uint32(len(payload)), NumFDs: uint16(nfds), Status: status,
 	})
 	return append(b, payload...)
 }
 
+// replyVersion is the version a reply to h is written in: the request's,
+// so that a version-1 client reads version-1 replies; the current one
+// for a request of no version the broker speaks.
+func replyVersion(h header) uint16 {
+	if h.Version == protocolVersion1 {
+		return protocolVersion1
+	}
+	return protocolVersion
+}
+
 // errorReply is the reply to the request with header h that fails it with
-// code, explained by text, cut to maxErrorText.
+// code (as h's version knows it), explained by text, cut to maxErrorText.
 func errorReply(h header, code Code, text string) []byte {
 	if len(text) > maxErrorText {
 		text = text[:maxErrorText]
 	}
-	return replyTo(h, code, []byte(text), 0)
+	return replyTo(h, code.forVersion(replyVersion(h)), []byte(text), 0)
 }
 
 // msgConn is one end of a protocol connection, the broker's or a client's.
@@ -461,7 +519,16 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 		c.log.Warn("bad request", "type", q.Type, "id", q.ID, "err", err)
 		return errorReply(q.header, be.Code, be.Detail), nil, false
 	}
-	payload, outFDs, waiting, err := b.handle(c, q, fds)
+	var payload []byte
+	var outFDs []int
+	var waiting bool
+	if q.Type == msgAllocate {
+		// Allocating takes a GPU's time, which no other request may
+		// wait for: allocate holds b.mu only to book and register.
+		payload, outFDs, err = b.allocate(c, q)
+	} else {
+		payload, outFDs, waiting, err = b.handle(c, q, fds)
+	}
 	if waiting {
 		return nil, nil, false
 	}
@@ -514,7 +581,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		if err != nil {
 			return nil, nil, false, err
 		}
-		return res.record(q.Handle, access), nil, false, nil
+		return res.record(q.Handle, access, q.Version), nil, false, nil
 	case msgUpdateData:
 		res, _, err := b.lookup(c, q.Handle, false)
 		if err != nil {
@@ -527,7 +594,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	case msgClose:
 		err = b.closeHandle(c, q.Handle, late)
 	case msgList:
-		payload = b.list(q.Cursor, q.ListFlags)
+		payload = b.list(q.Cursor, q.ListFlags, q.Version)
 	case msgAttachSync:
 		if payload, err = b.attachSync(c, q, fds[0]); err == nil {
 			stored = true
@@ -598,7 +665,7 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (bridge.Handle, err
 	// resource no Direct3D runtime could have made is refused here once
 	// rather than by each importer.
 	if err := q.Alloc.Desc.Validate(); err != nil {
-		return 0, perr(CodeInvalid, "%v", err)
+		return 0, perr(CodeInvalidDesc, "%v", err)
 	}
 	if err := checkFD(fds[0], "memory"); err != nil {
 		return 0, err
@@ -613,12 +680,87 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (bridge.Handle, err
 			return 0, err
 		}
 	}
-	if err := b.roomForRef(c); err != nil {
+	if err := b.roomForResource(c, q.Alloc.Size); err != nil {
 		return 0, err
 	}
-	if b.live >= b.maxResources() {
-		return 0, perr(CodeLimit, "%d resources exist", b.live)
+	var syncs []syncObj
+	for i, k := range q.Kinds {
+		syncs = append(syncs, syncObj{fd: fds[1+i], kind: k})
 	}
+	return b.register(c, q.Alloc, fds[0], syncs, q.Data).kmt, nil
+}
+
+// roomForResource refuses c a new resource of size bytes when the broker,
+// c, or c's uid has no room for it.
+func (b *Broker) roomForResource(c *brokerConn, size uint64) error {
+	if err := b.roomForRef(c); err != nil {
+		return err
+	}
+	if b.live >= b.maxResources() {
+		return perr(CodeLimit, "%d resources exist", b.live)
+	}
+	return b.checkQuota(c, size)
+}
+
+// checkQuota refuses c a resource of size bytes more than it and its uid
+// hold.
+func (b *Broker) checkQuota(c *brokerConn, size uint64) error {
+	u := b.uidUsage[c.uid]
+	if u == nil {
+		u = &usage{}
+	}
+	for _, q := range [...]struct {
+		who      string
+		have     usage
+		maxRes   int
+		maxBytes uint64
+	}{
+		{"connection", c.use, limit(b.MaxResourcesPerConn, DefaultMaxResourcesPerConn), limit64(b.MaxBytesPerConn, DefaultMaxBytesPerConn)},
+		{fmt.Sprintf("uid %d", c.uid), *u, limit(b.MaxResourcesPerUID, DefaultMaxResourcesPerUID), limit64(b.MaxBytesPerUID, DefaultMaxBytesPerUID)},
+	} {
+		if q.have.resources >= q.maxRes {
+			return perr(CodeQuota, "the %s holds %d resources, its quota", q.who, q.have.resources)
+		}
+		if q.have.bytes+size > q.maxBytes || q.have.bytes+size < size {
+			return perr(CodeQuota, "the %s holds %d bytes; %d more exceed its quota of %d", q.who, q.have.bytes, size, q.maxBytes)
+		}
+	}
+	return nil
+}
+
+func limit64(v, def uint64) uint64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// charge books n resources of size bytes to c and its uid (n -1 and the
+// size of a freed one un-books it).
+func (b *Broker) charge(c *brokerConn, uid uint32, n int, size uint64, add bool) {
+	u := b.uidUsage[uid]
+	if u == nil {
+		u = &usage{}
+		b.uidUsage[uid] = u
+	}
+	for _, x := range []*usage{&c.use, u} {
+		if add {
+			x.resources += n
+			x.bytes += size
+		} else {
+			x.resources -= n
+			x.bytes -= size
+		}
+	}
+	if u.resources == 0 && u.bytes == 0 {
+		delete(b.uidUsage, uid)
+	}
+}
+
+// register makes a resource of c's from a record and its fds (which it
+// owns from here), in a free slot, charged to c; the caller checked
+// roomForResource.
+func (b *Broker) register(c *brokerConn, alloc bridge.Allocation, memFD int, syncs []syncObj, data []byte) *resource {
 	var slot uint16
 	if len(b.slots) < b.maxResources() {
 		slot = uint16(len(b.slots))
@@ -629,16 +771,15 @@ func (b *Broker) create(c *brokerConn, q request, fds []int) (bridge.Handle, err
 		b.free = b.free[1:]
 	}
 	res := &resource{
-		kmt: makeKMT(slot, b.gens[slot]), slot: slot, alloc: q.Alloc, memFD: fds[0],
-		data: slices.Clone(q.Data), creator: c, creatorPID: c.pid, holders: map[*brokerConn]int{},
+		kmt: makeKMT(slot, b.gens[slot]), slot: slot, alloc: alloc, memFD: memFD, syncs: syncs,
+		data: slices.Clone(data), creator: c, creatorPID: c.pid, holders: map[*brokerConn]int{},
+		gl: glSectionOf(alloc), chargeConn: c, chargeUID: c.uid, charged: alloc.Size,
 	}
-	for i, k := range q.Kinds {
-		res.syncs = append(res.syncs, syncObj{fd: fds[1+i], kind: k})
-	}
+	b.charge(c, c.uid, 1, alloc.Size, true)
 	b.slots[slot] = res
 	b.live++
 	b.addKMTRef(c, res)
-	return res.kmt, nil
+	return res
 }
 
 // roomForRef refuses c another reference once it holds MaxHandlesPerConn.
@@ -675,6 +816,8 @@ func (b *Broker) release(c *brokerConn, res *resource) {
 		return
 	}
 	fdutil.CloseAll(res.fds())
+	b.charge(res.chargeConn, res.chargeUID, 1, res.charged, false)
+	b.graveyard = append(b.graveyard, res.owned...)
 	// Every waiter holds a reference, so none is left; the loop only
 	// guards the invariant.
 	for _, w := range res.mutex.waiters {
@@ -787,10 +930,13 @@ func validAccess(a bridge.Access) error {
 	return nil
 }
 
-// record is res as an open or query reply describes it to the holder of
-// handle h, which grants access.
-func (res *resource) record(h bridge.Handle, access bridge.Access) []byte {
-	return appendResourceRecord(nil, resourceRecord{Handle: h, KMT: res.kmt, Access: access, Kinds: res.kinds(), Alloc: res.alloc, Data: res.data})
+// record is res as an open, query or allocate reply of protocol version v
+// describes it to the holder of handle h, which grants access.
+func (res *resource) record(h bridge.Handle, access bridge.Access, v uint16) []byte {
+	return appendResourceRecord(nil, resourceRecord{
+		Version: v, Handle: h, KMT: res.kmt, Access: access, Kinds: res.kinds(), Alloc: res.alloc,
+		ServiceAllocated: res.allocDevice != "", GL: res.gl, Data: res.data,
+	})
 }
 
 // fds returns the fds the broker keeps for res in the order an open reply
@@ -838,7 +984,7 @@ func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
 		return nil, nil, err
 	}
 	b.addKMTRef(c, res)
-	return res.record(res.kmt, bridge.AccessReadWrite), fds, nil
+	return res.record(res.kmt, bridge.AccessReadWrite, q.Version), fds, nil
 }
 
 func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
@@ -864,7 +1010,7 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 		fdutil.CloseAll(fds)
 		return nil, nil, err
 	}
-	return e.res.record(nt, q.Access), fds, nil
+	return e.res.record(nt, q.Access, q.Version), fds, nil
 }
 
 // closeHandle releases one reference. When it is the handle's last on c,
@@ -893,7 +1039,7 @@ func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) 
 
 // list encodes the resources from slot cursor on, as many as fit in a
 // message, with their sync sections when flags asks for them.
-func (b *Broker) list(cursor, flags uint32) []byte {
+func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 	p := make([]byte, listReplyFixed, 4096)
 	count, next := uint32(0), uint32(0)
 	for slot := int(cursor); slot < len(b.slots); slot++ {
@@ -904,6 +1050,7 @@ func (b *Broker) list(cursor, flags uint32) []byte {
 		e := listEntry{
 			KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), DataLen: uint32(len(res.data)),
 			CreatorActive: res.creator != nil && !res.creator.dead, Alloc: res.alloc, Names: res.names,
+			Version: v, ServiceAllocated: res.allocDevice != "", AllocDevice: res.allocDevice,
 		}
 		for hc, n := range res.holders {
 			if len(e.Holders) == listMaxHolders {
@@ -993,6 +1140,9 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	go func() { b.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		// Every resource is freed with the connections: nothing is left
+		// on the helper devices.
+		b.devices.closeAll()
 		b.logger().Info("broker stopped")
 		return nil
 	case <-ctx.Done():

@@ -409,8 +409,8 @@ func TestBrokerForgedAndStaleHandles(t *testing.T) {
 	}
 	bad := testAllocation(64)
 	bad.Desc.Width = 0
-	if _, err := c.Create(bad, fd, nil); !errors.Is(err, CodeInvalid) || !strings.Contains(err.Error(), "Width = 0") {
-		t.Fatalf("create with an invalid Desc: %v, want CodeInvalid naming the field", err)
+	if _, err := c.Create(bad, fd, nil); !errors.Is(err, CodeInvalidDesc) || !errors.Is(err, bridge.ErrInvalidDesc) || !strings.Contains(err.Error(), "Width = 0") {
+		t.Fatalf("create with an invalid Desc: %v, want CodeInvalidDesc naming the field", err)
 	}
 	bad = testAllocation(64)
 	bad.Offset = 64
@@ -660,10 +660,10 @@ func TestBrokerBadInput(t *testing.T) {
 	})
 	t.Run("header fields", func(t *testing.T) {
 		r := dialBad(t)
-		v2 := bytes.Clone(create)
-		v2[4] = 2
-		r.send(v2, fd)
-		r.expect("version 2", 77, CodeBadVersion)
+		v3 := bytes.Clone(create)
+		v3[4] = 3
+		r.send(v3, fd)
+		r.expect("version 3", 77, CodeBadVersion)
 		unknown := encodeRequest(request{header: header{Type: msgList, ID: 81}})
 		unknown[6] = 0x42
 		r.send(unknown)

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -66,6 +67,9 @@ type Resource struct {
 	// it: glImportSemaphoreFdEXT, vkImportSemaphoreFdKHR); from Query
 	// they are -1.
 	Syncs []SyncFD
+	// ServiceAllocated says the broker allocated the memory (Allocate),
+	// rather than its creator.
+	ServiceAllocated bool
 }
 
 // SyncFD is a semaphore fd that travels with a resource: an opaque fd as
@@ -141,6 +145,10 @@ type ResourceInfo struct {
 	Syncs []SyncFD
 	// Mutex is the resource's keyed mutex.
 	Mutex MutexState
+	// AllocatedOn names the broker's device that allocated the memory
+	// (Allocate): a Vulkan device's name, or "host memory". It is empty
+	// for memory a client made and registered (Create).
+	AllocatedOn string
 }
 
 // Holder is a connection holding references to a resource.
@@ -385,7 +393,7 @@ func (c *Client) resource(op string, q request, open bool) (Resource, error) {
 	if err != nil {
 		return Resource{FD: -1}, err
 	}
-	rec, err := decodeResourceRecord(r.payload)
+	rec, err := decodeResourceRecord(r.payload, protocolVersion)
 	if err == nil {
 		want := 0
 		if open {
@@ -397,7 +405,7 @@ func (c *Client) resource(op string, q request, open bool) (Resource, error) {
 		return Resource{FD: -1}, r.fail(op, err)
 	}
 	res := Resource{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Allocation: rec.Alloc, Data: rec.Data, FD: -1,
-		Syncs: syncFDs(rec.Kinds, nil)}
+		Syncs: syncFDs(rec.Kinds, nil), ServiceAllocated: rec.ServiceAllocated}
 	if open {
 		res.FD, res.Syncs = r.fds[0], syncFDs(rec.Kinds, r.fds[1:])
 	}
@@ -475,7 +483,7 @@ func (c *Client) List() ([]ResourceInfo, error) {
 		if err := r.checkFDs(0); err != nil {
 			return nil, r.fail("list", err)
 		}
-		next, entries, err := decodeListReply(r.payload, true)
+		next, entries, err := decodeListReply(r.payload, true, protocolVersion)
 		if err != nil {
 			return nil, withOp("list", err)
 		}
@@ -485,7 +493,8 @@ func (c *Client) List() ([]ResourceInfo, error) {
 			out = append(out, ResourceInfo{
 				KMT: e.KMT, Names: e.Names, Allocation: e.Alloc, DataLen: int(e.DataLen),
 				CreatorPID: e.CreatorPID, CreatorConnected: e.CreatorActive, Refs: refs, Holders: e.Holders,
-				Syncs: syncFDs(s.Kinds, nil),
+				AllocatedOn: e.AllocDevice,
+				Syncs:       syncFDs(s.Kinds, nil),
 				Mutex: MutexState{
 					Held: s.State == mutexHeld, HolderPID: s.HolderPID, HolderConn: s.HolderConn,
 					Abandoned: s.State == mutexAbandoned, LastKey: s.LastKey, LastValue: s.LastValue, Waiters: int(s.Waiters),
@@ -559,4 +568,79 @@ func (c *Client) AcquireSync(h bridge.Handle, key uint64, timeout time.Duration)
 func (c *Client) ReleaseSync(h bridge.Handle, key, value uint64) error {
 	_, err := c.call(fmt.Sprintf("release sync %v key %d", h, key), request{header: header{Type: msgReleaseSync}, Handle: h, Key: key, Value: value}, nil, 0)
 	return err
+}
+
+// SyncRequest is the semaphores an Allocate asks for with the memory.
+type SyncRequest int
+
+// Sync requests.
+const (
+	// NoSync: no semaphores; accesses are ordered on the CPU (the
+	// fallback path), as on drivers without semaphore fds.
+	NoSync SyncRequest = iota
+	// BinarySync: binary semaphores, two by default (one per direction,
+	// as a binary hand-off uses them).
+	BinarySync
+	// TimelineSync: one timeline semaphore, which the keyed mutex's
+	// values count on.
+	TimelineSync
+)
+
+// AllocateRequest is what Allocate allocates.
+type AllocateRequest struct {
+	// Desc describes the resource; it must pass bridge.Desc.Validate.
+	Desc bridge.Desc
+	// Device is the driver and device UUIDs of the caller's GL
+	// (GL_DRIVER_UUID_EXT, GL_DEVICE_UUID_EXT) or Vulkan device: the
+	// broker allocates on its helper device of them, so that the caller
+	// imports the memory zero-copy. Unused for host memory.
+	Device bridge.DeviceID
+	// HostMemory asks for host memory instead: a memfd sealed against
+	// shrinking and growing, laid out as bridge.HostLayout says, for a GL
+	// without GL_EXT_memory_object_fd (the copy path).
+	HostMemory bool
+	// Sync and SyncCount are the semaphores wanted (Vulkan memory only).
+	// SyncCount 0 takes the default: one timeline semaphore, two binary
+	// ones.
+	Sync      SyncRequest
+	SyncCount int
+	// Data is the private runtime data, at most MaxPrivateData bytes.
+	Data []byte
+}
+
+// Allocate has the broker allocate a resource for this connection and
+// register it, in one round trip: the broker allocates exportable memory
+// on its helper device of req.Device (opening it on first use; a broker
+// nobody asks to allocate never loads Vulkan), or host memory, with
+// everything a creator's allocation has (the resting layout, the
+// record), and the semaphores asked for. The connection then holds the
+// resource through its KMT handle, Resource.Handle, as after Create; the
+// memory is freed with the last reference. Resource.FD and the sync fds
+// are new fds the caller owns, as after OpenKMT.
+//
+// Refusals are errors matching bridge.ErrInvalidDesc (a description no
+// runtime could make), bridge.ErrNoVulkan (no device of those UUIDs, or
+// no Vulkan in the broker), bridge.ErrUnsupportedFormat (a format or
+// kind the device cannot export, or host memory of a kind the copy path
+// does not carry), bridge.ErrNoExternalSemaphore, and bridge.ErrQuota;
+// nothing is allocated then.
+func (c *Client) Allocate(req AllocateRequest) (Resource, error) {
+	op := "allocate " + req.Desc.String()
+	if err := checkDataLen(len(req.Data)); err != nil {
+		return Resource{FD: -1}, withOp(op, err)
+	}
+	q := request{header: header{Type: msgAllocate}, Desc: req.Desc, Device: req.Device, Data: req.Data}
+	if req.HostMemory {
+		q.AllocFlags |= allocateFlagHostMemory
+	}
+	switch req.Sync {
+	case NoSync:
+	case BinarySync:
+		q.Kind, q.SyncCount = syncBinary, uint32(cmp.Or(req.SyncCount, MaxSyncObjects))
+	case TimelineSync:
+		q.Kind, q.SyncCount = syncTimeline, uint32(cmp.Or(req.SyncCount, 1))
+	default:
+		panic(fmt.Sprintf("broker: Allocate: unknown SyncRequest %d", req.Sync))
+	}
+	return c.resource(op, q, true)
 }

@@ -192,7 +192,12 @@ func (b *Broker) lock() (late *[]lateReply, unlock func()) {
 	late = new([]lateReply)
 	b.mu.Lock()
 	return late, func() {
+		dead := b.graveyard
+		b.graveyard = nil
 		b.mu.Unlock()
+		for _, o := range dead {
+			o.Close()
+		}
 		b.sendLate(*late)
 	}
 }

@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 		"pingpong":  clientRole(childPingPong),
 		"hold":      clientRole(childHold),
 		"acquire":   clientRole(childAcquire),
+		"broker":    childBroker,
+		"allocator": clientRole(childAllocator),
 	})
 	os.Exit(m.Run())
 }

@@ -18,8 +18,14 @@ const (
 	// protocolMagic opens every message: the bytes "GLBR" read as a
 	// little-endian uint32.
 	protocolMagic uint32 = 0x52424c47
-	// protocolVersion is the only version this broker speaks.
-	protocolVersion uint16 = 1
+	// protocolVersion is the version this broker and its client speak:
+	// 2 adds ALLOCATE, the GL section of resource records, the origin of
+	// list entries and the quota and allocation error codes.
+	protocolVersion uint16 = 2
+	// protocolVersion1 is the first version, which the broker still
+	// serves: its replies to a version-1 request are version 1's bytes
+	// and codes.
+	protocolVersion1 uint16 = 1
 	// headerSize is the size of the fixed message header.
 	headerSize = 24
 	// MaxPrivateData is the largest private runtime data blob a resource
@@ -45,6 +51,12 @@ const (
 	// Allocation.
 	descSize       = 40
 	allocationSize = 112
+	// glSectionSize and levelLayoutSize are the encoded sizes of a
+	// version-2 record's GL section and of each host-memory level after
+	// it; allocateFixed is an ALLOCATE request's payload before its data.
+	glSectionSize   = 48
+	levelLayoutSize = 40
+	allocateFixed   = 16 + descSize + 32
 	// maxErrorText bounds the diagnostic text of an error reply.
 	maxErrorText = 256
 )
@@ -68,6 +80,9 @@ const (
 	// (IDXGIKeyedMutex::AcquireSync and ReleaseSync).
 	msgAcquireSync msgType = 10
 	msgReleaseSync msgType = 11
+	// msgAllocate (version 2) asks the broker to allocate a resource on
+	// its own helper device, or in host memory, for the caller.
+	msgAllocate msgType = 12
 
 	replyBit msgType = 0x8000
 	// msgFatal is sent by the broker, with request id 0, just before it
@@ -78,7 +93,8 @@ const (
 var msgNames = map[msgType]string{
 	msgCreate: "create", msgShare: "share", msgOpenKMT: "open-kmt", msgOpenName: "open-name",
 	msgQuery: "query", msgUpdateData: "update-data", msgClose: "close", msgList: "list",
-	msgAttachSync: "attach-sync", msgAcquireSync: "acquire-sync", msgReleaseSync: "release-sync", msgFatal: "fatal",
+	msgAttachSync: "attach-sync", msgAcquireSync: "acquire-sync", msgReleaseSync: "release-sync",
+	msgAllocate: "allocate", msgFatal: "fatal",
 }
 
 func (t msgType) String() string {
@@ -202,7 +218,44 @@ const (
 	// before the keyed mutex was released with its key (WAIT_TIMEOUT). It
 	// matches bridge.ErrTimeout.
 	CodeTimeout Code = 15
+	// CodeQuota (version 2) is the code for a create or allocation that
+	// would take its connection or uid over a quota of bytes or
+	// resources. It matches bridge.ErrQuota.
+	CodeQuota Code = 16
+	// CodeNoDevice (version 2) is the code for an allocation the broker
+	// has no Vulkan device for: no device of the UUIDs asked, or no
+	// Vulkan at all. It matches bridge.ErrNoVulkan.
+	CodeNoDevice Code = 17
+	// CodeUnsupportedFormat (version 2) is the code for a resource the
+	// device cannot export: a format, kind or size it lacks. It matches
+	// bridge.ErrUnsupportedFormat.
+	CodeUnsupportedFormat Code = 18
+	// CodeInvalidDesc (version 2) is the code for a description no
+	// Direct3D runtime could have made (bridge.Desc.Validate). It matches
+	// bridge.ErrInvalidDesc.
+	CodeInvalidDesc Code = 19
+	// CodeNoSemaphore (version 2) is the code for an allocation asking
+	// for a semaphore kind the device cannot export. It matches
+	// bridge.ErrNoExternalSemaphore.
+	CodeNoSemaphore Code = 20
 )
+
+// v1Codes are what a version-1 peer is told instead of a code version 1
+// lacks.
+var v1Codes = map[Code]Code{
+	CodeQuota: CodeLimit, CodeNoDevice: CodeUnsupported, CodeUnsupportedFormat: CodeUnsupported,
+	CodeInvalidDesc: CodeInvalid, CodeNoSemaphore: CodeUnsupported,
+}
+
+// forVersion is code as a peer speaking version v understands it.
+func (e Code) forVersion(v uint16) Code {
+	if v == protocolVersion1 {
+		if c, ok := v1Codes[e]; ok {
+			return c
+		}
+	}
+	return e
+}
 
 var errorCodeNames = map[Code]string{
 	CodeBadMessage: "bad message", CodeBadVersion: "unsupported protocol version",
@@ -210,13 +263,17 @@ var errorCodeNames = map[Code]string{
 	CodeBadHandle: "malformed handle", CodeNotFound: "not found", CodeAccessDenied: "access denied",
 	CodeNameTaken: "name already taken", CodeBadName: "invalid name", CodeLimit: "limit reached",
 	CodeUnsupported: "unsupported", CodeInvalid: "invalid argument", CodeInternal: "internal broker error",
-	CodeTimeout: "timed out",
+	CodeTimeout: "timed out", CodeQuota: "quota exceeded", CodeNoDevice: "no such device",
+	CodeUnsupportedFormat: "unsupported format", CodeInvalidDesc: "invalid description",
+	CodeNoSemaphore: "no exportable semaphore",
 }
 
 // codeErrors are the codes that mean one of bridge's error values.
 var codeErrors = map[Code]error{
 	CodeNotFound: bridge.ErrNotFound, CodeAccessDenied: bridge.ErrAccessDenied,
 	CodeNameTaken: bridge.ErrNameTaken, CodeLimit: bridge.ErrLimit, CodeTimeout: bridge.ErrTimeout,
+	CodeQuota: bridge.ErrQuota, CodeNoDevice: bridge.ErrNoVulkan, CodeUnsupportedFormat: bridge.ErrUnsupportedFormat,
+	CodeInvalidDesc: bridge.ErrInvalidDesc, CodeNoSemaphore: bridge.ErrNoExternalSemaphore,
 }
 
 // String names the code as docs/protocol.md does.
@@ -509,7 +566,18 @@ type request struct {
 	TimeoutMS uint32
 	Key       uint64
 	Value     uint64
+	// AllocFlags, Desc, Device, Kind and SyncCount are allocate's:
+	// AllocFlags says host memory, Kind and SyncCount the semaphores
+	// wanted (Kind 0 for none).
+	AllocFlags uint32
+	Desc       bridge.Desc
+	Device     bridge.DeviceID
 }
+
+// allocateFlagHostMemory is bit 0 of an ALLOCATE request's flags: the
+// resource is to be host memory (a sealed memfd) rather than Vulkan
+// memory.
+const allocateFlagHostMemory = 1
 
 // fdsFor is the number of fds a request of type t with this many sync
 // objects must carry.
@@ -535,8 +603,8 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 	if len(msg) > maxMessageSize {
 		return q, perr(CodeTooLarge, "message of %d bytes exceeds %d", len(msg), maxMessageSize)
 	}
-	if h.Version != protocolVersion {
-		return q, perr(CodeBadVersion, "version %d, broker speaks %d", h.Version, protocolVersion)
+	if h.Version != protocolVersion && h.Version != protocolVersion1 {
+		return q, perr(CodeBadVersion, "version %d, broker speaks %d and %d", h.Version, protocolVersion1, protocolVersion)
 	}
 	if h.Status != 0 {
 		return q, perr(CodeBadMessage, "status %d set in a request", h.Status)
@@ -646,6 +714,38 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		if err := reserved(q.ListFlags &^ listFlagSyncState); err != nil && !r.bad {
 			return q, err
 		}
+	case msgAllocate:
+		if h.Version < protocolVersion {
+			return q, perr(CodeUnknownType, "allocate is version %d's; the request is version %d", protocolVersion, h.Version)
+		}
+		q.AllocFlags, q.Kind, q.SyncCount = r.u32(), syncKind(r.u32()), r.u32()
+		dlen := r.u32()
+		q.Desc = r.desc()
+		copy(q.Device.Driver[:], r.take(16))
+		copy(q.Device.Device[:], r.take(16))
+		if r.bad {
+			break
+		}
+		if err := reserved(q.AllocFlags &^ allocateFlagHostMemory); err != nil {
+			return q, err
+		}
+		switch {
+		case q.Kind == 0 && q.SyncCount != 0, q.Kind != 0 && !q.Kind.valid():
+			return q, perr(CodeInvalid, "sync kind %d with count %d", q.Kind, q.SyncCount)
+		case q.Kind != 0 && (q.SyncCount == 0 || q.SyncCount > MaxSyncObjects):
+			return q, perr(CodeInvalid, "sync count %d not in 1..%d", q.SyncCount, MaxSyncObjects)
+		case q.Kind == syncTimeline && q.SyncCount != 1:
+			return q, perr(CodeInvalid, "%d timeline semaphores: a resource has one", q.SyncCount)
+		case q.AllocFlags&allocateFlagHostMemory != 0 && q.Kind != 0:
+			return q, perr(CodeInvalid, "host memory has no semaphores")
+		}
+		if err := checkDataLen(int(dlen)); err != nil {
+			return q, err
+		}
+		if int(h.PayloadLen) != allocateFixed+int(dlen) {
+			return q, perr(CodeBadMessage, "allocate payload has %d bytes, its data count says %d", h.PayloadLen, allocateFixed+int(dlen))
+		}
+		q.Data = r.take(int(dlen))
 	default:
 		return q, perr(CodeUnknownType, "type %#x", uint16(h.Type))
 	}
@@ -712,26 +812,127 @@ func encodeRequest(q request) []byte {
 	case msgList:
 		p = le.AppendUint32(p, q.Cursor)
 		p = le.AppendUint32(p, q.ListFlags)
+	case msgAllocate:
+		p = le.AppendUint32(p, q.AllocFlags)
+		p = le.AppendUint32(p, uint32(q.Kind))
+		p = le.AppendUint32(p, q.SyncCount)
+		p = le.AppendUint32(p, uint32(len(q.Data)))
+		p = appendDesc(p, q.Desc)
+		p = append(p, q.Device.Driver[:]...)
+		p = append(p, q.Device.Device[:]...)
+		p = append(p, q.Data...)
 	default:
 		panic(fmt.Sprintf("broker: encodeRequest: unknown type %v", q.Type))
 	}
 	h := q.header
-	h.Version = protocolVersion
+	if h.Version == 0 {
+		h.Version = protocolVersion
+	}
 	h.PayloadLen = uint32(len(p))
 	h.NumFDs = uint16(fdsFor(q.Type, q.SyncCount))
 	b := appendHeader(make([]byte, 0, headerSize+len(p)), h)
 	return append(b, p...)
 }
 
-// resourceRecord is the body of open, open-name and query replies. Kinds
-// has one entry per sync object, in the order of their fds.
+// resourceRecord is the body of open, open-name, query and allocate
+// replies. Kinds has one entry per sync object, in the order of their fds.
+// Version is the protocol version it is encoded in (0: the current one);
+// ServiceAllocated and GL exist from version 2 on.
 type resourceRecord struct {
-	Handle bridge.Handle
-	KMT    bridge.Handle
-	Access bridge.Access
-	Kinds  []syncKind
-	Alloc  bridge.Allocation
-	Data   []byte
+	Version          uint16
+	Handle           bridge.Handle
+	KMT              bridge.Handle
+	Access           bridge.Access
+	Kinds            []syncKind
+	Alloc            bridge.Allocation
+	ServiceAllocated bool
+	GL               glSection
+	Data             []byte
+}
+
+// recordFlagServiceAllocated is bit 0 of a version-2 record's flags: the
+// broker allocated the memory (ALLOCATE), rather than a client (CREATE).
+const recordFlagServiceAllocated = 1
+
+// glSection is a version-2 record's GL section: what a GL importer needs,
+// read from the record alone so that it needs no format table
+// (bridge.Allocation.GLTexture) and, for host memory, where each level
+// lies (bridge.HostLayout). A zero Tex.Target says GL cannot view the
+// resource as a texture: a buffer, or a format or kind GL lacks.
+type glSection struct {
+	Tex    bridge.GLTexture
+	Levels []bridge.LevelLayout
+}
+
+// glSectionOf computes the GL section of a record.
+func glSectionOf(a bridge.Allocation) glSection {
+	var g glSection
+	if a.Desc.Dimension == bridge.DimensionBuffer {
+		return g
+	}
+	if t, err := a.GLTexture(); err == nil {
+		g.Tex = t
+	}
+	if a.HostMemory {
+		if l, err := bridge.LayoutOf(a.Desc); err == nil {
+			g.Levels = l.LevelLayouts()
+		}
+	}
+	return g
+}
+
+func appendGLSection(b []byte, g glSection) []byte {
+	t := g.Tex
+	for _, v := range [...]uint32{t.Target, t.InternalFormat, t.Format, t.Type} {
+		b = le.AppendUint32(b, v)
+	}
+	for _, sw := range t.Swizzle {
+		b = append(b, byte(sw))
+	}
+	for _, v := range [...]uint32{t.Width, t.Height, t.Depth, t.Levels, t.Samples, uint32(len(g.Levels)), 0} {
+		b = le.AppendUint32(b, v)
+	}
+	for _, l := range g.Levels {
+		b = le.AppendUint64(b, l.Offset)
+		b = le.AppendUint64(b, l.SubresourceSize)
+		for _, v := range [...]uint32{l.Width, l.Height, l.Depth, l.RowPitch, l.Rows, 0} {
+			b = le.AppendUint32(b, v)
+		}
+	}
+	return b
+}
+
+// maxLevels bounds a GL section's host-memory levels: a full mip chain
+// of the largest texture Direct3D allows.
+const maxLevels = 15
+
+func (r *rd) glSection() (glSection, error) {
+	var g glSection
+	if r.rest() < glSectionSize {
+		return g, perr(CodeBadMessage, "GL section truncated")
+	}
+	t := &g.Tex
+	t.Target, t.InternalFormat, t.Format, t.Type = r.u32(), r.u32(), r.u32(), r.u32()
+	for i, b := range r.take(4) {
+		t.Swizzle[i] = bridge.Swizzle(b)
+	}
+	t.Width, t.Height, t.Depth, t.Levels, t.Samples = r.u32(), r.u32(), r.u32(), r.u32(), r.u32()
+	n, res := r.u32(), r.u32()
+	if r.bad || n > maxLevels || res != 0 || int(n)*levelLayoutSize > r.rest() {
+		return g, perr(CodeBadMessage, "GL section: %d levels, reserved %#x", n, res)
+	}
+	for range n {
+		l := bridge.LevelLayout{Offset: r.u64(), SubresourceSize: r.u64()}
+		l.Width, l.Height, l.Depth, l.RowPitch, l.Rows = r.u32(), r.u32(), r.u32(), r.u32(), r.u32()
+		if r.u32() != 0 {
+			return g, perr(CodeBadMessage, "GL section: reserved level field set")
+		}
+		g.Levels = append(g.Levels, l)
+	}
+	if r.bad {
+		return g, perr(CodeBadMessage, "GL section truncated")
+	}
+	return g, nil
 }
 
 func appendResourceRecord(b []byte, r resourceRecord) []byte {
@@ -740,23 +941,44 @@ func appendResourceRecord(b []byte, r resourceRecord) []byte {
 	b = le.AppendUint32(b, uint32(r.Access))
 	b = le.AppendUint32(b, uint32(len(r.Kinds)))
 	b = le.AppendUint32(b, uint32(len(r.Data)))
-	b = le.AppendUint32(b, 0)
+	var flags uint32
+	if r.ServiceAllocated && r.Version != protocolVersion1 {
+		flags |= recordFlagServiceAllocated
+	}
+	b = le.AppendUint32(b, flags)
 	b = appendAllocation(b, r.Alloc)
+	if r.Version != protocolVersion1 {
+		b = appendGLSection(b, r.GL)
+	}
 	for _, k := range r.Kinds {
 		b = le.AppendUint32(b, uint32(k))
 	}
 	return append(b, r.Data...)
 }
 
-func decodeResourceRecord(p []byte) (resourceRecord, error) {
+// decodeResourceRecord decodes a record encoded in protocol version v.
+func decodeResourceRecord(p []byte, v uint16) (resourceRecord, error) {
 	r := rd{b: p}
-	rec := resourceRecord{Handle: bridge.Handle(r.u32()), KMT: bridge.Handle(r.u32()), Access: bridge.Access(r.u32())}
+	rec := resourceRecord{Version: v, Handle: bridge.Handle(r.u32()), KMT: bridge.Handle(r.u32()), Access: bridge.Access(r.u32())}
 	nsync := r.u32()
 	dlen := r.u32()
-	r.u32()
+	flags := r.u32()
+	known := uint32(recordFlagServiceAllocated)
+	if v == protocolVersion1 {
+		known = 0
+	}
+	if flags&^known != 0 {
+		return rec, perr(CodeBadMessage, "resource record: unknown flags %#x", flags)
+	}
+	rec.ServiceAllocated = flags&recordFlagServiceAllocated != 0
 	var err error
 	if rec.Alloc, err = r.allocation(); err != nil {
 		return rec, err
+	}
+	if v != protocolVersion1 {
+		if rec.GL, err = r.glSection(); err != nil {
+			return rec, err
+		}
 	}
 	if nsync > MaxSyncObjects {
 		return rec, perr(CodeBadMessage, "resource record: %d sync objects", nsync)
@@ -785,9 +1007,20 @@ type listEntry struct {
 	Alloc         bridge.Allocation
 	Names         []string
 	Holders       []Holder
+	// Version is the protocol version the entry is encoded in (0: the
+	// current one). From version 2 on an origin section follows the
+	// holders: ServiceAllocated, and the name of the broker's device
+	// that allocated the memory.
+	Version          uint16
+	ServiceAllocated bool
+	AllocDevice      string
 	// Sync is the sync section, present when the list asked for it.
 	Sync *listSync
 }
+
+// listOriginFixed is the fixed part of a version-2 list entry's origin
+// section; the device name follows it.
+const listOriginFixed = 8
 
 // listSync is a list entry's sync section: the sync objects and the
 // keyed mutex.
@@ -823,6 +1056,9 @@ func (e *listEntry) size() int {
 	for _, s := range e.Names {
 		n += listEntryNameLen + len(s)
 	}
+	if e.Version != protocolVersion1 {
+		n += listOriginFixed + len(e.AllocDevice)
+	}
 	if e.Sync != nil {
 		n += listSyncFixed + 4*len(e.Sync.Kinds)
 	}
@@ -852,6 +1088,15 @@ func appendListEntry(b []byte, e listEntry) []byte {
 		b = le.AppendUint32(b, h.Conn)
 		b = le.AppendUint32(b, uint32(h.Refs))
 	}
+	if e.Version != protocolVersion1 {
+		var flags uint32
+		if e.ServiceAllocated {
+			flags |= recordFlagServiceAllocated
+		}
+		b = le.AppendUint32(b, flags)
+		b = le.AppendUint32(b, uint32(len(e.AllocDevice)))
+		b = append(b, e.AllocDevice...)
+	}
 	if s := e.Sync; s != nil {
 		b = le.AppendUint32(b, uint32(len(s.Kinds)))
 		b = le.AppendUint32(b, s.State)
@@ -868,9 +1113,9 @@ func appendListEntry(b []byte, e listEntry) []byte {
 	return b
 }
 
-// decodeListReply decodes a list reply; withSync says the request asked
-// for sync sections.
-func decodeListReply(p []byte, withSync bool) (next uint32, entries []listEntry, err error) {
+// decodeListReply decodes a list reply of protocol version v; withSync
+// says the request asked for sync sections.
+func decodeListReply(p []byte, withSync bool, v uint16) (next uint32, entries []listEntry, err error) {
 	r := rd{b: p}
 	next = r.u32()
 	count := r.u32()
@@ -879,7 +1124,7 @@ func decodeListReply(p []byte, withSync bool) (next uint32, entries []listEntry,
 	}
 	entries = make([]listEntry, 0, count)
 	for range count {
-		var e listEntry
+		e := listEntry{Version: v}
 		e.KMT = bridge.Handle(r.u32())
 		e.CreatorPID = int32(r.u32())
 		e.Refs = r.u32()
@@ -898,6 +1143,14 @@ func decodeListReply(p []byte, withSync bool) (next uint32, entries []listEntry,
 		}
 		for range nh {
 			e.Holders = append(e.Holders, Holder{PID: int32(r.u32()), UID: r.u32(), Conn: r.u32(), Refs: int(r.u32())})
+		}
+		if v != protocolVersion1 {
+			flags, n := r.u32(), r.u32()
+			if r.bad || flags&^recordFlagServiceAllocated != 0 || n > MaxNameLen {
+				return 0, nil, perr(CodeBadMessage, "list reply: bad origin section")
+			}
+			e.ServiceAllocated = flags&recordFlagServiceAllocated != 0
+			e.AllocDevice = string(r.take(int(n)))
 		}
 		if withSync {
 			s := &listSync{}

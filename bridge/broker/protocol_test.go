@@ -2,7 +2,9 @@ package broker
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -144,6 +146,172 @@ func sampleRequests() []request {
 		{header: header{Type: msgAcquireSync, ID: 16}, Handle: 12, Key: 0xfedcba9876543210, TimeoutMS: infiniteTimeoutMS},
 		{header: header{Type: msgReleaseSync, ID: 17}, Handle: makeKMT(3, 2), Key: 2, Value: 0x1122334455667788},
 		{header: header{Type: msgList, ID: 18}, Cursor: 3, ListFlags: listFlagSyncState},
+		{header: header{Type: msgAllocate, ID: 19}, Desc: bridge.Texture2D(67, 33, bridge.FormatR8G8B8A8Unorm), Device: testAllocation(0).Device, Data: []byte("allocated")},
+		{header: header{Type: msgAllocate, ID: 20}, AllocFlags: allocateFlagHostMemory, Desc: bridge.Desc{
+			Dimension: bridge.DimensionTextureCube, Width: 16, Height: 16, DepthOrArraySize: 2, MipLevels: 5, SampleCount: 1, Format: bridge.FormatBC1Unorm, MiscFlags: 0x4,
+		}},
+		{header: header{Type: msgAllocate, ID: 21}, Desc: bridge.Texture2D(256, 256, bridge.FormatB8G8R8A8Unorm), Device: testAllocation(0).Device, Kind: syncBinary, SyncCount: 2},
+		{header: header{Type: msgAllocate, ID: 22}, Desc: bridge.Desc{Dimension: bridge.DimensionBuffer, Width: 4099, Height: 1, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1},
+			Device: testAllocation(0).Device, Kind: syncTimeline, SyncCount: 1, Data: make([]byte, MaxPrivateData-allocateFixed-headerSize)},
+		// Version 1 is still served: its requests (all but ALLOCATE)
+		// decode as before.
+		{header: header{Type: msgOpenKMT, ID: 23, Version: protocolVersion1}, Handle: makeKMT(9, 3)},
+		{header: header{Type: msgCreate, ID: 24, Version: protocolVersion1}, Alloc: testAllocation(4096), SyncCount: 1, Kinds: []syncKind{syncTimeline}, Data: []byte("v1")},
+	}
+}
+
+// TestAllocateLayout pins the byte offsets of an ALLOCATE request and of
+// version 2's additions to the replies: the flags and GL section of a
+// resource record, the origin section of a list entry.
+func TestAllocateLayout(t *testing.T) {
+	q := request{header: header{Type: msgAllocate, ID: 5}, AllocFlags: allocateFlagHostMemory, Kind: syncTimeline, SyncCount: 1,
+		Desc: testAllocation(0).Desc, Device: testAllocation(0).Device, Data: []byte("xy")}
+	msg := encodeRequest(q)
+	p := msg[headerSize:]
+	if le.Uint16(msg[4:]) != 2 || le.Uint16(msg[6:]) != 12 || le.Uint16(msg[16:]) != 0 {
+		t.Errorf("allocate header: %x", msg[:headerSize])
+	}
+	if len(p) != 88+2 || allocateFixed != 88 || le.Uint32(p) != 1 || le.Uint32(p[4:]) != 2 || le.Uint32(p[8:]) != 1 || le.Uint32(p[12:]) != 2 ||
+		!bytes.Equal(p[16:56], appendDesc(nil, q.Desc)) || !bytes.Equal(p[56:72], q.Device.Driver[:]) || !bytes.Equal(p[72:88], q.Device.Device[:]) || string(p[88:]) != "xy" {
+		t.Errorf("allocate payload: %x", p)
+	}
+
+	a := testAllocation(64)
+	a.HostMemory, a.Dedicated, a.Desc.MipLevels, a.Desc.CPUAccessFlags = true, false, 3, 0
+	tex, err := a.GLTexture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout, err := bridge.LayoutOf(a.Desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl := glSection{Tex: tex, Levels: layout.LevelLayouts()}
+	if got := glSectionOf(a); !reflect.DeepEqual(got, gl) {
+		t.Errorf("glSectionOf(%+v) = %+v, want %+v", a, got, gl)
+	}
+	rr := resourceRecord{Handle: 8, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Kinds: []syncKind{syncBinary}, Alloc: a, ServiceAllocated: true, GL: gl, Data: []byte("d")}
+	rec := appendResourceRecord(nil, rr)
+	if len(rec) != 24+allocationSize+glSectionSize+3*levelLayoutSize+4+1 || glSectionSize != 48 || levelLayoutSize != 40 {
+		t.Fatalf("version-2 record of %d bytes", len(rec))
+	}
+	if le.Uint32(rec[20:]) != recordFlagServiceAllocated || !bytes.Equal(rec[24:136], appendAllocation(nil, a)) {
+		t.Errorf("version-2 record head: %x", rec[:136])
+	}
+	g := rec[136:]
+	for i, want := range []uint32{tex.Target, tex.InternalFormat, tex.Format, tex.Type} {
+		if le.Uint32(g[4*i:]) != want {
+			t.Errorf("GL section word %d = %#x, want %#x", i, le.Uint32(g[4*i:]), want)
+		}
+	}
+	for i, sw := range tex.Swizzle {
+		if g[16+i] != byte(sw) {
+			t.Errorf("GL section swizzle %d = %d, want %d", i, g[16+i], sw)
+		}
+	}
+	for i, want := range []uint32{tex.Width, tex.Height, tex.Depth, tex.Levels, tex.Samples, 3, 0} {
+		if le.Uint32(g[20+4*i:]) != want {
+			t.Errorf("GL section word at %d = %d, want %d", 20+4*i, le.Uint32(g[20+4*i:]), want)
+		}
+	}
+	for i, l := range gl.Levels {
+		b := g[glSectionSize+i*levelLayoutSize:]
+		if le.Uint64(b) != l.Offset || le.Uint64(b[8:]) != l.SubresourceSize || le.Uint32(b[16:]) != l.Width || le.Uint32(b[20:]) != l.Height ||
+			le.Uint32(b[24:]) != l.Depth || le.Uint32(b[28:]) != l.RowPitch || le.Uint32(b[32:]) != l.Rows || le.Uint32(b[36:]) != 0 {
+			t.Errorf("GL section level %d: %x, want %+v", i, b[:levelLayoutSize], l)
+		}
+	}
+	if tail := g[glSectionSize+3*levelLayoutSize:]; le.Uint32(tail) != uint32(syncBinary) || string(tail[4:]) != "d" {
+		t.Errorf("record tail after the GL section: %x", tail)
+	}
+	got, err := decodeResourceRecord(rec, protocolVersion)
+	rr.Version = protocolVersion
+	if err != nil || !reflect.DeepEqual(got, rr) {
+		t.Errorf("decodeResourceRecord(version 2) = %+v, %v\nwant %+v", got, err, rr)
+	}
+	// Version 1 has neither the flag nor the GL section.
+	rr.Version = protocolVersion1
+	v1 := appendResourceRecord(nil, rr)
+	if len(v1) != 24+allocationSize+4+1 || le.Uint32(v1[20:]) != 0 {
+		t.Errorf("version-1 record: %x", v1)
+	}
+	if got, err := decodeResourceRecord(v1, protocolVersion1); err != nil || got.ServiceAllocated || got.GL.Tex.Target != 0 || got.Alloc != a {
+		t.Errorf("decodeResourceRecord(version 1) = %+v, %v", got, err)
+	}
+	// A version-1 peer knows no record flags.
+	if _, err := decodeResourceRecord(rec[:24+allocationSize], protocolVersion1); !errors.Is(err, CodeBadMessage) {
+		t.Errorf("version-1 record with the service flag: %v", err)
+	}
+	bad := bytes.Clone(rec)
+	bad[20] |= 2
+	if _, err := decodeResourceRecord(bad, protocolVersion); !errors.Is(err, CodeBadMessage) {
+		t.Errorf("record with an unknown flag: %v", err)
+	}
+	bad = bytes.Clone(rec)
+	le.PutUint32(bad[136+44:], 1)
+	if _, err := decodeResourceRecord(bad, protocolVersion); !errors.Is(err, CodeBadMessage) {
+		t.Errorf("GL section with its reserved word set: %v", err)
+	}
+	bad = bytes.Clone(rec)
+	le.PutUint32(bad[136+40:], maxLevels+1)
+	if _, err := decodeResourceRecord(bad, protocolVersion); !errors.Is(err, CodeBadMessage) {
+		t.Errorf("GL section with %d levels: %v", maxLevels+1, err)
+	}
+
+	e := listEntry{KMT: makeKMT(2, 1), Alloc: a, Holders: []Holder{{PID: 1, UID: 2, Conn: 3, Refs: 4}}, ServiceAllocated: true, AllocDevice: "llvmpipe"}
+	b := appendListEntry(nil, e)
+	origin := b[listEntryFixed+listHolderSize:]
+	if len(b) != e.size() || len(origin) != listOriginFixed+8 || le.Uint32(origin) != 1 || le.Uint32(origin[4:]) != 8 || string(origin[8:]) != "llvmpipe" {
+		t.Errorf("list origin section: %x", origin)
+	}
+	list := append(le.AppendUint32(le.AppendUint32(nil, 0), 1), b...)
+	e.Version = protocolVersion
+	if _, got, err := decodeListReply(list, false, protocolVersion); err != nil || !reflect.DeepEqual(got[0], e) {
+		t.Errorf("decodeListReply = %+v, %v\nwant %+v", got, err, e)
+	}
+	e.Version = protocolVersion1
+	if b1 := appendListEntry(nil, e); len(b1) != listEntryFixed+listHolderSize || len(b1) != e.size() {
+		t.Errorf("version-1 list entry of %d bytes has an origin section", len(b1))
+	}
+}
+
+// TestCodesForVersion1: version 2's codes reach a version-1 peer as the
+// version-1 codes closest to them, and match the same bridge errors from
+// version 2 on.
+func TestCodesForVersion1(t *testing.T) {
+	for code, want := range map[Code]Code{
+		CodeQuota: CodeLimit, CodeNoDevice: CodeUnsupported, CodeUnsupportedFormat: CodeUnsupported,
+		CodeInvalidDesc: CodeInvalid, CodeNoSemaphore: CodeUnsupported, CodeNotFound: CodeNotFound, CodeTimeout: CodeTimeout,
+	} {
+		if got := code.forVersion(protocolVersion1); got != want {
+			t.Errorf("%v for version 1 = %v, want %v", code, got, want)
+		}
+		if got := code.forVersion(protocolVersion); got != code {
+			t.Errorf("%v for version 2 = %v", code, got)
+		}
+	}
+	for code, berr := range map[Code]error{
+		CodeQuota: bridge.ErrQuota, CodeNoDevice: bridge.ErrNoVulkan, CodeUnsupportedFormat: bridge.ErrUnsupportedFormat,
+		CodeInvalidDesc: bridge.ErrInvalidDesc, CodeNoSemaphore: bridge.ErrNoExternalSemaphore,
+	} {
+		if err := error(&Error{Op: "allocate", Code: code}); !errors.Is(err, code) || !errors.Is(err, berr) {
+			t.Errorf("%v does not match %v", code, berr)
+		}
+		if strings.HasPrefix(code.String(), "error ") {
+			t.Errorf("code %d has no name", uint32(code))
+		}
+	}
+	for _, c := range []struct {
+		err  error
+		code Code
+	}{
+		{bridge.ErrInvalidDesc, CodeInvalidDesc}, {bridge.ErrUnsupportedFormat, CodeUnsupportedFormat},
+		{bridge.ErrNoExternalSemaphore, CodeNoSemaphore}, {bridge.ErrUUIDMismatch, CodeNoDevice}, {bridge.ErrNoVulkan, CodeNoDevice},
+		{errors.New("vkAllocateMemory: VK_ERROR_OUT_OF_DEVICE_MEMORY"), CodeInternal},
+	} {
+		if got := codeOf(fmt.Errorf("vkalloc: %w", c.err)); got.Code != c.code || !strings.Contains(got.Detail, c.err.Error()) {
+			t.Errorf("codeOf(%v) = %+v, want %v", c.err, got, c.code)
+		}
 	}
 }
 
@@ -181,14 +349,15 @@ func TestSyncMessageLayouts(t *testing.T) {
 	if _, _, err := decodeAcquireReply(rep); !errors.Is(err, CodeBadMessage) {
 		t.Errorf("acquire reply with an unknown flag: %v", err)
 	}
-	rec := appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Kinds: []syncKind{syncBinary, syncTimeline}, Alloc: testAllocation(64), Data: []byte("d")})
+	// Version 1's bytes, which version-1 clients still get.
+	rec := appendResourceRecord(nil, resourceRecord{Version: protocolVersion1, Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Kinds: []syncKind{syncBinary, syncTimeline}, Alloc: testAllocation(64), Data: []byte("d")})
 	if le.Uint32(rec[12:]) != 2 || le.Uint32(rec[136:]) != 1 || le.Uint32(rec[140:]) != 2 || string(rec[144:]) != "d" {
 		t.Errorf("resource record with syncs: %x", rec[:12])
 	}
-	if got, err := decodeResourceRecord(rec); err != nil || !slices.Equal(got.Kinds, []syncKind{syncBinary, syncTimeline}) || string(got.Data) != "d" {
+	if got, err := decodeResourceRecord(rec, protocolVersion1); err != nil || !slices.Equal(got.Kinds, []syncKind{syncBinary, syncTimeline}) || string(got.Data) != "d" {
 		t.Errorf("decodeResourceRecord = %+v, %v", got, err)
 	}
-	e := listEntry{KMT: makeKMT(2, 1), Alloc: testAllocation(64), Sync: &listSync{Kinds: []syncKind{syncTimeline}, State: mutexHeld, HolderPID: 77, HolderConn: 5, Waiters: 3, LastKey: 11, LastValue: 12}}
+	e := listEntry{Version: protocolVersion1, KMT: makeKMT(2, 1), Alloc: testAllocation(64), Sync: &listSync{Kinds: []syncKind{syncTimeline}, State: mutexHeld, HolderPID: 77, HolderConn: 5, Waiters: 3, LastKey: 11, LastValue: 12}}
 	b := appendListEntry(nil, e)
 	sec := b[listEntryFixed:]
 	if len(b) != e.size() || len(sec) != 44 || le.Uint32(sec) != 1 || le.Uint32(sec[4:]) != mutexHeld || le.Uint32(sec[8:]) != 77 ||
@@ -196,10 +365,10 @@ func TestSyncMessageLayouts(t *testing.T) {
 		t.Errorf("list sync section: %x", sec)
 	}
 	list := append(le.AppendUint32(le.AppendUint32(nil, 0), 1), b...)
-	if _, got, err := decodeListReply(list, true); err != nil || !reflect.DeepEqual(got[0], e) {
+	if _, got, err := decodeListReply(list, true, protocolVersion1); err != nil || !reflect.DeepEqual(got[0], e) {
 		t.Errorf("decodeListReply = %+v, %v", got, err)
 	}
-	if _, _, err := decodeListReply(list, false); err == nil {
+	if _, _, err := decodeListReply(list, false, protocolVersion1); err == nil {
 		t.Errorf("a list with sync sections decoded as one without")
 	}
 }
@@ -211,7 +380,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: decode: %v", q.Type, err)
 		}
-		q.Version, q.PayloadLen, q.NumFDs = protocolVersion, uint32(len(msg)-headerSize), uint16(fdsFor(q.Type, q.SyncCount))
+		q.Version, q.PayloadLen, q.NumFDs = cmp.Or(q.Version, protocolVersion), uint32(len(msg)-headerSize), uint16(fdsFor(q.Type, q.SyncCount))
 		if len(got.Data) == 0 && len(q.Data) == 0 {
 			q.Data = got.Data
 		}
@@ -237,7 +406,7 @@ func TestDecodeRequestErrors(t *testing.T) {
 		want Code
 	}{
 		{"bad magic", mut(func(b []byte) []byte { b[0] ^= 1; return b }), 1, CodeBadMessage},
-		{"bad version", mut(func(b []byte) []byte { b[4] = 2; return b }), 1, CodeBadVersion},
+		{"bad version", mut(func(b []byte) []byte { b[4] = 3; return b }), 1, CodeBadVersion},
 		{"unknown type", mut(func(b []byte) []byte { b[6] = 0x77; return b }), 1, CodeUnknownType},
 		{"length mismatch", mut(func(b []byte) []byte { b[12]++; return b }), 1, CodeBadMessage},
 		{"flags", mut(func(b []byte) []byte { b[18] = 1; return b }), 1, CodeBadMessage},
@@ -286,6 +455,34 @@ func TestDecodeRequestErrors(t *testing.T) {
 	if _, err := decodeRequest(encodeRequest(request{header: header{Type: msgAcquireSync}, Handle: 4}), 1); !errors.Is(err, CodeBadFDs) {
 		t.Errorf("acquire-sync with an fd: err = %v, want CodeBadFDs", err)
 	}
+	allocate := sampleRequests()[18]
+	if allocate.Type != msgAllocate {
+		t.Fatalf("sample 18 is %v", allocate.Type)
+	}
+	amut := func(f func(b []byte)) []byte { b := encodeRequest(allocate); f(b); return b }
+	for _, c := range []struct {
+		name string
+		msg  []byte
+		nfds int
+		want Code
+	}{
+		{"allocate in version 1", amut(func(b []byte) { b[4] = 1 }), 0, CodeUnknownType},
+		{"allocate with an fd", amut(func(b []byte) { b[16] = 1 }), 1, CodeBadFDs},
+		{"allocate flag bit 1", amut(func(b []byte) { b[headerSize] = 2 }), 0, CodeBadMessage},
+		{"allocate sync count without a kind", amut(func(b []byte) { b[headerSize+8] = 1 }), 0, CodeInvalid},
+		{"allocate kind without a count", amut(func(b []byte) { b[headerSize+4] = 1 }), 0, CodeInvalid},
+		{"allocate unknown kind", amut(func(b []byte) { b[headerSize+4], b[headerSize+8] = 9, 1 }), 0, CodeInvalid},
+		{"allocate 3 binary", amut(func(b []byte) { b[headerSize+4], b[headerSize+8] = 1, 3 }), 0, CodeInvalid},
+		{"allocate 2 timeline", amut(func(b []byte) { b[headerSize+4], b[headerSize+8] = 2, 2 }), 0, CodeInvalid},
+		{"allocate host memory with a semaphore", amut(func(b []byte) { b[headerSize], b[headerSize+4], b[headerSize+8] = 1, 2, 1 }), 0, CodeInvalid},
+		{"allocate data length lies", amut(func(b []byte) { b[headerSize+12]++ }), 0, CodeBadMessage},
+		{"allocate data too large", amut(func(b []byte) { le.PutUint32(b[headerSize+12:], MaxPrivateData+1) }), 0, CodeTooLarge},
+		{"allocate truncated", func() []byte { b := encodeRequest(allocate)[:headerSize+40]; le.PutUint32(b[12:], 40); return b }(), 0, CodeBadMessage},
+	} {
+		if _, err := decodeRequest(c.msg, c.nfds); !errors.Is(err, c.want) {
+			t.Errorf("%s: err = %v, want %v", c.name, err, c.want)
+		}
+	}
 	share := encodeRequest(request{header: header{Type: msgShare}, Handle: 4, Access: bridge.AccessRead, Name: "x"})
 	le.PutUint32(share[headerSize+8:], MaxNameLen+1)
 	if _, err := decodeRequest(share, 0); !errors.Is(err, CodeBadName) {
@@ -330,7 +527,7 @@ func FuzzDecodeReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p []byte, isList bool) {
 		if isList {
 			for _, withSync := range []bool{false, true} {
-				_, entries, err := decodeListReply(p, withSync)
+				_, entries, err := decodeListReply(p, withSync, protocolVersion)
 				if err == nil {
 					again := le.AppendUint32(le.AppendUint32(nil, le.Uint32(p)), uint32(len(entries)))
 					for _, e := range entries {
@@ -348,9 +545,14 @@ func FuzzDecodeReply(f *testing.F) {
 			}
 			return
 		}
-		if rec, err := decodeResourceRecord(p); err == nil {
-			if len(rec.Data) > MaxPrivateData || len(rec.Kinds) > MaxSyncObjects {
-				t.Fatalf("accepted %d bytes of private data, %d sync objects", len(rec.Data), len(rec.Kinds))
+		for _, v := range []uint16{protocolVersion1, protocolVersion} {
+			if rec, err := decodeResourceRecord(p, v); err == nil {
+				if len(rec.Data) > MaxPrivateData || len(rec.Kinds) > MaxSyncObjects || len(rec.GL.Levels) > maxLevels {
+					t.Fatalf("accepted %d bytes of private data, %d sync objects, %d levels", len(rec.Data), len(rec.Kinds), len(rec.GL.Levels))
+				}
+				if again := appendResourceRecord(nil, rec); !bytes.Equal(again, p) {
+					t.Fatalf("version-%d record re-encodes differently\n in  %x\n out %x", v, p, again)
+				}
 			}
 		}
 		if v, ab, err := decodeAcquireReply(p); err == nil {
@@ -376,11 +578,24 @@ func replySeeds() []replySeed {
 		Names: []string{"a"}, Holders: []Holder{{PID: 42, UID: 1000, Conn: 1, Refs: 2}},
 		Sync: &listSync{Kinds: []syncKind{syncTimeline, syncBinary}, State: mutexHeld, HolderPID: 42, HolderConn: 1, Waiters: 2, LastKey: 1, LastValue: 7}})
 	syncList = appendListEntry(syncList, listEntry{KMT: makeKMT(3, 1), Alloc: testAllocation(64), Sync: &listSync{State: mutexAbandoned, LastKey: 5}})
+	hostAlloc := bridge.Allocation{Desc: bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 37, Height: 20, DepthOrArraySize: 3, MipLevels: 4, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm}, HostMemory: true}
+	if l, err := bridge.LayoutOf(hostAlloc.Desc); err == nil {
+		hostAlloc.Size = l.Size
+	}
+	originList := le.AppendUint32(le.AppendUint32(nil, 0), 2)
+	originList = appendListEntry(originList, listEntry{KMT: makeKMT(4, 1), CreatorPID: 42, Refs: 1, Alloc: hostAlloc,
+		Holders: []Holder{{PID: 42, UID: 1000, Conn: 1, Refs: 1}}, ServiceAllocated: true, AllocDevice: hostMemoryDevice})
+	originList = appendListEntry(originList, listEntry{KMT: makeKMT(5, 1), Alloc: testAllocation(64), ServiceAllocated: true, AllocDevice: "llvmpipe (LLVM 15.0.6, 256 bits)"})
 	return []replySeed{
 		{"resource-record", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Alloc: testAllocation(64), Data: []byte("blob")}), false},
 		{"list-two-entries", list, true},
 		{"resource-record-syncs", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Kinds: []syncKind{syncTimeline, syncBinary}, Alloc: testAllocation(64), Data: []byte("blob")}), false},
 		{"list-sync-state", syncList, true},
 		{"acquire-reply-abandoned", appendAcquireReply(nil, 0x1234, true), false},
+		{"resource-record-gl-host", appendResourceRecord(nil, resourceRecord{Handle: makeKMT(4, 1), KMT: makeKMT(4, 1), Access: bridge.AccessReadWrite,
+			Alloc: hostAlloc, ServiceAllocated: true, GL: glSectionOf(hostAlloc), Data: []byte("host")}), false},
+		{"resource-record-gl-syncs", appendResourceRecord(nil, resourceRecord{Handle: 8, KMT: makeKMT(5, 2), Access: bridge.AccessRead,
+			Kinds: []syncKind{syncTimeline}, Alloc: testAllocation(64), ServiceAllocated: true, GL: glSectionOf(testAllocation(64))}), false},
+		{"list-origin", originList, true},
 	}
 }

@@ -1,0 +1,221 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/testenv"
+)
+
+// childBroker serves a broker on the socket path GLB_SOCK and says READY;
+// it serves until killed. A broker of its own process is what the
+// cross-process allocation test counts the fds of.
+func childBroker(*bufio.Scanner) error {
+	l, err := Listen(os.Getenv("GLB_SOCK"))
+	if err != nil {
+		return err
+	}
+	b := &Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	fmt.Println("READY")
+	return b.Serve(context.Background(), l)
+}
+
+// childAllocator has the broker allocate GLB_N textures of its own on the
+// device GLB_DEVICE (the driver and device UUIDs in hex), and GLB_N host
+// memory textures, says READY, and holds them (and their fds) until
+// killed.
+func childAllocator(c *Client, in *bufio.Scanner) error {
+	id, err := parseDeviceID(os.Getenv("GLB_DEVICE"))
+	if err != nil {
+		return err
+	}
+	n := int(envU64("GLB_N"))
+	for i := range n {
+		desc := bridge.Texture2D(uint32(16+i), 16, bridge.FormatR8G8B8A8Unorm)
+		for _, host := range []bool{false, true} {
+			if _, err := c.Allocate(AllocateRequest{Desc: desc, Device: id, HostMemory: host, Data: []byte("child")}); err != nil {
+				return err
+			}
+		}
+	}
+	fmt.Println("READY")
+	for in.Scan() {
+	}
+	return nil
+}
+
+func formatDeviceID(id bridge.DeviceID) string {
+	return hex.EncodeToString(id.Driver[:]) + ":" + hex.EncodeToString(id.Device[:])
+}
+
+func parseDeviceID(s string) (bridge.DeviceID, error) {
+	var id bridge.DeviceID
+	drv, dev, _ := strings.Cut(s, ":")
+	for _, p := range []struct {
+		s string
+		u *bridge.UUID
+	}{{drv, &id.Driver}, {dev, &id.Device}} {
+		b, err := hex.DecodeString(p.s)
+		if err != nil || len(b) != len(p.u) {
+			return id, fmt.Errorf("bad device id %q", s)
+		}
+		copy(p.u[:], b)
+	}
+	return id, nil
+}
+
+// brokerFDs is the number of fds the broker process pid holds.
+func brokerFDs(t testing.TB, pid int) int {
+	t.Helper()
+	n, err := testenv.CountFDs(pid)
+	if err != nil {
+		t.Fatalf("counting the broker's fds: %v", err)
+	}
+	return n
+}
+
+// waitBrokerFDs waits until the broker process pid holds want fds again,
+// and shows what it holds if that does not happen.
+func waitBrokerFDs(t testing.TB, pid, want int, what string) {
+	t.Helper()
+	n := 0
+	for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
+		if n = brokerFDs(t, pid); n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		l, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		t.Logf("broker fd %s -> %s", e.Name(), l)
+	}
+	t.Fatalf("%s: the broker holds %d fds, want %d", what, n, want)
+}
+
+// TestCrossProcessAllocate runs the broker in a process of its own, and
+// in another a client that has it allocate Vulkan textures and host
+// memory and is then killed (kill -9): the broker frees everything the
+// client had it allocate, and is left with exactly the fds it had before
+// the client came. Then 200 allocate/free cycles from this process leave
+// the broker's fds and list as they were, and no fd of them open here.
+func TestCrossProcessAllocate(t *testing.T) {
+	td := vulkanDevice(t)
+	dir, err := os.MkdirTemp("", "glb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "broker.sock")
+	brokerChild := testenv.StartChild(t, "broker", "GLB_SOCK="+path)
+	brokerChild.ExpectNext(t, "READY", patience)
+	bpid := brokerChild.Cmd.Process.Pid
+	c := dial(t, path)
+
+	texture := AllocateRequest{Desc: bridge.Texture2D(64, 64, bridge.FormatR8G8B8A8Unorm), Device: td.id}
+	kinds := []AllocateRequest{texture, {Desc: texture.Desc, HostMemory: true}}
+	if td.caps.TimelineSemaphoreFD {
+		kinds = append(kinds, AllocateRequest{Desc: texture.Desc, Device: td.id, Sync: TimelineSync})
+	}
+	if td.caps.ExternalSemaphoreFD {
+		kinds = append(kinds, AllocateRequest{Desc: texture.Desc, Device: td.id, Sync: BinarySync})
+	}
+	// The broker opens its helper device on the first allocation and keeps
+	// it: allocate once of each kind first, so that the baseline counts
+	// the device's fds.
+	for _, req := range kinds {
+		r := mustAllocate(t, c, req)
+		closeResource(r)
+		closeRefs(t, "warm-up: ", ref{c, r.KMT})
+	}
+	if l := mustList(t, c); len(l) != 0 {
+		t.Fatalf("List after the warm-up = %+v", l)
+	}
+	// The round trip above came after the broker closed the dups of its
+	// last reply: nothing is in flight.
+	base := brokerFDs(t, bpid)
+
+	const n = 8
+	client := testenv.StartChild(t, "allocator", "GLB_SOCK="+path, "GLB_DEVICE="+formatDeviceID(td.id), fmt.Sprintf("GLB_N=%d", n))
+	client.ExpectNext(t, "READY", patience)
+	cpid := int32(client.Cmd.Process.Pid)
+	l := mustList(t, c)
+	onDevice, inHost := 0, 0
+	for _, e := range l {
+		if e.CreatorPID != cpid || !e.CreatorConnected || e.Refs != 1 || e.DataLen != len("child") {
+			t.Fatalf("List entry %+v, want one the client (pid %d) allocated and holds", e, cpid)
+		}
+		switch e.AllocatedOn {
+		case td.caps.DeviceName:
+			onDevice++
+		case hostMemoryDevice:
+			inHost++
+		}
+	}
+	if onDevice != n || inHost != n {
+		t.Fatalf("List has %d resources, %d on %q, %d in host memory; want %d of each", len(l), onDevice, td.caps.DeviceName, inHost, n)
+	}
+	if got := brokerFDs(t, bpid); got < base+2*n+1 {
+		t.Fatalf("holding %d resources for the client, the broker has %d fds, %d before", 2*n, got, base)
+	}
+
+	client.Kill()
+	waitFor(t, "the broker to free the killed client's allocations", func() bool { return len(mustList(t, c)) == 0 })
+	waitBrokerFDs(t, bpid, base, "after the allocating client was killed")
+
+	// 200 allocate/free cycles leave the broker as they found it, and
+	// nothing open here: each fd a reply brought is closed once closed.
+	for i := range 200 {
+		r := mustAllocate(t, c, kinds[i%len(kinds)])
+		links := map[int]string{}
+		for _, fd := range append([]int{r.FD}, syncFDsOf(r)...) {
+			l, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+			if err != nil {
+				t.Fatalf("cycle %d: fd %d of the reply: %v", i, fd, err)
+			}
+			links[fd] = l
+		}
+		// Memory that is a file of its own (lavapipe's and host memory):
+		// after the close, no fd of this process refers to it, although
+		// the broker still holds it.
+		f, own := memfdFile(t, r.FD)
+		closeResource(r)
+		for fd, was := range links {
+			// Closed; or, if something else of this process opened a
+			// file since and got the number, not the same file.
+			if l, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd)); testenv.FDOpen(fd) && err == nil && l == was {
+				t.Fatalf("cycle %d: fd %d (%s) still open after its close", i, fd, l)
+			}
+		}
+		if own && openCount(t, f) != 0 {
+			t.Fatalf("cycle %d: the memory is still open in this process", i)
+		}
+		closeRefs(t, fmt.Sprintf("cycle %d: ", i), ref{c, r.KMT})
+	}
+	if l := mustList(t, c); len(l) != 0 {
+		t.Fatalf("List after the cycles = %+v", l)
+	}
+	waitBrokerFDs(t, bpid, base, "after 200 allocate/free cycles")
+}
+
+// syncFDsOf returns the semaphore fds of r.
+func syncFDsOf(r Resource) []int {
+	var fds []int
+	for _, s := range r.Syncs {
+		fds = append(fds, s.FD)
+	}
+	return fds
+}
