@@ -247,3 +247,27 @@ func TestTextureOnClosedMemory(t *testing.T) {
 		}
 	})
 }
+
+// TestCStringIs: the extension check compares GL's strings in place,
+// whole, and never past their NUL.
+func TestCStringIs(t *testing.T) {
+	b := []byte("GL_EXT_memory_object_fd\x00GL_EXT_memory_object\x00")
+	for _, tc := range []struct {
+		at   int
+		s    string
+		want bool
+	}{
+		{0, "GL_EXT_memory_object_fd", true},
+		{0, "GL_EXT_memory_object", false},
+		{24, "GL_EXT_memory_object", true},
+		{24, "GL_EXT_memory_object_fd", false},
+		{24, "", false},
+	} {
+		if got := cStringIs(&b[tc.at], tc.s); got != tc.want {
+			t.Errorf("cStringIs(%q, %q) = %v", b[tc.at:], tc.s, got)
+		}
+	}
+	if cStringIs(nil, "x") {
+		t.Error("cStringIs(nil) = true")
+	}
+}
