@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -218,4 +219,65 @@ func syncFDsOf(r Resource) []int {
 		fds = append(fds, s.FD)
 	}
 	return fds
+}
+
+// mapsVulkan reports whether process pid has the Vulkan loader mapped.
+func mapsVulkan(t testing.TB, pid int) bool {
+	t.Helper()
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(maps), "libvulkan")
+}
+
+// TestBrokerLoadsVulkanLazily: a broker process nobody asks to allocate
+// Vulkan memory never loads Vulkan, however much else it serves (a
+// client's CREATE, opens, host memory it allocates); the first device
+// ALLOCATE loads it. And a broker on a machine without a Vulkan driver
+// (VK_DRIVER_FILES naming none) serves everything else, answering a
+// device ALLOCATE with CodeNoDevice (bridge.ErrNoVulkan) each time.
+func TestBrokerLoadsVulkanLazily(t *testing.T) {
+	td := vulkanDevice(t)
+	desc := bridge.Texture2D(16, 16, bridge.FormatR8G8B8A8Unorm)
+	start := func(env ...string) (*Client, int) {
+		path := filepath.Join(t.TempDir(), "broker.sock")
+		b := testenv.StartChild(t, "broker", append(env, "GLB_SOCK="+path)...)
+		b.ExpectNext(t, "READY", patience)
+		return dial(t, path), b.Cmd.Process.Pid
+	}
+	c, pid := start()
+	fd := memfd(t, 1024, 1)
+	kmt, err := c.Create(testAllocation(1024), fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.OpenKMT(kmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeResource(r)
+	host := mustAllocate(t, c, AllocateRequest{Desc: desc, HostMemory: true})
+	closeResource(host)
+	if mapsVulkan(t, pid) {
+		t.Fatal("the broker loaded Vulkan before any device ALLOCATE")
+	}
+	dev := mustAllocate(t, c, AllocateRequest{Desc: desc, Device: td.id})
+	closeResource(dev)
+	if !mapsVulkan(t, pid) {
+		t.Fatal("a device ALLOCATE succeeded without the broker loading Vulkan")
+	}
+
+	c, _ = start("VK_DRIVER_FILES=" + filepath.Join(t.TempDir(), "no-such-icd.json"))
+	for range 2 {
+		_, err := c.Allocate(AllocateRequest{Desc: desc, Device: td.id})
+		if !errors.Is(err, CodeNoDevice) || !errors.Is(err, bridge.ErrNoVulkan) {
+			t.Fatalf("device ALLOCATE with no Vulkan driver: %v, want CodeNoDevice", err)
+		}
+	}
+	host = mustAllocate(t, c, AllocateRequest{Desc: desc, HostMemory: true})
+	closeResource(host)
+	if l := mustList(t, c); len(l) != 1 || l[0].AllocatedOn != hostMemoryDevice {
+		t.Fatalf("a broker without Vulkan lists %+v, want the host memory", l)
+	}
 }
