@@ -16,6 +16,7 @@ package helperdev
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -385,8 +386,20 @@ func (d *Device) Handles() bridge.VulkanHandles {
 // device and instance are left as they are. It is idempotent. Every image,
 // buffer, semaphore and memory made from the device must be released
 // before.
+//
+// The destruction runs on an OS thread of its own, which ends with it:
+// NVIDIA's driver (580) leaves the thread that destroys a Vulkan device
+// without its current GL context (GL calls on it do nothing from then
+// on), and Close is often called on a GL renderer's thread.
 func (d *Device) Close() error {
-	if err := d.core.Close(); err != nil {
+	done := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread ends with the goroutine, taking
+		// whatever the driver left in its thread state with it.
+		runtime.LockOSThread()
+		done <- d.core.Close()
+	}()
+	if err := <-done; err != nil {
 		return fmt.Errorf("helperdev: %w", err)
 	}
 	return nil
