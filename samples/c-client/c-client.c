@@ -46,6 +46,10 @@
 /* ---- The broker protocol (docs/protocol.md) ---- */
 
 #define GLB_MAGIC 0x52424C47u
+/* Version 1 on purpose: a broker of version 2 still serves version-1
+ * clients with version-1 replies (docs/protocol.md, "Versions"), and this
+ * sample's test is what shows it, across processes with a real Vulkan
+ * import. A client that allocates through the broker speaks version 2. */
 #define GLB_VERSION 1
 #define GLB_HEADER_SIZE 24
 #define GLB_MAX_MESSAGE 73728
