@@ -6,7 +6,6 @@ import (
 	"github.com/go-gl/gl/v3.2-compatibility/gl"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/bridge/broker"
 	"github.com/glbridge/glbridge/headless"
 	"github.com/glbridge/glbridge/internal/glutil"
 	"github.com/glbridge/glbridge/share"
@@ -24,15 +23,7 @@ import (
 func TestGLContextSurvivesClose(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			opts := m.gl
-			if opts.Service == viaService {
-				c, err := broker.Dial(startBroker(t))
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { c.Close() })
-				opts.Service = c
-			}
+			opts := withService(t, m.gl)
 			ctx, err := headless.New(headless.Options{})
 			if err != nil {
 				t.Fatal(err)

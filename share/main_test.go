@@ -111,15 +111,7 @@ func (e *glEnv) close() {
 // through a broker started for the test.
 func testGL(t testing.TB, opts share.Options) *glEnv {
 	t.Helper()
-	if opts.Service == viaService {
-		c, err := broker.Dial(startBroker(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		opts.Service = c
-	}
-	e, err := newGL(opts)
+	e, err := newGL(withService(t, opts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +152,21 @@ var modes = []mode{
 	{"service", service(share.Options{}), share.Options{}, share.ZeroCopy, share.ZeroCopy},
 	{"service-host", service(share.WithDenyMemoryObject(share.Options{})), share.Options{}, share.CopyHost, share.CopyHost},
 	{"service-forced-copy", service(share.Options{ForceCopy: true}), share.Options{}, share.CopyHost, share.CopyHost},
+}
+
+// withService returns opts, with a client of a broker started for the
+// test in place of viaService.
+func withService(t testing.TB, opts share.Options) share.Options {
+	t.Helper()
+	if opts.Service == viaService {
+		c, err := broker.Dial(startBroker(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		opts.Service = c
+	}
+	return opts
 }
 
 // viaService marks Options whose GL allocates through the test's broker:

@@ -570,20 +570,7 @@ func svcGLWriter(in *bufio.Scanner) error {
 			}
 			fmt.Printf("DONE %s wrote %d %s %s\n", c.name, uint32(r.Handle), sync, why)
 		case "FREE":
-			if err := needArgs(cmd, args, 1); err != nil {
-				return err
-			}
-			kmt, err := parseKMT(args[0])
-			if err != nil {
-				return err
-			}
-			if _, ok := held[kmt]; !ok {
-				return fmt.Errorf("FREE of %s, which this writer does not hold", args[0])
-			}
-			if err := release(kmt); err != nil {
-				return err
-			}
-			fmt.Printf("FREED %s\n", args[0])
+			return free(cmd, args, held, release)
 		default:
 			return fmt.Errorf("unknown command %q", cmd)
 		}
@@ -943,20 +930,7 @@ func svcVulkanWriter(in *bufio.Scanner) error {
 			}
 			fmt.Printf("DONE %s wrote %d %s %s\n", sc.name, uint32(r.Handle), sync, why)
 		case "FREE":
-			if err := needArgs(cmd, args, 1); err != nil {
-				return err
-			}
-			kmt, err := parseKMT(args[0])
-			if err != nil {
-				return err
-			}
-			if _, ok := held[kmt]; !ok {
-				return fmt.Errorf("FREE of %s, which this writer does not hold", args[0])
-			}
-			if err := release(kmt); err != nil {
-				return err
-			}
-			fmt.Printf("FREED %s\n", args[0])
+			return free(cmd, args, held, release)
 		default:
 			return fmt.Errorf("unknown command %q", cmd)
 		}
@@ -1238,6 +1212,26 @@ func svcAllocator(in *bufio.Scanner) error {
 	fmt.Printf("HELD %d %s\n", len(rs), strings.Join(names, "; "))
 	for in.Scan() {
 	}
+	return nil
+}
+
+// free is a writer's FREE command: it releases the resource args[0]
+// names, which the writer must hold, and says FREED.
+func free[T any](cmd string, args []string, held map[bridge.Handle]T, release func(bridge.Handle) error) error {
+	if err := needArgs(cmd, args, 1); err != nil {
+		return err
+	}
+	kmt, err := parseKMT(args[0])
+	if err != nil {
+		return err
+	}
+	if _, ok := held[kmt]; !ok {
+		return fmt.Errorf("FREE of %s, which this writer does not hold", args[0])
+	}
+	if err := release(kmt); err != nil {
+		return err
+	}
+	fmt.Printf("FREED %s\n", args[0])
 	return nil
 }
 
