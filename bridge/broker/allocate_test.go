@@ -1228,3 +1228,15 @@ func TestAllocateLeak(t *testing.T) {
 		t.Fatalf("after the cycles: usage %+v, graveyard %d", brk.uidUsage, len(brk.graveyard))
 	}
 }
+
+// TestQuotas: Quotas says what the broker applies, defaults for zero
+// fields.
+func TestQuotas(t *testing.T) {
+	if got, want := (&Broker{}).Quotas(), (Quotas{DefaultMaxResourcesPerConn, DefaultMaxResourcesPerUID, DefaultMaxBytesPerConn, DefaultMaxBytesPerUID}); got != want {
+		t.Errorf("zero Broker's Quotas = %+v, want %+v", got, want)
+	}
+	b := &Broker{MaxResourcesPerConn: 3, MaxBytesPerUID: 5}
+	if got, want := b.Quotas(), (Quotas{3, DefaultMaxResourcesPerUID, DefaultMaxBytesPerConn, 5}); got != want {
+		t.Errorf("Quotas = %+v, want %+v", got, want)
+	}
+}

@@ -702,6 +702,23 @@ func (b *Broker) roomForResource(c *brokerConn, size uint64) error {
 	return b.checkQuota(c, size)
 }
 
+// Quotas are the quotas a Broker applies: its quota fields, with the
+// defaults in place of the zero ones.
+type Quotas struct {
+	ResourcesPerConn, ResourcesPerUID int
+	BytesPerConn, BytesPerUID         uint64
+}
+
+// Quotas returns the quotas b applies, for a log or a status line.
+func (b *Broker) Quotas() Quotas {
+	return Quotas{
+		ResourcesPerConn: limit(b.MaxResourcesPerConn, DefaultMaxResourcesPerConn),
+		ResourcesPerUID:  limit(b.MaxResourcesPerUID, DefaultMaxResourcesPerUID),
+		BytesPerConn:     limit64(b.MaxBytesPerConn, DefaultMaxBytesPerConn),
+		BytesPerUID:      limit64(b.MaxBytesPerUID, DefaultMaxBytesPerUID),
+	}
+}
+
 // checkQuota refuses c a resource of size bytes more than it and its uid
 // hold.
 func (b *Broker) checkQuota(c *brokerConn, size uint64) error {
@@ -709,14 +726,15 @@ func (b *Broker) checkQuota(c *brokerConn, size uint64) error {
 	if u == nil {
 		u = &usage{}
 	}
+	qs := b.Quotas()
 	for _, q := range [...]struct {
 		who      string
 		have     usage
 		maxRes   int
 		maxBytes uint64
 	}{
-		{"connection", c.use, limit(b.MaxResourcesPerConn, DefaultMaxResourcesPerConn), limit64(b.MaxBytesPerConn, DefaultMaxBytesPerConn)},
-		{fmt.Sprintf("uid %d", c.uid), *u, limit(b.MaxResourcesPerUID, DefaultMaxResourcesPerUID), limit64(b.MaxBytesPerUID, DefaultMaxBytesPerUID)},
+		{"connection", c.use, qs.ResourcesPerConn, qs.BytesPerConn},
+		{fmt.Sprintf("uid %d", c.uid), *u, qs.ResourcesPerUID, qs.BytesPerUID},
 	} {
 		if q.have.resources >= q.maxRes {
 			return perr(CodeQuota, "the %s holds %d resources, its quota", q.who, q.have.resources)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -117,13 +116,8 @@ func (q *quotaFlags) check() error {
 	return nil
 }
 
-// apply sets the quotas on b, 0 replaced by the default it stands for, so
-// that the log says what holds.
+// apply sets the quotas on b; 0 leaves the broker's default.
 func (q *quotaFlags) apply(b *broker.Broker) {
-	q.resPerConn = cmp.Or(q.resPerConn, broker.DefaultMaxResourcesPerConn)
-	q.resPerUID = cmp.Or(q.resPerUID, broker.DefaultMaxResourcesPerUID)
-	q.bytesPerConn = cmp.Or(q.bytesPerConn, byteSize(broker.DefaultMaxBytesPerConn))
-	q.bytesPerUID = cmp.Or(q.bytesPerUID, byteSize(broker.DefaultMaxBytesPerUID))
 	b.MaxResourcesPerConn, b.MaxResourcesPerUID = q.resPerConn, q.resPerUID
 	b.MaxBytesPerConn, b.MaxBytesPerUID = uint64(q.bytesPerConn), uint64(q.bytesPerUID)
 }
@@ -178,8 +172,10 @@ func runServe(args []string) error {
 	defer stop()
 	b := &broker.Broker{Logger: log, AllowUIDs: allow, MaxResources: *maxRes}
 	q.apply(b)
-	log.Info("quotas", "resources_per_conn", q.resPerConn, "resources_per_uid", q.resPerUID,
-		"bytes_per_conn", q.bytesPerConn.String(), "bytes_per_uid", q.bytesPerUID.String())
+	qs := b.Quotas()
+	bpc, bpu := byteSize(qs.BytesPerConn), byteSize(qs.BytesPerUID)
+	log.Info("quotas", "resources_per_conn", qs.ResourcesPerConn, "resources_per_uid", qs.ResourcesPerUID,
+		"bytes_per_conn", bpc.String(), "bytes_per_uid", bpu.String())
 	errc := make(chan error, 1)
 	go func() { errc <- b.Serve(context.Background(), l) }()
 	select {
