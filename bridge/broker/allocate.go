@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/helperdev"
@@ -29,14 +30,21 @@ type serviceDevices struct {
 	closed bool
 }
 
-// serviceDevice is one helper device, or the error that opening it gave
-// (kept, so that a client asking again for a device that is not there
-// costs a map lookup rather than a Vulkan instance).
+// serviceDevice is one helper device, or the error the last attempt to
+// open it gave, kept for retryOpenAfter: a client asking again and again
+// for a device that is not there costs a map lookup, not a Vulkan
+// instance each time, while a device that appears later (a driver
+// installed, a GPU brought up) is found without restarting the broker.
 type serviceDevice struct {
-	once sync.Once
-	dev  *helperdev.Device
-	err  error
+	mu     sync.Mutex
+	dev    *helperdev.Device
+	err    error
+	failed time.Time
 }
+
+// retryOpenAfter is how long a failed helper-device open is remembered; a
+// variable for the tests.
+var retryOpenAfter = 10 * time.Second
 
 // open returns the helper device of id, opening it on first use.
 func (s *serviceDevices) open(id bridge.DeviceID) (*helperdev.Device, error) {
@@ -54,28 +62,47 @@ func (s *serviceDevices) open(id bridge.DeviceID) (*helperdev.Device, error) {
 		s.devs[id] = d
 	}
 	s.mu.Unlock()
-	d.once.Do(func() {
+	// Opening takes a while; requests for other devices go on meanwhile,
+	// and requests for this one wait for it rather than open another.
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dev == nil && (d.err == nil || time.Since(d.failed) >= retryOpenAfter) {
+		if s.isClosed() {
+			return nil, perr(CodeInternal, "broker is shutting down")
+		}
 		d.dev, d.err = helperdev.Open(helperdev.Config{Device: id, Peer: "the client's GL", AppName: "glshare serve"})
-	})
-	if d.err != nil {
+		if d.err != nil {
+			d.failed = time.Now()
+		}
+	}
+	if d.dev == nil {
 		return nil, perr(CodeNoDevice, "%v", d.err)
 	}
 	return d.dev, nil
 }
 
-// closeAll closes the devices, once every resource allocated on them is
-// freed.
-func (s *serviceDevices) closeAll() {
+func (s *serviceDevices) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.closed
+}
+
+// closeAll closes the devices, once every resource allocated on them is
+// freed; an open in progress finishes first.
+func (s *serviceDevices) closeAll() {
+	s.mu.Lock()
 	s.closed = true
-	for _, d := range s.devs {
-		d.once.Do(func() {}) // an open in progress has finished
+	devs := s.devs
+	s.devs = nil
+	s.mu.Unlock()
+	for _, d := range devs {
+		d.mu.Lock()
 		if d.dev != nil {
 			d.dev.Close()
+			d.dev = nil
 		}
+		d.mu.Unlock()
 	}
-	s.devs = nil
 }
 
 // allocation is what ALLOCATE made, before it is registered: the record,

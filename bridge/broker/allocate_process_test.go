@@ -22,6 +22,9 @@ import (
 // it serves until killed. A broker of its own process is what the
 // cross-process allocation test counts the fds of.
 func childBroker(*bufio.Scanner) error {
+	if d, err := time.ParseDuration(os.Getenv("GLB_RETRY_OPEN")); err == nil {
+		retryOpenAfter = d
+	}
 	l, err := Listen(os.Getenv("GLB_SOCK"))
 	if err != nil {
 		return err
@@ -279,5 +282,44 @@ func TestBrokerLoadsVulkanLazily(t *testing.T) {
 	closeResource(host)
 	if l := mustList(t, c); len(l) != 1 || l[0].AllocatedOn != hostMemoryDevice {
 		t.Fatalf("a broker without Vulkan lists %+v, want the host memory", l)
+	}
+}
+
+// TestBrokerFindsLateDevice: a device that was not there when a client
+// asked for it (no Vulkan driver yet) is found by a later ALLOCATE once
+// it is, without restarting the broker; until the retry time has passed
+// the broker answers from what it remembers.
+func TestBrokerFindsLateDevice(t *testing.T) {
+	td := vulkanDevice(t)
+	// The driver this process uses, handed to the broker late: the one
+	// VK_DRIVER_FILES names (as on the NVIDIA machine), or lavapipe's.
+	icds := filepath.SplitList(os.Getenv("VK_DRIVER_FILES"))
+	if len(icds) == 0 || icds[0] == "" {
+		icds, _ = filepath.Glob("/usr/share/vulkan/icd.d/lvp_icd*.json")
+	}
+	if len(icds) == 0 {
+		t.Skip("no ICD file of this process's driver to hand the broker later")
+	}
+	icd := filepath.Join(t.TempDir(), "late-icd.json")
+	path := filepath.Join(t.TempDir(), "broker.sock")
+	b := testenv.StartChild(t, "broker", "GLB_SOCK="+path, "VK_DRIVER_FILES="+icd, "GLB_RETRY_OPEN=300ms")
+	b.ExpectNext(t, "READY", patience)
+	c := dial(t, path)
+	req := AllocateRequest{Desc: bridge.Texture2D(16, 16, bridge.FormatR8G8B8A8Unorm), Device: td.id}
+	if _, err := c.Allocate(req); !errors.Is(err, CodeNoDevice) {
+		t.Fatalf("ALLOCATE before the driver is there: %v, want CodeNoDevice", err)
+	}
+	if err := os.Symlink(icds[0], icd); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(patience); ; time.Sleep(50 * time.Millisecond) {
+		r, err := c.Allocate(req)
+		if err == nil {
+			closeResource(r)
+			break
+		}
+		if !errors.Is(err, CodeNoDevice) || time.Now().After(deadline) {
+			t.Fatalf("ALLOCATE once the driver is there: %v", err)
+		}
 	}
 }
