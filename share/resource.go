@@ -50,18 +50,18 @@ type resource struct {
 	heldVal  uint64       // host memory: the value handed on unchanged
 
 	// A resource the broker allocated (Options.Service): the connection
-	// that holds its allocation's reference, the KMT handle it holds it
-	// through, and the semaphore fds that came with it, which the
-	// resource owns.
+	// that holds its allocation's reference, and the KMT handle it holds
+	// it through.
 	svc       *broker.Client
 	svcHandle bridge.Handle
-	svcSyncs  []broker.SyncFD
 }
 
-// allocated records that the broker allocated r through c, as res says;
-// r owns res's sync fds from here (and res.FD already).
+// allocated records that the broker allocated r through c, as res says
+// (r owns res.FD already). The semaphore fds that came with it are
+// closed: the keyed mutex imports those of the open Share makes.
 func (r *resource) allocated(c *broker.Client, res broker.Resource) {
-	r.svc, r.svcHandle, r.svcSyncs = c, res.Handle, res.Syncs
+	r.svc, r.svcHandle = c, res.Handle
+	closeSyncs(res.Syncs)
 }
 
 func newGLResource(g *GL, a bridge.Allocation, fd int) *GLResource {
@@ -245,7 +245,6 @@ func (r *resource) closeShared() {
 	}
 	unix.Close(r.fd)
 	if r.svc != nil {
-		closeSyncs(r.svcSyncs)
 		// The broker frees the memory with the last reference; a
 		// broker that has gone freed it already.
 		r.svc.CloseHandle(r.svcHandle)
