@@ -87,3 +87,28 @@ demo: build
 
 clean:
 	rm -rf $(BIN)
+
+# install puts glshare (and glshare-window, which `glshare demo --window`
+# runs from glshare's own directory) in $(BINDIR) and the systemd user
+# units (dist/systemd) in $(USERUNITDIR), with @BINDIR@ replaced by the
+# installed path; DESTDIR stages it for a package. Then, as the user:
+# systemctl --user daemon-reload && systemctl --user enable --now glshare.socket
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+UNITS       := glshare.socket glshare.service
+
+.PHONY: install uninstall
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(USERUNITDIR)
+	install -m 0755 $(BIN)/glshare $(BIN)/glshare-window $(DESTDIR)$(BINDIR)/
+	for u in $(UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' dist/systemd/$$u > $(DESTDIR)$(USERUNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(USERUNITDIR)/$$u.tmp && \
+		mv $(DESTDIR)$(USERUNITDIR)/$$u.tmp $(DESTDIR)$(USERUNITDIR)/$$u || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/glshare $(DESTDIR)$(BINDIR)/glshare-window
+	rm -f $(addprefix $(DESTDIR)$(USERUNITDIR)/,$(UNITS))
