@@ -1,0 +1,537 @@
+/*
+ * glbridge.h: libglbridge, the C client of the glbridge broker.
+ *
+ * One public C99 header, usable from C++. libglbridge speaks version 2 of
+ * the broker protocol (docs/protocol.md in the glbridge repository, the
+ * byte-exact specification this library implements). It needs libc only:
+ * it never loads Vulkan or GL.
+ *
+ * Organisation of this header:
+ *   1. Status codes and glbridge_strerror
+ *   2. Records (Desc, Allocation, GL section, level layouts, resource record)
+ *   3. Connection (socket path, connect, close, last error text)
+ *   4. Requests of protocol version 2 (ALLOCATE ... RELEASE_SYNC, LIST)
+ *   5. GL helpers: reserved for a later version (through a caller-provided
+ *      proc-address function; nothing here yet)
+ *
+ * Conventions, which hold for every function below unless it says else:
+ *   - Every function returns a glbridge_status; GLBRIDGE_OK (0) is success.
+ *     Positive values are the broker's error codes (1..20), negative ones
+ *     are local errors found by the library.
+ *   - On failure no output is valid: output fds are set to -1, records are
+ *     zeroed, and nothing needs to be freed or closed.
+ *   - All fds the library makes or hands out have FD_CLOEXEC set. An fd the
+ *     library hands out belongs to the caller, who closes it. An fd the
+ *     caller passes in stays the caller's (the broker keeps its own copy).
+ *     Every fd that arrives with a reply and is not handed out (an error
+ *     reply carrying fds, a malformed reply, surplus fds) is closed.
+ *   - There is no global state: everything hangs off a glbridge_client.
+ *
+ * Threads: a glbridge_client may be used from several threads at once. It
+ * holds a mutex and serves ONE request at a time: a call sends its request
+ * and waits for the reply with the client's mutex held, so other threads'
+ * calls on the same client wait for it. In particular glbridge_acquire_sync
+ * waits (up to its timeout) while holding the client: a caller that waits
+ * for a keyed mutex with a long (or INFINITE) timeout must do so on a
+ * client of its own (a second glbridge_connect), and release the mutex
+ * through the connection (client) that holds the handle it acquired through.
+ * Note that handles are per connection (NT handles) or referenced per
+ * connection (KMT handles), so the second client opens the resource itself.
+ *
+ * A client is not usable across fork(): the child must make its own.
+ */
+#ifndef GLBRIDGE_H
+#define GLBRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(GLBRIDGE_BUILD) && defined(__GNUC__)
+#define GLBRIDGE_API __attribute__((visibility("default")))
+#else
+#define GLBRIDGE_API
+#endif
+
+/** Protocol version this library speaks. */
+#define GLBRIDGE_PROTOCOL_VERSION 2
+
+/* Limits of the protocol (docs/protocol.md, "Limits"). */
+#define GLBRIDGE_MAX_MESSAGE_SIZE 73728u   /* largest message, header included */
+#define GLBRIDGE_MAX_PRIVATE_DATA 65536u   /* largest private data blob */
+#define GLBRIDGE_MAX_FDS_PER_MESSAGE 8u
+#define GLBRIDGE_MAX_SYNC_OBJECTS 2u       /* semaphores per resource */
+#define GLBRIDGE_MAX_LEVELS 15u            /* level layouts per GL section */
+#define GLBRIDGE_MAX_NAME_LEN 255u         /* bytes of UTF-8 */
+#define GLBRIDGE_MAX_NAMES 8u              /* names per resource */
+
+/* Access rights of NT handles (DXGI's values). KMT handles grant both. */
+#define GLBRIDGE_ACCESS_READ 0x80000000u
+#define GLBRIDGE_ACCESS_WRITE 0x00000001u
+
+/* Sync kinds of semaphore fds. GLBRIDGE_SYNC_NONE only for ALLOCATE. */
+#define GLBRIDGE_SYNC_NONE 0u
+#define GLBRIDGE_SYNC_BINARY 1u
+#define GLBRIDGE_SYNC_TIMELINE 2u
+
+/* glbridge_acquire_sync's timeout that waits for ever. */
+#define GLBRIDGE_INFINITE 0xFFFFFFFFu
+
+/* Allocation flags (glbridge_allocation.flags). */
+#define GLBRIDGE_ALLOC_DEDICATED 1u   /* dedicated allocation */
+#define GLBRIDGE_ALLOC_HOST_MEMORY 2u /* fd is a sealed memfd in the host-memory layout */
+
+/* Resource record flags (glbridge_record.flags, glbridge_list_entry.origin_flags). */
+#define GLBRIDGE_RECORD_SERVICE_ALLOCATED 1u /* the broker allocated it (ALLOCATE) */
+
+/* ALLOCATE request flags (glbridge_allocate_params.flags). */
+#define GLBRIDGE_ALLOCATE_HOST_MEMORY 1u
+
+/* LIST flags. */
+#define GLBRIDGE_LIST_SYNC_STATE 1u /* fill glbridge_list_entry.sync */
+
+/* Desc dimensions. */
+#define GLBRIDGE_DIM_BUFFER 1u
+#define GLBRIDGE_DIM_TEXTURE1D 2u
+#define GLBRIDGE_DIM_TEXTURE2D 3u
+#define GLBRIDGE_DIM_TEXTURE3D 4u
+#define GLBRIDGE_DIM_TEXTURECUBE 5u
+
+/* ===================================================================== */
+/* 1. Status codes                                                        */
+/* ===================================================================== */
+
+/**
+ * glbridge_status: the result of every call.
+ *
+ * 1..20 are the broker's error codes (docs/protocol.md, "Error codes"),
+ * with the same numbers; the library also returns some of them itself
+ * when it refuses an argument the broker would refuse (a name longer than
+ * 255 bytes: GLBRIDGE_E_BAD_NAME; private data over 64 KiB:
+ * GLBRIDGE_E_TOO_LARGE). Negative values are local errors.
+ */
+typedef enum glbridge_status {
+    GLBRIDGE_OK = 0,
+    /* The broker's codes. */
+    GLBRIDGE_E_BAD_MESSAGE = 1,        /* malformed request (a library bug, or reserved bits set) */
+    GLBRIDGE_E_BAD_VERSION = 2,        /* the broker does not speak version 2 (a version-1-only broker) */
+    GLBRIDGE_E_UNKNOWN_TYPE = 3,       /* the broker does not know the request */
+    GLBRIDGE_E_TOO_LARGE = 4,          /* message or private data too large */
+    GLBRIDGE_E_BAD_FDS = 5,            /* wrong fds: a socket/directory, an unsealed or small memfd for host memory, ... */
+    GLBRIDGE_E_BAD_HANDLE = 6,         /* a value that is neither a KMT nor an NT handle */
+    GLBRIDGE_E_NOT_FOUND = 7,          /* unknown/stale handle, handle not held here, unknown name; a waiting acquire whose handle was closed */
+    GLBRIDGE_E_ACCESS_DENIED = 8,      /* more access than granted; not the creator; not the mutex holder; peer uid refused */
+    GLBRIDGE_E_NAME_TAKEN = 9,         /* the name belongs to a live resource */
+    GLBRIDGE_E_BAD_NAME = 10,          /* empty, too long, invalid UTF-8 or a forbidden character */
+    GLBRIDGE_E_LIMIT = 11,             /* a broker limit (resources, names per resource, semaphores, connections) */
+    GLBRIDGE_E_UNSUPPORTED = 12,       /* not sent in version 2 */
+    GLBRIDGE_E_INVALID = 13,           /* invalid argument: access bits, sizes, sync kinds, acquire twice */
+    GLBRIDGE_E_INTERNAL = 14,          /* the broker failed or is shutting down; retrying may succeed */
+    GLBRIDGE_E_TIMEOUT = 15,           /* acquire: the timeout passed (WAIT_TIMEOUT) */
+    GLBRIDGE_E_QUOTA = 16,             /* over a per-connection or per-uid quota */
+    GLBRIDGE_E_NO_DEVICE = 17,         /* ALLOCATE: no Vulkan device of these UUIDs (or no Vulkan) */
+    GLBRIDGE_E_UNSUPPORTED_FORMAT = 18, /* ALLOCATE: the device (or host memory) cannot make this resource */
+    GLBRIDGE_E_INVALID_DESC = 19,      /* the Desc is not valid; glbridge_last_error names the field */
+    GLBRIDGE_E_NO_SEMAPHORE = 20,      /* ALLOCATE: the device cannot export semaphores of that kind */
+    /* Local errors. */
+    GLBRIDGE_E_IO = -1,                /* a socket call failed (errno is kept in glbridge_last_error's text) */
+    GLBRIDGE_E_CLOSED = -2,            /* the broker hung up (or died); the client is unusable: close it */
+    GLBRIDGE_E_PROTOCOL = -3,          /* the broker's reply was malformed; the client is unusable: close it */
+    GLBRIDGE_E_ARGUMENT = -4,          /* a bad argument to the library (NULL pointer, count out of range) */
+    GLBRIDGE_E_NO_MEMORY = -5,         /* malloc failed */
+    GLBRIDGE_E_CONNECT = -6,           /* connect: no broker listens at the path (or the path is unusable) */
+    GLBRIDGE_E_FATAL = -7              /* the broker sent FATAL with an unknown code and hung up */
+} glbridge_status;
+
+/**
+ * glbridge_strerror: a static English description of status, never NULL
+ * (unknown values get "unknown glbridge status"). Thread-safe.
+ */
+GLBRIDGE_API const char *glbridge_strerror(glbridge_status status);
+
+/* ===================================================================== */
+/* 2. Records                                                             */
+/* ===================================================================== */
+
+/** The Desc record (40 bytes on the wire): what Direct3D records. */
+typedef struct glbridge_desc {
+    uint32_t dimension;           /* GLBRIDGE_DIM_* (0 is invalid) */
+    uint32_t width;               /* texels, or bytes for a buffer */
+    uint32_t height;
+    uint32_t depth_or_array_size; /* depth (3D), array size (1D/2D), cubes (cube) */
+    uint32_t mip_levels;          /* explicit, >= 1 */
+    uint32_t sample_count;
+    uint32_t format;              /* DXGI_FORMAT */
+    uint32_t bind_flags;          /* D3D11_BIND_* */
+    uint32_t misc_flags;          /* D3D11_RESOURCE_MISC_* */
+    uint32_t cpu_access_flags;    /* D3D11_CPU_ACCESS_* */
+} glbridge_desc;
+
+/** The Allocation record (112 bytes): the Desc and the Vulkan allocation. */
+typedef struct glbridge_allocation {
+    glbridge_desc desc;
+    uint32_t vk_format;           /* VkFormat; 0 for buffers and host memory */
+    uint32_t tiling;              /* VkImageTiling: 0 optimal, 1 linear */
+    uint32_t image_usage;         /* VkImageUsageFlags */
+    uint32_t image_flags;         /* VkImageCreateFlags */
+    uint64_t size;                /* size to import (or of the host-memory layout), > 0 */
+    uint64_t offset;              /* offset in the memory, < size */
+    uint32_t memory_type_index;
+    uint32_t flags;               /* GLBRIDGE_ALLOC_* */
+    uint8_t driver_uuid[16];
+    uint8_t device_uuid[16];
+} glbridge_allocation;
+
+/** One level layout (40 bytes): where a mip level lies in host memory. */
+typedef struct glbridge_level_layout {
+    uint64_t offset;              /* first subresource of the level */
+    uint64_t subresource_size;    /* row_pitch * rows * depth */
+    uint32_t width, height, depth;/* the level's extent (depth: 3D slices, else 1) */
+    uint32_t row_pitch;           /* bytes of a row of texels or 4x4 blocks */
+    uint32_t rows;                /* rows of a slice (texels or blocks) */
+} glbridge_level_layout;
+
+/**
+ * The GL section (48 bytes): what GL needs to view the memory as a
+ * texture. target 0: GL cannot view it as a texture (a buffer, ...), and
+ * every field up to samples is 0.
+ */
+typedef struct glbridge_gl_section {
+    uint32_t target;              /* GL texture target (GL_TEXTURE_2D 0x0DE1, ...) or 0 */
+    uint32_t internal_format;     /* sized internal format for the storage call */
+    uint32_t format;              /* glTexSubImage format; 0 for block-compressed */
+    uint32_t type;                /* glTexSubImage type; 0 for block-compressed */
+    uint8_t swizzle[4];           /* sources of SWIZZLE_R,G,B,A: 0 identity, 1..4 RGBA, 5 zero, 6 one */
+    uint32_t width, height, depth;/* the storage call's extent */
+    uint32_t levels;              /* mip levels */
+    uint32_t samples;             /* > 1 only for multisample targets */
+    uint32_t level_count;         /* level layouts in glbridge_record.levels, 0..15 */
+} glbridge_gl_section;
+
+/**
+ * A version-2 resource record, parsed (the reply of ALLOCATE, OPEN_KMT,
+ * OPEN_NAME and QUERY). data is a malloc'd copy of the private runtime
+ * data (NULL when data_len is 0), owned by the caller: release it with
+ * glbridge_record_free.
+ */
+typedef struct glbridge_record {
+    uint32_t handle;              /* the handle the reply is about (NT handle after OPEN_NAME) */
+    uint32_t kmt;                 /* the resource's KMT handle */
+    uint32_t access;              /* rights of handle (GLBRIDGE_ACCESS_*) */
+    uint32_t sync_count;          /* semaphores, 0..2 */
+    uint32_t data_len;            /* bytes at data */
+    uint32_t flags;               /* GLBRIDGE_RECORD_* */
+    glbridge_allocation alloc;
+    glbridge_gl_section gl;
+    glbridge_level_layout levels[GLBRIDGE_MAX_LEVELS]; /* gl.level_count valid; the rest zero */
+    uint32_t sync_kinds[GLBRIDGE_MAX_SYNC_OBJECTS];    /* sync_count valid, in fd order */
+    void *data;
+} glbridge_record;
+
+/** Frees rec->data and zeroes *rec. NULL is allowed. */
+GLBRIDGE_API void glbridge_record_free(glbridge_record *rec);
+
+/**
+ * The fds that come with an opened or allocated resource, all owned by the
+ * caller: memory (the memory fd, or a sealed memfd for host memory), then
+ * sync[0..record.sync_count-1] in the record's kind order. Unused entries
+ * are -1.
+ */
+typedef struct glbridge_fds {
+    int memory;
+    int sync[GLBRIDGE_MAX_SYNC_OBJECTS];
+} glbridge_fds;
+
+/** Closes every fd of *fds that is >= 0 and sets it to -1. NULL allowed. */
+GLBRIDGE_API void glbridge_fds_close(glbridge_fds *fds);
+
+/* ===================================================================== */
+/* 3. Connection                                                          */
+/* ===================================================================== */
+
+typedef struct glbridge_client glbridge_client;
+
+/**
+ * glbridge_default_socket_path writes the broker's default socket path,
+ * NUL-terminated, into buf (len bytes): $XDG_RUNTIME_DIR/glbridge/broker.sock
+ * when XDG_RUNTIME_DIR is set and not empty, else
+ * $TMPDIR/glbridge-<uid>/broker.sock with $TMPDIR defaulting to /tmp when
+ * unset or empty, cleaned as Go's filepath.Join cleans it (repeated and
+ * trailing slashes, "." and ".." elements), exactly as the Go client's
+ * broker.DefaultSocketPath. Reads the environment (getenv): do not call it
+ * while another thread changes the environment.
+ * Errors: GLBRIDGE_E_ARGUMENT (buf NULL, or len too small for the path).
+ */
+GLBRIDGE_API glbridge_status glbridge_default_socket_path(char *buf, size_t len);
+
+/**
+ * glbridge_connect connects to the broker at path (NULL: the default
+ * path, glbridge_default_socket_path) with an AF_UNIX SOCK_SEQPACKET
+ * socket (SOCK_CLOEXEC) and stores a new client at *out (NULL on failure).
+ * The client owns the socket; glbridge_client_close frees both.
+ * Errors: GLBRIDGE_E_ARGUMENT (out NULL, path longer than sun_path),
+ * GLBRIDGE_E_CONNECT (nothing listens there: ENOENT, ECONNREFUSED, ...),
+ * GLBRIDGE_E_IO (socket() failed), GLBRIDGE_E_NO_MEMORY.
+ */
+GLBRIDGE_API glbridge_status glbridge_connect(const char *path, glbridge_client **out);
+
+/**
+ * glbridge_client_close closes the connection and frees the client. The
+ * broker then releases every reference the connection held (its handles
+ * become invalid) and abandons every keyed mutex it held. fds the caller
+ * received stay valid. No call on the client may be running or follow.
+ * NULL is allowed.
+ */
+GLBRIDGE_API void glbridge_client_close(glbridge_client *client);
+
+/**
+ * glbridge_last_error copies, NUL-terminated and truncated to len, the
+ * diagnostic text of the client's most recent failed call (the broker's
+ * error text, or the library's description of a local error) into buf;
+ * an empty string when none failed yet. With several threads it is the
+ * text of whichever call failed last. Returns GLBRIDGE_E_ARGUMENT when
+ * client or buf is NULL or len is 0.
+ */
+GLBRIDGE_API glbridge_status glbridge_last_error(glbridge_client *client, char *buf, size_t len);
+
+/**
+ * glbridge_broker_uid stores the uid of the broker's process (SO_PEERCRED
+ * of the socket) at *uid, so a caller can check that the broker is who it
+ * expects. Errors: GLBRIDGE_E_ARGUMENT, GLBRIDGE_E_IO.
+ */
+GLBRIDGE_API glbridge_status glbridge_broker_uid(glbridge_client *client, uint32_t *uid);
+
+/* ===================================================================== */
+/* 4. Requests                                                            */
+/* ===================================================================== */
+
+/*
+ * Errors every request may return besides those listed with it:
+ * GLBRIDGE_E_ARGUMENT (a NULL client or output pointer), GLBRIDGE_E_IO,
+ * GLBRIDGE_E_CLOSED (the broker hung up: every later call on the client
+ * returns GLBRIDGE_E_CLOSED too), GLBRIDGE_E_PROTOCOL (a malformed reply;
+ * the client is unusable afterwards), GLBRIDGE_E_NO_MEMORY,
+ * GLBRIDGE_E_INTERNAL and GLBRIDGE_E_BAD_MESSAGE from the broker, and the
+ * code of a FATAL message (the client is then closed by the broker).
+ * Handle arguments may get GLBRIDGE_E_BAD_HANDLE (not a handle's shape) and
+ * GLBRIDGE_E_NOT_FOUND (unknown, stale, or not held by this connection).
+ */
+
+/** ALLOCATE's parameters. Zero-initialise and fill in. */
+typedef struct glbridge_allocate_params {
+    uint32_t flags;               /* GLBRIDGE_ALLOCATE_HOST_MEMORY, or 0 for Vulkan memory */
+    uint32_t sync_kind;           /* GLBRIDGE_SYNC_NONE/_BINARY/_TIMELINE */
+    uint32_t sync_count;          /* 0 with NONE; 1 or 2 BINARY; 1 TIMELINE; 0 for host memory */
+    glbridge_desc desc;
+    uint8_t driver_uuid[16];      /* the GPU to allocate on (zeros for host memory) */
+    uint8_t device_uuid[16];
+    const void *data;             /* private runtime data, data_len bytes (NULL if 0) */
+    uint32_t data_len;            /* <= 65536 */
+} glbridge_allocate_params;
+
+/**
+ * glbridge_allocate (ALLOCATE): the broker allocates a resource — Vulkan
+ * memory on its device of the given UUIDs, or host memory — and registers
+ * it as this connection's (its creator), holding one reference through
+ * rec->kmt (release with glbridge_close). On success *rec is the record
+ * (free rec->data with glbridge_record_free) and *fds the new fds:
+ * memory, then sync_count semaphores, owned by the caller.
+ * Errors: GLBRIDGE_E_INVALID (sync kind/count pair), GLBRIDGE_E_TOO_LARGE
+ * (data_len > 65536, found locally), GLBRIDGE_E_INVALID_DESC,
+ * GLBRIDGE_E_UNSUPPORTED_FORMAT, GLBRIDGE_E_LIMIT, GLBRIDGE_E_QUOTA,
+ * GLBRIDGE_E_NO_DEVICE, GLBRIDGE_E_NO_SEMAPHORE, GLBRIDGE_E_INTERNAL,
+ * GLBRIDGE_E_UNKNOWN_TYPE or GLBRIDGE_E_BAD_VERSION (an older broker).
+ * Nothing is allocated when it fails.
+ */
+GLBRIDGE_API glbridge_status glbridge_allocate(glbridge_client *client,
+                                               const glbridge_allocate_params *params,
+                                               glbridge_record *rec, glbridge_fds *fds);
+
+/**
+ * glbridge_create (CREATE): registers the caller's own memory fd with its
+ * Allocation record, sync_count (0..2) semaphore fds with their kinds
+ * (sync_kinds[i] GLBRIDGE_SYNC_BINARY or _TIMELINE for sync_fds[i]) and
+ * data_len bytes of private data. The broker keeps copies of the fds: the
+ * caller still owns memory_fd and sync_fds and may close them at once. The
+ * connection becomes the creator and holds one reference through *kmt.
+ * With GLBRIDGE_ALLOC_HOST_MEMORY in alloc->flags memory_fd must be a memfd
+ * sealed with F_SEAL_SHRINK and F_SEAL_GROW of at least alloc->size bytes.
+ * Errors: GLBRIDGE_E_ARGUMENT (sync_count > 2, a NULL array with a count,
+ * memory_fd < 0), GLBRIDGE_E_TOO_LARGE, GLBRIDGE_E_BAD_FDS,
+ * GLBRIDGE_E_INVALID (size 0, offset >= size, unknown flags or sync kind),
+ * GLBRIDGE_E_INVALID_DESC, GLBRIDGE_E_LIMIT, GLBRIDGE_E_QUOTA.
+ */
+GLBRIDGE_API glbridge_status glbridge_create(glbridge_client *client, int memory_fd,
+                                             const glbridge_allocation *alloc,
+                                             uint32_t sync_count, const uint32_t *sync_kinds,
+                                             const int *sync_fds, const void *data,
+                                             uint32_t data_len, uint32_t *kmt);
+
+/**
+ * glbridge_share (SHARE): makes a new NT handle of this connection for
+ * handle (a KMT handle it holds or one of its NT handles) with access
+ * (GLBRIDGE_ACCESS_* bits, no more than handle grants) and, when name is
+ * not NULL, names it: any connection may then glbridge_open_name it with at
+ * most access. name is NUL-terminated UTF-8, 1..255 bytes. *nt receives
+ * the new handle (a reference: glbridge_close it), *granted (may be NULL)
+ * its access.
+ * Errors: GLBRIDGE_E_INVALID (access 0 or unknown bits),
+ * GLBRIDGE_E_ACCESS_DENIED (more than handle grants), GLBRIDGE_E_BAD_NAME
+ * (empty, over 255 bytes — found locally — or a forbidden character),
+ * GLBRIDGE_E_NAME_TAKEN, GLBRIDGE_E_LIMIT (8 names per resource).
+ */
+GLBRIDGE_API glbridge_status glbridge_share(glbridge_client *client, uint32_t handle,
+                                            uint32_t access, const char *name,
+                                            uint32_t *nt, uint32_t *granted);
+
+/**
+ * glbridge_open_kmt (OPEN_KMT): opens a live KMT handle (any connection's).
+ * The connection holds one more reference through kmt (each open needs
+ * its own glbridge_close(kmt)). *rec: record with handle = kmt and access
+ * read|write; *fds: new fds, memory then semaphores, owned by the caller.
+ * Errors: GLBRIDGE_E_BAD_HANDLE, GLBRIDGE_E_NOT_FOUND, GLBRIDGE_E_LIMIT.
+ */
+GLBRIDGE_API glbridge_status glbridge_open_kmt(glbridge_client *client, uint32_t kmt,
+                                               glbridge_record *rec, glbridge_fds *fds);
+
+/**
+ * glbridge_open_name (OPEN_NAME): opens a named resource with access.
+ * rec->handle is a new NT handle of this connection (glbridge_close it);
+ * *fds as for glbridge_open_kmt.
+ * Errors: GLBRIDGE_E_BAD_NAME, GLBRIDGE_E_NOT_FOUND (no such name),
+ * GLBRIDGE_E_ACCESS_DENIED (more than the name was shared with),
+ * GLBRIDGE_E_INVALID (access 0 or unknown bits), GLBRIDGE_E_LIMIT.
+ */
+GLBRIDGE_API glbridge_status glbridge_open_name(glbridge_client *client, const char *name,
+                                                uint32_t access, glbridge_record *rec,
+                                                glbridge_fds *fds);
+
+/**
+ * glbridge_query (QUERY): the record of handle (any live KMT handle, or an
+ * NT handle of this connection), without fds and without taking a
+ * reference. Errors: GLBRIDGE_E_BAD_HANDLE, GLBRIDGE_E_NOT_FOUND.
+ */
+GLBRIDGE_API glbridge_status glbridge_query(glbridge_client *client, uint32_t handle,
+                                            glbridge_record *rec);
+
+/**
+ * glbridge_update_data (UPDATE_DATA): replaces the private data; only the
+ * creator connection may. data may be NULL when data_len is 0.
+ * Errors: GLBRIDGE_E_ACCESS_DENIED (not the creator), GLBRIDGE_E_TOO_LARGE.
+ */
+GLBRIDGE_API glbridge_status glbridge_update_data(glbridge_client *client, uint32_t handle,
+                                                  const void *data, uint32_t data_len);
+
+/**
+ * glbridge_close (CLOSE): releases one reference: an NT handle is closed,
+ * a KMT handle releases one of this connection's creates/opens through it.
+ * fds already received stay valid. (Named glbridge_close, not to be
+ * confused with glbridge_client_close, which ends the connection.)
+ */
+GLBRIDGE_API glbridge_status glbridge_close(glbridge_client *client, uint32_t handle);
+
+/** A holder of references, in a LIST entry. */
+typedef struct glbridge_holder {
+    uint32_t pid, uid, conn_id, refs;
+} glbridge_holder;
+
+/** The sync section of a LIST entry (with GLBRIDGE_LIST_SYNC_STATE). */
+typedef struct glbridge_sync_state {
+    uint32_t sync_count;
+    uint32_t mutex_state;         /* 0 free, 1 held, 2 abandoned */
+    int32_t holder_pid;           /* 0 unless held */
+    uint32_t holder_conn;         /* 0 unless held */
+    uint32_t waiters;
+    uint64_t last_key;
+    uint64_t last_value;
+    uint32_t sync_kinds[GLBRIDGE_MAX_SYNC_OBJECTS];
+} glbridge_sync_state;
+
+/** One LIST entry. Strings are NUL-terminated (names cannot hold NUL). */
+typedef struct glbridge_list_entry {
+    uint32_t kmt;
+    int32_t creator_pid;
+    uint32_t refs;                /* all connections */
+    uint32_t data_len;
+    uint32_t flags;               /* bit 0: the creator's connection is open */
+    glbridge_allocation alloc;
+    uint32_t name_count;          /* 0..8 */
+    char *names[GLBRIDGE_MAX_NAMES]; /* name_count valid */
+    uint32_t holder_count;
+    glbridge_holder *holders;     /* holder_count entries (NULL if 0) */
+    uint32_t origin_flags;        /* GLBRIDGE_RECORD_SERVICE_ALLOCATED */
+    char device_name[256];        /* Vulkan device, "host memory", or "" */
+    int has_sync;                 /* 1 when sync is filled in */
+    glbridge_sync_state sync;
+} glbridge_list_entry;
+
+/**
+ * glbridge_list (LIST): every live resource, all pages (each page is a
+ * consistent snapshot, the whole listing is not). flags: 0 or
+ * GLBRIDGE_LIST_SYNC_STATE. *entries receives a malloc'd array of *count
+ * entries (NULL when 0), owned by the caller: free it with
+ * glbridge_list_free. Errors: GLBRIDGE_E_ARGUMENT (unknown flags).
+ */
+GLBRIDGE_API glbridge_status glbridge_list(glbridge_client *client, uint32_t flags,
+                                           glbridge_list_entry **entries, size_t *count);
+
+/** Frees what glbridge_list returned. NULL is allowed. */
+GLBRIDGE_API void glbridge_list_free(glbridge_list_entry *entries, size_t count);
+
+/**
+ * glbridge_attach_sync (ATTACH_SYNC): adds semaphore fd of kind
+ * (GLBRIDGE_SYNC_BINARY/_TIMELINE) to a resource this connection created.
+ * The caller keeps fd (the broker keeps a copy). *sync_count (may be NULL)
+ * receives the resource's new semaphore count.
+ * Errors: GLBRIDGE_E_ACCESS_DENIED (not the creator), GLBRIDGE_E_LIMIT
+ * (already 2), GLBRIDGE_E_INVALID (kind), GLBRIDGE_E_BAD_FDS (a socket or
+ * directory), GLBRIDGE_E_ARGUMENT (fd < 0).
+ */
+GLBRIDGE_API glbridge_status glbridge_attach_sync(glbridge_client *client, uint32_t handle,
+                                                  uint32_t kind, int fd, uint32_t *sync_count);
+
+/**
+ * glbridge_acquire_sync (ACQUIRE_SYNC, IDXGIKeyedMutex::AcquireSync):
+ * acquires the resource's keyed mutex through handle (a KMT handle this
+ * connection holds or one of its NT handles) when it was released with key
+ * (or is abandoned), waiting up to timeout_ms (0: only try;
+ * GLBRIDGE_INFINITE: for ever). The wait holds the client (see "Threads"
+ * at the top): wait on a client of its own. On success *value (may be
+ * NULL) is the value of the last release, which the caller's GPU work
+ * waits for, and *abandoned (may be NULL) is 1 when the previous holder
+ * went without releasing (WAIT_ABANDONED: the contents may be half
+ * written), else 0.
+ * Errors: GLBRIDGE_E_TIMEOUT (not acquired), GLBRIDGE_E_INVALID (already
+ * held or waited for through handle), GLBRIDGE_E_NOT_FOUND (also when the
+ * handle is closed while waiting).
+ */
+GLBRIDGE_API glbridge_status glbridge_acquire_sync(glbridge_client *client, uint32_t handle,
+                                                   uint64_t key, uint32_t timeout_ms,
+                                                   uint64_t *value, int *abandoned);
+
+/**
+ * glbridge_release_sync (RELEASE_SYNC): releases the keyed mutex acquired
+ * through handle, to key, reporting value to the next acquirer.
+ * Errors: GLBRIDGE_E_ACCESS_DENIED (not the holder through this handle).
+ */
+GLBRIDGE_API glbridge_status glbridge_release_sync(glbridge_client *client, uint32_t handle,
+                                                   uint64_t key, uint64_t value);
+
+/* ===================================================================== */
+/* 5. GL helpers (reserved)                                               */
+/* ===================================================================== */
+/*
+ * A later version adds helpers that import a record's memory into GL
+ * (GL_EXT_memory_object_fd) or upload host memory, through a
+ * caller-provided proc-address function (eglGetProcAddress,
+ * glXGetProcAddress, ...), so that libglbridge itself never links GL.
+ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GLBRIDGE_H */

@@ -1,0 +1,130 @@
+/* Records: Desc, Allocation, GL section, level layouts, resource record. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void glb_parse_desc(const unsigned char *p, glbridge_desc *d)
+{
+    d->dimension = glb_get32(p + 0);
+    d->width = glb_get32(p + 4);
+    d->height = glb_get32(p + 8);
+    d->depth_or_array_size = glb_get32(p + 12);
+    d->mip_levels = glb_get32(p + 16);
+    d->sample_count = glb_get32(p + 20);
+    d->format = glb_get32(p + 24);
+    d->bind_flags = glb_get32(p + 28);
+    d->misc_flags = glb_get32(p + 32);
+    d->cpu_access_flags = glb_get32(p + 36);
+}
+
+void glb_put_desc(unsigned char *p, const glbridge_desc *d)
+{
+    glb_put32(p + 0, d->dimension);
+    glb_put32(p + 4, d->width);
+    glb_put32(p + 8, d->height);
+    glb_put32(p + 12, d->depth_or_array_size);
+    glb_put32(p + 16, d->mip_levels);
+    glb_put32(p + 20, d->sample_count);
+    glb_put32(p + 24, d->format);
+    glb_put32(p + 28, d->bind_flags);
+    glb_put32(p + 32, d->misc_flags);
+    glb_put32(p + 36, d->cpu_access_flags);
+}
+
+void glb_parse_allocation(const unsigned char *p, glbridge_allocation *a)
+{
+    glb_parse_desc(p, &a->desc);
+    a->vk_format = glb_get32(p + 40);
+    a->tiling = glb_get32(p + 44);
+    a->image_usage = glb_get32(p + 48);
+    a->image_flags = glb_get32(p + 52);
+    a->size = glb_get64(p + 56);
+    a->offset = glb_get64(p + 64);
+    a->memory_type_index = glb_get32(p + 72);
+    a->flags = glb_get32(p + 76);
+    memcpy(a->driver_uuid, p + 80, 16);
+    memcpy(a->device_uuid, p + 96, 16);
+}
+
+void glb_put_allocation(unsigned char *p, const glbridge_allocation *a)
+{
+    glb_put_desc(p, &a->desc);
+    glb_put32(p + 40, a->vk_format);
+    glb_put32(p + 44, a->tiling);
+    glb_put32(p + 48, a->image_usage);
+    glb_put32(p + 52, a->image_flags);
+    glb_put64(p + 56, a->size);
+    glb_put64(p + 64, a->offset);
+    glb_put32(p + 72, a->memory_type_index);
+    glb_put32(p + 76, a->flags);
+    memcpy(p + 80, a->driver_uuid, 16);
+    memcpy(p + 96, a->device_uuid, 16);
+}
+
+int glb_parse_record(const unsigned char *p, uint32_t len, glbridge_record *rec)
+{
+    const unsigned char *g;
+    uint32_t i, lc, sc, dl;
+    uint64_t want;
+
+    memset(rec, 0, sizeof *rec);
+    if (len < 184)
+        return -1;
+    sc = glb_get32(p + 12);
+    dl = glb_get32(p + 16);
+    lc = glb_get32(p + 176);
+    if (sc > GLBRIDGE_MAX_SYNC_OBJECTS || lc > GLBRIDGE_MAX_LEVELS || dl > GLBRIDGE_MAX_PRIVATE_DATA)
+        return -1;
+    want = 184u + 40u * (uint64_t)lc + 4u * (uint64_t)sc + dl;
+    if (want != len)
+        return -1;
+    rec->handle = glb_get32(p + 0);
+    rec->kmt = glb_get32(p + 4);
+    rec->access = glb_get32(p + 8);
+    rec->sync_count = sc;
+    rec->data_len = dl;
+    rec->flags = glb_get32(p + 20);
+    glb_parse_allocation(p + 24, &rec->alloc);
+    g = p + 136;
+    rec->gl.target = glb_get32(g + 0);
+    rec->gl.internal_format = glb_get32(g + 4);
+    rec->gl.format = glb_get32(g + 8);
+    rec->gl.type = glb_get32(g + 12);
+    memcpy(rec->gl.swizzle, g + 16, 4);
+    rec->gl.width = glb_get32(g + 20);
+    rec->gl.height = glb_get32(g + 24);
+    rec->gl.depth = glb_get32(g + 28);
+    rec->gl.levels = glb_get32(g + 32);
+    rec->gl.samples = glb_get32(g + 36);
+    rec->gl.level_count = lc;
+    for (i = 0; i < lc; i++) {
+        const unsigned char *l = p + 184 + 40 * i;
+        rec->levels[i].offset = glb_get64(l + 0);
+        rec->levels[i].subresource_size = glb_get64(l + 8);
+        rec->levels[i].width = glb_get32(l + 16);
+        rec->levels[i].height = glb_get32(l + 20);
+        rec->levels[i].depth = glb_get32(l + 24);
+        rec->levels[i].row_pitch = glb_get32(l + 28);
+        rec->levels[i].rows = glb_get32(l + 32);
+    }
+    for (i = 0; i < sc; i++)
+        rec->sync_kinds[i] = glb_get32(p + 184 + 40 * lc + 4 * i);
+    if (dl > 0) {
+        rec->data = malloc(dl);
+        if (!rec->data) {
+            memset(rec, 0, sizeof *rec);
+            return -2;
+        }
+        memcpy(rec->data, p + 184 + 40 * lc + 4 * sc, dl);
+    }
+    return 0;
+}
+
+void glbridge_record_free(glbridge_record *rec)
+{
+    if (!rec)
+        return;
+    free(rec->data);
+    memset(rec, 0, sizeof *rec);
+}
