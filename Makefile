@@ -18,7 +18,7 @@ DEBS := gcc pkg-config \
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test test-short bench demo info vet lint clean samples
+.PHONY: all deps build test test-short bench demo info vet lint clean samples libglbridge test-libglbridge clean-libglbridge
 
 all: build
 
@@ -74,6 +74,21 @@ lint: deps
 test: deps lint
 	$(GO) test -p 1 -count=1 -timeout 40m ./...
 	$(GO) test -p 1 -count=1 -race -timeout 20m ./bridge/...
+	$(MAKE) test-libglbridge
+
+# libglbridge (libglbridge/, issue 13): the C client library, built with
+# gcc (and checked with clang when clang is installed) into
+# libglbridge/build/: libglbridge.so (soname libglbridge.so.0),
+# libglbridge.a and glbridge.pc.
+libglbridge: deps
+	$(MAKE) -C libglbridge
+
+# test-libglbridge runs its C tests (ASan + UBSan) against real brokers.
+test-libglbridge: build
+	$(MAKE) -C libglbridge test GLSHARE=$(CURDIR)/$(BIN)/glshare
+
+clean-libglbridge:
+	$(MAKE) -C libglbridge clean
 
 bench: build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 2s ./...
