@@ -4,15 +4,17 @@
  * One public C99 header, usable from C++. libglbridge speaks version 2 of
  * the broker protocol (docs/protocol.md in the glbridge repository, the
  * byte-exact specification this library implements). It needs libc only:
- * it never loads Vulkan or GL.
+ * it never loads Vulkan or GL (its GL helpers call GL through entry points
+ * the caller resolves, section 5).
  *
  * Organisation of this header:
  *   1. Status codes and glbridge_strerror
  *   2. Records (Desc, Allocation, GL section, level layouts, resource record)
  *   3. Connection (socket path, connect, close, last error text)
  *   4. Requests of protocol version 2 (ALLOCATE ... RELEASE_SYNC, LIST)
- *   5. GL helpers: reserved for a later version (through a caller-provided
- *      proc-address function; nothing here yet)
+ *   5. GL helpers: import into GL (GL_EXT_memory_object_fd), the copy path
+ *      for host memory, semaphores; GL entry points come from a
+ *      proc-address function the caller passes (libglbridge never links GL)
  *
  * Conventions, which hold for every function below unless it says else:
  *   - Every function returns a glbridge_status; GLBRIDGE_OK (0) is success.
@@ -143,7 +145,9 @@ typedef enum glbridge_status {
     GLBRIDGE_E_ARGUMENT = -4,          /* a bad argument to the library (NULL pointer, count out of range) */
     GLBRIDGE_E_NO_MEMORY = -5,         /* malloc failed */
     GLBRIDGE_E_CONNECT = -6,           /* connect: no broker listens at the path (or the path is unusable) */
-    GLBRIDGE_E_FATAL = -7              /* the broker sent FATAL with an unknown code and hung up */
+    GLBRIDGE_E_FATAL = -7,             /* the broker sent FATAL with an unknown code and hung up */
+    GLBRIDGE_E_GL = -8,                /* GL helpers: a GL call failed (a GL error, or no storage was made) */
+    GLBRIDGE_E_GL_UNSUPPORTED = -9     /* GL helpers: the context lacks the extension or entry point */
 } glbridge_status;
 
 /**
@@ -521,14 +525,267 @@ GLBRIDGE_API glbridge_status glbridge_release_sync(glbridge_client *client, uint
                                                    uint64_t key, uint64_t value);
 
 /* ===================================================================== */
-/* 5. GL helpers (reserved)                                               */
+/* 5. GL helpers                                                          */
 /* ===================================================================== */
 /*
- * A later version adds helpers that import a record's memory into GL
- * (GL_EXT_memory_object_fd) or upload host memory, through a
- * caller-provided proc-address function (eglGetProcAddress,
- * glXGetProcAddress, ...), so that libglbridge itself never links GL.
+ * The GL helpers import a record's memory into GL (GL_EXT_memory_object_fd,
+ * docs/protocol.md "Importing into GL"), copy host memory to and from a
+ * texture of GL's own (the copy path, for host memory and for GLs without
+ * GL_EXT_memory_object_fd), and import semaphores (GL_EXT_semaphore_fd,
+ * GL_NV_timeline_semaphore).
+ *
+ * libglbridge never links or loads GL: every GL entry point comes from the
+ * get_proc_address function the caller passes to glbridge_gl_init
+ * (eglGetProcAddress, glXGetProcAddressARB, SDL_GL_GetProcAddress, ... —
+ * wrapped, since those return function pointers and take no user pointer),
+ * and lives in the caller's glbridge_gl (no global state). Entry points can
+ * be context-specific (WGL) and extensions always are: use a glbridge_gl
+ * only with the context it was initialised with (or one sharing its
+ * entry points and extensions).
+ *
+ * Every GL helper must run on the thread where that context is current.
+ * The helpers leave the texture/buffer bindings and pixel-store state they
+ * touch as they found them, and drain pending GL errors first (glGetError
+ * until GL_NO_ERROR), so a GL error they report is their own.
+ *
+ * Errors of every GL helper: GLBRIDGE_E_ARGUMENT (NULL pointers, a bad
+ * fd), GLBRIDGE_E_GL (a GL call raised an error, or made no storage
+ * though it raised none), GLBRIDGE_E_GL_UNSUPPORTED (the context lacks
+ * the extension or the entry point). glbridge_gl_last_error then says
+ * which call failed and how.
  */
+
+/**
+ * The caller's proc-address function: returns the entry point called name
+ * (a GL function, "glTexStorageMem2DEXT"), or NULL; user is the pointer
+ * given to glbridge_gl_init. A function pointer travels as void * (POSIX
+ * allows it); convert with memcpy, e.g. for EGL:
+ *     static void *gpa(const char *name, void *user) {
+ *         void (*f)(void) = eglGetProcAddress(name); void *p;
+ *         (void)user; memcpy(&p, &f, sizeof p); return p;
+ *     }
+ */
+typedef void *(*glbridge_get_proc_address_fn)(const char *name, void *user);
+
+/* Slots for resolved entry points (private; the count may grow, with the
+   soname, in later versions). */
+#define GLBRIDGE_GL_FN_SLOTS 72u
+
+/**
+ * glbridge_gl: the GL entry points and extensions of one context, filled
+ * in by glbridge_gl_init. The caller allocates it (any storage). Fields
+ * other than those documented are private.
+ */
+typedef struct glbridge_gl {
+    int major, minor;             /* the context's GL version */
+    int memory_object_fd;         /* 1: GL_EXT_memory_object + GL_EXT_memory_object_fd (import path) */
+    int semaphore_fd;             /* 1: GL_EXT_semaphore + GL_EXT_semaphore_fd */
+    int timeline_semaphore;       /* 1: GL_NV_timeline_semaphore (and semaphore_fd) */
+    int device_uuids;             /* 1: glGetUnsignedBytevEXT/glGetUnsignedBytei_vEXT (GL_EXT_memory_object or GL_EXT_semaphore) */
+    char error[256];              /* the last failure's text (see glbridge_gl_last_error) */
+    void (*fn[GLBRIDGE_GL_FN_SLOTS])(void); /* private: resolved entry points */
+} glbridge_gl;
+
+/**
+ * glbridge_gl_init resolves the entry points the helpers use through
+ * get_proc_address(name, user) and reads the current context's version
+ * and extensions (GL_NUM_EXTENSIONS/glGetStringi, or GL_EXTENSIONS on old
+ * contexts). Must run with the context current. The flags above are 1
+ * only when the context names the extension AND every entry point the
+ * helpers need for it resolved (some proc-address functions return
+ * non-NULL for anything, so the extension string decides).
+ * Errors: GLBRIDGE_E_ARGUMENT (gl or get_proc_address NULL),
+ * GLBRIDGE_E_GL_UNSUPPORTED (glGetString/glGetIntegerv/glGetError missing,
+ * or no context current: glGetString(GL_VERSION) is NULL).
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_init(glbridge_gl *gl,
+                                              glbridge_get_proc_address_fn get_proc_address,
+                                              void *user);
+
+/** The text of gl's last failure ("" when none); never NULL for a non-NULL gl. */
+GLBRIDGE_API const char *glbridge_gl_last_error(const glbridge_gl *gl);
+
+/**
+ * glbridge_gl_device_uuids: the context's GL_DRIVER_UUID_EXT and (device
+ * 0's) GL_DEVICE_UUID_EXT, 16 bytes each, the UUIDs to ALLOCATE on
+ * (glbridge_allocate_params.driver_uuid/device_uuid). Either output may
+ * be NULL. Needs gl->device_uuids.
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_device_uuids(glbridge_gl *gl, uint8_t driver_uuid[16],
+                                                      uint8_t device_uuid[16]);
+
+/** A texture the helpers made: imported (memory != 0) or of GL's own. */
+typedef struct glbridge_gl_texture {
+    uint32_t name;                /* the GL texture */
+    uint32_t target;              /* its target (the GL section's) */
+    uint32_t memory;              /* the GL memory object behind it, 0 for storage of GL's own */
+} glbridge_gl_texture;
+
+/**
+ * glbridge_gl_import_texture imports the memory of rec (Vulkan memory,
+ * from ALLOCATE, OPEN_KMT, OPEN_NAME) behind fd into a new memory object
+ * and makes a texture of it, as docs/protocol.md "Importing into GL" says:
+ * GL_DEDICATED_MEMORY_OBJECT_EXT from the dedicated flag,
+ * glImportMemoryFdEXT with the Allocation's size, GL_TEXTURE_TILING_EXT
+ * from its tiling, the GL section target's glTexStorageMem*EXT call, the
+ * swizzle, and (not for multisample targets) NEAREST filtering with
+ * GL_TEXTURE_BASE_LEVEL 0 and GL_TEXTURE_MAX_LEVEL levels - 1. It checks
+ * GL_TEXTURE_IMMUTABLE_FORMAT after the storage call, since some drivers
+ * (Mesa 22.3) refuse an fd without a GL error and make no storage.
+ *
+ * fd ownership: the caller keeps fd. The library imports a close-on-exec
+ * dup, which GL owns after a successful import (and which the library
+ * closes when the import fails), so fd may be imported again, into this or
+ * another context, and the caller closes it when done. Pipes, sockets,
+ * directories, block devices, /dev/null-like devices and regular files
+ * smaller than the size are refused before GL sees them (GLBRIDGE_E_ARGUMENT):
+ * some drivers block reading a pipe.
+ *
+ * On success *out holds the texture and its memory object, bound to
+ * nothing (the previous binding of the target is restored); release both
+ * with glbridge_gl_texture_close. On failure *out is zeroed and nothing
+ * is left behind.
+ * Errors: GLBRIDGE_E_GL_UNSUPPORTED (no GL_EXT_memory_object_fd),
+ * GLBRIDGE_E_UNSUPPORTED_FORMAT (GL section target 0: a buffer — use
+ * glbridge_gl_import_buffer — or no GL view), GLBRIDGE_E_ARGUMENT (host
+ * memory: use the copy path; a tiling other than 0 or 1; size 0).
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_import_texture(glbridge_gl *gl, const glbridge_record *rec,
+                                                        int fd, glbridge_gl_texture *out);
+
+/**
+ * glbridge_gl_texture_close deletes the texture and then (after glFinish,
+ * as some drivers free imported memory at once, under pending drawing)
+ * its memory object, and zeroes *tex. A zeroed *tex is allowed. With the
+ * context current.
+ */
+GLBRIDGE_API void glbridge_gl_texture_close(glbridge_gl *gl, glbridge_gl_texture *tex);
+
+/** A buffer imported by glbridge_gl_import_buffer. */
+typedef struct glbridge_gl_buffer {
+    uint32_t name;                /* the GL buffer object */
+    uint32_t memory;              /* the GL memory object behind it */
+    uint64_t size;                /* the buffer's size: the Desc's width */
+} glbridge_gl_buffer;
+
+/**
+ * glbridge_gl_import_buffer imports the memory of a buffer record (Desc
+ * dimension GLBRIDGE_DIM_BUFFER) behind fd (kept by the caller, as for
+ * glbridge_gl_import_texture) and makes a buffer object of desc.width
+ * bytes at the Allocation's offset with glBufferStorageMemEXT (bound to
+ * GL_COPY_WRITE_BUFFER meanwhile; the binding is restored). The memory is
+ * imported with the Allocation's size, which may exceed the buffer
+ * (llvmpipe wants its memory 8 bytes bigger: the broker's size already
+ * includes that). Checks GL_BUFFER_IMMUTABLE_STORAGE and GL_BUFFER_SIZE
+ * afterwards. Release with glbridge_gl_buffer_close.
+ * Errors: as for glbridge_gl_import_texture; GLBRIDGE_E_ARGUMENT when the
+ * record is not a buffer or the buffer does not fit the memory.
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_import_buffer(glbridge_gl *gl, const glbridge_record *rec,
+                                                       int fd, glbridge_gl_buffer *out);
+
+/** glbridge_gl_buffer_close: like glbridge_gl_texture_close, for a buffer. */
+GLBRIDGE_API void glbridge_gl_buffer_close(glbridge_gl *gl, glbridge_gl_buffer *buf);
+
+/*
+ * The copy path: host memory (GLBRIDGE_ALLOC_HOST_MEMORY), or a GL without
+ * GL_EXT_memory_object_fd. A texture of GL's own is filled from the host
+ * memory and written back to it, level by level as the record's level
+ * layouts say (docs/protocol.md "Host-memory layout"); the memfd is mapped
+ * (MAP_SHARED) for the copy and unmapped after it; fds stay the caller's.
+ * Order the copies with other processes' accesses through the keyed
+ * mutex: host memory has no semaphores.
+ */
+
+/**
+ * glbridge_gl_copy_texture_create makes a texture of GL's own of the
+ * kind and format of rec's GL section (glTexStorage1D/2D/3D(Multisample)
+ * with its target, levels, samples, internal format and extent), with the
+ * swizzle and filtering of glbridge_gl_import_texture. out->memory is 0.
+ * Release with glbridge_gl_texture_close.
+ * Errors: GLBRIDGE_E_UNSUPPORTED_FORMAT (target 0).
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_copy_texture_create(glbridge_gl *gl, const glbridge_record *rec,
+                                                             glbridge_gl_texture *out);
+
+/**
+ * glbridge_gl_copy_fill uploads the host memory behind memfd (rec's
+ * memory, laid out by rec's level layouts) into tex, every level (and
+ * layer, cube face, slice): glTexSubImage* with the GL section's
+ * format/type, or glCompressedTexSubImage* with its internal format when
+ * format is 0, with GL_UNPACK_ALIGNMENT 1, row length, image height and
+ * skips 0 and no pixel unpack buffer (all restored afterwards).
+ * tex must have rec's GL section's shape (glbridge_gl_copy_texture_create).
+ * Errors: GLBRIDGE_E_UNSUPPORTED_FORMAT (target 0, or no level layouts:
+ * multisampled or stencil formats have no host-memory layout),
+ * GLBRIDGE_E_ARGUMENT (memfd smaller than the record's size, level layouts
+ * out of the memory's bounds, tex's target not the GL section's),
+ * GLBRIDGE_E_IO (mmap failed).
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_copy_fill(glbridge_gl *gl, const glbridge_record *rec,
+                                                   int memfd, const glbridge_gl_texture *tex);
+
+/**
+ * glbridge_gl_copy_write_back reads every level of tex back into the host
+ * memory behind memfd, laid out by rec's level layouts: glGetTexImage
+ * (glGetCompressedTexImage) per level, per face for a cube map, with
+ * GL_PACK_ALIGNMENT 1, row length, image height and skips 0 and no pixel
+ * pack buffer (restored afterwards). glGetTexImage waits for the GL work
+ * that writes tex, so the bytes are in the memory when it returns.
+ * Errors: as for glbridge_gl_copy_fill.
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_copy_write_back(glbridge_gl *gl, const glbridge_record *rec,
+                                                         int memfd, const glbridge_gl_texture *tex);
+
+/** A semaphore imported by glbridge_gl_import_semaphore. */
+typedef struct glbridge_gl_semaphore {
+    uint32_t name;                /* the GL semaphore object */
+    int timeline;                 /* 1 for a timeline (GL_NV_timeline_semaphore) */
+} glbridge_gl_semaphore;
+
+/**
+ * glbridge_gl_import_semaphore imports the opaque semaphore fd (a sync fd
+ * of a record, of kind GLBRIDGE_SYNC_BINARY with timeline 0 or
+ * GLBRIDGE_SYNC_TIMELINE with timeline 1): a timeline is made with
+ * glCreateSemaphoresNV and GL_SEMAPHORE_TYPE_NV
+ * GL_SEMAPHORE_TYPE_TIMELINE_NV before glImportSemaphoreFdEXT, a binary
+ * one with glGenSemaphoresEXT. The caller keeps fd: a close-on-exec dup
+ * is imported (GL owns it once imported; the library closes it on
+ * failure). Release with glbridge_gl_semaphore_close.
+ * Errors: GLBRIDGE_E_GL_UNSUPPORTED (no GL_EXT_semaphore_fd — Mesa 22.3
+ * has none —, or a timeline without GL_NV_timeline_semaphore).
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_import_semaphore(glbridge_gl *gl, int fd, int timeline,
+                                                          glbridge_gl_semaphore *out);
+
+/**
+ * glbridge_gl_wait_semaphore makes GL's later commands wait for sem
+ * (glWaitSemaphoreEXT), for a timeline until it reaches value (set with
+ * glSemaphoreParameterui64vEXT(GL_TIMELINE_SEMAPHORE_VALUE_NV) first;
+ * value is ignored for a binary semaphore). buffers (buffer_count) and
+ * textures (texture_count) are the objects the wait covers; layouts
+ * (texture_count entries, the textures' source layouts) may be NULL:
+ * GL_LAYOUT_GENERAL_EXT for every texture, the layout glbridge images rest
+ * in. At most 64 textures.
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_wait_semaphore(glbridge_gl *gl, const glbridge_gl_semaphore *sem,
+                                                        uint64_t value, uint32_t buffer_count,
+                                                        const uint32_t *buffers, uint32_t texture_count,
+                                                        const uint32_t *textures, const uint32_t *layouts);
+
+/**
+ * glbridge_gl_signal_semaphore signals sem once GL's earlier commands are
+ * done (glSignalSemaphoreEXT; a timeline to value), with the textures'
+ * destination layouts (NULL: GL_LAYOUT_GENERAL_EXT), then glFlush so the
+ * signal reaches the GPU without waiting for the next flush.
+ */
+GLBRIDGE_API glbridge_status glbridge_gl_signal_semaphore(glbridge_gl *gl, const glbridge_gl_semaphore *sem,
+                                                          uint64_t value, uint32_t buffer_count,
+                                                          const uint32_t *buffers, uint32_t texture_count,
+                                                          const uint32_t *textures, const uint32_t *layouts);
+
+/** glbridge_gl_semaphore_close deletes the semaphore and zeroes *sem (zeroed allowed). */
+GLBRIDGE_API void glbridge_gl_semaphore_close(glbridge_gl *gl, glbridge_gl_semaphore *sem);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,8 @@ const char *glbridge_strerror(glbridge_status st)
     case GLBRIDGE_E_NO_MEMORY: return "out of memory";
     case GLBRIDGE_E_CONNECT: return "cannot connect to the broker";
     case GLBRIDGE_E_FATAL: return "the broker sent FATAL and hung up";
+    case GLBRIDGE_E_GL: return "a GL call failed";
+    case GLBRIDGE_E_GL_UNSUPPORTED: return "the GL context lacks the extension or entry point";
     }
     return "unknown glbridge status";
 }
