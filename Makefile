@@ -10,7 +10,7 @@ export GOFLAGS
 # What building and testing need: the Vulkan loader and headers, Mesa's
 # lavapipe (Vulkan) and llvmpipe (GL through EGL), EGL/GL headers, the X11
 # headers GLFW builds against, Xvfb for the windowed demo, and a C compiler.
-DEBS := gcc pkg-config \
+DEBS := gcc g++ pkg-config \
 	libvulkan-dev libvulkan1 mesa-vulkan-drivers \
 	libegl-dev libegl1 libegl-mesa0 libgl-dev libgl1-mesa-dri libgbm1 \
 	libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev \
@@ -46,6 +46,9 @@ build: deps
 samples: deps
 	$(GO) build -o $(BIN)/ ./samples/...
 	$(CC) -std=c99 -Wall -Wextra -Werror -O2 -o $(BIN)/c-client samples/c-client/c-client.c -ldl
+	$(MAKE) -C libglbridge
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -O2 -Ilibglbridge/include -o $(BIN)/cpp-consumer \
+		samples/cpp-consumer/cpp-consumer.cpp libglbridge/build/libglbridge.a -pthread
 
 vet: deps
 	$(GO) vet ./...

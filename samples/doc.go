@@ -14,6 +14,8 @@
 //     with the broker's keyed mutex (AcquireSync/ReleaseSync);
 //   - c-client: plain C that speaks the broker protocol and imports the
 //     texture into its own Vulkan device, as a C renderer would;
+//   - cpp-consumer: C++17 against libglbridge's header, reading what the
+//     record says (and host memory) with no Vulkan, GL or format table;
 //   - gl-to-vulkan: GL draws, Vulkan reads, through the layers below
 //     share (glimport, helperdev, vkalloc, handoff): the one sample that
 //     goes that low, and its comment says when a renderer would.

@@ -28,6 +28,10 @@ import (
 // cFlags are the Makefile's flags for the C client (target samples).
 var cFlags = []string{"-std=c99", "-Wall", "-Wextra", "-Werror", "-O2"}
 
+// cxxFlags are the C++ consumer's: C++17, as a C++ renderer builds the
+// header.
+var cxxFlags = []string{"-std=c++17", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"}
+
 const sampleTimeout = 60 * time.Second
 
 var (
@@ -58,8 +62,15 @@ func sample(t *testing.T, name string) string {
 			return
 		}
 		gcc := exec.Command("gcc", append(cFlags, "-o", filepath.Join(binDir, "c-client"), "c-client/c-client.c", "-ldl")...)
-		if out, err := gcc.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("%v: %v\n%s", gcc, err, out)
+		// The C++ consumer links libglbridge, built by its own Makefile.
+		lib := exec.Command("make", "-C", "../libglbridge")
+		gxx := exec.Command("g++", append(cxxFlags, "-I../libglbridge/include", "-o", filepath.Join(binDir, "cpp-consumer"),
+			"cpp-consumer/cpp-consumer.cpp", "../libglbridge/build/libglbridge.a", "-pthread")...)
+		for _, cmd := range []*exec.Cmd{gcc, lib, gxx} {
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("%v: %v\n%s", cmd, err, out)
+				return
+			}
 		}
 	})
 	if buildErr != nil {
@@ -138,7 +149,14 @@ type background struct {
 // start starts a sample in the background; it is killed when the test ends.
 func start(t *testing.T, name string, args ...string) *background {
 	t.Helper()
+	return startEnv(t, nil, name, args...)
+}
+
+// startEnv is start with env added to the sample's environment.
+func startEnv(t *testing.T, env []string, name string, args ...string) *background {
+	t.Helper()
 	cmd := exec.Command(sample(t, name), args...)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -360,4 +378,60 @@ func TestCClientRecordWithSyncAndData(t *testing.T) {
 	mustPass(t, "the record lists 1 sync object(s) and 26 bytes of private runtime data", "c-client", sock, kmt.String(), strconv.Itoa(frame))
 	mustPass(t, fmt.Sprintf("OK: all %d texels of KMT %v", w*h, kmt), "c-client", sock, kmt.String(), strconv.Itoa(frame))
 	mustFail(t, "MISMATCH", "c-client", sock, kmt.String(), strconv.Itoa(frame+1))
+}
+
+// TestServiceProducer: the producer has the broker allocate its texture
+// (-service) and so loads no Vulkan; consumers in GL, in Vulkan and in C
+// (c-client, Vulkan) check every texel of the broker's Vulkan memory, and
+// the C++ consumer, which links libglbridge and nothing else, reads the GL
+// view from the record. With the copy path forced the broker allocates host
+// memory, which the C++ consumer maps and hands back, every byte the test
+// pattern's.
+func TestServiceProducer(t *testing.T) {
+	sock, _ := startBroker(t)
+	const frame = 13
+	noVulkan := func(bg *background) {
+		t.Helper()
+		maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", bg.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(maps), "libvulkan") {
+			t.Error("the producer allocating through the service loaded libvulkan")
+		}
+	}
+	t.Run("vulkan memory", func(t *testing.T) {
+		name := `Local\glbridge-service-sample`
+		prod := start(t, "producer", "-service", "-socket", sock, "-name", name, "-frame", strconv.Itoa(frame))
+		kmt := prod.expect(t, "KMT ")
+		noVulkan(prod)
+		mustPass(t, "OK: all 49152 texels", "consumer", "-socket", sock, "-name", name, "-frame", strconv.Itoa(frame))
+		mustPass(t, "OK: all 49152 texels", "consumer", "-socket", sock, "-kmt", kmt, "-vulkan", "-frame", strconv.Itoa(frame))
+		mustPass(t, "OK: all 49152 texels of KMT "+kmt, "c-client", sock, kmt, strconv.Itoa(frame))
+		mustPass(t, "GL target 0xde1, internal format 0x8058", "cpp-consumer", sock, name, filepath.Join(t.TempDir(), "unused"))
+		prod.stop(t)
+	})
+	t.Run("host memory", func(t *testing.T) {
+		name := `Local\glbridge-service-sample-host`
+		prod := startEnv(t, []string{"GLBRIDGE_FORCE_COPY=1"}, "producer", "-service", "-socket", sock, "-name", name, "-frame", strconv.Itoa(frame))
+		prod.expect(t, "KMT ")
+		noVulkan(prod)
+		out := filepath.Join(t.TempDir(), "top.rgba")
+		mustPass(t, "OK: wrote 196608 bytes of level 0", "cpp-consumer", sock, name, out)
+		got, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := testpattern.Expected(256, 192, frame)
+		if len(got) != len(want) {
+			t.Fatalf("the C++ consumer read %d bytes, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if d := int(got[i]) - int(want[i]); d < -1 || d > 1 {
+				t.Fatalf("byte %d (texel %d,%d) is %d through libglbridge, want %d", i, i/4%256, i/4/256, got[i], want[i])
+			}
+		}
+		mustFail(t, "NOT_FOUND", "cpp-consumer", sock, name+"-none", out)
+		prod.stop(t)
+	})
 }

@@ -13,6 +13,7 @@
 //	bin/consumer -kmt 0x40400002                # GL in another process
 //	bin/consumer -name 'Local\glbridge-sample' -vulkan
 //	bin/c-client "$XDG_RUNTIME_DIR/glbridge/broker.sock" 0x40400002 7
+//	bin/producer -service ...                   # the broker allocates: no Vulkan here
 //	kill %2                                     # the producer lets go and exits
 //
 // (Without XDG_RUNTIME_DIR the socket is /tmp/glbridge-$(id -u)/broker.sock;
@@ -47,14 +48,15 @@ func main() {
 	socket := flag.String("socket", broker.DefaultSocketPath(), "the broker's socket")
 	name := flag.String("name", "", `also share under this name (e.g. Local\glbridge-sample)`)
 	frame := flag.Int("frame", 7, "frame of the test pattern to draw")
+	service := flag.Bool("service", false, "have the broker allocate the texture (no Vulkan in this process)")
 	flag.Parse()
-	if err := run(*socket, *name, *frame); err != nil {
+	if err := run(*socket, *name, *frame, *service); err != nil {
 		fmt.Fprintln(os.Stderr, "producer:", err)
 		os.Exit(1)
 	}
 }
 
-func run(socket, name string, frame int) error {
+func run(socket, name string, frame int, service bool) error {
 	// Before the handle exists, so that a signal cannot kill the process
 	// without it letting go.
 	stopped, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -67,7 +69,13 @@ func run(socket, name string, frame int) error {
 	defer c.Close() // closing the connection releases every handle it holds
 
 	return kit.OnGLThread(func(getProcAddress kit.ProcAddr) error {
-		g, err := share.NewGL(getProcAddress, share.Options{})
+		// With -service the broker's helper device allocates and this
+		// process only imports the memory into GL: it loads no Vulkan.
+		var opts share.Options
+		if service {
+			opts.Service = c
+		}
+		g, err := share.NewGL(getProcAddress, opts)
 		if err != nil {
 			return err
 		}
