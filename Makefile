@@ -106,8 +106,10 @@ demo: build
 clean:
 	rm -rf $(BIN)
 
-# install puts glshare (and glshare-window, which `glshare demo --window`
-# runs from glshare's own directory) in $(BINDIR) and the systemd user
+# install puts libglbridge (header, libraries, glbridge.pc: see
+# libglbridge/Makefile) under $(PREFIX), glshare (and glshare-window, which
+# `glshare demo --window` runs from glshare's own directory) in $(BINDIR)
+# and the systemd user
 # units (dist/systemd) in $(USERUNITDIR), with @BINDIR@ replaced by the
 # installed path; DESTDIR stages it for a package. Then, as the user:
 # systemctl --user daemon-reload && systemctl --user enable --now glshare.socket
@@ -118,7 +120,8 @@ UNITS       := glshare.socket glshare.service
 
 .PHONY: install uninstall
 
-install: build
+install: build libglbridge
+	$(MAKE) -C libglbridge install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(USERUNITDIR)
 	install -m 0755 $(BIN)/glshare $(BIN)/glshare-window $(DESTDIR)$(BINDIR)/
 	for u in $(UNITS); do \
@@ -128,5 +131,6 @@ install: build
 	done
 
 uninstall:
+	$(MAKE) -C libglbridge uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 	rm -f $(DESTDIR)$(BINDIR)/glshare $(DESTDIR)$(BINDIR)/glshare-window
 	rm -f $(addprefix $(DESTDIR)$(USERUNITDIR)/,$(UNITS))

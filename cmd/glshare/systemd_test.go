@@ -196,12 +196,14 @@ func runMake(t *testing.T, args ...string) string {
 }
 
 // TestMakeInstall runs `make install DESTDIR=<tmp> PREFIX=/usr` and checks
-// that glshare and glshare-window land in usr/bin (mode 0755) and the two
+// that glshare and glshare-window land in usr/bin (mode 0755), libglbridge
+// in usr/include and usr/lib (with glbridge.pc, through which a C program
+// then builds and runs against it), and the two
 // units in usr/lib/systemd/user (0644), the service's ExecStart naming
 // /usr/bin/glshare and no @BINDIR@ left anywhere, the socket unit as it
 // is in dist/systemd; that BINDIR= overrides the binaries' directory and
 // the ExecStart with it; that `make uninstall` with the same variables
-// removes all four files. Then, where systemd-analyze is installed, it
+// removes every file. Then, where systemd-analyze is installed, it
 // installs under a temporary PREFIX (so that ExecStart names a binary
 // that exists) and has `systemd-analyze verify --user` check the
 // installed units: it must exit 0 and print nothing (unknown keys and bad
@@ -219,6 +221,14 @@ func TestMakeInstall(t *testing.T) {
 		"usr/bin/glshare-window":               0o755,
 		"usr/lib/systemd/user/glshare.socket":  0o644,
 		"usr/lib/systemd/user/glshare.service": 0o644,
+		// libglbridge: the header, the libraries (the soname and the
+		// development link are links to the file), glbridge.pc.
+		"usr/include/glbridge.h":        0o644,
+		"usr/lib/libglbridge.so.0.1.0":  0o755,
+		"usr/lib/libglbridge.so.0":      0o755,
+		"usr/lib/libglbridge.so":        0o755,
+		"usr/lib/libglbridge.a":         0o644,
+		"usr/lib/pkgconfig/glbridge.pc": 0o644,
 	}
 	var found []string
 	filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
@@ -262,6 +272,7 @@ func TestMakeInstall(t *testing.T) {
 	if !strings.Contains(string(out), "-socket") {
 		t.Errorf("installed glshare serve -h: %v\n%s", err, out)
 	}
+	checkInstalledLibrary(t, dest, tmp)
 
 	runMake(t, "install", "DESTDIR="+dest, "PREFIX=/usr", "BINDIR=/opt/glbridge/bin", build)
 	svc = parseUnit(t, filepath.Join(dest, "usr/lib/systemd/user/glshare.service"))
@@ -619,4 +630,49 @@ func osexec(bin string, args ...string) ([]byte, error) {
 		return append(out, stderr.Bytes()...), fmt.Errorf("%s %s: %w", bin, strings.Join(args, " "), err)
 	}
 	return out, nil
+}
+
+// checkInstalledLibrary builds a C program against the libglbridge that
+// make install staged in dest (as prefix /usr), the way a renderer's build
+// finds it: pkg-config glbridge, and runs it against the installed shared
+// library.
+func checkInstalledLibrary(t *testing.T, dest, tmp string) {
+	t.Helper()
+	pc := exec.Command("pkg-config", "--cflags", "--libs", "glbridge")
+	pc.Env = append(os.Environ(), "PKG_CONFIG_LIBDIR="+filepath.Join(dest, "usr/lib/pkgconfig"), "PKG_CONFIG_SYSROOT_DIR="+dest)
+	flags, err := pc.Output()
+	if err != nil {
+		t.Fatalf("pkg-config glbridge against the installed glbridge.pc: %v", err)
+	}
+	if !strings.Contains(string(flags), filepath.Join(dest, "usr/include")) || !strings.Contains(string(flags), "-lglbridge") {
+		t.Errorf("pkg-config glbridge gives %q", flags)
+	}
+	src := filepath.Join(tmp, "uses-glbridge.c")
+	prog := `#include <glbridge.h>
+#include <stdio.h>
+int main(void) {
+    char path[256];
+    if (glbridge_default_socket_path(path, sizeof path) != GLBRIDGE_OK) return 1;
+    printf("%s|%s\n", glbridge_strerror(GLBRIDGE_E_NOT_FOUND), path);
+    return 0;
+}
+`
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(tmp, "uses-glbridge")
+	cc := exec.Command("gcc", append([]string{"-std=c99", "-Wall", "-Wextra", "-Werror", "-o", bin, src}, strings.Fields(string(flags))...)...)
+	if out, err := cc.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", cc, err, out)
+	}
+	run := exec.Command(bin)
+	run.Env = append(os.Environ(), "LD_LIBRARY_PATH="+filepath.Join(dest, "usr/lib"), "XDG_RUNTIME_DIR=/run/user/4242")
+	out, err := run.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "|/run/user/4242/glbridge/broker.sock") {
+		t.Errorf("a program linked against the installed libglbridge: %v\n%s", err, out)
+	}
+	ldd, _ := exec.Command("ldd", bin).CombinedOutput()
+	if !strings.Contains(string(ldd), filepath.Join(dest, "usr/lib/libglbridge.so.0")) && !strings.Contains(string(ldd), "libglbridge.so.0") {
+		t.Errorf("the program does not link the shared libglbridge:\n%s", ldd)
+	}
 }
