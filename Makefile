@@ -49,6 +49,8 @@ samples: deps
 	$(MAKE) -C libglbridge
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -O2 -Ilibglbridge/include -o $(BIN)/cpp-consumer \
 		samples/cpp-consumer/cpp-consumer.cpp libglbridge/build/libglbridge.a -pthread
+	$(CC) -std=c99 -Wall -Wextra -Werror -O2 -Ilibglbridge/include -o $(BIN)/c-renderer samples/c-renderer/c-renderer.c \
+		samples/c-renderer/testpattern.c libglbridge/build/libglbridge.a -lEGL -pthread
 
 vet: deps
 	$(GO) vet ./...

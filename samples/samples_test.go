@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,7 +67,10 @@ func sample(t *testing.T, name string) string {
 		lib := exec.Command("make", "-C", "../libglbridge")
 		gxx := exec.Command("g++", append(cxxFlags, "-I../libglbridge/include", "-o", filepath.Join(binDir, "cpp-consumer"),
 			"cpp-consumer/cpp-consumer.cpp", "../libglbridge/build/libglbridge.a", "-pthread")...)
-		for _, cmd := range []*exec.Cmd{gcc, lib, gxx} {
+		// The C renderer links libglbridge and EGL.
+		crend := exec.Command("gcc", append(cFlags, "-I../libglbridge/include", "-o", filepath.Join(binDir, "c-renderer"),
+			"c-renderer/c-renderer.c", "c-renderer/testpattern.c", "../libglbridge/build/libglbridge.a", "-lEGL", "-pthread")...)
+		for _, cmd := range []*exec.Cmd{gcc, lib, gxx, crend} {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("%v: %v\n%s", cmd, err, out)
 				return
@@ -157,6 +161,12 @@ func startEnv(t *testing.T, env []string, name string, args ...string) *backgrou
 	t.Helper()
 	cmd := exec.Command(sample(t, name), args...)
 	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd, name, args...)
+}
+
+// startCmd starts cmd (sample name with args) as start does.
+func startCmd(t *testing.T, cmd *exec.Cmd, name string, args ...string) *background {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -434,4 +444,168 @@ func TestServiceProducer(t *testing.T) {
 		mustFail(t, "NOT_FOUND", "cpp-consumer", sock, name+"-none", out)
 		prod.stop(t)
 	})
+}
+
+// checkNoVulkan fails the test if the running sample has libvulkan mapped.
+func checkNoVulkan(t *testing.T, bg *background) {
+	t.Helper()
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", bg.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(maps), "libvulkan") {
+		t.Errorf("%s loaded libvulkan", bg.cmd.Path)
+	}
+}
+
+// startRenderer starts the C renderer sharing frame as name, with env
+// added and a pipe as its standard input (whose end also ends it).
+func startRenderer(t *testing.T, env []string, sock, name string, frame int) (*background, io.WriteCloser) {
+	t.Helper()
+	args := []string{sock, name, strconv.Itoa(frame)}
+	cmd := exec.Command(sample(t, "c-renderer"), args...)
+	cmd.Env = append(os.Environ(), env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startCmd(t, cmd, "c-renderer", args...), stdin
+}
+
+// TestCRenderer: the C renderer (EGL + libglbridge, the wined3d role) has
+// the broker allocate a texture on GL's UUIDs, draws a frame into it and
+// shares it; the C client (Vulkan) opens it by KMT handle, the Go consumer
+// by name in GL and in Vulkan, and the C renderer itself (--read) in GL,
+// each checking every texel, while the renderer has no libvulkan mapped.
+// With GLBRIDGE_FORCE_COPY=1 it uses host memory through libglbridge's
+// copy path, which GL consumers read.
+func TestCRenderer(t *testing.T) {
+	sock, c := startBroker(t)
+	const texels = "OK: all 49152 texels"
+	t.Run("vulkan memory", func(t *testing.T) {
+		const name, frame = `Local\glbridge-c-renderer`, 21
+		f := strconv.Itoa(frame)
+		rend, _ := startRenderer(t, nil, sock, name, frame)
+		kmt := rend.expect(t, "KMT ")
+		if !strings.Contains(rend.output(), "Vulkan memory the broker allocated on GL's UUIDs (zero-copy)") {
+			t.Fatalf("the renderer did not allocate Vulkan memory on GL's UUIDs:\n%s", rend.output())
+		}
+		checkNoVulkan(t, rend)
+		mustPass(t, texels+" of KMT "+kmt, "c-client", sock, kmt, f)
+		mustPass(t, texels+" read through GL", "consumer", "-socket", sock, "-name", name, "-frame", f)
+		mustPass(t, texels+" read through Vulkan", "consumer", "-socket", sock, "-name", name, "-vulkan", "-frame", f)
+		mustPass(t, texels+" of KMT "+kmt+` read through GL "`, "c-renderer", "--read", sock, kmt, f)
+		mustFail(t, "differ from frame 22 of the test pattern", "c-renderer", "--read", sock, kmt, "22")
+		mustFail(t, "texels differ from frame 22", "c-client", sock, kmt, "22")
+		checkNoVulkan(t, rend)
+		rend.stop(t)
+		if !strings.Contains(rend.output(), "c-renderer: SIGTERM: released "+kmt) {
+			t.Errorf("the renderer did not report releasing %s:\n%s", kmt, rend.output())
+		}
+	})
+	t.Run("host memory", func(t *testing.T) {
+		const name, frame = `Local\glbridge-c-renderer-host`, 300
+		f := strconv.Itoa(frame)
+		rend, _ := startRenderer(t, []string{"GLBRIDGE_FORCE_COPY=1"}, sock, name, frame)
+		kmt := rend.expect(t, "KMT ")
+		if !strings.Contains(rend.output(), "host memory the broker allocated (copy path: GLBRIDGE_FORCE_COPY=1)") {
+			t.Fatalf("the renderer did not take host memory:\n%s", rend.output())
+		}
+		checkNoVulkan(t, rend)
+		mustPass(t, texels+" read through GL", "consumer", "-socket", sock, "-name", name, "-frame", f)
+		mustPass(t, texels+" of KMT "+kmt+` read through GL "`, "c-renderer", "--read", sock, kmt, f)
+		mustFail(t, "differ from frame 301 of the test pattern", "c-renderer", "--read", sock, kmt, "301")
+		t.Run("c-client", func(t *testing.T) {
+			t.Skip("c-client imports the record's Vulkan memory into a VkImage; host memory is a memfd with no Vulkan allocation to import, and c-client has no copy path")
+		})
+		checkNoVulkan(t, rend)
+		rend.stop(t)
+	})
+	t.Run("ends at EOF", func(t *testing.T) {
+		rend, stdin := startRenderer(t, nil, sock, `Local\glbridge-c-renderer-eof`, 1)
+		kmt := rend.expect(t, "KMT ")
+		stdin.Close()
+		for range rend.lines {
+		}
+		select {
+		case err := <-rend.done:
+			if err != nil {
+				t.Fatalf("the renderer: %v after its standard input ended:\n%s", err, rend.output())
+			}
+		case <-time.After(sampleTimeout):
+			t.Fatal("the renderer did not exit when its standard input ended")
+		}
+		if !strings.Contains(rend.output(), "end of standard input: released "+kmt) {
+			t.Errorf("the renderer did not report releasing %s at EOF:\n%s", kmt, rend.output())
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		mustFail(t, "OPEN_KMT 0x4fffffc2: no such resource, handle or name (NOT_FOUND): no resource 0x4fffffc2", "c-renderer", "--read", sock, "0x4fffffc2", "1")
+		mustFail(t, "(is `glshare serve` running?)", "c-renderer", "--read", filepath.Join(t.TempDir(), "none.sock"), "0x40400002", "1")
+		if code, out := run(t, "c-renderer", "--read", sock); code != 2 || !strings.Contains(out, "usage:") {
+			t.Errorf("c-renderer with a wrong command line exited with %d and printed %q; want 2 and its usage", code, out)
+		}
+	})
+	waitNoResources(t, c)
+}
+
+// TestCRendererReadsProducer: the Go producer shares a frame, drawn by GL
+// into memory the broker allocated (-service: Vulkan memory, or host memory
+// with GLBRIDGE_FORCE_COPY=1) or its own helper device's; the C renderer
+// (--read) opens it by KMT handle in GL and checks every texel.
+func TestCRendererReadsProducer(t *testing.T) {
+	sock, c := startBroker(t)
+	const frame = 17
+	f := strconv.Itoa(frame)
+	for _, tc := range []struct {
+		what string
+		env  []string
+		args []string
+		via  string
+	}{
+		{"service vulkan memory", nil, []string{"-service"}, "(zero-copy import)"},
+		{"service host memory", []string{"GLBRIDGE_FORCE_COPY=1"}, []string{"-service"}, "(host memory, copy path)"},
+		{"producer's own vulkan memory", nil, nil, "(zero-copy import)"},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			prod := startEnv(t, tc.env, "producer", append(tc.args, "-socket", sock, "-frame", f)...)
+			kmt := prod.expect(t, "KMT ")
+			mustPass(t, "OK: all 49152 texels of KMT "+kmt, "c-renderer", "--read", sock, kmt, f)
+			mustPass(t, tc.via+" are frame "+f, "c-renderer", "--read", sock, kmt, f)
+			mustFail(t, "MISMATCH", "c-renderer", "--read", sock, kmt, strconv.Itoa(frame+1))
+			prod.stop(t)
+		})
+	}
+	waitNoResources(t, c)
+}
+
+// TestCRendererPattern: the C renderer's port of the test pattern
+// (samples/c-renderer/testpattern.c), dumped with --dump, is
+// testpattern.Expected byte for byte, for several sizes and frames.
+func TestCRendererPattern(t *testing.T) {
+	bin := sample(t, "c-renderer")
+	sizes := [][2]int{{256, 192}, {67, 33}, {16, 16}, {1, 1}, {15, 3}, {1000, 7}, {17, 301}}
+	frames := []int{0, 1, 7, 13, 255, 65535, 70001}
+	for _, sz := range sizes {
+		for _, frame := range frames {
+			w, h := sz[0], sz[1]
+			out, err := exec.Command(bin, "--dump", strconv.Itoa(w), strconv.Itoa(h), strconv.Itoa(frame)).Output()
+			if err != nil {
+				t.Fatalf("c-renderer --dump %d %d %d: %v", w, h, frame, err)
+			}
+			want := testpattern.Expected(w, h, frame)
+			if len(out) != len(want) {
+				t.Fatalf("%dx%d frame %d: the C port wrote %d bytes, want %d", w, h, frame, len(out), len(want))
+			}
+			for i := range want {
+				if out[i] != want[i] {
+					t.Fatalf("%dx%d frame %d: byte %d (texel %d,%d) is %d in the C port, %d in testpattern.Expected",
+						w, h, frame, i, i/4%w, i/4/w, out[i], want[i])
+				}
+			}
+		}
+	}
+	if code, out := run(t, "c-renderer", "--dump", "0", "1", "1"); code != 2 || !strings.Contains(out, "W 0") {
+		t.Errorf("c-renderer --dump 0 1 1 exited with %d and printed %q; want 2 and a complaint about W", code, out)
+	}
 }

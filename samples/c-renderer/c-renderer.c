@@ -1,0 +1,523 @@
+/*
+ * c-renderer: the wined3d role in plain C99. A GL renderer with a headless
+ * EGL context of its own has the glbridge broker allocate a shared
+ * texture, draws frame N of glbridge's test pattern into it with plain GL,
+ * and shares it, through libglbridge (its one header; libglbridge calls GL
+ * through eglGetProcAddress, which this program hands it). The process
+ * never loads Vulkan: the broker's helper device allocated the memory.
+ *
+ *   c-renderer SOCKET NAME FRAME
+ *       ALLOCATEs a 256x192 R8G8B8A8_UNORM 2D texture on GL's driver and
+ *       device UUIDs, imports it (GL_EXT_memory_object_fd), uploads frame
+ *       FRAME's texels with glTexSubImage2D, glFinish, and SHAREs it under
+ *       NAME (read access). Without GL_EXT_memory_object_fd, or with
+ *       GLBRIDGE_FORCE_COPY=1 in the environment, the broker allocates host
+ *       memory instead, which GL fills through libglbridge's copy path (a
+ *       texture of GL's own, written back into the memory). It prints
+ *       "NAME name" and "KMT 0x...", then holds the resource until SIGTERM
+ *       or SIGINT or the end of its standard input, and exits 0.
+ *   c-renderer --read SOCKET KMT FRAME
+ *       The consumer: opens KMT, imports it into GL (or, for host memory,
+ *       fills a texture of GL's own from it), reads it back with
+ *       glGetTexImage and checks every texel against frame FRAME, printing
+ *       "OK: all N texels ..." (exit 0) or the first mismatch (exit 1).
+ *   c-renderer --dump W H FRAME
+ *       Writes the test pattern's W x H texels of FRAME (RGBA8, rows bottom
+ *       first) to standard output: the tests compare them with the Go
+ *       testpattern.Expected, so that the C port (testpattern.c) cannot
+ *       drift.
+ *
+ * Any failure exits 1 with a message; a wrong command line exits 2. Before
+ * it shares (or reports OK) it checks /proc/self/maps and fails if
+ * libvulkan is mapped.
+ *
+ * Build (make samples does):
+ *
+ *     make libglbridge
+ *     gcc -std=c99 -Wall -Wextra -Werror -O2 -Ilibglbridge/include -o bin/c-renderer \
+ *         samples/c-renderer/c-renderer.c samples/c-renderer/testpattern.c \
+ *         libglbridge/build/libglbridge.a -lEGL -pthread
+ *
+ * The texels are uploaded rather than drawn so that they are exactly
+ * testpattern.Expected's; a real renderer draws (the Go producer does, with
+ * scissored glClear). The texture has no keyed mutex: the drawing is
+ * finished (glFinish) before the handle exists, so consumers need no more
+ * ordering (see samples/keyedmutex for repeated hand-offs).
+ */
+#define _GNU_SOURCE /* signalfd */
+#include "glbridge.h"
+#include "testpattern.h"
+
+#include <EGL/egl.h>
+#include <EGL/eglext.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define WIDTH 256
+#define HEIGHT 192
+#define DXGI_FORMAT_R8G8B8A8_UNORM 28u
+#define D3D11_BIND_SHADER_RESOURCE 0x8u
+#define D3D11_BIND_RENDER_TARGET 0x20u
+#define D3D11_RESOURCE_MISC_SHARED 0x2u
+
+#define GL_TEXTURE_2D 0x0DE1
+#define GL_RGBA 0x1908
+#define GL_UNSIGNED_BYTE 0x1401
+#define GL_PACK_ALIGNMENT 0x0D05
+#define GL_UNPACK_ALIGNMENT 0x0CF5
+#define GL_RENDERER 0x1F01
+
+static const char *prog = "c-renderer";
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+/* broker_die reports a failed request with the broker's (or library's) text. */
+static void broker_die(glbridge_client *c, const char *what, glbridge_status s)
+{
+    char text[512] = "";
+    if (c)
+        glbridge_last_error(c, text, sizeof text);
+    /* The client's text already starts with the status's description. */
+    die("%s: %s", what, text[0] ? text : glbridge_strerror(s));
+}
+
+/* ---- The EGL context and the few GL entry points used here ---- */
+
+static void *gpa(const char *name, void *user)
+{
+    void (*f)(void) = eglGetProcAddress(name);
+    void *p;
+    (void)user;
+    memcpy(&p, &f, sizeof p);
+    return p;
+}
+
+static unsigned (*p_glGetError)(void);
+static void (*p_glFinish)(void);
+static void (*p_glPixelStorei)(unsigned, int);
+static void (*p_glBindTexture)(unsigned, unsigned);
+static void (*p_glTexSubImage2D)(unsigned, int, int, int, int, int, unsigned, unsigned, const void *);
+static void (*p_glGetTexImage)(unsigned, int, unsigned, unsigned, void *);
+static const unsigned char *(*p_glGetString)(unsigned);
+
+#define LOAD(var, name)                                                            \
+    do {                                                                           \
+        void *p_ = gpa(name, NULL);                                                \
+        if (p_ == NULL)                                                            \
+            die("GL has no %s", name);                                             \
+        memcpy(&var, &p_, sizeof p_);                                              \
+    } while (0)
+
+struct egl {
+    EGLDisplay dpy;
+    EGLContext ctx;
+};
+
+/* egl_open makes a desktop GL compatibility context on no surface, on the
+ * surfaceless platform or else the first EGL device, and makes it current. */
+static void egl_open(struct egl *e)
+{
+    PFNEGLGETPLATFORMDISPLAYEXTPROC get_display;
+    const char *client = eglQueryString(EGL_NO_DISPLAY, EGL_EXTENSIONS), *ext;
+    static const EGLint attrs[] = {
+        EGL_CONTEXT_MAJOR_VERSION, 3, EGL_CONTEXT_MINOR_VERSION, 0,
+        EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL_CONTEXT_OPENGL_COMPATIBILITY_PROFILE_BIT, EGL_NONE
+    };
+    EGLint major, minor;
+    if (client == NULL)
+        die("EGL has no client extensions (EGL_EXT_client_extensions)");
+    LOAD(get_display, "eglGetPlatformDisplayEXT");
+    e->dpy = EGL_NO_DISPLAY;
+    if (strstr(client, "EGL_MESA_platform_surfaceless"))
+        e->dpy = get_display(EGL_PLATFORM_SURFACELESS_MESA, EGL_DEFAULT_DISPLAY, NULL);
+    if (e->dpy == EGL_NO_DISPLAY && strstr(client, "EGL_EXT_platform_device")) {
+        PFNEGLQUERYDEVICESEXTPROC query;
+        EGLDeviceEXT dev;
+        EGLint n = 0;
+        LOAD(query, "eglQueryDevicesEXT");
+        if (query(1, &dev, &n) && n > 0)
+            e->dpy = get_display(EGL_PLATFORM_DEVICE_EXT, dev, NULL);
+    }
+    if (e->dpy == EGL_NO_DISPLAY)
+        die("no headless EGL display (neither EGL_MESA_platform_surfaceless nor EGL_EXT_platform_device)");
+    if (!eglInitialize(e->dpy, &major, &minor))
+        die("eglInitialize failed (0x%x)", (unsigned)eglGetError());
+    ext = eglQueryString(e->dpy, EGL_EXTENSIONS);
+    if (ext == NULL || !strstr(ext, "EGL_KHR_surfaceless_context") || !strstr(ext, "EGL_KHR_no_config_context"))
+        die("the EGL display lacks EGL_KHR_surfaceless_context or EGL_KHR_no_config_context");
+    if (!eglBindAPI(EGL_OPENGL_API))
+        die("eglBindAPI(EGL_OPENGL_API) failed (0x%x)", (unsigned)eglGetError());
+    e->ctx = eglCreateContext(e->dpy, EGL_NO_CONFIG_KHR, EGL_NO_CONTEXT, attrs);
+    if (e->ctx == EGL_NO_CONTEXT)
+        die("eglCreateContext (GL 3.0 compatibility) failed (0x%x)", (unsigned)eglGetError());
+    if (!eglMakeCurrent(e->dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, e->ctx))
+        die("eglMakeCurrent failed (0x%x)", (unsigned)eglGetError());
+    LOAD(p_glGetError, "glGetError");
+    LOAD(p_glFinish, "glFinish");
+    LOAD(p_glPixelStorei, "glPixelStorei");
+    LOAD(p_glBindTexture, "glBindTexture");
+    LOAD(p_glTexSubImage2D, "glTexSubImage2D");
+    LOAD(p_glGetTexImage, "glGetTexImage");
+    LOAD(p_glGetString, "glGetString");
+}
+
+static void egl_close(struct egl *e)
+{
+    eglMakeCurrent(e->dpy, EGL_NO_SURFACE, EGL_NO_SURFACE, EGL_NO_CONTEXT);
+    eglDestroyContext(e->dpy, e->ctx);
+    eglTerminate(e->dpy);
+    eglReleaseThread();
+}
+
+static const char *renderer_name(void)
+{
+    const unsigned char *s = p_glGetString(GL_RENDERER);
+    return s ? (const char *)s : "?";
+}
+
+static void check_gl(const char *what)
+{
+    unsigned err = p_glGetError();
+    if (err != 0)
+        die("%s: GL error 0x%x", what, err);
+}
+
+/* no_vulkan fails if libvulkan is mapped into this process. */
+static void no_vulkan(void)
+{
+    char line[4096];
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (f == NULL)
+        die("/proc/self/maps: %s", strerror(errno));
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "libvulkan")) {
+            fclose(f);
+            die("libvulkan is loaded in this process: %s", line);
+        }
+    fclose(f);
+}
+
+static unsigned char *pattern(int w, int h, int frame)
+{
+    unsigned char *px = malloc((size_t)w * (size_t)h * 4);
+    if (px == NULL)
+        die("out of memory");
+    tp_expected(px, w, h, frame);
+    return px;
+}
+
+static long parse_int(const char *s, const char *what, long lo, long hi)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 0);
+    if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "%s: %s %s: want an integer in [%ld, %ld]\n", prog, what, s, lo, hi);
+        exit(2);
+    }
+    return v;
+}
+
+#define MAX_FRAME 1000000L
+
+/* ---- Holding the resource ---- */
+
+/* wait_for_end returns on SIGTERM, SIGINT (blocked since the start, so
+ * none is missed) or the end of standard input. */
+static const char *wait_for_end(int sfd)
+{
+    struct pollfd p[2];
+    char buf[256];
+    p[0].fd = sfd;
+    p[0].events = POLLIN;
+    p[1].fd = 0;
+    p[1].events = POLLIN;
+    for (;;) {
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            die("poll: %s", strerror(errno));
+        }
+        if (p[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                return si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT";
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+            ssize_t n;
+            if (p[1].revents & POLLNVAL)
+                return "no standard input";
+            n = read(0, buf, sizeof buf);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+                return "end of standard input";
+        }
+    }
+}
+
+/* ---- The producer: allocate, draw, share, hold ---- */
+
+static int produce(const char *sock, const char *name, int frame)
+{
+    struct egl e;
+    glbridge_gl gl;
+    glbridge_client *c = NULL;
+    glbridge_allocate_params p;
+    glbridge_record rec;
+    glbridge_fds fds;
+    glbridge_gl_texture tex;
+    glbridge_status s;
+    const char *force = getenv("GLBRIDGE_FORCE_COPY"), *why = NULL, *ended;
+    unsigned char *px;
+    uint32_t nt, granted;
+    sigset_t sigs;
+    int sfd, host;
+
+    /* Block the signals that end the program before the resource exists,
+     * so that one cannot kill it without it letting go. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &sigs, NULL) != 0 || (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0)
+        die("signalfd: %s", strerror(errno));
+
+    /* Connect first: without a broker there is nobody to share with. */
+    s = glbridge_connect(sock, &c);
+    if (s != GLBRIDGE_OK)
+        die("cannot connect to the broker at %s: %s (is `glshare serve` running?)", sock, glbridge_strerror(s));
+    egl_open(&e);
+    s = glbridge_gl_init(&gl, gpa, NULL);
+    if (s != GLBRIDGE_OK)
+        die("glbridge_gl_init: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+
+    memset(&p, 0, sizeof p);
+    p.desc.dimension = GLBRIDGE_DIM_TEXTURE2D;
+    p.desc.width = WIDTH;
+    p.desc.height = HEIGHT;
+    p.desc.depth_or_array_size = 1;
+    p.desc.mip_levels = 1;
+    p.desc.sample_count = 1;
+    p.desc.format = DXGI_FORMAT_R8G8B8A8_UNORM;
+    p.desc.bind_flags = D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET;
+    p.desc.misc_flags = D3D11_RESOURCE_MISC_SHARED;
+    if (force != NULL && strcmp(force, "1") == 0)
+        why = "GLBRIDGE_FORCE_COPY=1";
+    else if (!gl.memory_object_fd)
+        why = "GL lacks GL_EXT_memory_object_fd";
+    else if (!gl.device_uuids)
+        why = "GL cannot tell its device UUIDs";
+    host = why != NULL;
+    if (host) {
+        p.flags = GLBRIDGE_ALLOCATE_HOST_MEMORY;
+    } else {
+        s = glbridge_gl_device_uuids(&gl, p.driver_uuid, p.device_uuid);
+        if (s != GLBRIDGE_OK)
+            die("glbridge_gl_device_uuids: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+    }
+    s = glbridge_allocate(c, &p, &rec, &fds);
+    if (s != GLBRIDGE_OK)
+        broker_die(c, host ? "ALLOCATE (host memory)" : "ALLOCATE (on GL's UUIDs)", s);
+    if (!!(rec.alloc.flags & GLBRIDGE_ALLOC_HOST_MEMORY) != host)
+        die("the broker allocated %s, asked for %s", host ? "device memory" : "host memory",
+            host ? "host memory" : "device memory");
+    if (rec.gl.target != GL_TEXTURE_2D || rec.gl.width != WIDTH || rec.gl.height != HEIGHT)
+        die("the record's GL view is target 0x%x %ux%u, want a %dx%d GL_TEXTURE_2D", rec.gl.target,
+            rec.gl.width, rec.gl.height, WIDTH, HEIGHT);
+
+    s = host ? glbridge_gl_copy_texture_create(&gl, &rec, &tex)
+             : glbridge_gl_import_texture(&gl, &rec, fds.memory, &tex);
+    if (s != GLBRIDGE_OK)
+        die("%s: %s: %s", host ? "glbridge_gl_copy_texture_create" : "glbridge_gl_import_texture",
+            glbridge_strerror(s), glbridge_gl_last_error(&gl));
+
+    /* "Draw" frame: upload the pattern's exact texels (rows bottom first,
+     * GL's row 0 first). */
+    px = pattern(WIDTH, HEIGHT, frame);
+    p_glBindTexture(GL_TEXTURE_2D, tex.name);
+    p_glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+    p_glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, WIDTH, HEIGHT, GL_RGBA, GL_UNSIGNED_BYTE, px);
+    p_glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
+    p_glBindTexture(GL_TEXTURE_2D, 0);
+    check_gl("glTexSubImage2D");
+    free(px);
+    /* The drawing is complete before the handle exists. */
+    p_glFinish();
+    if (host) {
+        s = glbridge_gl_copy_write_back(&gl, &rec, fds.memory, &tex);
+        if (s != GLBRIDGE_OK)
+            die("glbridge_gl_copy_write_back: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+    }
+    no_vulkan();
+
+    s = glbridge_share(c, rec.kmt, GLBRIDGE_ACCESS_READ, name, &nt, &granted);
+    if (s != GLBRIDGE_OK)
+        broker_die(c, "SHARE", s);
+    printf("c-renderer: GL \"%s\" drew frame %d (%dx%d R8G8B8A8_UNORM) into %s (%s%s), %llu bytes; no libvulkan loaded\n",
+           renderer_name(), frame, WIDTH, HEIGHT,
+           host ? "host memory the broker allocated" : "Vulkan memory the broker allocated on GL's UUIDs",
+           host ? "copy path: " : "zero-copy", host ? why : "", (unsigned long long)rec.alloc.size);
+    printf("NAME %s\n", name);
+    printf("KMT 0x%08x\n", rec.kmt);
+    fflush(stdout);
+
+    ended = wait_for_end(sfd);
+    glbridge_gl_texture_close(&gl, &tex);
+    egl_close(&e);
+    s = glbridge_close(c, nt);
+    if (s == GLBRIDGE_OK)
+        s = glbridge_close(c, rec.kmt);
+    if (s != GLBRIDGE_OK)
+        broker_die(c, "CLOSE", s);
+    printf("c-renderer: %s: released 0x%08x\n", ended, rec.kmt);
+    glbridge_fds_close(&fds);
+    glbridge_record_free(&rec);
+    glbridge_client_close(c);
+    close(sfd);
+    return 0;
+}
+
+/* ---- The consumer: open, import (or copy), read back, check ---- */
+
+static int consume(const char *sock, uint32_t kmt, int frame)
+{
+    struct egl e;
+    glbridge_gl gl;
+    glbridge_client *c = NULL;
+    glbridge_record rec;
+    glbridge_fds fds;
+    glbridge_gl_texture tex;
+    glbridge_status s;
+    unsigned char *got, *want;
+    size_t i, n, bad = 0, first = 0;
+    int w, h, host;
+
+    s = glbridge_connect(sock, &c);
+    if (s != GLBRIDGE_OK)
+        die("cannot connect to the broker at %s: %s (is `glshare serve` running?)", sock, glbridge_strerror(s));
+    s = glbridge_open_kmt(c, kmt, &rec, &fds);
+    if (s != GLBRIDGE_OK) {
+        char what[64];
+        snprintf(what, sizeof what, "OPEN_KMT 0x%08x", kmt);
+        broker_die(c, what, s);
+    }
+    if (rec.alloc.desc.dimension != GLBRIDGE_DIM_TEXTURE2D || rec.alloc.desc.format != DXGI_FORMAT_R8G8B8A8_UNORM ||
+        rec.gl.target != GL_TEXTURE_2D)
+        die("this sample checks R8G8B8A8_UNORM 2D textures; 0x%08x has dimension %u, format %u, GL target 0x%x", kmt,
+            rec.alloc.desc.dimension, rec.alloc.desc.format, rec.gl.target);
+    w = (int)rec.alloc.desc.width;
+    h = (int)rec.alloc.desc.height;
+    host = (rec.alloc.flags & GLBRIDGE_ALLOC_HOST_MEMORY) != 0;
+    egl_open(&e);
+    s = glbridge_gl_init(&gl, gpa, NULL);
+    if (s != GLBRIDGE_OK)
+        die("glbridge_gl_init: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+    if (host) {
+        s = glbridge_gl_copy_texture_create(&gl, &rec, &tex);
+        if (s == GLBRIDGE_OK && (s = glbridge_gl_copy_fill(&gl, &rec, fds.memory, &tex)) != GLBRIDGE_OK)
+            glbridge_gl_texture_close(&gl, &tex);
+    } else {
+        if (!gl.memory_object_fd)
+            die("0x%08x is Vulkan memory and GL lacks GL_EXT_memory_object_fd to import it", kmt);
+        s = glbridge_gl_import_texture(&gl, &rec, fds.memory, &tex);
+    }
+    if (s != GLBRIDGE_OK)
+        die("%s: %s: %s", host ? "the copy path" : "glbridge_gl_import_texture", glbridge_strerror(s),
+            glbridge_gl_last_error(&gl));
+
+    n = (size_t)w * (size_t)h * 4;
+    got = malloc(n);
+    if (got == NULL)
+        die("out of memory");
+    memset(got, 0xEE, n);
+    p_glBindTexture(GL_TEXTURE_2D, tex.name);
+    p_glPixelStorei(GL_PACK_ALIGNMENT, 1);
+    p_glGetTexImage(GL_TEXTURE_2D, 0, GL_RGBA, GL_UNSIGNED_BYTE, got);
+    p_glPixelStorei(GL_PACK_ALIGNMENT, 4);
+    p_glBindTexture(GL_TEXTURE_2D, 0);
+    check_gl("glGetTexImage");
+    want = pattern(w, h, frame);
+    for (i = 0; i < n; i += 4)
+        if (memcmp(got + i, want + i, 4) != 0 && bad++ == 0)
+            first = i;
+    no_vulkan();
+    if (bad) {
+        fprintf(stderr,
+                "%s: MISMATCH: %zu of %zu texels of 0x%08x differ from frame %d of the test pattern; the first, "
+                "(%zu,%zu), is %u,%u,%u,%u, want %u,%u,%u,%u\n",
+                prog, bad, n / 4, kmt, frame, first / 4 % (size_t)w, first / 4 / (size_t)w, got[first],
+                got[first + 1], got[first + 2], got[first + 3], want[first], want[first + 1], want[first + 2],
+                want[first + 3]);
+        return 1;
+    }
+    printf("OK: all %zu texels of KMT 0x%08x read through GL \"%s\" (%s) are frame %d of the test pattern; no libvulkan loaded\n",
+           n / 4, kmt, renderer_name(), host ? "host memory, copy path" : "zero-copy import", frame);
+    free(got);
+    free(want);
+    glbridge_gl_texture_close(&gl, &tex);
+    egl_close(&e);
+    glbridge_fds_close(&fds);
+    glbridge_close(c, rec.handle);
+    glbridge_record_free(&rec);
+    glbridge_client_close(c);
+    return 0;
+}
+
+/* ---- --dump ---- */
+
+static int dump(int w, int h, int frame)
+{
+    unsigned char *px = pattern(w, h, frame);
+    size_t n = (size_t)w * (size_t)h * 4;
+    if (fwrite(px, 1, n, stdout) != n || fflush(stdout) != 0)
+        die("writing the texels: %s", strerror(errno));
+    free(px);
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: %s SOCKET NAME FRAME          allocate, draw FRAME, share as NAME, hold until SIGTERM/EOF\n"
+            "       %s --read SOCKET KMT FRAME    open KMT into GL and check every texel of FRAME\n"
+            "       %s --dump W H FRAME           write the test pattern's texels (RGBA8) to stdout\n",
+            prog, prog, prog);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], "--read") == 0) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        return consume(argv[2], (uint32_t)parse_int(argv[3], "KMT", 0, 0xffffffffL),
+                       (int)parse_int(argv[4], "FRAME", 0, MAX_FRAME));
+    }
+    if (argc == 5 && strcmp(argv[1], "--dump") == 0)
+        return dump((int)parse_int(argv[2], "W", 1, 16384), (int)parse_int(argv[3], "H", 1, 16384),
+                    (int)parse_int(argv[4], "FRAME", 0, MAX_FRAME));
+    if (argc == 4 && argv[1][0] != '-') {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        return produce(argv[1], argv[2], (int)parse_int(argv[3], "FRAME", 0, MAX_FRAME));
+    }
+    usage();
+    return 2;
+}
