@@ -274,6 +274,11 @@ func TestMakeInstall(t *testing.T) {
 	}
 	checkInstalledLibrary(t, dest, tmp)
 
+	// And as a user installs it: PREFIX a directory of theirs, no DESTDIR.
+	prefix := filepath.Join(tmp, "user-prefix")
+	runMake(t, "install", "PREFIX="+prefix, build)
+	checkInstalledLibrary(t, prefix, tmp)
+
 	runMake(t, "install", "DESTDIR="+dest, "PREFIX=/usr", "BINDIR=/opt/glbridge/bin", build)
 	svc = parseUnit(t, filepath.Join(dest, "usr/lib/systemd/user/glshare.service"))
 	if got := svc.one(t, "Service", "ExecStart"); got != "/opt/glbridge/bin/glshare serve" {
@@ -633,18 +638,26 @@ func osexec(bin string, args ...string) ([]byte, error) {
 }
 
 // checkInstalledLibrary builds a C program against the libglbridge that
-// make install staged in dest (as prefix /usr), the way a renderer's build
-// finds it: pkg-config glbridge, and runs it against the installed shared
-// library.
-func checkInstalledLibrary(t *testing.T, dest, tmp string) {
+// make install put in root, the way a renderer's build finds it:
+// pkg-config glbridge, and runs it against the installed shared library.
+// root is a DESTDIR staging prefix /usr, or (with no usr/ in it) the
+// PREFIX itself.
+func checkInstalledLibrary(t *testing.T, root, tmp string) {
 	t.Helper()
+	lib := filepath.Join(root, "lib")
+	env := []string{"PKG_CONFIG_LIBDIR=" + filepath.Join(lib, "pkgconfig")}
+	if _, err := os.Stat(filepath.Join(root, "usr")); err == nil {
+		lib = filepath.Join(root, "usr/lib")
+		env = []string{"PKG_CONFIG_LIBDIR=" + filepath.Join(lib, "pkgconfig"), "PKG_CONFIG_SYSROOT_DIR=" + root}
+	}
+	include := filepath.Join(filepath.Dir(lib), "include")
 	pc := exec.Command("pkg-config", "--cflags", "--libs", "glbridge")
-	pc.Env = append(os.Environ(), "PKG_CONFIG_LIBDIR="+filepath.Join(dest, "usr/lib/pkgconfig"), "PKG_CONFIG_SYSROOT_DIR="+dest)
+	pc.Env = append(os.Environ(), env...)
 	flags, err := pc.Output()
 	if err != nil {
 		t.Fatalf("pkg-config glbridge against the installed glbridge.pc: %v", err)
 	}
-	if !strings.Contains(string(flags), filepath.Join(dest, "usr/include")) || !strings.Contains(string(flags), "-lglbridge") {
+	if !strings.Contains(string(flags), include) || !strings.Contains(string(flags), "-lglbridge") {
 		t.Errorf("pkg-config glbridge gives %q", flags)
 	}
 	src := filepath.Join(tmp, "uses-glbridge.c")
@@ -666,13 +679,15 @@ int main(void) {
 		t.Fatalf("%v: %v\n%s", cc, err, out)
 	}
 	run := exec.Command(bin)
-	run.Env = append(os.Environ(), "LD_LIBRARY_PATH="+filepath.Join(dest, "usr/lib"), "XDG_RUNTIME_DIR=/run/user/4242")
+	run.Env = append(os.Environ(), "LD_LIBRARY_PATH="+lib, "XDG_RUNTIME_DIR=/run/user/4242")
 	out, err := run.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "|/run/user/4242/glbridge/broker.sock") {
 		t.Errorf("a program linked against the installed libglbridge: %v\n%s", err, out)
 	}
-	ldd, _ := exec.Command("ldd", bin).CombinedOutput()
-	if !strings.Contains(string(ldd), filepath.Join(dest, "usr/lib/libglbridge.so.0")) && !strings.Contains(string(ldd), "libglbridge.so.0") {
-		t.Errorf("the program does not link the shared libglbridge:\n%s", ldd)
+	ldd := exec.Command("ldd", bin)
+	ldd.Env = run.Env
+	lout, _ := ldd.CombinedOutput()
+	if !strings.Contains(string(lout), filepath.Join(lib, "libglbridge.so.0")) {
+		t.Errorf("the program does not link the installed shared libglbridge:\n%s", lout)
 	}
 }
