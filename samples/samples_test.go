@@ -549,6 +549,57 @@ func TestCRenderer(t *testing.T) {
 	waitNoResources(t, c)
 }
 
+// TestCRendererCycles: the C renderer allocates, imports (or, for host
+// memory, fills a copy texture from) and closes 200 textures, and has as
+// many fds open after the last cycle as before the first; the broker then
+// lists nothing.
+func TestCRendererCycles(t *testing.T) {
+	sock, c := startBroker(t)
+	const n = 200
+	for _, tc := range []struct {
+		what string
+		env  []string
+		via  string
+	}{
+		{"vulkan memory", nil, "zero-copy import"},
+		{"host memory", []string{"GLBRIDGE_FORCE_COPY=1"}, "copy texture filled from host memory"},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*sampleTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, sample(t, "c-renderer"), "--cycles", sock, strconv.Itoa(n))
+			cmd.Env = append(os.Environ(), tc.env...)
+			b, err := cmd.CombinedOutput()
+			out := string(b)
+			t.Logf("c-renderer --cycles %s %d:\n%s", sock, n, out)
+			if err != nil {
+				t.Fatalf("c-renderer --cycles: %v", err)
+			}
+			if !strings.Contains(out, tc.via) {
+				t.Errorf("the cycles did not go through %s", tc.via)
+			}
+			var got, before, after int
+			i := strings.Index(out, "CYCLES ")
+			if i < 0 {
+				t.Fatal("c-renderer printed no CYCLES line")
+			}
+			if _, err := fmt.Sscanf(out[i:], "CYCLES %d fds %d before %d after", &got, &before, &after); err != nil {
+				t.Fatalf("the CYCLES line: %v", err)
+			}
+			if got != n || before != after || before == 0 {
+				t.Errorf("%d cycles, %d fds before and %d after; want %d cycles and as many fds after as before", got, before, after, n)
+			}
+			l, err := c.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l) != 0 {
+				t.Errorf("the broker still lists %d resources after the cycles: %+v", len(l), l)
+			}
+		})
+	}
+}
+
 // TestCRendererReadsProducer: the Go producer shares a frame, drawn by GL
 // into memory the broker allocated (-service: Vulkan memory, or host memory
 // with GLBRIDGE_FORCE_COPY=1) or its own helper device's; the C renderer

@@ -21,6 +21,13 @@
  *       fills a texture of GL's own from it), reads it back with
  *       glGetTexImage and checks every texel against frame FRAME, printing
  *       "OK: all N texels ..." (exit 0) or the first mismatch (exit 1).
+ *   c-renderer --cycles SOCKET N
+ *       N times: ALLOCATEs the texture as above (host memory where the
+ *       producer would use it), imports it into GL (or fills a copy
+ *       texture from it), deletes the GL objects, closes the fds and
+ *       CLOSEs the handle. It counts the entries of /proc/self/fd before
+ *       the first cycle and after the last, prints "CYCLES N fds A before
+ *       B after", and exits 1 if A and B differ (a leak).
  *   c-renderer --dump W H FRAME
  *       Writes the test pattern's W x H texels of FRAME (RGBA8, rows bottom
  *       first) to standard output: the tests compare them with the Go
@@ -51,6 +58,7 @@
 #include <EGL/egl.h>
 #include <EGL/eglext.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -275,6 +283,55 @@ static const char *wait_for_end(int sfd)
     }
 }
 
+/* ---- Allocating through the broker ---- */
+
+/* allocate has the broker allocate the 256x192 RGBA8 texture on GL's UUIDs,
+ * or host memory (the copy path) when GL cannot import Vulkan memory or
+ * GLBRIDGE_FORCE_COPY=1; returns 1 for host memory, with *why saying why. */
+static int allocate(glbridge_client *c, glbridge_gl *gl, glbridge_record *rec, glbridge_fds *fds, const char **why)
+{
+    glbridge_allocate_params p;
+    glbridge_status s;
+    const char *force = getenv("GLBRIDGE_FORCE_COPY");
+    int host;
+
+    memset(&p, 0, sizeof p);
+    p.desc.dimension = GLBRIDGE_DIM_TEXTURE2D;
+    p.desc.width = WIDTH;
+    p.desc.height = HEIGHT;
+    p.desc.depth_or_array_size = 1;
+    p.desc.mip_levels = 1;
+    p.desc.sample_count = 1;
+    p.desc.format = DXGI_FORMAT_R8G8B8A8_UNORM;
+    p.desc.bind_flags = D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET;
+    p.desc.misc_flags = D3D11_RESOURCE_MISC_SHARED;
+    *why = NULL;
+    if (force != NULL && strcmp(force, "1") == 0)
+        *why = "GLBRIDGE_FORCE_COPY=1";
+    else if (!gl->memory_object_fd)
+        *why = "GL lacks GL_EXT_memory_object_fd";
+    else if (!gl->device_uuids)
+        *why = "GL cannot tell its device UUIDs";
+    host = *why != NULL;
+    if (host) {
+        p.flags = GLBRIDGE_ALLOCATE_HOST_MEMORY;
+    } else {
+        s = glbridge_gl_device_uuids(gl, p.driver_uuid, p.device_uuid);
+        if (s != GLBRIDGE_OK)
+            die("glbridge_gl_device_uuids: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(gl));
+    }
+    s = glbridge_allocate(c, &p, rec, fds);
+    if (s != GLBRIDGE_OK)
+        broker_die(c, host ? "ALLOCATE (host memory)" : "ALLOCATE (on GL's UUIDs)", s);
+    if (!!(rec->alloc.flags & GLBRIDGE_ALLOC_HOST_MEMORY) != host)
+        die("the broker allocated %s, asked for %s", host ? "device memory" : "host memory",
+            host ? "host memory" : "device memory");
+    if (rec->gl.target != GL_TEXTURE_2D || rec->gl.width != WIDTH || rec->gl.height != HEIGHT)
+        die("the record's GL view is target 0x%x %ux%u, want a %dx%d GL_TEXTURE_2D", rec->gl.target,
+            rec->gl.width, rec->gl.height, WIDTH, HEIGHT);
+    return host;
+}
+
 /* ---- The producer: allocate, draw, share, hold ---- */
 
 static int produce(const char *sock, const char *name, int frame)
@@ -282,12 +339,11 @@ static int produce(const char *sock, const char *name, int frame)
     struct egl e;
     glbridge_gl gl;
     glbridge_client *c = NULL;
-    glbridge_allocate_params p;
     glbridge_record rec;
     glbridge_fds fds;
     glbridge_gl_texture tex;
     glbridge_status s;
-    const char *force = getenv("GLBRIDGE_FORCE_COPY"), *why = NULL, *ended;
+    const char *why = NULL, *ended;
     unsigned char *px;
     uint32_t nt, granted;
     sigset_t sigs;
@@ -310,39 +366,7 @@ static int produce(const char *sock, const char *name, int frame)
     if (s != GLBRIDGE_OK)
         die("glbridge_gl_init: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
 
-    memset(&p, 0, sizeof p);
-    p.desc.dimension = GLBRIDGE_DIM_TEXTURE2D;
-    p.desc.width = WIDTH;
-    p.desc.height = HEIGHT;
-    p.desc.depth_or_array_size = 1;
-    p.desc.mip_levels = 1;
-    p.desc.sample_count = 1;
-    p.desc.format = DXGI_FORMAT_R8G8B8A8_UNORM;
-    p.desc.bind_flags = D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET;
-    p.desc.misc_flags = D3D11_RESOURCE_MISC_SHARED;
-    if (force != NULL && strcmp(force, "1") == 0)
-        why = "GLBRIDGE_FORCE_COPY=1";
-    else if (!gl.memory_object_fd)
-        why = "GL lacks GL_EXT_memory_object_fd";
-    else if (!gl.device_uuids)
-        why = "GL cannot tell its device UUIDs";
-    host = why != NULL;
-    if (host) {
-        p.flags = GLBRIDGE_ALLOCATE_HOST_MEMORY;
-    } else {
-        s = glbridge_gl_device_uuids(&gl, p.driver_uuid, p.device_uuid);
-        if (s != GLBRIDGE_OK)
-            die("glbridge_gl_device_uuids: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
-    }
-    s = glbridge_allocate(c, &p, &rec, &fds);
-    if (s != GLBRIDGE_OK)
-        broker_die(c, host ? "ALLOCATE (host memory)" : "ALLOCATE (on GL's UUIDs)", s);
-    if (!!(rec.alloc.flags & GLBRIDGE_ALLOC_HOST_MEMORY) != host)
-        die("the broker allocated %s, asked for %s", host ? "device memory" : "host memory",
-            host ? "host memory" : "device memory");
-    if (rec.gl.target != GL_TEXTURE_2D || rec.gl.width != WIDTH || rec.gl.height != HEIGHT)
-        die("the record's GL view is target 0x%x %ux%u, want a %dx%d GL_TEXTURE_2D", rec.gl.target,
-            rec.gl.width, rec.gl.height, WIDTH, HEIGHT);
+    host = allocate(c, &gl, &rec, &fds, &why);
 
     s = host ? glbridge_gl_copy_texture_create(&gl, &rec, &tex)
              : glbridge_gl_import_texture(&gl, &rec, fds.memory, &tex);
@@ -482,6 +506,79 @@ static int consume(const char *sock, uint32_t kmt, int frame)
     return 0;
 }
 
+/* ---- --cycles: allocate, import, close, N times; no fd may stay ---- */
+
+/* count_fds counts the entries of /proc/self/fd (the directory's own fd
+ * included, once, both times). */
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+    if (d == NULL)
+        die("/proc/self/fd: %s", strerror(errno));
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static int cycles(const char *sock, long n)
+{
+    struct egl e;
+    glbridge_gl gl;
+    glbridge_client *c = NULL;
+    glbridge_status s;
+    const char *why = NULL;
+    long i;
+    int before, after, host = 0;
+
+    s = glbridge_connect(sock, &c);
+    if (s != GLBRIDGE_OK)
+        die("cannot connect to the broker at %s: %s (is `glshare serve` running?)", sock, glbridge_strerror(s));
+    egl_open(&e);
+    s = glbridge_gl_init(&gl, gpa, NULL);
+    if (s != GLBRIDGE_OK)
+        die("glbridge_gl_init: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+    before = count_fds();
+    for (i = 0; i < n; i++) {
+        glbridge_record rec;
+        glbridge_fds fds;
+        glbridge_gl_texture tex;
+        host = allocate(c, &gl, &rec, &fds, &why);
+        if (host) {
+            s = glbridge_gl_copy_texture_create(&gl, &rec, &tex);
+            if (s == GLBRIDGE_OK && (s = glbridge_gl_copy_fill(&gl, &rec, fds.memory, &tex)) != GLBRIDGE_OK)
+                glbridge_gl_texture_close(&gl, &tex);
+        } else {
+            s = glbridge_gl_import_texture(&gl, &rec, fds.memory, &tex);
+        }
+        if (s != GLBRIDGE_OK)
+            die("cycle %ld: %s: %s: %s", i, host ? "the copy path" : "glbridge_gl_import_texture",
+                glbridge_strerror(s), glbridge_gl_last_error(&gl));
+        glbridge_gl_texture_close(&gl, &tex);
+        glbridge_fds_close(&fds);
+        s = glbridge_close(c, rec.kmt);
+        if (s != GLBRIDGE_OK)
+            broker_die(c, "CLOSE", s);
+        glbridge_record_free(&rec);
+    }
+    after = count_fds();
+    no_vulkan();
+    printf("c-renderer: %ld cycles of ALLOCATE, %s, close and CLOSE through GL \"%s\"%s%s\n", n,
+           host ? "copy texture filled from host memory" : "zero-copy import", renderer_name(),
+           host ? ": copy path: " : "", host ? why : "");
+    printf("CYCLES %ld fds %d before %d after\n", n, before, after);
+    egl_close(&e);
+    glbridge_client_close(c);
+    if (before != after) {
+        fprintf(stderr, "%s: %d fds leaked in %ld cycles\n", prog, after - before, n);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- --dump ---- */
 
 static int dump(int w, int h, int frame)
@@ -499,8 +596,9 @@ static void usage(void)
     fprintf(stderr,
             "usage: %s SOCKET NAME FRAME          allocate, draw FRAME, share as NAME, hold until SIGTERM/EOF\n"
             "       %s --read SOCKET KMT FRAME    open KMT into GL and check every texel of FRAME\n"
+            "       %s --cycles SOCKET N          allocate, import and close N textures; fail if an fd stays\n"
             "       %s --dump W H FRAME           write the test pattern's texels (RGBA8) to stdout\n",
-            prog, prog, prog);
+            prog, prog, prog, prog);
     exit(2);
 }
 
@@ -510,6 +608,10 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
         return consume(argv[2], (uint32_t)parse_int(argv[3], "KMT", 0, 0xffffffffL),
                        (int)parse_int(argv[4], "FRAME", 0, MAX_FRAME));
+    }
+    if (argc == 4 && strcmp(argv[1], "--cycles") == 0) {
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        return cycles(argv[2], parse_int(argv[3], "N", 1, 1000000L));
     }
     if (argc == 5 && strcmp(argv[1], "--dump") == 0)
         return dump((int)parse_int(argv[2], "W", 1, 16384), (int)parse_int(argv[3], "H", 1, 16384),
