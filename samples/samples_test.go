@@ -478,7 +478,8 @@ func startRenderer(t *testing.T, env []string, sock, name string, frame int) (*b
 // by name in GL and in Vulkan, and the C renderer itself (--read) in GL,
 // each checking every texel, while the renderer has no libvulkan mapped.
 // With GLBRIDGE_FORCE_COPY=1 it uses host memory through libglbridge's
-// copy path, which GL consumers read.
+// copy path, which GL consumers and the Go consumer's Vulkan side (which
+// copies host memory too) read.
 func TestCRenderer(t *testing.T) {
 	sock, c := startBroker(t)
 	const texels = "OK: all 49152 texels"
@@ -513,6 +514,12 @@ func TestCRenderer(t *testing.T) {
 		}
 		checkNoVulkan(t, rend)
 		mustPass(t, texels+" read through GL", "consumer", "-socket", sock, "-name", name, "-frame", f)
+		// share's Vulkan side copies host memory into an image of its own:
+		// the copy path has a Vulkan reader too.
+		if code, out := run(t, "consumer", "-socket", sock, "-name", name, "-vulkan", "-frame", f); code != 0 ||
+			!strings.Contains(out, texels+" read through Vulkan device") || !strings.Contains(out, "(copy (host memory)") {
+			t.Fatalf("the Vulkan consumer exited with %d and printed %q; want 0 and %q through a copy of host memory", code, out, texels+" read through Vulkan device")
+		}
 		mustPass(t, texels+" of KMT "+kmt+` read through GL "`, "c-renderer", "--read", sock, kmt, f)
 		mustFail(t, "differ from frame 301 of the test pattern", "c-renderer", "--read", sock, kmt, "301")
 		t.Run("c-client", func(t *testing.T) {
