@@ -472,6 +472,30 @@ func startRenderer(t *testing.T, env []string, sock, name string, frame int) (*b
 	return startCmd(t, cmd, "c-renderer", args...), stdin
 }
 
+// rendererSync reads the sync path the renderer printed ("SYNC timeline" or
+// "SYNC fence", before its KMT line) and checks it against what its GL
+// offers: the timeline path exactly where GL has GL_EXT_semaphore_fd and
+// GL_NV_timeline_semaphore (NVIDIA) and timeline is allowed (Vulkan memory,
+// no GLBRIDGE_FORCE_FALLBACK=1); else the fence path (Mesa 22.3, which has
+// no GL_EXT_semaphore_fd, host memory, the forced fallback). It returns
+// the path.
+func rendererSync(t *testing.T, rend *background, timelineAllowed bool) string {
+	t.Helper()
+	got := rend.expect(t, "SYNC ")
+	hasTimeline := strings.Contains(rend.output(), "(GL_EXT_semaphore_fd 1, GL_NV_timeline_semaphore 1)")
+	want := "fence"
+	if hasTimeline && timelineAllowed {
+		want = "timeline"
+	}
+	if !hasTimeline {
+		t.Logf("GL has no timeline semaphores (Mesa): the renderer must take the fence path")
+	}
+	if got != want {
+		t.Fatalf("the renderer printed SYNC %s, want SYNC %s:\n%s", got, want, rend.output())
+	}
+	return got
+}
+
 // TestCRenderer: the C renderer (EGL + libglbridge, the wined3d role) has
 // the broker allocate a texture on GL's UUIDs, draws a frame into it and
 // shares it; the C client (Vulkan) opens it by KMT handle, the Go consumer
@@ -479,7 +503,11 @@ func startRenderer(t *testing.T, env []string, sock, name string, frame int) (*b
 // each checking every texel, while the renderer has no libvulkan mapped.
 // With GLBRIDGE_FORCE_COPY=1 it uses host memory through libglbridge's
 // copy path, which GL consumers and the Go consumer's Vulkan side (which
-// copies host memory too) read.
+// copies host memory too) read. The renderer writes between
+// AcquireSync(0) and ReleaseSync(1) of the texture's keyed mutex, with a
+// timeline semaphore where GL has them and on the fence path (glFinish)
+// elsewhere; --read reads between AcquireSync(1) and ReleaseSync(0), and the
+// renderer hands the frame back to the next reader.
 func TestCRenderer(t *testing.T) {
 	sock, c := startBroker(t)
 	const texels = "OK: all 49152 texels"
@@ -487,6 +515,7 @@ func TestCRenderer(t *testing.T) {
 		const name, frame = `Local\glbridge-c-renderer`, 21
 		f := strconv.Itoa(frame)
 		rend, _ := startRenderer(t, nil, sock, name, frame)
+		sync := rendererSync(t, rend, true)
 		kmt := rend.expect(t, "KMT ")
 		if !strings.Contains(rend.output(), "Vulkan memory the broker allocated on GL's UUIDs (zero-copy)") {
 			t.Fatalf("the renderer did not allocate Vulkan memory on GL's UUIDs:\n%s", rend.output())
@@ -496,7 +525,10 @@ func TestCRenderer(t *testing.T) {
 		mustPass(t, texels+" read through GL", "consumer", "-socket", sock, "-name", name, "-frame", f)
 		mustPass(t, texels+" read through Vulkan", "consumer", "-socket", sock, "-name", name, "-vulkan", "-frame", f)
 		mustPass(t, texels+" of KMT "+kmt+` read through GL "`, "c-renderer", "--read", sock, kmt, f)
+		mustPass(t, "SYNC "+sync+": keyed mutex key 1", "c-renderer", "--read", sock, kmt, f)
 		mustFail(t, "differ from frame 22 of the test pattern", "c-renderer", "--read", sock, kmt, "22")
+		// The reads went through the keyed mutex, each handed back.
+		mustPass(t, "SYNC "+sync+": keyed mutex key 1", "c-renderer", "--read", sock, kmt, f)
 		mustFail(t, "texels differ from frame 22", "c-client", sock, kmt, "22")
 		checkNoVulkan(t, rend)
 		rend.stop(t)
@@ -508,6 +540,7 @@ func TestCRenderer(t *testing.T) {
 		const name, frame = `Local\glbridge-c-renderer-host`, 300
 		f := strconv.Itoa(frame)
 		rend, _ := startRenderer(t, []string{"GLBRIDGE_FORCE_COPY=1"}, sock, name, frame)
+		rendererSync(t, rend, false) // host memory has no semaphores
 		kmt := rend.expect(t, "KMT ")
 		if !strings.Contains(rend.output(), "host memory the broker allocated (copy path: GLBRIDGE_FORCE_COPY=1)") {
 			t.Fatalf("the renderer did not take host memory:\n%s", rend.output())
@@ -521,6 +554,7 @@ func TestCRenderer(t *testing.T) {
 			t.Fatalf("the Vulkan consumer exited with %d and printed %q; want 0 and %q through a copy of host memory", code, out, texels+" read through Vulkan device")
 		}
 		mustPass(t, texels+" of KMT "+kmt+` read through GL "`, "c-renderer", "--read", sock, kmt, f)
+		mustPass(t, "SYNC fence: keyed mutex key 1", "c-renderer", "--read", sock, kmt, f)
 		mustFail(t, "differ from frame 301 of the test pattern", "c-renderer", "--read", sock, kmt, "301")
 		t.Run("c-client", func(t *testing.T) {
 			t.Skip("c-client imports the record's Vulkan memory into a VkImage; host memory is a memfd with no Vulkan allocation to import, and c-client has no copy path")
@@ -529,8 +563,11 @@ func TestCRenderer(t *testing.T) {
 		rend.stop(t)
 	})
 	t.Run("ends at EOF", func(t *testing.T) {
-		rend, stdin := startRenderer(t, nil, sock, `Local\glbridge-c-renderer-eof`, 1)
+		// The forced fallback takes the fence path on every GL.
+		rend, stdin := startRenderer(t, []string{"GLBRIDGE_FORCE_FALLBACK=1"}, sock, `Local\glbridge-c-renderer-eof`, 1)
+		rendererSync(t, rend, false)
 		kmt := rend.expect(t, "KMT ")
+		mustPass(t, "SYNC fence: keyed mutex key 1", "c-renderer", "--read", sock, kmt, "1")
 		stdin.Close()
 		for range rend.lines {
 		}
@@ -630,6 +667,8 @@ func TestCRendererReadsProducer(t *testing.T) {
 			kmt := prod.expect(t, "KMT ")
 			mustPass(t, "OK: all 49152 texels of KMT "+kmt, "c-renderer", "--read", sock, kmt, f)
 			mustPass(t, tc.via+" are frame "+f, "c-renderer", "--read", sock, kmt, f)
+			// The producer's resource has no keyed mutex.
+			mustPass(t, "SYNC none: no keyed mutex", "c-renderer", "--read", sock, kmt, f)
 			mustFail(t, "MISMATCH", "c-renderer", "--read", sock, kmt, strconv.Itoa(frame+1))
 			prod.stop(t)
 		})

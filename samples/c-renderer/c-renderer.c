@@ -9,18 +9,35 @@
  *   c-renderer SOCKET NAME FRAME
  *       ALLOCATEs a 256x192 R8G8B8A8_UNORM 2D texture on GL's driver and
  *       device UUIDs, imports it (GL_EXT_memory_object_fd), uploads frame
- *       FRAME's texels with glTexSubImage2D, glFinish, and SHAREs it under
+ *       FRAME's texels with glTexSubImage2D and SHAREs it under
  *       NAME (read access). Without GL_EXT_memory_object_fd, or with
  *       GLBRIDGE_FORCE_COPY=1 in the environment, the broker allocates host
  *       memory instead, which GL fills through libglbridge's copy path (a
- *       texture of GL's own, written back into the memory). It prints
- *       "NAME name" and "KMT 0x...", then holds the resource until SIGTERM
- *       or SIGINT or the end of its standard input, and exits 0.
+ *       texture of GL's own, written back into the memory). The texture
+ *       has a keyed mutex (D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX): the
+ *       upload is bracketed by AcquireSync(0) and ReleaseSync(1). Where GL
+ *       has GL_EXT_semaphore_fd and GL_NV_timeline_semaphore (NVIDIA; not
+ *       Mesa 22.3) and GLBRIDGE_FORCE_FALLBACK is not 1, the resource has
+ *       one timeline semaphore: GL waits on the GPU for the value
+ *       AcquireSync returned (if > 0), signals value + 1 after the upload,
+ *       and ReleaseSync passes value + 1 on ("SYNC timeline"); otherwise
+ *       it calls glFinish before ReleaseSync(1, 0) ("SYNC fence"). It
+ *       prints "SYNC timeline" or "SYNC fence", "NAME name" and
+ *       "KMT 0x..." (after the release), then holds the resource until
+ *       SIGTERM or SIGINT or the end of its standard input, and exits 0.
+ *       Meanwhile it takes the mutex back whenever a reader released it to
+ *       key 0 and hands the frame on to key 1 again, so that readers can
+ *       follow one another.
  *   c-renderer --read SOCKET KMT FRAME
  *       The consumer: opens KMT, imports it into GL (or, for host memory,
  *       fills a texture of GL's own from it), reads it back with
  *       glGetTexImage and checks every texel against frame FRAME, printing
  *       "OK: all N texels ..." (exit 0) or the first mismatch (exit 1).
+ *       A resource with a keyed mutex is read between AcquireSync(1) (60 s
+ *       timeout) and ReleaseSync(0) with the value acquired; when its
+ *       record has a timeline semaphore, GL imports it and waits on the GPU
+ *       for that value first. It prints "SYNC timeline: ...",
+ *       "SYNC fence: ..." or "SYNC none: ..." (no keyed mutex).
  *   c-renderer --cycles SOCKET N
  *       N times: ALLOCATEs the texture as above (host memory where the
  *       producer would use it), imports it into GL (or fills a copy
@@ -47,9 +64,14 @@
  *
  * The texels are uploaded rather than drawn so that they are exactly
  * testpattern.Expected's; a real renderer draws (the Go producer does, with
- * scissored glClear). The texture has no keyed mutex: the drawing is
- * finished (glFinish) before the handle exists, so consumers need no more
- * ordering (see samples/keyedmutex for repeated hand-offs).
+ * scissored glClear). The renderer releases the keyed mutex before it
+ * shares the handle, so a consumer that opens the texture without the
+ * keyed mutex (samples/consumer) still reads a finished frame once the
+ * KMT line is out: on the fence path GL finished; on the timeline path the
+ * signal is flushed and the tiny upload done long before another process
+ * has started and imported the memory (a reader that must be sure waits
+ * for the value, as --read does; see samples/keyedmutex for repeated
+ * hand-offs).
  */
 #define _GNU_SOURCE /* signalfd */
 #include "glbridge.h"
@@ -75,6 +97,7 @@
 #define D3D11_BIND_SHADER_RESOURCE 0x8u
 #define D3D11_BIND_RENDER_TARGET 0x20u
 #define D3D11_RESOURCE_MISC_SHARED 0x2u
+#define D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX 0x100u
 
 #define GL_TEXTURE_2D 0x0DE1
 #define GL_RGBA 0x1908
@@ -251,9 +274,18 @@ static long parse_int(const char *s, const char *what, long lo, long hi)
 
 /* ---- Holding the resource ---- */
 
+/* Keyed-mutex keys: the renderer writes with key 0 and releases to 1; a
+ * reader acquires 1 and releases to 0. */
+#define KEY_WRITER 0u
+#define KEY_READER 1u
+
 /* wait_for_end returns on SIGTERM, SIGINT (blocked since the start, so
- * none is missed) or the end of standard input. */
-static const char *wait_for_end(int sfd)
+ * none is missed) or the end of standard input. Meanwhile, every 50 ms, it
+ * takes the keyed mutex back when a reader has released it to KEY_WRITER
+ * and hands the unchanged frame to the next reader (release to KEY_READER
+ * with the value the reader released with: it has no new GPU work to wait
+ * for), so that any number of readers can read it one after the other. */
+static const char *wait_for_end(int sfd, glbridge_client *c, uint32_t kmt, unsigned *handbacks)
 {
     struct pollfd p[2];
     char buf[256];
@@ -262,10 +294,24 @@ static const char *wait_for_end(int sfd)
     p[1].fd = 0;
     p[1].events = POLLIN;
     for (;;) {
-        if (poll(p, 2, -1) < 0) {
+        int n = poll(p, 2, 50);
+        if (n < 0) {
             if (errno == EINTR)
                 continue;
             die("poll: %s", strerror(errno));
+        }
+        if (n == 0) {
+            uint64_t value = 0;
+            glbridge_status s = glbridge_acquire_sync(c, kmt, KEY_WRITER, 0, &value, NULL);
+            if (s == GLBRIDGE_E_TIMEOUT)
+                continue;
+            if (s != GLBRIDGE_OK)
+                broker_die(c, "ACQUIRE_SYNC (key 0, to hand the frame back)", s);
+            s = glbridge_release_sync(c, kmt, KEY_READER, value);
+            if (s != GLBRIDGE_OK)
+                broker_die(c, "RELEASE_SYNC (key 1)", s);
+            ++*handbacks;
+            continue;
         }
         if (p[0].revents & POLLIN) {
             struct signalfd_siginfo si;
@@ -273,11 +319,11 @@ static const char *wait_for_end(int sfd)
                 return si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT";
         }
         if (p[1].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
-            ssize_t n;
+            ssize_t r;
             if (p[1].revents & POLLNVAL)
                 return "no standard input";
-            n = read(0, buf, sizeof buf);
-            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+            r = read(0, buf, sizeof buf);
+            if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
                 return "end of standard input";
         }
     }
@@ -285,10 +331,21 @@ static const char *wait_for_end(int sfd)
 
 /* ---- Allocating through the broker ---- */
 
-/* allocate has the broker allocate the 256x192 RGBA8 texture on GL's UUIDs,
- * or host memory (the copy path) when GL cannot import Vulkan memory or
- * GLBRIDGE_FORCE_COPY=1; returns 1 for host memory, with *why saying why. */
-static int allocate(glbridge_client *c, glbridge_gl *gl, glbridge_record *rec, glbridge_fds *fds, const char **why)
+/* fallback_forced: GLBRIDGE_FORCE_FALLBACK=1 keeps to the fence path. */
+static int fallback_forced(void)
+{
+    const char *v = getenv("GLBRIDGE_FORCE_FALLBACK");
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
+/* allocate has the broker allocate the 256x192 RGBA8 texture with a keyed
+ * mutex on GL's UUIDs, or host memory (the copy path) when GL cannot import
+ * Vulkan memory or GLBRIDGE_FORCE_COPY=1; returns 1 for host memory, with
+ * *why saying why. On Vulkan memory, where GL has GL_EXT_semaphore_fd and
+ * GL_NV_timeline_semaphore (and GLBRIDGE_FORCE_FALLBACK is not 1), the
+ * resource gets one timeline semaphore (fds->sync[0]) and *timeline is 1. */
+static int allocate(glbridge_client *c, glbridge_gl *gl, glbridge_record *rec, glbridge_fds *fds, const char **why,
+                    int *timeline)
 {
     glbridge_allocate_params p;
     glbridge_status s;
@@ -304,7 +361,7 @@ static int allocate(glbridge_client *c, glbridge_gl *gl, glbridge_record *rec, g
     p.desc.sample_count = 1;
     p.desc.format = DXGI_FORMAT_R8G8B8A8_UNORM;
     p.desc.bind_flags = D3D11_BIND_SHADER_RESOURCE | D3D11_BIND_RENDER_TARGET;
-    p.desc.misc_flags = D3D11_RESOURCE_MISC_SHARED;
+    p.desc.misc_flags = D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX;
     *why = NULL;
     if (force != NULL && strcmp(force, "1") == 0)
         *why = "GLBRIDGE_FORCE_COPY=1";
@@ -313,6 +370,11 @@ static int allocate(glbridge_client *c, glbridge_gl *gl, glbridge_record *rec, g
     else if (!gl->device_uuids)
         *why = "GL cannot tell its device UUIDs";
     host = *why != NULL;
+    *timeline = !host && gl->semaphore_fd && gl->timeline_semaphore && !fallback_forced();
+    if (*timeline) {
+        p.sync_kind = GLBRIDGE_SYNC_TIMELINE;
+        p.sync_count = 1;
+    }
     if (host) {
         p.flags = GLBRIDGE_ALLOCATE_HOST_MEMORY;
     } else {
@@ -329,6 +391,9 @@ static int allocate(glbridge_client *c, glbridge_gl *gl, glbridge_record *rec, g
     if (rec->gl.target != GL_TEXTURE_2D || rec->gl.width != WIDTH || rec->gl.height != HEIGHT)
         die("the record's GL view is target 0x%x %ux%u, want a %dx%d GL_TEXTURE_2D", rec->gl.target,
             rec->gl.width, rec->gl.height, WIDTH, HEIGHT);
+    if (*timeline && (rec->sync_count != 1 || rec->sync_kinds[0] != GLBRIDGE_SYNC_TIMELINE || fds->sync[0] < 0))
+        die("asked for one timeline semaphore, the broker gave %u sync object(s) (kind %u)", rec->sync_count,
+            rec->sync_count ? rec->sync_kinds[0] : 0u);
     return host;
 }
 
@@ -342,12 +407,15 @@ static int produce(const char *sock, const char *name, int frame)
     glbridge_record rec;
     glbridge_fds fds;
     glbridge_gl_texture tex;
+    glbridge_gl_semaphore sem;
     glbridge_status s;
     const char *why = NULL, *ended;
     unsigned char *px;
     uint32_t nt, granted;
+    uint64_t value = 0;
+    unsigned handbacks = 0;
     sigset_t sigs;
-    int sfd, host;
+    int sfd, host, timeline, abandoned = 0;
 
     /* Block the signals that end the program before the resource exists,
      * so that one cannot kill it without it letting go. */
@@ -366,13 +434,31 @@ static int produce(const char *sock, const char *name, int frame)
     if (s != GLBRIDGE_OK)
         die("glbridge_gl_init: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
 
-    host = allocate(c, &gl, &rec, &fds, &why);
+    host = allocate(c, &gl, &rec, &fds, &why, &timeline);
 
     s = host ? glbridge_gl_copy_texture_create(&gl, &rec, &tex)
              : glbridge_gl_import_texture(&gl, &rec, fds.memory, &tex);
     if (s != GLBRIDGE_OK)
         die("%s: %s: %s", host ? "glbridge_gl_copy_texture_create" : "glbridge_gl_import_texture",
             glbridge_strerror(s), glbridge_gl_last_error(&gl));
+    memset(&sem, 0, sizeof sem);
+    if (timeline) {
+        s = glbridge_gl_import_semaphore(&gl, fds.sync[0], 1, &sem);
+        if (s != GLBRIDGE_OK)
+            die("glbridge_gl_import_semaphore: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+    }
+
+    /* The write, bracketed by the keyed mutex: a fresh resource counts as
+     * released with key 0. The value is the timeline value the previous
+     * holder's GPU work signals (0: none). */
+    s = glbridge_acquire_sync(c, rec.kmt, KEY_WRITER, 60000, &value, &abandoned);
+    if (s != GLBRIDGE_OK)
+        broker_die(c, "ACQUIRE_SYNC (key 0)", s);
+    if (timeline && value > 0) {
+        s = glbridge_gl_wait_semaphore(&gl, &sem, value, 0, NULL, 1, &tex.name, NULL);
+        if (s != GLBRIDGE_OK)
+            die("glbridge_gl_wait_semaphore: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+    }
 
     /* "Draw" frame: upload the pattern's exact texels (rows bottom first,
      * GL's row 0 first). */
@@ -384,27 +470,55 @@ static int produce(const char *sock, const char *name, int frame)
     p_glBindTexture(GL_TEXTURE_2D, 0);
     check_gl("glTexSubImage2D");
     free(px);
-    /* The drawing is complete before the handle exists. */
-    p_glFinish();
+    if (timeline) {
+        /* The GPU signals value + 1 once the upload is done (the helper
+         * flushes); the next acquirer's GPU waits for it. */
+        value++;
+        s = glbridge_gl_signal_semaphore(&gl, &sem, value, 0, NULL, 1, &tex.name, NULL);
+        if (s != GLBRIDGE_OK)
+            die("glbridge_gl_signal_semaphore: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+    } else {
+        /* The fence path: the drawing is complete before the release. */
+        p_glFinish();
+        value = 0;
+    }
     if (host) {
         s = glbridge_gl_copy_write_back(&gl, &rec, fds.memory, &tex);
         if (s != GLBRIDGE_OK)
             die("glbridge_gl_copy_write_back: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
     }
+    s = glbridge_release_sync(c, rec.kmt, KEY_READER, value);
+    if (s != GLBRIDGE_OK)
+        broker_die(c, "RELEASE_SYNC (key 1)", s);
     no_vulkan();
 
     s = glbridge_share(c, rec.kmt, GLBRIDGE_ACCESS_READ, name, &nt, &granted);
     if (s != GLBRIDGE_OK)
         broker_die(c, "SHARE", s);
-    printf("c-renderer: GL \"%s\" drew frame %d (%dx%d R8G8B8A8_UNORM) into %s (%s%s), %llu bytes; no libvulkan loaded\n",
-           renderer_name(), frame, WIDTH, HEIGHT,
+    printf("c-renderer: GL \"%s\" (GL_EXT_semaphore_fd %d, GL_NV_timeline_semaphore %d) drew frame %d (%dx%d R8G8B8A8_UNORM) into %s (%s%s), %llu bytes; no libvulkan loaded\n",
+           renderer_name(), gl.semaphore_fd, gl.timeline_semaphore, frame, WIDTH, HEIGHT,
            host ? "host memory the broker allocated" : "Vulkan memory the broker allocated on GL's UUIDs",
            host ? "copy path: " : "zero-copy", host ? why : "", (unsigned long long)rec.alloc.size);
+    if (timeline)
+        printf("c-renderer: keyed mutex: acquired key 0 (value %llu), GPU signals timeline value %llu after the upload, released to key 1 with it\n",
+               (unsigned long long)(value - 1), (unsigned long long)value);
+    else
+        printf("c-renderer: keyed mutex: acquired key 0, glFinish after the upload, released to key 1 with value 0%s\n",
+               host ? " (host memory has no semaphores)"
+                    : fallback_forced() ? " (GLBRIDGE_FORCE_FALLBACK=1)"
+                    : !gl.semaphore_fd ? " (GL lacks GL_EXT_semaphore_fd)"
+                                       : " (GL lacks GL_NV_timeline_semaphore)");
+    if (abandoned)
+        printf("c-renderer: the keyed mutex was abandoned by its previous holder\n");
+    printf("SYNC %s\n", timeline ? "timeline" : "fence");
     printf("NAME %s\n", name);
     printf("KMT 0x%08x\n", rec.kmt);
     fflush(stdout);
 
-    ended = wait_for_end(sfd);
+    ended = wait_for_end(sfd, c, rec.kmt, &handbacks);
+    if (timeline) /* the readers' GPUs may still read; only GL's own work is ordered by glFinish */
+        p_glFinish();
+    glbridge_gl_semaphore_close(&gl, &sem);
     glbridge_gl_texture_close(&gl, &tex);
     egl_close(&e);
     s = glbridge_close(c, nt);
@@ -412,6 +526,7 @@ static int produce(const char *sock, const char *name, int frame)
         s = glbridge_close(c, rec.kmt);
     if (s != GLBRIDGE_OK)
         broker_die(c, "CLOSE", s);
+    printf("c-renderer: handed the frame back to readers %u time(s)\n", handbacks);
     printf("c-renderer: %s: released 0x%08x\n", ended, rec.kmt);
     glbridge_fds_close(&fds);
     glbridge_record_free(&rec);
@@ -430,10 +545,13 @@ static int consume(const char *sock, uint32_t kmt, int frame)
     glbridge_record rec;
     glbridge_fds fds;
     glbridge_gl_texture tex;
+    glbridge_gl_semaphore sem;
     glbridge_status s;
     unsigned char *got, *want;
     size_t i, n, bad = 0, first = 0;
-    int w, h, host;
+    uint64_t value = 0;
+    char sync[160];
+    int w, h, host, keyed, timeline, abandoned = 0;
 
     s = glbridge_connect(sock, &c);
     if (s != GLBRIDGE_OK)
@@ -451,10 +569,24 @@ static int consume(const char *sock, uint32_t kmt, int frame)
     w = (int)rec.alloc.desc.width;
     h = (int)rec.alloc.desc.height;
     host = (rec.alloc.flags & GLBRIDGE_ALLOC_HOST_MEMORY) != 0;
+    keyed = (rec.alloc.desc.misc_flags & D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX) != 0;
+    timeline = keyed && rec.sync_count > 0 && rec.sync_kinds[0] == GLBRIDGE_SYNC_TIMELINE;
     egl_open(&e);
     s = glbridge_gl_init(&gl, gpa, NULL);
     if (s != GLBRIDGE_OK)
         die("glbridge_gl_init: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+    if (timeline && !gl.timeline_semaphore)
+        die("0x%08x has a timeline semaphore and GL lacks GL_EXT_semaphore_fd or GL_NV_timeline_semaphore to wait for it", kmt);
+    /* A resource with a keyed mutex (D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX)
+     * is read between AcquireSync(1) and ReleaseSync(0), through the handle
+     * this connection opened; the copy path's fill reads the memory too, so
+     * the acquire comes first. Without one, the writer finished before it
+     * shared the handle. */
+    if (keyed) {
+        s = glbridge_acquire_sync(c, rec.handle, KEY_READER, 60000, &value, &abandoned);
+        if (s != GLBRIDGE_OK)
+            broker_die(c, "ACQUIRE_SYNC (key 1)", s);
+    }
     if (host) {
         s = glbridge_gl_copy_texture_create(&gl, &rec, &tex);
         if (s == GLBRIDGE_OK && (s = glbridge_gl_copy_fill(&gl, &rec, fds.memory, &tex)) != GLBRIDGE_OK)
@@ -467,6 +599,17 @@ static int consume(const char *sock, uint32_t kmt, int frame)
     if (s != GLBRIDGE_OK)
         die("%s: %s: %s", host ? "the copy path" : "glbridge_gl_import_texture", glbridge_strerror(s),
             glbridge_gl_last_error(&gl));
+    memset(&sem, 0, sizeof sem);
+    if (timeline) {
+        s = glbridge_gl_import_semaphore(&gl, fds.sync[0], 1, &sem);
+        if (s != GLBRIDGE_OK)
+            die("glbridge_gl_import_semaphore: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+        if (value > 0) {
+            s = glbridge_gl_wait_semaphore(&gl, &sem, value, 0, NULL, 1, &tex.name, NULL);
+            if (s != GLBRIDGE_OK)
+                die("glbridge_gl_wait_semaphore: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
+        }
+    }
 
     n = (size_t)w * (size_t)h * 4;
     got = malloc(n);
@@ -479,6 +622,21 @@ static int consume(const char *sock, uint32_t kmt, int frame)
     p_glPixelStorei(GL_PACK_ALIGNMENT, 4);
     p_glBindTexture(GL_TEXTURE_2D, 0);
     check_gl("glGetTexImage");
+    /* glGetTexImage returned the texels: the read is over. Release before
+     * checking, so that a mismatch does not abandon the mutex. */
+    if (keyed) {
+        s = glbridge_release_sync(c, rec.handle, KEY_WRITER, value);
+        if (s != GLBRIDGE_OK)
+            broker_die(c, "RELEASE_SYNC (key 0)", s);
+    }
+    if (timeline)
+        snprintf(sync, sizeof sync, "SYNC timeline: keyed mutex key 1, GPU waited for timeline value %llu, released to key 0",
+                 (unsigned long long)value);
+    else if (keyed)
+        snprintf(sync, sizeof sync, "SYNC fence: keyed mutex key 1 (value %llu), released to key 0", (unsigned long long)value);
+    else
+        snprintf(sync, sizeof sync, "SYNC none: no keyed mutex (the writer finished before it shared)");
+    printf("%s%s\n", sync, abandoned ? " (the mutex was abandoned by its previous holder)" : "");
     want = pattern(w, h, frame);
     for (i = 0; i < n; i += 4)
         if (memcmp(got + i, want + i, 4) != 0 && bad++ == 0)
@@ -497,6 +655,7 @@ static int consume(const char *sock, uint32_t kmt, int frame)
            n / 4, kmt, renderer_name(), host ? "host memory, copy path" : "zero-copy import", frame);
     free(got);
     free(want);
+    glbridge_gl_semaphore_close(&gl, &sem);
     glbridge_gl_texture_close(&gl, &tex);
     egl_close(&e);
     glbridge_fds_close(&fds);
@@ -532,7 +691,7 @@ static int cycles(const char *sock, long n)
     glbridge_status s;
     const char *why = NULL;
     long i;
-    int before, after, host = 0;
+    int before, after, host = 0, timeline = 0;
 
     s = glbridge_connect(sock, &c);
     if (s != GLBRIDGE_OK)
@@ -546,7 +705,8 @@ static int cycles(const char *sock, long n)
         glbridge_record rec;
         glbridge_fds fds;
         glbridge_gl_texture tex;
-        host = allocate(c, &gl, &rec, &fds, &why);
+        glbridge_gl_semaphore sem;
+        host = allocate(c, &gl, &rec, &fds, &why, &timeline);
         if (host) {
             s = glbridge_gl_copy_texture_create(&gl, &rec, &tex);
             if (s == GLBRIDGE_OK && (s = glbridge_gl_copy_fill(&gl, &rec, fds.memory, &tex)) != GLBRIDGE_OK)
@@ -557,6 +717,12 @@ static int cycles(const char *sock, long n)
         if (s != GLBRIDGE_OK)
             die("cycle %ld: %s: %s: %s", i, host ? "the copy path" : "glbridge_gl_import_texture",
                 glbridge_strerror(s), glbridge_gl_last_error(&gl));
+        if (timeline) {
+            s = glbridge_gl_import_semaphore(&gl, fds.sync[0], 1, &sem);
+            if (s != GLBRIDGE_OK)
+                die("cycle %ld: glbridge_gl_import_semaphore: %s: %s", i, glbridge_strerror(s), glbridge_gl_last_error(&gl));
+            glbridge_gl_semaphore_close(&gl, &sem);
+        }
         glbridge_gl_texture_close(&gl, &tex);
         glbridge_fds_close(&fds);
         s = glbridge_close(c, rec.kmt);
@@ -566,8 +732,9 @@ static int cycles(const char *sock, long n)
     }
     after = count_fds();
     no_vulkan();
-    printf("c-renderer: %ld cycles of ALLOCATE, %s, close and CLOSE through GL \"%s\"%s%s\n", n,
-           host ? "copy texture filled from host memory" : "zero-copy import", renderer_name(),
+    printf("c-renderer: %ld cycles of ALLOCATE, %s%s, close and CLOSE through GL \"%s\"%s%s\n", n,
+           host ? "copy texture filled from host memory" : "zero-copy import",
+           timeline ? " and timeline semaphore import" : "", renderer_name(),
            host ? ": copy path: " : "", host ? why : "");
     printf("CYCLES %ld fds %d before %d after\n", n, before, after);
     egl_close(&e);
