@@ -53,6 +53,11 @@ func TestMain(m *testing.M) {
 // ones with go build, the C client with gcc) the first time.
 func sample(t *testing.T, name string) string {
 	t.Helper()
+	// GLBRIDGE_SAMPLES_BIN names a folder of samples built beforehand, for
+	// a test binary (go test -c) run where there is no Go or compiler.
+	if dir := os.Getenv("GLBRIDGE_SAMPLES_BIN"); dir != "" {
+		return filepath.Join(dir, name)
+	}
 	buildOnce.Do(func() {
 		if binDir, buildErr = os.MkdirTemp("", "glbridge-samples-"); buildErr != nil {
 			return
