@@ -8,7 +8,11 @@
  * record and the memory fd (SCM_RIGHTS), picks the Vulkan physical device
  * whose driver and device UUIDs equal the record's, creates the image the
  * record describes, imports the fd as its memory, and copies the texels
- * into a host-visible buffer.
+ * into a host-visible buffer. A record of host memory (the copy path: a
+ * GL without GL_EXT_memory_object_fd shared it, or its producer forced a
+ * copy) is a sealed memfd of packed texels instead, which it maps and
+ * reads, as a Vulkan renderer would before uploading them to an image of
+ * its own.
  *
  * Build (C99; Vulkan headers only, the loader is opened at run time):
  *
@@ -38,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -51,6 +56,7 @@
  * sample's test is what shows it, across processes with a real Vulkan
  * import. A client that allocates through the broker speaks version 2. */
 #define GLB_VERSION 1
+#define GLB_DXGI_FORMAT_R8G8B8A8_UNORM 28
 #define GLB_HEADER_SIZE 24
 #define GLB_MAX_MESSAGE 73728
 #define GLB_MAX_FDS 8
@@ -612,15 +618,11 @@ int main(int argc, char **argv)
     print_uuid("driver ", a.driver_uuid);
     print_uuid(", device ", a.device_uuid);
     printf("\n");
-    if (a.host_memory) {
-        fprintf(stderr, "c-client: the resource is host memory (the copy path: a memfd of packed texels, "
-                        "no Vulkan allocation); this sample imports Vulkan memory\n");
-        close(fd);
-        return 1;
-    }
     /* The pattern is RGBA8; a renderer would handle every format it knows. */
-    if (a.dimension != GLB_DIMENSION_TEXTURE2D || a.vk_format != VK_FORMAT_R8G8B8A8_UNORM ||
-        a.sample_count != 1 || !(a.image_usage & VK_IMAGE_USAGE_TRANSFER_SRC_BIT)) {
+    if (a.host_memory ? a.dimension != GLB_DIMENSION_TEXTURE2D || a.dxgi_format != GLB_DXGI_FORMAT_R8G8B8A8_UNORM ||
+                            a.sample_count != 1 || a.size < (uint64_t)a.width * a.height * 4
+                      : a.dimension != GLB_DIMENSION_TEXTURE2D || a.vk_format != VK_FORMAT_R8G8B8A8_UNORM ||
+                            a.sample_count != 1 || !(a.image_usage & VK_IMAGE_USAGE_TRANSFER_SRC_BIT)) {
         fprintf(stderr, "c-client: this sample checks single-sampled R8G8B8A8 2D textures it can copy from; "
                         "the record has dimension %u, VkFormat %u, %u samples, usage %#x\n",
                 a.dimension, a.vk_format, a.sample_count, a.image_usage);
@@ -635,8 +637,23 @@ int main(int argc, char **argv)
         close(fd);
         return 1;
     }
-    if (read_image(&a, fd, got) < 0)
+    if (a.host_memory) {
+        /* The copy path: host memory, a sealed memfd in the layout
+         * docs/protocol.md gives. Level 0 of layer 0 comes first, rows of
+         * texels tightly packed, the top row first: what a Vulkan renderer
+         * uploads into an image of its own with vkCmdCopyBufferToImage. */
+        void *mem = mmap(NULL, (size_t)a.size, PROT_READ, MAP_SHARED, fd, 0);
+        close(fd);
+        if (mem == MAP_FAILED) {
+            fprintf(stderr, "c-client: mmap of %llu bytes of host memory: %s\n", (unsigned long long)a.size, strerror(errno));
+            return 1;
+        }
+        memcpy(got, mem, bytes);
+        munmap(mem, (size_t)a.size);
+        printf("c-client: read the texels from host memory (the copy path)\n");
+    } else if (read_image(&a, fd, got) < 0) {
         return 1;
+    }
     expected_pattern(want, (int)a.width, (int)a.height, (int)frame);
     size_t bad = 0, first = 0;
     for (size_t i = 0; i < bytes; i += 4)
