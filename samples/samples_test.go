@@ -561,9 +561,11 @@ func TestCRenderer(t *testing.T) {
 		mustPass(t, texels+" of KMT "+kmt+` read through GL "`, "c-renderer", "--read", sock, kmt, f)
 		mustPass(t, "SYNC fence: keyed mutex key 1", "c-renderer", "--read", sock, kmt, f)
 		mustFail(t, "differ from frame 301 of the test pattern", "c-renderer", "--read", sock, kmt, "301")
-		t.Run("c-client", func(t *testing.T) {
-			t.Skip("c-client imports the record's Vulkan memory into a VkImage; host memory is a memfd with no Vulkan allocation to import, and c-client has no copy path")
-		})
+		// c-client maps host memory and reads its packed texels, as a
+		// Vulkan renderer does before uploading them.
+		mustPass(t, "read the texels from host memory (the copy path)", "c-client", sock, kmt, f)
+		mustPass(t, "OK: all 49152 texels of KMT "+kmt, "c-client", sock, kmt, f)
+		mustFail(t, "MISMATCH", "c-client", sock, kmt, "301")
 		checkNoVulkan(t, rend)
 		rend.stop(t)
 	})
