@@ -97,6 +97,7 @@ static unsigned (*t_glGetError)(void);
 static void (*t_glFinish)(void);
 static void (*t_glPixelStorei)(unsigned, int);
 static void (*t_glBindTexture)(unsigned, unsigned);
+static void (*t_glTexSubImage1D)(unsigned, int, int, int, unsigned, unsigned, const void *);
 static void (*t_glTexSubImage2D)(unsigned, int, int, int, int, int, unsigned, unsigned, const void *);
 static void (*t_glTexSubImage3D)(unsigned, int, int, int, int, int, int, int, unsigned, unsigned, const void *);
 static void (*t_glGetTexImage)(unsigned, int, unsigned, unsigned, void *);
@@ -144,6 +145,7 @@ static void egl_open(struct egl *e)
     LOAD(t_glFinish, "glFinish");
     LOAD(t_glPixelStorei, "glPixelStorei");
     LOAD(t_glBindTexture, "glBindTexture");
+    LOAD(t_glTexSubImage1D, "glTexSubImage1D");
     LOAD(t_glTexSubImage2D, "glTexSubImage2D");
     LOAD(t_glTexSubImage3D, "glTexSubImage3D");
     LOAD(t_glGetTexImage, "glGetTexImage");
@@ -234,7 +236,11 @@ static void run_child(const char *mode, const char *name, int kind)
 #define GL_UNPACK_ALIGNMENT 0x0CF5
 #define GL_COPY_WRITE_BUFFER 0x8F37
 
-enum { K_2D, K_CUBE, K_ARRAY, K_3D, K_COUNT };
+#define GL_TEXTURE_1D 0x0DE0
+#define GL_TEXTURE_1D_ARRAY 0x8C18
+#define GL_TEXTURE_CUBE_MAP_ARRAY 0x9009
+
+enum { K_2D, K_CUBE, K_ARRAY, K_3D, K_1D, K_1D_ARRAY, K_CUBE_ARRAY, K_COUNT };
 
 static glbridge_desc desc_of(int kind)
 {
@@ -249,11 +255,16 @@ static glbridge_desc desc_of(int kind)
         d.misc_flags = 0x4; /* TEXTURECUBE */ break;
     case K_ARRAY: d.dimension = GLBRIDGE_DIM_TEXTURE2D; d.width = 20; d.height = 12; d.depth_or_array_size = 3; d.mip_levels = 2; break;
     case K_3D: d.dimension = GLBRIDGE_DIM_TEXTURE3D; d.width = 9; d.height = 6; d.depth_or_array_size = 5; d.mip_levels = 2; break;
+    case K_1D: d.dimension = GLBRIDGE_DIM_TEXTURE1D; d.width = 37; d.height = 1; d.depth_or_array_size = 1; d.mip_levels = 3; break;
+    case K_1D_ARRAY: d.dimension = GLBRIDGE_DIM_TEXTURE1D; d.width = 21; d.height = 1; d.depth_or_array_size = 4; d.mip_levels = 2; break;
+    case K_CUBE_ARRAY: d.dimension = GLBRIDGE_DIM_TEXTURECUBE; d.width = 8; d.height = 8; d.depth_or_array_size = 2; d.mip_levels = 2;
+        d.misc_flags = 0x4; /* TEXTURECUBE */ break;
     }
     return d;
 }
 
-static const unsigned targets[K_COUNT] = { GL_TEXTURE_2D, GL_TEXTURE_CUBE_MAP, GL_TEXTURE_2D_ARRAY, GL_TEXTURE_3D };
+static const unsigned targets[K_COUNT] = { GL_TEXTURE_2D, GL_TEXTURE_CUBE_MAP, GL_TEXTURE_2D_ARRAY, GL_TEXTURE_3D,
+                                           GL_TEXTURE_1D, GL_TEXTURE_1D_ARRAY, GL_TEXTURE_CUBE_MAP_ARRAY };
 
 static unsigned char pat(int kind, unsigned level, unsigned face, size_t i)
 {
@@ -265,8 +276,9 @@ static size_t level_bytes(int kind, unsigned lv, unsigned *w, unsigned *h, unsig
 {
     glbridge_desc ds = desc_of(kind);
     *w = ds.width >> lv ? ds.width >> lv : 1;
-    *h = ds.height >> lv ? ds.height >> lv : 1;
-    *d = kind == K_ARRAY ? ds.depth_or_array_size : kind == K_3D ? (ds.depth_or_array_size >> lv ? ds.depth_or_array_size >> lv : 1) : 1;
+    *h = kind == K_1D_ARRAY ? ds.depth_or_array_size : ds.height >> lv ? ds.height >> lv : 1;
+    *d = kind == K_ARRAY ? ds.depth_or_array_size : kind == K_3D ? (ds.depth_or_array_size >> lv ? ds.depth_or_array_size >> lv : 1)
+       : kind == K_CUBE_ARRAY ? 6 * ds.depth_or_array_size : 1;
     return (size_t)*w * *h * *d * 4;
 }
 
@@ -286,8 +298,10 @@ static void upload_pattern(int kind, unsigned tex)
             CHECK(buf != NULL);
             for (i = 0; i < n; i++)
                 buf[i] = pat(kind, lv, f, i);
-            if (kind == K_2D || kind == K_CUBE)
-                t_glTexSubImage2D(kind == K_CUBE ? GL_TEXTURE_CUBE_MAP_POSITIVE_X + f : GL_TEXTURE_2D, (int)lv, 0, 0,
+            if (kind == K_1D)
+                t_glTexSubImage1D(GL_TEXTURE_1D, (int)lv, 0, (int)w, GL_RGBA, GL_UNSIGNED_BYTE, buf);
+            else if (kind == K_2D || kind == K_CUBE || kind == K_1D_ARRAY)
+                t_glTexSubImage2D(kind == K_CUBE ? GL_TEXTURE_CUBE_MAP_POSITIVE_X + f : targets[kind], (int)lv, 0, 0,
                                   (int)w, (int)h, GL_RGBA, GL_UNSIGNED_BYTE, buf);
             else
                 t_glTexSubImage3D(targets[kind], (int)lv, 0, 0, 0, (int)w, (int)h, (int)d, GL_RGBA, GL_UNSIGNED_BYTE, buf);
@@ -465,6 +479,48 @@ static void test_device(glbridge_gl *gl, glbridge_client *c)
         CHECK_ST(c, glbridge_close(c, rec.kmt), GLBRIDGE_OK);
         glbridge_fds_close(&fds);
         glbridge_record_free(&rec);
+    }
+
+    /* multisampled textures, plain and arrays: imported as the multisample
+     * targets (their samples cannot be read back to memory, so the import
+     * and the storage GL made are what is checked) */
+    {
+        static const struct { uint32_t layers; unsigned target; } ms[] = { { 1, 0x9100 }, { 2, 0x9102 } };
+        unsigned i;
+        for (i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+            glbridge_allocate_params p;
+            glbridge_record rec;
+            glbridge_fds fds;
+            glbridge_gl_texture tex;
+            glbridge_status st;
+            memset(&p, 0, sizeof p);
+            p.desc.dimension = GLBRIDGE_DIM_TEXTURE2D;
+            p.desc.width = 32;
+            p.desc.height = 16;
+            p.desc.depth_or_array_size = ms[i].layers;
+            p.desc.mip_levels = 1;
+            p.desc.sample_count = 4;
+            p.desc.format = 28;
+            p.desc.bind_flags = 0x20 | 0x8; /* RENDER_TARGET | SHADER_RESOURCE */
+            memcpy(p.driver_uuid, drv, 16);
+            memcpy(p.device_uuid, dev, 16);
+            st = glbridge_allocate(c, &p, &rec, &fds);
+            if (st == GLBRIDGE_E_UNSUPPORTED_FORMAT) {
+                printf("skip multisample import (%u layers): the device cannot export 4-sample RGBA8 images\n", ms[i].layers);
+                continue;
+            }
+            CHECK_ST(c, st, GLBRIDGE_OK);
+            CHECK_EQ(rec.gl.target, ms[i].target);
+            CHECK_EQ(rec.gl.samples, 4);
+            CHECK_GL(gl, glbridge_gl_import_texture(gl, &rec, fds.memory, &tex), GLBRIDGE_OK);
+            CHECK_EQ(tex.target, ms[i].target);
+            CHECK_EQ(t_glGetError(), 0);
+            printf("ok device import multisample (target 0x%04x, 32x16, %u layer(s), 4 samples)\n", tex.target, ms[i].layers);
+            glbridge_gl_texture_close(gl, &tex);
+            CHECK_ST(c, glbridge_close(c, rec.kmt), GLBRIDGE_OK);
+            glbridge_fds_close(&fds);
+            glbridge_record_free(&rec);
+        }
     }
 
     /* a buffer: target 0 refused as a texture, imported as a buffer */
