@@ -17,8 +17,9 @@
 //   - cpp-consumer: C++17 against libglbridge's header, reading what the
 //     record says (and host memory) with no Vulkan, GL or format table;
 //   - c-renderer: C99 with EGL and libglbridge, the wined3d role: has the
-//     broker allocate on GL's UUIDs (or host memory), uploads a frame with
-//     plain GL, shares it with no Vulkan loaded, and (--read) checks one;
+//     broker allocate on GL's UUIDs (or host memory), draws a frame into
+//     it with plain GL, shares it with no Vulkan loaded, and (--read)
+//     checks one;
 //   - gl-to-vulkan: GL draws, Vulkan reads, through the layers below
 //     share (glimport, helperdev, vkalloc, handoff): the one sample that
 //     goes that low, and its comment says when a renderer would.

@@ -8,18 +8,18 @@
  *
  *   c-renderer SOCKET NAME FRAME
  *       ALLOCATEs a 256x192 R8G8B8A8_UNORM 2D texture on GL's driver and
- *       device UUIDs, imports it (GL_EXT_memory_object_fd), uploads frame
- *       FRAME's texels with glTexSubImage2D and SHAREs it under
+ *       device UUIDs, imports it (GL_EXT_memory_object_fd), draws frame
+ *       FRAME of the test pattern into it and SHAREs it under
  *       NAME (read access). Without GL_EXT_memory_object_fd, or with
  *       GLBRIDGE_FORCE_COPY=1 in the environment, the broker allocates host
  *       memory instead, which GL fills through libglbridge's copy path (a
  *       texture of GL's own, written back into the memory). The texture
  *       has a keyed mutex (D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX): the
- *       upload is bracketed by AcquireSync(0) and ReleaseSync(1). Where GL
+ *       drawing is bracketed by AcquireSync(0) and ReleaseSync(1). Where GL
  *       has GL_EXT_semaphore_fd and GL_NV_timeline_semaphore (NVIDIA; not
  *       Mesa 22.3) and GLBRIDGE_FORCE_FALLBACK is not 1, the resource has
  *       one timeline semaphore: GL waits on the GPU for the value
- *       AcquireSync returned (if > 0), signals value + 1 after the upload,
+ *       AcquireSync returned (if > 0), signals value + 1 after the drawing,
  *       and ReleaseSync passes value + 1 on ("SYNC timeline"); otherwise
  *       it calls glFinish before ReleaseSync(1, 0) ("SYNC fence"). It
  *       prints "SYNC timeline" or "SYNC fence", "NAME name" and
@@ -62,13 +62,14 @@
  *         samples/c-renderer/c-renderer.c samples/c-renderer/testpattern.c \
  *         libglbridge/build/libglbridge.a -lEGL -pthread
  *
- * The texels are uploaded rather than drawn so that they are exactly
- * testpattern.Expected's; a real renderer draws (the Go producer does, with
- * scissored glClear). The renderer releases the keyed mutex before it
+ * The frame is drawn into the texture as a render target (a framebuffer
+ * object, each rectangle of the pattern a scissored glClear, as
+ * testpattern.Draw does), so the texels are exactly testpattern.Expected's.
+ * The renderer releases the keyed mutex before it
  * shares the handle, so a consumer that opens the texture without the
  * keyed mutex (samples/consumer) still reads a finished frame once the
  * KMT line is out: on the fence path GL finished; on the timeline path the
- * signal is flushed and the tiny upload done long before another process
+ * signal is flushed and the small drawing done long before another process
  * has started and imported the memory (a reader that must be sure waits
  * for the value, as --read does; see samples/keyedmutex for repeated
  * hand-offs).
@@ -143,12 +144,28 @@ static void *gpa(const char *name, void *user)
     return p;
 }
 
+#define GL_FRAMEBUFFER 0x8D40
+#define GL_COLOR_ATTACHMENT0 0x8CE0
+#define GL_FRAMEBUFFER_COMPLETE 0x8CD5
+#define GL_SCISSOR_TEST 0x0C11
+#define GL_COLOR_BUFFER_BIT 0x00004000
+
 static unsigned (*p_glGetError)(void);
 static void (*p_glFinish)(void);
 static void (*p_glPixelStorei)(unsigned, int);
 static void (*p_glBindTexture)(unsigned, unsigned);
-static void (*p_glTexSubImage2D)(unsigned, int, int, int, int, int, unsigned, unsigned, const void *);
 static void (*p_glGetTexImage)(unsigned, int, unsigned, unsigned, void *);
+static void (*p_glGenFramebuffers)(int, unsigned *);
+static void (*p_glDeleteFramebuffers)(int, const unsigned *);
+static void (*p_glBindFramebuffer)(unsigned, unsigned);
+static void (*p_glFramebufferTexture2D)(unsigned, unsigned, unsigned, unsigned, int);
+static unsigned (*p_glCheckFramebufferStatus)(unsigned);
+static void (*p_glViewport)(int, int, int, int);
+static void (*p_glScissor)(int, int, int, int);
+static void (*p_glEnable)(unsigned);
+static void (*p_glDisable)(unsigned);
+static void (*p_glClearColor)(float, float, float, float);
+static void (*p_glClear)(unsigned);
 static const unsigned char *(*p_glGetString)(unsigned);
 
 #define LOAD(var, name)                                                            \
@@ -207,8 +224,18 @@ static void egl_open(struct egl *e)
     LOAD(p_glFinish, "glFinish");
     LOAD(p_glPixelStorei, "glPixelStorei");
     LOAD(p_glBindTexture, "glBindTexture");
-    LOAD(p_glTexSubImage2D, "glTexSubImage2D");
     LOAD(p_glGetTexImage, "glGetTexImage");
+    LOAD(p_glGenFramebuffers, "glGenFramebuffers");
+    LOAD(p_glDeleteFramebuffers, "glDeleteFramebuffers");
+    LOAD(p_glBindFramebuffer, "glBindFramebuffer");
+    LOAD(p_glFramebufferTexture2D, "glFramebufferTexture2D");
+    LOAD(p_glCheckFramebufferStatus, "glCheckFramebufferStatus");
+    LOAD(p_glViewport, "glViewport");
+    LOAD(p_glScissor, "glScissor");
+    LOAD(p_glEnable, "glEnable");
+    LOAD(p_glDisable, "glDisable");
+    LOAD(p_glClearColor, "glClearColor");
+    LOAD(p_glClear, "glClear");
     LOAD(p_glGetString, "glGetString");
 }
 
@@ -246,6 +273,35 @@ static void no_vulkan(void)
             die("libvulkan is loaded in this process: %s", line);
         }
     fclose(f);
+}
+
+/* clear_rect is tp_rects' painter for draw_pattern: one scissored clear. */
+static void clear_rect(void *ctx, int x, int y, int w, int h,
+                       unsigned char r, unsigned char g, unsigned char b, unsigned char a)
+{
+    (void)ctx;
+    p_glScissor(x, y, w, h);
+    p_glClearColor(r / 255.0f, g / 255.0f, b / 255.0f, a / 255.0f);
+    p_glClear(GL_COLOR_BUFFER_BIT);
+}
+
+/* draw_pattern draws frame of the test pattern into level 0 of the 2D
+ * texture tex through a framebuffer object. */
+static void draw_pattern(unsigned tex, int w, int h, int frame)
+{
+    unsigned fbo = 0;
+    p_glGenFramebuffers(1, &fbo);
+    p_glBindFramebuffer(GL_FRAMEBUFFER, fbo);
+    p_glFramebufferTexture2D(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, tex, 0);
+    if (p_glCheckFramebufferStatus(GL_FRAMEBUFFER) != GL_FRAMEBUFFER_COMPLETE)
+        die("the shared texture is not a complete render target (status 0x%x)", p_glCheckFramebufferStatus(GL_FRAMEBUFFER));
+    p_glViewport(0, 0, w, h);
+    p_glEnable(GL_SCISSOR_TEST);
+    tp_rects(w, h, frame, clear_rect, NULL);
+    p_glDisable(GL_SCISSOR_TEST);
+    p_glBindFramebuffer(GL_FRAMEBUFFER, 0);
+    p_glDeleteFramebuffers(1, &fbo);
+    check_gl("drawing the pattern (glClear into a framebuffer object)");
 }
 
 static unsigned char *pattern(int w, int h, int frame)
@@ -410,7 +466,6 @@ static int produce(const char *sock, const char *name, int frame)
     glbridge_gl_semaphore sem;
     glbridge_status s;
     const char *why = NULL, *ended;
-    unsigned char *px;
     uint32_t nt, granted;
     uint64_t value = 0;
     unsigned handbacks = 0;
@@ -460,18 +515,12 @@ static int produce(const char *sock, const char *name, int frame)
             die("glbridge_gl_wait_semaphore: %s: %s", glbridge_strerror(s), glbridge_gl_last_error(&gl));
     }
 
-    /* "Draw" frame: upload the pattern's exact texels (rows bottom first,
-     * GL's row 0 first). */
-    px = pattern(WIDTH, HEIGHT, frame);
-    p_glBindTexture(GL_TEXTURE_2D, tex.name);
-    p_glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
-    p_glTexSubImage2D(GL_TEXTURE_2D, 0, 0, 0, WIDTH, HEIGHT, GL_RGBA, GL_UNSIGNED_BYTE, px);
-    p_glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
-    p_glBindTexture(GL_TEXTURE_2D, 0);
-    check_gl("glTexSubImage2D");
-    free(px);
+    /* Draw frame into the texture as a render target, as wined3d renders
+     * into a shared D3D texture: each rectangle of the pattern is a
+     * scissored glClear (exact 8-bit colours), as testpattern.Draw does. */
+    draw_pattern(tex.name, WIDTH, HEIGHT, frame);
     if (timeline) {
-        /* The GPU signals value + 1 once the upload is done (the helper
+        /* The GPU signals value + 1 once the drawing is done (the helper
          * flushes); the next acquirer's GPU waits for it. */
         value++;
         s = glbridge_gl_signal_semaphore(&gl, &sem, value, 0, NULL, 1, &tex.name, NULL);
@@ -500,10 +549,10 @@ static int produce(const char *sock, const char *name, int frame)
            host ? "host memory the broker allocated" : "Vulkan memory the broker allocated on GL's UUIDs",
            host ? "copy path: " : "zero-copy", host ? why : "", (unsigned long long)rec.alloc.size);
     if (timeline)
-        printf("c-renderer: keyed mutex: acquired key 0 (value %llu), GPU signals timeline value %llu after the upload, released to key 1 with it\n",
+        printf("c-renderer: keyed mutex: acquired key 0 (value %llu), GPU signals timeline value %llu after the drawing, released to key 1 with it\n",
                (unsigned long long)(value - 1), (unsigned long long)value);
     else
-        printf("c-renderer: keyed mutex: acquired key 0, glFinish after the upload, released to key 1 with value 0%s\n",
+        printf("c-renderer: keyed mutex: acquired key 0, glFinish after the drawing, released to key 1 with value 0%s\n",
                host ? " (host memory has no semaphores)"
                     : fallback_forced() ? " (GLBRIDGE_FORCE_FALLBACK=1)"
                     : !gl.semaphore_fd ? " (GL lacks GL_EXT_semaphore_fd)"

@@ -17,6 +17,16 @@
  * (w * h * 4 bytes), rows bottom first (GL's row 0 first in memory), as
  * testpattern.Expected returns them.
  */
+/* tp_rect_fn paints one rectangle of the pattern (x, y from GL's row 0). */
+typedef void (*tp_rect_fn)(void *ctx, int x, int y, int w, int h,
+                           unsigned char r, unsigned char g, unsigned char b, unsigned char a);
+
+/* tp_rects calls rect for every rectangle of frame's pattern in a w x h
+ * texture, in painting order (later ones cover earlier ones), as
+ * testpattern.Draw clears them. */
+void tp_rects(int w, int h, int frame, tp_rect_fn rect, void *ctx);
+
+/* tp_expected writes the w x h RGBA8 texels of frame (GL's row 0 first). */
 void tp_expected(unsigned char *px, int w, int h, int frame);
 
 #endif
