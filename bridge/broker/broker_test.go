@@ -1020,9 +1020,10 @@ func TestBrokerPeerUID(t *testing.T) {
 	}
 }
 
-// TestListenSocketDir checks the socket directory rules: created 0700,
-// tightened when too open, refused when someone else owns it, and a stale
-// socket replaced while a live one is kept.
+// TestListenSocketDir checks the socket directory rules: created 0700; an
+// existing one never changed, used when only its owner may write it,
+// refused when group or others may (unless sticky) or someone else owns
+// it; and a stale socket replaced while a live one is kept.
 func TestListenSocketDir(t *testing.T) {
 	base, err := os.MkdirTemp("", "glb")
 	if err != nil {
@@ -1047,15 +1048,25 @@ func TestListenSocketDir(t *testing.T) {
 	// A broker killed without cleanup leaves its socket file behind.
 	l.SetUnlinkOnClose(false)
 	l.Close()
-	os.Chmod(filepath.Dir(path), 0o777)
+	os.Chmod(filepath.Dir(path), 0o755)
 	l, err = Listen(path)
 	if err != nil {
-		t.Fatalf("Listen over a stale socket: %v", err)
+		t.Fatalf("Listen over a stale socket in a 0755 directory: %v", err)
 	}
 	l.Close()
-	if st, _ := os.Stat(filepath.Dir(path)); st.Mode().Perm() != 0o700 {
-		t.Errorf("directory left at %v, want tightened to 0700", st.Mode().Perm())
+	if st, _ := os.Stat(filepath.Dir(path)); st.Mode().Perm() != 0o755 {
+		t.Errorf("directory changed to %v; an existing directory is left as it is", st.Mode().Perm())
 	}
+	for _, mode := range []os.FileMode{0o777, 0o775, 0o757} {
+		os.Chmod(filepath.Dir(path), mode)
+		if _, err := Listen(path); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+			t.Errorf("Listen in a %v directory: %v, want refused", mode, err)
+		}
+		if st, _ := os.Stat(filepath.Dir(path)); st.Mode().Perm() != mode {
+			t.Errorf("refused directory changed from %v to %v", mode, st.Mode().Perm())
+		}
+	}
+	os.Chmod(filepath.Dir(path), 0o700)
 
 	// A sticky shared directory (what /tmp is) is used as it is, never
 	// tightened.

@@ -22,13 +22,15 @@ func DefaultSocketPath() string {
 }
 
 // Listen creates the broker's SOCK_SEQPACKET socket at path. The directory
-// holding it is created with mode 0700 if missing; an existing one must be
-// a real directory owned by this uid (in a shared /tmp anyone could have
-// made it), and is tightened to 0700 if group or others have access —
-// except a sticky directory such as /tmp itself (a socket given as
-// /tmp/x.sock), which is shared by design and left as it is: there the
-// broker relies on its SO_PEERCRED check alone. A socket file left by a
-// broker that died is replaced; one a live broker answers on is an error.
+// holding it is created with mode 0700 if missing. An existing one is
+// never changed (glbridge did not make it): it must be a real directory
+// owned by this uid (in a shared /tmp anyone could have made it), and one
+// that group or others may write is refused, since whoever can write it
+// can replace the broker's socket — except a sticky directory such as
+// /tmp itself (a socket given as /tmp/x.sock), where only the owner may
+// remove the socket: there the broker relies on its SO_PEERCRED check
+// alone. A socket file left by a broker that died is replaced; one a live
+// broker answers on is an error.
 func Listen(path string) (*net.UnixListener, error) {
 	if err := privateDir(filepath.Dir(path)); err != nil {
 		return nil, err
@@ -63,12 +65,8 @@ func privateDir(dir string) error {
 	if int(st.Uid) != os.Getuid() {
 		return fmt.Errorf("broker: socket directory %s is owned by uid %d, not %d", dir, st.Uid, os.Getuid())
 	}
-	// Tightening a sticky directory would take /tmp away from every other
-	// user of the machine.
-	if st.Mode&0o077 != 0 && st.Mode&unix.S_ISVTX == 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("broker: socket directory %s: chmod 0700: %w", dir, err)
-		}
+	if st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+		return fmt.Errorf("broker: socket directory %s is writable by group or others (mode %#o), who could replace the broker's socket: make it 0700 (or 0755), or choose another with --socket", dir, st.Mode&0o7777)
 	}
 	return nil
 }
