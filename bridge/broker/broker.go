@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -393,10 +394,23 @@ func replyVersion(h header) uint16 {
 // errorReply is the reply to the request with header h that fails it with
 // code (as h's version knows it), explained by text, cut to maxErrorText.
 func errorReply(h header, code Code, text string) []byte {
-	if len(text) > maxErrorText {
-		text = text[:maxErrorText]
+	return replyTo(h, code.forVersion(replyVersion(h)), []byte(cutText(text, maxErrorText)), 0)
+}
+
+// cutText cuts text to at most n bytes without splitting a UTF-8
+// character, since the protocol promises error texts of valid UTF-8 (a
+// name of multi-byte characters quoted in a NOT_FOUND text would
+// otherwise end in half of one).
+func cutText(text string, n int) string {
+	if len(text) <= n {
+		return text
 	}
-	return replyTo(h, code.forVersion(replyVersion(h)), []byte(text), 0)
+	// text[n] is the first byte left out: back up to the start of the
+	// character it belongs to.
+	for n > 0 && !utf8.RuneStart(text[n]) {
+		n--
+	}
+	return text[:n]
 }
 
 // msgConn is one end of a protocol connection, the broker's or a client's.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/glbridge/glbridge/bridge"
 )
@@ -597,5 +598,37 @@ func replySeeds() []replySeed {
 		{"resource-record-gl-syncs", appendResourceRecord(nil, resourceRecord{Handle: 8, KMT: makeKMT(5, 2), Access: bridge.AccessRead,
 			Kinds: []syncKind{syncTimeline}, Alloc: testAllocation(64), ServiceAllocated: true, GL: glSectionOf(testAllocation(64))}), false},
 		{"list-origin", originList, true},
+	}
+}
+
+// TestErrorTextCutWhole: an error text over maxErrorText bytes is cut at a
+// character boundary, so that it stays valid UTF-8 as the protocol
+// promises; one an unknown name of 253 bytes of U+65E5 makes (the case a
+// client found) included, through a real broker.
+func TestErrorTextCutWhole(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		n    int
+	}{
+		{strings.Repeat("日", 100), maxErrorText},
+		{"ab" + strings.Repeat("日", 100), maxErrorText},
+		{"a" + strings.Repeat("é", 200), maxErrorText},
+		{"plain", maxErrorText},
+		{"日", 2},
+	} {
+		got := cutText(tc.text, tc.n)
+		if len(got) > tc.n || !utf8.ValidString(got) || !strings.HasPrefix(tc.text, got) || len(tc.text) > tc.n && len(got) < tc.n-3 {
+			t.Errorf("cutText(%d bytes, %d) = %d bytes %q", len(tc.text), tc.n, len(got), got)
+		}
+	}
+	c := dial(t, testBroker(t, &Broker{}))
+	name := strings.Repeat("日", 84) + "x" // 253 bytes
+	_, err := c.OpenName(name, bridge.AccessRead)
+	var be *Error
+	if !errors.As(err, &be) || be.Code != CodeNotFound {
+		t.Fatalf("OpenName of an unknown name: %v", err)
+	}
+	if !utf8.ValidString(be.Detail) || len(be.Detail) > maxErrorText {
+		t.Errorf("NOT_FOUND text of %d bytes is not valid UTF-8 within %d: %q", len(be.Detail), maxErrorText, be.Detail)
 	}
 }
