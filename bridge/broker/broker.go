@@ -342,7 +342,7 @@ func (b *Broker) reject(uc *net.UnixConn, code Code, text string) {
 	go func() {
 		defer b.wg.Done()
 		uc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		uc.Write(errorReply(header{Type: msgFatal}, code, text))
+		uc.Write(fatalMessage(code, text))
 		lingerClose(uc)
 	}()
 }
@@ -367,13 +367,27 @@ func lingerClose(uc *net.UnixConn) {
 }
 
 // replyTo builds the reply to the request with header h: status 0 and
-// a payload announcing nfds fds, or an error code and its text. A fatal
-// message (h.Type msgFatal) is no reply and keeps its type.
+// a payload announcing nfds fds, or an error code and its text. Its type
+// is the request's with replyBit set; a request whose type has that bit
+// already, or is 0x7fff, is answered with replyBit alone, so that no reply
+// can look like a FATAL message (type 0xffff, id 0), which only
+// fatalMessage builds.
 func replyTo(h header, status Code, payload []byte, nfds int) []byte {
-	t := h.Type
-	if t != msgFatal {
-		t |= replyBit
+	t := h.Type | replyBit
+	if h.Type&replyBit != 0 || t == msgFatal {
+		t = replyBit
 	}
+	return message(h, t, status, payload, nfds)
+}
+
+// fatalMessage is the FATAL message the broker sends, with request id 0, just
+// before it drops a connection: code, explained by text.
+func fatalMessage(code Code, text string) []byte {
+	return message(header{}, msgFatal, code, []byte(cutText(text, maxErrorText)), 0)
+}
+
+// message builds a message of type t answering h (its id and version).
+func message(h header, t msgType, status Code, payload []byte, nfds int) []byte {
 	v := replyVersion(h)
 	b := appendHeader(make([]byte, 0, headerSize+len(payload)), header{
 		Version: v, Type: t, ID: h.ID, PayloadLen: uint32(len(payload)), NumFDs: uint16(nfds), Status: status,
@@ -508,7 +522,7 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 	// is no telling where its next message starts.
 	foreign := func() ([]byte, []int, bool) {
 		c.log.Warn("dropping client: not speaking the protocol")
-		return errorReply(header{Type: msgFatal}, errBadMagic.Code, errBadMagic.Detail), nil, true
+		return fatalMessage(errBadMagic.Code, errBadMagic.Detail), nil, true
 	}
 	if trunc || ctrunc {
 		fdutil.CloseAll(fds)

@@ -1102,3 +1102,28 @@ func TestListenSocketDir(t *testing.T) {
 		t.Errorf("Listen through a symlinked directory: %v, want refused", err)
 	}
 }
+
+// TestNoReplyLooksFatal: a request of type 0x7fff (whose reply type would
+// be 0xffff), or of a type with the reply bit set (0xffff included), with
+// request id 0, is answered UNKNOWN_TYPE with type 0x8000, never with
+// FATAL's type 0xffff, and the connection goes on: only a real FATAL has
+// that type and id.
+func TestNoReplyLooksFatal(t *testing.T) {
+	b := &Broker{}
+	path := testBroker(t, b)
+	r := dialRaw(t, b, path)
+	for _, typ := range []uint16{0x7fff, 0xffff, 0x8001, 0x8000} {
+		msg := encodeRequest(request{header: header{Type: msgList, ID: 0}})
+		le.PutUint16(msg[6:], typ)
+		r.send(msg)
+		h, _, ok := r.recv()
+		if !ok {
+			t.Fatalf("type %#x: no reply", typ)
+		}
+		if h.Type == msgFatal || h.Type != replyBit || h.Status != CodeUnknownType || h.ID != 0 {
+			t.Errorf("type %#x id 0: reply type %#x id %d status %v, want type 0x8000 UNKNOWN_TYPE", typ, uint16(h.Type), h.ID, h.Status)
+		}
+	}
+	r.send(encodeRequest(request{header: header{Type: msgList, ID: 9}}))
+	r.expect("list after the odd types", 9, 0)
+}
