@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/internal/testenv"
 )
@@ -21,7 +23,7 @@ import (
 // childBroker serves a broker on the socket path GLB_SOCK and says READY;
 // it serves until killed. A broker of its own process is what the
 // cross-process allocation test counts the fds of.
-func childBroker(*bufio.Scanner) error {
+func childBroker(in *bufio.Scanner) error {
 	if d, err := time.ParseDuration(os.Getenv("GLB_RETRY_OPEN")); err == nil {
 		retryOpenAfter = d
 	}
@@ -30,6 +32,23 @@ func childBroker(*bufio.Scanner) error {
 		return err
 	}
 	b := &Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	// "squeeze" on stdin lowers the broker's fd limit to its lowest free
+	// fd, so that it cannot receive another (the out-of-fds test).
+	go func() {
+		for in.Scan() {
+			if in.Text() == "squeeze" {
+				// fds are numbered from the lowest free one, and the limit
+				// bounds the numbers: the lowest free one is the limit.
+				low := 0
+				for fdOpen(low) {
+					low++
+				}
+				lim := unix.Rlimit{Cur: uint64(low), Max: uint64(low) + 64}
+				err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+				fmt.Println("SQUEEZED", err)
+			}
+		}
+	}()
 	fmt.Println("READY")
 	return b.Serve(context.Background(), l)
 }
@@ -224,6 +243,12 @@ func syncFDsOf(r Resource) []int {
 	return fds
 }
 
+// fdOpen reports whether fd is open in this process.
+func fdOpen(fd int) bool {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	return err == nil
+}
+
 // mapsVulkan reports whether process pid has the Vulkan loader mapped.
 func mapsVulkan(t testing.TB, pid int) bool {
 	t.Helper()
@@ -321,5 +346,31 @@ func TestBrokerFindsLateDevice(t *testing.T) {
 		if !errors.Is(err, CodeNoDevice) || time.Now().After(deadline) {
 			t.Fatalf("ALLOCATE once the driver is there: %v", err)
 		}
+	}
+}
+
+// TestBrokerOutOfFDs: a broker with no fd free to receive a message's fd
+// into answers INTERNAL (retrying may succeed), not BAD_FDS, whose text
+// blames the client for sending more than 8; it goes on serving requests
+// that carry none.
+func TestBrokerOutOfFDs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "broker.sock")
+	b := testenv.StartChild(t, "broker", "GLB_SOCK="+path)
+	b.ExpectNext(t, "READY", patience)
+	c := dial(t, path)
+	if _, err := c.List(); err != nil {
+		t.Fatal(err)
+	}
+	b.Send(t, "squeeze")
+	if got := b.ExpectNext(t, "SQUEEZED", patience); got != "<nil>" {
+		t.Fatalf("squeezing the broker's fd limit: %s", got)
+	}
+	fd := memfd(t, 4096, 1)
+	_, err := c.Create(testAllocation(4096), fd, nil)
+	if !errors.Is(err, CodeInternal) || !strings.Contains(err.Error(), "out of file descriptors") {
+		t.Fatalf("CREATE into a broker out of fds: %v, want CodeInternal saying so", err)
+	}
+	if _, err := c.List(); err != nil {
+		t.Fatalf("LIST after: %v", err)
 	}
 }

@@ -534,6 +534,13 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 			c.log.Warn("message too large", "type", h.Type, "limit", maxMessageSize)
 			return errorReply(h, CodeTooLarge, fmt.Sprintf("message exceeds %d bytes", maxMessageSize)), nil, false
 		}
+		// The kernel truncates the control data for two reasons: more fds
+		// than the buffer holds, which fills it, or no fd free in the
+		// broker to receive one into, which leaves it short.
+		if len(fds) < maxFDsPerMessage {
+			c.log.Warn("could not receive a message's fds: out of fds?", "type", h.Type, "received", len(fds))
+			return errorReply(h, CodeInternal, fmt.Sprintf("the broker could not receive the message's fds (received %d; out of file descriptors?); all closed, retrying may succeed", len(fds))), nil, false
+		}
 		c.log.Warn("too many fds", "type", h.Type, "limit", maxFDsPerMessage, "closed", len(fds))
 		return errorReply(h, CodeBadFDs, fmt.Sprintf("more than %d fds; all closed", maxFDsPerMessage)), nil, false
 	}
