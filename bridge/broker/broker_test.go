@@ -1127,3 +1127,38 @@ func TestNoReplyLooksFatal(t *testing.T) {
 	r.send(encodeRequest(request{header: header{Type: msgList, ID: 9}}))
 	r.expect("list after the odd types", 9, 0)
 }
+
+// TestSpecifiedAnswers: what protocol.md now says for the cases it left to
+// guess. OPEN_KMT of a value that is not KMT-shaped (an NT handle) is
+// BAD_HANDLE; of a KMT-shaped one naming nothing, NOT_FOUND. LIST accepts
+// any cursor: one past the last slot gives an empty page that ends the
+// listing.
+func TestSpecifiedAnswers(t *testing.T) {
+	b := &Broker{}
+	c := dial(t, testBroker(t, b))
+	fd := memfd(t, 64, 3)
+	kmt, err := c.Create(testAllocation(64), fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, err := c.Share(kmt, bridge.AccessRead, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.OpenKMT(nt); !errors.Is(err, CodeBadHandle) {
+		t.Errorf("OPEN_KMT of NT handle %v: %v, want BAD_HANDLE", nt, err)
+	}
+	if _, err := c.OpenKMT(makeKMT(999, 7)); !errors.Is(err, CodeNotFound) {
+		t.Errorf("OPEN_KMT of a made-up KMT handle: %v, want NOT_FOUND", err)
+	}
+	for _, cursor := range []uint32{1, 1000, 0xffffffff} {
+		r, err := c.roundTrip("list", request{header: header{Type: msgList}, Cursor: cursor}, nil)
+		if err != nil {
+			t.Fatalf("LIST from cursor %d: %v", cursor, err)
+		}
+		next, entries, err := decodeListReply(r.payload, false, protocolVersion)
+		if err != nil || next != 0 || len(entries) != 0 {
+			t.Errorf("LIST from cursor %d (past the one resource): next %d, %d entries, %v; want an empty, final page", cursor, next, len(entries), err)
+		}
+	}
+}
