@@ -15,6 +15,12 @@
 // the conversion leaves the fact out rather than failing; each converter
 // documents what it leaves out.
 //
+// The runtime descriptors (runtime.go) are the blobs each runtime stores
+// with a shared resource, in Windows' byte layout, which DXVK and
+// vkd3d-proton read to open it: ParseRuntimeDesc tells them apart and
+// decodes them, RuntimeDescFor writes the one an API would record.
+// docs/d3d-runtime-descriptors.md has the layouts and their sources.
+//
 // Nothing here needs Windows or a GPU.
 package d3d
 
