@@ -63,6 +63,13 @@ var (
 	// ErrQuota is the error for an allocation or registration that would
 	// take a connection or a uid over its quota of bytes or resources.
 	ErrQuota = errors.New("quota exceeded")
+	// ErrRuntimeDescMismatch is the error for a Direct3D runtime
+	// descriptor (bridge/d3d) whose size or header is not one a runtime
+	// writes, and for one the API asked to open it cannot open: where
+	// OpenSharedResource and the Create* calls answer E_INVALIDARG.
+	// Errors carrying it also wrap ErrInvalidDesc (a malformed blob) or
+	// ErrNotExpressible (a sound descriptor the API cannot open).
+	ErrRuntimeDescMismatch = errors.New("runtime descriptor mismatch")
 	// ErrPlatformUnavailable is the error for a headless GL context asked
 	// of an EGL that does not offer the platform at all (the client
 	// extension is missing or no device is enumerated), as opposed to one

@@ -2,7 +2,6 @@ package d3d
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/glbridge/glbridge/bridge"
@@ -63,17 +62,9 @@ const (
 
 const d3d9PrivateUsage = D3DUsageOffscreen | D3DUsageLockable | D3DUsageSurface
 
-// ErrRuntimeDescMismatch is the error for a runtime descriptor whose size
-// or header (size, version) is not one a Direct3D runtime writes, and for
-// one the API asked to open it cannot open: where Direct3D's
-// OpenSharedResource and Create* calls answer E_INVALIDARG. An error
-// carrying it also wraps bridge.ErrInvalidDesc (a malformed blob) or
-// bridge.ErrNotExpressible (a sound descriptor the API cannot open).
-var ErrRuntimeDescMismatch = errors.New("runtime descriptor mismatch")
-
 // mismatch formats "d3d: runtime descriptor mismatch: BASE: why".
 func mismatch(base error, format string, args ...any) error {
-	return fmt.Errorf("d3d: %w: %w: %s", ErrRuntimeDescMismatch, base, fmt.Sprintf(format, args...))
+	return fmt.Errorf("d3d: %w: %w: %s", bridge.ErrRuntimeDescMismatch, base, fmt.Sprintf(format, args...))
 }
 
 // API names the Direct3D version that wrote a runtime descriptor, or that
@@ -307,7 +298,7 @@ func (r D3D9RuntimeDesc) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary reads a D3D9 descriptor; b must be one (0x58 bytes,
 // header size 0x58, version 1), or the error wraps
-// ErrRuntimeDescMismatch.
+// bridge.ErrRuntimeDescMismatch.
 func (r *D3D9RuntimeDesc) UnmarshalBinary(b []byte) error {
 	rd, h, err := parseAs(APID3D9, b)
 	if err != nil {
@@ -571,7 +562,7 @@ func (r D3D11RuntimeDesc) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary reads a D3D11 descriptor; b must be one (0x68 bytes,
 // header size 0x68, version 4), or the error wraps
-// ErrRuntimeDescMismatch.
+// bridge.ErrRuntimeDescMismatch.
 func (r *D3D11RuntimeDesc) UnmarshalBinary(b []byte) error {
 	rd, h, err := parseAs(APID3D11, b)
 	if err != nil {
@@ -697,7 +688,7 @@ func (r D3D12RuntimeDesc) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary reads a D3D12 descriptor; b must be one (0x108 bytes,
 // header size 0x68, version 0 or 4), or the error wraps
-// ErrRuntimeDescMismatch.
+// bridge.ErrRuntimeDescMismatch.
 func (r *D3D12RuntimeDesc) UnmarshalBinary(b []byte) error {
 	rd, h, err := parseAs(APID3D12, b)
 	if err != nil {
@@ -808,7 +799,7 @@ type RuntimeDesc struct {
 // ParseRuntimeDesc tells which descriptor b is, by its length and its
 // header's Size and Version (see DXGISharedHeader), and decodes it. A
 // blob that is no descriptor gives an error wrapping
-// ErrRuntimeDescMismatch and bridge.ErrInvalidDesc; a descriptor with a
+// bridge.ErrRuntimeDescMismatch and bridge.ErrInvalidDesc; a descriptor with a
 // malformed body, one wrapping bridge.ErrInvalidDesc.
 func ParseRuntimeDesc(b []byte) (RuntimeDesc, error) {
 	var h DXGISharedHeader
@@ -920,7 +911,7 @@ func RuntimeDescFor(api API, d bridge.Desc, o RuntimeOptions) (RuntimeDesc, erro
 // CheckOpen reports whether api's runtime opens the resource this
 // descriptor describes, through an NT handle (nt) or a KMT global handle,
 // by the rules Windows follows in Wine's tests (test_shared_resources);
-// the error wraps ErrRuntimeDescMismatch and bridge.ErrNotExpressible.
+// the error wraps bridge.ErrRuntimeDescMismatch and bridge.ErrNotExpressible.
 //
 //   - D3D9 opens D3D9 resources (version 1) through KMT handles. Its
 //     further checks depend on the Create* call (type, size, format,

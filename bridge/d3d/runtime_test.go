@@ -525,8 +525,8 @@ func TestRuntimeDescPerKind(t *testing.T) {
 		for _, k := range kinds {
 			err := k.u.UnmarshalBinary(v.blob)
 			if k.api != v.want.API {
-				if !errors.Is(err, ErrRuntimeDescMismatch) {
-					t.Errorf("%s: %v UnmarshalBinary = %v, want ErrRuntimeDescMismatch", v.name, k.api, err)
+				if !errors.Is(err, bridge.ErrRuntimeDescMismatch) {
+					t.Errorf("%s: %v UnmarshalBinary = %v, want bridge.ErrRuntimeDescMismatch", v.name, k.api, err)
 				}
 				continue
 			}
@@ -682,8 +682,8 @@ func TestRuntimeDescMismatch(t *testing.T) {
 	}
 	for name, b := range mismatches {
 		_, err := ParseRuntimeDesc(b)
-		if !errors.Is(err, ErrRuntimeDescMismatch) || !errors.Is(err, bridge.ErrInvalidDesc) {
-			t.Errorf("%s: ParseRuntimeDesc = %v, want ErrRuntimeDescMismatch and ErrInvalidDesc", name, err)
+		if !errors.Is(err, bridge.ErrRuntimeDescMismatch) || !errors.Is(err, bridge.ErrInvalidDesc) {
+			t.Errorf("%s: ParseRuntimeDesc = %v, want bridge.ErrRuntimeDescMismatch and ErrInvalidDesc", name, err)
 		}
 	}
 	// Descriptors of the right size and version with a malformed body.
@@ -698,17 +698,17 @@ func TestRuntimeDescMismatch(t *testing.T) {
 	}
 	for name, b := range malformed {
 		_, err := ParseRuntimeDesc(b)
-		if !errors.Is(err, bridge.ErrInvalidDesc) || errors.Is(err, ErrRuntimeDescMismatch) {
+		if !errors.Is(err, bridge.ErrInvalidDesc) || errors.Is(err, bridge.ErrRuntimeDescMismatch) {
 			t.Errorf("%s: ParseRuntimeDesc = %v, want ErrInvalidDesc only", name, err)
 		}
 	}
 	var h DXGISharedHeader
-	if err := h.UnmarshalBinary(make([]byte, 0x20)); !errors.Is(err, ErrRuntimeDescMismatch) {
+	if err := h.UnmarshalBinary(make([]byte, 0x20)); !errors.Is(err, bridge.ErrRuntimeDescMismatch) {
 		t.Errorf("header of 0x20 bytes: %v", err)
 	}
 	// Writers refuse what readers would.
 	bad := RuntimeDesc{API: APID3D11, D3D11: D3D11RuntimeDesc{DXGI: DXGISharedHeader{Size: 0x68, Version: 1}, Resource: tex2D11(rt, 0, shared)}}
-	if _, err := bad.MarshalBinary(); !errors.Is(err, ErrRuntimeDescMismatch) {
+	if _, err := bad.MarshalBinary(); !errors.Is(err, bridge.ErrRuntimeDescMismatch) {
 		t.Errorf("D3D11 descriptor with version 1: MarshalBinary = %v", err)
 	}
 	if _, err := (RuntimeDesc{API: 10}).MarshalBinary(); !errors.Is(err, bridge.ErrInvalidDesc) {
@@ -805,8 +805,8 @@ func TestCheckOpen(t *testing.T) {
 		}
 		for _, o := range c.not {
 			err := r.CheckOpen(o.api, o.nt)
-			if !errors.Is(err, ErrRuntimeDescMismatch) || !errors.Is(err, bridge.ErrNotExpressible) {
-				t.Errorf("%s: %v (nt %v): %v, want ErrRuntimeDescMismatch", c.vector, o.api, o.nt, err)
+			if !errors.Is(err, bridge.ErrRuntimeDescMismatch) || !errors.Is(err, bridge.ErrNotExpressible) {
+				t.Errorf("%s: %v (nt %v): %v, want bridge.ErrRuntimeDescMismatch", c.vector, o.api, o.nt, err)
 			}
 		}
 	}
