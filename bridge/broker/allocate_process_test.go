@@ -32,6 +32,9 @@ func childBroker(in *bufio.Scanner) error {
 		return err
 	}
 	b := &Broker{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if d, err := time.ParseDuration(os.Getenv("GLB_RESTORE_WINDOW")); err == nil {
+		b.RestoreWindow = d
+	}
 	// "squeeze" on stdin lowers the broker's fd limit to its lowest free
 	// fd, so that it cannot receive another (the out-of-fds test).
 	go func() {

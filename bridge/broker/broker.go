@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -22,8 +24,7 @@ import (
 const (
 	// DefaultMaxResources bounds the live resources. Each keeps its
 	// memory fd (and its semaphores') open in the broker, so this bounds
-	// the broker's fds too; MaxResources may go up to the 65535 slots KMT
-	// handles can name.
+	// the broker's fds too; MaxResources may go up to maxLiveResources.
 	DefaultMaxResources = 16384
 	// DefaultMaxConnections bounds the connections, each an fd and a
 	// goroutine in the broker, so that clients that connect without end
@@ -81,17 +82,38 @@ type Broker struct {
 	// zero takes the default. Going over one is CodeQuota.
 	MaxResourcesPerConn, MaxResourcesPerUID int
 	MaxBytesPerConn, MaxBytesPerUID         uint64
+	// RestoreWindow is how long after Serve starts the broker takes
+	// RESTOREs: resources that a broker before a crash or restart handed
+	// out, brought back by the processes that hold them (a Client dialled
+	// with Reconnect does it by itself), under their old handles and
+	// names. Meanwhile it holds back new resources and names (CREATE,
+	// ALLOCATE, SHARE with a name wait for the window to close) and
+	// answers an open of an unknown handle or name only after it, so that
+	// nothing new takes what a returning resource had. Zero takes no
+	// restorations: a broker that knows it starts afresh (glshare serve
+	// after a clean stop) need not wait.
+	RestoreWindow time.Duration
 
 	mu        sync.Mutex
-	slots     []*resource // indexed by slot; nil when free
-	gens      []uint8     // generation of each slot's current or next resource
-	free      []uint16    // freed slots, reused oldest first
+	// byIndex holds the live resources by their KMT handle's index.
+	// nextIndex is the index the next new resource tries: indices are
+	// handed out in sequence (from a random start, see initLocked), so
+	// that a freed resource's handle names a new one only after 2^24 - 1
+	// more were made, whatever MaxResources is.
+	byIndex   map[uint32]*resource
+	nextIndex uint32
 	live      int
 	names     map[string]nameEntry
 	conns     map[*brokerConn]struct{}
 	listeners map[*net.UnixListener]struct{}
 	nextConn  uint32
 	closed    bool
+	// done is closed by Shutdown, for waits outside b.mu.
+	done chan struct{}
+	// restoreUntil ends the restore window (zero: none); restored counts
+	// the RESTOREs taken.
+	restoreUntil time.Time
+	restored     int
 	wg        sync.WaitGroup
 	// uidUsage is what each uid's resources hold, for the quotas.
 	uidUsage map[uint32]*usage
@@ -110,7 +132,7 @@ type usage struct {
 
 type resource struct {
 	kmt        bridge.Handle
-	slot       uint16
+	index      uint32 // kmt's index, the key of b.byIndex
 	alloc      bridge.Allocation
 	memFD      int
 	syncs      []syncObj
@@ -163,7 +185,9 @@ type keyedMutex struct {
 	abandoned bool
 	lastKey   uint64
 	lastValue uint64
-	waiters   []*mutexWaiter // first come, first served
+	// events counts releases and abandonments (see acquireReply).
+	events  uint32
+	waiters []*mutexWaiter // first come, first served
 }
 
 // mutexWaiter is an ACQUIRE_SYNC request waiting for its key.
@@ -222,7 +246,7 @@ func limit(v, def int) int {
 }
 
 func (b *Broker) maxResources() int {
-	return min(limit(b.MaxResources, DefaultMaxResources), maxSlots-1)
+	return min(limit(b.MaxResources, DefaultMaxResources), maxLiveResources)
 }
 
 // initLocked sets up the tables on first use, so the zero Broker works.
@@ -232,6 +256,12 @@ func (b *Broker) initLocked() {
 		b.conns = map[*brokerConn]struct{}{}
 		b.listeners = map[*net.UnixListener]struct{}{}
 		b.uidUsage = map[uint32]*usage{}
+		b.byIndex = map[uint32]*resource{}
+		b.done = make(chan struct{})
+		// A random start keeps a handle a previous broker at this socket
+		// handed out, still held by some process, from naming a new
+		// resource of this one (but by a 1 in 2^24 chance).
+		b.nextIndex = 1 + rand.Uint32N(bridge.MaxGlobalIndex)
 	}
 }
 
@@ -248,9 +278,22 @@ func (b *Broker) Serve(ctx context.Context, l *net.UnixListener) error {
 		return bridge.ErrBrokerClosed
 	}
 	b.listeners[l] = struct{}{}
+	window := b.RestoreWindow > 0 && b.restoreUntil.IsZero()
+	if window {
+		b.restoreUntil = time.Now().Add(b.RestoreWindow)
+	}
 	b.mu.Unlock()
 	log := b.logger()
 	log.Info("broker listening", "addr", l.Addr().String())
+	if window {
+		log.Info("taking restorations", "for", b.RestoreWindow)
+		time.AfterFunc(b.RestoreWindow, func() {
+			b.mu.Lock()
+			n, live := b.restored, b.live
+			b.mu.Unlock()
+			log.Info("restore window closed", "restores", n, "live", live)
+		})
+	}
 
 	stop := context.AfterFunc(ctx, func() { b.Shutdown(context.Background()) })
 	defer stop()
@@ -557,12 +600,20 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 	var payload []byte
 	var outFDs []int
 	var waiting bool
+	if holdsBack(q) {
+		b.awaitRestoreWindow()
+	}
 	if q.Type == msgAllocate {
 		// Allocating takes a GPU's time, which no other request may
 		// wait for: allocate holds b.mu only to book and register.
 		payload, outFDs, err = b.allocate(c, q)
 	} else {
 		payload, outFDs, waiting, err = b.handle(c, q, fds)
+		if opens(q) && errors.Is(err, CodeNotFound) && b.inRestoreWindow() {
+			// What is not found may yet be restored.
+			b.awaitRestoreWindow()
+			payload, outFDs, waiting, err = b.handle(c, q, nil)
+		}
 	}
 	if waiting {
 		return nil, nil, false
@@ -638,6 +689,10 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		payload, waiting, err = b.acquire(c, q)
 	case msgReleaseSync:
 		err = b.releaseSync(c, q, late)
+	case msgRestore:
+		// restore keeps or closes every fd itself.
+		stored = true
+		payload, err = b.restore(c, q, fds)
 	default:
 		panic("broker: decodeRequest let through " + q.Type.String())
 	}
@@ -814,25 +869,32 @@ func (b *Broker) charge(c *brokerConn, uid uint32, n int, size uint64, add bool)
 // owns from here), in a free slot, charged to c; the caller checked
 // roomForResource.
 func (b *Broker) register(c *brokerConn, alloc bridge.Allocation, memFD int, syncs []syncObj, data []byte) *resource {
-	var slot uint16
-	if len(b.slots) < b.maxResources() {
-		slot = uint16(len(b.slots))
-		b.slots = append(b.slots, nil)
-		b.gens = append(b.gens, 1)
-	} else {
-		slot = b.free[0]
-		b.free = b.free[1:]
-	}
+	index := b.newIndex()
 	res := &resource{
-		kmt: makeKMT(slot, b.gens[slot]), slot: slot, alloc: alloc, memFD: memFD, syncs: syncs,
+		kmt: bridge.GlobalHandle(index), index: index, alloc: alloc, memFD: memFD, syncs: syncs,
 		data: slices.Clone(data), creator: c, creatorPID: c.pid, holders: map[*brokerConn]int{},
 		gl: glSectionOf(alloc), chargeConn: c, chargeUID: c.uid, charged: alloc.Size,
 	}
 	b.charge(c, c.uid, 1, alloc.Size, true)
-	b.slots[slot] = res
+	b.byIndex[index] = res
 	b.live++
 	b.addKMTRef(c, res)
 	return res
+}
+
+// newIndex is the KMT index of a new resource: the next in sequence that
+// no live resource has (the caller checked that fewer than
+// maxLiveResources live, so one is found).
+func (b *Broker) newIndex() uint32 {
+	for {
+		i := b.nextIndex
+		if b.nextIndex++; b.nextIndex > bridge.MaxGlobalIndex {
+			b.nextIndex = 1
+		}
+		if b.byIndex[i] == nil {
+			return i
+		}
+	}
 }
 
 // roomForRef refuses c another reference once it holds MaxHandlesPerConn.
@@ -879,24 +941,17 @@ func (b *Broker) release(c *brokerConn, res *resource) {
 	for _, n := range res.names {
 		delete(b.names, n)
 	}
-	b.slots[res.slot] = nil
-	if b.gens[res.slot]++; b.gens[res.slot] == 0 {
-		b.gens[res.slot] = 1
-	}
-	b.free = append(b.free, res.slot)
+	delete(b.byIndex, res.index)
 	b.live--
 }
 
 // resolveKMT finds the live resource a KMT handle names.
 func (b *Broker) resolveKMT(h bridge.Handle) (*resource, error) {
-	slot, gen := slotGen(h)
-	if int(slot) >= len(b.slots) || b.slots[slot] == nil {
-		return nil, perr(CodeNotFound, "no resource %v", h)
+	res := b.byIndex[h.GlobalIndex()]
+	if res == nil {
+		return nil, perr(CodeNotFound, "no resource %v (freed, forged, or of a broker before a restart)", h)
 	}
-	if b.gens[slot] != gen {
-		return nil, perr(CodeNotFound, "stale or forged handle %v", h)
-	}
-	return b.slots[slot], nil
+	return res, nil
 }
 
 // lookup finds the resource h names for c. A KMT handle must be held by c
@@ -1095,11 +1150,12 @@ func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) 
 func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 	p := make([]byte, listReplyFixed, 4096)
 	count, next := uint32(0), uint32(0)
-	for slot := int(cursor); slot < len(b.slots); slot++ {
-		res := b.slots[slot]
-		if res == nil {
-			continue
-		}
+	// Entries go in index order, which a cursor can resume; sorting the
+	// live indices per page keeps create and free O(1).
+	indices := slices.Sorted(maps.Keys(b.byIndex))
+	from, _ := slices.BinarySearch(indices, cursor)
+	for _, index := range indices[from:] {
+		res := b.byIndex[index]
 		e := listEntry{
 			KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), DataLen: uint32(len(res.data)),
 			CreatorActive: res.creator != nil && !res.creator.dead, Alloc: res.alloc, Names: res.names,
@@ -1124,7 +1180,7 @@ func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 			e.Sync = s
 		}
 		if headerSize+len(p)+e.size() > maxMessageSize {
-			next = uint32(slot)
+			next = index
 			break
 		}
 		p = appendListEntry(p, e)
@@ -1173,6 +1229,13 @@ func (b *Broker) dropConn(c *brokerConn, linger bool) {
 	c.log.Info("client disconnected", "released", n)
 }
 
+// Live returns the number of live resources.
+func (b *Broker) Live() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.live
+}
+
 // Shutdown stops the broker: it closes the listeners and every
 // connection, which frees every resource, and waits for the connection
 // goroutines until ctx ends. Clients see their connection end. Shutdown may
@@ -1180,6 +1243,9 @@ func (b *Broker) dropConn(c *brokerConn, linger bool) {
 func (b *Broker) Shutdown(ctx context.Context) error {
 	b.mu.Lock()
 	b.initLocked()
+	if !b.closed {
+		close(b.done)
+	}
 	b.closed = true
 	for l := range b.listeners {
 		l.Close()

@@ -36,6 +36,15 @@ func testBroker(t testing.TB, b *Broker) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	path := filepath.Join(dir, "broker.sock")
+	serveAt(t, path, b)
+	return path
+}
+
+// serveAt serves b at path until the test ends, as testBroker does; a
+// second broker at a path serves after the first was shut down (a
+// restart).
+func serveAt(t testing.TB, path string, b *Broker) {
+	t.Helper()
 	l, err := Listen(path)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +68,6 @@ func testBroker(t testing.TB, b *Broker) string {
 			t.Errorf("Serve returned %v, want bridge.ErrBrokerClosed", err)
 		}
 	})
-	return path
 }
 
 func dial(t testing.TB, path string) *Client {
@@ -396,8 +404,11 @@ func TestBrokerNames(t *testing.T) {
 	}
 }
 
-// TestBrokerForgedAndStaleHandles reuses the only slot so that an old
-// handle's slot holds a new resource: the generation must tell them apart.
+// TestBrokerForgedAndStaleHandles frees and makes resources under a limit
+// of one, so that a new resource always replaces a freed one: no handle may
+// come back (with 8-bit generations, one did after 255 frees of a slot, so
+// with --max-resources 3 after 765), and the freed ones must not name
+// anything.
 func TestBrokerForgedAndStaleHandles(t *testing.T) {
 	path := testBroker(t, &Broker{MaxResources: 1})
 	c := dial(t, path)
@@ -427,10 +438,21 @@ func TestBrokerForgedAndStaleHandles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	os, _ := slotGen(old)
-	cs, _ := slotGen(cur)
-	if os != cs || old == cur {
-		t.Fatalf("expected slot reuse with a new generation: old %v, new %v", old, cur)
+	if cur == old {
+		t.Fatalf("a new resource got the freed one's handle %v", old)
+	}
+	seen := map[bridge.Handle]bool{old: true, cur: true}
+	for range 2000 {
+		if err := c.CloseHandle(cur); err != nil {
+			t.Fatal(err)
+		}
+		if cur, err = c.Create(testAllocation(64), fd, []byte("new")); err != nil {
+			t.Fatal(err)
+		}
+		if seen[cur] {
+			t.Fatalf("handle %v came back after %d frees", cur, len(seen)-1)
+		}
+		seen[cur] = true
 	}
 	other := dial(t, path)
 	if _, err := other.OpenKMT(old); !errors.Is(err, CodeNotFound) {
@@ -439,8 +461,8 @@ func TestBrokerForgedAndStaleHandles(t *testing.T) {
 	if _, err := other.Query(old); !errors.Is(err, CodeNotFound) {
 		t.Errorf("Query(stale %v): %v, want CodeNotFound", old, err)
 	}
-	slot, gen := slotGen(cur)
-	for _, forged := range []bridge.Handle{makeKMT(slot, gen+1), makeKMT(slot, 0), makeKMT(slot+1, gen), makeKMT(0xffff, 1)} {
+	i := cur.GlobalIndex()
+	for _, forged := range []bridge.Handle{bridge.GlobalHandle((i + 1) & bridge.MaxGlobalIndex), bridge.GlobalHandle(i ^ 1<<20), bridge.GlobalHandle(0)} {
 		if _, err := other.OpenKMT(forged); !errors.Is(err, CodeNotFound) {
 			t.Errorf("OpenKMT(forged %v): %v, want CodeNotFound", forged, err)
 		}
@@ -984,11 +1006,10 @@ func TestBrokerListPaging(t *testing.T) {
 	}
 	keys := make([]int, 0)
 	for _, e := range l {
-		s, _ := slotGen(e.KMT)
-		keys = append(keys, int(s))
+		keys = append(keys, int(e.KMT.GlobalIndex()))
 	}
 	if !sort.IntsAreSorted(keys) {
-		t.Errorf("List is not in slot order: %v", keys)
+		t.Errorf("List is not in index order: %v", keys)
 	}
 }
 
@@ -1148,10 +1169,10 @@ func TestSpecifiedAnswers(t *testing.T) {
 	if _, err := c.OpenKMT(nt); !errors.Is(err, CodeBadHandle) {
 		t.Errorf("OPEN_KMT of NT handle %v: %v, want BAD_HANDLE", nt, err)
 	}
-	if _, err := c.OpenKMT(makeKMT(999, 7)); !errors.Is(err, CodeNotFound) {
+	if _, err := c.OpenKMT(bridge.GlobalHandle(kmt.GlobalIndex() ^ 1<<20)); !errors.Is(err, CodeNotFound) {
 		t.Errorf("OPEN_KMT of a made-up KMT handle: %v, want NOT_FOUND", err)
 	}
-	for _, cursor := range []uint32{1, 1000, 0xffffffff} {
+	for _, cursor := range []uint32{kmt.GlobalIndex() + 1, kmt.GlobalIndex() + 1000, 0xffffffff} {
 		r, err := c.roundTrip("list", request{header: header{Type: msgList}, Cursor: cursor}, nil)
 		if err != nil {
 			t.Fatalf("LIST from cursor %d: %v", cursor, err)

@@ -22,15 +22,41 @@ import (
 // nothing else.
 //
 // Every reference the connection holds is released when it closes, by
-// Close, by process exit, or by a crash.
+// Close, by process exit, or by a crash. A Client from a Dialer with
+// Reconnect survives the broker instead: see Dialer.
 type Client struct {
-	msgConn
+	path string
+	dial Dialer
 	mu   sync.Mutex
+	// conn is the connection now (nil while reconnecting); gen counts
+	// connections, so that a request written on one that has since broken
+	// is sent again on the next, and only once.
+	conn *msgConn
+	gen  uint64
 	next uint32
-	wait map[uint32]chan clientReply
-	err  error // why the connection ended; set once, under mu
-	done chan struct{}
-	once sync.Once
+	wait map[uint32]*pendingCall
+	// down is when the connection broke (zero while connected), for how
+	// long calls wait for the next one; unavailable says that wait
+	// passed, so calls fail at once until the broker is back.
+	down        time.Time
+	unavailable bool
+	closing     bool
+	err         error // why the client ended; set once, under mu
+	done        chan struct{}
+	// held is what this connection holds, kept with Reconnect only:
+	// what it would restore to a new broker.
+	held heldTable
+}
+
+// pendingCall is a request waiting for its reply. q and fds (the caller's,
+// open until the call returns) are kept to send it again on a new
+// connection; gen is the connection it was last written on.
+type pendingCall struct {
+	q        request
+	fds      []int
+	ch       chan clientReply
+	gen      uint64
+	deadline time.Time // acquire-sync's, to send the time left again
 }
 
 type clientReply struct {
@@ -165,30 +191,43 @@ type Holder struct {
 }
 
 // Dial connects to the broker listening at path (DefaultSocketPath() for
-// the usual one).
+// the usual one). The Client ends with its connection; see Dialer for one
+// that outlives a broker restart.
 func Dial(path string) (*Client, error) {
+	return (&Dialer{}).Dial(path)
+}
+
+// dialConn opens one protocol connection to path.
+func dialConn(path string) (*msgConn, error) {
 	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: path, Net: "unixpacket"})
 	if err != nil {
-		return nil, fmt.Errorf("broker: dial broker %s: %w", path, err)
+		return nil, err
 	}
-	c := &Client{msgConn: msgConn{uc: uc}, wait: map[uint32]chan clientReply{}, done: make(chan struct{})}
-	go c.readLoop()
-	return c, nil
+	return &msgConn{uc: uc}, nil
 }
 
 // Close closes the connection, which releases every handle it holds.
 // Pending calls fail with bridge.ErrClosed. Close is idempotent.
 func (c *Client) Close() error {
-	c.once.Do(func() { c.uc.Close() })
+	c.mu.Lock()
+	c.closing = true
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		conn.uc.Close()
+	}
 	<-c.done
 	return nil
 }
 
-func (c *Client) readLoop() {
+// readLoop reads conn's replies until it breaks, then ends the client or,
+// with Reconnect, starts again on a new connection.
+func (c *Client) readLoop(conn *msgConn) {
 	buf, oob := make([]byte, maxMessageSize), make([]byte, oobSize)
 	var err error
+	final := false
 	for {
-		msg, fds, trunc, ctrunc, eof, rerr := readMsg(c.uc, buf, oob)
+		msg, fds, trunc, ctrunc, eof, rerr := readMsg(conn.uc, buf, oob)
 		if rerr != nil || eof {
 			fdutil.CloseAll(fds)
 			err = rerr
@@ -200,36 +239,57 @@ func (c *Client) readLoop() {
 			// the rest of the conversation either.
 			fdutil.CloseAll(fds)
 			err = fmt.Errorf("broker: malformed reply from broker (%v, truncated=%v, fds %d/%d)", herr, trunc || ctrunc, len(fds), h.NumFDs)
+			final = true
 			break
 		}
 		if h.Type == msgFatal {
 			fdutil.CloseAll(fds)
 			err = &Error{Code: h.Status, Detail: "broker dropped the connection: " + string(msg[headerSize:])}
+			final = true
 			break
 		}
+		r := clientReply{h: h, payload: append([]byte(nil), msg[headerSize:]...), fds: fds}
 		c.mu.Lock()
-		ch, ok := c.wait[h.ID]
+		p, ok := c.wait[h.ID]
 		delete(c.wait, h.ID)
+		if ok && c.dial.Reconnect {
+			c.track(p, r)
+		}
 		c.mu.Unlock()
 		if !ok {
 			fdutil.CloseAll(fds)
 			continue
 		}
-		ch <- clientReply{h: h, payload: append([]byte(nil), msg[headerSize:]...), fds: fds}
+		p.ch <- r
 	}
-	c.uc.Close()
+	conn.uc.Close()
 	c.mu.Lock()
+	if c.dial.Reconnect && !final && !c.closing {
+		c.conn, c.down = nil, time.Now()
+		c.mu.Unlock()
+		c.logger().Warn("broker connection lost; reconnecting", "socket", c.path, "err", err)
+		go c.reconnect()
+		return
+	}
 	if err == nil {
 		err = bridge.ErrClosed
 	} else if !errors.Is(err, bridge.ErrClosed) {
 		err = fmt.Errorf("%w: %w", bridge.ErrClosed, err)
 	}
-	c.err = err
-	for id, ch := range c.wait {
-		delete(c.wait, id)
-		close(ch)
-	}
+	c.endLocked(err)
 	c.mu.Unlock()
+}
+
+// endLocked ends the client for good with err: pending calls fail, what
+// it held for restoring is closed. c.mu is held.
+func (c *Client) endLocked(err error) {
+	c.err = err
+	c.conn = nil
+	for id, p := range c.wait {
+		delete(c.wait, id)
+		close(p.ch)
+	}
+	c.held.closeAll()
 	close(c.done)
 }
 
@@ -237,41 +297,57 @@ func (c *Client) readLoop() {
 // reply. A successful reply's fds belong to the caller; an error reply's
 // are closed.
 func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error) {
-	ch := make(chan clientReply, 1)
+	p := &pendingCall{q: q, fds: fds, ch: make(chan clientReply, 1)}
+	if q.Type == msgAcquireSync && q.TimeoutMS != infiniteTimeoutMS {
+		p.deadline = time.Now().Add(time.Duration(q.TimeoutMS) * time.Millisecond)
+	}
 	c.mu.Lock()
-	if c.err != nil {
+	if c.err != nil || c.unavailable {
 		err := c.err
+		if err == nil {
+			err = c.unavailableErr()
+		}
 		c.mu.Unlock()
 		return clientReply{}, fmt.Errorf("broker: %s: %w", op, err)
 	}
 	c.next++
-	q.ID = c.next
-	c.wait[q.ID] = ch
+	p.q.ID = c.next
+	p.gen = c.gen
+	c.wait[p.q.ID] = p
+	conn := c.conn
 	c.mu.Unlock()
 
-	if err := c.write(encodeRequest(q), fds); err != nil {
-		c.mu.Lock()
-		delete(c.wait, q.ID)
-		c.mu.Unlock()
-		// A broker that dropped the connection usually said why first:
-		// prefer the reader's account (which wraps bridge.ErrClosed and the
-		// broker's reason) to the bare EPIPE.
-		if errors.Is(err, net.ErrClosed) || errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
-			err = fmt.Errorf("%w: %w", bridge.ErrClosed, err)
-			select {
-			case <-c.done:
-				c.mu.Lock()
-				err = c.err
-				c.mu.Unlock()
-			case <-time.After(time.Second):
+	// While reconnecting (conn nil) the request waits to be sent on the
+	// next connection; a write on a connection that broke meanwhile is
+	// sent again there too.
+	if conn != nil {
+		if err := conn.write(encodeRequest(p.q), fds); err != nil && !c.dial.Reconnect {
+			c.mu.Lock()
+			delete(c.wait, p.q.ID)
+			c.mu.Unlock()
+			// A broker that dropped the connection usually said why first:
+			// prefer the reader's account (which wraps bridge.ErrClosed and the
+			// broker's reason) to the bare EPIPE.
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+				err = fmt.Errorf("%w: %w", bridge.ErrClosed, err)
+				select {
+				case <-c.done:
+					c.mu.Lock()
+					err = c.err
+					c.mu.Unlock()
+				case <-time.After(time.Second):
+				}
 			}
+			return clientReply{}, fmt.Errorf("broker: %s: send: %w", op, err)
 		}
-		return clientReply{}, fmt.Errorf("broker: %s: send: %w", op, err)
 	}
-	r, ok := <-ch
+	r, ok := <-p.ch
 	if !ok {
 		c.mu.Lock()
 		err := c.err
+		if err == nil {
+			err = c.unavailableErr()
+		}
 		c.mu.Unlock()
 		return clientReply{}, fmt.Errorf("broker: %s: %w", op, err)
 	}
@@ -550,14 +626,14 @@ func (c *Client) AcquireSync(h bridge.Handle, key uint64, timeout time.Duration)
 	if err != nil {
 		return AcquireResult{}, err
 	}
-	value, abandoned, err := decodeAcquireReply(r.payload)
+	ar, err := decodeAcquireReply(r.payload)
 	if err == nil {
 		err = r.checkFDs(0)
 	}
 	if err != nil {
 		return AcquireResult{}, r.fail(op, err)
 	}
-	return AcquireResult{Value: value, Abandoned: abandoned}, nil
+	return AcquireResult{Value: ar.Value, Abandoned: ar.Abandoned}, nil
 }
 
 // ReleaseSync releases the keyed mutex held through h, as

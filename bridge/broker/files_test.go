@@ -119,5 +119,5 @@ func dialWatched(t testing.TB, brk *Broker, path string) (*Client, []testenv.Fil
 	t.Helper()
 	prev := lastConn(brk)
 	c := dial(t, path)
-	return c, []testenv.File{socketFile(t, c.uc), admitted(t, brk, prev)}
+	return c, []testenv.File{socketFile(t, c.conn.uc), admitted(t, brk, prev)}
 }

@@ -116,6 +116,7 @@ func (b *Broker) releaseSync(c *brokerConn, q request, late *[]lateReply) error 
 	}
 	m.held, m.owner = false, mutexOwner{}
 	m.lastKey, m.lastValue = q.Key, q.Value
+	m.events++
 	b.grant(res, late)
 	return nil
 }
@@ -146,6 +147,7 @@ func (b *Broker) leaveMutex(res *resource, gone func(mutexOwner) bool, why strin
 func (b *Broker) abandon(res *resource, late *[]lateReply) {
 	m := &res.mutex
 	m.held, m.owner, m.abandoned = false, mutexOwner{}, true
+	m.events++
 	b.grant(res, late)
 }
 
@@ -175,7 +177,7 @@ func (m *keyedMutex) grantable(key uint64) bool {
 func (m *keyedMutex) take(o mutexOwner) []byte {
 	abandoned := m.abandoned
 	m.held, m.owner, m.abandoned = true, o, false
-	return appendAcquireReply(nil, m.lastValue, abandoned)
+	return appendAcquireReply(nil, acquireReply{Value: m.lastValue, Abandoned: abandoned, Events: m.events})
 }
 
 // stop cancels the waiter's timer; expire checks membership for a timer

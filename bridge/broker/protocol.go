@@ -94,7 +94,7 @@ var msgNames = map[msgType]string{
 	msgCreate: "create", msgShare: "share", msgOpenKMT: "open-kmt", msgOpenName: "open-name",
 	msgQuery: "query", msgUpdateData: "update-data", msgClose: "close", msgList: "list",
 	msgAttachSync: "attach-sync", msgAcquireSync: "acquire-sync", msgReleaseSync: "release-sync",
-	msgAllocate: "allocate", msgFatal: "fatal",
+	msgAllocate: "allocate", msgRestore: "restore", msgFatal: "fatal",
 }
 
 func (t msgType) String() string {
@@ -107,23 +107,11 @@ func (t msgType) String() string {
 	return fmt.Sprintf("msg(%#x)", uint16(t))
 }
 
-// The broker splits a global handle's 24-bit index into a slot (low 16
-// bits) and a generation (high 8 bits, never 0) so that a handle to a freed
-// resource, or a made-up one, is recognised instead of naming whatever
-// reuses the slot.
-const (
-	kmtSlotBits = 16
-	maxSlots    = 1 << kmtSlotBits
-)
-
-func makeKMT(slot uint16, gen uint8) bridge.Handle {
-	return bridge.GlobalHandle(uint32(gen)<<kmtSlotBits | uint32(slot))
-}
-
-func slotGen(h bridge.Handle) (uint16, uint8) {
-	index := h.GlobalIndex()
-	return uint16(index), uint8(index >> kmtSlotBits)
-}
+// maxLiveResources is the most resources a broker keeps alive at once
+// (MaxResources may not exceed it): each holds fds in the broker, and the
+// KMT handles' 24-bit index space must stay mostly free, so that handles
+// are reused only long after they were freed.
+const maxLiveResources = 65535
 
 // syncKind is a sync object's kind as it travels on the wire. Zero is
 // deliberately invalid, so that a forgotten field is refused.
@@ -244,7 +232,7 @@ const (
 // lacks.
 var v1Codes = map[Code]Code{
 	CodeQuota: CodeLimit, CodeNoDevice: CodeUnsupported, CodeUnsupportedFormat: CodeUnsupported,
-	CodeInvalidDesc: CodeInvalid, CodeNoSemaphore: CodeUnsupported,
+	CodeInvalidDesc: CodeInvalid, CodeNoSemaphore: CodeUnsupported, CodeRestoreRefused: CodeUnsupported,
 }
 
 // forVersion is code as a peer speaking version v understands it.
@@ -265,7 +253,7 @@ var errorCodeNames = map[Code]string{
 	CodeUnsupported: "unsupported", CodeInvalid: "invalid argument", CodeInternal: "internal broker error",
 	CodeTimeout: "timed out", CodeQuota: "quota exceeded", CodeNoDevice: "no such device",
 	CodeUnsupportedFormat: "unsupported format", CodeInvalidDesc: "invalid description",
-	CodeNoSemaphore: "no exportable semaphore",
+	CodeNoSemaphore: "no exportable semaphore", CodeRestoreRefused: "restore refused",
 }
 
 // codeErrors are the codes that mean one of bridge's error values.
@@ -559,6 +547,8 @@ type request struct {
 	Kinds []syncKind
 	Kind  syncKind
 	Data  []byte
+	// Restore is restore's.
+	Restore restoreReq
 	// Cursor and ListFlags are list's.
 	Cursor    uint32
 	ListFlags uint32
@@ -583,7 +573,7 @@ const allocateFlagHostMemory = 1
 // objects must carry.
 func fdsFor(t msgType, syncCount uint32) int {
 	switch t {
-	case msgCreate:
+	case msgCreate, msgRestore:
 		return 1 + int(syncCount)
 	case msgAttachSync:
 		return 1
@@ -746,6 +736,14 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 			return q, perr(CodeBadMessage, "allocate payload has %d bytes, its data count says %d", h.PayloadLen, allocateFixed+int(dlen))
 		}
 		q.Data = r.take(int(dlen))
+	case msgRestore:
+		if h.Version < protocolVersion {
+			return q, perr(CodeUnknownType, "restore is version %d's; the request is version %d", protocolVersion, h.Version)
+		}
+		if q.Restore, err = r.restore(); err != nil {
+			return q, err
+		}
+		q.SyncCount = uint32(len(q.Restore.Kinds))
 	default:
 		return q, perr(CodeUnknownType, "type %#x", uint16(h.Type))
 	}
@@ -821,6 +819,9 @@ func encodeRequest(q request) []byte {
 		p = append(p, q.Device.Driver[:]...)
 		p = append(p, q.Device.Device[:]...)
 		p = append(p, q.Data...)
+	case msgRestore:
+		p = appendRestore(p, q.Restore)
+		q.SyncCount = uint32(len(q.Restore.Kinds))
 	default:
 		panic(fmt.Sprintf("broker: encodeRequest: unknown type %v", q.Type))
 	}
@@ -1192,23 +1193,34 @@ func fixedPayload(vs ...uint32) []byte {
 // acquireReplySize is the payload size of an ACQUIRE_SYNC reply.
 const acquireReplySize = 16
 
-func appendAcquireReply(b []byte, value uint64, abandoned bool) []byte {
-	var flags uint32
-	if abandoned {
-		flags |= acquireFlagAbandoned
-	}
-	b = le.AppendUint64(b, value)
-	b = le.AppendUint32(b, flags)
-	return le.AppendUint32(b, 0)
+// acquireReply is an ACQUIRE_SYNC reply. Events is how many releases and
+// abandonments the keyed mutex saw before this acquire (mod 2^32): a
+// restoring client sends it back (restoreReq.MutexEvents), and the claim
+// with the most events is the latest, which is how a broker after a
+// restart tells whose view of the mutex is current.
+type acquireReply struct {
+	Value     uint64
+	Abandoned bool
+	Events    uint32
 }
 
-func decodeAcquireReply(p []byte) (value uint64, abandoned bool, err error) {
+func appendAcquireReply(b []byte, r acquireReply) []byte {
+	var flags uint32
+	if r.Abandoned {
+		flags |= acquireFlagAbandoned
+	}
+	b = le.AppendUint64(b, r.Value)
+	b = le.AppendUint32(b, flags)
+	return le.AppendUint32(b, r.Events)
+}
+
+func decodeAcquireReply(p []byte) (acquireReply, error) {
 	if len(p) != acquireReplySize {
-		return 0, false, perr(CodeBadMessage, "acquire reply of %d bytes, want %d", len(p), acquireReplySize)
+		return acquireReply{}, perr(CodeBadMessage, "acquire reply of %d bytes, want %d", len(p), acquireReplySize)
 	}
-	flags, res := le.Uint32(p[8:]), le.Uint32(p[12:])
-	if flags&^acquireFlagAbandoned != 0 || res != 0 {
-		return 0, false, perr(CodeBadMessage, "acquire reply flags %#x, reserved %#x", flags, res)
+	flags := le.Uint32(p[8:])
+	if flags&^acquireFlagAbandoned != 0 {
+		return acquireReply{}, perr(CodeBadMessage, "acquire reply flags %#x", flags)
 	}
-	return le.Uint64(p), flags&acquireFlagAbandoned != 0, nil
+	return acquireReply{Value: le.Uint64(p), Abandoned: flags&acquireFlagAbandoned != 0, Events: le.Uint32(p[12:])}, nil
 }

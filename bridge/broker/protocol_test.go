@@ -90,15 +90,15 @@ func TestAllocationLayout(t *testing.T) {
 }
 
 func TestHandleEncoding(t *testing.T) {
-	h := makeKMT(5, 7)
+	h := bridge.GlobalHandle(7<<16 | 5)
 	if want := bridge.Handle((7<<16|5)<<6 | 0x40000000 | 2); h != want {
-		t.Fatalf("makeKMT(5, 7) = %v, want %v", h, want)
+		t.Fatalf("GlobalHandle(7<<16 | 5) = %v, want %v", h, want)
 	}
 	if !h.IsKMT() || h.IsNT() {
 		t.Errorf("%v: IsKMT %v IsNT %v", h, h.IsKMT(), h.IsNT())
 	}
-	if s, g := slotGen(h); s != 5 || g != 7 {
-		t.Errorf("slotGen = %d, %d", s, g)
+	if i := h.GlobalIndex(); i != 7<<16|5 {
+		t.Errorf("GlobalIndex = %#x", i)
 	}
 	for _, nt := range []bridge.Handle{4, 8, 0x3ffffffc} {
 		if !nt.IsNT() || nt.IsKMT() {
@@ -131,21 +131,21 @@ func sampleRequests() []request {
 	return []request{
 		{header: header{Type: msgCreate, ID: 1}, Alloc: testAllocation(4096), Data: []byte("private runtime data")},
 		{header: header{Type: msgCreate, ID: 2}, Alloc: testAllocation(1)},
-		{header: header{Type: msgShare, ID: 3}, Handle: makeKMT(1, 1), Access: bridge.AccessRead, Name: "Global\\tex"},
+		{header: header{Type: msgShare, ID: 3}, Handle: bridge.GlobalHandle(1<<16 | 1), Access: bridge.AccessRead, Name: "Global\\tex"},
 		{header: header{Type: msgShare, ID: 4}, Handle: 8, Access: bridge.AccessReadWrite},
-		{header: header{Type: msgOpenKMT, ID: 5}, Handle: makeKMT(9, 3)},
+		{header: header{Type: msgOpenKMT, ID: 5}, Handle: bridge.GlobalHandle(3<<16 | 9)},
 		{header: header{Type: msgOpenName, ID: 6}, Access: bridge.AccessWrite, Name: "name"},
 		{header: header{Type: msgQuery, ID: 7}, Handle: 12},
-		{header: header{Type: msgUpdateData, ID: 8}, Handle: makeKMT(0, 1), Data: []byte{1, 2, 3}},
-		{header: header{Type: msgClose, ID: 9}, Handle: makeKMT(0, 1)},
+		{header: header{Type: msgUpdateData, ID: 8}, Handle: bridge.GlobalHandle(1<<16 | 0), Data: []byte{1, 2, 3}},
+		{header: header{Type: msgClose, ID: 9}, Handle: bridge.GlobalHandle(1<<16 | 0)},
 		{header: header{Type: msgList, ID: 10}, Cursor: 17},
-		{header: header{Type: msgAttachSync, ID: 11}, Handle: makeKMT(0, 1), Kind: syncTimeline},
+		{header: header{Type: msgAttachSync, ID: 11}, Handle: bridge.GlobalHandle(1<<16 | 0), Kind: syncTimeline},
 		{header: header{Type: msgCreate, ID: 12}, Alloc: testAllocation(4096), SyncCount: 2, Kinds: []syncKind{syncTimeline, syncBinary}, Data: []byte("with semaphores")},
 		{header: header{Type: msgCreate, ID: 13}, Alloc: testAllocation(64), SyncCount: 1, Kinds: []syncKind{syncBinary}},
 		{header: header{Type: msgAttachSync, ID: 14}, Handle: 8, Kind: syncBinary},
-		{header: header{Type: msgAcquireSync, ID: 15}, Handle: makeKMT(3, 2), Key: 1, TimeoutMS: 500},
+		{header: header{Type: msgAcquireSync, ID: 15}, Handle: bridge.GlobalHandle(2<<16 | 3), Key: 1, TimeoutMS: 500},
 		{header: header{Type: msgAcquireSync, ID: 16}, Handle: 12, Key: 0xfedcba9876543210, TimeoutMS: infiniteTimeoutMS},
-		{header: header{Type: msgReleaseSync, ID: 17}, Handle: makeKMT(3, 2), Key: 2, Value: 0x1122334455667788},
+		{header: header{Type: msgReleaseSync, ID: 17}, Handle: bridge.GlobalHandle(2<<16 | 3), Key: 2, Value: 0x1122334455667788},
 		{header: header{Type: msgList, ID: 18}, Cursor: 3, ListFlags: listFlagSyncState},
 		{header: header{Type: msgAllocate, ID: 19}, Desc: bridge.Texture2D(67, 33, bridge.FormatR8G8B8A8Unorm), Device: testAllocation(0).Device, Data: []byte("allocated")},
 		{header: header{Type: msgAllocate, ID: 20}, AllocFlags: allocateFlagHostMemory, Desc: bridge.Desc{
@@ -156,7 +156,7 @@ func sampleRequests() []request {
 			Device: testAllocation(0).Device, Kind: syncTimeline, SyncCount: 1, Data: make([]byte, MaxPrivateData-allocateFixed-headerSize)},
 		// Version 1 is still served: its requests (all but ALLOCATE)
 		// decode as before.
-		{header: header{Type: msgOpenKMT, ID: 23, Version: protocolVersion1}, Handle: makeKMT(9, 3)},
+		{header: header{Type: msgOpenKMT, ID: 23, Version: protocolVersion1}, Handle: bridge.GlobalHandle(3<<16 | 9)},
 		{header: header{Type: msgCreate, ID: 24, Version: protocolVersion1}, Alloc: testAllocation(4096), SyncCount: 1, Kinds: []syncKind{syncTimeline}, Data: []byte("v1")},
 	}
 }
@@ -191,7 +191,7 @@ func TestAllocateLayout(t *testing.T) {
 	if got := glSectionOf(a); !reflect.DeepEqual(got, gl) {
 		t.Errorf("glSectionOf(%+v) = %+v, want %+v", a, got, gl)
 	}
-	rr := resourceRecord{Handle: 8, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Kinds: []syncKind{syncBinary}, Alloc: a, ServiceAllocated: true, GL: gl, Data: []byte("d")}
+	rr := resourceRecord{Handle: 8, KMT: bridge.GlobalHandle(1<<16 | 1), Access: bridge.AccessRead, Kinds: []syncKind{syncBinary}, Alloc: a, ServiceAllocated: true, GL: gl, Data: []byte("d")}
 	rec := appendResourceRecord(nil, rr)
 	if len(rec) != 24+allocationSize+glSectionSize+3*levelLayoutSize+4+1 || glSectionSize != 48 || levelLayoutSize != 40 {
 		t.Fatalf("version-2 record of %d bytes", len(rec))
@@ -259,7 +259,7 @@ func TestAllocateLayout(t *testing.T) {
 		t.Errorf("GL section with %d levels: %v", maxLevels+1, err)
 	}
 
-	e := listEntry{KMT: makeKMT(2, 1), Alloc: a, Holders: []Holder{{PID: 1, UID: 2, Conn: 3, Refs: 4}}, ServiceAllocated: true, AllocDevice: "llvmpipe"}
+	e := listEntry{KMT: bridge.GlobalHandle(1<<16 | 2), Alloc: a, Holders: []Holder{{PID: 1, UID: 2, Conn: 3, Refs: 4}}, ServiceAllocated: true, AllocDevice: "llvmpipe"}
 	b := appendListEntry(nil, e)
 	origin := b[listEntryFixed+listHolderSize:]
 	if len(b) != e.size() || len(origin) != listOriginFixed+8 || le.Uint32(origin) != 1 || le.Uint32(origin[4:]) != 8 || string(origin[8:]) != "llvmpipe" {
@@ -339,26 +339,26 @@ func TestSyncMessageLayouts(t *testing.T) {
 	if len(rel) != 24 || le.Uint32(rel) != 8 || le.Uint32(rel[4:]) != 0 || le.Uint64(rel[8:]) != 3 || le.Uint64(rel[16:]) != 9 {
 		t.Errorf("release-sync: %x", rel)
 	}
-	rep := appendAcquireReply(nil, 0xaabb, true)
-	if len(rep) != 16 || le.Uint64(rep) != 0xaabb || le.Uint32(rep[8:]) != 1 || le.Uint32(rep[12:]) != 0 {
+	rep := appendAcquireReply(nil, acquireReply{Value: 0xaabb, Abandoned: true, Events: 7})
+	if len(rep) != 16 || le.Uint64(rep) != 0xaabb || le.Uint32(rep[8:]) != 1 || le.Uint32(rep[12:]) != 7 {
 		t.Errorf("acquire reply: %x", rep)
 	}
-	if v, ab, err := decodeAcquireReply(rep); v != 0xaabb || !ab || err != nil {
-		t.Errorf("decodeAcquireReply = %d, %v, %v", v, ab, err)
+	if ar, err := decodeAcquireReply(rep); ar != (acquireReply{0xaabb, true, 7}) || err != nil {
+		t.Errorf("decodeAcquireReply = %+v, %v", ar, err)
 	}
 	rep[8] = 3
-	if _, _, err := decodeAcquireReply(rep); !errors.Is(err, CodeBadMessage) {
+	if _, err := decodeAcquireReply(rep); !errors.Is(err, CodeBadMessage) {
 		t.Errorf("acquire reply with an unknown flag: %v", err)
 	}
 	// Version 1's bytes, which version-1 clients still get.
-	rec := appendResourceRecord(nil, resourceRecord{Version: protocolVersion1, Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Kinds: []syncKind{syncBinary, syncTimeline}, Alloc: testAllocation(64), Data: []byte("d")})
+	rec := appendResourceRecord(nil, resourceRecord{Version: protocolVersion1, Handle: 4, KMT: bridge.GlobalHandle(1<<16 | 1), Access: bridge.AccessRead, Kinds: []syncKind{syncBinary, syncTimeline}, Alloc: testAllocation(64), Data: []byte("d")})
 	if le.Uint32(rec[12:]) != 2 || le.Uint32(rec[136:]) != 1 || le.Uint32(rec[140:]) != 2 || string(rec[144:]) != "d" {
 		t.Errorf("resource record with syncs: %x", rec[:12])
 	}
 	if got, err := decodeResourceRecord(rec, protocolVersion1); err != nil || !slices.Equal(got.Kinds, []syncKind{syncBinary, syncTimeline}) || string(got.Data) != "d" {
 		t.Errorf("decodeResourceRecord = %+v, %v", got, err)
 	}
-	e := listEntry{Version: protocolVersion1, KMT: makeKMT(2, 1), Alloc: testAllocation(64), Sync: &listSync{Kinds: []syncKind{syncTimeline}, State: mutexHeld, HolderPID: 77, HolderConn: 5, Waiters: 3, LastKey: 11, LastValue: 12}}
+	e := listEntry{Version: protocolVersion1, KMT: bridge.GlobalHandle(1<<16 | 2), Alloc: testAllocation(64), Sync: &listSync{Kinds: []syncKind{syncTimeline}, State: mutexHeld, HolderPID: 77, HolderConn: 5, Waiters: 3, LastKey: 11, LastValue: 12}}
 	b := appendListEntry(nil, e)
 	sec := b[listEntryFixed:]
 	if len(b) != e.size() || len(sec) != 44 || le.Uint32(sec) != 1 || le.Uint32(sec[4:]) != mutexHeld || le.Uint32(sec[8:]) != 77 ||
@@ -556,8 +556,8 @@ func FuzzDecodeReply(f *testing.F) {
 				}
 			}
 		}
-		if v, ab, err := decodeAcquireReply(p); err == nil {
-			if again := appendAcquireReply(nil, v, ab); !bytes.Equal(again, p) {
+		if ar, err := decodeAcquireReply(p); err == nil {
+			if again := appendAcquireReply(nil, ar); !bytes.Equal(again, p) {
 				t.Fatalf("acquire reply re-encodes differently\n in  %x\n out %x", p, again)
 			}
 		}
@@ -572,30 +572,30 @@ type replySeed struct {
 
 func replySeeds() []replySeed {
 	list := le.AppendUint32(le.AppendUint32(nil, 0), 1)
-	list = appendListEntry(list, listEntry{KMT: makeKMT(2, 1), CreatorPID: 42, Refs: 2, Alloc: testAllocation(64),
+	list = appendListEntry(list, listEntry{KMT: bridge.GlobalHandle(1<<16 | 2), CreatorPID: 42, Refs: 2, Alloc: testAllocation(64),
 		Names: []string{"a", "bb"}, Holders: []Holder{{PID: 42, UID: 1000, Conn: 1, Refs: 2}}})
 	syncList := le.AppendUint32(le.AppendUint32(nil, 0), 2)
-	syncList = appendListEntry(syncList, listEntry{KMT: makeKMT(2, 1), CreatorPID: 42, Refs: 2, Alloc: testAllocation(64),
+	syncList = appendListEntry(syncList, listEntry{KMT: bridge.GlobalHandle(1<<16 | 2), CreatorPID: 42, Refs: 2, Alloc: testAllocation(64),
 		Names: []string{"a"}, Holders: []Holder{{PID: 42, UID: 1000, Conn: 1, Refs: 2}},
 		Sync: &listSync{Kinds: []syncKind{syncTimeline, syncBinary}, State: mutexHeld, HolderPID: 42, HolderConn: 1, Waiters: 2, LastKey: 1, LastValue: 7}})
-	syncList = appendListEntry(syncList, listEntry{KMT: makeKMT(3, 1), Alloc: testAllocation(64), Sync: &listSync{State: mutexAbandoned, LastKey: 5}})
+	syncList = appendListEntry(syncList, listEntry{KMT: bridge.GlobalHandle(1<<16 | 3), Alloc: testAllocation(64), Sync: &listSync{State: mutexAbandoned, LastKey: 5}})
 	hostAlloc := bridge.Allocation{Desc: bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 37, Height: 20, DepthOrArraySize: 3, MipLevels: 4, SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm}, HostMemory: true}
 	if l, err := bridge.LayoutOf(hostAlloc.Desc); err == nil {
 		hostAlloc.Size = l.Size
 	}
 	originList := le.AppendUint32(le.AppendUint32(nil, 0), 2)
-	originList = appendListEntry(originList, listEntry{KMT: makeKMT(4, 1), CreatorPID: 42, Refs: 1, Alloc: hostAlloc,
+	originList = appendListEntry(originList, listEntry{KMT: bridge.GlobalHandle(1<<16 | 4), CreatorPID: 42, Refs: 1, Alloc: hostAlloc,
 		Holders: []Holder{{PID: 42, UID: 1000, Conn: 1, Refs: 1}}, ServiceAllocated: true, AllocDevice: hostMemoryDevice})
-	originList = appendListEntry(originList, listEntry{KMT: makeKMT(5, 1), Alloc: testAllocation(64), ServiceAllocated: true, AllocDevice: "llvmpipe (LLVM 15.0.6, 256 bits)"})
+	originList = appendListEntry(originList, listEntry{KMT: bridge.GlobalHandle(1<<16 | 5), Alloc: testAllocation(64), ServiceAllocated: true, AllocDevice: "llvmpipe (LLVM 15.0.6, 256 bits)"})
 	return []replySeed{
-		{"resource-record", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Alloc: testAllocation(64), Data: []byte("blob")}), false},
+		{"resource-record", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: bridge.GlobalHandle(1<<16 | 1), Access: bridge.AccessRead, Alloc: testAllocation(64), Data: []byte("blob")}), false},
 		{"list-two-entries", list, true},
-		{"resource-record-syncs", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: makeKMT(1, 1), Access: bridge.AccessRead, Kinds: []syncKind{syncTimeline, syncBinary}, Alloc: testAllocation(64), Data: []byte("blob")}), false},
+		{"resource-record-syncs", appendResourceRecord(nil, resourceRecord{Handle: 4, KMT: bridge.GlobalHandle(1<<16 | 1), Access: bridge.AccessRead, Kinds: []syncKind{syncTimeline, syncBinary}, Alloc: testAllocation(64), Data: []byte("blob")}), false},
 		{"list-sync-state", syncList, true},
-		{"acquire-reply-abandoned", appendAcquireReply(nil, 0x1234, true), false},
-		{"resource-record-gl-host", appendResourceRecord(nil, resourceRecord{Handle: makeKMT(4, 1), KMT: makeKMT(4, 1), Access: bridge.AccessReadWrite,
+		{"acquire-reply-abandoned", appendAcquireReply(nil, acquireReply{Value: 0x1234, Abandoned: true, Events: 3}), false},
+		{"resource-record-gl-host", appendResourceRecord(nil, resourceRecord{Handle: bridge.GlobalHandle(1<<16 | 4), KMT: bridge.GlobalHandle(1<<16 | 4), Access: bridge.AccessReadWrite,
 			Alloc: hostAlloc, ServiceAllocated: true, GL: glSectionOf(hostAlloc), Data: []byte("host")}), false},
-		{"resource-record-gl-syncs", appendResourceRecord(nil, resourceRecord{Handle: 8, KMT: makeKMT(5, 2), Access: bridge.AccessRead,
+		{"resource-record-gl-syncs", appendResourceRecord(nil, resourceRecord{Handle: 8, KMT: bridge.GlobalHandle(2<<16 | 5), Access: bridge.AccessRead,
 			Kinds: []syncKind{syncTimeline}, Alloc: testAllocation(64), ServiceAllocated: true, GL: glSectionOf(testAllocation(64))}), false},
 		{"list-origin", originList, true},
 	}

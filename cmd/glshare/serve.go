@@ -130,6 +130,7 @@ func runServe(args []string) error {
 	verbose := fs.Bool("v", false, "log every request (debug level)")
 	jsonLog := fs.Bool("json", false, "log as JSON instead of text")
 	maxRes := fs.Int("max-resources", broker.DefaultMaxResources, "most live resources (at most 65535)")
+	restoreWindow := fs.Duration("restore-window", 2*time.Second, "after a crash, or a restart while resources lived, take back the previous broker's resources from the processes holding them for this long, holding back new ones meanwhile (0: never)")
 	var q quotaFlags
 	q.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -172,6 +173,9 @@ func runServe(args []string) error {
 	defer stop()
 	b := &broker.Broker{Logger: log, AllowUIDs: allow, MaxResources: *maxRes}
 	q.apply(b)
+	state := brokerState(l.Addr().String())
+	b.RestoreWindow = state.restoreWindow(*restoreWindow, log)
+	state.write("running")
 	qs := b.Quotas()
 	bpc, bpu := byteSize(qs.BytesPerConn), byteSize(qs.BytesPerUID)
 	log.Info("quotas", "resources_per_conn", qs.ResourcesPerConn, "resources_per_uid", qs.ResourcesPerUID,
@@ -186,11 +190,59 @@ func runServe(args []string) error {
 	log.Info("signal received; shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// Processes may still hold what lives now, and bring it to the next
+	// broker: it must take it back.
+	live := b.Live()
 	if err := b.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	state.write(fmt.Sprintf("stopped %d", live))
 	if err := <-errc; !errors.Is(err, bridge.ErrBrokerClosed) {
 		return err
 	}
 	return nil
+}
+
+// brokerStateFile is where serve says, beside its socket, whether it is
+// running or how it stopped, so that the next broker at that socket knows
+// whether processes may come to restore what it held: after a crash (the
+// file says running) or a stop while resources lived, they may; after a
+// first start or a stop with nothing live, nobody can, and new resources
+// need not wait for a restore window.
+type brokerStateFile string
+
+// brokerState is the state file of the broker at socket; "" (no file) for
+// an abstract socket.
+func brokerState(socket string) brokerStateFile {
+	if socket == "" || socket[0] == '@' {
+		return ""
+	}
+	return brokerStateFile(socket + ".state")
+}
+
+// restoreWindow is how long this broker takes restorations: window after
+// a crash or a stop with live resources, else 0.
+func (f brokerStateFile) restoreWindow(window time.Duration, log *slog.Logger) time.Duration {
+	if f == "" || window <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(string(f))
+	if err != nil {
+		return 0
+	}
+	switch st := strings.TrimSpace(string(b)); {
+	case st == "running":
+		log.Warn("the previous broker at this socket did not stop cleanly; taking back what its clients hold", "restore_window", window)
+	case st == "stopped 0":
+		return 0
+	default:
+		log.Info("the previous broker stopped with live resources; taking back what its clients hold", "state", st, "restore_window", window)
+	}
+	return window
+}
+
+func (f brokerStateFile) write(state string) {
+	if f != "" {
+		os.WriteFile(string(f), []byte(state+"\n"), 0o600)
+	}
 }

@@ -1,0 +1,402 @@
+package broker
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/glbridge/glbridge/bridge"
+	"github.com/glbridge/glbridge/internal/fdutil"
+)
+
+// This file is what makes a broker restart lose nothing a live process
+// holds: the holders keep the truth (each resource's record, private
+// data, fds, handles, names and keyed-mutex view), and after a restart
+// each sends RESTORE for what it holds (docs/protocol.md, "13 RESTORE").
+// A broker with a RestoreWindow accepts restorations for that long after
+// it starts, and holds back new handles and names meanwhile, so that no
+// new resource takes a number or name a returning one had.
+
+// msgRestore (version 2) re-registers a resource a previous broker handed
+// out, under its old KMT handle, names and NT handle values.
+const msgRestore msgType = 13
+
+// CodeRestoreRefused (version 2) is the code for a RESTORE the broker
+// cannot take: its restore window is closed (or it has none), a
+// different resource is live under the handle, or an NT handle value is
+// in use on the connection. The resource then lives on in its holders'
+// fds but no longer has a handle on the broker.
+const CodeRestoreRefused Code = 21
+
+// Flags of a RESTORE request.
+const (
+	// restoreCreator: this connection's process created the resource (or
+	// had the broker allocate it): it may update its data and attach
+	// semaphores again, and its private data wins over an opener's.
+	restoreCreator = 1 << 0
+	// restoreServiceAllocated: a broker allocated the memory (ALLOCATE).
+	restoreServiceAllocated = 1 << 1
+	// restoreMutexHeld: this connection holds the keyed mutex, through
+	// MutexHandle, since an acquire that reported MutexEvents.
+	restoreMutexHeld = 1 << 2
+	// restoreMutexReleased: this connection's last act on the keyed
+	// mutex was a release with MutexKey and MutexValue, the
+	// MutexEvents-th event of the mutex.
+	restoreMutexReleased = 1 << 3
+	restoreFlagsKnown    = restoreCreator | restoreServiceAllocated | restoreMutexHeld | restoreMutexReleased
+)
+
+// restoreFixed is the size of a RESTORE payload before its sync kinds.
+const restoreFixed = 56 + allocationSize
+
+// maxRestoreNT bounds the NT handles one RESTORE brings back; a
+// connection with more to one resource sends the rest in further
+// RESTOREs of it.
+const maxRestoreNT = 256
+
+// restoreMutexRefused is bit 31 of a RESTORE reply's refused mask: the
+// keyed-mutex claim was not taken (another connection holds it).
+const restoreMutexRefused = 1 << 31
+
+// restoreReq is a RESTORE request's body.
+type restoreReq struct {
+	KMT     bridge.Handle
+	Flags   uint32
+	KMTRefs uint32
+	// MutexHandle is the handle the mutex is held through (MutexHeld).
+	MutexHandle bridge.Handle
+	// MutexKey and MutexValue: for MutexHeld the key acquired with and
+	// the value learnt; for MutexReleased the release's.
+	MutexKey, MutexValue uint64
+	MutexEvents          uint32
+	Alloc                bridge.Allocation
+	Kinds                []syncKind
+	NT                   []ntClaim
+	Names                []nameClaim
+	Data                 []byte
+}
+
+// ntClaim is an NT handle of the restoring connection and what it grants.
+type ntClaim struct {
+	Handle bridge.Handle
+	Access bridge.Access
+}
+
+// nameClaim is a name of the resource and the access it was shared with
+// (as far as the restorer knows it: an opener knows what it was granted).
+type nameClaim struct {
+	Name   string
+	Access bridge.Access
+}
+
+func appendRestore(p []byte, r restoreReq) []byte {
+	for _, v := range [...]uint32{uint32(r.KMT), r.Flags, r.KMTRefs, uint32(len(r.NT)), uint32(len(r.Names)),
+		uint32(len(r.Kinds)), uint32(len(r.Data)), uint32(r.MutexHandle)} {
+		p = le.AppendUint32(p, v)
+	}
+	p = le.AppendUint64(p, r.MutexKey)
+	p = le.AppendUint64(p, r.MutexValue)
+	p = le.AppendUint32(p, r.MutexEvents)
+	p = le.AppendUint32(p, 0)
+	p = appendAllocation(p, r.Alloc)
+	for _, k := range r.Kinds {
+		p = le.AppendUint32(p, uint32(k))
+	}
+	for _, n := range r.NT {
+		p = le.AppendUint32(p, uint32(n.Handle))
+		p = le.AppendUint32(p, uint32(n.Access))
+	}
+	for _, n := range r.Names {
+		p = le.AppendUint32(p, uint32(n.Access))
+		p = le.AppendUint32(p, uint32(len(n.Name)))
+		p = append(p, n.Name...)
+	}
+	return append(p, r.Data...)
+}
+
+// restore decodes a RESTORE payload from r. Data and names alias it.
+func (r *rd) restore() (restoreReq, error) {
+	var q restoreReq
+	q.KMT, q.Flags, q.KMTRefs = bridge.Handle(r.u32()), r.u32(), r.u32()
+	ntCount, nameCount, syncCount, dlen := r.u32(), r.u32(), r.u32(), r.u32()
+	q.MutexHandle = bridge.Handle(r.u32())
+	q.MutexKey, q.MutexValue, q.MutexEvents = r.u64(), r.u64(), r.u32()
+	res := r.u32()
+	if r.bad {
+		return q, perr(CodeBadMessage, "restore payload truncated")
+	}
+	switch {
+	case res != 0:
+		return q, perr(CodeBadMessage, "reserved field is %#x, must be 0", res)
+	case q.Flags&^restoreFlagsKnown != 0:
+		return q, perr(CodeBadMessage, "unknown restore flags %#x", q.Flags&^restoreFlagsKnown)
+	case syncCount > MaxSyncObjects:
+		return q, perr(CodeInvalid, "sync count %d exceeds %d", syncCount, MaxSyncObjects)
+	case ntCount > maxRestoreNT:
+		return q, perr(CodeLimit, "%d NT handles in one restore, at most %d", ntCount, maxRestoreNT)
+	case nameCount > maxNamesPerResource:
+		return q, perr(CodeLimit, "%d names, a resource has at most %d", nameCount, maxNamesPerResource)
+	case q.Flags&restoreMutexHeld != 0 && q.Flags&restoreMutexReleased != 0:
+		return q, perr(CodeInvalid, "a keyed-mutex claim both held and released")
+	}
+	if err := checkDataLen(int(dlen)); err != nil {
+		return q, err
+	}
+	var err error
+	if q.Alloc, err = r.allocation(); err != nil {
+		return q, err
+	}
+	for i := range syncCount {
+		k := syncKind(r.u32())
+		if !r.bad && !k.valid() {
+			return q, perr(CodeInvalid, "sync object %d has unknown kind %d", i, k)
+		}
+		q.Kinds = append(q.Kinds, k)
+	}
+	for range ntCount {
+		q.NT = append(q.NT, ntClaim{bridge.Handle(r.u32()), bridge.Access(r.u32())})
+	}
+	for range nameCount {
+		access, nlen := bridge.Access(r.u32()), r.u32()
+		if r.bad {
+			break
+		}
+		if err := checkNameLen(int(nlen)); err != nil {
+			return q, err
+		}
+		q.Names = append(q.Names, nameClaim{string(r.take(int(nlen))), access})
+	}
+	q.Data = r.take(int(dlen))
+	return q, nil
+}
+
+// restoreWindowOpen says whether b still takes restorations; b.mu is
+// held.
+func (b *Broker) restoreWindowOpen() bool {
+	return !b.restoreUntil.IsZero() && time.Now().Before(b.restoreUntil)
+}
+
+// inRestoreWindow is restoreWindowOpen for a caller without b.mu.
+func (b *Broker) inRestoreWindow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.restoreWindowOpen()
+}
+
+// holdsBack says whether q must wait for the restore window to close:
+// it would make a new handle or name, which could be one a returning
+// resource had.
+func holdsBack(q request) bool {
+	return q.Type == msgCreate || q.Type == msgAllocate || q.Type == msgShare && q.Name != ""
+}
+
+// opens says whether q looks a resource up by handle or name: one not
+// found in the restore window may yet be restored, so the broker answers
+// it after the window.
+func opens(q request) bool {
+	return q.Type == msgOpenKMT || q.Type == msgOpenName || q.Type == msgQuery
+}
+
+// awaitRestoreWindow blocks the calling connection until b's restore
+// window has closed, or b shuts down.
+func (b *Broker) awaitRestoreWindow() {
+	b.mu.Lock()
+	until, done := b.restoreUntil, b.done
+	b.mu.Unlock()
+	if d := time.Until(until); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-done:
+		}
+	}
+}
+
+// restore is RESTORE: it brings back q's resource under its KMT handle,
+// registering it from q's record and fds if no other holder restored it
+// yet, and gives c back its references, NT handles, names and keyed-mutex
+// state. It takes fds: those it does not keep it closes. It checks
+// everything before it changes anything, so a refused restore leaves no
+// trace.
+func (b *Broker) restore(c *brokerConn, q request, fds []int) (payload []byte, err error) {
+	keep := make([]bool, len(fds))
+	defer func() {
+		for i, fd := range fds {
+			if !keep[i] {
+				fdutil.CloseAll([]int{fd})
+			}
+		}
+		if err == nil {
+			b.restored++
+		}
+	}()
+	r := q.Restore
+	if !b.restoreWindowOpen() {
+		return nil, perr(CodeRestoreRefused, "%v: the broker's restore window is closed", r.KMT)
+	}
+	if !r.KMT.IsKMT() {
+		return nil, perr(CodeBadHandle, "%v is not a KMT handle", r.KMT)
+	}
+	if r.KMTRefs == 0 && len(r.NT) == 0 {
+		return nil, perr(CodeInvalid, "%v: a restore of no references", r.KMT)
+	}
+	if err := r.Alloc.Desc.Validate(); err != nil {
+		return nil, perr(CodeInvalidDesc, "%v", err)
+	}
+	if r.Alloc.Size == 0 || r.Alloc.Offset >= r.Alloc.Size {
+		return nil, perr(CodeInvalid, "allocation size %d, offset %d", r.Alloc.Size, r.Alloc.Offset)
+	}
+	seenNT := map[bridge.Handle]bool{}
+	for _, n := range r.NT {
+		if !n.Handle.IsNT() {
+			return nil, perr(CodeBadHandle, "%v is not an NT handle", n.Handle)
+		}
+		if err := validAccess(n.Access); err != nil {
+			return nil, err
+		}
+		if _, used := c.nt[n.Handle]; used || seenNT[n.Handle] {
+			return nil, perr(CodeRestoreRefused, "NT handle %v is in use on this connection", n.Handle)
+		}
+		seenNT[n.Handle] = true
+	}
+	for _, n := range r.Names {
+		if err := ValidName(n.Name); err != nil {
+			return nil, err
+		}
+		if err := validAccess(n.Access); err != nil {
+			return nil, err
+		}
+	}
+	if r.Flags&restoreMutexHeld != 0 {
+		if h := r.MutexHandle; !(h == r.KMT && r.KMTRefs > 0) && !seenNT[h] {
+			return nil, perr(CodeInvalid, "keyed mutex held through %v, which the restore does not bring back", h)
+		}
+	}
+	refs := int(r.KMTRefs) + len(r.NT)
+	if c.refs+refs > limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
+		return nil, perr(CodeLimit, "connection holds %d references; %d more exceed the limit", c.refs, refs)
+	}
+
+	res := b.byIndex[r.KMT.GlobalIndex()]
+	if res != nil {
+		if res.kmt != r.KMT || res.alloc != r.Alloc {
+			return nil, perr(CodeRestoreRefused, "%v names a different live resource (%v)", r.KMT, res.alloc.Desc)
+		}
+		have := res.kinds()
+		n := min(len(have), len(r.Kinds))
+		if !slices.Equal(have[:n], r.Kinds[:n]) {
+			return nil, perr(CodeRestoreRefused, "%v: sync objects %v, the restore says %v", r.KMT, have, r.Kinds)
+		}
+		// A holder that opened before an ATTACH_SYNC lacks the later
+		// semaphores; the creator brings them.
+		for i := len(have); i < len(r.Kinds); i++ {
+			if err := checkFD(fds[1+i], fmt.Sprintf("sync object %d", i)); err != nil {
+				return nil, err
+			}
+		}
+		for i := len(have); i < len(r.Kinds); i++ {
+			res.syncs = append(res.syncs, syncObj{fd: fds[1+i], kind: r.Kinds[i]})
+			keep[1+i] = true
+		}
+		if r.Flags&restoreCreator != 0 && res.creator != c {
+			// The creator's account wins: its data is the latest, and the
+			// resource counts against it as before the restart.
+			b.charge(res.chargeConn, res.chargeUID, 1, res.charged, false)
+			res.creator, res.creatorPID, res.data = c, c.pid, slices.Clone(r.Data)
+			res.chargeConn, res.chargeUID = c, c.uid
+			b.charge(c, c.uid, 1, res.charged, true)
+		}
+	} else {
+		if err := checkFD(fds[0], "memory"); err != nil {
+			return nil, err
+		}
+		if r.Alloc.HostMemory {
+			if err := checkHostMemory(fds[0], r.Alloc.Size); err != nil {
+				return nil, err
+			}
+		}
+		for i := range r.Kinds {
+			if err := checkFD(fds[1+i], fmt.Sprintf("sync object %d", i)); err != nil {
+				return nil, err
+			}
+		}
+		if b.live >= b.maxResources() {
+			return nil, perr(CodeLimit, "%d resources exist", b.live)
+		}
+		if err := b.checkQuota(c, r.Alloc.Size); err != nil {
+			return nil, err
+		}
+		var syncs []syncObj
+		for i, k := range r.Kinds {
+			syncs = append(syncs, syncObj{fd: fds[1+i], kind: k})
+			keep[1+i] = true
+		}
+		keep[0] = true
+		res = &resource{
+			kmt: r.KMT, index: r.KMT.GlobalIndex(), alloc: r.Alloc, memFD: fds[0], syncs: syncs,
+			data: slices.Clone(r.Data), holders: map[*brokerConn]int{},
+			gl: glSectionOf(r.Alloc), chargeConn: c, chargeUID: c.uid, charged: r.Alloc.Size,
+		}
+		if r.Flags&restoreCreator != 0 {
+			res.creator, res.creatorPID = c, c.pid
+		}
+		if r.Flags&restoreServiceAllocated != 0 {
+			res.allocDevice = "an earlier broker"
+		}
+		b.charge(c, c.uid, 1, r.Alloc.Size, true)
+		b.byIndex[res.index] = res
+		b.live++
+	}
+
+	for range r.KMTRefs {
+		b.addKMTRef(c, res)
+	}
+	for _, n := range r.NT {
+		c.nt[n.Handle] = ntEntry{res: res, access: n.Access}
+		b.addRef(c, res)
+		if next := uint32(n.Handle) + 4; next > c.nextNT && next < 0x40000000 {
+			c.nextNT = next
+		}
+	}
+	var refused uint32
+	for i, n := range r.Names {
+		switch e, taken := b.names[n.Name]; {
+		case taken && e.res == res:
+			e.access |= n.Access
+			b.names[n.Name] = e
+		case taken || len(res.names) >= maxNamesPerResource:
+			refused |= 1 << i
+		default:
+			b.names[n.Name] = nameEntry{res: res, access: n.Access}
+			res.names = append(res.names, n.Name)
+		}
+	}
+	if !b.restoreMutex(c, res, r) {
+		refused |= restoreMutexRefused
+	}
+	c.log.Debug("restored", "kmt", res.kmt, "refs", refs, "names", len(r.Names), "refused", refused)
+	return fixedPayload(uint32(res.kmt), refused), nil
+}
+
+// restoreMutex merges c's view of res's keyed mutex into the broker's:
+// the claim with the most events is the latest, and at equal events a
+// hold beats the release it followed. It reports false for a hold it
+// cannot grant because another connection's hold is already restored.
+func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq) bool {
+	m := &res.mutex
+	switch {
+	case r.Flags&restoreMutexHeld != 0:
+		o := b.owner(c, r.MutexHandle, res)
+		if m.held && m.owner != o || r.MutexEvents < m.events {
+			return false
+		}
+		m.held, m.owner, m.abandoned = true, o, false
+		m.lastKey, m.lastValue, m.events = r.MutexKey, r.MutexValue, r.MutexEvents
+	case r.Flags&restoreMutexReleased != 0:
+		if !m.held && r.MutexEvents > m.events {
+			m.lastKey, m.lastValue, m.events = r.MutexKey, r.MutexValue, r.MutexEvents
+		}
+	}
+	return true
+}
