@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"sync"
@@ -94,7 +94,7 @@ type Broker struct {
 	// after a clean stop) need not wait.
 	RestoreWindow time.Duration
 
-	mu        sync.Mutex
+	mu sync.Mutex
 	// byIndex holds the live resources by their KMT handle's index.
 	// nextIndex is the index the next new resource tries: indices are
 	// handed out in sequence (from a random start, see initLocked), so
@@ -114,7 +114,7 @@ type Broker struct {
 	// the RESTOREs taken.
 	restoreUntil time.Time
 	restored     int
-	wg        sync.WaitGroup
+	wg           sync.WaitGroup
 	// uidUsage is what each uid's resources hold, for the quotas.
 	uidUsage map[uint32]*usage
 	// devices are the helper devices ALLOCATE opened (Vulkan is loaded

@@ -498,7 +498,7 @@ func TestKeyedMutexMisuse(t *testing.T) {
 	if _, err := other.AcquireSync(0x12345677, 0, 0); !errors.Is(err, CodeBadHandle) {
 		t.Errorf("acquire of a malformed handle: %v, want CodeBadHandle", err)
 	}
-	if _, err := other.AcquireSync(bridge.GlobalHandle(1<<16 | 500), 0, 0); !errors.Is(err, CodeNotFound) {
+	if _, err := other.AcquireSync(bridge.GlobalHandle(1<<16|500), 0, 0); !errors.Is(err, CodeNotFound) {
 		t.Errorf("acquire of an unknown KMT handle: %v, want CodeNotFound", err)
 	}
 	// Nothing above disturbed the mutex.
@@ -696,7 +696,7 @@ func TestSyncFDs(t *testing.T) {
 	if err := cons.AttachSync(late, SyncFD{ev, false}); !errors.Is(err, CodeAccessDenied) {
 		t.Fatalf("attach by a non-creator: %v, want CodeAccessDenied", err)
 	}
-	if err := cons.AttachSync(bridge.GlobalHandle(1<<16 | 900), SyncFD{ev, false}); !errors.Is(err, CodeNotFound) {
+	if err := cons.AttachSync(bridge.GlobalHandle(1<<16|900), SyncFD{ev, false}); !errors.Is(err, CodeNotFound) {
 		t.Fatalf("attach to an unknown handle: %v, want CodeNotFound", err)
 	}
 	ntLate, err := prod.Share(late, bridge.AccessReadWrite, "")
