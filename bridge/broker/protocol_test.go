@@ -154,10 +154,76 @@ func sampleRequests() []request {
 		{header: header{Type: msgAllocate, ID: 21}, Desc: bridge.Texture2D(256, 256, bridge.FormatB8G8R8A8Unorm), Device: testAllocation(0).Device, Kind: syncBinary, SyncCount: 2},
 		{header: header{Type: msgAllocate, ID: 22}, Desc: bridge.Desc{Dimension: bridge.DimensionBuffer, Width: 4099, Height: 1, DepthOrArraySize: 1, MipLevels: 1, SampleCount: 1},
 			Device: testAllocation(0).Device, Kind: syncTimeline, SyncCount: 1, Data: make([]byte, MaxPrivateData-allocateFixed-headerSize)},
-		// Version 1 is still served: its requests (all but ALLOCATE)
-		// decode as before.
+		{header: header{Type: msgRestore, ID: 25}, Restore: restoreReq{KMT: bridge.GlobalHandle(0xabcdef), KMTRefs: 1, Alloc: testAllocation(4096)}},
+		{header: header{Type: msgRestore, ID: 26}, SyncCount: 2, Restore: restoreReq{
+			KMT: bridge.GlobalHandle(77), Flags: restoreCreator | restoreServiceAllocated | restoreMutexHeld, KMTRefs: 3,
+			MutexHandle: 8, MutexKey: 1, MutexValue: 0x1122334455667788, MutexEvents: 41, Alloc: testAllocation(64),
+			Kinds: []syncKind{syncBinary, syncBinary}, NT: []ntClaim{{8, bridge.AccessRead}, {0x3ffffffc, bridge.AccessReadWrite}},
+			Names: []nameClaim{{"Global\\tex", bridge.AccessRead}, {"日本", bridge.AccessWrite}}, Data: []byte("restored data"),
+		}},
+		{header: header{Type: msgRestore, ID: 27}, SyncCount: 1, Restore: restoreReq{
+			KMT: bridge.GlobalHandle(1), Flags: restoreMutexReleased, MutexKey: 9, MutexValue: 10, MutexEvents: 11,
+			Alloc: testAllocation(64), Kinds: []syncKind{syncTimeline}, NT: []ntClaim{{4, bridge.AccessWrite}},
+		}},
+		// Version 1 is still served: its requests (all but ALLOCATE
+		// and RESTORE) decode as before.
 		{header: header{Type: msgOpenKMT, ID: 23, Version: protocolVersion1}, Handle: bridge.GlobalHandle(3<<16 | 9)},
 		{header: header{Type: msgCreate, ID: 24, Version: protocolVersion1}, Alloc: testAllocation(4096), SyncCount: 1, Kinds: []syncKind{syncTimeline}, Data: []byte("v1")},
+	}
+}
+
+// TestRestoreLayout pins the byte offsets of a RESTORE request, which
+// docs/protocol.md lists, and checks what its decoder refuses.
+func TestRestoreLayout(t *testing.T) {
+	var q request
+	for _, s := range sampleRequests() {
+		if s.ID == 26 {
+			q = s
+		}
+	}
+	msg := encodeRequest(q)
+	p := msg[headerSize:]
+	r := q.Restore
+	if le.Uint16(msg[6:]) != 13 || le.Uint16(msg[16:]) != 3 {
+		t.Errorf("restore header: %x", msg[:headerSize])
+	}
+	fixed := []uint32{uint32(r.KMT), r.Flags, 3, 2, 2, 2, uint32(len(r.Data)), 8}
+	for i, v := range fixed {
+		if le.Uint32(p[4*i:]) != v {
+			t.Errorf("restore field at %d = %#x, want %#x", 4*i, le.Uint32(p[4*i:]), v)
+		}
+	}
+	if le.Uint64(p[32:]) != 1 || le.Uint64(p[40:]) != r.MutexValue || le.Uint32(p[48:]) != 41 || le.Uint32(p[52:]) != 0 ||
+		!bytes.Equal(p[56:168], appendAllocation(nil, r.Alloc)) || restoreFixed != 168 ||
+		le.Uint32(p[168:]) != uint32(syncBinary) || le.Uint32(p[176:]) != 8 || le.Uint32(p[180:]) != uint32(bridge.AccessRead) ||
+		le.Uint32(p[192:]) != uint32(bridge.AccessRead) || le.Uint32(p[196:]) != uint32(len("Global\\tex")) || string(p[200:210]) != "Global\\tex" ||
+		string(p[len(p)-len(r.Data):]) != string(r.Data) {
+		t.Errorf("restore payload: %x", p)
+	}
+	for _, c := range []struct {
+		name string
+		edit func([]byte)
+		code Code
+	}{
+		{"unknown flag", func(p []byte) { p[4] |= 0x10 }, CodeBadMessage},
+		{"held and released", func(p []byte) { p[4] |= restoreMutexReleased }, CodeInvalid},
+		{"too many syncs", func(p []byte) { p[20] = 3 }, CodeInvalid},
+		{"too many names", func(p []byte) { p[16] = maxNamesPerResource + 1 }, CodeLimit},
+		{"too many NT handles", func(p []byte) { le.PutUint32(p[12:], maxRestoreNT+1) }, CodeLimit},
+		{"reserved", func(p []byte) { p[52] = 1 }, CodeBadMessage},
+		{"bad kind", func(p []byte) { p[168] = 7 }, CodeInvalid},
+		{"data count lies", func(p []byte) { p[24]++ }, CodeBadMessage},
+	} {
+		m := bytes.Clone(msg)
+		c.edit(m[headerSize:])
+		if _, err := decodeRequest(m, 3); !errors.Is(err, c.code) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.code)
+		}
+	}
+	v1 := bytes.Clone(msg)
+	le.PutUint16(v1[4:], protocolVersion1)
+	if _, err := decodeRequest(v1, 3); !errors.Is(err, CodeUnknownType) {
+		t.Errorf("version-1 RESTORE: %v, want UNKNOWN_TYPE", err)
 	}
 }
 

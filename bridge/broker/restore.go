@@ -166,7 +166,9 @@ func (r *rd) restore() (restoreReq, error) {
 		}
 		q.Names = append(q.Names, nameClaim{string(r.take(int(nlen))), access})
 	}
-	q.Data = r.take(int(dlen))
+	if dlen > 0 {
+		q.Data = r.take(int(dlen))
+	}
 	return q, nil
 }
 
