@@ -866,7 +866,7 @@ func (b *Broker) charge(c *brokerConn, uid uint32, n int, size uint64, add bool)
 }
 
 // register makes a resource of c's from a record and its fds (which it
-// owns from here), in a free slot, charged to c; the caller checked
+// owns from here), under a new KMT index, charged to c; the caller checked
 // roomForResource.
 func (b *Broker) register(c *brokerConn, alloc bridge.Allocation, memFD int, syncs []syncObj, data []byte) *resource {
 	index := b.newIndex()
@@ -1145,7 +1145,7 @@ func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) 
 	return nil
 }
 
-// list encodes the resources from slot cursor on, as many as fit in a
+// list encodes the resources from KMT index cursor on, as many as fit in a
 // message, with their sync sections when flags asks for them.
 func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 	p := make([]byte, listReplyFixed, 4096)
