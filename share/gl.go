@@ -81,7 +81,9 @@ func NewGL(procAddr func(name string) unsafe.Pointer, opts Options) (*GL, error)
 			return nil, err
 		}
 		if sock != "" {
-			if g.service, err = broker.Dial(sock); err != nil {
+			// The memory lives in this process whatever becomes of the
+			// broker: a restarted one gets its handles back.
+			if g.service, err = (&broker.Dialer{Reconnect: true}).Dial(sock); err != nil {
 				return nil, fmt.Errorf("share: %s: %w", AllocateEnv, err)
 			}
 			g.ownService = true

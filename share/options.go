@@ -72,8 +72,10 @@ type Options struct {
 	// host memory that GL copies through. The process then loads no
 	// Vulkan for what it creates (opening another device's memory that
 	// GL cannot import still needs Vulkan here, to copy it). The GL does
-	// not own the client, which must outlive it. AllocateEnv=service
-	// dials one instead. NewVulkan ignores it.
+	// not own the client, which must outlive it; one from a
+	// broker.Dialer with Reconnect keeps the resources' handles and
+	// names across a broker restart. AllocateEnv=service dials such a
+	// client instead. NewVulkan ignores it.
 	Service *broker.Client
 
 	// denyMemoryObject and noVulkan are test switches (export_test.go),

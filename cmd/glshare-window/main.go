@@ -45,6 +45,7 @@ func run() error {
 	fs.StringVar(&o.Socket, "socket", broker.DefaultSocketPath(), "broker socket")
 	fs.IntVar(&o.Frames, "frames", 8, "frames to show")
 	fs.StringVar(&o.Out, "out", ".", "directory for the PNGs")
+	fs.DurationVar(&o.FrameInterval, "frame-interval", 0, "the producer's pause after each frame (glshare demo passes it on; the consumer follows the producer)")
 	size := fs.String("size", "256x192", "texture size WxH (the producer's)")
 	kmt := fs.String("kmt", "", "KMT handle of the shared texture")
 	hold := fs.Duration("hold", 0, "keep the window open this long after the last frame")

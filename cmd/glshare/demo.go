@@ -37,6 +37,7 @@ func demoFlags(name string, o *demo.Options) *flag.FlagSet {
 	fs.StringVar(&o.Socket, "socket", broker.DefaultSocketPath(), "broker socket")
 	fs.IntVar(&o.Frames, "frames", 8, "frames to produce")
 	fs.StringVar(&o.Out, "out", "", "directory for the PNGs (default: a new temporary directory)")
+	fs.DurationVar(&o.FrameInterval, "frame-interval", 0, "pause after each frame the producer draws (a slower demo, to watch or to restart the broker under)")
 	fs.Func("size", "texture size WxH (default 256x192)", func(s string) error {
 		if _, err := fmt.Sscanf(s, "%dx%d", &o.Width, &o.Height); err != nil || o.Width < testpattern.FrameBits || o.Height < 16 {
 			return fmt.Errorf("want WxH, at least %dx16", testpattern.FrameBits)
@@ -77,7 +78,8 @@ func runDemo(args []string) error {
 	if err != nil {
 		return err
 	}
-	common := []string{"--socket", o.Socket, "--frames", strconv.Itoa(o.Frames), "--out", o.Out, "--size", fmt.Sprintf("%dx%d", o.Width, o.Height)}
+	common := []string{"--socket", o.Socket, "--frames", strconv.Itoa(o.Frames), "--out", o.Out, "--size", fmt.Sprintf("%dx%d", o.Width, o.Height),
+		"--frame-interval", o.FrameInterval.String()}
 	prod := exec.Command(self, append([]string{"demo-producer"}, common...)...)
 	prod.Stderr = os.Stderr
 	prodOut, err := prod.StdoutPipe()
@@ -101,7 +103,15 @@ func runDemo(args []string) error {
 		prod.Wait()
 		return errors.New("the producer did not share a texture")
 	}
-	go io.Copy(io.Discard, prodOut)
+	// The rest of what the producer says (a reconnection, say) is shown
+	// too; reading it also keeps the producer from blocking on a full pipe.
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		for lines.Scan() {
+			fmt.Printf("producer: %s\n", lines.Text())
+		}
+	}()
 
 	consBin, consArgs := self, append([]string{"demo-consumer", "--kmt", kmt}, common...)
 	if *window {
@@ -113,6 +123,7 @@ func runDemo(args []string) error {
 	if err := cons.Run(); err != nil {
 		return fmt.Errorf("consumer (%s): %w", consBin, err)
 	}
+	<-printed
 	if err := prod.Wait(); err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}

@@ -71,42 +71,70 @@ func glshareBinary(t *testing.T) string {
 // shut down cleanly (exit status 0).
 func startServe(t *testing.T, args ...string) (sock string, log *syncBuffer) {
 	t.Helper()
-	bin := glshareBinary(t)
 	sock = filepath.Join(t.TempDir(), "broker.sock")
-	log = &syncBuffer{}
-	cmd := exec.Command(bin, append([]string{"serve", "--socket", sock}, args...)...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	p := startServeAt(t, sock, args...)
+	return sock, p.log
+}
+
+// serveProcess is a `glshare serve` the test runs.
+type serveProcess struct {
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	exited chan error
+	killed bool
+}
+
+// startServeAt runs `glshare serve --socket sock` with args until the
+// test ends (then with SIGTERM, expecting a clean stop, unless the test
+// killed it) and returns once the broker answers.
+func startServeAt(t *testing.T, sock string, args ...string) *serveProcess {
+	t.Helper()
+	bin := glshareBinary(t)
+	p := &serveProcess{log: &syncBuffer{}, exited: make(chan error, 1)}
+	p.cmd = exec.Command(bin, append([]string{"serve", "--socket", sock}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { p.exited <- p.cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
+		if p.killed {
+			return
+		}
+		p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case err := <-exited:
+		case err := <-p.exited:
 			if err != nil {
-				t.Errorf("glshare serve after SIGTERM: %v\n%s", err, log.String())
+				t.Errorf("glshare serve after SIGTERM: %v\n%s", err, p.log.String())
 			}
 		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			t.Errorf("glshare serve did not stop within 30 s of SIGTERM\n%s", log.String())
+			p.cmd.Process.Kill()
+			t.Errorf("glshare serve did not stop within 30 s of SIGTERM\n%s", p.log.String())
 		}
 	})
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		select {
-		case err := <-exited:
-			t.Fatalf("glshare serve %q exited: %v\n%s", args, err, log.String())
+		case err := <-p.exited:
+			t.Fatalf("glshare serve %q exited: %v\n%s", args, err, p.log.String())
 		default:
 		}
 		if c, err := broker.Dial(sock); err == nil {
 			c.Close()
-			return sock, log
+			return p
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("glshare serve did not answer on %s within 60 s\n%s", sock, log.String())
+			t.Fatalf("glshare serve did not answer on %s within 60 s\n%s", sock, p.log.String())
 		}
 	}
+}
+
+// kill9 kills the broker with SIGKILL, as a crash would, and waits for it
+// to be gone.
+func (p *serveProcess) kill9(t *testing.T) {
+	t.Helper()
+	p.killed = true
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
 }
 
 // syncBuffer is a bytes.Buffer a child process and the test share.

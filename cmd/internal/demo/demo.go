@@ -42,6 +42,20 @@ type Options struct {
 	Height int
 	// Out is the directory the PNGs go to.
 	Out string
+	// FrameInterval paces the producer: it waits this long after each
+	// frame, so that the demo runs long enough to watch (or to restart
+	// the broker under it).
+	FrameInterval time.Duration
+}
+
+// dial connects a side to the broker with a client that outlives a
+// broker restart: each side keeps the texture it holds and its place in
+// the keyed mutex's ping-pong, and says when it reconnected.
+func dial(o Options, side string) (*broker.Client, error) {
+	d := &broker.Dialer{Reconnect: true, OnReconnect: func(e broker.ReconnectEvent) {
+		fmt.Printf("%s reconnected to the broker after %v: %d resources restored, %d refused\n", side, e.Down.Round(time.Millisecond), e.Restored, e.Refused)
+	}}
+	return d.Dial(o.Socket)
 }
 
 // PNGName is the file a side writes for a frame.
@@ -58,7 +72,7 @@ func Producer(o Options, announce func(kmt bridge.Handle, sharePath, syncPath, r
 		return err
 	}
 	defer ctx.Close()
-	c, err := broker.Dial(o.Socket)
+	c, err := dial(o, "producer")
 	if err != nil {
 		return err
 	}
@@ -118,6 +132,7 @@ func Producer(o Options, announce func(kmt bridge.Handle, sharePath, syncPath, r
 		if err := WritePNG(filepath.Join(o.Out, PNGName("producer", frame)), px, o.Width, o.Height); err != nil {
 			return err
 		}
+		time.Sleep(o.FrameInterval)
 	}
 	// Wait for the consumer's last copy before the texture goes away.
 	ctx.Call(func() {
@@ -154,7 +169,7 @@ func syncPath(c *broker.Client, kmt bridge.Handle) string {
 // saving each as a PNG; show, when not nil, is given each frame's texels
 // (GL row order) to display.
 func Consumer(o Options, kmt bridge.Handle, show func(px []byte, frame int) error) (device string, err error) {
-	c, err := broker.Dial(o.Socket)
+	c, err := dial(o, "consumer")
 	if err != nil {
 		return "", err
 	}
