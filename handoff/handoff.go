@@ -329,11 +329,25 @@ func FinishGL() error {
 	}
 }
 
-// BeginVulkan starts a Vulkan access and returns the Sync the Vulkan
-// operation must be given: it waits for the last GL access and signals
-// what the next GL access will wait for. Call EndVulkan with the
-// operation's error afterwards.
+// vkSemaphores are a Vulkan device's handles of a Resource's semaphores:
+// the helper device's own, or a Peer's imports of them.
+type vkSemaphores struct {
+	tl, toVK, toGL *vkalloc.Semaphore
+}
+
+// BeginVulkan starts a Vulkan access on the helper device and returns the
+// Sync the Vulkan operation must be given: it waits for the last GL access
+// and signals what the next GL access will wait for. Call EndVulkan with
+// the operation's error afterwards.
 func (r *Resource) BeginVulkan(access bridge.Access) (vkalloc.Sync, error) {
+	return r.beginVulkan(vkSemaphores{r.tlVK, r.toVK, r.toGL}), nil
+}
+
+// beginVulkan starts a Vulkan access of a device whose handles of the
+// semaphores are sems. Every Vulkan device's access is ordered the same
+// way: after the last access, whoever made it (GL, the helper device or a
+// peer), since each waits for what the last one signalled.
+func (r *Resource) beginVulkan(sems vkSemaphores) vkalloc.Sync {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.begin(sideVulkan)
@@ -341,26 +355,28 @@ func (r *Resource) BeginVulkan(access bridge.Access) (vkalloc.Sync, error) {
 	switch r.path {
 	case PathTimeline:
 		if r.value > 0 {
-			s.Wait = []vkalloc.SemaphoreValue{{Semaphore: r.tlVK, Value: r.value}}
+			s.Wait = []vkalloc.SemaphoreValue{{Semaphore: sems.tl, Value: r.value}}
 		}
-		s.Signal = []vkalloc.SemaphoreValue{{Semaphore: r.tlVK, Value: r.value + 1}}
+		s.Signal = []vkalloc.SemaphoreValue{{Semaphore: sems.tl, Value: r.value + 1}}
 	case PathBinary:
 		if r.pendingToVK {
-			s.Wait = append(s.Wait, vkalloc.SemaphoreValue{Semaphore: r.toVK})
+			s.Wait = append(s.Wait, vkalloc.SemaphoreValue{Semaphore: sems.toVK})
 		}
 		if r.pendingToGL {
-			// GL has not consumed the last Vulkan signal: consume it, so
-			// that it can be signalled again.
-			s.Wait = append(s.Wait, vkalloc.SemaphoreValue{Semaphore: r.toGL})
+			// Nobody has consumed the last Vulkan signal (GL, or the
+			// next Vulkan access, does): consume it, so that it can be
+			// signalled again and this access follows that one.
+			s.Wait = append(s.Wait, vkalloc.SemaphoreValue{Semaphore: sems.toGL})
 		}
-		s.Signal = []vkalloc.SemaphoreValue{{Semaphore: r.toGL}}
+		s.Signal = []vkalloc.SemaphoreValue{{Semaphore: sems.toGL}}
 	}
-	return s, nil
+	return s
 }
 
-// EndVulkan ends the Vulkan access begun by BeginVulkan. opErr is the
-// error of the Vulkan operation: when it failed, its semaphore operations
-// did not happen, and the hand-off state stays as it was.
+// EndVulkan ends the Vulkan access begun by BeginVulkan (or a Peer's
+// BeginVulkan). opErr is the error of the Vulkan operation: when it
+// failed, its semaphore operations did not happen, and the hand-off state
+// stays as it was.
 func (r *Resource) EndVulkan(opErr error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -376,6 +392,105 @@ func (r *Resource) EndVulkan(opErr error) {
 		r.pendingToGL = true
 	}
 	r.accesses[1]++
+}
+
+// SemaphoreFDs exports the hand-off's semaphores, for a Vulkan device in
+// another process to import (vkalloc.ImportSemaphore) and to order its
+// accesses with: one timeline semaphore on PathTimeline, the GL-to-Vulkan
+// and the Vulkan-to-GL binary semaphores on PathBinary, none on the
+// fallback path. The caller owns the fds. Across processes the accesses
+// are ordered by the broker's keyed mutex, whose values count on the
+// timeline semaphore.
+func (r *Resource) SemaphoreFDs() (fds []int, timeline bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range []*vkalloc.Semaphore{r.tlVK, r.toVK, r.toGL} {
+		if s == nil {
+			continue
+		}
+		fd, err := s.ExportFD()
+		if err != nil {
+			for _, f := range fds {
+				unix.Close(f)
+			}
+			return nil, false, fmt.Errorf("handoff: %w", err)
+		}
+		fds = append(fds, fd)
+	}
+	return fds, r.path == PathTimeline, nil
+}
+
+// Peer is a second Vulkan device's part in a Resource: a device with its
+// own instance that imported the image's memory (as DXVK or vkd3d-proton
+// would in this process), whose accesses are ordered with GL's and the
+// helper device's through the Resource's semaphores, imported into it
+// with the queue-family rules the external-memory spec requires (each
+// access acquires the image from VK_QUEUE_FAMILY_EXTERNAL and releases it
+// back, in VK_IMAGE_LAYOUT_GENERAL, as the helper device's do).
+type Peer struct {
+	r      *Resource
+	sems   vkSemaphores
+	closed bool
+}
+
+// NewPeer imports r's semaphores into dev, which must have imported r's
+// image (vkalloc.ImportImage) to access it. On the fallback path there is
+// nothing to import: every Vulkan access completes before it returns,
+// on any device. The caller owns the Peer and closes it before r.
+func (r *Resource) NewPeer(dev *helperdev.Device) (*Peer, error) {
+	fds, timeline, err := r.SemaphoreFDs()
+	if err != nil {
+		return nil, err
+	}
+	p := &Peer{r: r}
+	var imported []*vkalloc.Semaphore
+	for i, fd := range fds {
+		s, err := vkalloc.ImportSemaphore(dev, fd, timeline)
+		if err != nil {
+			for _, f := range fds[i:] {
+				unix.Close(f)
+			}
+			for _, s := range imported {
+				s.Close()
+			}
+			return nil, fmt.Errorf("handoff: NewPeer: %w", err)
+		}
+		imported = append(imported, s)
+	}
+	switch r.path {
+	case PathTimeline:
+		p.sems.tl = imported[0]
+	case PathBinary:
+		p.sems.toVK, p.sems.toGL = imported[0], imported[1]
+	}
+	return p, nil
+}
+
+// BeginVulkan starts an access by the peer device, as Resource.BeginVulkan
+// does for the helper device; pass the Sync to the operation on the peer's
+// image and end the access with EndVulkan.
+func (p *Peer) BeginVulkan(access bridge.Access) (vkalloc.Sync, error) {
+	if p.closed {
+		panic("handoff: access through a closed Peer")
+	}
+	return p.r.beginVulkan(p.sems), nil
+}
+
+// EndVulkan ends the peer's access begun by BeginVulkan.
+func (p *Peer) EndVulkan(opErr error) { p.r.EndVulkan(opErr) }
+
+// Close releases the peer's imports of the semaphores. It is idempotent.
+func (p *Peer) Close() error {
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	for _, s := range []*vkalloc.Semaphore{p.sems.tl, p.sems.toVK, p.sems.toGL} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	return nil
 }
 
 // Close releases the semaphores. It must run on the GL context's thread,
