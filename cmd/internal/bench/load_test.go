@@ -98,3 +98,39 @@ func TestLoad(t *testing.T) {
 		t.Logf("the load took %.0f s, more than the minute it should on two cores", r.Seconds)
 	}
 }
+
+// TestMeasureScaling measures a small grid for real against a glshare
+// serve process and checks the report's shape: every pair measured in
+// order, cycles made in both phases, percentiles in order, the broker's
+// fds growing with its live resources (it keeps each one's memfd), and
+// the targets judged only where their pairs were measured.
+func TestMeasureScaling(t *testing.T) {
+	var progress strings.Builder
+	r, err := MeasureScaling(ScalingOptions{Clients: []int{1, 8}, Resources: []int{1000, 10}, Duration: 300 * time.Millisecond,
+		PacedRate: 1000, Seed: 15, Serve: serveCommand(t), Progress: &progress})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	var table strings.Builder
+	WriteScalingTable(&table, r)
+	t.Logf("%s\n%s", progress.String(), table.String())
+	want := [][2]int{{1, 10}, {8, 10}, {1, 1000}, {8, 1000}}
+	if len(r.Cells) != len(want) {
+		t.Fatalf("%d cells, want %d", len(r.Cells), len(want))
+	}
+	for i, x := range r.Cells {
+		if x.Clients != want[i][0] || x.Resources != want[i][1] || x.Cycles <= 0 || x.RequestsPerSec <= 0 || x.PacedCycles <= 0 ||
+			x.OpenP50Us <= 0 || x.OpenP99Us < x.OpenP50Us || x.PacedOpenP50Us <= 0 || x.PacedOpenP99Us < x.PacedOpenP50Us || x.PacedCloseP99Us <= 0 {
+			t.Errorf("cell %d: %+v, want %d clients, %d resources", i, x, want[i][0], want[i][1])
+		}
+	}
+	if len(r.Brokers) != 2 || r.Brokers[1].FDs < r.Brokers[0].FDs+990 || r.Brokers[0].RSSKiB <= 0 {
+		t.Errorf("brokers: %+v, want the 990 more resources' fds at 1000", r.Brokers)
+	}
+	if len(r.Targets) != 0 {
+		t.Errorf("targets judged without their pairs: %+v", r.Targets)
+	}
+	if !strings.Contains(table.String(), "paced open p99 µs") {
+		t.Errorf("table:\n%s", table.String())
+	}
+}
