@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +58,15 @@ started processes (--first-children), share allocating in the process
 (opening a Vulkan device) against through a broker that has its device
 open. --service measures only these two. docs/benchmarks.md explains the
 method and the numbers.
+
+Two broker benchmarks run instead of all that, without GL, against a
+broker that glshare starts as a process of its own (glshare serve):
+--load, the load test (--clients connections × --ops seeded mixed
+operations, every result checked, nothing left at the end: no resource,
+the broker's fds back where they were, no client fd); and
+--broker-scaling, OPEN_KMT + CLOSE round trips and throughput for each
+of --scaling-clients against each of --scaling-resources live
+resources, saturated and paced (--paced-rate), --broker-seconds each.
 
 flags:
 `
@@ -142,11 +153,25 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&allocSamples, "alloc-samples", "`N` timed ALLOCATE + GL import iterations of each kind (0 skips; default 200, quick 50)")
 	fs.Var(&firstChildren, "first-children", "`N` fresh processes per mode timed to their first shared texture (0 skips; default 10, quick 3)")
 	serviceOnly := fs.Bool("service", false, "measure only service allocation (--alloc-samples, --first-children): no frames, open latency or throughput")
+	load := fs.Bool("load", false, "instead of the frames, the broker load test: --clients connections (default 128) × --ops mixed operations against a glshare serve process, every result checked; no GL")
+	ops := atLeast(1)
+	fs.Var(&ops, "ops", "`N` operations per client of --load (default 1000)")
+	seed := fs.Uint64("seed", 1, "seed of --load's and --broker-scaling's random choices")
+	scaling := fs.Bool("broker-scaling", false, "instead of the frames, the broker's open latency and throughput against clients and live resources, against a glshare serve process; no GL")
+	scalingClients := fs.String("scaling-clients", "", "comma-separated `list` of client counts for --broker-scaling (default 1,8,32,128)")
+	scalingResources := fs.String("scaling-resources", "", "comma-separated `list` of live-resource counts for --broker-scaling (default 10,1000,10000)")
+	pacedRate := atLeast(1)
+	fs.Var(&pacedRate, "paced-rate", fmt.Sprintf("`N` open/close cycles per second all clients together offer in --broker-scaling's paced phase (default %d)", bench.DefaultScalingPacedRate))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *load || *scaling {
+		b := brokerBench{load: *load, clients: clients, ops: ops, seed: *seed, scalingClients: *scalingClients,
+			scalingResources: *scalingResources, pacedRate: pacedRate, brokerSecs: brokerSecs, asJSON: *asJSON, out: *out, args: args}
+		return b.run(fs, stdout, stderr)
 	}
 	hp, ok := handoffPaths[*hpath]
 	if !ok {
@@ -249,4 +274,122 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		_, err = stdout.Write(table.Bytes())
 	}
 	return err
+}
+
+// brokerBench is glshare bench --load and --broker-scaling: broker-only
+// benchmarks, which need no GL and take only their own flags.
+type brokerBench struct {
+	load                             bool
+	clients, ops, pacedRate          override[int]
+	brokerSecs                       override[float64]
+	seed                             uint64
+	scalingClients, scalingResources string
+	asJSON                           bool
+	out                              string
+	args                             []string
+}
+
+// Flags each broker benchmark takes; any other is a mistake, since it
+// would be silently ignored.
+var (
+	loadFlags    = []string{"load", "clients", "ops", "seed", "json", "out"}
+	scalingFlags = []string{"broker-scaling", "scaling-clients", "scaling-resources", "paced-rate", "broker-seconds", "seed", "json", "out"}
+)
+
+func (b brokerBench) run(fs *flag.FlagSet, stdout, stderr io.Writer) error {
+	mode, allowed := "--broker-scaling", scalingFlags
+	if b.load {
+		mode, allowed = "--load", loadFlags
+	}
+	var bad []string
+	fs.Visit(func(f *flag.Flag) {
+		if !slices.Contains(allowed, f.Name) {
+			bad = append(bad, "--"+f.Name)
+		}
+	})
+	if len(bad) > 0 {
+		return fmt.Errorf("%s takes only --%s, not %s", mode, strings.Join(allowed[1:], ", --"), strings.Join(bad, ", "))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("os.Executable: %w", err)
+	}
+	serve := func(args []string) *exec.Cmd { return exec.Command(self, append([]string{"serve"}, args...)...) }
+	command := "glshare bench " + strings.Join(b.args, " ")
+	var report any
+	var table bytes.Buffer
+	// A load test that failed still prints what it saw, then fails.
+	var failed error
+	if b.load {
+		opts := bench.LoadOptions{Clients: 128, Ops: 1000, Seed: b.seed, Serve: serve, Progress: stderr}
+		b.clients.apply(&opts.Clients)
+		b.ops.apply(&opts.Ops)
+		r, err := bench.RunLoad(opts)
+		if r == nil {
+			return err
+		}
+		failed, r.Command, report = err, command, r
+		if err := bench.WriteLoadTable(&table, r); err != nil {
+			return err
+		}
+	} else {
+		opts := bench.ScalingOptions{Clients: bench.DefaultScalingClients, Resources: bench.DefaultScalingResources,
+			Duration: bench.DefaultScalingDuration, PacedRate: bench.DefaultScalingPacedRate, Seed: b.seed, Serve: serve, Progress: stderr}
+		for _, l := range []struct {
+			flag, s string
+			dst     *[]int
+		}{{"--scaling-clients", b.scalingClients, &opts.Clients}, {"--scaling-resources", b.scalingResources, &opts.Resources}} {
+			if l.s == "" {
+				continue
+			}
+			if *l.dst, err = parseCounts(l.s); err != nil {
+				return fmt.Errorf("%s: %w", l.flag, err)
+			}
+		}
+		b.pacedRate.apply(&opts.PacedRate)
+		if b.brokerSecs.set {
+			opts.Duration = time.Duration(b.brokerSecs.v * float64(time.Second))
+		}
+		r, err := bench.MeasureScaling(opts)
+		if err != nil {
+			return err
+		}
+		r.Command, report = command, r
+		if err := bench.WriteScalingTable(&table, r); err != nil {
+			return err
+		}
+	}
+	var js bytes.Buffer
+	if err := writeJSON(&js, report); err != nil {
+		return err
+	}
+	if b.out != "" {
+		if err := os.MkdirAll(b.out, 0o755); err != nil {
+			return err
+		}
+		for name, data := range map[string][]byte{"bench.txt": table.Bytes(), "bench.json": js.Bytes()} {
+			if err := os.WriteFile(filepath.Join(b.out, name), data, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	if b.asJSON {
+		_, err = stdout.Write(js.Bytes())
+	} else {
+		_, err = stdout.Write(table.Bytes())
+	}
+	return cmp.Or(failed, err)
+}
+
+// parseCounts parses a comma-separated list of positive counts.
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q: want a comma-separated list of counts of at least 1", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -241,10 +241,105 @@ func TestBenchFlags(t *testing.T) {
 		{"--handoff", "carrier-pigeon"}, {"--staging", "none"}, {"--staging", "persistent"}, {"extra"},
 		{"--frames", "0"}, {"--draws", "-1"}, {"--seconds", "0"}, {"--clients", "many"},
 		{"--alloc-samples", "-1"}, {"--first-children", "some"}, {"--service", "--sizes", "256"}, {"--service", "--share-copy"},
+		{"--load", "--sizes", "256"}, {"--load", "--ops", "0"}, {"--load", "--clients", "0"}, {"--load", "--service"}, {"--load", "--broker-scaling"},
+		{"--load", "--paced-rate", "5"}, {"--broker-scaling", "--clients", "4"}, {"--broker-scaling", "--scaling-clients", "0"},
+		{"--broker-scaling", "--scaling-resources", "1,x"}, {"--broker-scaling", "--paced-rate", "0"}, {"--broker-scaling", "--ops", "5"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if err := runBench(args, &stdout, &stderr); err == nil {
 			t.Errorf("bench %q succeeded", args)
+		}
+	}
+}
+
+// TestBenchLoad runs the real glshare binary's bench --load, whose broker
+// is glshare re-executing itself as glshare serve, at a reduced size (the
+// full one is cmd/internal/bench's TestLoad), and checks the JSON a
+// script reads: every operation made without error, nothing left in the
+// broker or the client, the broker's fds back to their baseline; and the
+// table in --out.
+func TestBenchLoad(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(glshareBinary(t), "bench", "--load", "--clients", "16", "--ops", "200", "--seed", "7", "--json", "--out", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("glshare bench --load: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	var rep struct {
+		Clients       int     `json:"clients"`
+		Seed          uint64  `json:"seed"`
+		Ops           int     `json:"ops"`
+		OpsPerSec     float64 `json:"ops_per_s"`
+		Requests      int     `json:"requests"`
+		Errors        *int    `json:"errors"`
+		ResourcesLeft *int    `json:"resources_left"`
+		FDsBefore     int     `json:"broker_fds_before"`
+		FDsAfter      int     `json:"broker_fds_after"`
+		RSSBefore     int     `json:"broker_rss_before_kib"`
+		RSSAfter      int     `json:"broker_rss_after_kib"`
+		ClientFDsLeft *int    `json:"client_fds_left"`
+		PerOp         []struct {
+			Op     string `json:"op"`
+			Count  int    `json:"count"`
+			Errors int    `json:"errors"`
+		} `json:"per_op"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if rep.Clients != 16 || rep.Seed != 7 || rep.Ops != 16*200 || rep.Requests < rep.Ops || rep.OpsPerSec <= 0 {
+		t.Errorf("report: %s", stdout.String())
+	}
+	if rep.Errors == nil || *rep.Errors != 0 || rep.ResourcesLeft == nil || *rep.ResourcesLeft != 0 || rep.ClientFDsLeft == nil || *rep.ClientFDsLeft != 0 ||
+		rep.FDsBefore <= 0 || rep.FDsAfter != rep.FDsBefore || rep.RSSBefore <= 0 || rep.RSSAfter <= 0 {
+		t.Errorf("what was left: %s", stdout.String())
+	}
+	if len(rep.PerOp) < 10 {
+		t.Errorf("%d kinds of operation: %s", len(rep.PerOp), stdout.String())
+	}
+	for _, o := range rep.PerOp {
+		if o.Count <= 0 || o.Errors != 0 {
+			t.Errorf("%+v", o)
+		}
+	}
+	txt, err := os.ReadFile(filepath.Join(out, "bench.txt"))
+	if err != nil || !strings.Contains(string(txt), "open name") || !strings.Contains(string(txt), "errors:    0") {
+		t.Errorf("bench.txt: %v\n%s", err, txt)
+	}
+}
+
+// TestBenchBrokerScaling runs the real binary's bench --broker-scaling
+// on a small grid and checks its JSON: a cell per pair in order, each
+// measured in both phases; no target judged without its pair.
+func TestBenchBrokerScaling(t *testing.T) {
+	cmd := exec.Command(glshareBinary(t), "bench", "--broker-scaling", "--scaling-clients", "1,4", "--scaling-resources", "10",
+		"--broker-seconds", "0.2", "--paced-rate", "500", "--json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("glshare bench --broker-scaling: %v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		PacedRate int `json:"paced_rate"`
+		Cells     []struct {
+			Clients        int     `json:"clients"`
+			Resources      int     `json:"live_resources"`
+			RequestsPerSec float64 `json:"requests_per_s"`
+			OpenP99        float64 `json:"open_p99_us"`
+			PacedOpenP99   float64 `json:"paced_open_p99_us"`
+		} `json:"cells"`
+		Targets []json.RawMessage `json:"targets"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if rep.PacedRate != 500 || len(rep.Cells) != 2 || len(rep.Targets) != 0 {
+		t.Fatalf("report: %s", stdout.String())
+	}
+	for i, c := range rep.Cells {
+		if c.Clients != []int{1, 4}[i] || c.Resources != 10 || c.RequestsPerSec <= 0 || c.OpenP99 <= 0 || c.PacedOpenP99 <= 0 {
+			t.Errorf("cell %d: %+v", i, c)
 		}
 	}
 }
