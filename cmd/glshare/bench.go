@@ -66,7 +66,8 @@ operations, every result checked, nothing left at the end: no resource,
 the broker's fds back where they were, no client fd); and
 --broker-scaling, OPEN_KMT + CLOSE round trips and throughput for each
 of --scaling-clients against each of --scaling-resources live
-resources, saturated and paced (--paced-rate), --broker-seconds each.
+resources, saturated and paced (--paced-rate), --broker-seconds each
+(--plot draws them).
 
 flags:
 `
@@ -170,7 +171,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if *load || *scaling {
 		b := brokerBench{load: *load, clients: clients, ops: ops, seed: *seed, scalingClients: *scalingClients,
-			scalingResources: *scalingResources, pacedRate: pacedRate, brokerSecs: brokerSecs, asJSON: *asJSON, out: *out, args: args}
+			scalingResources: *scalingResources, pacedRate: pacedRate, brokerSecs: brokerSecs, asJSON: *asJSON, out: *out, plot: *plot, args: args}
 		return b.run(fs, stdout, stderr)
 	}
 	hp, ok := handoffPaths[*hpath]
@@ -285,7 +286,7 @@ type brokerBench struct {
 	seed                             uint64
 	scalingClients, scalingResources string
 	asJSON                           bool
-	out                              string
+	out, plot                        string
 	args                             []string
 }
 
@@ -293,7 +294,7 @@ type brokerBench struct {
 // would be silently ignored.
 var (
 	loadFlags    = []string{"load", "clients", "ops", "seed", "json", "out"}
-	scalingFlags = []string{"broker-scaling", "scaling-clients", "scaling-resources", "paced-rate", "broker-seconds", "seed", "json", "out"}
+	scalingFlags = []string{"broker-scaling", "scaling-clients", "scaling-resources", "paced-rate", "broker-seconds", "seed", "json", "out", "plot"}
 )
 
 func (b brokerBench) run(fs *flag.FlagSet, stdout, stderr io.Writer) error {
@@ -317,7 +318,7 @@ func (b brokerBench) run(fs *flag.FlagSet, stdout, stderr io.Writer) error {
 	serve := func(args []string) *exec.Cmd { return exec.Command(self, append([]string{"serve"}, args...)...) }
 	command := "glshare bench " + strings.Join(b.args, " ")
 	var report any
-	var table bytes.Buffer
+	var table, img bytes.Buffer
 	// A load test that failed still prints what it saw, then fails.
 	var failed error
 	if b.load {
@@ -358,6 +359,14 @@ func (b brokerBench) run(fs *flag.FlagSet, stdout, stderr io.Writer) error {
 		if err := bench.WriteScalingTable(&table, r); err != nil {
 			return err
 		}
+		if err := bench.WriteScalingPlot(&img, r); err != nil {
+			return err
+		}
+	}
+	if b.plot != "" {
+		if err := os.WriteFile(b.plot, img.Bytes(), 0o644); err != nil {
+			return err
+		}
 	}
 	var js bytes.Buffer
 	if err := writeJSON(&js, report); err != nil {
@@ -367,7 +376,11 @@ func (b brokerBench) run(fs *flag.FlagSet, stdout, stderr io.Writer) error {
 		if err := os.MkdirAll(b.out, 0o755); err != nil {
 			return err
 		}
-		for name, data := range map[string][]byte{"bench.txt": table.Bytes(), "bench.json": js.Bytes()} {
+		files := map[string][]byte{"bench.txt": table.Bytes(), "bench.json": js.Bytes()}
+		if img.Len() > 0 {
+			files["bench.png"] = img.Bytes()
+		}
+		for name, data := range files {
 			if err := os.WriteFile(filepath.Join(b.out, name), data, 0o644); err != nil {
 				return err
 			}

@@ -311,10 +311,12 @@ func TestBenchLoad(t *testing.T) {
 
 // TestBenchBrokerScaling runs the real binary's bench --broker-scaling
 // on a small grid and checks its JSON: a cell per pair in order, each
-// measured in both phases; no target judged without its pair.
+// measured in both phases; no target judged without its pair; and the
+// plot.
 func TestBenchBrokerScaling(t *testing.T) {
+	plot := filepath.Join(t.TempDir(), "scaling.png")
 	cmd := exec.Command(glshareBinary(t), "bench", "--broker-scaling", "--scaling-clients", "1,4", "--scaling-resources", "10",
-		"--broker-seconds", "0.2", "--paced-rate", "500", "--json")
+		"--broker-seconds", "0.2", "--paced-rate", "500", "--json", "--plot", plot)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -341,5 +343,13 @@ func TestBenchBrokerScaling(t *testing.T) {
 		if c.Clients != []int{1, 4}[i] || c.Resources != 10 || c.RequestsPerSec <= 0 || c.OpenP99 <= 0 || c.PacedOpenP99 <= 0 {
 			t.Errorf("cell %d: %+v", i, c)
 		}
+	}
+	f, err := os.Open(plot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Errorf("%s: %v", plot, err)
 	}
 }
