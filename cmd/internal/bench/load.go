@@ -101,8 +101,10 @@ type LoadResult struct {
 	// and call.
 	Errors      int      `json:"errors"`
 	FirstErrors []string `json:"first_errors,omitempty"`
-	// PeakResources is the most resources the clients held at once (by
-	// their own count); ResourcesLeft what the broker lists at the end.
+	// PeakResources is the most resources their creators held at once
+	// (by the clients' own count: others may keep a resource alive after
+	// its creator closed it); ResourcesLeft what the broker lists at the
+	// end.
 	PeakResources int `json:"peak_resources"`
 	ResourcesLeft int `json:"resources_left"`
 	// BrokerFDs* are the broker process's fds: before the clients
