@@ -408,14 +408,14 @@ func scalingTargets(r *ScalingResult) []ScalingTarget {
 		}
 		if y, ok := cell(x.Clients, 10000); ok {
 			f := x.RequestsPerSec / y.RequestsPerSec
-			falls = append(falls, fmt.Sprintf("%d clients %.2f×", x.Clients, f))
+			falls = append(falls, fmt.Sprintf("%d: %.2f×", x.Clients, f))
 			met, any = met && f < ScalingTargetFall, true
 		}
 	}
 	if any {
 		out = append(out, ScalingTarget{
 			Target:   fmt.Sprintf("saturated throughput falls < %.0f× from 10 to 10000 live resources", ScalingTargetFall),
-			Measured: strings.Join(falls, ", "),
+			Measured: "10 over 10000 live resources' requests/s, by clients: " + strings.Join(falls, ", "),
 			Met:      met,
 		})
 	}
