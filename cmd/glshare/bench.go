@@ -44,8 +44,14 @@ holds it, and each path's last frame is checked texel for texel:
   render-only  the frame (the test pattern and --draws blended draws), then a
                fence: the reference the others are read against
   baseline     the frame, glBlitFramebuffer into another GL texture, a fence
-  zero-copy    the frame into memory Vulkan exported, handed over (--handoff);
-               the Vulkan device copies it into an image of its own
+  zero-copy    the frame into memory Vulkan exported, handed over (--handoff)
+               to a second VkDevice of its own instance (the DXVK role), which
+               copies it into an image of its own; a frame ends when it holds
+               it (latency)
+  zero-copy-pipelined
+               the same with --in-flight frames in flight in a ring of images,
+               the consumer copying behind GL, as a presenting consumer runs
+               (throughput)
   copy         the frame, then
                %s
   share-copy   (with --share-copy) package share forced onto its copy path
@@ -142,6 +148,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&warmup, "warmup", "`N` warm-up frames per path and size (default: 20, software 5, quick 3)")
 	fs.Var(&draws, "draws", "`N` blended full-screen draws per frame after the test pattern (default 4)")
 	hpath := fs.String("handoff", "auto", "zero-copy synchronisation: auto, timeline, binary or fallback")
+	inFlight := fs.Int("in-flight", bench.DefaultInFlight, "frames in flight of the zero-copy-pipelined path (at least 2)")
 	fs.Var(&openSamples, "open-samples", "`N` timed broker opens (0 skips; default 2000, quick 200)")
 	fs.Var(&clients, "clients", "`N` broker throughput clients (0 skips; default 32)")
 	fs.Var(&brokerSecs, "broker-seconds", "broker throughput for `S` seconds (default 3, quick 1)")
@@ -190,6 +197,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		opts = bench.Quick()
 	}
 	opts.ShareCopy = *shareCopy
+	if *inFlight < 2 {
+		return fmt.Errorf("--in-flight %d: want at least 2 (zero-copy is the path with 1)", *inFlight)
+	}
+	opts.InFlight = *inFlight
 	if *sizes != "" {
 		if opts.Sizes, err = bench.ParseSizes(*sizes); err != nil {
 			return err

@@ -81,14 +81,14 @@ func TestBenchQuickJSON(t *testing.T) {
 		}
 	}
 	for _, sz := range [][2]int{{256, 256}, {512, 512}} {
-		for _, p := range []string{"render-only", "baseline", "zero-copy", "copy"} {
+		for _, p := range []string{"render-only", "baseline", "zero-copy", "zero-copy-pipelined", "copy"} {
 			if !got[key{p, sz[0], sz[1]}] {
 				t.Errorf("no %s result at %dx%d", p, sz[0], sz[1])
 			}
 		}
 	}
-	if len(rep.Results) != 8 {
-		t.Errorf("%d results, want 8", len(rep.Results))
+	if len(rep.Results) != 10 {
+		t.Errorf("%d results, want 10", len(rep.Results))
 	}
 	if len(rep.Ratios) != 2 {
 		t.Fatalf("%d ratios, want 2", len(rep.Ratios))

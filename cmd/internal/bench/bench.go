@@ -20,6 +20,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -105,6 +106,9 @@ type Options struct {
 	Draws int
 	// Handoff forces a hand-off path for zero-copy (PathAuto: the best).
 	Handoff handoff.Path
+	// InFlight is how many frames ZeroCopyPipelined keeps in flight (0
+	// takes DefaultInFlight).
+	InFlight int
 	// OpenSamples is the number of timed opens (0 skips the open
 	// latency); BrokerClients and BrokerDuration set the throughput run
 	// (0 clients skips it). Frame-only runs skip both, which need no GL
@@ -129,6 +133,10 @@ type Options struct {
 	// silent.
 	Progress io.Writer
 }
+
+// DefaultInFlight is ZeroCopyPipelined's frames in flight: double
+// buffering, as a presenting consumer runs.
+const DefaultInFlight = 2
 
 // paths lists the paths opts measures, in report order.
 func (opts Options) paths() []Path {
@@ -199,6 +207,12 @@ type Result struct {
 	// estimate of what delivering the frame costs beyond rendering it
 	// (0 for the reference itself; noise can make it slightly negative).
 	TransferMs float64 `json:"transfer_ms"`
+	// HandoffUs, for the zero-copy paths, is P50Ms minus the baseline's
+	// in microseconds: what handing the frame to the other API costs
+	// against copying it within GL.
+	HandoffUs float64 `json:"handoff_us,omitempty"`
+	// InFlight is the pipelined path's frames in flight.
+	InFlight int `json:"in_flight,omitempty"`
 	// Verified: the last frame reached the consumer texel for texel.
 	Verified bool `json:"verified"`
 }
@@ -214,6 +228,9 @@ type Ratio struct {
 	// exists to answer.
 	ZeroCopyOverBaseline float64 `json:"zero_copy_over_baseline"`
 	CopyOverZeroCopy     float64 `json:"copy_over_zero_copy"`
+	// PipelinedOverBaseline is the pipelined zero-copy path against the
+	// baseline: what a presenting consumer pays per frame.
+	PipelinedOverBaseline float64 `json:"pipelined_over_baseline"`
 	// ShareCopyOverZeroCopy is glbridge's copy path against zero-copy,
 	// when measured.
 	ShareCopyOverZeroCopy float64 `json:"share_copy_over_zero_copy,omitempty"`
@@ -284,9 +301,8 @@ func (r *Report) Result(p Path, s Size) (Result, bool) {
 	return Result{}, false
 }
 
-// consumerNote is Report.Consumer: why zero-copy's consumer is the helper
-// device rather than a second VkDevice.
-const consumerNote = "the helper device (same VkDevice that allocated the image), copying into a second image of its own: handoff orders GL against that one device"
+// consumerNote is Report.Consumer: who plays zero-copy's consumer.
+const consumerNote = "a second VkDevice with its own VkInstance on the same GPU (the DXVK role), importing the image and the hand-off's semaphores (handoff.Peer), copying into an image of its own"
 
 // Run measures every path at every size in opts on env, then the open
 // latency and broker throughput, and returns the report.
@@ -355,6 +371,9 @@ func ratio(rep *Report, sz Size) Ratio {
 	if okB && okZ && b.P50Ms > 0 {
 		r.ZeroCopyOverBaseline = z.P50Ms / b.P50Ms
 	}
+	if zp, ok := rep.Result(ZeroCopyPipelined, sz); ok && okB && b.P50Ms > 0 {
+		r.PipelinedOverBaseline = zp.P50Ms / b.P50Ms
+	}
 	if okZ && okC && z.P50Ms > 0 {
 		r.CopyOverZeroCopy = c.P50Ms / z.P50Ms
 	}
@@ -383,7 +402,7 @@ func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Opt
 		}
 	}()
 	for _, p := range paths {
-		pr, err := newPath(r, p, hp)
+		pr, err := newPath(r, p, hp, cmp.Or(opts.InFlight, DefaultInFlight))
 		if err != nil {
 			return nil, err
 		}
@@ -396,6 +415,11 @@ func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Opt
 				return nil, fmt.Errorf("%s at %s, warm-up: %w", paths[i], sz, err)
 			}
 			next[i]++
+		}
+		if pr.drain != nil {
+			if err := pr.drain(); err != nil {
+				return nil, fmt.Errorf("%s at %s, warm-up: %w", paths[i], sz, err)
+			}
 		}
 	}
 	times := make([][]time.Duration, len(runs))
@@ -412,10 +436,7 @@ func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Opt
 				continue
 			}
 			active = true
-			for range block {
-				if done(i) {
-					break
-				}
+			for range cmp.Or(pr.block, block) {
 				start := time.Now()
 				if err := pr.frame(next[i]); err != nil {
 					return nil, fmt.Errorf("%s at %s, frame %d: %w", paths[i], sz, next[i], err)
@@ -424,6 +445,21 @@ func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Opt
 				times[i] = append(times[i], d)
 				spent[i] += d
 				next[i]++
+				if done(i) {
+					break
+				}
+			}
+			// A path with frames in flight ends its turn with none, so
+			// that its work does not overlap the next path's; the wait
+			// counts, to its turn's last frame, as the frames' throughput.
+			if pr.drain != nil {
+				start := time.Now()
+				if err := pr.drain(); err != nil {
+					return nil, fmt.Errorf("%s at %s, frame %d: %w", paths[i], sz, next[i]-1, err)
+				}
+				d := time.Since(start)
+				times[i][len(times[i])-1] += d
+				spent[i] += d
 			}
 		}
 		if !active {
@@ -448,9 +484,21 @@ func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Opt
 		out[i].Verified = true
 	}
 	var b strings.Builder
+	var baseline float64
+	for i := range out {
+		if paths[i] == Baseline {
+			baseline = out[i].P50Ms
+		}
+	}
 	for i := range out {
 		if paths[i] != RenderOnly {
 			out[i].TransferMs = out[i].P50Ms - out[0].P50Ms
+		}
+		if paths[i] == ZeroCopy || paths[i] == ZeroCopyPipelined {
+			out[i].HandoffUs = 1000 * (out[i].P50Ms - baseline)
+		}
+		if paths[i] == ZeroCopyPipelined {
+			out[i].InFlight = cmp.Or(opts.InFlight, DefaultInFlight)
 		}
 		fmt.Fprintf(&b, " %s %.3f ms", out[i].Path, out[i].P50Ms)
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/internal/gpuenv"
+	"github.com/glbridge/glbridge/testpattern"
+	"github.com/glbridge/glbridge/vkalloc"
 )
 
 func newEnv(tb testing.TB) *gpuenv.Env {
@@ -35,7 +37,7 @@ func newRun(tb testing.TB, env *gpuenv.Env, p Path, w, h int) *pathRun {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { env.GL.Call(work.close) })
-	pr, err := newPath(newRig(env, work, Size{w, h}), p, handoff.PathAuto)
+	pr, err := newPath(newRig(env, work, Size{w, h}), p, handoff.PathAuto, DefaultInFlight)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -115,6 +117,43 @@ func TestCheckCatchesStaleFrames(t *testing.T) {
 	}
 	if err := pr.check(8); err == nil || !strings.Contains(err.Error(), "differs from GL's") {
 		t.Fatalf("check with a frame GL rendered but never handed over: %v", err)
+	}
+}
+
+// TestPipelinedConsumer runs the pipelined zero-copy path, whose
+// consumer is a second VkDevice copying behind GL: the consumer must
+// receive every frame, whole, in order, in the image of the ring it was
+// rendered into (on Mesa 22.3 through the fallback path).
+func TestPipelinedConsumer(t *testing.T) {
+	env := newEnv(t)
+	pr := newRun(t, env, ZeroCopyPipelined, 64, 32)
+	n := len(pr.ring)
+	if n != DefaultInFlight {
+		t.Fatalf("%d images in flight, want %d", n, DefaultInFlight)
+	}
+	for frame := range 12 * n {
+		if err := pr.frame(frame); err != nil {
+			t.Fatal(err)
+		}
+		if frame%n != n-1 {
+			continue
+		}
+		if err := pr.drain(); err != nil {
+			t.Fatal(err)
+		}
+		for k, s := range pr.ring {
+			px, err := s.own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := frame - (n - 1) + k
+			if got, ok := testpattern.FrameOf(px, 64, 32); !ok || got != want || s.frame != want {
+				t.Fatalf("after frame %d, the consumer's image %d holds frame %d (readable %v), rendered %d; want %d", frame, k, got, ok, s.frame, want)
+			}
+		}
+	}
+	if err := pr.check(12*n - 1); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -778,7 +778,7 @@ func (c *loadClient) create(sync bool) {
 		return
 	}
 	if !e.kmt.IsKMT() {
-		c.wrong(op, fmt.Errorf("Create returned %v, not a KMT handle", e.kmt))
+		c.wrong(op, fmt.Errorf("create returned %v, not a KMT handle", e.kmt))
 	}
 	c.made(e, data, -1)
 }
@@ -804,15 +804,15 @@ func (c *loadClient) allocate(vulkan bool) {
 	c.run.watch(e.file)
 	switch {
 	case r.KMT != r.Handle || !r.Handle.IsKMT():
-		c.wrong(op, fmt.Errorf("Allocate returned handle %v, KMT %v", r.Handle, r.KMT))
+		c.wrong(op, fmt.Errorf("allocate returned handle %v, KMT %v", r.Handle, r.KMT))
 	case !r.ServiceAllocated || r.Allocation.Desc != req.Desc || r.Allocation.HostMemory != req.HostMemory || len(r.Syncs) != 0:
-		c.wrong(op, fmt.Errorf("Allocate of %v (host memory %v) returned %+v", req.Desc, req.HostMemory, r))
+		c.wrong(op, fmt.Errorf("allocate of %v (host memory %v) returned %+v", req.Desc, req.HostMemory, r))
 	case !bytes.Equal(r.Data, req.Data):
-		c.wrong(op, fmt.Errorf("Allocate returned %d bytes of private data, not the %d asked", len(r.Data), len(req.Data)))
+		c.wrong(op, fmt.Errorf("allocate returned %d bytes of private data, not the %d asked", len(r.Data), len(req.Data)))
 	}
 	if !vulkan {
 		if l, err := bridge.LayoutOf(req.Desc); err != nil || r.Allocation.Size != l.Size {
-			c.wrong(op, fmt.Errorf("Allocate of host memory for %v: size %d, layout %d (%v)", req.Desc, r.Allocation.Size, l.Size, err))
+			c.wrong(op, fmt.Errorf("allocate of host memory for %v: size %d, layout %d (%v)", req.Desc, r.Allocation.Size, l.Size, err))
 		}
 		if err := writeToken(e, r.FD); err != nil {
 			c.wrong(op, err)

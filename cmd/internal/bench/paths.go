@@ -11,6 +11,8 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
+	"github.com/glbridge/glbridge/helperdev"
+	"github.com/glbridge/glbridge/internal/fdutil"
 	"github.com/glbridge/glbridge/internal/gpuenv"
 	"github.com/glbridge/glbridge/testpattern"
 	"github.com/glbridge/glbridge/vkalloc"
@@ -25,10 +27,19 @@ const (
 	// Baseline: GL renders, then glBlitFramebuffer copies the frame into
 	// another GL texture. No API is crossed: the floor for the others.
 	Baseline Path = "baseline"
-	// ZeroCopy: GL renders into memory a Vulkan device allocated; the
-	// device copies it into an image of its own (vkCmdCopyImage), ordered
-	// by the handoff access API. Nothing passes through host memory.
+	// ZeroCopy: GL renders into memory the helper device allocated; a
+	// second VkDevice with its own VkInstance (the DXVK role), which
+	// imported the memory and the hand-off's semaphores, copies it into
+	// an image of its own (vkCmdCopyImage), ordered by handoff. A frame
+	// ends when the consumer holds it: the latency of one hand-off.
+	// Nothing passes through host memory.
 	ZeroCopy Path = "zero-copy"
+	// ZeroCopyPipelined: ZeroCopy as a presenting consumer runs it,
+	// Options.InFlight frames in flight in a ring of shared images: GL
+	// renders frame n while the consumer copies frame n-1, and waits only
+	// for the consumer of the frame whose image it is about to reuse.
+	// Its frame times are throughput, not latency.
+	ZeroCopyPipelined Path = "zero-copy-pipelined"
 	// Copy: what a bridge without shared memory does: glReadPixels into a
 	// pixel-pack buffer, map it, and upload the texels with vkalloc's
 	// WritePixels (one memcpy into the staging buffer the image keeps
@@ -49,7 +60,7 @@ const (
 // reference first, so that each row after it can be read against it;
 // AllPaths adds those measured only on request.
 var (
-	Paths    = []Path{RenderOnly, Baseline, ZeroCopy, Copy}
+	Paths    = []Path{RenderOnly, Baseline, ZeroCopy, ZeroCopyPipelined, Copy}
 	AllPaths = append(append([]Path(nil), Paths...), ShareCopy)
 )
 
@@ -130,6 +141,17 @@ type pathRun struct {
 	deliver                  func() error
 	consume                  func() error
 	seen                     func() ([]byte, error)
+	// prepare, when set, starts frame n before its rendering (the
+	// pipelined path picks the ring's image and waits until the
+	// consumer is done with it); drain waits until the consumer holds
+	// every frame delivered; block is how many frames the path runs
+	// before the next path takes its turn (0: the default, 1), drained
+	// at the end of each so that no path's work overlaps another's.
+	prepare func(n int) error
+	drain   func() error
+	block   int
+	// ring is the zero-copy paths' shared images, for tests.
+	ring []*zeroCopySlot
 	// host is how many bytes of each frame pass through host memory, gpu
 	// how many the GPU copies: what Result reports beside the times.
 	host, gpu uint64
@@ -140,7 +162,7 @@ type pathRun struct {
 
 // newPath sets up path p on r. A set-up that fails part way releases what
 // it made, so that a run that cannot measure one path leaks nothing.
-func newPath(r *rig, p Path, hp handoff.Path) (*pathRun, error) {
+func newPath(r *rig, p Path, hp handoff.Path, inFlight int) (*pathRun, error) {
 	pr := &pathRun{rig: r, path: p}
 	var err error
 	switch p {
@@ -149,7 +171,9 @@ func newPath(r *rig, p Path, hp handoff.Path) (*pathRun, error) {
 	case Baseline:
 		err = pr.setUpBaseline()
 	case ZeroCopy:
-		err = pr.setUpZeroCopy(hp)
+		err = pr.setUpZeroCopy(hp, 1)
+	case ZeroCopyPipelined:
+		err = pr.setUpZeroCopy(hp, max(inFlight, 1))
 	case Copy:
 		err = pr.setUpCopy()
 	case ShareCopy:
@@ -173,6 +197,11 @@ func (p *pathRun) onGL(a accessor, mode bridge.Access, f func() error) (err erro
 // frame renders frame n and delivers it to the consumer; when it returns,
 // the consumer holds the frame, complete and visible to it.
 func (p *pathRun) frame(n int) error {
+	if p.prepare != nil {
+		if err := p.prepare(n); err != nil {
+			return err
+		}
+	}
 	err := p.onGL(p.renderAccess, bridge.AccessReadWrite, func() error {
 		if err := p.work.render(p.fb, n); err != nil || p.deliver == nil {
 			return err
@@ -188,6 +217,11 @@ func (p *pathRun) frame(n int) error {
 // check, after frame(n), compares the consumer's copy with what GL
 // rendered, texel for texel, and reads frame n's number from it.
 func (p *pathRun) check(n int) error {
+	if p.drain != nil {
+		if err := p.drain(); err != nil {
+			return err
+		}
+	}
 	var src []byte
 	err := p.onGL(p.readAccess, bridge.AccessRead, func() (err error) {
 		src, err = p.fb.read()
@@ -289,31 +323,119 @@ func (p *pathRun) setUpBaseline() error {
 	return nil
 }
 
-// setUpZeroCopy: GL renders into the shared image's texture inside a
+// zeroCopySlot is one image of the zero-copy ring: the shared image on
+// the helper device with its GL texture and framebuffer, its hand-off, and
+// the consumer device's import of it with the consumer's own image.
+type zeroCopySlot struct {
+	fb        *framebuffer
+	res       *handoff.Resource
+	peer      *handoff.Peer
+	imported  *vkalloc.Image
+	own       *vkalloc.Image
+	consuming chan error // the consumer's result, while it works on the slot
+	frame     int        // the frame last rendered into it
+}
+
+// setUpZeroCopy: GL renders into a shared image's texture inside a
 // handoff GL access; then, inside a Vulkan access, the consumer device
 // copies the shared image into its own image (vkalloc.CopyTo waits for
 // the copy to complete).
 //
-// The consumer device is the helper device itself: handoff.Resource
-// orders GL against the one device the image was made on, and sharing its
-// semaphores with a second VkDevice is not in the access API yet. The
-// copy is the same vkCmdCopyImage a second device on the same GPU would
-// record; only its queue is the helper's.
-func (p *pathRun) setUpZeroCopy(hp handoff.Path) error {
-	shared, err := p.newImage()
+// The consumer is a second VkDevice with its own VkInstance on the same
+// GPU (helperdev.Open of the helper's UUIDs), as DXVK in the same process
+// would be: it imports the image's memory and, through handoff.Peer, the
+// hand-off's semaphores. With inFlight 1 each frame waits for its copy
+// (latency); with more, frames rotate through inFlight shared images and
+// the copies run on a goroutine of their own, behind GL (throughput).
+func (p *pathRun) setUpZeroCopy(hp handoff.Path, inFlight int) error {
+	caps := p.env.Dev.Caps()
+	consumer, err := helperdev.Open(helperdev.Config{Device: bridge.DeviceID{Driver: caps.Device.Driver, Device: caps.Device.Device}, Peer: "bench consumer"})
 	if err != nil {
 		return err
 	}
-	own, err := p.newImage()
-	if err != nil {
+	p.release(consumer)
+	slots := make([]*zeroCopySlot, inFlight)
+	for i := range slots {
+		if slots[i], err = p.newZeroCopySlot(hp, consumer); err != nil {
+			return err
+		}
+	}
+	consume := func(s *zeroCopySlot) error {
+		sync, err := s.peer.BeginVulkan(bridge.AccessRead)
+		if err != nil {
+			return err
+		}
+		err = s.imported.CopyTo(s.own, sync)
+		s.peer.EndVulkan(err)
 		return err
+	}
+	p.ring = slots
+	cur := slots[0]
+	p.fb, p.renderAccess, p.readAccess = cur.fb, glSide{cur.res}, glSide{cur.res}
+	p.gpu = p.frameBytes()
+	p.seen = func() ([]byte, error) { return cur.own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{}) }
+	if inFlight == 1 {
+		p.consume = func() error { return consume(cur) }
+		return nil
+	}
+	// Pipelined: one consumer goroutine takes the slots in order.
+	jobs := make(chan *zeroCopySlot, inFlight)
+	go func() {
+		for s := range jobs {
+			s.consuming <- consume(s)
+		}
+	}()
+	p.release(closerFunc(func() { close(jobs) }))
+	wait := func(s *zeroCopySlot) error {
+		if s.consuming == nil {
+			return nil
+		}
+		err := <-s.consuming
+		s.consuming = nil
+		return err
+	}
+	p.block = 4 * inFlight
+	p.prepare = func(n int) error {
+		cur = slots[n%inFlight]
+		p.fb, p.renderAccess, p.readAccess = cur.fb, glSide{cur.res}, glSide{cur.res}
+		err := wait(cur)
+		cur.frame = n
+		return err
+	}
+	p.consume = func() error {
+		cur.consuming = make(chan error, 1)
+		jobs <- cur
+		return nil
+	}
+	p.drain = func() error {
+		var first error
+		for _, s := range slots {
+			first = cmp.Or(first, wait(s))
+		}
+		return first
+	}
+	return nil
+}
+
+// closerFunc is a func as an io.Closer, for pathRun.release.
+type closerFunc func()
+
+func (f closerFunc) Close() error { f(); return nil }
+
+// newZeroCopySlot makes one image of the zero-copy ring (see
+// zeroCopySlot); everything closes with the path.
+func (p *pathRun) newZeroCopySlot(hp handoff.Path, consumer *helperdev.Device) (*zeroCopySlot, error) {
+	shared, err := p.newImage()
+	if err != nil {
+		return nil, err
 	}
 	fd, err := shared.ExportFD()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unix.Close(fd) // ImportMemory imports a duplicate
 	rec := shared.Allocation()
+	s := &zeroCopySlot{}
 	var tex *glimport.Texture
 	p.env.GL.Call(func() {
 		var mem *glimport.Memory
@@ -326,32 +448,38 @@ func (p *pathRun) setUpZeroCopy(hp handoff.Path) error {
 		}
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if p.fb, err = p.newFramebuffer(tex.Name()); err != nil {
-		return err
+	if s.fb, err = p.newFramebuffer(tex.Name()); err != nil {
+		return nil, err
 	}
-	var res *handoff.Resource
 	p.env.GL.Call(func() {
-		res, err = handoff.New(handoff.Config{Device: p.env.Dev, Image: shared, Texture: tex, GL: p.env.ID, Path: hp})
+		s.res, err = handoff.New(handoff.Config{Device: p.env.Dev, Image: shared, Texture: tex, GL: p.env.ID, Path: hp})
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p.releaseGL(res)
-	p.renderAccess, p.readAccess = glSide{res}, glSide{res}
-	p.gpu = p.frameBytes()
-	p.consume = func() error {
-		sync, err := res.BeginVulkan(bridge.AccessRead)
-		if err != nil {
-			return err
-		}
-		err = shared.CopyTo(own, sync)
-		res.EndVulkan(err)
-		return err
+	p.releaseGL(s.res)
+	if s.peer, err = s.res.NewPeer(consumer); err != nil {
+		return nil, err
 	}
-	p.seen = func() ([]byte, error) { return own.ReadPixels(bridge.Subresource{}, vkalloc.Sync{}) }
-	return nil
+	p.release(s.peer)
+	// The consumer's import takes its fd; the GL import above kept
+	// only a dup of fd, which stays ours.
+	dup, err := fdutil.Dup(fd)
+	if err != nil {
+		return nil, err
+	}
+	if s.imported, err = vkalloc.ImportImage(consumer, rec, dup); err != nil {
+		unix.Close(dup)
+		return nil, err
+	}
+	p.release(s.imported)
+	if s.own, err = vkalloc.NewImage(consumer, p.desc); err != nil {
+		return nil, err
+	}
+	p.release(s.own)
+	return s, nil
 }
 
 // setUpCopy: GL renders into its own texture; deliver reads it into a

@@ -47,29 +47,36 @@ func WriteTable(w io.Writer, r *Report) error {
 // writeFrames is the frame table and the ratios.
 func writeFrames(b *strings.Builder, r *Report) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "size\tpath\tframes\tFPS\tp50 ms\tp99 ms\tmean ms\ttransfer ms\thost bytes/frame\tGPU bytes/frame\tverified\t")
+	fmt.Fprintln(tw, "size\tpath\tframes\tFPS\tp50 ms\tp99 ms\tmean ms\ttransfer ms\thand-off µs\thost bytes/frame\tGPU bytes/frame\tverified\t")
 	for _, x := range r.Results {
-		fmt.Fprintf(tw, "%dx%d\t%s\t%d\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%v\t\n",
-			x.Width, x.Height, x.Path, x.Frames, x.FPS, x.P50Ms, x.P99Ms, x.MeanMs, x.TransferMs, x.BytesCopied, x.GPUBytes, x.Verified)
+		name, handoff := string(x.Path), ""
+		if x.InFlight > 0 {
+			name = fmt.Sprintf("%s (%d in flight)", x.Path, x.InFlight)
+		}
+		if x.Path == ZeroCopy || x.Path == ZeroCopyPipelined {
+			handoff = fmt.Sprintf("%.0f", x.HandoffUs)
+		}
+		fmt.Fprintf(tw, "%dx%d\t%s\t%d\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%s\t%d\t%d\t%v\t\n",
+			x.Width, x.Height, name, x.Frames, x.FPS, x.P50Ms, x.P99Ms, x.MeanMs, x.TransferMs, handoff, x.BytesCopied, x.GPUBytes, x.Verified)
 	}
 	tw.Flush()
 	b.WriteString("\n")
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	shareCopy := slices.Contains(r.paths(), ShareCopy)
-	head := "size\tzero-copy / baseline\tcopy / zero-copy\ttransfer: copy / zero-copy\t"
+	head := "size\tzero-copy / baseline\tpipelined / baseline\tcopy / zero-copy\ttransfer: copy / zero-copy\t"
 	if shareCopy {
 		head += "share-copy / zero-copy\t"
 	}
 	fmt.Fprintln(tw, head)
 	for _, x := range r.Ratios {
-		fmt.Fprintf(tw, "%dx%d\t%.2f\t%.2f\t%.2f\t", x.Width, x.Height, x.ZeroCopyOverBaseline, x.CopyOverZeroCopy, x.TransferCopyOverZeroCopy)
+		fmt.Fprintf(tw, "%dx%d\t%.2f\t%.2f\t%.2f\t%.2f\t", x.Width, x.Height, x.ZeroCopyOverBaseline, x.PipelinedOverBaseline, x.CopyOverZeroCopy, x.TransferCopyOverZeroCopy)
 		if shareCopy {
 			fmt.Fprintf(tw, "%.2f\t", x.ShareCopyOverZeroCopy)
 		}
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	b.WriteString("(ratios of p50 frame times; transfer = p50 minus render-only's p50)\n")
+	b.WriteString("(ratios of p50 frame times; transfer = p50 minus render-only's p50; hand-off = p50 minus baseline's p50)\n")
 }
 
 // writeAllocate is MeasureAllocate's figures.
