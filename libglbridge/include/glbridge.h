@@ -10,7 +10,8 @@
  * Organisation of this header:
  *   1. Status codes and glbridge_strerror
  *   2. Records (Desc, Allocation, GL section, level layouts, resource record)
- *   3. Connection (socket path, connect, close, last error text)
+ *   3. Connection (socket path, connect, close, last error text), and the
+ *      reconnecting client that survives a broker restart (RESTORE)
  *   4. Requests of protocol version 2 (ALLOCATE ... RELEASE_SYNC, LIST)
  *   5. GL helpers: import into GL (GL_EXT_memory_object_fd), the copy path
  *      for host memory, semaphores; GL entry points come from a
@@ -18,7 +19,7 @@
  *
  * Conventions, which hold for every function below unless it says else:
  *   - Every function returns a glbridge_status; GLBRIDGE_OK (0) is success.
- *     Positive values are the broker's error codes (1..20), negative ones
+ *     Positive values are the broker's error codes (1..21), negative ones
  *     are local errors found by the library.
  *   - On failure no output is valid: output fds are set to -1, records are
  *     zeroed, and nothing needs to be freed or closed.
@@ -39,6 +40,11 @@
  * through the connection (client) that holds the handle it acquired through.
  * Note that handles are per connection (NT handles) or referenced per
  * connection (KMT handles), so the second client opens the resource itself.
+ *
+ * A reconnecting client (glbridge_connect_opts) reconnects inside the call
+ * that found the connection lost, with the mutex held: the other threads'
+ * calls wait for it, and then find the connection back (or fail as that
+ * call does). Everything it keeps hangs off the client.
  *
  * A client is not usable across fork(): the child must make its own.
  */
@@ -109,7 +115,7 @@ extern "C" {
 /**
  * glbridge_status: the result of every call.
  *
- * 1..20 are the broker's error codes (docs/protocol.md, "Error codes"),
+ * 1..21 are the broker's error codes (docs/protocol.md, "Error codes"),
  * with the same numbers; the library also returns some of them itself
  * when it refuses an argument the broker would refuse (a name longer than
  * 255 bytes: GLBRIDGE_E_BAD_NAME; private data over 64 KiB:
@@ -138,6 +144,7 @@ typedef enum glbridge_status {
     GLBRIDGE_E_UNSUPPORTED_FORMAT = 18, /* ALLOCATE: the device (or host memory) cannot make this resource */
     GLBRIDGE_E_INVALID_DESC = 19,      /* the Desc is not valid; glbridge_last_error names the field */
     GLBRIDGE_E_NO_SEMAPHORE = 20,      /* ALLOCATE: the device cannot export semaphores of that kind */
+    GLBRIDGE_E_RESTORE_REFUSED = 21,   /* RESTORE: the new broker did not take a resource back (reconnecting clients) */
     /* Local errors. */
     GLBRIDGE_E_IO = -1,                /* a socket call failed (errno is kept in glbridge_last_error's text) */
     GLBRIDGE_E_CLOSED = -2,            /* the broker hung up (or died); the client is unusable: close it */
@@ -283,6 +290,110 @@ GLBRIDGE_API glbridge_status glbridge_default_socket_path(char *buf, size_t len)
 GLBRIDGE_API glbridge_status glbridge_connect(const char *path, glbridge_client **out);
 
 /**
+ * Options of glbridge_connect_opts. Zero-initialise and set what you want:
+ * every zero field takes its default. (Fields are only ever added with a
+ * new soname.)
+ */
+typedef struct glbridge_connect_options {
+    /**
+     * reconnect (0: off, glbridge_connect's behaviour): the client
+     * outlives its connection. When a request finds the connection lost
+     * (EPIPE, ECONNRESET, end of file, a short read: the broker crashed,
+     * was killed or restarted), the client dials the same path again,
+     * backing off from 5 ms, doubling up to max_backoff_ms between
+     * attempts, and on the new connection first sends one RESTORE
+     * (docs/protocol.md, "13 RESTORE") for every resource it holds, so
+     * that the new broker has it back under the same KMT handle, NT
+     * handle values and names, with its record, private data, memory
+     * and semaphore fds and keyed-mutex state. Then the request goes
+     * again — except CLOSE (glbridge_close) and RELEASE_SYNC
+     * (glbridge_release_sync), which count as done (the restore told the
+     * new broker their outcome), and glbridge_acquire_sync goes again
+     * with what is left of its timeout. The caller sees only a call that
+     * took longer.
+     *
+     * What it costs: for each resource held, the client keeps a dup of
+     * its memory fd and of each semaphore fd (close-on-exec; the caller
+     * still owns and closes its own fds exactly as without reconnect),
+     * its Allocation record, sync kinds, private data (the creator's
+     * latest UPDATE_DATA, else the newest an open showed), its KMT
+     * reference count, NT handles with their access, the names it shared
+     * or opened by, and its keyed-mutex view. The dups are closed when
+     * the last reference is closed (glbridge_close), when a new broker
+     * refuses the resource, and by glbridge_client_close.
+     *
+     * A new broker takes restores only in its restore window (glshare
+     * serve --restore-window, 2 s by default, after a crash or a stop
+     * with live resources), so the resources come back only if the
+     * client makes a call (or glbridge_client_check) soon enough after
+     * the new broker starts: the library starts no thread and notices a
+     * lost connection only in a call. A resource refused (window closed,
+     * or another resource took its handle) is forgotten: its handles
+     * then get GLBRIDGE_E_NOT_FOUND (or BAD_HANDLE) from the new broker;
+     * names it had that another resource took are forgotten too, and a
+     * keyed-mutex hold another connection claimed first is no longer
+     * held. Memory and semaphores live on in the fds their holders have.
+     */
+    int reconnect;
+    /**
+     * call_wait_ms: how long a call waits for a lost broker to come back,
+     * counted from when the connection was found lost; then it fails with
+     * GLBRIDGE_E_CLOSED (glbridge_last_error says why), the client stays
+     * usable, and each later call tries to connect once more (failing at
+     * once when nothing answers) until the broker is back. 0: 10000 (10
+     * s, as the Go client's DefaultCallWait). The same bound applies to
+     * each RESTORE reply. The client's mutex is held meanwhile: other
+     * threads' calls on it wait too.
+     */
+    uint32_t call_wait_ms;
+    /** max_backoff_ms: the longest wait between two dial attempts. 0: 500. */
+    uint32_t max_backoff_ms;
+} glbridge_connect_options;
+
+/**
+ * glbridge_connect_opts is glbridge_connect with options (opts NULL: as
+ * glbridge_connect). The first connection must succeed (GLBRIDGE_E_CONNECT
+ * otherwise, as glbridge_connect); reconnection covers later losses. A
+ * reconnecting client keeps the path to dial again. Errors: as
+ * glbridge_connect.
+ */
+GLBRIDGE_API glbridge_status glbridge_connect_opts(const char *path,
+                                                   const glbridge_connect_options *opts,
+                                                   glbridge_client **out);
+
+/**
+ * glbridge_client_check looks at the connection without a round trip
+ * (poll with no wait). On a reconnecting client whose connection is lost
+ * it reconnects and restores now (waiting as a call does, up to
+ * call_wait_ms): a process that may be idle when the broker restarts
+ * (a producer that shared a texture and waits) calls it from time to
+ * time — every frame or every few hundred ms — so that its resources are
+ * back within the new broker's restore window. Returns GLBRIDGE_OK when
+ * connected; GLBRIDGE_E_CLOSED when lost (a plain client: for good) or
+ * the reconnection timed out; the code of a FATAL message that was
+ * waiting. Thread-safe like every call (takes the client's mutex).
+ */
+GLBRIDGE_API glbridge_status glbridge_client_check(glbridge_client *client);
+
+/** What a reconnecting client did and holds (glbridge_client_stats). */
+typedef struct glbridge_reconnect_stats {
+    int connected;                /* 1 while the connection is up */
+    uint32_t reconnects;          /* reconnections done */
+    uint32_t restored;            /* resources new brokers took back, all reconnections together */
+    uint32_t refused;             /* resources dropped because a new broker refused them */
+    uint32_t untracked;           /* things the client could not keep (out of memory): not restored */
+    uint32_t held;                /* resources kept now */
+    uint32_t kept_fds;            /* dups of fds kept now, for the held resources */
+} glbridge_reconnect_stats;
+
+/**
+ * glbridge_client_stats fills *stats (zeros, but connected, for a
+ * client without reconnect). Errors: GLBRIDGE_E_ARGUMENT.
+ */
+GLBRIDGE_API glbridge_status glbridge_client_stats(glbridge_client *client,
+                                                   glbridge_reconnect_stats *stats);
+
+/**
  * glbridge_client_close closes the connection and frees the client. The
  * broker then releases every reference the connection held (its handles
  * become invalid) and abandons every keyed mutex it held. fds the caller
@@ -316,7 +427,9 @@ GLBRIDGE_API glbridge_status glbridge_broker_uid(glbridge_client *client, uint32
  * Errors every request may return besides those listed with it:
  * GLBRIDGE_E_ARGUMENT (a NULL client or output pointer), GLBRIDGE_E_IO,
  * GLBRIDGE_E_CLOSED (the broker hung up: every later call on the client
- * returns GLBRIDGE_E_CLOSED too), GLBRIDGE_E_PROTOCOL (a malformed reply;
+ * returns GLBRIDGE_E_CLOSED too — on a reconnecting client only when the
+ * broker did not come back within call_wait_ms, and later calls try
+ * again), GLBRIDGE_E_PROTOCOL (a malformed reply;
  * the client is unusable afterwards), GLBRIDGE_E_NO_MEMORY,
  * GLBRIDGE_E_INTERNAL and GLBRIDGE_E_BAD_MESSAGE from the broker, and the
  * code of a FATAL message (the client is then closed by the broker).

@@ -19,8 +19,80 @@ enum {
     GLB_CREATE = 1, GLB_SHARE = 2, GLB_OPEN_KMT = 3, GLB_OPEN_NAME = 4,
     GLB_QUERY = 5, GLB_UPDATE_DATA = 6, GLB_CLOSE = 7, GLB_LIST = 8,
     GLB_ATTACH_SYNC = 9, GLB_ACQUIRE_SYNC = 10, GLB_RELEASE_SYNC = 11,
-    GLB_ALLOCATE = 12
+    GLB_ALLOCATE = 12, GLB_RESTORE = 13
 };
+
+/* RESTORE (docs/protocol.md, "13 RESTORE"). */
+#define GLB_RESTORE_CREATOR 1u
+#define GLB_RESTORE_SERVICE_ALLOCATED 2u
+#define GLB_RESTORE_MUTEX_HELD 4u
+#define GLB_RESTORE_MUTEX_RELEASED 8u
+#define GLB_RESTORE_FIXED 168u           /* payload bytes before the sync kinds */
+#define GLB_RESTORE_MAX_NT 256u          /* NT handles per RESTORE */
+#define GLB_RESTORE_MUTEX_REFUSED 0x80000000u
+
+/* Reconnection defaults (glbridge_connect_options). */
+#define GLB_DEFAULT_CALL_WAIT_MS 10000u
+#define GLB_DEFAULT_MAX_BACKOFF_MS 500u
+#define GLB_FIRST_BACKOFF_MS 5u
+
+/* A name this connection knows its resource by, with the access it was
+   shared with (or granted, for an opener). */
+typedef struct glb_name_claim {
+    char *name;               /* malloc'd, len bytes (no NUL needed; one is kept) */
+    uint32_t len;
+    uint32_t access;
+} glb_name_claim;
+
+typedef struct glb_nt_claim {
+    uint32_t handle, access;
+} glb_nt_claim;
+
+/* glb_mutex_view: what this connection knows of a keyed mutex (see
+   RESTORE's MUTEX_HELD and MUTEX_RELEASED). */
+typedef struct glb_mutex_view {
+    int held, released;
+    uint32_t via;             /* the handle it is held through */
+    uint64_t key, value;
+    uint32_t events;
+} glb_mutex_view;
+
+/* glb_held: one resource as a reconnecting client holds it: everything
+   a new broker needs to bring it back. */
+typedef struct glb_held {
+    uint32_t kmt;
+    glbridge_allocation alloc;
+    uint32_t sync_count;
+    uint32_t kinds[GLBRIDGE_MAX_SYNC_OBJECTS];
+    unsigned char *data;      /* data_len bytes (NULL when 0) */
+    uint32_t data_len;
+    int creator, service;
+    uint32_t kmt_refs;        /* creates, allocations, OPEN_KMTs */
+    glb_nt_claim *nt;         /* nt_count NT handles */
+    size_t nt_count, nt_cap;
+    glb_name_claim names[GLBRIDGE_MAX_NAMES];
+    uint32_t name_count;
+    int fds[1 + GLBRIDGE_MAX_SYNC_OBJECTS]; /* dups: memory, then one per kind */
+    uint32_t nfds;
+    int fds_ok;               /* 0 when a dup failed: it cannot be restored */
+    glb_mutex_view mutex;
+    size_t index;             /* in glb_table.res */
+} glb_held;
+
+/* glb_table: the resources a reconnecting client holds, and a map from
+   each of its handles (KMT and NT) to its resource. */
+typedef struct glb_slot {
+    uint32_t handle;          /* 0 empty, 1 deleted (no handle has either value) */
+    glb_held *hr;
+} glb_slot;
+
+typedef struct glb_table {
+    glb_held **res;
+    size_t count, cap;
+    glb_slot *slots;
+    size_t nslots, used, deleted; /* nslots a power of two, or 0 */
+    size_t kept_fds;
+} glb_table;
 
 struct glbridge_client {
     pthread_mutex_t mu;       /* serialises requests and guards everything below */
@@ -28,7 +100,14 @@ struct glbridge_client {
     glbridge_status broken;   /* why fd is -1 (GLBRIDGE_E_CLOSED, ...), OK while usable */
     uint32_t next_id;
     unsigned char *buf;       /* GLBRIDGE_MAX_MESSAGE_SIZE bytes: requests and replies */
-    char last_error[GLB_MAX_ERROR_TEXT + 64];
+    char last_error[GLB_MAX_ERROR_TEXT + 128];
+    /* Reconnection (glbridge_connect_opts with reconnect). */
+    int reconnect;
+    char path[128];           /* the socket path, for dialling again */
+    uint32_t call_wait_ms, max_backoff_ms;
+    uint64_t down_since_ns;   /* CLOCK_MONOTONIC when the connection was lost; 0 while up */
+    glb_table held;
+    uint32_t reconnects, restored, refused, untracked;
 };
 
 /* A received reply: its payload lies in the client's buffer. */
@@ -61,8 +140,6 @@ static inline void glb_put64(unsigned char *p, uint64_t v) { glb_put32(p, (uint3
 unsigned char *glb_payload(glbridge_client *c);  /* where a request's payload goes */
 glbridge_status glb_lock(glbridge_client *c);     /* locks; fails (unlocked) when broken */
 void glb_unlock(glbridge_client *c);
-glbridge_status glb_roundtrip(glbridge_client *c, uint16_t type, uint32_t payload_len,
-                              const int *fds, unsigned nfds, unsigned max_fds, glb_reply *r);
 void glb_close_fds(glb_reply *r);
 glbridge_status glb_fail(glbridge_client *c, glbridge_status st, const char *fmt, ...)
 #ifdef __GNUC__
@@ -70,6 +147,22 @@ glbridge_status glb_fail(glbridge_client *c, glbridge_status st, const char *fmt
 #endif
     ;
 glbridge_status glb_protocol(glbridge_client *c, glb_reply *r, const char *what);
+
+glbridge_status glb_call(glbridge_client *c, uint16_t type, uint32_t payload_len,
+                         const int *fds, unsigned nfds, unsigned max_fds, glb_reply *r);
+uint64_t glb_now_ns(void);
+
+/* Reply header (the fixed 24 bytes), decoded. */
+typedef struct glb_header {
+    uint16_t version, type;
+    uint32_t id, payload_len;
+    uint16_t num_fds, flags;
+    uint32_t status;
+} glb_header;
+/* glb_parse_header decodes the header of a message of n bytes: 0, or -1
+   shorter than the header, -2 bad magic, -3 payload_len not n - 24. */
+int glb_parse_header(const unsigned char *m, size_t n, glb_header *h);
+void glb_put_header(unsigned char *m, uint16_t type, uint32_t id, uint32_t payload_len, uint16_t nfds);
 
 /* record.c */
 void glb_parse_desc(const unsigned char *p, glbridge_desc *d);
@@ -79,5 +172,47 @@ void glb_put_allocation(unsigned char *p, const glbridge_allocation *a);
 /* glb_parse_record parses a whole version-2 record of exactly len bytes;
    0 on success, -1 when malformed, -2 out of memory. */
 int glb_parse_record(const unsigned char *p, uint32_t len, glbridge_record *rec);
+/* The small replies: 0 on success, -1 when malformed. */
+int glb_parse_acquire_reply(const unsigned char *p, uint32_t len, uint64_t *value, uint32_t *flags,
+                            uint32_t *events);
+int glb_parse_restore_reply(const unsigned char *p, uint32_t len, uint32_t *kmt, uint32_t *refused);
+/* glb_parse_list_page parses one LIST reply page of len bytes, appending
+   its entries to *all (n used, cap allocated; grown with realloc) and
+   storing next_cursor: 0 on success, -1 malformed, -2 out of memory.
+   Entries appended stay in *all (partly filled ones too) for the caller
+   to free with glbridge_list_free(*all, *n) in every case. */
+int glb_parse_list_page(const unsigned char *p, uint32_t len, uint32_t flags,
+                        glbridge_list_entry **all, size_t *n, size_t *cap, uint32_t *next);
+
+/* held.c: what a reconnecting client keeps (all with the client locked). */
+void glb_table_free(glb_table *t);
+glb_held *glb_held_find(glb_table *t, uint32_t handle);
+void glb_held_drop(glb_table *t, glb_held *hr);
+void glb_track_create(glbridge_client *c, uint32_t kmt, const glbridge_allocation *a,
+                      uint32_t sync_count, const uint32_t *kinds, int memory_fd,
+                      const int *sync_fds, const void *data, uint32_t data_len);
+void glb_track_record(glbridge_client *c, uint16_t type, const glbridge_record *rec,
+                      const glbridge_fds *fds, const char *name, size_t name_len);
+void glb_track_share(glbridge_client *c, uint32_t handle, uint32_t access, uint32_t nt,
+                     const char *name, size_t name_len);
+void glb_track_close(glbridge_client *c, uint32_t handle);
+void glb_track_update(glbridge_client *c, uint32_t handle, const void *data, uint32_t len);
+void glb_track_attach(glbridge_client *c, uint32_t handle, uint32_t kind, int fd);
+void glb_track_acquire(glbridge_client *c, uint32_t handle, uint64_t key, uint64_t value,
+                       uint32_t events);
+void glb_track_release(glbridge_client *c, uint32_t handle, uint64_t key, uint64_t value);
+/* glb_settle answers a CLOSE or RELEASE_SYNC whose reply never came (the
+   connection was lost) as the broker would have, from what is held. */
+glbridge_status glb_settle(glbridge_client *c, uint16_t type, uint32_t handle);
+/* glb_restore_chunks: how many RESTOREs bring hr back. glb_restore_encode
+   writes the payload of RESTORE number chunk at p (room for cap bytes)
+   and returns its length, or 0 if it does not fit; *name_n is how many
+   of hr->names it claims (the first ones: bit i of the reply's refused
+   mask is hr->names[i]), *held_claim whether it claims the mutex hold. */
+uint32_t glb_restore_chunks(const glb_held *hr);
+uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size_t cap,
+                            uint32_t *name_n, int *held_claim);
+/* glb_restore_refused applies a RESTORE reply's refused mask. */
+void glb_restore_refused(glb_held *hr, uint32_t name_n, int held_claim, uint32_t mask);
 
 #endif

@@ -121,6 +121,31 @@ int glb_parse_record(const unsigned char *p, uint32_t len, glbridge_record *rec)
     return 0;
 }
 
+int glb_parse_acquire_reply(const unsigned char *p, uint32_t len, uint64_t *value, uint32_t *flags,
+                            uint32_t *events)
+{
+    *value = 0;
+    *flags = 0;
+    *events = 0;
+    if (len != 16)
+        return -1;
+    *value = glb_get64(p);
+    *flags = glb_get32(p + 8);
+    *events = glb_get32(p + 12);
+    return 0;
+}
+
+int glb_parse_restore_reply(const unsigned char *p, uint32_t len, uint32_t *kmt, uint32_t *refused)
+{
+    *kmt = 0;
+    *refused = 0;
+    if (len != 8)
+        return -1;
+    *kmt = glb_get32(p);
+    *refused = glb_get32(p + 4);
+    return 0;
+}
+
 void glbridge_record_free(glbridge_record *rec)
 {
     if (!rec)

@@ -97,10 +97,12 @@ glbridge_status glbridge_allocate(glbridge_client *c, const glbridge_allocate_pa
     memcpy(p + 72, prm->device_uuid, 16);
     if (prm->data_len)
         memcpy(p + 88, prm->data, prm->data_len);
-    st = glb_roundtrip(c, GLB_ALLOCATE, 88 + prm->data_len, NULL, 0,
+    st = glb_call(c, GLB_ALLOCATE, 88 + prm->data_len, NULL, 0,
                        1 + GLBRIDGE_MAX_SYNC_OBJECTS, &r);
     if (st == GLBRIDGE_OK)
         st = record_reply(c, &r, 1, rec, fds);
+    if (st == GLBRIDGE_OK)
+        glb_track_record(c, GLB_ALLOCATE, rec, fds, NULL, 0);
 out:
     glb_unlock(c);
     return st;
@@ -143,12 +145,14 @@ glbridge_status glbridge_create(glbridge_client *c, int memory_fd, const glbridg
     }
     if (data_len)
         memcpy(p + 128 + 4 * sync_count, data, data_len);
-    st = glb_roundtrip(c, GLB_CREATE, 128 + 4 * sync_count + data_len, fds, 1 + sync_count, 0, &r);
+    st = glb_call(c, GLB_CREATE, 128 + 4 * sync_count + data_len, fds, 1 + sync_count, 0, &r);
     if (st == GLBRIDGE_OK) {
         if (r.len != 8)
             st = glb_protocol(c, &r, "CREATE reply is not 8 bytes");
         else
             *kmt = glb_get32(r.payload);
+        if (st == GLBRIDGE_OK)
+            glb_track_create(c, *kmt, a, sync_count, kinds, memory_fd, sync_fds, data, data_len);
     }
 out:
     glb_unlock(c);
@@ -180,7 +184,7 @@ glbridge_status glbridge_share(glbridge_client *c, uint32_t handle, uint32_t acc
     glb_put32(p + 12, 0);
     if (nl)
         memcpy(p + 16, name, nl);
-    st = glb_roundtrip(c, GLB_SHARE, 16 + (uint32_t)nl, NULL, 0, 0, &r);
+    st = glb_call(c, GLB_SHARE, 16 + (uint32_t)nl, NULL, 0, 0, &r);
     if (st == GLBRIDGE_OK) {
         if (r.len != 8) {
             st = glb_protocol(c, &r, "SHARE reply is not 8 bytes");
@@ -188,6 +192,7 @@ glbridge_status glbridge_share(glbridge_client *c, uint32_t handle, uint32_t acc
             *nt = glb_get32(r.payload);
             if (granted)
                 *granted = glb_get32(r.payload + 4);
+            glb_track_share(c, handle, glb_get32(r.payload + 4), *nt, name, nl);
         }
     }
 out:
@@ -202,7 +207,7 @@ static glbridge_status handle_request(glbridge_client *c, uint16_t type, uint32_
     unsigned char *p = glb_payload(c);
     glb_put32(p + 0, handle);
     glb_put32(p + 4, 0);
-    return glb_roundtrip(c, type, 8, NULL, 0, max_fds, r);
+    return glb_call(c, type, 8, NULL, 0, max_fds, r);
 }
 
 glbridge_status glbridge_open_kmt(glbridge_client *c, uint32_t kmt, glbridge_record *rec,
@@ -222,6 +227,8 @@ glbridge_status glbridge_open_kmt(glbridge_client *c, uint32_t kmt, glbridge_rec
     st = handle_request(c, GLB_OPEN_KMT, kmt, 1 + GLBRIDGE_MAX_SYNC_OBJECTS, &r);
     if (st == GLBRIDGE_OK)
         st = record_reply(c, &r, 1, rec, fds);
+    if (st == GLBRIDGE_OK)
+        glb_track_record(c, GLB_OPEN_KMT, rec, fds, NULL, 0);
     glb_unlock(c);
     return st;
 }
@@ -248,9 +255,11 @@ glbridge_status glbridge_open_name(glbridge_client *c, const char *name, uint32_
     glb_put32(p + 0, access);
     glb_put32(p + 4, (uint32_t)nl);
     memcpy(p + 8, name, nl);
-    st = glb_roundtrip(c, GLB_OPEN_NAME, 8 + (uint32_t)nl, NULL, 0, 1 + GLBRIDGE_MAX_SYNC_OBJECTS, &r);
+    st = glb_call(c, GLB_OPEN_NAME, 8 + (uint32_t)nl, NULL, 0, 1 + GLBRIDGE_MAX_SYNC_OBJECTS, &r);
     if (st == GLBRIDGE_OK)
         st = record_reply(c, &r, 1, rec, fds);
+    if (st == GLBRIDGE_OK)
+        glb_track_record(c, GLB_OPEN_NAME, rec, fds, name, nl);
 out:
     glb_unlock(c);
     return st;
@@ -301,9 +310,11 @@ glbridge_status glbridge_update_data(glbridge_client *c, uint32_t handle, const 
     glb_put32(p + 4, data_len);
     if (data_len)
         memcpy(p + 8, data, data_len);
-    st = glb_roundtrip(c, GLB_UPDATE_DATA, 8 + data_len, NULL, 0, 0, &r);
+    st = glb_call(c, GLB_UPDATE_DATA, 8 + data_len, NULL, 0, 0, &r);
     if (st == GLBRIDGE_OK)
         st = empty_reply(c, &r, "UPDATE_DATA reply not empty");
+    if (st == GLBRIDGE_OK)
+        glb_track_update(c, handle, data, data_len);
 out:
     glb_unlock(c);
     return st;
@@ -321,6 +332,8 @@ glbridge_status glbridge_close(glbridge_client *c, uint32_t handle)
     st = handle_request(c, GLB_CLOSE, handle, 0, &r);
     if (st == GLBRIDGE_OK)
         st = empty_reply(c, &r, "CLOSE reply not empty");
+    if (st == GLBRIDGE_OK)
+        glb_track_close(c, handle);
     glb_unlock(c);
     return st;
 }
@@ -341,12 +354,14 @@ glbridge_status glbridge_attach_sync(glbridge_client *c, uint32_t handle, uint32
     p = glb_payload(c);
     glb_put32(p + 0, handle);
     glb_put32(p + 4, kind);
-    st = glb_roundtrip(c, GLB_ATTACH_SYNC, 8, &fd, 1, 0, &r);
+    st = glb_call(c, GLB_ATTACH_SYNC, 8, &fd, 1, 0, &r);
     if (st == GLBRIDGE_OK) {
         if (r.len != 8)
             st = glb_protocol(c, &r, "ATTACH_SYNC reply is not 8 bytes");
         else if (sync_count)
             *sync_count = glb_get32(r.payload);
+        if (st == GLBRIDGE_OK)
+            glb_track_attach(c, handle, kind, fd);
     }
     glb_unlock(c);
     return st;
@@ -371,15 +386,18 @@ glbridge_status glbridge_acquire_sync(glbridge_client *c, uint32_t handle, uint6
     glb_put32(p + 0, handle);
     glb_put32(p + 4, timeout_ms);
     glb_put64(p + 8, key);
-    st = glb_roundtrip(c, GLB_ACQUIRE_SYNC, 16, NULL, 0, 0, &r);
+    st = glb_call(c, GLB_ACQUIRE_SYNC, 16, NULL, 0, 0, &r);
     if (st == GLBRIDGE_OK) {
-        if (r.len != 16) {
+        uint64_t v;
+        uint32_t fl, events;
+        if (glb_parse_acquire_reply(r.payload, r.len, &v, &fl, &events) != 0) {
             st = glb_protocol(c, &r, "ACQUIRE_SYNC reply is not 16 bytes");
         } else {
             if (value)
-                *value = glb_get64(r.payload);
+                *value = v;
             if (abandoned)
-                *abandoned = (glb_get32(r.payload + 8) & 1) != 0;
+                *abandoned = (fl & 1) != 0;
+            glb_track_acquire(c, handle, key, v, events);
         }
     }
     glb_unlock(c);
@@ -402,9 +420,11 @@ glbridge_status glbridge_release_sync(glbridge_client *c, uint32_t handle, uint6
     glb_put32(p + 4, 0);
     glb_put64(p + 8, key);
     glb_put64(p + 16, value);
-    st = glb_roundtrip(c, GLB_RELEASE_SYNC, 24, NULL, 0, 0, &r);
+    st = glb_call(c, GLB_RELEASE_SYNC, 24, NULL, 0, 0, &r);
     if (st == GLBRIDGE_OK)
         st = empty_reply(c, &r, "RELEASE_SYNC reply not empty");
+    if (st == GLBRIDGE_OK)
+        glb_track_release(c, handle, key, value);
     glb_unlock(c);
     return st;
 }
@@ -507,6 +527,46 @@ static long parse_entry(const unsigned char *p, uint32_t avail, uint32_t flags,
     return (long)off;
 }
 
+int glb_parse_list_page(const unsigned char *p, uint32_t len, uint32_t flags,
+                        glbridge_list_entry **all, size_t *n, size_t *cap, uint32_t *next)
+{
+    uint32_t cnt, off, i;
+
+    *next = 0;
+    if (len < 8)
+        return -1;
+    *next = glb_get32(p);
+    cnt = glb_get32(p + 4);
+    if (cnt > len / 144)
+        return -1;
+    if (*n + cnt > *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        glbridge_list_entry *na;
+        while (ncap < *n + cnt)
+            ncap *= 2;
+        na = realloc(*all, ncap * sizeof *na);
+        if (!na)
+            return -2;
+        *all = na;
+        *cap = ncap;
+    }
+    off = 8;
+    for (i = 0; i < cnt; i++) {
+        long l;
+        memset(&(*all)[*n], 0, sizeof (*all)[*n]);
+        l = parse_entry(p + off, len - off, flags, &(*all)[*n]);
+        (*n)++;
+        if (l == -1)
+            return -2;
+        if (l == 0)
+            return -1;
+        off += (uint32_t)l;
+    }
+    if (off != len)
+        return -1;
+    return 0;
+}
+
 glbridge_status glbridge_list(glbridge_client *c, uint32_t flags, glbridge_list_entry **entries,
                               size_t *count)
 {
@@ -527,54 +587,21 @@ glbridge_status glbridge_list(glbridge_client *c, uint32_t flags, glbridge_list_
     for (;;) {
         glb_reply r;
         unsigned char *p = glb_payload(c);
-        uint32_t next, cnt, off, i;
+        uint32_t next;
+        int e;
 
         glb_put32(p + 0, cursor);
         glb_put32(p + 4, flags);
-        st = glb_roundtrip(c, GLB_LIST, 8, NULL, 0, 0, &r);
+        st = glb_call(c, GLB_LIST, 8, NULL, 0, 0, &r);
         if (st != GLBRIDGE_OK)
             goto fail;
-        if (r.len < 8) {
-            st = glb_protocol(c, &r, "LIST reply shorter than 8 bytes");
+        e = glb_parse_list_page(r.payload, r.len, flags, &all, &n, &cap, &next);
+        if (e == -2) {
+            st = glb_fail(c, GLBRIDGE_E_NO_MEMORY, "out of memory");
             goto fail;
         }
-        next = glb_get32(r.payload);
-        cnt = glb_get32(r.payload + 4);
-        if (cnt > r.len / 144) {
-            st = glb_protocol(c, &r, "LIST count larger than the reply");
-            goto fail;
-        }
-        if (n + cnt > cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            glbridge_list_entry *na;
-            while (ncap < n + cnt)
-                ncap *= 2;
-            na = realloc(all, ncap * sizeof *all);
-            if (!na) {
-                st = glb_fail(c, GLBRIDGE_E_NO_MEMORY, "out of memory");
-                goto fail;
-            }
-            all = na;
-            cap = ncap;
-        }
-        off = 8;
-        for (i = 0; i < cnt; i++) {
-            long l;
-            memset(&all[n], 0, sizeof all[n]);
-            l = parse_entry(r.payload + off, r.len - off, flags, &all[n]);
-            n++;
-            if (l == -1) {
-                st = glb_fail(c, GLBRIDGE_E_NO_MEMORY, "out of memory");
-                goto fail;
-            }
-            if (l == 0) {
-                st = glb_protocol(c, &r, "bad LIST entry");
-                goto fail;
-            }
-            off += (uint32_t)l;
-        }
-        if (off != r.len) {
-            st = glb_protocol(c, &r, "LIST reply longer than its entries");
+        if (e != 0) {
+            st = glb_protocol(c, &r, "bad LIST reply");
             goto fail;
         }
         if (next == 0)

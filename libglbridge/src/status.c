@@ -25,6 +25,7 @@ const char *glbridge_strerror(glbridge_status st)
     case GLBRIDGE_E_UNSUPPORTED_FORMAT: return "the device cannot make this resource (UNSUPPORTED_FORMAT)";
     case GLBRIDGE_E_INVALID_DESC: return "invalid resource description (INVALID_DESC)";
     case GLBRIDGE_E_NO_SEMAPHORE: return "the device cannot export such semaphores (NO_SEMAPHORE)";
+    case GLBRIDGE_E_RESTORE_REFUSED: return "the broker did not take the resource back (RESTORE_REFUSED)";
     case GLBRIDGE_E_IO: return "I/O error on the broker socket";
     case GLBRIDGE_E_CLOSED: return "the broker closed the connection";
     case GLBRIDGE_E_PROTOCOL: return "malformed reply from the broker";

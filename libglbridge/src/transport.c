@@ -3,13 +3,59 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+uint64_t glb_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A connection lost this way is dialled again by a reconnecting client;
+   a malformed reply or a FATAL message is not (the broker is there, and
+   refuses this client). */
+static int lost(glbridge_status why) { return why == GLBRIDGE_E_CLOSED || why == GLBRIDGE_E_IO; }
+
+int glb_parse_header(const unsigned char *m, size_t n, glb_header *h)
+{
+    memset(h, 0, sizeof *h);
+    if (n < GLB_HEADER_SIZE)
+        return -1;
+    if (glb_get32(m) != GLB_MAGIC)
+        return -2;
+    h->version = glb_get16(m + 4);
+    h->type = glb_get16(m + 6);
+    h->id = glb_get32(m + 8);
+    h->payload_len = glb_get32(m + 12);
+    h->num_fds = glb_get16(m + 16);
+    h->flags = glb_get16(m + 18);
+    h->status = glb_get32(m + 20);
+    if (h->payload_len != n - GLB_HEADER_SIZE)
+        return -3;
+    return 0;
+}
+
+void glb_put_header(unsigned char *m, uint16_t type, uint32_t id, uint32_t payload_len, uint16_t nfds)
+{
+    glb_put32(m + 0, GLB_MAGIC);
+    glb_put16(m + 4, GLBRIDGE_PROTOCOL_VERSION);
+    glb_put16(m + 6, type);
+    glb_put32(m + 8, id);
+    glb_put32(m + 12, payload_len);
+    glb_put16(m + 16, nfds);
+    glb_put16(m + 18, 0);
+    glb_put32(m + 20, 0);
+}
 
 glbridge_status glb_fail(glbridge_client *c, glbridge_status st, const char *fmt, ...)
 {
@@ -52,7 +98,7 @@ unsigned char *glb_payload(glbridge_client *c) { return c->buf + GLB_HEADER_SIZE
 glbridge_status glb_lock(glbridge_client *c)
 {
     pthread_mutex_lock(&c->mu);
-    if (c->fd < 0) {
+    if (c->fd < 0 && !(c->reconnect && lost(c->broken))) {
         glbridge_status st = glb_fail(c, GLBRIDGE_E_CLOSED, "connection unusable (%s)",
                                       glbridge_strerror(c->broken));
         pthread_mutex_unlock(&c->mu);
@@ -63,13 +109,45 @@ glbridge_status glb_lock(glbridge_client *c)
 
 void glb_unlock(glbridge_client *c) { pthread_mutex_unlock(&c->mu); }
 
+/* dial connects a new SOCK_SEQPACKET socket to path: the fd, or -1 with
+   errno set (and *no_socket set when socket() itself failed). */
+static int dial(const char *path, int *no_socket)
+{
+    struct sockaddr_un sa;
+    int fd, err, e;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path));
+    *no_socket = 0;
+    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *no_socket = 1;
+        return -1;
+    }
+    while ((err = connect(fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && errno == EINTR)
+        ;
+    if (err < 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 glbridge_status glbridge_connect(const char *path, glbridge_client **out)
 {
+    return glbridge_connect_opts(path, NULL, out);
+}
+
+glbridge_status glbridge_connect_opts(const char *path, const glbridge_connect_options *opts,
+                                      glbridge_client **out)
+{
     char def[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-    struct sockaddr_un sa;
     glbridge_client *c;
     glbridge_status st;
-    int fd, err;
+    int fd, no_socket;
 
     if (!out)
         return GLBRIDGE_E_ARGUMENT;
@@ -80,11 +158,8 @@ glbridge_status glbridge_connect(const char *path, glbridge_client **out)
             return st;
         path = def;
     }
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    if (path[0] == '\0' || strlen(path) >= sizeof sa.sun_path)
+    if (path[0] == '\0' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return GLBRIDGE_E_ARGUMENT;
-    memcpy(sa.sun_path, path, strlen(path));
 
     c = calloc(1, sizeof *c);
     if (!c)
@@ -95,27 +170,24 @@ glbridge_status glbridge_connect(const char *path, glbridge_client **out)
         free(c);
         return GLBRIDGE_E_NO_MEMORY;
     }
-    fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        st = GLBRIDGE_E_IO;
-        goto fail;
+    snprintf(c->path, sizeof c->path, "%s", path);
+    if (opts && opts->reconnect) {
+        c->reconnect = 1;
+        c->call_wait_ms = opts->call_wait_ms ? opts->call_wait_ms : GLB_DEFAULT_CALL_WAIT_MS;
+        c->max_backoff_ms = opts->max_backoff_ms ? opts->max_backoff_ms : GLB_DEFAULT_MAX_BACKOFF_MS;
     }
-    while ((err = connect(fd, (struct sockaddr *)&sa, sizeof sa)) < 0 && errno == EINTR)
-        ;
-    if (err < 0) {
-        close(fd);
-        st = GLBRIDGE_E_CONNECT;
-        goto fail;
+    fd = dial(path, &no_socket);
+    if (fd < 0) {
+        st = no_socket ? GLBRIDGE_E_IO : GLBRIDGE_E_CONNECT;
+        pthread_mutex_destroy(&c->mu);
+        free(c->buf);
+        free(c);
+        return st;
     }
     c->fd = fd;
     c->next_id = 1;
     *out = c;
     return GLBRIDGE_OK;
-fail:
-    pthread_mutex_destroy(&c->mu);
-    free(c->buf);
-    free(c);
-    return st;
 }
 
 void glbridge_client_close(glbridge_client *c)
@@ -124,6 +196,7 @@ void glbridge_client_close(glbridge_client *c)
         return;
     if (c->fd >= 0)
         close(c->fd);
+    glb_table_free(&c->held);
     pthread_mutex_destroy(&c->mu);
     free(c->buf);
     free(c);
@@ -150,11 +223,12 @@ glbridge_status glbridge_broker_uid(glbridge_client *c, uint32_t *uid)
     st = glb_lock(c);
     if (st != GLBRIDGE_OK)
         return st;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0) {
+    if (c->fd < 0)
+        st = glb_fail(c, GLBRIDGE_E_CLOSED, "the connection is lost (reconnecting on the next request)");
+    else if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &l) < 0)
         st = glb_fail(c, GLBRIDGE_E_IO, "SO_PEERCRED: %s", strerror(errno));
-    } else {
+    else
         *uid = (uint32_t)cred.uid;
-    }
     glb_unlock(c);
     return st;
 }
@@ -168,13 +242,9 @@ static glbridge_status glb_io(glbridge_client *c, const char *op, int e)
     return glb_fail(c, st, "%s: %s", op, strerror(e));
 }
 
-/* glb_roundtrip sends the request whose payload the caller wrote at
-   glb_payload(c) with fds attached, and receives its reply. Called with
-   the lock held. On GLBRIDGE_OK, r holds the reply's payload (in c->buf,
-   valid until the next round trip) and its fds (at most max_fds, owned by
-   the caller now). On any error no fd is left open. */
-glbridge_status glb_roundtrip(glbridge_client *c, uint16_t type, uint32_t payload_len,
-                              const int *fds, unsigned nfds, unsigned max_fds, glb_reply *r)
+/* send_msg sends the message m (len bytes) with fds attached: 0, or an
+   errno. */
+static int send_msg(int fd, unsigned char *m, size_t len, const int *fds, unsigned nfds)
 {
     union {
         struct cmsghdr h;
@@ -183,34 +253,12 @@ glbridge_status glb_roundtrip(glbridge_client *c, uint16_t type, uint32_t payloa
     struct msghdr mh;
     struct iovec iov;
     struct cmsghdr *cm;
-    unsigned char *h = c->buf;
-    uint32_t id, status, plen, rtype;
-    uint16_t version, num_fds;
     ssize_t n;
-
-    memset(r, 0, sizeof *r);
-    if (payload_len > GLBRIDGE_MAX_MESSAGE_SIZE - GLB_HEADER_SIZE)
-        return glb_fail(c, GLBRIDGE_E_TOO_LARGE, "request of %u bytes is too large",
-                        (unsigned)payload_len);
-    if (nfds > GLBRIDGE_MAX_FDS_PER_MESSAGE)
-        return glb_fail(c, GLBRIDGE_E_ARGUMENT, "too many fds");
-
-    id = c->next_id++;
-    if (id == 0)
-        id = c->next_id++;
-    glb_put32(h + 0, GLB_MAGIC);
-    glb_put16(h + 4, GLBRIDGE_PROTOCOL_VERSION);
-    glb_put16(h + 6, type);
-    glb_put32(h + 8, id);
-    glb_put32(h + 12, payload_len);
-    glb_put16(h + 16, (uint16_t)nfds);
-    glb_put16(h + 18, 0);
-    glb_put32(h + 20, 0);
 
     memset(&mh, 0, sizeof mh);
     memset(&ctl, 0, sizeof ctl);
-    iov.iov_base = h;
-    iov.iov_len = GLB_HEADER_SIZE + payload_len;
+    iov.iov_base = m;
+    iov.iov_len = len;
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
     if (nfds > 0) {
@@ -222,28 +270,59 @@ glbridge_status glb_roundtrip(glbridge_client *c, uint16_t type, uint32_t payloa
         cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
         memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
     }
-    while ((n = sendmsg(c->fd, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+    while ((n = sendmsg(fd, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
         ;
     if (n < 0)
-        return glb_io(c, "sendmsg", errno);
-    if ((size_t)n != iov.iov_len)
-        return glb_io(c, "sendmsg (short)", EIO);
+        return errno;
+    if ((size_t)n != len)
+        return EIO;
+    return 0;
+}
 
-    /* The reply. One request is in flight per client, so it is the next
-       message (the broker answers every request, ACQUIRE_SYNC included). */
+/* recv_msg receives one message into buf (GLBRIDGE_MAX_MESSAGE_SIZE
+   bytes), and every fd that came with it into r (surplus ones closed),
+   waiting up to timeout_ms (-1: for ever). Returns its size (0 at the
+   end of the connection), or -errno (-ETIMEDOUT when the time passed).
+   *mflags gets recvmsg's msg_flags. */
+static ssize_t recv_msg(int fd, unsigned char *buf, glb_reply *r, int timeout_ms, int *mflags)
+{
+    union {
+        struct cmsghdr h;
+        unsigned char b[CMSG_SPACE(sizeof(int) * GLBRIDGE_MAX_FDS_PER_MESSAGE)];
+    } ctl;
+    struct msghdr mh;
+    struct iovec iov;
+    struct cmsghdr *cm;
+    ssize_t n;
+
+    memset(r, 0, sizeof *r);
+    *mflags = 0;
+    if (timeout_ms >= 0) {
+        struct pollfd p;
+        int k;
+        p.fd = fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        while ((k = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+            ;
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            return -ETIMEDOUT;
+    }
     memset(&mh, 0, sizeof mh);
     memset(&ctl, 0, sizeof ctl);
-    iov.iov_base = c->buf;
+    iov.iov_base = buf;
     iov.iov_len = GLBRIDGE_MAX_MESSAGE_SIZE;
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
     mh.msg_control = ctl.b;
     mh.msg_controllen = sizeof ctl.b;
-    while ((n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+    while ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
         ;
     if (n < 0)
-        return glb_io(c, "recvmsg", errno);
-    /* Take every fd that came first, so that each path below closes them. */
+        return -errno;
+    /* Take every fd that came first, so that each path closes them. */
     for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
         size_t k, cnt;
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
@@ -251,70 +330,369 @@ glbridge_status glb_roundtrip(glbridge_client *c, uint16_t type, uint32_t payloa
             continue;
         cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (k = 0; k < cnt; k++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof fd);
+            int f;
+            memcpy(&f, CMSG_DATA(cm) + k * sizeof(int), sizeof f);
             if (r->nfds < GLBRIDGE_MAX_FDS_PER_MESSAGE)
-                r->fds[r->nfds++] = fd;
+                r->fds[r->nfds++] = f;
             else
-                close(fd);
+                close(f);
         }
     }
+    *mflags = mh.msg_flags;
+    return n;
+}
+
+/* fatal handles a FATAL message (header h, text after it): the client
+   breaks for good (a reconnecting one does not dial again: the broker is
+   there and refuses it). */
+static glbridge_status fatal(glbridge_client *c, const glb_header *h, const unsigned char *text)
+{
+    uint32_t tl = h->payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : h->payload_len;
+    glb_break(c, GLBRIDGE_E_FATAL);
+    snprintf(c->last_error, sizeof c->last_error, "broker FATAL: %.*s", (int)tl, (const char *)text);
+    if (h->status >= 1 && h->status <= 21)
+        return (glbridge_status)h->status;
+    return GLBRIDGE_E_FATAL;
+}
+
+/* glb_roundtrip sends the request whose payload the caller wrote at
+   glb_payload(c) with fds attached, and receives its reply. Called with
+   the lock held. On GLBRIDGE_OK, r holds the reply's payload (in c->buf,
+   valid until the next round trip) and its fds (at most max_fds, owned by
+   the caller now). On any error no fd is left open. The payload at
+   glb_payload(c) is still intact when the connection was lost (the
+   client is then broken with a status lost() accepts), so that the
+   request can be sent again. */
+static glbridge_status glb_roundtrip(glbridge_client *c, uint16_t type, uint32_t payload_len,
+                                     const int *fds, unsigned nfds, unsigned max_fds, glb_reply *r)
+{
+    unsigned char *h = c->buf;
+    glb_header hd;
+    uint32_t id;
+    ssize_t n;
+    int e, mflags;
+
+    memset(r, 0, sizeof *r);
+    if (payload_len > GLBRIDGE_MAX_MESSAGE_SIZE - GLB_HEADER_SIZE)
+        return glb_fail(c, GLBRIDGE_E_TOO_LARGE, "request of %u bytes is too large",
+                        (unsigned)payload_len);
+    if (nfds > GLBRIDGE_MAX_FDS_PER_MESSAGE)
+        return glb_fail(c, GLBRIDGE_E_ARGUMENT, "too many fds");
+    if (c->fd < 0)
+        return glb_fail(c, c->broken, "the connection to the broker is lost");
+
+    id = c->next_id++;
+    if (id == 0)
+        id = c->next_id++;
+    glb_put_header(h, type, id, payload_len, (uint16_t)nfds);
+    if ((e = send_msg(c->fd, h, GLB_HEADER_SIZE + payload_len, fds, nfds)) != 0)
+        return glb_io(c, "sendmsg", e);
+
+    /* The reply. One request is in flight per client, so it is the next
+       message (the broker answers every request, ACQUIRE_SYNC included). */
+    n = recv_msg(c->fd, c->buf, r, -1, &mflags);
+    if (n < 0)
+        return glb_io(c, "recvmsg", (int)-n);
     if (n == 0) {
         glb_close_fds(r);
         glb_break(c, GLBRIDGE_E_CLOSED);
         return glb_fail(c, GLBRIDGE_E_CLOSED, "the broker closed the connection");
     }
-    if (mh.msg_flags & MSG_CTRUNC)
+    if (mflags & MSG_CTRUNC)
         return glb_protocol(c, r, "control data truncated (too many fds)");
-    if (mh.msg_flags & MSG_TRUNC)
+    if (mflags & MSG_TRUNC)
         return glb_protocol(c, r, "message larger than 73728 bytes");
-    if ((size_t)n < GLB_HEADER_SIZE)
-        return glb_protocol(c, r, "shorter than the header");
-    if (glb_get32(h) != GLB_MAGIC)
-        return glb_protocol(c, r, "bad magic");
-    version = glb_get16(h + 4);
-    rtype = glb_get16(h + 6);
-    plen = glb_get32(h + 12);
-    num_fds = glb_get16(h + 16);
-    status = glb_get32(h + 20);
-    if (plen != (uint32_t)n - GLB_HEADER_SIZE)
-        return glb_protocol(c, r, "payload_len differs from the message size");
-    if (num_fds != r->nfds)
-        return glb_protocol(c, r, "num_fds differs from the fds received");
-
-    if (rtype == GLB_FATAL_TYPE) {
-        uint32_t tl = plen > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : plen;
+    if ((size_t)n < GLB_HEADER_SIZE && c->reconnect) {
+        /* A short read: the connection is taken as lost. Only the
+           header's bytes were overwritten. */
         glb_close_fds(r);
         glb_break(c, GLBRIDGE_E_CLOSED);
-        snprintf(c->last_error, sizeof c->last_error, "broker FATAL: %.*s", (int)tl,
-                 (const char *)h + GLB_HEADER_SIZE);
-        if (status >= 1 && status <= 20)
-            return (glbridge_status)status;
-        return GLBRIDGE_E_FATAL;
+        return glb_fail(c, GLBRIDGE_E_CLOSED, "short read (%ld bytes) from the broker", (long)n);
     }
-    if (status != 0 && (version == 1 || version == 2) && status == GLBRIDGE_E_BAD_VERSION) {
+    switch (glb_parse_header(h, (size_t)n, &hd)) {
+    case -1:
+        return glb_protocol(c, r, "shorter than the header");
+    case -2:
+        return glb_protocol(c, r, "bad magic");
+    case -3:
+        return glb_protocol(c, r, "payload_len differs from the message size");
+    }
+    if (hd.num_fds != r->nfds)
+        return glb_protocol(c, r, "num_fds differs from the fds received");
+
+    if (hd.type == GLB_FATAL_TYPE) {
+        glb_close_fds(r);
+        return fatal(c, &hd, h + GLB_HEADER_SIZE);
+    }
+    if (hd.status != 0 && (hd.version == 1 || hd.version == 2) && hd.status == GLBRIDGE_E_BAD_VERSION) {
         /* A version-1-only broker answers in version 1. */
         glb_close_fds(r);
         return glb_fail(c, GLBRIDGE_E_BAD_VERSION, "the broker does not speak protocol version 2");
     }
-    if (version != GLBRIDGE_PROTOCOL_VERSION)
+    if (hd.version != GLBRIDGE_PROTOCOL_VERSION)
         return glb_protocol(c, r, "reply version is not 2");
-    if (rtype != (uint32_t)(type | GLB_REPLY_BIT) || glb_get32(h + 8) != id)
+    if (hd.type != (uint32_t)(type | GLB_REPLY_BIT) || hd.id != id)
         return glb_protocol(c, r, "reply type or id does not match the request");
-    if (glb_get16(h + 18) != 0)
+    if (hd.flags != 0)
         return glb_protocol(c, r, "reply flags set");
-    if (status != 0) {
-        uint32_t tl = plen > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : plen;
+    if (hd.status != 0) {
+        uint32_t tl = hd.payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : hd.payload_len;
         /* Error replies carry no fds; close any that came. */
         glb_close_fds(r);
         snprintf(c->last_error, sizeof c->last_error, "%s: %.*s",
-                 glbridge_strerror((glbridge_status)status), (int)tl,
+                 glbridge_strerror((glbridge_status)hd.status), (int)tl,
                  (const char *)h + GLB_HEADER_SIZE);
-        return (glbridge_status)status;
+        return (glbridge_status)hd.status;
     }
     if (r->nfds > max_fds)
         return glb_protocol(c, r, "more fds than the reply may carry");
     r->payload = h + GLB_HEADER_SIZE;
-    r->len = plen;
+    r->len = hd.payload_len;
+    return GLBRIDGE_OK;
+}
+
+/* ---- reconnection ---- */
+
+/* restore_all sends, on the new connection fd, one RESTORE (or more, for
+   many NT handles) for every resource held, each before anything else,
+   and applies each reply. A resource the broker refuses is dropped (its
+   kept fds closed). Returns GLBRIDGE_OK when every resource was answered,
+   or an error when the connection failed (the caller dials again). buf
+   is GLBRIDGE_MAX_MESSAGE_SIZE bytes of the caller's. */
+static glbridge_status restore_all(glbridge_client *c, int fd, unsigned char *buf, uint32_t *restored)
+{
+    glb_table *t = &c->held;
+    size_t i = 0;
+    int wait_ms = c->call_wait_ms > 0x7FFFFFFFu ? 0x7FFFFFFF : (int)c->call_wait_ms;
+
+    *restored = 0;
+    while (i < t->count) {
+        glb_held *hr = t->res[i];
+        uint32_t k, chunks = glb_restore_chunks(hr);
+        int refused = 0;
+
+        if (!hr->fds_ok) {
+            refused = 1;
+            glb_fail(c, GLBRIDGE_E_RESTORE_REFUSED, "resource 0x%x not restored: no fds kept (a dup failed)",
+                     (unsigned)hr->kmt);
+        }
+        for (k = 0; !refused && k < chunks; k++) {
+            uint32_t name_n, len, id, mask, kmt;
+            int held_claim, mflags, e;
+            glb_header hd;
+            glb_reply r;
+            ssize_t n;
+
+            len = glb_restore_encode(hr, k, buf + GLB_HEADER_SIZE, GLBRIDGE_MAX_MESSAGE_SIZE - GLB_HEADER_SIZE,
+                                     &name_n, &held_claim);
+            if (len == 0) {
+                refused = 1;
+                glb_fail(c, GLBRIDGE_E_TOO_LARGE, "resource 0x%x not restored: its RESTORE does not fit a message",
+                         (unsigned)hr->kmt);
+                break;
+            }
+            id = c->next_id++;
+            if (id == 0)
+                id = c->next_id++;
+            glb_put_header(buf, GLB_RESTORE, id, len, (uint16_t)hr->nfds);
+            if ((e = send_msg(fd, buf, GLB_HEADER_SIZE + len, hr->fds, hr->nfds)) != 0)
+                return glb_fail(c, GLBRIDGE_E_CLOSED, "RESTORE: sendmsg: %s", strerror(e));
+            n = recv_msg(fd, buf, &r, wait_ms, &mflags);
+            glb_close_fds(&r); /* RESTORE replies carry none */
+            if (n < 0)
+                return glb_fail(c, GLBRIDGE_E_CLOSED, "RESTORE: recvmsg: %s", strerror((int)-n));
+            if (n == 0)
+                return glb_fail(c, GLBRIDGE_E_CLOSED, "RESTORE: the broker closed the connection");
+            if ((mflags & (MSG_TRUNC | MSG_CTRUNC)) || glb_parse_header(buf, (size_t)n, &hd) != 0)
+                return glb_fail(c, GLBRIDGE_E_PROTOCOL, "RESTORE: malformed reply");
+            if (hd.type == GLB_FATAL_TYPE) {
+                uint32_t tl = hd.payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : hd.payload_len;
+                return glb_fail(c, GLBRIDGE_E_FATAL, "RESTORE: broker FATAL: %.*s", (int)tl,
+                                (const char *)buf + GLB_HEADER_SIZE);
+            }
+            if (hd.version != GLBRIDGE_PROTOCOL_VERSION || hd.type != (GLB_RESTORE | GLB_REPLY_BIT) ||
+                hd.id != id || hd.flags != 0 || hd.num_fds != 0)
+                return glb_fail(c, GLBRIDGE_E_PROTOCOL, "RESTORE: reply of another type, id or version");
+            if (hd.status != 0) {
+                uint32_t tl = hd.payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : hd.payload_len;
+                refused = 1;
+                glb_fail(c, (glbridge_status)hd.status, "resource 0x%x not restored: %s: %.*s", (unsigned)hr->kmt,
+                         glbridge_strerror((glbridge_status)hd.status), (int)tl,
+                         (const char *)buf + GLB_HEADER_SIZE);
+                break;
+            }
+            if (glb_parse_restore_reply(buf + GLB_HEADER_SIZE, hd.payload_len, &kmt, &mask) != 0 ||
+                kmt != hr->kmt)
+                return glb_fail(c, GLBRIDGE_E_PROTOCOL, "RESTORE: malformed reply payload");
+            glb_restore_refused(hr, name_n, held_claim, mask);
+        }
+        if (refused) {
+            /* It lives on in the fds its holders have, without a handle. */
+            glb_held_drop(t, hr);
+            c->refused++;
+        } else {
+            (*restored)++;
+            i++;
+        }
+    }
+    return GLBRIDGE_OK;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* glb_reconnect dials the broker again, backing off from 5 ms up to
+   max_backoff_ms between attempts, until it answers and takes the
+   restores, or call_wait_ms after the connection was lost (at least one
+   attempt is made). With the lock held (other calls wait meanwhile). */
+static glbridge_status glb_reconnect(glbridge_client *c)
+{
+    uint64_t deadline = c->down_since_ns + (uint64_t)c->call_wait_ms * 1000000u, now;
+    uint64_t backoff = GLB_FIRST_BACKOFF_MS;
+    unsigned char *buf = malloc(GLBRIDGE_MAX_MESSAGE_SIZE);
+    char why[GLB_MAX_ERROR_TEXT + 128] = "";
+
+    if (!buf)
+        return glb_fail(c, GLBRIDGE_E_NO_MEMORY, "out of memory");
+    for (;;) {
+        int no_socket;
+        int fd = dial(c->path, &no_socket);
+        if (fd >= 0) {
+            uint32_t restored;
+            glbridge_status st = restore_all(c, fd, buf, &restored);
+            if (st == GLBRIDGE_OK) {
+                free(buf);
+                c->fd = fd;
+                c->broken = GLBRIDGE_OK;
+                c->down_since_ns = 0;
+                c->reconnects++;
+                c->restored += restored;
+                return GLBRIDGE_OK;
+            }
+            snprintf(why, sizeof why, "%s", c->last_error);
+            close(fd);
+        } else {
+            snprintf(why, sizeof why, "connect: %s", strerror(errno));
+        }
+        now = glb_now_ns();
+        if (now >= deadline) {
+            free(buf);
+            return glb_fail(c, GLBRIDGE_E_CLOSED, "the broker at %s is unavailable (reconnecting for %.1f s; %s)",
+                            c->path, (double)(now - c->down_since_ns) / 1e9, why);
+        }
+        if (backoff * 1000000u > deadline - now)
+            sleep_ms((deadline - now + 999999u) / 1000000u);
+        else
+            sleep_ms(backoff);
+        backoff *= 2;
+        if (backoff > c->max_backoff_ms)
+            backoff = c->max_backoff_ms;
+    }
+}
+
+/* glb_call is glb_roundtrip for the request functions: on a reconnecting
+   client a lost connection is dialled again and the held resources
+   restored, and then the request is sent again — except CLOSE and
+   RELEASE_SYNC, which count as done (the restores told the broker their
+   outcome: glb_settle answers them), and ACQUIRE_SYNC goes again with
+   what is left of its timeout. */
+glbridge_status glb_call(glbridge_client *c, uint16_t type, uint32_t payload_len,
+                         const int *fds, unsigned nfds, unsigned max_fds, glb_reply *r)
+{
+    uint64_t start = glb_now_ns();
+    uint32_t timeout = type == GLB_ACQUIRE_SYNC ? glb_get32(glb_payload(c) + 4) : 0;
+    glbridge_status st;
+
+    for (;;) {
+        st = glb_roundtrip(c, type, payload_len, fds, nfds, max_fds, r);
+        if (!c->reconnect || c->fd >= 0 || !lost(c->broken))
+            return st;
+        if (c->down_since_ns == 0)
+            c->down_since_ns = glb_now_ns();
+        if (type == GLB_CLOSE || type == GLB_RELEASE_SYNC) {
+            memset(r, 0, sizeof *r);
+            r->payload = glb_payload(c);
+            return glb_settle(c, type, glb_get32(glb_payload(c)));
+        }
+        if ((st = glb_reconnect(c)) != GLBRIDGE_OK)
+            return st;
+        if (type == GLB_ACQUIRE_SYNC && timeout != GLBRIDGE_INFINITE) {
+            uint64_t el = (glb_now_ns() - start) / 1000000u;
+            glb_put32(glb_payload(c) + 4, el >= timeout ? 0 : (uint32_t)(timeout - el));
+        }
+    }
+}
+
+glbridge_status glbridge_client_check(glbridge_client *c)
+{
+    glbridge_status st = GLBRIDGE_OK;
+
+    if (!c)
+        return GLBRIDGE_E_ARGUMENT;
+    pthread_mutex_lock(&c->mu);
+    if (c->fd >= 0) {
+        struct pollfd p;
+        int k;
+        p.fd = c->fd;
+        p.events = POLLIN | POLLRDHUP;
+        p.revents = 0;
+        while ((k = poll(&p, 1, 0)) < 0 && errno == EINTR)
+            ;
+        if (k < 0) {
+            st = glb_io(c, "poll", errno);
+        } else if (k > 0 && (p.revents & POLLIN) && !(p.revents & (POLLHUP | POLLRDHUP | POLLERR))) {
+            /* Nothing is in flight: a message now is FATAL (or junk). */
+            glb_reply r;
+            glb_header hd;
+            int mflags;
+            ssize_t n = recv_msg(c->fd, c->buf, &r, 0, &mflags);
+            glb_close_fds(&r);
+            if (n < 0)
+                st = glb_io(c, "recvmsg", (int)-n);
+            else if (n == 0)
+                glb_break(c, GLBRIDGE_E_CLOSED);
+            else if (glb_parse_header(c->buf, (size_t)n, &hd) == 0 && hd.type == GLB_FATAL_TYPE)
+                st = fatal(c, &hd, c->buf + GLB_HEADER_SIZE);
+            else
+                st = glb_protocol(c, NULL, "a message no request asked for");
+        } else if (k > 0) {
+            glb_break(c, GLBRIDGE_E_CLOSED);
+            glb_fail(c, GLBRIDGE_E_CLOSED, "the broker closed the connection");
+        }
+    }
+    if (st == GLBRIDGE_OK && c->fd < 0) {
+        if (c->reconnect && lost(c->broken)) {
+            if (c->down_since_ns == 0)
+                c->down_since_ns = glb_now_ns();
+            st = glb_reconnect(c);
+        } else {
+            st = glb_fail(c, GLBRIDGE_E_CLOSED, "connection unusable (%s)", glbridge_strerror(c->broken));
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return st;
+}
+
+glbridge_status glbridge_client_stats(glbridge_client *c, glbridge_reconnect_stats *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!c || !out)
+        return GLBRIDGE_E_ARGUMENT;
+    pthread_mutex_lock(&c->mu);
+    out->connected = c->fd >= 0;
+    out->reconnects = c->reconnects;
+    out->restored = c->restored;
+    out->refused = c->refused;
+    out->untracked = c->untracked;
+    out->held = (uint32_t)c->held.count;
+    out->kept_fds = (uint32_t)c->held.kept_fds;
+    pthread_mutex_unlock(&c->mu);
     return GLBRIDGE_OK;
 }
