@@ -1,0 +1,254 @@
+/*
+ * fuzz_seeds DIR: writes fuzz_reply's seeds into DIR, one file per seed:
+ * valid replies of every kind libglbridge decodes (resource records,
+ * LIST pages with and without sync sections, ACQUIRE_SYNC and RESTORE
+ * replies, headers), each as a bare decoder input and as the reply to a
+ * real request function, plus an error reply, a FATAL and a LIST of two
+ * pages. The input format is fuzz_reply.c's.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *dir;
+static int seeds;
+
+static void write_seed(const char *name, const unsigned char *p, size_t n)
+{
+    char path[1024];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+    seeds++;
+}
+
+/* record writes a version-2 resource record: levels level layouts,
+   sync_count kinds, data_len bytes of data. */
+static size_t record(unsigned char *p, uint32_t handle, uint32_t sync_count, uint32_t levels, uint32_t data_len)
+{
+    glbridge_allocation a;
+    uint32_t i;
+    size_t off;
+
+    memset(p, 0, 184);
+    memset(&a, 0, sizeof a);
+    a.desc.dimension = GLBRIDGE_DIM_TEXTURE2D;
+    a.desc.width = 67;
+    a.desc.height = 33;
+    a.desc.depth_or_array_size = 1;
+    a.desc.mip_levels = levels ? levels : 1;
+    a.desc.sample_count = 1;
+    a.desc.format = 28;
+    a.size = 11468;
+    a.flags = levels ? GLBRIDGE_ALLOC_HOST_MEMORY : GLBRIDGE_ALLOC_DEDICATED;
+    glb_put32(p + 0, handle);
+    glb_put32(p + 4, 0x40000042u);
+    glb_put32(p + 8, GLBRIDGE_ACCESS_READ | GLBRIDGE_ACCESS_WRITE);
+    glb_put32(p + 12, sync_count);
+    glb_put32(p + 16, data_len);
+    glb_put32(p + 20, levels ? GLBRIDGE_RECORD_SERVICE_ALLOCATED : 0);
+    glb_put_allocation(p + 24, &a);
+    glb_put32(p + 136, 0x0DE1);
+    glb_put32(p + 140, 0x8058);
+    glb_put32(p + 144, 0x1908);
+    glb_put32(p + 148, 0x1401);
+    glb_put32(p + 156, 67);
+    glb_put32(p + 160, 33);
+    glb_put32(p + 164, 1);
+    glb_put32(p + 168, a.desc.mip_levels);
+    glb_put32(p + 172, 1);
+    glb_put32(p + 176, levels);
+    off = 184;
+    for (i = 0; i < levels; i++, off += 40) {
+        memset(p + off, 0, 40);
+        glb_put64(p + off, i * 100u);
+        glb_put64(p + off + 8, 100);
+        glb_put32(p + off + 16, 67 >> i);
+        glb_put32(p + off + 20, 33 >> i);
+        glb_put32(p + off + 24, 1);
+        glb_put32(p + off + 28, 4 * (67 >> i));
+        glb_put32(p + off + 32, 33 >> i);
+    }
+    for (i = 0; i < sync_count; i++, off += 4)
+        glb_put32(p + off, i ? GLBRIDGE_SYNC_TIMELINE : GLBRIDGE_SYNC_BINARY);
+    for (i = 0; i < data_len; i++)
+        p[off++] = (unsigned char)('a' + i % 26);
+    return off;
+}
+
+/* list_page writes a LIST reply page of two entries. */
+static size_t list_page(unsigned char *p, uint32_t next, int sync)
+{
+    size_t off = 8;
+    uint32_t e, i;
+    glb_put32(p, next);
+    glb_put32(p + 4, 2);
+    for (e = 0; e < 2; e++) {
+        glbridge_allocation a;
+        static const char *names[2] = {"first name", "zweiter Name"};
+        unsigned char *q = p + off;
+        memset(q, 0, 136);
+        memset(&a, 0, sizeof a);
+        a.desc.dimension = GLBRIDGE_DIM_TEXTURE2D;
+        a.desc.width = a.desc.height = 64;
+        a.desc.depth_or_array_size = a.desc.mip_levels = a.desc.sample_count = 1;
+        a.desc.format = 28;
+        a.size = 16384;
+        glb_put32(q + 0, 0x40000002u | ((e + 1) << 6));
+        glb_put32(q + 4, 1234);
+        glb_put32(q + 8, 2);
+        glb_put16(q + 12, (uint16_t)(e + 1)); /* names */
+        glb_put16(q + 14, 1);                 /* holders */
+        glb_put32(q + 16, 3);
+        glb_put32(q + 20, 1);
+        glb_put_allocation(q + 24, &a);
+        off += 136;
+        for (i = 0; i <= e; i++) {
+            size_t l = strlen(names[i]);
+            glb_put16(p + off, (uint16_t)l);
+            memcpy(p + off + 2, names[i], l);
+            off += 2 + l;
+        }
+        glb_put32(p + off, 1234);
+        glb_put32(p + off + 4, 1000);
+        glb_put32(p + off + 8, 7);
+        glb_put32(p + off + 12, 2);
+        off += 16;
+        glb_put32(p + off, e ? GLBRIDGE_RECORD_SERVICE_ALLOCATED : 0);
+        glb_put32(p + off + 4, e ? 11 : 0);
+        if (e)
+            memcpy(p + off + 8, "host memory", 11);
+        off += 8 + (e ? 11 : 0);
+        if (sync) {
+            memset(p + off, 0, 40);
+            glb_put32(p + off, e);
+            glb_put32(p + off + 4, e);
+            glb_put32(p + off + 8, e ? 1234 : 0);
+            glb_put32(p + off + 12, e ? 7 : 0);
+            glb_put64(p + off + 24, 5);
+            glb_put64(p + off + 32, 42);
+            off += 40;
+            for (i = 0; i < e; i++, off += 4)
+                glb_put32(p + off, GLBRIDGE_SYNC_TIMELINE);
+        }
+    }
+    return off;
+}
+
+static unsigned char in[GLBRIDGE_MAX_MESSAGE_SIZE], msg[GLBRIDGE_MAX_MESSAGE_SIZE];
+
+/* bare writes a decoder seed: mode, payload. */
+static void bare(const char *name, unsigned mode, const unsigned char *p, size_t n)
+{
+    in[0] = (unsigned char)mode;
+    memcpy(in + 1, p, n);
+    write_seed(name, in, n + 1);
+}
+
+/* Client seeds: messages[] of lens[], each a header (type and id set as
+   the client expects) and payload. */
+static size_t add_msg(size_t off, uint16_t type, uint32_t id, uint32_t status, const unsigned char *pl,
+                      size_t n, unsigned nfds)
+{
+    unsigned char *m = in + off + 2;
+    glb_put16(in + off, (uint16_t)(GLB_HEADER_SIZE + n));
+    glb_put_header(m, type, id, (uint32_t)n, (uint16_t)nfds);
+    glb_put32(m + 20, status);
+    memcpy(m + GLB_HEADER_SIZE, pl, n);
+    return off + 2 + GLB_HEADER_SIZE + n;
+}
+
+static void client(const char *name, unsigned kind, unsigned nfds, uint32_t status, const unsigned char *pl,
+                   size_t n)
+{
+    static const uint16_t types[10] = {3, 4, 5, 12, 8, 8, 10, 1, 2, 7};
+    char nm[128];
+    size_t end;
+    in[0] = (unsigned char)(kind | nfds << 4 | 0x40);
+    end = add_msg(1, (uint16_t)(types[kind] | GLB_REPLY_BIT), 1, status, pl, n, nfds);
+    write_seed(name, in, end);
+    /* The same with a reconnecting client. */
+    in[0] |= 0x80;
+    snprintf(nm, sizeof nm, "%s-reconnecting", name);
+    write_seed(nm, in, end);
+}
+
+int main(int argc, char **argv)
+{
+    size_t n, end;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    dir = argv[1];
+
+    /* Bare decoders. */
+    n = record(msg, 0x40000042u, 1, 0, 5);
+    bare("record-device", 10, msg, n);
+    n = record(msg, 0x40000042u, 0, 3, 0);
+    bare("record-host-levels", 10, msg, n);
+    n = record(msg, 0x40000042u, 2, 2, 300);
+    bare("record-2sync-data", 10, msg, n);
+    n = list_page(msg, 0, 0);
+    bare("list-page", 11, msg, n);
+    n = list_page(msg, 77, 1);
+    bare("list-page-sync", 12, msg, n);
+    glb_put64(msg, 42);
+    glb_put32(msg + 8, 1);
+    glb_put32(msg + 12, 9);
+    bare("acquire-reply", 13, msg, 16);
+    glb_put32(msg, 0x40000042u);
+    glb_put32(msg + 4, 0x80000003u);
+    bare("restore-reply", 14, msg, 8);
+    glb_put_header(msg, 13 | GLB_REPLY_BIT, 1, 8, 0);
+    glb_put32(msg + 24, 0x40000042u);
+    glb_put32(msg + 28, 0);
+    bare("header", 15, msg, 32);
+
+    /* Replies to request functions. */
+    n = record(msg, 0x40000042u, 1, 0, 5);
+    client("open-kmt", 0, 2, 0, msg, n);
+    n = record(msg, 0x10, 2, 0, 0);
+    client("open-name", 1, 3, 0, msg, n);
+    n = record(msg, 0x40000042u, 0, 3, 20);
+    client("query", 2, 0, 0, msg, n);
+    client("allocate", 3, 1, 0, msg, n);
+    n = list_page(msg, 0, 0);
+    client("list", 4, 0, 0, msg, n);
+    n = list_page(msg, 0, 1);
+    client("list-sync", 5, 0, 0, msg, n);
+    glb_put64(msg, 42);
+    glb_put32(msg + 8, 1);
+    glb_put32(msg + 12, 9);
+    client("acquire", 6, 0, 0, msg, 16);
+    memset(msg, 0, 8);
+    glb_put32(msg, 0x40000082u);
+    client("create", 7, 0, 0, msg, 8);
+    glb_put32(msg, 0x24);
+    glb_put32(msg + 4, GLBRIDGE_ACCESS_READ);
+    client("share", 8, 0, 0, msg, 8);
+    client("close", 9, 0, 0, msg, 0);
+    client("error-not-found", 0, 0, 7, (const unsigned char *)"no such resource", 16);
+
+    /* FATAL, and a LIST of two pages. */
+    in[0] = 0x40 | 2;
+    end = add_msg(1, GLB_FATAL_TYPE, 0, 8, (const unsigned char *)"uid 1000 is not admitted", 24, 0);
+    in[0] = 2; /* no fixing: FATAL's type stays */
+    write_seed("fatal", in, end);
+    in[0] = 0x40 | 5;
+    n = list_page(msg, 9, 1);
+    end = add_msg(1, GLB_LIST | GLB_REPLY_BIT, 1, 0, msg, n, 0);
+    n = list_page(msg, 0, 1);
+    end = add_msg(end, GLB_LIST | GLB_REPLY_BIT, 2, 0, msg, n, 0);
+    write_seed("list-two-pages", in, end);
+    printf("fuzz_seeds: %d seeds in %s\n", seeds, dir);
+    return 0;
+}
