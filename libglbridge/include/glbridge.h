@@ -310,7 +310,20 @@ typedef struct glbridge_connect_options {
      * (glbridge_release_sync), which count as done (the restore told the
      * new broker their outcome), and glbridge_acquire_sync goes again
      * with what is left of its timeout. The caller sees only a call that
-     * took longer.
+     * took longer. A CLOSE or RELEASE_SYNC made while the connection is
+     * lost does not wait for the broker: it returns GLBRIDGE_OK when the
+     * client holds the handle (and, for RELEASE_SYNC, the mutex through
+     * it), else GLBRIDGE_E_NOT_FOUND (GLBRIDGE_E_ACCESS_DENIED), and the
+     * next restore carries its outcome.
+     *
+     * Every request function reconnects like this; glbridge_broker_uid
+     * does not (it fails with GLBRIDGE_E_CLOSED while the connection is
+     * lost). A malformed reply (GLBRIDGE_E_PROTOCOL) or a FATAL message
+     * still ends the client for good: the broker is there and refuses it.
+     * An ALLOCATE, CREATE or a SHARE with a name sent to a new broker
+     * waits until its restore window closes (the broker makes no new
+     * handle or name meanwhile), as an OPEN_KMT, OPEN_NAME or QUERY of
+     * what is not there does.
      *
      * What it costs: for each resource held, the client keeps a dup of
      * its memory fd and of each semaphore fd (close-on-exec; the caller
@@ -397,8 +410,9 @@ GLBRIDGE_API glbridge_status glbridge_client_stats(glbridge_client *client,
  * glbridge_client_close closes the connection and frees the client. The
  * broker then releases every reference the connection held (its handles
  * become invalid) and abandons every keyed mutex it held. fds the caller
- * received stay valid. No call on the client may be running or follow.
- * NULL is allowed.
+ * received stay valid. A reconnecting client also closes the dups it kept
+ * and forgets what it held (nothing is restored after this). No call on
+ * the client may be running or follow. NULL is allowed.
  */
 GLBRIDGE_API void glbridge_client_close(glbridge_client *client);
 

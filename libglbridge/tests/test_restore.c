@@ -506,6 +506,8 @@ static void test_refused(void)
     CHECK_ST(c, glbridge_list(c, 0, &le, &ln), GLBRIDGE_OK); /* reconnected: the call succeeds */
     CHECK(find_entry(le, ln, kmt) == NULL);
     glbridge_list_free(le, ln);
+    CHECK_ST(c, glbridge_last_error(c, err, sizeof err), GLBRIDGE_OK);
+    CHECK(strstr(err, "not restored") != NULL && strstr(err, "RESTORE_REFUSED") != NULL);
     s = stats_of(c);
     CHECK_EQ(s.reconnects, 1);
     CHECK_EQ(s.restored, 0);
@@ -525,7 +527,6 @@ static void test_refused(void)
     CHECK_ST(c, glbridge_create(c, mem, &a, 0, NULL, NULL, NULL, 0, &kmt2), GLBRIDGE_OK);
     CHECK_ST(c, glbridge_close(c, kmt2), GLBRIDGE_OK);
     CHECK_EQ(stats_of(c).kept_fds, 0);
-    CHECK_ST(c, glbridge_last_error(c, err, sizeof err), GLBRIDGE_OK);
     glbridge_client_close(c);
     close(mem);
     CHECK_EQ(count_fds(), fd0);
