@@ -552,6 +552,57 @@ static void test_refused(void)
            "closed; a plain client still gets CLOSED\n");
 }
 
+/*
+ * test_many_nt: more NT handles than one RESTORE carries (256) come back
+ * in several RESTOREs of the resource, every value still valid.
+ */
+#define MANY_NT 300
+
+static void test_many_nt(void)
+{
+    char sock[300];
+    struct broker b;
+    glbridge_client *c;
+    glbridge_allocation a = host_alloc();
+    glbridge_list_entry *le, *e;
+    size_t ln;
+    uint32_t kmt, nts[MANY_NT], i;
+    int mem, fd0;
+
+    snprintf(sock, sizeof sock, "%s/many.sock", tmpdir);
+    broker_start(&b, sock, NULL);
+    fd0 = count_fds();
+    mem = sealed_memfd(4);
+    c = connect_reconnecting(sock);
+    CHECK_ST(c, glbridge_create(c, mem, &a, 0, NULL, NULL, NULL, 0, &kmt), GLBRIDGE_OK);
+    for (i = 0; i < MANY_NT; i++)
+        CHECK_ST(c, glbridge_share(c, kmt, i % 2 ? GLBRIDGE_ACCESS_READ : GLBRIDGE_ACCESS_WRITE, NULL, &nts[i], NULL),
+                 GLBRIDGE_OK);
+    broker_kill(&b, SIGKILL);
+    broker_start(&b, sock, WINDOW);
+    CHECK_ST(c, glbridge_list(c, 0, &le, &ln), GLBRIDGE_OK);
+    e = find_entry(le, ln, kmt);
+    CHECK(e != NULL);
+    CHECK_EQ(e->refs, 1 + MANY_NT);
+    glbridge_list_free(le, ln);
+    CHECK_EQ(stats_of(c).restored, 1);
+    for (i = 0; i < MANY_NT; i++) {
+        glbridge_record rec;
+        CHECK_ST(c, glbridge_query(c, nts[i], &rec), GLBRIDGE_OK);
+        CHECK_EQ(rec.access, i % 2 ? GLBRIDGE_ACCESS_READ : GLBRIDGE_ACCESS_WRITE);
+        glbridge_record_free(&rec);
+        CHECK_ST(c, glbridge_close(c, nts[i]), GLBRIDGE_OK);
+    }
+    CHECK_ST(c, glbridge_close(c, kmt), GLBRIDGE_OK);
+    CHECK_EQ(stats_of(c).kept_fds, 0);
+    glbridge_client_close(c);
+    close(mem);
+    CHECK_EQ(count_fds(), fd0);
+    broker_kill(&b, SIGKILL);
+    printf("ok   %d NT handles restored in %d RESTOREs of one resource, each with its access\n", MANY_NT,
+           (MANY_NT + 255) / 256);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -569,6 +620,7 @@ int main(int argc, char **argv)
 
     test_restore();
     test_refused();
+    test_many_nt();
 
     {
         char cmd[400];
