@@ -10,7 +10,7 @@ export GOFLAGS
 # What building and testing need: the Vulkan loader and headers, Mesa's
 # lavapipe (Vulkan) and llvmpipe (GL through EGL), EGL/GL headers, the X11
 # headers GLFW builds against, Xvfb for the windowed demo, and a C compiler.
-DEBS := gcc g++ clang pkg-config \
+DEBS := gcc g++ clang libclang-rt-14-dev pkg-config \
 	libvulkan-dev libvulkan1 mesa-vulkan-drivers \
 	libegl-dev libegl1 libegl-mesa0 libgl-dev libgl1-mesa-dri libgbm1 \
 	libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libxext-dev \
