@@ -207,9 +207,12 @@ type Result struct {
 	// estimate of what delivering the frame costs beyond rendering it
 	// (0 for the reference itself; noise can make it slightly negative).
 	TransferMs float64 `json:"transfer_ms"`
-	// HandoffUs, for the zero-copy paths, is P50Ms minus the baseline's
-	// in microseconds: what handing the frame to the other API costs
-	// against copying it within GL.
+	// HandoffUs, for the zero-copy paths, is what handing the frame to
+	// the other API costs against copying it within GL, in microseconds:
+	// P50Ms minus the baseline's for ZeroCopy (latency); MeanMs minus the
+	// baseline's for ZeroCopyPipelined, whose frames alternate between
+	// waiting for the consumer and not, so that its mean, frames over
+	// time, is what it sustains and its median says little.
 	HandoffUs float64 `json:"handoff_us,omitempty"`
 	// InFlight is the pipelined path's frames in flight.
 	InFlight int `json:"in_flight,omitempty"`
@@ -229,7 +232,8 @@ type Ratio struct {
 	ZeroCopyOverBaseline float64 `json:"zero_copy_over_baseline"`
 	CopyOverZeroCopy     float64 `json:"copy_over_zero_copy"`
 	// PipelinedOverBaseline is the pipelined zero-copy path against the
-	// baseline: what a presenting consumer pays per frame.
+	// baseline by mean frame time (throughput, see Result.HandoffUs):
+	// what a presenting consumer pays per frame.
 	PipelinedOverBaseline float64 `json:"pipelined_over_baseline"`
 	// ShareCopyOverZeroCopy is glbridge's copy path against zero-copy,
 	// when measured.
@@ -371,8 +375,8 @@ func ratio(rep *Report, sz Size) Ratio {
 	if okB && okZ && b.P50Ms > 0 {
 		r.ZeroCopyOverBaseline = z.P50Ms / b.P50Ms
 	}
-	if zp, ok := rep.Result(ZeroCopyPipelined, sz); ok && okB && b.P50Ms > 0 {
-		r.PipelinedOverBaseline = zp.P50Ms / b.P50Ms
+	if zp, ok := rep.Result(ZeroCopyPipelined, sz); ok && okB && b.MeanMs > 0 {
+		r.PipelinedOverBaseline = zp.MeanMs / b.MeanMs
 	}
 	if okZ && okC && z.P50Ms > 0 {
 		r.CopyOverZeroCopy = c.P50Ms / z.P50Ms
@@ -484,18 +488,21 @@ func runSize(env *gpuenv.Env, work *workload, sz Size, hp handoff.Path, opts Opt
 		out[i].Verified = true
 	}
 	var b strings.Builder
-	var baseline float64
+	var baseline Result
 	for i := range out {
 		if paths[i] == Baseline {
-			baseline = out[i].P50Ms
+			baseline = out[i]
 		}
 	}
 	for i := range out {
 		if paths[i] != RenderOnly {
 			out[i].TransferMs = out[i].P50Ms - out[0].P50Ms
 		}
-		if paths[i] == ZeroCopy || paths[i] == ZeroCopyPipelined {
-			out[i].HandoffUs = 1000 * (out[i].P50Ms - baseline)
+		switch paths[i] {
+		case ZeroCopy:
+			out[i].HandoffUs = 1000 * (out[i].P50Ms - baseline.P50Ms)
+		case ZeroCopyPipelined:
+			out[i].HandoffUs = 1000 * (out[i].MeanMs - baseline.MeanMs)
 		}
 		if paths[i] == ZeroCopyPipelined {
 			out[i].InFlight = cmp.Or(opts.InFlight, DefaultInFlight)

@@ -76,7 +76,7 @@ func writeFrames(b *strings.Builder, r *Report) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	b.WriteString("(ratios of p50 frame times; transfer = p50 minus render-only's p50; hand-off = p50 minus baseline's p50)\n")
+	b.WriteString("(ratios of p50 frame times, but pipelined / baseline of means: throughput; transfer = p50 minus render-only's p50;\n hand-off = p50 minus baseline's p50, for the pipelined path mean minus baseline's mean)\n")
 }
 
 // writeAllocate is MeasureAllocate's figures.
