@@ -1,6 +1,7 @@
 package share
 
 import (
+	"bytes"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -19,10 +20,42 @@ type backing interface {
 	// says. The slice may be the shared memory itself: it is valid until
 	// the next store or close, and must not be written.
 	load(l bridge.HostLayout, s vkalloc.Sync) ([]byte, error)
-	// store replaces the contents with data, laid out as load returns
-	// it, and returns once the data is in the shared memory.
-	store(l bridge.HostLayout, data []byte, s vkalloc.Sync) error
+	// view returns the contents without copying them where this process
+	// sees the memory itself (host memory), as load would; nil where it
+	// does not (a Vulkan image), and only a load knows them.
+	view(l bridge.HostLayout) []byte
+	// store makes the contents data, laid out as load returns it, and
+	// returns once the data is in the shared memory, with the number of
+	// bytes it wrote. old is what the memory holds now (what load or view
+	// returned within the same access, when no other side can have
+	// written since), or nil when that is not known: store writes only
+	// what differs from old, so that an access that changed nothing
+	// writes nothing. s is honoured even when nothing is written: its
+	// waits are waited for and its signals signalled from the host.
+	store(l bridge.HostLayout, data, old []byte, s vkalloc.Sync) (uint64, error)
 	close()
+}
+
+// storeChunk is the unit host memory is compared and written in: small
+// enough that a frame changed in one corner writes little, large enough
+// that the comparison runs at memory speed.
+const storeChunk = 64 << 10
+
+// copyChanged copies src into dst (of the same length) where it differs
+// from old, chunk by chunk, and returns the bytes copied; old nil copies
+// everything. old may be dst itself.
+func copyChanged(dst, src, old []byte) uint64 {
+	if old == nil {
+		return uint64(copy(dst, src))
+	}
+	var n uint64
+	for off := 0; off < len(src); off += storeChunk {
+		end := min(off+storeChunk, len(src))
+		if !bytes.Equal(src[off:end], old[off:end]) {
+			n += uint64(copy(dst[off:end], src[off:end]))
+		}
+	}
+	return n
 }
 
 // hostBacking is shared host memory: a memfd, mapped.
@@ -74,12 +107,13 @@ func (b *hostBacking) load(l bridge.HostLayout, _ vkalloc.Sync) ([]byte, error) 
 	return b.mem[:l.Size], nil
 }
 
-func (b *hostBacking) store(l bridge.HostLayout, data []byte, _ vkalloc.Sync) error {
-	if uint64(len(data)) != l.Size {
-		panic(fmt.Sprintf("share: store of %d bytes into a layout of %d", len(data), l.Size))
+func (b *hostBacking) view(l bridge.HostLayout) []byte { return b.mem[:l.Size] }
+
+func (b *hostBacking) store(l bridge.HostLayout, data, old []byte, _ vkalloc.Sync) (uint64, error) {
+	if uint64(len(data)) != l.Size || (old != nil && len(old) != len(data)) {
+		panic(fmt.Sprintf("share: store of %d bytes (old %d) into a layout of %d", len(data), len(old), l.Size))
 	}
-	copy(b.mem, data)
-	return nil
+	return copyChanged(b.mem[:l.Size], data, old), nil
 }
 
 func (b *hostBacking) close() {
@@ -114,8 +148,27 @@ func (b *imageBacking) load(l bridge.HostLayout, s vkalloc.Sync) ([]byte, error)
 	return readImage(b.img, l, s)
 }
 
-func (b *imageBacking) store(l bridge.HostLayout, data []byte, s vkalloc.Sync) error {
-	return writeImage(b.img, l, data, s)
+func (b *imageBacking) view(bridge.HostLayout) []byte { return nil }
+
+// store writes the subresources whose bytes differ from old: vkalloc
+// writes whole subresources.
+func (b *imageBacking) store(l bridge.HostLayout, data, old []byte, s vkalloc.Sync) (uint64, error) {
+	if uint64(len(data)) != l.Size || (old != nil && len(old) != len(data)) {
+		panic(fmt.Sprintf("share: store of %d bytes (old %d) into a layout of %d", len(data), len(old), l.Size))
+	}
+	var changed []bridge.SubresourceLayout
+	var n uint64
+	for _, sr := range l.Subresources {
+		r := data[sr.Offset : sr.Offset+sr.Size]
+		if old == nil || !bytes.Equal(r, old[sr.Offset:sr.Offset+sr.Size]) {
+			changed = append(changed, sr)
+			n += sr.Size
+		}
+	}
+	if len(changed) == 0 {
+		return 0, signalFromHost(s)
+	}
+	return n, writeSubresources(b.img, changed, data, l, s)
 }
 
 // readImage reads every subresource of img into one slice in
@@ -142,9 +195,15 @@ func writeImage(img *vkalloc.Image, l bridge.HostLayout, data []byte, s vkalloc.
 	if uint64(len(data)) != l.Size {
 		panic(fmt.Sprintf("share: write of %d bytes into a layout of %d", len(data), l.Size))
 	}
-	for i, sr := range l.Subresources {
-		if err := img.WritePixels(sr.Subresource, data[sr.Offset:sr.Offset+sr.Size], part(s, i, len(l.Subresources))); err != nil {
-			return fmt.Errorf("share: writing level %d layer %d: %w", sr.Level, sr.Layer, err)
+	return writeSubresources(img, l.Subresources, data, l, s)
+}
+
+// writeSubresources writes the subresources srs of img from data, in
+// l's order, as one access to whoever orders accesses (see part).
+func writeSubresources(img *vkalloc.Image, srs []bridge.SubresourceLayout, data []byte, l bridge.HostLayout, s vkalloc.Sync) error {
+	for i, sr := range srs {
+		if err := img.WritePixels(sr.Subresource, data[sr.Offset:sr.Offset+sr.Size], part(s, i, len(srs))); err != nil {
+			return fmt.Errorf("share: writing level %d layer %d of %s: %w", sr.Level, sr.Layer, l.Desc.Format, err)
 		}
 	}
 	return nil

@@ -33,10 +33,25 @@ type GLResource struct {
 	mem  *glimport.Memory
 	ztex *glimport.Texture
 
-	// Copy: GL's own texture, and the pixel buffer its transfers go
-	// through (made on first use).
-	tex    *glimport.Texture
-	pixels *glutil.PixelBuffer
+	// Copy: GL's own texture, and the pixel buffers its transfers go
+	// through, made on first use: the second only when a deferred
+	// write-back holds the first while the next transfer needs one, since
+	// writing a buffer GL has yet to read back into would lose the frame.
+	tex     *glimport.Texture
+	pixels  [2]*glutil.PixelBuffer
+	pending *pendingWrite
+}
+
+// pendingWrite is a write-back DeferWriteBack left for Flush: GL has been
+// asked to read the texture back into pb; known and sync are the access's
+// (see backing.store). release says a ReleaseSync deferred it, and Flush
+// then releases the keyed mutex with key.
+type pendingWrite struct {
+	pb      *glutil.PixelBuffer
+	known   []byte
+	sync    vkalloc.Sync
+	release bool
+	key     uint64
 }
 
 // importZeroCopy imports r.fd into GL as r.alloc says.
@@ -81,25 +96,57 @@ func (r *GLResource) Texture() (name, target uint32) {
 }
 
 // BeginAccess starts an access by this process's GL, ordered after every
-// access that ended before it in this process. On a copy path it fills
-// the texture from the shared memory. Across processes, use AcquireSync
-// instead, which orders through the broker.
+// access that ended before it in this process: BeginAccessWith(mode, 0).
+// On a copy path it fills the texture from the shared memory. Across
+// processes, use AcquireSync instead, which orders through the broker.
 func (r *GLResource) BeginAccess(mode bridge.Access) error {
+	return r.BeginAccessWith(mode, 0)
+}
+
+// BeginAccessWith is BeginAccess with hints of what the access will do:
+// with WriteDiscard a copy path skips the fill. A write-back that
+// DeferWriteBack left pending is stored first (Flush), except under
+// WriteDiscard, whose access needs nothing of the shared memory: it is
+// stored when this access ends, after its own read-back has been queued.
+// A hint that does not fit mode (WriteDiscard without AccessWrite)
+// panics. It runs on the GL thread.
+func (r *GLResource) BeginAccessWith(mode bridge.Access, hint AccessHint) error {
 	r.beginCheck("BeginAccess")
+	checkHint("BeginAccess", mode, hint)
 	if r.path != ZeroCopy {
-		if err := r.fill(vkalloc.Sync{}); err != nil {
-			return fmt.Errorf("share: BeginAccess(%s): %w", mode, err)
+		if err := r.begin(hint, vkalloc.Sync{}); err != nil {
+			return fmt.Errorf("share: BeginAccess(%s, %v): %w", mode, hint, err)
 		}
 	}
-	r.open, r.mode = true, mode
+	r.open, r.mode, r.hint = true, mode, hint
 	return nil
+}
+
+// begin starts a copy-path access with hint, filling the texture from the
+// shared memory after s.Wait, unless the hint says the access overwrites
+// it all.
+func (r *GLResource) begin(hint AccessHint, s vkalloc.Sync) error {
+	if hint&WriteDiscard != 0 && (r.pending == nil || !r.pending.release) {
+		r.known = r.back.view(r.layout)
+		return nil
+	}
+	if err := r.Flush(); err != nil {
+		return err
+	}
+	if hint&WriteDiscard != 0 {
+		r.known = r.back.view(r.layout)
+		return nil
+	}
+	return r.fill(s)
 }
 
 // EndAccess ends the access BeginAccess began and returns once what GL
 // did is in the shared memory: on the zero-copy path it waits until GL
 // has finished (a fence); on a copy path, after a writing access, it
-// copies the texture back into the shared memory and waits for that.
-// Another API or process may then use the resource at once.
+// copies the texture back into the shared memory and waits for that,
+// storing only what differs from what the memory holds. Another API or
+// process may then use the resource at once. The one exception is an
+// access begun with DeferWriteBack, which the caller must Flush first.
 func (r *GLResource) EndAccess() error {
 	if !r.open || r.held {
 		panic("share: EndAccess without BeginAccess")
@@ -110,10 +157,37 @@ func (r *GLResource) EndAccess() error {
 	case r.path == ZeroCopy:
 		err = handoff.FinishGL()
 	case r.mode.Writes():
-		err = r.writeBack(vkalloc.Sync{})
+		_, err = r.writeBack(vkalloc.Sync{}, pendingWrite{})
 	}
+	r.known = nil
 	if err != nil {
 		return fmt.Errorf("share: EndAccess: %w", err)
+	}
+	return nil
+}
+
+// Flush stores a write-back that DeferWriteBack left pending, and returns
+// once it is in the shared memory (after a deferred ReleaseSync it then
+// releases the keyed mutex, even when storing failed, so that the other
+// processes are not stuck). Without one it does nothing. It waits for GL
+// only as long as GL still reads the texture back. It runs on the GL
+// thread.
+func (r *GLResource) Flush() error {
+	w := r.pending
+	if w == nil {
+		return nil
+	}
+	r.pending = nil
+	err := r.storePending(w)
+	if w.release {
+		rerr := r.releaseMutex(w.key, err)
+		if err != nil {
+			return fmt.Errorf("share: Flush: writing back: %w", err)
+		}
+		return rerr
+	}
+	if err != nil {
+		return fmt.Errorf("share: Flush: %w", err)
 	}
 	return nil
 }
@@ -128,37 +202,73 @@ func (r *GLResource) fill(s vkalloc.Sync) error {
 	if err != nil {
 		return err
 	}
-	return uploadTexture(r.tex.Name(), r.tex.Target(), r.layout, data, pb)
-}
-
-// writeBack copies GL's texture into the shared memory. Mapping the pixel
-// buffer (or glGetTexImage, for compressed formats) waits until GL has
-// finished writing the texture, so nothing is left pending.
-func (r *GLResource) writeBack(s vkalloc.Sync) error {
-	pb, err := r.pixelBuffer()
-	if err != nil {
+	if err := uploadTexture(r.tex.Name(), r.tex.Target(), r.layout, data, pb); err != nil {
 		return err
 	}
-	return downloadTexture(r.tex.Name(), r.tex.Target(), r.layout, pb, func(data []byte) error {
-		return r.back.store(r.layout, data, s)
+	r.known = data
+	r.moved.filled += r.layout.Size
+	return nil
+}
+
+// writeBack reads GL's texture back and stores what changed into the
+// shared memory with s; mapping the pixel buffer (or glGetTexImage, for
+// compressed formats) waits until GL has finished writing the texture,
+// so nothing is left pending. Under DeferWriteBack, with a pixel buffer,
+// it only queues the read-back and returns deferred: Flush stores it as
+// w says (w.release: a ReleaseSync). A write-back pending from before is
+// stored after this one is queued, so that the CPU's store of the older
+// overlaps GL's read-back of the newer.
+func (r *GLResource) writeBack(s vkalloc.Sync, w pendingWrite) (deferred bool, err error) {
+	pb, err := r.pixelBuffer()
+	if err != nil {
+		return false, err
+	}
+	client, err := readTexture(r.tex.Name(), r.tex.Target(), r.layout, pb)
+	if err != nil {
+		return false, err
+	}
+	r.moved.readBack += r.layout.Size
+	if err := r.Flush(); err != nil {
+		return false, err
+	}
+	if pb == nil {
+		return false, r.storeBack(client, r.known, s)
+	}
+	w.pb, w.known, w.sync = pb, r.known, s
+	if r.hint&DeferWriteBack != 0 {
+		r.pending = &w
+		return true, nil
+	}
+	return false, r.storePending(&w)
+}
+
+// storePending maps the pixel buffer GL read the texture back into, once
+// GL has written it, and stores it.
+func (r *GLResource) storePending(w *pendingWrite) error {
+	return w.pb.Read(0, int(r.layout.Size), func(data []byte) error {
+		return r.storeBack(data, w.known, w.sync)
 	})
 }
 
-// pixelBuffer returns the resource's pixel buffer, made on first use, or
-// nil for compressed formats, whose transfers go through client memory:
+// pixelBuffer returns a pixel buffer of the resource that no pending
+// write-back holds, made on first use, or nil for compressed formats, whose transfers go through client memory:
 // NVIDIA's compressed cube-face sizes make buffer offsets unreliable.
 func (r *GLResource) pixelBuffer() (*glutil.PixelBuffer, error) {
 	if r.layout.Info.Compressed {
 		return nil, nil
 	}
-	if r.pixels == nil {
+	i := 0
+	if r.pending != nil && r.pending.pb == r.pixels[0] {
+		i = 1
+	}
+	if r.pixels[i] == nil {
 		pb, err := glutil.NewPixelBuffer(int(r.layout.Size))
 		if err != nil {
 			return nil, fmt.Errorf("share: %w", err)
 		}
-		r.pixels = pb
+		r.pixels[i] = pb
 	}
-	return r.pixels, nil
+	return r.pixels[i], nil
 }
 
 // vulkanDevice is the device that holds this side's Vulkan view of the
@@ -214,10 +324,26 @@ func (r *GLResource) Share(c *broker.Client, data []byte) (bridge.Handle, error)
 // GL access: on a copy path the texture is filled from the shared memory
 // written by the previous holder. abandoned says the previous holder died
 // holding the mutex (the contents may be half written). Attach (or
-// Share) first.
+// Share) first. It is AcquireSyncWith(key, timeout,
+// bridge.AccessReadWrite, 0).
 func (r *GLResource) AcquireSync(key uint64, timeout time.Duration) (abandoned bool, err error) {
+	return r.AcquireSyncWith(key, timeout, bridge.AccessReadWrite, 0)
+}
+
+// AcquireSyncWith is AcquireSync for an access of rights mode with hints,
+// which tell a copy path what it need not move: a read-only access
+// (bridge.AccessRead) writes nothing back at ReleaseSync, WriteDiscard
+// skips the fill, DeferWriteBack defers the write-back and the release
+// to Flush. The keyed mutex itself is the same whatever mode says. A
+// write-back DeferWriteBack left pending is stored (and its mutex
+// released) first. A hint that does not fit mode panics.
+func (r *GLResource) AcquireSyncWith(key uint64, timeout time.Duration, mode bridge.Access, hint AccessHint) (abandoned bool, err error) {
 	r.beginCheck("AcquireSync")
+	checkHint("AcquireSync", mode, hint)
 	r.attachCheck()
+	if err := r.Flush(); err != nil {
+		return false, fmt.Errorf("share: AcquireSync: %w", err)
+	}
 	var s vkalloc.Sync
 	switch {
 	case r.path == ZeroCopy:
@@ -231,22 +357,30 @@ func (r *GLResource) AcquireSync(key uint64, timeout time.Duration) (abandoned b
 		return false, fmt.Errorf("share: %w", err)
 	}
 	if r.path != ZeroCopy {
-		if err := r.fill(vkalloc.Sync{Wait: s.Wait}); err != nil {
+		if hint&WriteDiscard != 0 {
+			// Nothing waited for the previous holder: the store does.
+			r.heldSync = s
+		} else {
+			r.heldSync = vkalloc.Sync{Signal: s.Signal}
+		}
+		if err := r.begin(hint, vkalloc.Sync{Wait: s.Wait}); err != nil {
 			// Give the mutex back as it was: nothing was written.
 			r.releaseMutex(key, err)
 			return false, fmt.Errorf("share: AcquireSync: %w", err)
 		}
-		r.heldSync = vkalloc.Sync{Signal: s.Signal}
 	}
-	r.open, r.held, r.mode = true, true, bridge.AccessReadWrite
+	r.open, r.held, r.mode, r.hint = true, true, mode, hint
 	return abandoned, nil
 }
 
 // ReleaseSync ends the access AcquireSync began and releases the keyed
 // mutex with key (IDXGIKeyedMutex::ReleaseSync), for whoever acquires key
 // next. On a copy path it first writes the texture back into the shared
-// memory; if that fails the mutex is still released (so the other
-// processes are not stuck) and the error returned.
+// memory (after a writing access, and only what changed); if that fails
+// the mutex is still released (so the other processes are not stuck) and
+// the error returned. Under DeferWriteBack it returns once the read-back
+// is queued, and Flush stores it and releases the mutex: until then the
+// next holder waits, and never sees the frame half stored.
 func (r *GLResource) ReleaseSync(key uint64) error {
 	if !r.held {
 		panic("share: ReleaseSync without AcquireSync")
@@ -258,7 +392,21 @@ func (r *GLResource) ReleaseSync(key uint64) error {
 		}
 		return nil
 	}
-	werr := r.writeBack(r.heldSync)
+	var werr error
+	if r.mode.Writes() {
+		var deferred bool
+		deferred, werr = r.writeBack(r.heldSync, pendingWrite{release: true, key: key})
+		if deferred {
+			r.known = nil
+			return nil
+		}
+	} else {
+		// Nothing to store, and the fill waited for the previous
+		// holder: what the store would have signalled is signalled
+		// from here.
+		werr = signalFromHost(r.heldSync)
+	}
+	r.known = nil
 	rerr := r.releaseMutex(key, werr)
 	if werr != nil {
 		return fmt.Errorf("share: ReleaseSync: writing back: %w", werr)
@@ -268,12 +416,14 @@ func (r *GLResource) ReleaseSync(key uint64) error {
 
 // Close deletes the texture and releases the memory, the keyed mutex's
 // semaphores and the owned fds; the caller closes its handles and client.
-// An access still open is abandoned without writing back. It is
-// idempotent.
+// An access still open is abandoned without writing back; a write-back
+// DeferWriteBack left pending is stored first (Flush), and Close returns
+// its error. It is idempotent.
 func (r *GLResource) Close() error {
 	if r.closed {
 		return nil
 	}
+	ferr := r.Flush()
 	r.closed, r.open, r.held = true, false, false
 	if r.km != nil && r.path == ZeroCopy {
 		// GL may still have a semaphore wait or signal queued.
@@ -286,8 +436,10 @@ func (r *GLResource) Close() error {
 	if r.tex != nil {
 		r.tex.Close()
 	}
-	if r.pixels != nil {
-		r.pixels.Close()
+	for _, pb := range r.pixels {
+		if pb != nil {
+			pb.Close()
+		}
 	}
 	if r.img != nil {
 		// GL's view of the memory goes first, and GL must be done with
@@ -296,5 +448,5 @@ func (r *GLResource) Close() error {
 		r.img.Close()
 	}
 	r.closeShared()
-	return nil
+	return ferr
 }

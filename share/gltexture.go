@@ -61,10 +61,11 @@ func uploadTexture(name, target uint32, l bridge.HostLayout, data []byte, pb *gl
 	})
 }
 
-// downloadTexture reads every level of the texture, in bridge.HostLayout
-// order, and passes the bytes to use; through pb where there is one, whose
-// mapping use sees and must not keep.
-func downloadTexture(name, target uint32, l bridge.HostLayout, pb *glutil.PixelBuffer, use func([]byte) error) error {
+// readTexture asks GL for every level of the texture, in
+// bridge.HostLayout order: into pb where there is one, returning nil (GL
+// writes it on its own schedule; mapping pb waits for it), or else into
+// client memory, which it returns.
+func readTexture(name, target uint32, l bridge.HostLayout, pb *glutil.PixelBuffer) ([]byte, error) {
 	info := l.Info
 	var out []byte
 	if pb == nil {
@@ -96,10 +97,7 @@ func downloadTexture(name, target uint32, l bridge.HostLayout, pb *glutil.PixelB
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if pb != nil {
-		return pb.Read(0, int(l.Size), use)
-	}
-	return use(out)
+	return out, nil
 }

@@ -36,7 +36,16 @@ type resource struct {
 	mu     sync.Mutex
 	open   bool
 	mode   bridge.Access
+	hint   AccessHint
 	closed bool
+
+	// known is what the shared memory holds during a copy-path access,
+	// as far as this side knows: what the fill loaded, or the host memory
+	// itself; nil when unknown (a WriteDiscard access over a Vulkan
+	// image). The write-back stores only what differs from it. moved
+	// counts the bytes the copies moved.
+	known []byte
+	moved copyCounts
 
 	// The keyed mutex (Attach): km where a Vulkan device holds this side's
 	// view of the memory, the bare client calls for host memory.
@@ -229,6 +238,14 @@ func (r *resource) releaseMutex(key uint64, opErr error) error {
 		return r.km.ReleaseVulkan(key, opErr)
 	}
 	return r.releaseHost(key)
+}
+
+// storeBack stores data, this side's contents read back, into the shared
+// memory with s, writing only what differs from known (see backing.store).
+func (r *resource) storeBack(data, known []byte, s vkalloc.Sync) error {
+	n, err := r.back.store(r.layout, data, known, s)
+	r.moved.stored += n
+	return err
 }
 
 // closeShared releases what every resource holds, after the side's own

@@ -259,23 +259,47 @@ func (r *VulkanResource) CopyTo(dst *VulkanResource) error {
 // every access that ended before it in this process (every glbridge
 // Vulkan operation completes before it returns, so nothing more is
 // needed). On a copy path the image is filled from the shared memory.
-// Across processes, use AcquireSync.
+// Across processes, use AcquireSync. It is BeginAccessWith(access, 0).
 func (r *VulkanResource) BeginAccess(access bridge.Access) error {
+	return r.BeginAccessWith(access, 0)
+}
+
+// BeginAccessWith is BeginAccess with hints of what the access will do:
+// with WriteDiscard a copy path skips the fill (see GLResource.
+// BeginAccessWith); DeferWriteBack changes nothing here. A hint that
+// does not fit access panics.
+func (r *VulkanResource) BeginAccessWith(access bridge.Access, hint AccessHint) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.beginCheck("BeginAccess")
+	checkHint("BeginAccess", access, hint)
 	if r.path != ZeroCopy {
-		if err := r.fill(vkalloc.Sync{}); err != nil {
-			return fmt.Errorf("share: BeginAccess(%s): %w", access, err)
+		if err := r.begin(hint, vkalloc.Sync{}); err != nil {
+			return fmt.Errorf("share: BeginAccess(%s, %v): %w", access, hint, err)
 		}
 	}
-	r.open, r.mode, r.opSync, r.opErr = true, access, vkalloc.Sync{}, nil
+	r.open, r.mode, r.hint, r.opSync, r.opErr = true, access, hint, vkalloc.Sync{}, nil
 	return nil
 }
 
+// begin starts a copy-path access: the fill after s, unless the hint
+// says the access overwrites everything.
+func (r *VulkanResource) begin(hint AccessHint, s vkalloc.Sync) error {
+	if hint&WriteDiscard != 0 {
+		r.known = r.back.view(r.layout)
+		return nil
+	}
+	return r.fill(s)
+}
+
+// Flush exists so that code may treat both sides alike: the Vulkan side
+// never defers a write-back (its transfers complete before they return),
+// so there is nothing to store and it returns nil.
+func (r *VulkanResource) Flush() error { return nil }
+
 // EndAccess ends the access BeginAccess began. On a copy path a writing
 // access whose operations all succeeded is copied back into the shared
-// memory before EndAccess returns.
+// memory before EndAccess returns, only what changed being stored.
 func (r *VulkanResource) EndAccess() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -283,10 +307,13 @@ func (r *VulkanResource) EndAccess() error {
 		panic("share: EndAccess without BeginAccess")
 	}
 	r.open = false
+	var err error
 	if r.path != ZeroCopy && r.mode.Writes() && r.opErr == nil {
-		if err := r.writeBack(vkalloc.Sync{}); err != nil {
-			return fmt.Errorf("share: EndAccess: %w", err)
-		}
+		err = r.writeBack(vkalloc.Sync{})
+	}
+	r.known = nil
+	if err != nil {
+		return fmt.Errorf("share: EndAccess: %w", err)
 	}
 	return nil
 }
@@ -296,15 +323,22 @@ func (r *VulkanResource) fill(s vkalloc.Sync) error {
 	if err != nil {
 		return err
 	}
-	return writeImage(r.img, r.layout, data, vkalloc.Sync{})
+	if err := writeImage(r.img, r.layout, data, vkalloc.Sync{}); err != nil {
+		return err
+	}
+	r.known = data
+	r.moved.filled += r.layout.Size
+	return nil
 }
 
+// writeBack reads the image back and stores what changed with s.
 func (r *VulkanResource) writeBack(s vkalloc.Sync) error {
 	data, err := readImage(r.img, r.layout, vkalloc.Sync{})
 	if err != nil {
 		return err
 	}
-	return r.back.store(r.layout, data, s)
+	r.moved.readBack += r.layout.Size
+	return r.storeBack(data, r.known, s)
 }
 
 // syncDevice is the device of this side's view of the shared allocation,
@@ -350,11 +384,21 @@ func (r *VulkanResource) Share(c *broker.Client, data []byte) (bridge.Handle, er
 // timeout is an error wrapping bridge.ErrTimeout), and begins a read-write
 // access: the operations that follow wait, on the GPU, for the previous
 // holder's work (on a copy path the image has been filled from the shared
-// memory). abandoned says the previous holder died holding the mutex.
+// memory). abandoned says the previous holder died holding the mutex. It
+// is AcquireSyncWith(key, timeout, bridge.AccessReadWrite, 0).
 func (r *VulkanResource) AcquireSync(key uint64, timeout time.Duration) (abandoned bool, err error) {
+	return r.AcquireSyncWith(key, timeout, bridge.AccessReadWrite, 0)
+}
+
+// AcquireSyncWith is AcquireSync for an access of rights mode with hints
+// (see GLResource.AcquireSyncWith): on a copy path a read-only access
+// writes nothing back and WriteDiscard skips the fill; writing
+// operations in a read-only access panic.
+func (r *VulkanResource) AcquireSyncWith(key uint64, timeout time.Duration, mode bridge.Access, hint AccessHint) (abandoned bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.beginCheck("AcquireSync")
+	checkHint("AcquireSync", mode, hint)
 	r.attachCheck()
 	var ks vkalloc.Sync
 	if r.km != nil {
@@ -374,13 +418,17 @@ func (r *VulkanResource) AcquireSync(key uint64, timeout time.Duration) (abandon
 		r.opSync = vkalloc.Sync{Wait: ks.Wait}
 		r.heldSync = ks
 	} else {
-		if err := r.fill(vkalloc.Sync{Wait: ks.Wait}); err != nil {
+		if err := r.begin(hint, vkalloc.Sync{Wait: ks.Wait}); err != nil {
 			r.releaseMutex(key, err)
 			return false, fmt.Errorf("share: AcquireSync: %w", err)
 		}
 		r.heldSync = vkalloc.Sync{Signal: ks.Signal}
+		if hint&WriteDiscard != 0 {
+			// Nothing waited for the previous holder: the store does.
+			r.heldSync = ks
+		}
 	}
-	r.open, r.held, r.mode, r.opErr = true, true, bridge.AccessReadWrite, nil
+	r.open, r.held, r.mode, r.hint, r.opErr = true, true, mode, hint, nil
 	return abandoned, nil
 }
 
@@ -403,9 +451,9 @@ func signalFromHost(s vkalloc.Sync) error {
 // ReleaseSync ends the access AcquireSync began and releases the keyed
 // mutex with key (IDXGIKeyedMutex::ReleaseSync), for whoever acquires key
 // next. Unless an operation of the access failed, a copy path first
-// writes the image back into the shared memory; if that fails the mutex is
-// still released (so the other processes are not stuck) and the error
-// returned.
+// writes the image back into the shared memory (after a writing access,
+// and only what changed); if that fails the mutex is still released (so
+// the other processes are not stuck) and the error returned.
 func (r *VulkanResource) ReleaseSync(key uint64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -427,11 +475,18 @@ func (r *VulkanResource) ReleaseSync(key uint64) error {
 		return rerr
 	}
 	var werr error
-	if opErr == nil {
-		werr = r.writeBack(r.heldSync)
-	} else {
+	switch {
+	case opErr != nil:
 		werr = opErr
+	case r.mode.Writes():
+		werr = r.writeBack(r.heldSync)
+	default:
+		// Nothing to store, and the fill waited for the previous
+		// holder: what the store would have signalled is signalled
+		// from here.
+		werr = signalFromHost(r.heldSync)
 	}
+	r.known = nil
 	rerr := r.releaseMutex(key, werr)
 	if opErr == nil && werr != nil {
 		return fmt.Errorf("share: ReleaseSync: writing back: %w", werr)
