@@ -60,6 +60,28 @@
 // A process with Vulkan and no GL and a process with GL and no Vulkan share
 // through host memory.
 //
+// # Moving less on a copy path
+//
+// A copy path cannot see what an access does, so by default it fills
+// the whole resource when an access begins and reads it back when a
+// writing access ends. Hints say more, as Direct3D's map types do,
+// without changing the rights the broker sees (BeginAccessWith and
+// AcquireSyncWith, on both sides):
+//
+//	res.BeginAccessWith(bridge.AccessReadWrite, share.WriteDiscard) // D3D11_MAP_WRITE_DISCARD: no fill
+//	res.AcquireSyncWith(key, timeout, bridge.AccessRead, 0)         // ReleaseSync stores nothing
+//
+// Whatever the hints, a write-back stores only what differs from what
+// the shared memory holds (host memory in 64 KiB chunks, a Vulkan image
+// in whole subresources), so an access that changed nothing writes
+// nothing; what it costs is the read-back, which a writing access needs
+// anyway to know, and a comparison at memory speed. DeferWriteBack lets
+// a GL write-back overlap what the renderer does next: EndAccess and
+// ReleaseSync return once GL is asked for the texels, and Flush (or the
+// resource's next access) stores them and, after a ReleaseSync, releases
+// the keyed mutex, so that no other process ever sees a frame half
+// stored.
+//
 // # Ownership and threads
 //
 // Open and OpenShared never take the caller's fds: they keep duplicates.

@@ -19,7 +19,9 @@ import (
 // texture whose storage is the shared memory, on a copy path a texture of
 // its own that BeginAccess fills from the shared memory and EndAccess (or
 // ReleaseSync) writes back. The caller uses Texture() the same way on
-// every path, inside BeginAccess/EndAccess or AcquireSync/ReleaseSync.
+// every path, inside BeginAccess/EndAccess or AcquireSync/ReleaseSync;
+// hints (BeginAccessWith, AcquireSyncWith) tell a copy path what it need
+// not move.
 //
 // Its methods run on the GL context's thread. Accesses must not overlap:
 // BeginAccess while an access is open is a programming error and panics.
