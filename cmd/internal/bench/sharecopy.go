@@ -60,7 +60,7 @@ func (p *pathRun) setUpShareCopy() error {
 	}
 	p.release(own)
 	// No readAccess: fb is GL's own texture here (see pathRun).
-	p.renderAccess = res
+	p.renderAccess = writeDiscard{res}
 	// The frame passes through host memory once: glGetTexImage into it,
 	// then an upload from it; the GPU copies it twice, into the shared
 	// memory and then the consumer's image.
@@ -78,4 +78,17 @@ func (p *pathRun) setUpShareCopy() error {
 		return px, err
 	}
 	return nil
+}
+
+// writeDiscard begins every writing access with share.WriteDiscard, as
+// a renderer that knows its frame covers every texel (the test pattern
+// does; the check would see a hole) tells the copy path: the frame is not
+// first filled from the shared memory.
+type writeDiscard struct{ *share.GLResource }
+
+func (w writeDiscard) BeginAccess(mode bridge.Access) error {
+	if !mode.Writes() {
+		return w.GLResource.BeginAccess(mode)
+	}
+	return w.BeginAccessWith(mode, share.WriteDiscard)
 }
