@@ -692,7 +692,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	case msgRestore:
 		// restore keeps or closes every fd itself.
 		stored = true
-		payload, err = b.restore(c, q, fds)
+		payload, err = b.restore(c, q, fds, late)
 	default:
 		panic("broker: decodeRequest let through " + q.Type.String())
 	}

@@ -221,7 +221,7 @@ func (b *Broker) awaitRestoreWindow() {
 // state. It takes fds: those it does not keep it closes. It checks
 // everything before it changes anything, so a refused restore leaves no
 // trace.
-func (b *Broker) restore(c *brokerConn, q request, fds []int) (payload []byte, err error) {
+func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply) (payload []byte, err error) {
 	keep := make([]bool, len(fds))
 	defer func() {
 		for i, fd := range fds {
@@ -374,7 +374,7 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int) (payload []byte, e
 			res.names = append(res.names, n.Name)
 		}
 	}
-	if !b.restoreMutex(c, res, r) {
+	if !b.restoreMutex(c, res, r, late) {
 		refused |= restoreMutexRefused
 	}
 	c.log.Debug("restored", "kmt", res.kmt, "refs", refs, "names", len(r.Names), "refused", refused)
@@ -384,8 +384,11 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int) (payload []byte, e
 // restoreMutex merges c's view of res's keyed mutex into the broker's:
 // the claim with the most events is the latest, and at equal events a
 // hold beats the release it followed. It reports false for a hold it
-// cannot grant because another connection's hold is already restored.
-func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq) bool {
+// cannot grant because another connection's hold is already restored. A
+// later release's key can make the mutex grantable to an acquire that a
+// client which restored earlier has sent again and is waiting: grant
+// hands it over then.
+func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq, late *[]lateReply) bool {
 	m := &res.mutex
 	switch {
 	case r.Flags&restoreMutexHeld != 0:
@@ -398,6 +401,7 @@ func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq) bool {
 	case r.Flags&restoreMutexReleased != 0:
 		if !m.held && r.MutexEvents > m.events {
 			m.lastKey, m.lastValue, m.events = r.MutexKey, r.MutexValue, r.MutexEvents
+			b.grant(res, late)
 		}
 	}
 	return true

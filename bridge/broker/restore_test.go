@@ -299,3 +299,44 @@ func TestRestorePendingCalls(t *testing.T) {
 		t.Errorf("the acquire waiting across the restart: %v", err)
 	}
 }
+
+// TestRestoreLaterClaimWakesWaiter restores one resource from two
+// connections in the order that once left a waiter stuck: the first
+// restorer's view of the keyed mutex is older (released with key 1), and
+// the acquire of key 0 it sends again waits; the second restorer's newer
+// view (released with key 0, one event later) must hand the mutex to it.
+func TestRestoreLaterClaimWakesWaiter(t *testing.T) {
+	path := testBroker(t, &Broker{RestoreWindow: patience})
+	first, second := dial(t, path), dial(t, path)
+	mem := memfd(t, 64, 1)
+	defer unix.Close(mem)
+	kmt := bridge.GlobalHandle(0x123456)
+	restore := func(c *Client, key uint64, events uint32) {
+		t.Helper()
+		q := request{header: header{Type: msgRestore}, Restore: restoreReq{KMT: kmt, KMTRefs: 1, Alloc: testAllocation(64),
+			Flags: restoreMutexReleased, MutexKey: key, MutexValue: uint64(events), MutexEvents: events}}
+		r, err := c.roundTrip("restore", q, []int{mem})
+		if err != nil || len(r.payload) != 8 || le.Uint32(r.payload[4:]) != 0 {
+			t.Fatalf("RESTORE: %v (%x)", err, r.payload)
+		}
+	}
+	restore(first, 1, 5)
+	acquired := make(chan AcquireResult, 1)
+	go func() {
+		ar, err := first.AcquireSync(kmt, 0, InfiniteTimeout)
+		if err != nil {
+			t.Error(err)
+		}
+		acquired <- ar
+	}()
+	waitWaiters(t, second, kmt, 1)
+	restore(second, 0, 6)
+	select {
+	case ar := <-acquired:
+		if ar.Value != 6 {
+			t.Errorf("the waiter got value %d, want the newer release's 6", ar.Value)
+		}
+	case <-time.After(patience):
+		t.Fatal("the newer claim did not wake the waiter")
+	}
+}
