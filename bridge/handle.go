@@ -66,8 +66,82 @@ func (a Access) String() string {
 var accessNames = map[Access]string{AccessRead: "r", AccessWrite: "w", AccessReadWrite: "rw"}
 
 // Valid reports whether a is a non-empty combination of AccessRead and
-// AccessWrite.
+// AccessWrite: rights as a handle grants them (see Grants for the access
+// masks Windows passes).
 func (a Access) Valid() bool { return a != 0 && a&^AccessReadWrite == 0 }
+
+// Windows access-mask bits, as D3DKMTShareObjects, OpenSharedResourceByName,
+// IDXGIResource1::CreateSharedHandle and D3DKMTOpenNtHandleFromName take
+// them (winnt.h, d3dkmthk.h), so that a Direct3D layer passes its dwAccess
+// through unchanged. Grants says what each gives.
+const (
+	// AccessGenericRead is GENERIC_READ, the same bit as
+	// DXGI_SHARED_RESOURCE_READ (AccessRead).
+	AccessGenericRead Access = 0x80000000
+	// AccessGenericWrite is GENERIC_WRITE.
+	AccessGenericWrite Access = 0x40000000
+	// AccessGenericExecute is GENERIC_EXECUTE.
+	AccessGenericExecute Access = 0x20000000
+	// AccessGenericAll is GENERIC_ALL, what the Direct3D runtimes pass
+	// for a handle of every right.
+	AccessGenericAll Access = 0x10000000
+	// AccessMaximumAllowed is MAXIMUM_ALLOWED: whatever the handle or
+	// name it is made from grants.
+	AccessMaximumAllowed Access = 0x02000000
+	// AccessDelete, AccessReadControl, AccessWriteDAC, AccessWriteOwner
+	// and AccessSynchronize are the standard rights.
+	AccessDelete      Access = 0x00010000
+	AccessReadControl Access = 0x00020000
+	AccessWriteDAC    Access = 0x00040000
+	AccessWriteOwner  Access = 0x00080000
+	AccessSynchronize Access = 0x00100000
+	// AccessStandardRightsRequired is STANDARD_RIGHTS_REQUIRED (DELETE,
+	// READ_CONTROL, WRITE_DAC, WRITE_OWNER); AccessStandardRightsAll adds
+	// SYNCHRONIZE. STANDARD_RIGHTS_READ, _WRITE and _EXECUTE are all
+	// READ_CONTROL.
+	AccessStandardRightsRequired Access = 0x000f0000
+	AccessStandardRightsAll      Access = 0x001f0000
+	AccessStandardRightsRead     Access = AccessReadControl
+	AccessStandardRightsWrite    Access = AccessReadControl
+	AccessStandardRightsExecute  Access = AccessReadControl
+	// AccessSharedAllocationWrite is SHARED_ALLOCATION_WRITE, the same
+	// bit as DXGI_SHARED_RESOURCE_WRITE (AccessWrite), the one specific
+	// right of a DxgkSharedResource.
+	AccessSharedAllocationWrite Access = 0x00000001
+	// AccessSharedAllocationAllAccess is SHARED_ALLOCATION_ALL_ACCESS.
+	AccessSharedAllocationAllAccess = AccessStandardRightsRequired | AccessSharedAllocationWrite
+
+	// accessKnown is every bit Grants knows.
+	accessKnown = AccessGenericRead | AccessGenericWrite | AccessGenericExecute | AccessGenericAll |
+		AccessMaximumAllowed | AccessStandardRightsAll | AccessSharedAllocationWrite
+	// accessGrantsWrite are the bits that give the right to write.
+	accessGrantsWrite = AccessGenericWrite | AccessGenericAll | AccessSharedAllocationWrite
+)
+
+// Grants returns the rights a Windows access mask asks for, in glbridge's
+// terms (AccessRead, AccessWrite), as a DxgkSharedResource's generic
+// mapping gives them: GENERIC_WRITE, GENERIC_ALL and
+// SHARED_ALLOCATION_WRITE (DXGI_SHARED_RESOURCE_WRITE) write;
+// GENERIC_READ (DXGI_SHARED_RESOURCE_READ), GENERIC_EXECUTE, GENERIC_ALL
+// and every standard right (DELETE, READ_CONTROL, WRITE_DAC,
+// WRITE_OWNER, SYNCHRONIZE) read: a handle that may touch the object at
+// all may open its memory, which is the same fd either way.
+// MAXIMUM_ALLOWED asks for nothing of its own (the broker resolves it
+// against what the mask is checked against). known is false when a has
+// bits no DxgkSharedResource right has. Grants maps AccessRead,
+// AccessWrite and AccessReadWrite to themselves.
+func (a Access) Grants() (granted Access, known bool) {
+	if a&^accessKnown != 0 {
+		return 0, false
+	}
+	if a&accessGrantsWrite != 0 {
+		granted |= AccessWrite
+	}
+	if a&^(AccessSharedAllocationWrite|AccessGenericWrite|AccessMaximumAllowed) != 0 {
+		granted |= AccessRead
+	}
+	return granted, true
+}
 
 // Writes reports whether an access with a may modify the resource.
 func (a Access) Writes() bool { return a&AccessWrite != 0 }

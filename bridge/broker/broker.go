@@ -209,9 +209,13 @@ type nameEntry struct {
 	access bridge.Access
 }
 
+// ntEntry is an NT handle of a connection: what it names and grants.
+// mask is the access mask it was made with (bridge.Access.Grants gives
+// access from it), which QUERY_OBJECT reports.
 type ntEntry struct {
 	res    *resource
 	access bridge.Access
+	mask   bridge.Access
 }
 
 type brokerConn struct {
@@ -669,12 +673,15 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		}
 		return res.record(q.Handle, access, q.Version), nil, false, nil
 	case msgUpdateData:
-		res, _, err := b.lookup(c, q.Handle, false)
+		res, have, err := b.lookup(c, q.Handle, false)
 		if err != nil {
 			return nil, nil, false, err
 		}
 		if res.creator != c {
 			return nil, nil, false, perr(CodeAccessDenied, "only the creator may update the private data of %v", res.kmt)
+		}
+		if err := needWrite(q.Handle, have, "UPDATE_DATA"); err != nil {
+			return nil, nil, false, err
 		}
 		res.data = slices.Clone(q.Data)
 	case msgClose:
@@ -978,7 +985,9 @@ func (b *Broker) lookup(c *brokerConn, h bridge.Handle, global bool) (*resource,
 	return nil, 0, perr(CodeBadHandle, "%v is neither a KMT nor an NT handle", h)
 }
 
-func (b *Broker) newNT(c *brokerConn, res *resource, access bridge.Access) (bridge.Handle, error) {
+// newNT makes an NT handle of c to res that grants access, made with
+// mask.
+func (b *Broker) newNT(c *brokerConn, res *resource, access, mask bridge.Access) (bridge.Handle, error) {
 	if err := b.roomForRef(c); err != nil {
 		return 0, err
 	}
@@ -989,7 +998,7 @@ func (b *Broker) newNT(c *brokerConn, res *resource, access bridge.Access) (brid
 			c.nextNT = 4
 		}
 		if _, used := c.nt[h]; !used {
-			c.nt[h] = ntEntry{res: res, access: access}
+			c.nt[h] = ntEntry{res: res, access: access, mask: mask}
 			b.addRef(c, res)
 			return h, nil
 		}
@@ -997,15 +1006,16 @@ func (b *Broker) newNT(c *brokerConn, res *resource, access bridge.Access) (brid
 }
 
 func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
-	if err := validAccess(q.Access); err != nil {
-		return nil, nil, err
+	if _, known := q.Access.Grants(); !known {
+		return nil, nil, perr(CodeInvalid, "access %#x has bits no shared resource right has", uint32(q.Access))
 	}
 	res, have, err := b.lookup(c, q.Handle, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	if q.Access&^have != 0 {
-		return nil, nil, perr(CodeAccessDenied, "%v grants %v, %v asked", q.Handle, have, q.Access)
+	access, mask, err := grant(q.Access, have)
+	if err != nil {
+		return nil, nil, err
 	}
 	if q.Name != "" {
 		if err := ValidName(q.Name); err != nil {
@@ -1018,24 +1028,15 @@ func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
 			return nil, nil, perr(CodeLimit, "%v already has %d names", res.kmt, len(res.names))
 		}
 	}
-	nt, err := b.newNT(c, res, q.Access)
+	nt, err := b.newNT(c, res, access, mask)
 	if err != nil {
 		return nil, nil, err
 	}
 	if q.Name != "" {
-		b.names[q.Name] = nameEntry{res: res, access: q.Access}
+		b.names[q.Name] = nameEntry{res: res, access: access}
 		res.names = append(res.names, q.Name)
 	}
-	return fixedPayload(uint32(nt), uint32(q.Access)), nil, nil
-}
-
-// validAccess refuses access rights that are no combination of read and
-// write.
-func validAccess(a bridge.Access) error {
-	if !a.Valid() {
-		return perr(CodeInvalid, "access %#x", uint32(a))
-	}
-	return nil
+	return fixedPayload(uint32(nt), uint32(access)), nil, nil
 }
 
 // record is res as an open, query or allocate reply of protocol version v
@@ -1096,8 +1097,8 @@ func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
 }
 
 func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
-	if err := validAccess(q.Access); err != nil {
-		return nil, nil, err
+	if _, known := q.Access.Grants(); !known {
+		return nil, nil, perr(CodeInvalid, "access %#x has bits no shared resource right has", uint32(q.Access))
 	}
 	if err := ValidName(q.Name); err != nil {
 		return nil, nil, err
@@ -1106,19 +1107,20 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 	if !ok {
 		return nil, nil, perr(CodeNotFound, "no resource named %q", q.Name)
 	}
-	if q.Access&^e.access != 0 {
-		return nil, nil, perr(CodeAccessDenied, "%q is shared %v, %v asked", q.Name, e.access, q.Access)
+	access, mask, err := grant(q.Access, e.access)
+	if err != nil {
+		return nil, nil, withDetail(err, fmt.Sprintf("%q: ", q.Name))
 	}
 	fds, err := e.res.dupFDs()
 	if err != nil {
 		return nil, nil, err
 	}
-	nt, err := b.newNT(c, e.res, q.Access)
+	nt, err := b.newNT(c, e.res, access, mask)
 	if err != nil {
 		fdutil.CloseAll(fds)
 		return nil, nil, err
 	}
-	return e.res.record(nt, q.Access, q.Version), fds, nil
+	return e.res.record(nt, access, q.Version), fds, nil
 }
 
 // closeHandle releases one reference. When it is the handle's last on c,

@@ -251,8 +251,13 @@ func TestBrokerShareOpenQuery(t *testing.T) {
 	if err != nil || q.FD != -1 || q.Allocation != alloc || !bytes.Equal(q.Data, blob) {
 		t.Fatalf("Query = %+v, %v", q, err)
 	}
-	if err := prod.UpdateData(nt, []byte("v2")); err != nil {
-		t.Fatalf("creator UpdateData through its NT handle: %v", err)
+	// UPDATE_DATA modifies the resource: a read-only NT handle may not,
+	// even the creator's; its KMT handle (read and write) may.
+	if err := prod.UpdateData(nt, []byte("v2")); !errors.Is(err, CodeAccessDenied) {
+		t.Fatalf("creator UpdateData through its read-only NT handle: %v, want CodeAccessDenied", err)
+	}
+	if err := prod.UpdateData(kmt, []byte("v2")); err != nil {
+		t.Fatalf("creator UpdateData through its KMT handle: %v", err)
 	}
 	if q, err := third.Query(byName.Handle); err != nil || string(q.Data) != "v2" || q.Access != bridge.AccessRead {
 		t.Fatalf("Query after update = %+v, %v", q, err)
@@ -343,13 +348,21 @@ func TestBrokerAccessRights(t *testing.T) {
 	if h, err := prod.Share(ro, bridge.AccessRead, ""); err != nil || !h.IsNT() {
 		t.Errorf("read share of a read handle = %v, %v", h, err)
 	}
-	for _, a := range []bridge.Access{0, 2, bridge.AccessRead | 4} {
+	// Bits no shared resource right has are INVALID; access 0 asks for
+	// nothing, which Windows' open by name answers STATUS_ACCESS_DENIED.
+	for _, a := range []bridge.Access{2, bridge.AccessRead | 4, 0x01000000, 0x8000} {
 		if _, err := prod.Share(kmt, a, ""); !errors.Is(err, CodeInvalid) {
 			t.Errorf("Share with access %v: %v, want CodeInvalid", a, err)
 		}
 		if _, err := cons.OpenName("rw", a); !errors.Is(err, CodeInvalid) {
 			t.Errorf("OpenName with access %v: %v, want CodeInvalid", a, err)
 		}
+	}
+	if _, err := prod.Share(kmt, 0, ""); !errors.Is(err, CodeAccessDenied) {
+		t.Errorf("Share with access 0: %v, want CodeAccessDenied", err)
+	}
+	if _, err := cons.OpenName("rw", 0); !errors.Is(err, CodeAccessDenied) {
+		t.Errorf("OpenName with access 0: %v, want CodeAccessDenied", err)
 	}
 	// A connection cannot share a resource it holds no handle to.
 	if _, err := cons.Share(kmt, bridge.AccessRead, ""); !errors.Is(err, CodeNotFound) {

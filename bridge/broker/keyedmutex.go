@@ -17,12 +17,15 @@ import (
 // order its accesses. On success the resource owns fd; on error the caller
 // closes it.
 func (b *Broker) attachSync(c *brokerConn, q request, fd int) ([]byte, error) {
-	res, _, err := b.lookup(c, q.Handle, false)
+	res, have, err := b.lookup(c, q.Handle, false)
 	if err != nil {
 		return nil, err
 	}
 	if res.creator != c {
 		return nil, perr(CodeAccessDenied, "only the creator may attach sync objects to %v", res.kmt)
+	}
+	if err := needWrite(q.Handle, have, "ATTACH_SYNC"); err != nil {
+		return nil, err
 	}
 	if len(res.syncs) >= MaxSyncObjects {
 		return nil, perr(CodeLimit, "%v already has %d sync objects", res.kmt, len(res.syncs))

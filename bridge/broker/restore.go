@@ -250,25 +250,33 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 		return nil, perr(CodeInvalid, "allocation size %d, offset %d", r.Alloc.Size, r.Alloc.Offset)
 	}
 	seenNT := map[bridge.Handle]bool{}
-	for _, n := range r.NT {
+	// The claims' masks resolve as at SHARE, against every right: a
+	// granted value (what a reply reported) maps to itself.
+	ntGrants := make([]ntEntry, len(r.NT))
+	for i, n := range r.NT {
 		if !n.Handle.IsNT() {
 			return nil, perr(CodeBadHandle, "%v is not an NT handle", n.Handle)
 		}
-		if err := validAccess(n.Access); err != nil {
+		access, mask, err := grant(n.Access, bridge.AccessReadWrite)
+		if err != nil {
 			return nil, err
 		}
+		ntGrants[i] = ntEntry{access: access, mask: mask}
 		if _, used := c.nt[n.Handle]; used || seenNT[n.Handle] {
 			return nil, perr(CodeRestoreRefused, "NT handle %v is in use on this connection", n.Handle)
 		}
 		seenNT[n.Handle] = true
 	}
-	for _, n := range r.Names {
+	nameGrants := make([]bridge.Access, len(r.Names))
+	for i, n := range r.Names {
 		if err := ValidName(n.Name); err != nil {
 			return nil, err
 		}
-		if err := validAccess(n.Access); err != nil {
+		access, _, err := grant(n.Access, bridge.AccessReadWrite)
+		if err != nil {
 			return nil, err
 		}
+		nameGrants[i] = access
 	}
 	if r.Flags&restoreMutexHeld != 0 {
 		if h := r.MutexHandle; !(h == r.KMT && r.KMTRefs > 0) && !seenNT[h] {
@@ -354,8 +362,10 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 	for range r.KMTRefs {
 		b.addKMTRef(c, res)
 	}
-	for _, n := range r.NT {
-		c.nt[n.Handle] = ntEntry{res: res, access: n.Access}
+	for i, n := range r.NT {
+		e := ntGrants[i]
+		e.res = res
+		c.nt[n.Handle] = e
 		b.addRef(c, res)
 		if next := uint32(n.Handle) + 4; next > c.nextNT && next < 0x40000000 {
 			c.nextNT = next
@@ -365,12 +375,12 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 	for i, n := range r.Names {
 		switch e, taken := b.names[n.Name]; {
 		case taken && e.res == res:
-			e.access |= n.Access
+			e.access |= nameGrants[i]
 			b.names[n.Name] = e
 		case taken || len(res.names) >= maxNamesPerResource:
 			refused |= 1 << i
 		default:
-			b.names[n.Name] = nameEntry{res: res, access: n.Access}
+			b.names[n.Name] = nameEntry{res: res, access: nameGrants[i]}
 			res.names = append(res.names, n.Name)
 		}
 	}
