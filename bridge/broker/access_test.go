@@ -111,7 +111,7 @@ func TestBrokerWindowsAccess(t *testing.T) {
 		code Code
 	}{
 		{"all", bridge.AccessGenericAll, bridge.AccessReadWrite, 0},
-		{"all", bridge.AccessGenericRead, bridge.AccessRead, 0},
+		{"ALL", bridge.AccessGenericRead, bridge.AccessRead, 0}, // names fold case
 		{"all", bridge.AccessSharedAllocationAllAccess, bridge.AccessReadWrite, 0},
 		{"all", bridge.AccessGenericWrite, bridge.AccessWrite, 0},
 		{"all", bridge.AccessStandardRightsWrite, bridge.AccessRead, 0},

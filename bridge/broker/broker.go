@@ -103,6 +103,7 @@ type Broker struct {
 	byIndex   map[uint32]*resource
 	nextIndex uint32
 	live      int
+	// names holds the names of live resources by objectName.key.
 	names     map[string]nameEntry
 	conns     map[*brokerConn]struct{}
 	listeners map[*net.UnixListener]struct{}
@@ -140,7 +141,7 @@ type resource struct {
 	creator    *brokerConn
 	creatorPID int32
 	refs       int
-	names      []string
+	names      []objectName
 	holders    map[*brokerConn]int
 	mutex      keyedMutex
 	// gl is the record's GL section, computed once.
@@ -204,18 +205,25 @@ type lateReply struct {
 	c   *brokerConn
 	msg []byte
 }
+
+// nameEntry is a name of a resource and the rights it was shared with.
 type nameEntry struct {
 	res    *resource
+	name   objectName
 	access bridge.Access
 }
 
 // ntEntry is an NT handle of a connection: what it names and grants.
 // mask is the access mask it was made with (bridge.Access.Grants gives
-// access from it), which QUERY_OBJECT reports.
+// access from it), which QUERY_OBJECT reports. name is the name of the
+// object it is a handle to, as on Windows each named SHARE makes an
+// object of that name and opening the name (or duplicating a handle)
+// makes another handle to it; its path is empty for an unnamed one.
 type ntEntry struct {
 	res    *resource
 	access bridge.Access
 	mask   bridge.Access
+	name   objectName
 }
 
 type brokerConn struct {
@@ -227,6 +235,9 @@ type brokerConn struct {
 	kmt  map[*resource]int
 	nt   map[bridge.Handle]ntEntry
 	refs int
+	// session is the session whose namespace Local\ and plain names
+	// resolve in (see resolveName).
+	session uint32
 	// use is what the resources this connection created hold.
 	use usage
 	// nextNT is the next NT handle value to try; values are handed out
@@ -357,7 +368,7 @@ func (b *Broker) admit(uc *net.UnixConn) {
 	b.nextConn++
 	c := &brokerConn{
 		msgConn: msgConn{uc: uc}, id: b.nextConn, pid: cred.Pid, uid: cred.Uid,
-		kmt: map[*resource]int{}, nt: map[bridge.Handle]ntEntry{}, nextNT: 4,
+		kmt: map[*resource]int{}, nt: map[bridge.Handle]ntEntry{}, nextNT: 4, session: defaultSession,
 	}
 	c.log = log.With("conn", c.id, "pid", c.pid)
 	b.conns[c] = struct{}{}
@@ -946,7 +957,7 @@ func (b *Broker) release(c *brokerConn, res *resource) {
 		w.stop()
 	}
 	for _, n := range res.names {
-		delete(b.names, n)
+		delete(b.names, n.key)
 	}
 	delete(b.byIndex, res.index)
 	b.live--
@@ -986,8 +997,8 @@ func (b *Broker) lookup(c *brokerConn, h bridge.Handle, global bool) (*resource,
 }
 
 // newNT makes an NT handle of c to res that grants access, made with
-// mask.
-func (b *Broker) newNT(c *brokerConn, res *resource, access, mask bridge.Access) (bridge.Handle, error) {
+// mask, to the object of name (unnamed for an empty path).
+func (b *Broker) newNT(c *brokerConn, res *resource, access, mask bridge.Access, name objectName) (bridge.Handle, error) {
 	if err := b.roomForRef(c); err != nil {
 		return 0, err
 	}
@@ -998,7 +1009,7 @@ func (b *Broker) newNT(c *brokerConn, res *resource, access, mask bridge.Access)
 			c.nextNT = 4
 		}
 		if _, used := c.nt[h]; !used {
-			c.nt[h] = ntEntry{res: res, access: access, mask: mask}
+			c.nt[h] = ntEntry{res: res, access: access, mask: mask, name: name}
 			b.addRef(c, res)
 			return h, nil
 		}
@@ -1017,24 +1028,28 @@ func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	var name objectName
 	if q.Name != "" {
 		if err := ValidName(q.Name); err != nil {
 			return nil, nil, err
 		}
-		if _, taken := b.names[q.Name]; taken {
-			return nil, nil, perr(CodeNameTaken, "%q", q.Name)
+		if name, err = resolveName(q.Name, c.session); err != nil {
+			return nil, nil, err
+		}
+		if e, taken := b.names[name.key]; taken {
+			return nil, nil, perr(CodeNameTaken, "%q is %s, a name of %v", q.Name, e.name.path, e.res.kmt)
 		}
 		if len(res.names) >= maxNamesPerResource {
 			return nil, nil, perr(CodeLimit, "%v already has %d names", res.kmt, len(res.names))
 		}
 	}
-	nt, err := b.newNT(c, res, access, mask)
+	nt, err := b.newNT(c, res, access, mask, name)
 	if err != nil {
 		return nil, nil, err
 	}
 	if q.Name != "" {
-		b.names[q.Name] = nameEntry{res: res, access: access}
-		res.names = append(res.names, q.Name)
+		b.names[name.key] = nameEntry{res: res, name: name, access: access}
+		res.names = append(res.names, name)
 	}
 	return fixedPayload(uint32(nt), uint32(access)), nil, nil
 }
@@ -1103,7 +1118,11 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 	if err := ValidName(q.Name); err != nil {
 		return nil, nil, err
 	}
-	e, ok := b.names[q.Name]
+	name, err := resolveName(q.Name, c.session)
+	if err != nil {
+		return nil, nil, err
+	}
+	e, ok := b.names[name.key]
 	if !ok {
 		return nil, nil, perr(CodeNotFound, "no resource named %q", q.Name)
 	}
@@ -1115,7 +1134,7 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	nt, err := b.newNT(c, e.res, access, mask)
+	nt, err := b.newNT(c, e.res, access, mask, e.name)
 	if err != nil {
 		fdutil.CloseAll(fds)
 		return nil, nil, err
@@ -1147,6 +1166,15 @@ func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) 
 	return nil
 }
 
+// givenNames are res's names as they were given, for LIST.
+func (res *resource) givenNames() []string {
+	var out []string
+	for _, n := range res.names {
+		out = append(out, n.given)
+	}
+	return out
+}
+
 // list encodes the resources from KMT index cursor on, as many as fit in a
 // message, with their sync sections when flags asks for them.
 func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
@@ -1160,7 +1188,7 @@ func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 		res := b.byIndex[index]
 		e := listEntry{
 			KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), DataLen: uint32(len(res.data)),
-			CreatorActive: res.creator != nil && !res.creator.dead, Alloc: res.alloc, Names: res.names,
+			CreatorActive: res.creator != nil && !res.creator.dead, Alloc: res.alloc, Names: res.givenNames(),
 			Version: v, ServiceAllocated: res.allocDevice != "", AllocDevice: res.allocDevice,
 		}
 		for hc, n := range res.holders {

@@ -268,8 +268,13 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 		seenNT[n.Handle] = true
 	}
 	nameGrants := make([]bridge.Access, len(r.Names))
+	names := make([]objectName, len(r.Names))
 	for i, n := range r.Names {
 		if err := ValidName(n.Name); err != nil {
+			return nil, err
+		}
+		var err error
+		if names[i], err = resolveName(n.Name, c.session); err != nil {
 			return nil, err
 		}
 		access, _, err := grant(n.Access, bridge.AccessReadWrite)
@@ -372,16 +377,17 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 		}
 	}
 	var refused uint32
-	for i, n := range r.Names {
-		switch e, taken := b.names[n.Name]; {
+	for i := range r.Names {
+		key := names[i].key
+		switch e, taken := b.names[key]; {
 		case taken && e.res == res:
 			e.access |= nameGrants[i]
-			b.names[n.Name] = e
+			b.names[key] = e
 		case taken || len(res.names) >= maxNamesPerResource:
 			refused |= 1 << i
 		default:
-			b.names[n.Name] = nameEntry{res: res, access: nameGrants[i]}
-			res.names = append(res.names, n.Name)
+			b.names[key] = nameEntry{res: res, name: names[i], access: nameGrants[i]}
+			res.names = append(res.names, names[i])
 		}
 	}
 	if !b.restoreMutex(c, res, r, late) {
