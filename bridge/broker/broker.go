@@ -93,6 +93,10 @@ type Broker struct {
 	// restorations: a broker that knows it starts afresh (glshare serve
 	// after a clean stop) need not wait.
 	RestoreWindow time.Duration
+	// DuplicateTimeout is how long a DUPLICATE's transfer waits to be
+	// opened before the broker drops it; zero takes
+	// DefaultDuplicateTimeout.
+	DuplicateTimeout time.Duration
 
 	mu sync.Mutex
 	// byIndex holds the live resources by their KMT handle's index.
@@ -123,6 +127,8 @@ type Broker struct {
 	// destroyed after b.mu is unlocked.
 	devices   serviceDevices
 	graveyard []io.Closer
+	// transfers are the DUPLICATEs not yet opened, by token.
+	transfers map[uint64]*transfer
 }
 
 // usage is what a connection or a uid has the broker hold.
@@ -235,6 +241,9 @@ type brokerConn struct {
 	kmt  map[*resource]int
 	nt   map[bridge.Handle]ntEntry
 	refs int
+	// transfers counts the DUPLICATEs this connection made that are not
+	// opened yet.
+	transfers int
 	// session is the session whose namespace Local\ and plain names
 	// resolve in (see resolveName).
 	session uint32
@@ -272,6 +281,7 @@ func (b *Broker) initLocked() {
 		b.listeners = map[*net.UnixListener]struct{}{}
 		b.uidUsage = map[uint32]*usage{}
 		b.byIndex = map[uint32]*resource{}
+		b.transfers = map[uint64]*transfer{}
 		b.done = make(chan struct{})
 		// A random start keeps a handle a previous broker at this socket
 		// handed out, still held by some process, from naming a new
@@ -707,6 +717,12 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		payload, waiting, err = b.acquire(c, q)
 	case msgReleaseSync:
 		err = b.releaseSync(c, q, late)
+	case msgDuplicate:
+		payload, err = b.duplicate(c, q, late)
+	case msgOpenDuplicate:
+		payload, outFDs, err = b.openDuplicate(c, q)
+	case msgQueryObject:
+		payload, err = b.queryObject(c, q)
 	case msgRestore:
 		// restore keeps or closes every fd itself.
 		stored = true
@@ -940,12 +956,17 @@ func (b *Broker) addKMTRef(c *brokerConn, res *resource) {
 
 // release drops one reference of c to res and frees res with the last.
 func (b *Broker) release(c *brokerConn, res *resource) {
-	res.refs--
 	c.refs--
 	if res.holders[c]--; res.holders[c] == 0 {
 		delete(res.holders, c)
 	}
-	if res.refs > 0 {
+	b.unref(res)
+}
+
+// unref drops one reference to res, a connection's or a transfer's, and
+// frees res with the last.
+func (b *Broker) unref(res *resource) {
+	if res.refs--; res.refs > 0 {
 		return
 	}
 	fdutil.CloseAll(res.fds())
@@ -1284,7 +1305,16 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	for c := range b.conns {
 		c.uc.Close()
 	}
+	// Transfers hold references no connection does.
+	for _, t := range b.transfers {
+		b.dropTransfer(t)
+	}
+	dead := b.graveyard
+	b.graveyard = nil
 	b.mu.Unlock()
+	for _, o := range dead {
+		o.Close()
+	}
 	done := make(chan struct{})
 	go func() { b.wg.Wait(); close(done) }()
 	select {

@@ -94,7 +94,8 @@ var msgNames = map[msgType]string{
 	msgCreate: "create", msgShare: "share", msgOpenKMT: "open-kmt", msgOpenName: "open-name",
 	msgQuery: "query", msgUpdateData: "update-data", msgClose: "close", msgList: "list",
 	msgAttachSync: "attach-sync", msgAcquireSync: "acquire-sync", msgReleaseSync: "release-sync",
-	msgAllocate: "allocate", msgRestore: "restore", msgFatal: "fatal",
+	msgAllocate: "allocate", msgRestore: "restore", msgDuplicate: "duplicate", msgOpenDuplicate: "open-duplicate",
+	msgQueryObject: "query-object", msgFatal: "fatal",
 }
 
 func (t msgType) String() string {
@@ -562,6 +563,11 @@ type request struct {
 	AllocFlags uint32
 	Desc       bridge.Desc
 	Device     bridge.DeviceID
+	// Options and TargetPID are duplicate's (with Handle and Access);
+	// Token is open-duplicate's.
+	Options   uint32
+	TargetPID int32
+	Token     uint64
 }
 
 // allocateFlagHostMemory is bit 0 of an ALLOCATE request's flags: the
@@ -745,7 +751,13 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		}
 		q.SyncCount = uint32(len(q.Restore.Kinds))
 	default:
-		return q, perr(CodeUnknownType, "type %#x", uint16(h.Type))
+		known, err := decodeHandleRequest(&q, &r)
+		if err != nil {
+			return q, err
+		}
+		if !known {
+			return q, perr(CodeUnknownType, "type %#x", uint16(h.Type))
+		}
 	}
 	if r.bad {
 		return q, perr(CodeBadMessage, "%v payload of %d bytes is truncated", h.Type, h.PayloadLen)
@@ -823,7 +835,10 @@ func encodeRequest(q request) []byte {
 		p = appendRestore(p, q.Restore)
 		q.SyncCount = uint32(len(q.Restore.Kinds))
 	default:
-		panic(fmt.Sprintf("broker: encodeRequest: unknown type %v", q.Type))
+		var known bool
+		if p, known = appendHandleRequest(p, q); !known {
+			panic(fmt.Sprintf("broker: encodeRequest: unknown type %v", q.Type))
+		}
 	}
 	h := q.header
 	if h.Version == 0 {

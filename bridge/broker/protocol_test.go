@@ -158,13 +158,23 @@ func sampleRequests() []request {
 		{header: header{Type: msgRestore, ID: 26}, SyncCount: 2, Restore: restoreReq{
 			KMT: bridge.GlobalHandle(77), Flags: restoreCreator | restoreServiceAllocated | restoreMutexHeld, KMTRefs: 3,
 			MutexHandle: 8, MutexKey: 1, MutexValue: 0x1122334455667788, MutexEvents: 41, Alloc: testAllocation(64),
-			Kinds: []syncKind{syncBinary, syncBinary}, NT: []ntClaim{{8, bridge.AccessRead}, {0x3ffffffc, bridge.AccessReadWrite}},
+			Kinds: []syncKind{syncBinary, syncBinary}, NT: []ntClaim{{Handle: 8, Access: bridge.AccessRead}, {Handle: 0x3ffffffc, Access: bridge.AccessReadWrite}},
 			Names: []nameClaim{{"Global\\tex", bridge.AccessRead}, {"日本", bridge.AccessWrite}}, Data: []byte("restored data"),
 		}},
 		{header: header{Type: msgRestore, ID: 27}, SyncCount: 1, Restore: restoreReq{
 			KMT: bridge.GlobalHandle(1), Flags: restoreMutexReleased, MutexKey: 9, MutexValue: 10, MutexEvents: 11,
-			Alloc: testAllocation(64), Kinds: []syncKind{syncTimeline}, NT: []ntClaim{{4, bridge.AccessWrite}},
+			Alloc: testAllocation(64), Kinds: []syncKind{syncTimeline}, NT: []ntClaim{{Handle: 4, Access: bridge.AccessWrite}},
 		}},
+		// RESTORE naming each NT handle's object (restoreNTNames).
+		{header: header{Type: msgRestore, ID: 28}, Restore: restoreReq{
+			KMT: bridge.GlobalHandle(5), Flags: restoreNTNames, Alloc: testAllocation(64),
+			NT:    []ntClaim{{Handle: 8, Access: bridge.AccessGenericAll, Name: 2}, {Handle: 12, Access: bridge.AccessRead}},
+			Names: []nameClaim{{`\BaseNamedObjects\a`, bridge.AccessRead}, {"b", bridge.AccessReadWrite}},
+		}},
+		{header: header{Type: msgDuplicate, ID: 29}, Handle: 8, Access: bridge.AccessGenericRead, Options: duplicateCloseSource, TargetPID: 4242},
+		{header: header{Type: msgDuplicate, ID: 30}, Handle: 0x3ffffffc, Options: duplicateSameAccess},
+		{header: header{Type: msgOpenDuplicate, ID: 31}, Token: 0xfedcba9876543210},
+		{header: header{Type: msgQueryObject, ID: 32}, Handle: 4},
 		// Version 1 is still served: its requests (all but ALLOCATE
 		// and RESTORE) decode as before.
 		{header: header{Type: msgOpenKMT, ID: 23, Version: protocolVersion1}, Handle: bridge.GlobalHandle(3<<16 | 9)},
@@ -205,7 +215,7 @@ func TestRestoreLayout(t *testing.T) {
 		edit func([]byte)
 		code Code
 	}{
-		{"unknown flag", func(p []byte) { p[4] |= 0x10 }, CodeBadMessage},
+		{"unknown flag", func(p []byte) { p[4] |= 0x20 }, CodeBadMessage},
 		{"held and released", func(p []byte) { p[4] |= restoreMutexReleased }, CodeInvalid},
 		{"too many syncs", func(p []byte) { p[20] = 3 }, CodeInvalid},
 		{"too many names", func(p []byte) { p[16] = maxNamesPerResource + 1 }, CodeLimit},
@@ -627,6 +637,22 @@ func FuzzDecodeReply(f *testing.F) {
 				t.Fatalf("acquire reply re-encodes differently\n in  %x\n out %x", p, again)
 			}
 		}
+		if d, err := decodeDuplicateReply(p); err == nil {
+			if again := appendDuplicateReply(nil, d); !bytes.Equal(again, p) {
+				t.Fatalf("duplicate reply re-encodes differently\n in  %x\n out %x", p, again)
+			}
+		}
+		if o, err := decodeObjectInfo(p); err == nil {
+			if again := appendObjectInfo(nil, o); !bytes.Equal(again, p) {
+				t.Fatalf("query-object reply re-encodes differently\n in  %x\n out %x", p, again)
+			}
+		}
+		if mask, path, rec, err := decodeOpenDuplicateReply(p); err == nil {
+			again := appendResourceRecord(appendOpenDuplicatePrefix(nil, mask, path), rec)
+			if !bytes.Equal(again, p) {
+				t.Fatalf("open-duplicate reply re-encodes differently\n in  %x\n out %x", p, again)
+			}
+		}
 	})
 }
 
@@ -664,6 +690,12 @@ func replySeeds() []replySeed {
 		{"resource-record-gl-syncs", appendResourceRecord(nil, resourceRecord{Handle: 8, KMT: bridge.GlobalHandle(2<<16 | 5), Access: bridge.AccessRead,
 			Kinds: []syncKind{syncTimeline}, Alloc: testAllocation(64), ServiceAllocated: true, GL: glSectionOf(testAllocation(64))}), false},
 		{"list-origin", originList, true},
+		{"duplicate-reply", appendDuplicateReply(nil, duplicateReply{Token: 0x0123456789abcdef, Access: bridge.AccessRead, Mask: bridge.AccessStandardRightsRead}), false},
+		{"query-object-reply", appendObjectInfo(nil, objectInfo{Handle: 8, KMT: bridge.GlobalHandle(3), Access: bridge.AccessReadWrite, Mask: bridge.AccessGenericAll,
+			Type: objectTypeResource, Name: `\Sessions\1\BaseNamedObjects\__winetest_d3d11_image`}), false},
+		{"open-duplicate-reply", append(appendOpenDuplicatePrefix(nil, bridge.AccessGenericRead, `\BaseNamedObjects\x`),
+			appendResourceRecord(nil, resourceRecord{Handle: 12, KMT: bridge.GlobalHandle(4), Access: bridge.AccessRead, Kinds: []syncKind{syncTimeline},
+				Alloc: testAllocation(64), GL: glSectionOf(testAllocation(64)), Data: []byte("d")})...), false},
 	}
 }
 

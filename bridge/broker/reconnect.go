@@ -112,12 +112,29 @@ type heldResource struct {
 	creator bool
 	service bool
 	kmtRefs int
-	nt      map[bridge.Handle]bridge.Access
+	nt      map[bridge.Handle]ntHeld
 	names   map[string]bridge.Access
 	// fds are dups of the memory fd and then each sync fd, owned by the
 	// Client; nil if a dup failed, and then it cannot be restored.
 	fds   []int
 	mutex mutexView
+}
+
+// ntHeld is an NT handle as this connection holds it: the access mask it
+// was made with (as the broker recorded it) and the name of its object,
+// one of heldResource.names ("" for none).
+type ntHeld struct {
+	mask bridge.Access
+	name string
+}
+
+// recordedMask is the mask the broker records for a handle asked with
+// mask that was granted granted (see grant).
+func recordedMask(mask, granted bridge.Access) bridge.Access {
+	if mask&bridge.AccessMaximumAllowed != 0 {
+		return mask&^bridge.AccessMaximumAllowed | granted
+	}
+	return mask
 }
 
 // mutexView is what this connection knows of a keyed mutex: that it holds
@@ -180,7 +197,7 @@ func (t *heldTable) add(rec resourceRecord, fds []int) *heldResource {
 	}
 	hr := &heldResource{
 		kmt: rec.KMT, alloc: rec.Alloc, kinds: slices.Clone(rec.Kinds), data: slices.Clone(rec.Data),
-		service: rec.ServiceAllocated, nt: map[bridge.Handle]bridge.Access{}, names: map[string]bridge.Access{},
+		service: rec.ServiceAllocated, nt: map[bridge.Handle]ntHeld{}, names: map[string]bridge.Access{},
 		fds: dupAll(fds),
 	}
 	t.byKMT[rec.KMT] = hr
@@ -218,17 +235,32 @@ func (c *Client) track(p *pendingCall, r clientReply) {
 		case msgOpenKMT:
 			hr.kmtRefs++
 		case msgOpenName:
-			hr.nt[rec.Handle] = rec.Access
+			hr.nt[rec.Handle] = ntHeld{mask: recordedMask(q.Access, rec.Access), name: q.Name}
 			t.byNT[rec.Handle] = hr
 			hr.names[q.Name] |= rec.Access
 		}
+	case msgOpenDuplicate:
+		mask, path, rec, err := decodeOpenDuplicateReply(r.payload)
+		if err != nil || len(r.fds) != 1+len(rec.Kinds) {
+			return
+		}
+		hr := t.add(rec, r.fds)
+		hr.nt[rec.Handle] = ntHeld{mask: mask, name: path}
+		t.byNT[rec.Handle] = hr
+		if path != "" {
+			hr.names[path] |= rec.Access
+		}
+	case msgDuplicate:
+		if q.Options&duplicateCloseSource != 0 {
+			c.trackClose(q.Handle)
+		}
 	case msgShare:
 		if hr := t.find(q.Handle); hr != nil {
-			nt := u32(0)
-			hr.nt[nt] = q.Access
+			nt, granted := u32(0), bridge.Access(u32(1))
+			hr.nt[nt] = ntHeld{mask: recordedMask(q.Access, granted), name: q.Name}
 			t.byNT[nt] = hr
 			if q.Name != "" {
-				hr.names[q.Name] |= q.Access
+				hr.names[q.Name] |= granted
 			}
 		}
 	case msgClose:
@@ -437,14 +469,22 @@ func (hr *heldResource) restoreRequests() []request {
 	var out []request
 	for i := 0; i == 0 || i < len(nts); i += maxRestoreNT {
 		r := base
+		// Every request carries the names (merging them again changes
+		// nothing), so that each NT handle's claim can name its object.
+		names := slices.Sorted(maps.Keys(hr.names))
+		for _, n := range names {
+			r.Names = append(r.Names, nameClaim{n, hr.names[n]})
+		}
 		for _, h := range nts[i:min(i+maxRestoreNT, len(nts))] {
-			r.NT = append(r.NT, ntClaim{h, hr.nt[h]})
+			n := ntClaim{Handle: h, Access: hr.nt[h].mask}
+			if j, ok := slices.BinarySearch(names, hr.nt[h].name); ok && hr.nt[h].name != "" {
+				n.Name = uint32(j) + 1
+				r.Flags |= restoreNTNames
+			}
+			r.NT = append(r.NT, n)
 		}
 		if i == 0 {
 			r.KMTRefs = uint32(hr.kmtRefs)
-			for _, n := range slices.Sorted(maps.Keys(hr.names)) {
-				r.Names = append(r.Names, nameClaim{n, hr.names[n]})
-			}
 		}
 		m := hr.mutex
 		carries := m.held && (m.via == hr.kmt && i == 0 || slices.ContainsFunc(r.NT, func(n ntClaim) bool { return n.Handle == m.via }))

@@ -43,7 +43,13 @@ const (
 	// mutex was a release with MutexKey and MutexValue, the
 	// MutexEvents-th event of the mutex.
 	restoreMutexReleased = 1 << 3
-	restoreFlagsKnown    = restoreCreator | restoreServiceAllocated | restoreMutexHeld | restoreMutexReleased
+	// restoreNTNames: each NT handle claim is 12 bytes, the third word
+	// naming the object the handle is to (0 none, i+1 the request's name
+	// i), so that QUERY_OBJECT reports the same name after the restart.
+	// Without it claims are 8 bytes and their handles unnamed, as
+	// clients before QUERY_OBJECT send them.
+	restoreNTNames    = 1 << 4
+	restoreFlagsKnown = restoreCreator | restoreServiceAllocated | restoreMutexHeld | restoreMutexReleased | restoreNTNames
 )
 
 // restoreFixed is the size of a RESTORE payload before its sync kinds.
@@ -76,10 +82,13 @@ type restoreReq struct {
 	Data                 []byte
 }
 
-// ntClaim is an NT handle of the restoring connection and what it grants.
+// ntClaim is an NT handle of the restoring connection, what it grants
+// and, with restoreNTNames, the name of its object: 0 for none, i+1 for
+// the request's Names[i].
 type ntClaim struct {
 	Handle bridge.Handle
 	Access bridge.Access
+	Name   uint32
 }
 
 // nameClaim is a name of the resource and the access it was shared with
@@ -105,6 +114,9 @@ func appendRestore(p []byte, r restoreReq) []byte {
 	for _, n := range r.NT {
 		p = le.AppendUint32(p, uint32(n.Handle))
 		p = le.AppendUint32(p, uint32(n.Access))
+		if r.Flags&restoreNTNames != 0 {
+			p = le.AppendUint32(p, n.Name)
+		}
 	}
 	for _, n := range r.Names {
 		p = le.AppendUint32(p, uint32(n.Access))
@@ -154,7 +166,13 @@ func (r *rd) restore() (restoreReq, error) {
 		q.Kinds = append(q.Kinds, k)
 	}
 	for range ntCount {
-		q.NT = append(q.NT, ntClaim{bridge.Handle(r.u32()), bridge.Access(r.u32())})
+		n := ntClaim{Handle: bridge.Handle(r.u32()), Access: bridge.Access(r.u32())}
+		if q.Flags&restoreNTNames != 0 {
+			if n.Name = r.u32(); !r.bad && n.Name > nameCount {
+				return q, perr(CodeInvalid, "NT handle %v names name %d of %d", n.Handle, n.Name, nameCount)
+			}
+		}
+		q.NT = append(q.NT, n)
 	}
 	for range nameCount {
 		access, nlen := bridge.Access(r.u32()), r.u32()
@@ -377,6 +395,22 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 		}
 	}
 	var refused uint32
+	nameNT := func() {
+		// An NT handle is to the object of its name, as the resource has
+		// it (in the spelling it was first shared with); a name refused
+		// leaves it unnamed.
+		for _, n := range r.NT {
+			if n.Name == 0 || refused&(1<<(n.Name-1)) != 0 {
+				continue
+			}
+			if e, ok := b.names[names[n.Name-1].key]; ok && e.res == res {
+				nt := c.nt[n.Handle]
+				nt.name = e.name
+				c.nt[n.Handle] = nt
+			}
+		}
+	}
+
 	for i := range r.Names {
 		key := names[i].key
 		switch e, taken := b.names[key]; {
@@ -390,6 +424,7 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 			res.names = append(res.names, names[i])
 		}
 	}
+	nameNT()
 	if !b.restoreMutex(c, res, r, late) {
 		refused |= restoreMutexRefused
 	}
