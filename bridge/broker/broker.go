@@ -147,9 +147,11 @@ type resource struct {
 	creator    *brokerConn
 	creatorPID int32
 	refs       int
-	names      []objectName
-	holders    map[*brokerConn]int
-	mutex      keyedMutex
+	// nts counts the NT handles to res on every connection.
+	nts     int
+	names   []objectName
+	holders map[*brokerConn]int
+	mutex   keyedMutex
 	// gl is the record's GL section, computed once.
 	gl glSection
 	// Who the resource is charged to, for the quotas: its creator's
@@ -182,13 +184,14 @@ type mutexOwner struct {
 
 // keyedMutex is a resource's IDXGIKeyedMutex state. Invariant: while the
 // mutex is free no waiter could take it (none has key == lastKey, and
-// there are none while abandoned), so grant only runs when it becomes
-// free.
+// none waits while it is free and abandoned), so grant only runs when it
+// becomes free.
 type keyedMutex struct {
 	held  bool
 	owner mutexOwner // valid while held
-	// abandoned says the last holder went without releasing: the next
-	// acquirer takes the mutex with any key and is told so.
+	// abandoned says a holder went without releasing: from then on every
+	// acquirer takes the mutex with any key and is told so, as on
+	// Windows.
 	abandoned bool
 	lastKey   uint64
 	lastValue uint64
@@ -1031,6 +1034,7 @@ func (b *Broker) newNT(c *brokerConn, res *resource, access, mask bridge.Access,
 		}
 		if _, used := c.nt[h]; !used {
 			c.nt[h] = ntEntry{res: res, access: access, mask: mask, name: name}
+			res.nts++
 			b.addRef(c, res)
 			return h, nil
 		}
@@ -1174,6 +1178,7 @@ func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) 
 	last := true
 	if h.IsNT() {
 		delete(c.nt, h)
+		res.nts--
 	} else if c.kmt[res]--; c.kmt[res] == 0 {
 		delete(c.kmt, res)
 	} else {
@@ -1185,6 +1190,16 @@ func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) 
 	}
 	b.release(c, res)
 	return nil
+}
+
+// kmtRefs counts the references to res through its KMT handle, on every
+// connection.
+func (res *resource) kmtRefs() int {
+	n := 0
+	for c := range res.holders {
+		n += c.kmt[res]
+	}
+	return n
 }
 
 // givenNames are res's names as they were given, for LIST.
@@ -1219,6 +1234,12 @@ func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 			e.Holders = append(e.Holders, Holder{PID: hc.pid, UID: hc.uid, Conn: hc.id, Refs: n})
 		}
 		slices.SortFunc(e.Holders, func(x, y Holder) int { return int(x.Conn) - int(y.Conn) })
+		if flags&listFlagHandles != 0 {
+			e.Handles = &listHandles{NTHandles: uint32(res.nts), Transfers: uint32(res.refs - res.nts - res.kmtRefs())}
+			if res.mutex.abandoned {
+				e.Handles.MutexFlags |= listMutexAbandoned
+			}
+		}
 		if flags&listFlagSyncState != 0 {
 			m := &res.mutex
 			s := &listSync{Kinds: res.kinds(), Waiters: uint32(len(m.waiters)), LastKey: m.lastKey, LastValue: m.lastValue}
@@ -1268,6 +1289,7 @@ func (b *Broker) dropConn(c *brokerConn, linger bool) {
 	}
 	for h, e := range c.nt {
 		delete(c.nt, h)
+		e.res.nts--
 		b.release(c, e.res)
 	}
 	for res, k := range c.kmt {

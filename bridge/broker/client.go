@@ -116,10 +116,11 @@ type AcquireResult struct {
 	// timeline value it signals when done, which the acquirer's GPU work
 	// must wait for; 0 if nobody released with a value yet.
 	Value uint64
-	// Abandoned says the previous holder went (its process died, or it
-	// closed its handle) without releasing: the caller now holds the
-	// mutex whatever key it asked for, and the contents may be half
-	// written (WAIT_ABANDONED).
+	// Abandoned says a holder went (its process died, or it closed its
+	// handle) without releasing, now or at any time before: the caller
+	// holds the mutex whatever key it asked for, and the contents may be
+	// half written (WAIT_ABANDONED). As on Windows the mutex stays
+	// abandoned: every later acquire reports it too.
 	Abandoned bool
 }
 
@@ -134,8 +135,9 @@ type MutexState struct {
 	Held       bool
 	HolderPID  int32
 	HolderConn uint32
-	// Abandoned says it is free because its holder went without
-	// releasing; the next acquirer gets it with any key.
+	// Abandoned says a holder went without releasing: the mutex is
+	// abandoned for good, as on Windows, so every acquirer gets it (when
+	// free) with any key and is told so. It may be held meanwhile.
 	Abandoned bool
 	// LastKey and LastValue are what the last ReleaseSync passed (0, 0
 	// initially): a free mutex goes to an acquirer of LastKey.
@@ -171,6 +173,10 @@ type ResourceInfo struct {
 	Syncs []SyncFD
 	// Mutex is the resource's keyed mutex.
 	Mutex MutexState
+	// NTHandles counts the NT handles to the resource on every
+	// connection (each also one of Refs); Duplicates the duplicates of
+	// them not yet opened (each one of Refs, of no holder).
+	NTHandles, Duplicates int
 	// AllocatedOn names the broker's device that allocated the memory
 	// (Allocate): a Vulkan device's name, or "host memory". It is empty
 	// for memory a client made and registered (Create).
@@ -552,28 +558,28 @@ func (c *Client) List() ([]ResourceInfo, error) {
 	var out []ResourceInfo
 	cursor := uint32(0)
 	for {
-		r, err := c.roundTrip("list", request{header: header{Type: msgList}, Cursor: cursor, ListFlags: listFlagSyncState}, nil)
+		r, err := c.roundTrip("list", request{header: header{Type: msgList}, Cursor: cursor, ListFlags: listFlagSyncState | listFlagHandles}, nil)
 		if err != nil {
 			return nil, err
 		}
 		if err := r.checkFDs(0); err != nil {
 			return nil, r.fail("list", err)
 		}
-		next, entries, err := decodeListReply(r.payload, true, protocolVersion)
+		next, entries, err := decodeListReplyFlags(r.payload, listFlagSyncState|listFlagHandles, protocolVersion)
 		if err != nil {
 			return nil, withOp("list", err)
 		}
 		for _, e := range entries {
 			refs := int(e.Refs)
-			s := e.Sync
+			s, h := e.Sync, e.Handles
 			out = append(out, ResourceInfo{
 				KMT: e.KMT, Names: e.Names, Allocation: e.Alloc, DataLen: int(e.DataLen),
 				CreatorPID: e.CreatorPID, CreatorConnected: e.CreatorActive, Refs: refs, Holders: e.Holders,
-				AllocatedOn: e.AllocDevice,
-				Syncs:       syncFDs(s.Kinds, nil),
+				AllocatedOn: e.AllocDevice, NTHandles: int(h.NTHandles), Duplicates: int(h.Transfers),
+				Syncs: syncFDs(s.Kinds, nil),
 				Mutex: MutexState{
 					Held: s.State == mutexHeld, HolderPID: s.HolderPID, HolderConn: s.HolderConn,
-					Abandoned: s.State == mutexAbandoned, LastKey: s.LastKey, LastValue: s.LastValue, Waiters: int(s.Waiters),
+					Abandoned: h.MutexFlags&listMutexAbandoned != 0, LastKey: s.LastKey, LastValue: s.LastValue, Waiters: int(s.Waiters),
 				},
 			})
 		}
@@ -609,8 +615,9 @@ func (c *Client) AttachSync(h bridge.Handle, s SyncFD) error {
 // for ever) and then fails with an error wrapping CodeTimeout. Other calls
 // on c proceed meanwhile.
 //
-// If the holder went without releasing, the next acquirer gets the mutex
-// with any key and Abandoned set. The mutex is held by h on this
+// If a holder went without releasing, the mutex is abandoned for good,
+// as on Windows: every later acquirer gets it (once it is free) with any
+// key and Abandoned set. The mutex is held by h on this
 // connection: release it through h; closing h or the connection abandons
 // it. Acquiring through h again while h holds or waits is an error
 // (CodeInvalid).

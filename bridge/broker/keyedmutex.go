@@ -145,8 +145,11 @@ func (b *Broker) leaveMutex(res *resource, gone func(mutexOwner) bool, why strin
 	}
 }
 
-// abandon ends a hold whose owner went without releasing: the next
-// acquirer, with any key, gets the mutex and is told it was abandoned.
+// abandon ends a hold whose owner went without releasing: from then on
+// the mutex is abandoned for good, as on Windows, where every later
+// AcquireSync returns WAIT_ABANDONED: each acquirer, with any key, gets
+// it in turn and is told so (the keys' hand-off order is lost with the
+// holder).
 func (b *Broker) abandon(res *resource, late *[]lateReply) {
 	m := &res.mutex
 	m.held, m.owner, m.abandoned = false, mutexOwner{}, true
@@ -169,18 +172,17 @@ func (b *Broker) grant(res *resource, late *[]lateReply) {
 }
 
 // grantable reports whether an acquire of key may take the mutex now:
-// it is free and was released with key, or abandoned.
+// it is free and was released with key, or is abandoned (any key).
 func (m *keyedMutex) grantable(key uint64) bool {
 	return !m.held && (m.abandoned || m.lastKey == key)
 }
 
 // take gives the mutex, which must be grantable, to o, and returns the
-// ACQUIRE_SYNC reply's payload: the last release's value, and whether o
-// takes over an abandoned hold.
+// ACQUIRE_SYNC reply's payload: the last release's value, and whether
+// the mutex is abandoned (which it stays).
 func (m *keyedMutex) take(o mutexOwner) []byte {
-	abandoned := m.abandoned
-	m.held, m.owner, m.abandoned = true, o, false
-	return appendAcquireReply(nil, acquireReply{Value: m.lastValue, Abandoned: abandoned, Events: m.events})
+	m.held, m.owner = true, o
+	return appendAcquireReply(nil, acquireReply{Value: m.lastValue, Abandoned: m.abandoned, Events: m.events})
 }
 
 // stop cancels the waiter's timer; expire checks membership for a timer

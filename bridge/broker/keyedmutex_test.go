@@ -394,8 +394,8 @@ func TestKeyedMutexFIFO(t *testing.T) {
 }
 
 // TestKeyedMutexAbandoned: the holder's connection ends without releasing;
-// the next acquirer, with any key, is told the mutex was abandoned and then
-// holds an ordinary mutex; the resource stays usable.
+// the next acquirer, with any key, is told the mutex was abandoned, and so
+// is every later one; the resource stays usable.
 func TestKeyedMutexAbandoned(t *testing.T) {
 	brk := &Broker{}
 	path, creator, next, kmt := sharedMutex(t, brk)
@@ -416,13 +416,14 @@ func TestKeyedMutexAbandoned(t *testing.T) {
 		if o.err != nil || !o.r.Abandoned || o.r.Value != 42 {
 			t.Fatalf("acquire after abandonment = %+v, %v; want abandoned, value 42", o.r, o.err)
 		}
-		if m := mutexState(t, creator, kmt); !m.Held || m.Abandoned {
-			t.Fatalf("state after the abandoned acquire: %+v, want held", m)
+		if m := mutexState(t, creator, kmt); !m.Held || !m.Abandoned {
+			t.Fatalf("state after the abandoned acquire: %+v, want held and abandoned", m)
 		}
-		// An ordinary mutex again.
+		// Abandoned for good, as on Windows: still exclusive, but every
+		// later acquire, of any key, is told so.
 		mustRelease(t, next, kmt, 4, 43)
-		if r := mustAcquire(t, creator, kmt, 4, time.Second); r.Abandoned || r.Value != 43 {
-			t.Fatalf("acquire after the abandoned holder released = %+v", r)
+		if r := mustAcquire(t, creator, kmt, 4, time.Second); !r.Abandoned || r.Value != 43 {
+			t.Fatalf("acquire after the abandoned holder released = %+v, want abandoned", r)
 		}
 		mustRelease(t, creator, kmt, 0, 44)
 	})
@@ -875,4 +876,37 @@ func TestKeyedMutexConcurrent(t *testing.T) {
 	waitFor(t, "the clients' fds to go", func() bool {
 		return openCount(t, conns...) == 0 && openCount(t, mems...) == resources
 	})
+}
+
+// TestKeyedMutexAbandonmentPersists: once its holder died, every later
+// acquire reports abandoned, as Windows' AcquireSync goes on returning
+// WAIT_ABANDONED: abandonment persists across 3 later acquires, of keys
+// nobody released, by connections that were not involved; the mutex stays
+// exclusive meanwhile, and LIST says abandoned while it is held too.
+func TestKeyedMutexAbandonmentPersists(t *testing.T) {
+	brk := &Broker{}
+	path, a, b, kmt := sharedMutex(t, brk)
+	holder := dial(t, path)
+	openKMT(t, holder, kmt)
+	mustAcquire(t, holder, kmt, 0, 0)
+	holder.Close()
+	waitFor(t, "the mutex to be abandoned", func() bool { m := mutexState(t, a, kmt); return !m.Held && m.Abandoned })
+	for i, c := range []*Client{a, b, a} {
+		key := uint64(100 + i)
+		r := mustAcquire(t, c, kmt, key, time.Second)
+		if !r.Abandoned || r.Value != uint64(i) {
+			t.Fatalf("acquire %d after abandonment (key %d) = %+v, want abandoned, value %d", i+1, key, r, i)
+		}
+		if m := mutexState(t, b, kmt); !m.Held || !m.Abandoned {
+			t.Fatalf("state while acquire %d holds: %+v, want held and abandoned", i+1, m)
+		}
+		other := b
+		if c == b {
+			other = a
+		}
+		if _, err := other.AcquireSync(kmt, key, 0); !errors.Is(err, CodeTimeout) {
+			t.Fatalf("acquire while held after abandonment: %v, want CodeTimeout", err)
+		}
+		mustRelease(t, c, kmt, 0, uint64(i+1))
+	}
 }

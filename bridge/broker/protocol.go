@@ -147,8 +147,29 @@ func (k syncKind) String() string {
 const acquireFlagAbandoned = 1
 
 // listFlagSyncState is bit 0 of a LIST request's flags: each entry then
-// carries the resource's sync section.
-const listFlagSyncState = 1
+// carries the resource's sync section. listFlagHandles (bit 1) adds a
+// handles section after it: NT handles, transfers and the keyed mutex's
+// lasting abandonment, which the sync section's layout has no room for.
+const (
+	listFlagSyncState = 1
+	listFlagHandles   = 2
+	listFlagsKnown    = listFlagSyncState | listFlagHandles
+)
+
+// listMutexAbandoned is bit 0 of a handles section's mutex flags: a holder
+// went without releasing, and the mutex is abandoned for good.
+const listMutexAbandoned = 1
+
+// listHandlesSize is the size of a list entry's handles section.
+const listHandlesSize = 16
+
+// listHandles is a list entry's handles section.
+type listHandles struct {
+	// NTHandles counts the NT handles to the resource on every
+	// connection; Transfers the DUPLICATEs of it not yet opened.
+	NTHandles, Transfers uint32
+	MutexFlags           uint32
+}
 
 // Code is a broker error code as it travels in a reply header. It is an
 // error, so that callers test for it with errors.Is(err, CodeBadFDs); the
@@ -707,7 +728,7 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		q.Data = r.take(int(dlen))
 	case msgList:
 		q.Cursor, q.ListFlags = r.u32(), r.u32()
-		if err := reserved(q.ListFlags &^ listFlagSyncState); err != nil && !r.bad {
+		if err := reserved(q.ListFlags &^ listFlagsKnown); err != nil && !r.bad {
 			return q, err
 		}
 	case msgAllocate:
@@ -1030,8 +1051,10 @@ type listEntry struct {
 	Version          uint16
 	ServiceAllocated bool
 	AllocDevice      string
-	// Sync is the sync section, present when the list asked for it.
-	Sync *listSync
+	// Sync is the sync section, present when the list asked for it;
+	// Handles the handles section, likewise.
+	Sync    *listSync
+	Handles *listHandles
 }
 
 // listOriginFixed is the fixed part of a version-2 list entry's origin
@@ -1077,6 +1100,9 @@ func (e *listEntry) size() int {
 	}
 	if e.Sync != nil {
 		n += listSyncFixed + 4*len(e.Sync.Kinds)
+	}
+	if e.Handles != nil {
+		n += listHandlesSize
 	}
 	return n
 }
@@ -1126,12 +1152,28 @@ func appendListEntry(b []byte, e listEntry) []byte {
 			b = le.AppendUint32(b, uint32(k))
 		}
 	}
+	if h := e.Handles; h != nil {
+		b = le.AppendUint32(b, h.NTHandles)
+		b = le.AppendUint32(b, h.Transfers)
+		b = le.AppendUint32(b, h.MutexFlags)
+		b = le.AppendUint32(b, 0)
+	}
 	return b
 }
 
 // decodeListReply decodes a list reply of protocol version v; withSync
 // says the request asked for sync sections.
 func decodeListReply(p []byte, withSync bool, v uint16) (next uint32, entries []listEntry, err error) {
+	var flags uint32
+	if withSync {
+		flags = listFlagSyncState
+	}
+	return decodeListReplyFlags(p, flags, v)
+}
+
+// decodeListReplyFlags decodes a list reply to a request of these flags.
+func decodeListReplyFlags(p []byte, flags uint32, v uint16) (next uint32, entries []listEntry, err error) {
+	withSync := flags&listFlagSyncState != 0
 	r := rd{b: p}
 	next = r.u32()
 	count := r.u32()
@@ -1185,6 +1227,13 @@ func decodeListReply(p []byte, withSync bool, v uint16) (next uint32, entries []
 				s.Kinds = append(s.Kinds, k)
 			}
 			e.Sync = s
+		}
+		if flags&listFlagHandles != 0 {
+			h := &listHandles{NTHandles: r.u32(), Transfers: r.u32(), MutexFlags: r.u32()}
+			if res := r.u32(); r.bad || h.MutexFlags&^listMutexAbandoned != 0 || res != 0 {
+				return 0, nil, perr(CodeBadMessage, "list reply: bad handles section")
+			}
+			e.Handles = h
 		}
 		entries = append(entries, e)
 	}

@@ -162,7 +162,7 @@ func sampleRequests() []request {
 			Names: []nameClaim{{"Global\\tex", bridge.AccessRead}, {"日本", bridge.AccessWrite}}, Data: []byte("restored data"),
 		}},
 		{header: header{Type: msgRestore, ID: 27}, SyncCount: 1, Restore: restoreReq{
-			KMT: bridge.GlobalHandle(1), Flags: restoreMutexReleased, MutexKey: 9, MutexValue: 10, MutexEvents: 11,
+			KMT: bridge.GlobalHandle(1), Flags: restoreMutexReleased | restoreMutexAbandoned, MutexKey: 9, MutexValue: 10, MutexEvents: 11,
 			Alloc: testAllocation(64), Kinds: []syncKind{syncTimeline}, NT: []ntClaim{{Handle: 4, Access: bridge.AccessWrite}},
 		}},
 		// RESTORE naming each NT handle's object (restoreNTNames).
@@ -179,6 +179,7 @@ func sampleRequests() []request {
 		// and RESTORE) decode as before.
 		{header: header{Type: msgOpenKMT, ID: 23, Version: protocolVersion1}, Handle: bridge.GlobalHandle(3<<16 | 9)},
 		{header: header{Type: msgCreate, ID: 24, Version: protocolVersion1}, Alloc: testAllocation(4096), SyncCount: 1, Kinds: []syncKind{syncTimeline}, Data: []byte("v1")},
+		{header: header{Type: msgList, ID: 33}, Cursor: 4, ListFlags: listFlagSyncState | listFlagHandles},
 	}
 }
 
@@ -215,7 +216,7 @@ func TestRestoreLayout(t *testing.T) {
 		edit func([]byte)
 		code Code
 	}{
-		{"unknown flag", func(p []byte) { p[4] |= 0x20 }, CodeBadMessage},
+		{"unknown flag", func(p []byte) { p[4] |= 0x40 }, CodeBadMessage},
 		{"held and released", func(p []byte) { p[4] |= restoreMutexReleased }, CodeInvalid},
 		{"too many syncs", func(p []byte) { p[20] = 3 }, CodeInvalid},
 		{"too many names", func(p []byte) { p[16] = maxNamesPerResource + 1 }, CodeLimit},
@@ -525,7 +526,7 @@ func TestDecodeRequestErrors(t *testing.T) {
 	if _, err := decodeRequest(rel, 0); !errors.Is(err, CodeBadMessage) {
 		t.Errorf("release-sync with a reserved field set: err = %v, want CodeBadMessage", err)
 	}
-	list := encodeRequest(request{header: header{Type: msgList}, ListFlags: 2})
+	list := encodeRequest(request{header: header{Type: msgList}, ListFlags: 4})
 	if _, err := decodeRequest(list, 0); !errors.Is(err, CodeBadMessage) {
 		t.Errorf("list with an unknown flag: err = %v, want CodeBadMessage", err)
 	}
@@ -603,6 +604,18 @@ func FuzzDecodeReply(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, p []byte, isList bool) {
 		if isList {
+			if _, entries, err := decodeListReplyFlags(p, listFlagSyncState|listFlagHandles, protocolVersion); err == nil {
+				again := le.AppendUint32(le.AppendUint32(nil, le.Uint32(p)), uint32(len(entries)))
+				for _, e := range entries {
+					if e.Handles == nil || e.Sync == nil {
+						t.Fatalf("entry %+v lacks the sections asked", e)
+					}
+					again = appendListEntry(again, e)
+				}
+				if len(again) != len(p) {
+					t.Fatalf("list reply with handles of %d bytes re-encodes to %d", len(p), len(again))
+				}
+			}
 			for _, withSync := range []bool{false, true} {
 				_, entries, err := decodeListReply(p, withSync, protocolVersion)
 				if err == nil {
@@ -690,6 +703,8 @@ func replySeeds() []replySeed {
 		{"resource-record-gl-syncs", appendResourceRecord(nil, resourceRecord{Handle: 8, KMT: bridge.GlobalHandle(2<<16 | 5), Access: bridge.AccessRead,
 			Kinds: []syncKind{syncTimeline}, Alloc: testAllocation(64), ServiceAllocated: true, GL: glSectionOf(testAllocation(64))}), false},
 		{"list-origin", originList, true},
+		{"list-handles", appendListEntry(le.AppendUint32(le.AppendUint32(nil, 0), 1), listEntry{KMT: bridge.GlobalHandle(6), Alloc: testAllocation(64),
+			Sync: &listSync{State: mutexHeld, HolderPID: 1, HolderConn: 2}, Handles: &listHandles{NTHandles: 3, Transfers: 1, MutexFlags: listMutexAbandoned}}), true},
 		{"duplicate-reply", appendDuplicateReply(nil, duplicateReply{Token: 0x0123456789abcdef, Access: bridge.AccessRead, Mask: bridge.AccessStandardRightsRead}), false},
 		{"query-object-reply", appendObjectInfo(nil, objectInfo{Handle: 8, KMT: bridge.GlobalHandle(3), Access: bridge.AccessReadWrite, Mask: bridge.AccessGenericAll,
 			Type: objectTypeResource, Name: `\Sessions\1\BaseNamedObjects\__winetest_d3d11_image`}), false},

@@ -141,9 +141,11 @@ func recordedMask(mask, granted bridge.Access) bridge.Access {
 // it, or how it last released it (see restoreReq).
 type mutexView struct {
 	held, released bool
-	via            bridge.Handle
-	key, value     uint64
-	events         uint32
+	// abandoned: the broker said the mutex is abandoned (for good).
+	abandoned  bool
+	via        bridge.Handle
+	key, value uint64
+	events     uint32
 }
 
 func (t *heldTable) init() {
@@ -284,7 +286,7 @@ func (c *Client) track(p *pendingCall, r clientReply) {
 	case msgAcquireSync:
 		if hr := t.find(q.Handle); hr != nil {
 			if ar, err := decodeAcquireReply(r.payload); err == nil {
-				hr.mutex = mutexView{held: true, via: q.Handle, key: q.Key, value: ar.Value, events: ar.Events}
+				hr.mutex = mutexView{held: true, via: q.Handle, key: q.Key, value: ar.Value, events: ar.Events, abandoned: ar.Abandoned}
 			}
 		}
 	case msgReleaseSync:
@@ -309,7 +311,7 @@ func (c *Client) trackClose(h bridge.Handle) {
 		last = false
 	}
 	if last && hr.mutex.held && hr.mutex.via == h {
-		hr.mutex = mutexView{events: hr.mutex.events + 1}
+		hr.mutex = mutexView{events: hr.mutex.events + 1, abandoned: true}
 	}
 	if hr.kmtRefs == 0 && len(hr.nt) == 0 {
 		t.drop(hr)
@@ -320,7 +322,7 @@ func (c *Client) trackClose(h bridge.Handle) {
 // the acquire that took the mutex.
 func (c *Client) trackRelease(q request) {
 	if hr := c.held.find(q.Handle); hr != nil && hr.mutex.held {
-		hr.mutex = mutexView{released: true, key: q.Key, value: q.Value, events: hr.mutex.events + 1}
+		hr.mutex = mutexView{released: true, key: q.Key, value: q.Value, events: hr.mutex.events + 1, abandoned: hr.mutex.abandoned}
 	}
 }
 
@@ -487,6 +489,9 @@ func (hr *heldResource) restoreRequests() []request {
 			r.KMTRefs = uint32(hr.kmtRefs)
 		}
 		m := hr.mutex
+		if m.abandoned {
+			r.Flags |= restoreMutexAbandoned
+		}
 		carries := m.held && (m.via == hr.kmt && i == 0 || slices.ContainsFunc(r.NT, func(n ntClaim) bool { return n.Handle == m.via }))
 		switch {
 		case carries:
@@ -511,7 +516,7 @@ func (hr *heldResource) refused(r restoreReq, mask uint32) {
 		}
 	}
 	if mask&restoreMutexRefused != 0 && r.Flags&restoreMutexHeld != 0 {
-		hr.mutex = mutexView{events: hr.mutex.events}
+		hr.mutex = mutexView{events: hr.mutex.events, abandoned: hr.mutex.abandoned}
 	}
 }
 

@@ -48,8 +48,11 @@ const (
 	// i), so that QUERY_OBJECT reports the same name after the restart.
 	// Without it claims are 8 bytes and their handles unnamed, as
 	// clients before QUERY_OBJECT send them.
-	restoreNTNames    = 1 << 4
-	restoreFlagsKnown = restoreCreator | restoreServiceAllocated | restoreMutexHeld | restoreMutexReleased | restoreNTNames
+	restoreNTNames = 1 << 4
+	// restoreMutexAbandoned: an acquire of this connection was told the
+	// keyed mutex is abandoned, which it stays for good.
+	restoreMutexAbandoned = 1 << 5
+	restoreFlagsKnown     = restoreCreator | restoreServiceAllocated | restoreMutexHeld | restoreMutexReleased | restoreNTNames | restoreMutexAbandoned
 )
 
 // restoreFixed is the size of a RESTORE payload before its sync kinds.
@@ -389,6 +392,7 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 		e := ntGrants[i]
 		e.res = res
 		c.nt[n.Handle] = e
+		res.nts++
 		b.addRef(c, res)
 		if next := uint32(n.Handle) + 4; next > c.nextNT && next < 0x40000000 {
 			c.nextNT = next
@@ -441,13 +445,17 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 // hands it over then.
 func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq, late *[]lateReply) bool {
 	m := &res.mutex
+	// Abandonment is for good: one claim of it is enough.
+	if r.Flags&restoreMutexAbandoned != 0 {
+		m.abandoned = true
+	}
 	switch {
 	case r.Flags&restoreMutexHeld != 0:
 		o := b.owner(c, r.MutexHandle, res)
 		if m.held && m.owner != o || r.MutexEvents < m.events {
 			return false
 		}
-		m.held, m.owner, m.abandoned = true, o, false
+		m.held, m.owner = true, o
 		m.lastKey, m.lastValue, m.events = r.MutexKey, r.MutexValue, r.MutexEvents
 	case r.Flags&restoreMutexReleased != 0:
 		if !m.held && r.MutexEvents > m.events {
