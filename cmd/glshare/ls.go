@@ -30,7 +30,12 @@ type lsEntry struct {
 	CreatorPID       int32        `json:"creator_pid"`
 	CreatorConnected bool         `json:"creator_connected"`
 	Refs             int          `json:"refs"`
-	Holders          []lsHolder   `json:"holders"`
+	// NTHandles counts the NT handles to the resource on every
+	// connection, Duplicates the DUPLICATEs of them not yet opened (both
+	// among Refs).
+	NTHandles  int        `json:"nt_handles"`
+	Duplicates int        `json:"duplicates"`
+	Holders    []lsHolder `json:"holders"`
 	// SyncFDs is the number of semaphore fds the broker keeps for the
 	// resource, SyncKinds their kinds in order ("timeline", "binary").
 	SyncFDs   int      `json:"sync_fds"`
@@ -65,10 +70,13 @@ func (e *lsEntry) memoryAndSync(a bridge.Allocation) {
 }
 
 // lsMutex is the keyed mutex: "free", "held" (by holder_pid through the
-// broker connection holder_conn) or "abandoned" (free; its holder went
-// without releasing, so the next acquirer gets it with any key).
+// broker connection holder_conn) or "abandoned" (free; a holder went
+// without releasing, so any acquirer gets it with any key). Abandoned says
+// a holder went without releasing, which lasts: held or free, every
+// acquirer is told so.
 type lsMutex struct {
 	State      string `json:"state"`
+	Abandoned  bool   `json:"abandoned"`
 	HolderPID  int32  `json:"holder_pid,omitempty"`
 	HolderConn uint32 `json:"holder_conn,omitempty"`
 	LastKey    uint64 `json:"last_key"`
@@ -77,7 +85,7 @@ type lsMutex struct {
 }
 
 func mutexSummary(m broker.MutexState) lsMutex {
-	out := lsMutex{State: "free", LastKey: m.LastKey, LastValue: m.LastValue, Waiters: m.Waiters}
+	out := lsMutex{State: "free", Abandoned: m.Abandoned, LastKey: m.LastKey, LastValue: m.LastValue, Waiters: m.Waiters}
 	switch {
 	case m.Held:
 		out.State, out.HolderPID, out.HolderConn = "held", m.HolderPID, m.HolderConn
@@ -93,6 +101,9 @@ func (m lsMutex) String() string {
 	s := m.State
 	if m.State == "held" {
 		s += fmt.Sprintf(" by pid %d", m.HolderPID)
+		if m.Abandoned {
+			s += " (abandoned)"
+		}
 	}
 	s += fmt.Sprintf(", last key %d", m.LastKey)
 	if m.Waiters > 0 {
@@ -160,7 +171,7 @@ func newLsEntry(r broker.ResourceInfo) lsEntry {
 			Tiling: a.Tiling.String(), Dedicated: a.Dedicated, DriverUUID: a.Device.Driver.String(), DeviceUUID: a.Device.Device.String(),
 		},
 		Size: a.Size, DataLen: r.DataLen, CreatorPID: r.CreatorPID, CreatorConnected: r.CreatorConnected,
-		Refs: r.Refs, Holders: []lsHolder{},
+		Refs: r.Refs, NTHandles: r.NTHandles, Duplicates: r.Duplicates, Holders: []lsHolder{},
 		SyncFDs: len(r.Syncs), SyncKinds: []string{}, Mutex: mutexSummary(r.Mutex),
 	}
 	for _, s := range r.Syncs {
@@ -196,7 +207,7 @@ func (e lsEntry) allocator() string {
 // printLs is ls's table: the facts a person looks for, in words.
 func printLs(w io.Writer, entries []lsEntry) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tMEMORY\tALLOCATED BY\tSIZE\tPID\tREFS\tHOLDERS\tSYNC\tMUTEX")
+	fmt.Fprintln(tw, "HANDLE\tNAME\tDESC\tMEMORY\tALLOCATED BY\tSIZE\tPID\tREFS\tNT\tHOLDERS\tSYNC\tMUTEX")
 	for _, e := range entries {
 		name := "-"
 		if len(e.Names) > 0 {
@@ -218,7 +229,11 @@ func printLs(w io.Writer, entries []lsEntry) {
 		if e.Memory == "host" {
 			memory = "host (copy path)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", e.KMTHex, name, e.Desc, memory, e.allocator(), e.Size, pid, e.Refs, strings.Join(holders, " "), syncs, e.Mutex)
+		nt := fmt.Sprint(e.NTHandles)
+		if e.Duplicates > 0 {
+			nt += fmt.Sprintf(" (+%d duplicating)", e.Duplicates)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n", e.KMTHex, name, e.Desc, memory, e.allocator(), e.Size, pid, e.Refs, nt, strings.Join(holders, " "), syncs, e.Mutex)
 	}
 	tw.Flush()
 }

@@ -189,3 +189,77 @@ func TestLsAllocatedBy(t *testing.T) {
 		}
 	}
 }
+
+// TestLsHandlesAndAbandoned: ls counts the NT handles to each resource and
+// the duplicates waiting to be opened, and says a keyed mutex is abandoned
+// for good, held or free, once a holder went without releasing.
+func TestLsHandlesAndAbandoned(t *testing.T) {
+	sock := testbroker.Start(t)
+	c, err := broker.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fd, err := unix.MemfdCreate("ls-test", unix.MFD_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	unix.Ftruncate(fd, 4096)
+	alloc := bridge.Allocation{
+		Desc: bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 16, Height: 16, DepthOrArraySize: 1, MipLevels: 1,
+			SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm},
+		VkFormat: 37, Size: 4096,
+	}
+	kmt, err := c.Create(alloc, fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, err := c.Share(kmt, bridge.AccessGenericAll, "Global\\ls handles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Share(kmt, bridge.AccessRead, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Duplicate(nt, 0, broker.DuplicateSameAccess, 0); err != nil {
+		t.Fatal(err)
+	}
+	// A holder that goes without releasing abandons the mutex for good.
+	holder, err := broker.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := holder.OpenKMT(kmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(r.FD)
+	if _, err := holder.AcquireSync(kmt, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	holder.Close()
+	// The broker drops the holder's connection in its own time; the
+	// abandoned acquire waits for it.
+	if ar, err := c.AcquireSync(nt, 5, 10*time.Second); err != nil || !ar.Abandoned {
+		t.Fatalf("acquire after the holder left = %+v, %v; want abandoned", ar, err)
+	}
+
+	text := captureLs(t, "--socket", sock)
+	t.Logf("glshare ls:\n%s", text)
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], " NT ") {
+		t.Fatalf("ls printed %q, want an NT column and one resource", text)
+	}
+	if want := fmt.Sprintf("held by pid %d (abandoned), last key 0", os.Getpid()); !strings.HasSuffix(lines[1], want) || !strings.Contains(lines[1], " 2 (+1 duplicating) ") {
+		t.Errorf("resource line %q, want 2 NT handles, 1 duplicating, and %q", lines[1], want)
+	}
+	var entries []lsEntry
+	if err := json.Unmarshal([]byte(captureLs(t, "--socket", sock, "--json")), &entries); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].NTHandles != 2 || entries[0].Duplicates != 1 || entries[0].Refs != 4 ||
+		entries[0].Mutex.State != "held" || !entries[0].Mutex.Abandoned {
+		t.Errorf("ls --json: %+v", entries)
+	}
+}
