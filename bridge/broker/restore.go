@@ -460,8 +460,10 @@ func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq, late *
 	case r.Flags&restoreMutexReleased != 0:
 		if !m.held && r.MutexEvents > m.events {
 			m.lastKey, m.lastValue, m.events = r.MutexKey, r.MutexValue, r.MutexEvents
-			b.grant(res, late)
 		}
+	}
+	if !m.held {
+		b.grant(res, late)
 	}
 	return true
 }
