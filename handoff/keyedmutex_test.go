@@ -243,8 +243,10 @@ func vkSide(in *bufio.Scanner) error {
 		if err != nil {
 			return err
 		}
+		// Abandonment is for good, as on Windows: the next acquire is
+		// told too.
 		var px []byte
-		err = vkTurn(km, 6, 6, false, func(sync vkalloc.Sync) (err error) {
+		err = vkTurn(km, 6, 6, true, func(sync vkalloc.Sync) (err error) {
 			px, err = img.ReadPixels(bridge.Subresource{}, sync)
 			return err
 		})

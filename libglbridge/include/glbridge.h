@@ -509,7 +509,10 @@ GLBRIDGE_API glbridge_status glbridge_create(glbridge_client *client, int memory
  * most access. name is NUL-terminated UTF-8, 1..255 bytes. *nt receives
  * the new handle (a reference: glbridge_close it), *granted (may be NULL)
  * its access.
- * Errors: GLBRIDGE_E_INVALID (access 0 or unknown bits),
+ * access may be any Windows access mask (GENERIC_ALL 0x10000000,
+ * GENERIC_READ/WRITE, STANDARD_RIGHTS_*, DXGI_SHARED_RESOURCE_READ|WRITE:
+ * docs/protocol.md, "Access rights", says what each grants).
+ * Errors: GLBRIDGE_E_ACCESS_DENIED (access 0), GLBRIDGE_E_INVALID (bits that are no right),
  * GLBRIDGE_E_ACCESS_DENIED (more than handle grants), GLBRIDGE_E_BAD_NAME
  * (empty, over 255 bytes — found locally — or a forbidden character),
  * GLBRIDGE_E_NAME_TAKEN, GLBRIDGE_E_LIMIT (8 names per resource).
@@ -534,7 +537,8 @@ GLBRIDGE_API glbridge_status glbridge_open_kmt(glbridge_client *client, uint32_t
  * *fds as for glbridge_open_kmt.
  * Errors: GLBRIDGE_E_BAD_NAME, GLBRIDGE_E_NOT_FOUND (no such name),
  * GLBRIDGE_E_ACCESS_DENIED (more than the name was shared with),
- * GLBRIDGE_E_INVALID (access 0 or unknown bits), GLBRIDGE_E_LIMIT.
+ * GLBRIDGE_E_ACCESS_DENIED (access 0), GLBRIDGE_E_INVALID (bits that
+ * are no right), GLBRIDGE_E_LIMIT.
  */
 GLBRIDGE_API glbridge_status glbridge_open_name(glbridge_client *client, const char *name,
                                                 uint32_t access, glbridge_record *rec,
