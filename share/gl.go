@@ -303,7 +303,10 @@ func (g *GL) Open(a bridge.Allocation, fd int) (*GLResource, error) {
 // OpenShared opens what a broker open returned (broker.Client.OpenKMT or
 // OpenName) and attaches the keyed mutex through res.Handle on c, so
 // AcquireSync and ReleaseSync work at once. res.FD and the sync fds stay
-// the caller's.
+// the caller's. Private data that is a Direct3D runtime descriptor of
+// another resource than the record describes is refused with an error
+// wrapping bridge.ErrRuntimeDescMismatch, as Direct3D's OpenSharedResource
+// refuses it (E_INVALIDARG).
 func (g *GL) OpenShared(c *broker.Client, res broker.Resource) (*GLResource, error) {
 	r, err := g.Open(res.Allocation, res.FD)
 	return attachOpened(r, err, c, res)

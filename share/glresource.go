@@ -312,7 +312,11 @@ func (r *GLResource) Attach(c *broker.Client, h bridge.Handle, syncs []broker.Sy
 }
 
 // Share registers the resource with the broker through c, with private
-// runtime data data, and attaches its keyed mutex. Where the Vulkan
+// runtime data data, and attaches its keyed mutex. With nil data it
+// registers the Direct3D runtime descriptor DXVK and vkd3d-proton read,
+// in Windows' layout: Direct3D 11's (Direct3D 12's for a resource only it
+// can describe), naming the keyed mutex by the resource's KMT handle,
+// since the broker keeps the mutex with its resource. Where the Vulkan
 // device shares timeline semaphores, one travels with the resource so
 // that accesses are ordered on the GPU. It returns the KMT handle, which
 // c holds until CloseHandle.

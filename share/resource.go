@@ -160,6 +160,10 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 	if r.svc != nil {
 		return r.registered(c, data, attach)
 	}
+	described := data == nil
+	if described {
+		data = runtimeData(r.alloc.Desc, 0)
+	}
 	var syncs []broker.SyncFD
 	if dev != nil && r.sem == nil {
 		s, ss, err := handoff.NewTimelineSync(dev)
@@ -172,6 +176,14 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 	kmt, err := c.CreateWithSync(r.alloc, r.fd, data, syncs)
 	if err != nil {
 		return 0, fmt.Errorf("share: Share: %w", err)
+	}
+	if described && data != nil && keyedMutexHandles(r.alloc.Desc) {
+		// The descriptor names the keyed mutex by the handle the broker
+		// just handed out.
+		if err := c.UpdateData(kmt, runtimeData(r.alloc.Desc, kmt)); err != nil {
+			c.CloseHandle(kmt)
+			return 0, fmt.Errorf("share: Share: %w", err)
+		}
 	}
 	if err := attach(c, kmt, syncs); err != nil {
 		c.CloseHandle(kmt)
@@ -187,6 +199,9 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 // with CloseHandle; the allocation's own lives until Close. The keyed
 // mutex is attached through c with the semaphores the open hands on.
 func (r *resource) registered(c *broker.Client, data []byte, attach func(*broker.Client, bridge.Handle, []broker.SyncFD) error) (bridge.Handle, error) {
+	if data == nil {
+		data = runtimeData(r.alloc.Desc, r.svcHandle)
+	}
 	if data != nil {
 		if err := r.svc.UpdateData(r.svcHandle, data); err != nil {
 			return 0, fmt.Errorf("share: Share: %w", err)
@@ -390,6 +405,10 @@ func attachOpened[R interface {
 }](r R, err error, c *broker.Client, res broker.Resource) (R, error) {
 	var none R
 	if err != nil {
+		return none, err
+	}
+	if err := checkRuntimeData(res); err != nil {
+		r.Close()
 		return none, err
 	}
 	if err := r.Attach(c, res.Handle, res.Syncs); err != nil {

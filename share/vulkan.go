@@ -374,7 +374,8 @@ func (r *VulkanResource) Attach(c *broker.Client, h bridge.Handle, syncs []broke
 }
 
 // Share registers the resource with the broker through c, with private
-// runtime data data, and attaches its keyed mutex; see GLResource.Share.
+// runtime data data (nil: the Direct3D runtime descriptor), and attaches
+// its keyed mutex; see GLResource.Share.
 func (r *VulkanResource) Share(c *broker.Client, data []byte) (bridge.Handle, error) {
 	return r.register(c, data, r.syncDevice(), r.Attach)
 }
