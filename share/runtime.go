@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/bridge/d3d"
 	"github.com/glbridge/glbridge/bridge/broker"
+	"github.com/glbridge/glbridge/bridge/d3d"
 )
 
 // This file is the private runtime data share writes and checks: the
