@@ -164,6 +164,10 @@ type resource struct {
 	// owned are the GPU objects behind it, destroyed when it is freed.
 	allocDevice string
 	owned       []io.Closer
+	// fence is the state of a fence (CREATE_FENCE), nil for a resource;
+	// a fence has no memory (memFD -1, a zero alloc) and at most one
+	// sync object, its timeline semaphore.
+	fence *fenceState
 }
 
 // syncObj is a semaphore fd the broker keeps for a resource; it closes fd
@@ -256,6 +260,8 @@ type brokerConn struct {
 	// increasing so that a closed handle is not soon reused.
 	nextNT uint32
 	dead   bool
+	// fenceWaits counts this connection's WAIT_FENCEs waiting.
+	fenceWaits int
 }
 
 func (b *Broker) logger() *slog.Logger {
@@ -692,12 +698,18 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		payload, outFDs, err = b.openName(c, q)
 	case msgQuery:
 		res, access, err := b.lookup(c, q.Handle, true)
+		if err == nil {
+			err = wrongType(q, res)
+		}
 		if err != nil {
 			return nil, nil, false, err
 		}
 		return res.record(q.Handle, access, q.Version), nil, false, nil
 	case msgUpdateData:
 		res, have, err := b.lookup(c, q.Handle, false)
+		if err == nil {
+			err = wrongType(q, res)
+		}
 		if err != nil {
 			return nil, nil, false, err
 		}
@@ -730,6 +742,27 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		// restore keeps or closes every fd itself.
 		stored = true
 		payload, err = b.restore(c, q, fds, late)
+	case msgCreateFence:
+		res, err := b.createFence(c, q, fds)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		stored = true
+		c.log.Debug("fence created", "handle", res.kmt, "value", q.Value, "timeline", len(fds) > 0)
+		return fixedPayload(uint32(res.kmt), 0), nil, false, nil
+	case msgOpenFence:
+		payload, outFDs, err = b.openFence(c, q)
+	case msgSignalFence:
+		payload, err = b.signalFence(c, q, late)
+	case msgWaitFence:
+		payload, waiting, err = b.waitFence(c, q)
+	case msgGetFence:
+		payload, err = b.getFence(c, q)
+	case msgListFences:
+		payload = b.listFences(q.Cursor)
+	case msgRestoreFence:
+		stored = true
+		payload, err = b.restoreFence(c, q, fds, late)
 	default:
 		panic("broker: decodeRequest let through " + q.Type.String())
 	}
@@ -980,6 +1013,11 @@ func (b *Broker) unref(res *resource) {
 	for _, w := range res.mutex.waiters {
 		w.stop()
 	}
+	if res.fence != nil {
+		for _, w := range res.fence.waiters {
+			w.stop()
+		}
+	}
 	for _, n := range res.names {
 		delete(b.names, n.key)
 	}
@@ -1091,7 +1129,10 @@ func (res *resource) record(h bridge.Handle, access bridge.Access, v uint16) []b
 // fds returns the fds the broker keeps for res in the order an open reply
 // carries them: memory first, then the sync objects.
 func (res *resource) fds() []int {
-	fds := []int{res.memFD}
+	var fds []int
+	if res.memFD >= 0 { // a fence has no memory
+		fds = append(fds, res.memFD)
+	}
 	for _, s := range res.syncs {
 		fds = append(fds, s.fd)
 	}
@@ -1107,7 +1148,9 @@ func (res *resource) dupFDs() ([]int, error) {
 		if err != nil {
 			fdutil.CloseAll(out)
 			what := "memory"
-			if i > 0 {
+			if res.fence != nil {
+				what = "fence semaphore"
+			} else if i > 0 {
 				what = fmt.Sprintf("sync object %d", i-1)
 			}
 			return nil, perr(CodeInternal, "%s fd: %v", what, err)
@@ -1123,6 +1166,9 @@ func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
 	}
 	res, err := b.resolveKMT(q.Handle)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := wrongType(q, res); err != nil {
 		return nil, nil, err
 	}
 	if err := b.roomForRef(c); err != nil {
@@ -1150,6 +1196,9 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 	e, ok := b.names[name.key]
 	if !ok {
 		return nil, nil, perr(CodeNotFound, "no resource named %q", q.Name)
+	}
+	if err := wrongType(q, e.res); err != nil {
+		return nil, nil, withDetail(err, fmt.Sprintf("%q: ", q.Name))
 	}
 	access, mask, err := grant(q.Access, e.access)
 	if err != nil {
@@ -1225,6 +1274,9 @@ func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 	from, _ := slices.BinarySearch(indices, cursor)
 	for _, index := range indices[from:] {
 		res := b.byIndex[index]
+		if res.fence != nil {
+			continue // LIST_FENCES lists fences
+		}
 		e := listEntry{
 			KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), DataLen: uint32(len(res.data)),
 			CreatorActive: res.creator != nil && !res.creator.dead, Alloc: res.alloc, Names: res.givenNames(),

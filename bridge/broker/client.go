@@ -304,7 +304,7 @@ func (c *Client) endLocked(err error) {
 // are closed.
 func (c *Client) roundTrip(op string, q request, fds []int) (clientReply, error) {
 	p := &pendingCall{q: q, fds: fds, ch: make(chan clientReply, 1)}
-	if q.Type == msgAcquireSync && q.TimeoutMS != infiniteTimeoutMS {
+	if (q.Type == msgAcquireSync || q.Type == msgWaitFence) && q.TimeoutMS != infiniteTimeoutMS {
 		p.deadline = time.Now().Add(time.Duration(q.TimeoutMS) * time.Millisecond)
 	}
 	c.mu.Lock()

@@ -297,6 +297,9 @@ func (b *Broker) openDuplicate(c *brokerConn, q request) ([]byte, []int, error) 
 	if t == nil {
 		return nil, nil, perr(CodeNotFound, "no duplicate %#x (opened already, expired, or of a broker before a restart)", q.Token)
 	}
+	if err := wrongType(q, t.res); err != nil {
+		return nil, nil, withDetail(err, "OPEN_FENCE redeems it: ")
+	}
 	if t.targetPID != 0 && t.targetPID != c.pid {
 		return nil, nil, perr(CodeAccessDenied, "the duplicate is for pid %d, not %d", t.targetPID, c.pid)
 	}
@@ -323,7 +326,7 @@ func (b *Broker) queryObject(c *brokerConn, q request) ([]byte, error) {
 		return nil, err
 	}
 	return appendObjectInfo(nil, objectInfo{Handle: q.Handle, KMT: e.res.kmt, Access: e.access, Mask: e.mask,
-		Type: objectTypeResource, Name: e.name.path}), nil
+		Type: e.res.objectType(), Name: e.name.path}), nil
 }
 
 // DuplicateOptions are DuplicateHandle's options, with its values.

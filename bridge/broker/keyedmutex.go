@@ -18,6 +18,9 @@ import (
 // closes it.
 func (b *Broker) attachSync(c *brokerConn, q request, fd int) ([]byte, error) {
 	res, have, err := b.lookup(c, q.Handle, false)
+	if err == nil {
+		err = wrongType(q, res)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +55,9 @@ func (b *Broker) owner(c *brokerConn, h bridge.Handle, res *resource) mutexOwner
 // 0, and otherwise parks the request as a waiter (waiting is true).
 func (b *Broker) acquire(c *brokerConn, q request) (payload []byte, waiting bool, err error) {
 	res, _, err := b.lookup(c, q.Handle, false)
+	if err == nil {
+		err = wrongType(q, res)
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -107,6 +113,9 @@ func (b *Broker) expire(res *resource, w *mutexWaiter) {
 // for q.Key.
 func (b *Broker) releaseSync(c *brokerConn, q request, late *[]lateReply) error {
 	res, _, err := b.lookup(c, q.Handle, false)
+	if err == nil {
+		err = wrongType(q, res)
+	}
 	if err != nil {
 		return err
 	}
@@ -130,6 +139,7 @@ func (b *Broker) releaseSync(c *brokerConn, q request, late *[]lateReply) error 
 // The waits go first, so that the mutex is abandoned to a live waiter
 // rather than to another wait of an owner that is going.
 func (b *Broker) leaveMutex(res *resource, gone func(mutexOwner) bool, why string, late *[]lateReply) {
+	b.leaveFence(res, gone, why, late)
 	m := &res.mutex
 	m.waiters = slices.DeleteFunc(m.waiters, func(w *mutexWaiter) bool {
 		if !gone(w.owner) {

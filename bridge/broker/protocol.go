@@ -95,7 +95,9 @@ var msgNames = map[msgType]string{
 	msgQuery: "query", msgUpdateData: "update-data", msgClose: "close", msgList: "list",
 	msgAttachSync: "attach-sync", msgAcquireSync: "acquire-sync", msgReleaseSync: "release-sync",
 	msgAllocate: "allocate", msgRestore: "restore", msgDuplicate: "duplicate", msgOpenDuplicate: "open-duplicate",
-	msgQueryObject: "query-object", msgFatal: "fatal",
+	msgQueryObject: "query-object", msgCreateFence: "create-fence", msgOpenFence: "open-fence", msgSignalFence: "signal-fence",
+	msgWaitFence: "wait-fence", msgGetFence: "get-fence", msgListFences: "list-fences", msgRestoreFence: "restore-fence",
+	msgFatal: "fatal",
 }
 
 func (t msgType) String() string {
@@ -255,6 +257,7 @@ const (
 var v1Codes = map[Code]Code{
 	CodeQuota: CodeLimit, CodeNoDevice: CodeUnsupported, CodeUnsupportedFormat: CodeUnsupported,
 	CodeInvalidDesc: CodeInvalid, CodeNoSemaphore: CodeUnsupported, CodeRestoreRefused: CodeUnsupported,
+	CodeWrongType: CodeInvalid,
 }
 
 // forVersion is code as a peer speaking version v understands it.
@@ -276,6 +279,7 @@ var errorCodeNames = map[Code]string{
 	CodeTimeout: "timed out", CodeQuota: "quota exceeded", CodeNoDevice: "no such device",
 	CodeUnsupportedFormat: "unsupported format", CodeInvalidDesc: "invalid description",
 	CodeNoSemaphore: "no exportable semaphore", CodeRestoreRefused: "restore refused",
+	CodeWrongType: "object type mismatch",
 }
 
 // codeErrors are the codes that mean one of bridge's error values.
@@ -589,6 +593,12 @@ type request struct {
 	Options   uint32
 	TargetPID int32
 	Token     uint64
+	// FenceFlags and Offset are signal-fence's (with Handle and Value);
+	// create-fence has Kind and Value, wait-fence Handle, TimeoutMS and
+	// Value, open-fence Handle, Access, Name or Token; restore-fence
+	// uses Restore.
+	FenceFlags uint32
+	Offset     uint64
 }
 
 // allocateFlagHostMemory is bit 0 of an ALLOCATE request's flags: the
@@ -602,6 +612,8 @@ func fdsFor(t msgType, syncCount uint32) int {
 	switch t {
 	case msgCreate, msgRestore:
 		return 1 + int(syncCount)
+	case msgCreateFence, msgRestoreFence:
+		return int(syncCount)
 	case msgAttachSync:
 		return 1
 	}
@@ -772,7 +784,10 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		}
 		q.SyncCount = uint32(len(q.Restore.Kinds))
 	default:
-		known, err := decodeHandleRequest(&q, &r)
+		known, err := decodeFenceRequest(&q, &r)
+		if !known {
+			known, err = decodeHandleRequest(&q, &r)
+		}
 		if err != nil {
 			return q, err
 		}
@@ -857,7 +872,10 @@ func encodeRequest(q request) []byte {
 		q.SyncCount = uint32(len(q.Restore.Kinds))
 	default:
 		var known bool
-		if p, known = appendHandleRequest(p, q); !known {
+		if p, known = appendFenceRequest(p, &q); !known {
+			p, known = appendHandleRequest(p, q)
+		}
+		if !known {
 			panic(fmt.Sprintf("broker: encodeRequest: unknown type %v", q.Type))
 		}
 	}

@@ -180,6 +180,112 @@ func sampleRequests() []request {
 		{header: header{Type: msgOpenKMT, ID: 23, Version: protocolVersion1}, Handle: bridge.GlobalHandle(3<<16 | 9)},
 		{header: header{Type: msgCreate, ID: 24, Version: protocolVersion1}, Alloc: testAllocation(4096), SyncCount: 1, Kinds: []syncKind{syncTimeline}, Data: []byte("v1")},
 		{header: header{Type: msgList, ID: 33}, Cursor: 4, ListFlags: listFlagSyncState | listFlagHandles},
+		// Fences (version 2).
+		{header: header{Type: msgCreateFence, ID: 34}, Value: 0x0102030405060708},
+		{header: header{Type: msgCreateFence, ID: 35}, Kind: syncTimeline, SyncCount: 1, Value: 1},
+		{header: header{Type: msgOpenFence, ID: 36}, Handle: bridge.GlobalHandle(0x123)},
+		{header: header{Type: msgOpenFence, ID: 37}, Access: bridge.AccessGenericAll, Name: "Local\\fence"},
+		{header: header{Type: msgOpenFence, ID: 38}, Token: 0xfedcba9876543210},
+		{header: header{Type: msgSignalFence, ID: 39}, Handle: 8, Value: 7},
+		{header: header{Type: msgSignalFence, ID: 40}, Handle: bridge.GlobalHandle(9), FenceFlags: signalFlagRebase, Value: 3, Offset: 1 << 40},
+		{header: header{Type: msgWaitFence, ID: 41}, Handle: 12, TimeoutMS: infiniteTimeoutMS, Value: 0xffffffffffffffff},
+		{header: header{Type: msgGetFence, ID: 42}, Handle: 16},
+		{header: header{Type: msgListFences, ID: 43}, Cursor: 99},
+		{header: header{Type: msgRestoreFence, ID: 44}, SyncCount: 1, Restore: restoreReq{
+			KMT: bridge.GlobalHandle(0xabc), Flags: restoreCreator | restoreNTNames, KMTRefs: 2, Kinds: []syncKind{syncTimeline},
+			NT:    []ntClaim{{Handle: 8, Access: bridge.AccessGenericAll, Name: 1}, {Handle: 12, Access: bridge.AccessRead}},
+			Names: []nameClaim{{"Global\\f", bridge.AccessReadWrite}}, Fence: FenceValue{Value: 3, Signals: 9, Offset: 47},
+		}},
+		{header: header{Type: msgRestoreFence, ID: 45}, Restore: restoreReq{KMT: bridge.GlobalHandle(1), Flags: restoreNTNames,
+			NT: []ntClaim{{Handle: 4, Access: bridge.AccessRead}}, Fence: FenceValue{Value: 1}}},
+	}
+}
+
+// TestFenceLayouts pins the byte offsets docs/protocol.md gives for the
+// fence messages and replies, and checks what their decoders refuse.
+func TestFenceLayouts(t *testing.T) {
+	p := func(q request) []byte { return encodeRequest(q)[headerSize:] }
+	msg := encodeRequest(request{header: header{Type: msgCreateFence}, Kind: syncTimeline, Value: 0x1122})
+	cr := msg[headerSize:]
+	if le.Uint16(msg[6:]) != 17 || le.Uint16(msg[16:]) != 1 || len(cr) != 16 || le.Uint32(cr) != 0 || le.Uint32(cr[4:]) != 2 || le.Uint64(cr[8:]) != 0x1122 {
+		t.Errorf("create-fence: %x", msg)
+	}
+	op := p(request{header: header{Type: msgOpenFence}, Access: bridge.AccessRead, Name: "ab"})
+	if len(op) != 26 || le.Uint32(op) != 0 || le.Uint32(op[4:]) != uint32(bridge.AccessRead) || le.Uint32(op[8:]) != 2 || le.Uint32(op[12:]) != 0 ||
+		le.Uint64(op[16:]) != 0 || string(op[24:]) != "ab" {
+		t.Errorf("open-fence: %x", op)
+	}
+	sg := p(request{header: header{Type: msgSignalFence}, Handle: 8, FenceFlags: signalFlagRebase, Value: 3, Offset: 4})
+	if len(sg) != 24 || le.Uint32(sg) != 8 || le.Uint32(sg[4:]) != 1 || le.Uint64(sg[8:]) != 3 || le.Uint64(sg[16:]) != 4 {
+		t.Errorf("signal-fence: %x", sg)
+	}
+	wt := p(request{header: header{Type: msgWaitFence}, Handle: 8, TimeoutMS: 500, Value: 9})
+	if len(wt) != 16 || le.Uint32(wt) != 8 || le.Uint32(wt[4:]) != 500 || le.Uint64(wt[8:]) != 9 {
+		t.Errorf("wait-fence: %x", wt)
+	}
+	if g := p(request{header: header{Type: msgGetFence}, Handle: 8}); len(g) != 8 || le.Uint32(g) != 8 {
+		t.Errorf("get-fence: %x", g)
+	}
+	rf := p(request{header: header{Type: msgRestoreFence}, SyncCount: 1, Restore: restoreReq{KMT: 0x40000042, Flags: restoreCreator, KMTRefs: 1,
+		Kinds: []syncKind{syncTimeline}, NT: []ntClaim{{Handle: 8, Access: bridge.AccessRead, Name: 1}}, Names: []nameClaim{{"n", bridge.AccessRead}},
+		Fence: FenceValue{Value: 5, Signals: 6, Offset: 7}}})
+	if len(rf) != restoreFenceFixed+12+9 || le.Uint32(rf) != 0x40000042 || le.Uint32(rf[4:]) != 1 || le.Uint32(rf[8:]) != 1 || le.Uint32(rf[12:]) != 1 ||
+		le.Uint32(rf[16:]) != 1 || le.Uint32(rf[20:]) != 2 || le.Uint64(rf[24:]) != 5 || le.Uint64(rf[32:]) != 6 || le.Uint64(rf[40:]) != 7 ||
+		le.Uint32(rf[48:]) != 8 || le.Uint32(rf[52:]) != uint32(bridge.AccessRead) || le.Uint32(rf[56:]) != 1 ||
+		le.Uint32(rf[60:]) != uint32(bridge.AccessRead) || le.Uint32(rf[64:]) != 1 || string(rf[68:]) != "n" {
+		t.Errorf("restore-fence: %x", rf)
+	}
+	v := appendFenceValue(nil, FenceValue{Value: 1, Signals: 2, Offset: 3})
+	if len(v) != 24 || le.Uint64(v) != 1 || le.Uint64(v[8:]) != 2 || le.Uint64(v[16:]) != 3 {
+		t.Errorf("fence value: %x", v)
+	}
+	rec := appendFenceRecord(nil, fenceRecord{Handle: 8, KMT: 0x40000042, Access: bridge.AccessRead, Mask: bridge.AccessGenericRead, Kind: syncTimeline,
+		Path: `\BaseNamedObjects\x`, FenceValue: FenceValue{Value: 1, Signals: 2, Offset: 3}})
+	if le.Uint32(rec) != 8 || le.Uint32(rec[4:]) != 0x40000042 || le.Uint32(rec[8:]) != uint32(bridge.AccessRead) || le.Uint32(rec[12:]) != uint32(bridge.AccessGenericRead) ||
+		le.Uint32(rec[16:]) != 2 || le.Uint32(rec[20:]) != 19 || le.Uint64(rec[24:]) != 1 || le.Uint64(rec[32:]) != 2 || le.Uint64(rec[40:]) != 3 ||
+		string(rec[48:]) != `\BaseNamedObjects\x` {
+		t.Errorf("fence record: %x", rec)
+	}
+	ent := appendFenceEntry(nil, fenceEntry{KMT: 0x40000042, CreatorPID: 7, Refs: 3, NTHandles: 1, Waiters: 2, CreatorActive: true, Timeline: true,
+		FenceValue: FenceValue{Value: 4, Signals: 5, Offset: 6}, Names: []string{"ab"}})
+	if len(ent) != fenceEntryFixed+4 || le.Uint32(ent) != 0x40000042 || le.Uint32(ent[4:]) != 7 || le.Uint32(ent[8:]) != 3 || le.Uint32(ent[12:]) != 1 ||
+		le.Uint32(ent[16:]) != 2 || le.Uint32(ent[20:]) != 3 || le.Uint64(ent[24:]) != 4 || le.Uint64(ent[32:]) != 5 || le.Uint64(ent[40:]) != 6 ||
+		le.Uint16(ent[48:]) != 1 || le.Uint16(ent[50:]) != 0 || le.Uint16(ent[52:]) != 2 || string(ent[54:]) != "ab" {
+		t.Errorf("fence list entry: %x", ent)
+	}
+	for _, c := range []struct {
+		name string
+		q    request
+		edit func([]byte)
+		nfds int
+		code Code
+	}{
+		{"create flags", request{header: header{Type: msgCreateFence}}, func(p []byte) { p[0] = 1 }, 0, CodeBadMessage},
+		{"create binary", request{header: header{Type: msgCreateFence}}, func(p []byte) { p[4] = 1 }, 0, CodeInvalid},
+		{"create timeline without fd", request{header: header{Type: msgCreateFence}}, func(p []byte) { p[4] = 2 }, 0, CodeBadFDs},
+		{"open two ways", request{header: header{Type: msgOpenFence}, Handle: 0x40000042}, func(p []byte) { p[16] = 1 }, 0, CodeInvalid},
+		{"open no way", request{header: header{Type: msgOpenFence}, Handle: 0x40000042}, func(p []byte) { le.PutUint32(p, 0) }, 0, CodeInvalid},
+		{"open kmt with access", request{header: header{Type: msgOpenFence}, Handle: 0x40000042}, func(p []byte) { p[7] = 0x80 }, 0, CodeInvalid},
+		{"open reserved", request{header: header{Type: msgOpenFence}, Token: 1}, func(p []byte) { p[12] = 1 }, 0, CodeBadMessage},
+		{"signal flags", request{header: header{Type: msgSignalFence}, Handle: 8}, func(p []byte) { p[4] = 2 }, 0, CodeBadMessage},
+		{"signal offset without rebase", request{header: header{Type: msgSignalFence}, Handle: 8}, func(p []byte) { p[16] = 1 }, 0, CodeBadMessage},
+		{"get reserved", request{header: header{Type: msgGetFence}, Handle: 8}, func(p []byte) { p[4] = 1 }, 0, CodeBadMessage},
+		{"list flags", request{header: header{Type: msgListFences}}, func(p []byte) { p[4] = 1 }, 0, CodeBadMessage},
+		{"restore flags", request{header: header{Type: msgRestoreFence}, Restore: restoreReq{KMT: 0x40000042, KMTRefs: 1}}, func(p []byte) { p[4] = 4 }, 0, CodeBadMessage},
+		{"restore kind", request{header: header{Type: msgRestoreFence}, Restore: restoreReq{KMT: 0x40000042, KMTRefs: 1}}, func(p []byte) { p[20] = 1 }, 0, CodeInvalid},
+	} {
+		m := encodeRequest(c.q)
+		c.edit(m[headerSize:])
+		if _, err := decodeRequest(m, c.nfds); !errors.Is(err, c.code) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.code)
+		}
+	}
+	v1 := encodeRequest(request{header: header{Type: msgGetFence, Version: protocolVersion1}, Handle: 8})
+	if _, err := decodeRequest(v1, 0); !errors.Is(err, CodeUnknownType) {
+		t.Errorf("version-1 GET_FENCE: %v, want UNKNOWN_TYPE", err)
+	}
+	if CodeWrongType.forVersion(protocolVersion1) != CodeInvalid {
+		t.Errorf("WRONG_TYPE in version 1 is %v", CodeWrongType.forVersion(protocolVersion1))
 	}
 }
 
@@ -660,6 +766,25 @@ func FuzzDecodeReply(f *testing.F) {
 				t.Fatalf("query-object reply re-encodes differently\n in  %x\n out %x", p, again)
 			}
 		}
+		if v, err := decodeFenceValue(p); err == nil {
+			if again := appendFenceValue(nil, v); !bytes.Equal(again, p) {
+				t.Fatalf("fence value re-encodes differently\n in  %x\n out %x", p, again)
+			}
+		}
+		if r, err := decodeFenceRecord(p); err == nil {
+			if again := appendFenceRecord(nil, r); !bytes.Equal(again, p) {
+				t.Fatalf("fence record re-encodes differently\n in  %x\n out %x", p, again)
+			}
+		}
+		if next, entries, err := decodeFenceList(p); err == nil {
+			again := le.AppendUint32(le.AppendUint32(nil, next), uint32(len(entries)))
+			for _, e := range entries {
+				again = appendFenceEntry(again, e)
+			}
+			if !bytes.Equal(again, p) {
+				t.Fatalf("fence list re-encodes differently\n in  %x\n out %x", p, again)
+			}
+		}
 		if mask, path, rec, err := decodeOpenDuplicateReply(p); err == nil {
 			again := appendResourceRecord(appendOpenDuplicatePrefix(nil, mask, path), rec)
 			if !bytes.Equal(again, p) {
@@ -708,6 +833,11 @@ func replySeeds() []replySeed {
 		{"duplicate-reply", appendDuplicateReply(nil, duplicateReply{Token: 0x0123456789abcdef, Access: bridge.AccessRead, Mask: bridge.AccessStandardRightsRead}), false},
 		{"query-object-reply", appendObjectInfo(nil, objectInfo{Handle: 8, KMT: bridge.GlobalHandle(3), Access: bridge.AccessReadWrite, Mask: bridge.AccessGenericAll,
 			Type: objectTypeResource, Name: `\Sessions\1\BaseNamedObjects\__winetest_d3d11_image`}), false},
+		{"fence-value", appendFenceValue(nil, FenceValue{Value: 3, Signals: 9, Offset: 47}), false},
+		{"fence-record", appendFenceRecord(nil, fenceRecord{Handle: 8, KMT: bridge.GlobalHandle(7), Access: bridge.AccessReadWrite, Mask: bridge.AccessGenericAll,
+			Kind: syncTimeline, Path: `\Sessions\1\BaseNamedObjects\fence`, FenceValue: FenceValue{Value: 1, Signals: 2}}), false},
+		{"fence-list", appendFenceEntry(le.AppendUint32(le.AppendUint32(nil, 0), 1), fenceEntry{KMT: bridge.GlobalHandle(7), CreatorPID: 42, Refs: 2,
+			NTHandles: 1, Waiters: 1, CreatorActive: true, Timeline: true, FenceValue: FenceValue{Value: 5, Signals: 6}, Names: []string{"f"}}), false},
 		{"open-duplicate-reply", append(appendOpenDuplicatePrefix(nil, bridge.AccessGenericRead, `\BaseNamedObjects\x`),
 			appendResourceRecord(nil, resourceRecord{Handle: 12, KMT: bridge.GlobalHandle(4), Access: bridge.AccessRead, Kinds: []syncKind{syncTimeline},
 				Alloc: testAllocation(64), GL: glSectionOf(testAllocation(64)), Data: []byte("d")})...), false},

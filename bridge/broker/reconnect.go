@@ -118,6 +118,19 @@ type heldResource struct {
 	// Client; nil if a dup failed, and then it cannot be restored.
 	fds   []int
 	mutex mutexView
+	// fence is, for a fence, the latest state this connection learnt
+	// (the one with the most signals); nil for a resource.
+	fence *FenceValue
+}
+
+// noteFence keeps v if it is at least as recent as what hr knows.
+func (hr *heldResource) noteFence(v FenceValue) {
+	if hr.fence == nil {
+		hr.fence = &FenceValue{}
+	}
+	if v.Signals >= hr.fence.Signals {
+		*hr.fence = v
+	}
 }
 
 // ntHeld is an NT handle as this connection holds it: the access mask it
@@ -179,7 +192,7 @@ func (t *heldTable) closeAll() {
 // dupAll dups fds for the Client to keep; nil if one fails (the resource
 // then works but cannot be restored, which restore logs).
 func dupAll(fds []int) []int {
-	var out []int
+	out := make([]int, 0, len(fds)) // not nil: a fence may have no fds
 	for _, fd := range fds {
 		d, err := fdutil.Dup(fd)
 		if err != nil {
@@ -291,6 +304,45 @@ func (c *Client) track(p *pendingCall, r clientReply) {
 		}
 	case msgReleaseSync:
 		c.trackRelease(q)
+	case msgCreateFence:
+		var kinds []syncKind
+		if q.Kind != 0 {
+			kinds = []syncKind{q.Kind}
+		}
+		hr := t.add(resourceRecord{KMT: u32(0), Kinds: kinds}, p.fds)
+		hr.noteFence(FenceValue{Value: q.Value})
+		hr.creator = true
+		hr.kmtRefs++
+	case msgOpenFence:
+		rec, err := decodeFenceRecord(r.payload)
+		if err != nil || len(r.fds) != int(fenceKindFDs(rec.Kind)) {
+			return
+		}
+		var kinds []syncKind
+		if rec.Kind != 0 {
+			kinds = []syncKind{rec.Kind}
+		}
+		hr := t.add(resourceRecord{KMT: rec.KMT, Kinds: kinds}, r.fds)
+		hr.noteFence(rec.FenceValue)
+		if rec.Handle.IsKMT() {
+			hr.kmtRefs++
+			return
+		}
+		name := q.Name
+		if name == "" {
+			name = rec.Path // a duplicate's object
+		}
+		hr.nt[rec.Handle] = ntHeld{mask: rec.Mask, name: name}
+		t.byNT[rec.Handle] = hr
+		if name != "" {
+			hr.names[name] |= rec.Access
+		}
+	case msgSignalFence, msgWaitFence, msgGetFence:
+		if hr := t.find(q.Handle); hr != nil {
+			if v, err := decodeFenceValue(r.payload); err == nil {
+				hr.noteFence(v)
+			}
+		}
 	}
 }
 
@@ -500,6 +552,14 @@ func (hr *heldResource) restoreRequests() []request {
 		case m.released && i == 0:
 			r.Flags |= restoreMutexReleased
 			r.MutexKey, r.MutexValue, r.MutexEvents = m.key, m.value, m.events
+		}
+		if hr.fence != nil {
+			// A fence: its value instead of memory and a keyed mutex;
+			// every NT claim names its object, so no flag says so.
+			r.Flags &= restoreCreator
+			r.Fence, r.Data = *hr.fence, nil
+			out = append(out, request{header: header{Type: msgRestoreFence}, Restore: r})
+			continue
 		}
 		out = append(out, request{header: header{Type: msgRestore}, Restore: r})
 	}

@@ -83,6 +83,8 @@ type restoreReq struct {
 	NT                   []ntClaim
 	Names                []nameClaim
 	Data                 []byte
+	// Fence is restore-fence's claim of the fence's state.
+	Fence FenceValue
 }
 
 // ntClaim is an NT handle of the restoring connection, what it grants
@@ -210,14 +212,14 @@ func (b *Broker) inRestoreWindow() bool {
 // it would make a new handle or name, which could be one a returning
 // resource had.
 func holdsBack(q request) bool {
-	return q.Type == msgCreate || q.Type == msgAllocate || q.Type == msgShare && q.Name != ""
+	return q.Type == msgCreate || q.Type == msgAllocate || q.Type == msgCreateFence || q.Type == msgShare && q.Name != ""
 }
 
 // opens says whether q looks a resource up by handle or name: one not
 // found in the restore window may yet be restored, so the broker answers
 // it after the window.
 func opens(q request) bool {
-	return q.Type == msgOpenKMT || q.Type == msgOpenName || q.Type == msgQuery
+	return q.Type == msgOpenKMT || q.Type == msgOpenName || q.Type == msgQuery || q.Type == msgOpenFence
 }
 
 // awaitRestoreWindow blocks the calling connection until b's restore
@@ -270,48 +272,14 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 	if r.Alloc.Size == 0 || r.Alloc.Offset >= r.Alloc.Size {
 		return nil, perr(CodeInvalid, "allocation size %d, offset %d", r.Alloc.Size, r.Alloc.Offset)
 	}
-	seenNT := map[bridge.Handle]bool{}
-	// The claims' masks resolve as at SHARE, against every right: a
-	// granted value (what a reply reported) maps to itself.
-	ntGrants := make([]ntEntry, len(r.NT))
-	for i, n := range r.NT {
-		if !n.Handle.IsNT() {
-			return nil, perr(CodeBadHandle, "%v is not an NT handle", n.Handle)
-		}
-		access, mask, err := grant(n.Access, bridge.AccessReadWrite)
-		if err != nil {
-			return nil, err
-		}
-		ntGrants[i] = ntEntry{access: access, mask: mask}
-		if _, used := c.nt[n.Handle]; used || seenNT[n.Handle] {
-			return nil, perr(CodeRestoreRefused, "NT handle %v is in use on this connection", n.Handle)
-		}
-		seenNT[n.Handle] = true
-	}
-	nameGrants := make([]bridge.Access, len(r.Names))
-	names := make([]objectName, len(r.Names))
-	for i, n := range r.Names {
-		if err := ValidName(n.Name); err != nil {
-			return nil, err
-		}
-		var err error
-		if names[i], err = resolveName(n.Name, c.session); err != nil {
-			return nil, err
-		}
-		access, _, err := grant(n.Access, bridge.AccessReadWrite)
-		if err != nil {
-			return nil, err
-		}
-		nameGrants[i] = access
+	cl, err := b.checkRestoreClaims(c, r)
+	if err != nil {
+		return nil, err
 	}
 	if r.Flags&restoreMutexHeld != 0 {
-		if h := r.MutexHandle; !(h == r.KMT && r.KMTRefs > 0) && !seenNT[h] {
+		if h := r.MutexHandle; !(h == r.KMT && r.KMTRefs > 0) && !cl.seenNT[h] {
 			return nil, perr(CodeInvalid, "keyed mutex held through %v, which the restore does not bring back", h)
 		}
-	}
-	refs := int(r.KMTRefs) + len(r.NT)
-	if c.refs+refs > limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
-		return nil, perr(CodeLimit, "connection holds %d references; %d more exceed the limit", c.refs, refs)
 	}
 
 	res := b.byIndex[r.KMT.GlobalIndex()]
@@ -385,54 +353,11 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 		b.live++
 	}
 
-	for range r.KMTRefs {
-		b.addKMTRef(c, res)
-	}
-	for i, n := range r.NT {
-		e := ntGrants[i]
-		e.res = res
-		c.nt[n.Handle] = e
-		res.nts++
-		b.addRef(c, res)
-		if next := uint32(n.Handle) + 4; next > c.nextNT && next < 0x40000000 {
-			c.nextNT = next
-		}
-	}
-	var refused uint32
-	nameNT := func() {
-		// An NT handle is to the object of its name, as the resource has
-		// it (in the spelling it was first shared with); a name refused
-		// leaves it unnamed.
-		for _, n := range r.NT {
-			if n.Name == 0 || refused&(1<<(n.Name-1)) != 0 {
-				continue
-			}
-			if e, ok := b.names[names[n.Name-1].key]; ok && e.res == res {
-				nt := c.nt[n.Handle]
-				nt.name = e.name
-				c.nt[n.Handle] = nt
-			}
-		}
-	}
-
-	for i := range r.Names {
-		key := names[i].key
-		switch e, taken := b.names[key]; {
-		case taken && e.res == res:
-			e.access |= nameGrants[i]
-			b.names[key] = e
-		case taken || len(res.names) >= maxNamesPerResource:
-			refused |= 1 << i
-		default:
-			b.names[key] = nameEntry{res: res, name: names[i], access: nameGrants[i]}
-			res.names = append(res.names, names[i])
-		}
-	}
-	nameNT()
+	refused := b.applyRestoreClaims(c, res, r, cl)
 	if !b.restoreMutex(c, res, r, late) {
 		refused |= restoreMutexRefused
 	}
-	c.log.Debug("restored", "kmt", res.kmt, "refs", refs, "names", len(r.Names), "refused", refused)
+	c.log.Debug("restored", "kmt", res.kmt, "refs", int(r.KMTRefs)+len(r.NT), "names", len(r.Names), "refused", refused)
 	return fixedPayload(uint32(res.kmt), refused), nil
 }
 
@@ -466,4 +391,104 @@ func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq, late *
 		b.grant(res, late)
 	}
 	return true
+}
+
+// restoreClaims are a RESTORE's (or RESTORE_FENCE's) handle and name
+// claims, checked and resolved, for applyRestoreClaims.
+type restoreClaims struct {
+	seenNT     map[bridge.Handle]bool
+	ntGrants   []ntEntry
+	nameGrants []bridge.Access
+	names      []objectName
+}
+
+// checkRestoreClaims checks what r claims of c's handles and names,
+// before anything changes: the NT handles' shapes, masks and values (none
+// in use on c, none twice), the names and their masks, and c's room for
+// the references.
+func (b *Broker) checkRestoreClaims(c *brokerConn, r restoreReq) (restoreClaims, error) {
+	cl := restoreClaims{seenNT: map[bridge.Handle]bool{}, ntGrants: make([]ntEntry, len(r.NT)),
+		nameGrants: make([]bridge.Access, len(r.Names)), names: make([]objectName, len(r.Names))}
+	// The claims' masks resolve as at SHARE, against every right: a
+	// granted value (what a reply reported) maps to itself.
+	for i, n := range r.NT {
+		if !n.Handle.IsNT() {
+			return cl, perr(CodeBadHandle, "%v is not an NT handle", n.Handle)
+		}
+		access, mask, err := grant(n.Access, bridge.AccessReadWrite)
+		if err != nil {
+			return cl, err
+		}
+		cl.ntGrants[i] = ntEntry{access: access, mask: mask}
+		if _, used := c.nt[n.Handle]; used || cl.seenNT[n.Handle] {
+			return cl, perr(CodeRestoreRefused, "NT handle %v is in use on this connection", n.Handle)
+		}
+		cl.seenNT[n.Handle] = true
+	}
+	for i, n := range r.Names {
+		if err := ValidName(n.Name); err != nil {
+			return cl, err
+		}
+		var err error
+		if cl.names[i], err = resolveName(n.Name, c.session); err != nil {
+			return cl, err
+		}
+		access, _, err := grant(n.Access, bridge.AccessReadWrite)
+		if err != nil {
+			return cl, err
+		}
+		cl.nameGrants[i] = access
+	}
+	refs := int(r.KMTRefs) + len(r.NT)
+	if c.refs+refs > limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
+		return cl, perr(CodeLimit, "connection holds %d references; %d more exceed the limit", c.refs, refs)
+	}
+	return cl, nil
+}
+
+// applyRestoreClaims gives c back, on res, the references, NT handles and
+// names r claims (checked by checkRestoreClaims), and returns the refused
+// mask's name bits: names another object has, or beyond the limit.
+func (b *Broker) applyRestoreClaims(c *brokerConn, res *resource, r restoreReq, cl restoreClaims) uint32 {
+	for range r.KMTRefs {
+		b.addKMTRef(c, res)
+	}
+	for i, n := range r.NT {
+		e := cl.ntGrants[i]
+		e.res = res
+		c.nt[n.Handle] = e
+		res.nts++
+		b.addRef(c, res)
+		if next := uint32(n.Handle) + 4; next > c.nextNT && next < 0x40000000 {
+			c.nextNT = next
+		}
+	}
+	var refused uint32
+	for i := range r.Names {
+		key := cl.names[i].key
+		switch e, taken := b.names[key]; {
+		case taken && e.res == res:
+			e.access |= cl.nameGrants[i]
+			b.names[key] = e
+		case taken || len(res.names) >= maxNamesPerResource:
+			refused |= 1 << i
+		default:
+			b.names[key] = nameEntry{res: res, name: cl.names[i], access: cl.nameGrants[i]}
+			res.names = append(res.names, cl.names[i])
+		}
+	}
+	// An NT handle is to the object of its name, as the object has it
+	// (in the spelling it was first shared with); a name refused leaves
+	// it unnamed.
+	for _, n := range r.NT {
+		if n.Name == 0 || refused&(1<<(n.Name-1)) != 0 {
+			continue
+		}
+		if e, ok := b.names[cl.names[n.Name-1].key]; ok && e.res == res {
+			nt := c.nt[n.Handle]
+			nt.name = e.name
+			c.nt[n.Handle] = nt
+		}
+	}
+	return refused
 }
