@@ -23,6 +23,8 @@ func TestMain(m *testing.M) {
 		"vk-consumer": vkConsumer,
 		"pp-gl":       pingPongGL,
 		"pp-vk":       pingPongVulkan,
+		"fence-gl":    fenceProducerGL,
+		"fence-vk":    fenceConsumerVulkan,
 	})
 	os.Exit(m.Run())
 }
