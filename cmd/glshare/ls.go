@@ -139,6 +139,7 @@ func runLs(args []string) error {
 	fs := flag.NewFlagSet("ls", flag.ContinueOnError)
 	socket := fs.String("socket", broker.DefaultSocketPath(), "broker socket")
 	asJSON := fs.Bool("json", false, "print JSON")
+	fences := fs.Bool("fences", false, "list the shared fences (ID3D11Fence, ID3D12Fence, sync objects) instead of the resources")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,6 +148,9 @@ func runLs(args []string) error {
 		return err
 	}
 	defer c.Close()
+	if *fences {
+		return lsFences(c, *asJSON)
+	}
 	list, err := c.List()
 	if err != nil {
 		return err
@@ -236,4 +240,64 @@ func printLs(w io.Writer, entries []lsEntry) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n", e.KMTHex, name, e.Desc, memory, e.allocator(), e.Size, pid, e.Refs, nt, strings.Join(holders, " "), syncs, e.Mutex)
 	}
 	tw.Flush()
+}
+
+// lsFence is one shared fence as `ls --fences` reports it; the JSON names
+// are an interface for scripts.
+type lsFence struct {
+	KMT              uint32   `json:"kmt"`
+	KMTHex           string   `json:"kmt_hex"`
+	Names            []string `json:"names"`
+	Timeline         bool     `json:"timeline"`
+	Value            uint64   `json:"value"`
+	Signals          uint64   `json:"signals"`
+	Offset           uint64   `json:"offset"`
+	Waiters          int      `json:"waiters"`
+	CreatorPID       int32    `json:"creator_pid"`
+	CreatorConnected bool     `json:"creator_connected"`
+	Refs             int      `json:"refs"`
+	NTHandles        int      `json:"nt_handles"`
+}
+
+// lsFences prints the broker's fences: their values, who waits, how they
+// are kept.
+func lsFences(c *broker.Client, asJSON bool) error {
+	list, err := c.ListFences()
+	if err != nil {
+		return err
+	}
+	fences := make([]lsFence, 0, len(list))
+	for _, f := range list {
+		e := lsFence{
+			KMT: uint32(f.KMT), KMTHex: f.KMT.String(), Names: f.Names, Timeline: f.Timeline,
+			Value: f.Value.Value, Signals: f.Value.Signals, Offset: f.Value.Offset, Waiters: f.Waiters,
+			CreatorPID: f.CreatorPID, CreatorConnected: f.CreatorConnected, Refs: f.Refs, NTHandles: f.NTHandles,
+		}
+		if e.Names == nil {
+			e.Names = []string{}
+		}
+		fences = append(fences, e)
+	}
+	return printReport(os.Stdout, asJSON, fences, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "HANDLE\tNAME\tKEPT BY\tVALUE\tSIGNALS\tWAITERS\tPID\tREFS\tNT")
+		for _, e := range fences {
+			name := "-"
+			if len(e.Names) > 0 {
+				name = strings.Join(e.Names, ",")
+			}
+			kept := "broker (CPU waits)"
+			if e.Timeline {
+				// The broker's value is what CPU signals set; the GPU's
+				// lives in the semaphore.
+				kept = fmt.Sprintf("timeline semaphore (offset %d)", e.Offset)
+			}
+			pid := fmt.Sprint(e.CreatorPID)
+			if !e.CreatorConnected {
+				pid += " (gone)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\n", e.KMTHex, name, kept, e.Value, e.Signals, e.Waiters, pid, e.Refs, e.NTHandles)
+		}
+		tw.Flush()
+	})
 }

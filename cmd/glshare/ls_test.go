@@ -263,3 +263,56 @@ func TestLsHandlesAndAbandoned(t *testing.T) {
 		t.Errorf("ls --json: %+v", entries)
 	}
 }
+
+// TestLsFences: ls --fences shows each fence's name, how it is kept, its
+// value and signals and who waits, as text and as JSON.
+func TestLsFences(t *testing.T) {
+	sock := testbroker.Start(t)
+	c, err := broker.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	kmt, err := c.CreateFence(3, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Share(kmt, bridge.AccessReadWrite, "ls fence"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SignalFence(kmt, 7); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := c.WaitFence(kmt, 10, time.Minute)
+		waited <- err
+	}()
+	var f []map[string]any
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		f = nil
+		if err := json.Unmarshal([]byte(captureLs(t, "--socket", sock, "--fences", "--json")), &f); err != nil {
+			t.Fatal(err)
+		}
+		if len(f) == 1 && f[0]["waiters"] == float64(1) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ls --fences --json never showed the waiter: %v", f)
+		}
+	}
+	if e := f[0]; e["kmt_hex"] != kmt.String() || e["value"] != float64(7) || e["signals"] != float64(1) || e["timeline"] != false ||
+		fmt.Sprint(e["names"]) != "[ls fence]" || e["nt_handles"] != float64(1) {
+		t.Errorf("ls --fences --json: %v", e)
+	}
+	text := captureLs(t, "--socket", sock, "--fences")
+	if !strings.Contains(text, "ls fence") || !strings.Contains(text, "broker (CPU waits)") || !strings.Contains(text, kmt.String()) {
+		t.Errorf("ls --fences:\n%s", text)
+	}
+	if _, err := c.SignalFence(kmt, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waited; err != nil {
+		t.Errorf("the wait: %v", err)
+	}
+}
