@@ -364,16 +364,33 @@ func TestBrokerOutOfFDs(t *testing.T) {
 	if _, err := c.List(); err != nil {
 		t.Fatal(err)
 	}
+	// A resource made while the broker has fds to spare, to open when it
+	// has none.
+	mem := memfd(t, 4096, 2)
+	kmt, err := c.Create(testAllocation(4096), mem, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b.Send(t, "squeeze")
 	if got := b.ExpectNext(t, "SQUEEZED", patience); got != "<nil>" {
 		t.Fatalf("squeezing the broker's fd limit: %s", got)
 	}
 	fd := memfd(t, 4096, 1)
-	_, err := c.Create(testAllocation(4096), fd, nil)
+	_, err = c.Create(testAllocation(4096), fd, nil)
 	if !errors.Is(err, CodeInternal) || !strings.Contains(err.Error(), "out of file descriptors") {
 		t.Fatalf("CREATE into a broker out of fds: %v, want CodeInternal saying so", err)
 	}
-	if _, err := c.List(); err != nil {
+	// An open whose reply the broker has no fd to dup for fails, and
+	// takes no reference: the broker dups after it unlocks, and undoes
+	// the open's reference when that fails.
+	if _, err := c.OpenKMT(kmt); !errors.Is(err, CodeInternal) {
+		t.Fatalf("OPEN_KMT in a broker out of fds: %v, want CodeInternal", err)
+	}
+	l, err := c.List()
+	if err != nil {
 		t.Fatalf("LIST after: %v", err)
+	}
+	if len(l) != 1 || l[0].KMT != kmt || l[0].Refs != 1 {
+		t.Errorf("after the failed open: %+v, want %v with its creator's one reference", l, kmt)
 	}
 }

@@ -642,11 +642,15 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 		// wait for: allocate holds b.mu only to book and register.
 		payload, outFDs, err = b.allocate(c, q)
 	} else {
-		payload, outFDs, waiting, err = b.handle(c, q, fds)
+		var lent *lentFDs
+		payload, outFDs, lent, waiting, err = b.handle(c, q, fds)
 		if opens(q) && errors.Is(err, CodeNotFound) && b.inRestoreWindow() {
 			// What is not found may yet be restored.
 			b.awaitRestoreWindow()
-			payload, outFDs, waiting, err = b.handle(c, q, nil)
+			payload, outFDs, lent, waiting, err = b.handle(c, q, nil)
+		}
+		if lent != nil {
+			outFDs, err = b.dupLent(c, lent)
 		}
 	}
 	if waiting {
@@ -667,7 +671,7 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 // carry some): on success those store them, and on any error they are
 // closed here. waiting says the request (an acquire-sync) was parked and
 // will be answered later, by a late reply.
-func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, outFDs []int, waiting bool, err error) {
+func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, outFDs []int, lent *lentFDs, waiting bool, err error) {
 	stored := false
 	defer func() {
 		if !stored {
@@ -679,45 +683,45 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	late, unlock := b.lock()
 	defer unlock()
 	if b.closed {
-		return nil, nil, false, perr(CodeInternal, "broker is shutting down")
+		return nil, nil, nil, false, perr(CodeInternal, "broker is shutting down")
 	}
 	switch q.Type {
 	case msgCreate:
 		h, err := b.create(c, q, fds)
 		if err != nil {
-			return nil, nil, false, err
+			return nil, nil, nil, false, err
 		}
 		stored = true
 		c.log.Debug("created", "handle", h, "size", q.Alloc.Size, "syncs", len(q.Kinds))
-		return fixedPayload(uint32(h), 0), nil, false, nil
+		return fixedPayload(uint32(h), 0), nil, nil, false, nil
 	case msgShare:
 		payload, outFDs, err = b.share(c, q)
 	case msgOpenKMT:
-		payload, outFDs, err = b.openKMT(c, q)
+		payload, lent, err = b.openKMT(c, q)
 	case msgOpenName:
-		payload, outFDs, err = b.openName(c, q)
+		payload, lent, err = b.openName(c, q)
 	case msgQuery:
 		res, access, err := b.lookup(c, q.Handle, true)
 		if err == nil {
 			err = wrongType(q, res)
 		}
 		if err != nil {
-			return nil, nil, false, err
+			return nil, nil, nil, false, err
 		}
-		return res.record(q.Handle, access, q.Version), nil, false, nil
+		return res.record(q.Handle, access, q.Version), nil, nil, false, nil
 	case msgUpdateData:
 		res, have, err := b.lookup(c, q.Handle, false)
 		if err == nil {
 			err = wrongType(q, res)
 		}
 		if err != nil {
-			return nil, nil, false, err
+			return nil, nil, nil, false, err
 		}
 		if res.creator != c {
-			return nil, nil, false, perr(CodeAccessDenied, "only the creator may update the private data of %v", res.kmt)
+			return nil, nil, nil, false, perr(CodeAccessDenied, "only the creator may update the private data of %v", res.kmt)
 		}
 		if err := needWrite(q.Handle, have, "UPDATE_DATA"); err != nil {
-			return nil, nil, false, err
+			return nil, nil, nil, false, err
 		}
 		res.data = slices.Clone(q.Data)
 	case msgClose:
@@ -745,11 +749,11 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	case msgCreateFence:
 		res, err := b.createFence(c, q, fds)
 		if err != nil {
-			return nil, nil, false, err
+			return nil, nil, nil, false, err
 		}
 		stored = true
 		c.log.Debug("fence created", "handle", res.kmt, "value", q.Value, "timeline", len(fds) > 0)
-		return fixedPayload(uint32(res.kmt), 0), nil, false, nil
+		return fixedPayload(uint32(res.kmt), 0), nil, nil, false, nil
 	case msgOpenFence:
 		payload, outFDs, err = b.openFence(c, q)
 	case msgSignalFence:
@@ -766,7 +770,7 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	default:
 		panic("broker: decodeRequest let through " + q.Type.String())
 	}
-	return payload, outFDs, waiting, err
+	return payload, outFDs, lent, waiting, err
 }
 
 // checkFD refuses fds that cannot be memory or a semaphore: a socket or
@@ -1139,6 +1143,40 @@ func (res *resource) fds() []int {
 	return fds
 }
 
+// lentFDs are the fds of a resource an open reply is to carry copies of,
+// which the broker makes after it unlocks its tables (dups are system
+// calls, which its lock should not wait for): the open's new reference,
+// through undo, keeps the resource, and so these fds, alive meanwhile.
+type lentFDs struct {
+	fds  []int
+	undo bridge.Handle
+}
+
+// lend is res's fds for an open that took a reference through h.
+func (res *resource) lend(h bridge.Handle) *lentFDs {
+	return &lentFDs{fds: res.fds(), undo: h}
+}
+
+// dupLent makes the copies an open's reply carries, without b.mu. If that
+// fails (out of fds), the open is undone: its reference goes, and the
+// request fails.
+func (b *Broker) dupLent(c *brokerConn, l *lentFDs) ([]int, error) {
+	var out []int
+	for _, fd := range l.fds {
+		d, err := fdutil.Dup(fd)
+		if err == nil {
+			out = append(out, d)
+			continue
+		}
+		fdutil.CloseAll(out)
+		late, unlock := b.lock()
+		b.closeHandle(c, l.undo, late)
+		unlock()
+		return nil, perr(CodeInternal, "fd for the open reply: %v", err)
+	}
+	return out, nil
+}
+
 // dupFDs makes the copies of res's fds that an open reply carries; the
 // broker keeps its own.
 func (res *resource) dupFDs() ([]int, error) {
@@ -1160,7 +1198,7 @@ func (res *resource) dupFDs() ([]int, error) {
 	return out, nil
 }
 
-func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
+func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, *lentFDs, error) {
 	if !q.Handle.IsKMT() {
 		return nil, nil, perr(CodeBadHandle, "%v is not a KMT handle", q.Handle)
 	}
@@ -1174,15 +1212,11 @@ func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, []int, error) {
 	if err := b.roomForRef(c); err != nil {
 		return nil, nil, err
 	}
-	fds, err := res.dupFDs()
-	if err != nil {
-		return nil, nil, err
-	}
 	b.addKMTRef(c, res)
-	return res.record(res.kmt, bridge.AccessReadWrite, q.Version), fds, nil
+	return res.record(res.kmt, bridge.AccessReadWrite, q.Version), res.lend(res.kmt), nil
 }
 
-func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
+func (b *Broker) openName(c *brokerConn, q request) ([]byte, *lentFDs, error) {
 	if _, known := q.Access.Grants(); !known {
 		return nil, nil, perr(CodeInvalid, "access %#x has bits no shared resource right has", uint32(q.Access))
 	}
@@ -1204,16 +1238,11 @@ func (b *Broker) openName(c *brokerConn, q request) ([]byte, []int, error) {
 	if err != nil {
 		return nil, nil, withDetail(err, fmt.Sprintf("%q: ", q.Name))
 	}
-	fds, err := e.res.dupFDs()
-	if err != nil {
-		return nil, nil, err
-	}
 	nt, err := b.newNT(c, e.res, access, mask, e.name)
 	if err != nil {
-		fdutil.CloseAll(fds)
 		return nil, nil, err
 	}
-	return e.res.record(nt, access, q.Version), fds, nil
+	return e.res.record(nt, access, q.Version), e.res.lend(nt), nil
 }
 
 // closeHandle releases one reference. When it is the handle's last on c,
