@@ -1199,50 +1199,71 @@ func (res *resource) dupFDs() ([]int, error) {
 }
 
 func (b *Broker) openKMT(c *brokerConn, q request) ([]byte, *lentFDs, error) {
-	if !q.Handle.IsKMT() {
-		return nil, nil, perr(CodeBadHandle, "%v is not a KMT handle", q.Handle)
-	}
-	res, err := b.resolveKMT(q.Handle)
+	res, err := b.openableKMT(c, q)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := wrongType(q, res); err != nil {
-		return nil, nil, err
-	}
-	if err := b.roomForRef(c); err != nil {
 		return nil, nil, err
 	}
 	b.addKMTRef(c, res)
 	return res.record(res.kmt, bridge.AccessReadWrite, q.Version), res.lend(res.kmt), nil
 }
 
+// openableKMT is the live object of q's kind (a resource, or a fence for
+// OPEN_FENCE) that q's KMT handle names, if c may take another reference
+// to it: the checks every open by KMT handle makes.
+func (b *Broker) openableKMT(c *brokerConn, q request) (*resource, error) {
+	if !q.Handle.IsKMT() {
+		return nil, perr(CodeBadHandle, "%v is not a KMT handle", q.Handle)
+	}
+	res, err := b.resolveKMT(q.Handle)
+	if err != nil {
+		return nil, err
+	}
+	if err := wrongType(q, res); err != nil {
+		return nil, err
+	}
+	if err := b.roomForRef(c); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
 func (b *Broker) openName(c *brokerConn, q request) ([]byte, *lentFDs, error) {
-	if _, known := q.Access.Grants(); !known {
-		return nil, nil, perr(CodeInvalid, "access %#x has bits no shared resource right has", uint32(q.Access))
-	}
-	if err := ValidName(q.Name); err != nil {
-		return nil, nil, err
-	}
-	name, err := resolveName(q.Name, c.session)
+	e, access, mask, err := b.openableName(c, q, "resource")
 	if err != nil {
 		return nil, nil, err
-	}
-	e, ok := b.names[name.key]
-	if !ok {
-		return nil, nil, perr(CodeNotFound, "no resource named %q", q.Name)
-	}
-	if err := wrongType(q, e.res); err != nil {
-		return nil, nil, withDetail(err, fmt.Sprintf("%q: ", q.Name))
-	}
-	access, mask, err := grant(q.Access, e.access)
-	if err != nil {
-		return nil, nil, withDetail(err, fmt.Sprintf("%q: ", q.Name))
 	}
 	nt, err := b.newNT(c, e.res, access, mask, e.name)
 	if err != nil {
 		return nil, nil, err
 	}
 	return e.res.record(nt, access, q.Version), e.res.lend(nt), nil
+}
+
+// openableName is the name entry of q's name in c's session, naming an
+// object of q's kind (what, in errors), and the access q may be granted
+// through it: the checks every open by name makes.
+func (b *Broker) openableName(c *brokerConn, q request, what string) (e nameEntry, access, mask bridge.Access, err error) {
+	if _, known := q.Access.Grants(); !known {
+		return e, 0, 0, perr(CodeInvalid, "access %#x has bits no shared resource right has", uint32(q.Access))
+	}
+	if err := ValidName(q.Name); err != nil {
+		return e, 0, 0, err
+	}
+	name, err := resolveName(q.Name, c.session)
+	if err != nil {
+		return e, 0, 0, err
+	}
+	e, ok := b.names[name.key]
+	if !ok {
+		return e, 0, 0, perr(CodeNotFound, "no %s named %q", what, q.Name)
+	}
+	if err := wrongType(q, e.res); err != nil {
+		return e, 0, 0, withDetail(err, fmt.Sprintf("%q: ", q.Name))
+	}
+	if access, mask, err = grant(q.Access, e.access); err != nil {
+		return e, 0, 0, withDetail(err, fmt.Sprintf("%q: ", q.Name))
+	}
+	return e, access, mask, nil
 }
 
 // closeHandle releases one reference. When it is the handle's last on c,

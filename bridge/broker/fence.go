@@ -531,17 +531,8 @@ func (res *resource) fenceRecord(h bridge.Handle, access, mask bridge.Access, pa
 func (b *Broker) openFence(c *brokerConn, q request) ([]byte, []int, error) {
 	switch {
 	case q.Handle != 0:
-		if !q.Handle.IsKMT() {
-			return nil, nil, perr(CodeBadHandle, "%v is not a KMT handle", q.Handle)
-		}
-		res, err := b.resolveKMT(q.Handle)
+		res, err := b.openableKMT(c, q)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := wrongType(q, res); err != nil {
-			return nil, nil, err
-		}
-		if err := b.roomForRef(c); err != nil {
 			return nil, nil, err
 		}
 		fds, err := res.dupFDs()
@@ -551,38 +542,15 @@ func (b *Broker) openFence(c *brokerConn, q request) ([]byte, []int, error) {
 		b.addKMTRef(c, res)
 		return res.fenceRecord(res.kmt, bridge.AccessReadWrite, bridge.AccessReadWrite, ""), fds, nil
 	case q.Name != "":
-		if _, known := q.Access.Grants(); !known {
-			return nil, nil, perr(CodeInvalid, "access %#x has bits no shared resource right has", uint32(q.Access))
-		}
-		if err := ValidName(q.Name); err != nil {
-			return nil, nil, err
-		}
-		name, err := resolveName(q.Name, c.session)
+		e, access, mask, err := b.openableName(c, q, "fence")
 		if err != nil {
 			return nil, nil, err
-		}
-		e, ok := b.names[name.key]
-		if !ok {
-			return nil, nil, perr(CodeNotFound, "no fence named %q", q.Name)
-		}
-		if err := wrongType(q, e.res); err != nil {
-			return nil, nil, withDetail(err, fmt.Sprintf("%q: ", q.Name))
-		}
-		access, mask, err := grant(q.Access, e.access)
-		if err != nil {
-			return nil, nil, withDetail(err, fmt.Sprintf("%q: ", q.Name))
 		}
 		return b.openFenceNT(c, e.res, access, mask, e.name)
 	}
-	t := b.transfers[q.Token]
-	if t == nil {
-		return nil, nil, perr(CodeNotFound, "no duplicate %#x (opened already, expired, or of a broker before a restart)", q.Token)
-	}
-	if err := wrongType(q, t.res); err != nil {
+	t, err := b.redeemable(c, q, "")
+	if err != nil {
 		return nil, nil, err
-	}
-	if t.targetPID != 0 && t.targetPID != c.pid {
-		return nil, nil, perr(CodeAccessDenied, "the duplicate is for pid %d, not %d", t.targetPID, c.pid)
 	}
 	p, fds, err := b.openFenceNT(c, t.res, t.access, t.mask, t.name)
 	if err == nil {
@@ -592,13 +560,8 @@ func (b *Broker) openFence(c *brokerConn, q request) ([]byte, []int, error) {
 }
 
 func (b *Broker) openFenceNT(c *brokerConn, res *resource, access, mask bridge.Access, name objectName) ([]byte, []int, error) {
-	fds, err := res.dupFDs()
+	nt, fds, err := b.newNTWithFDs(c, res, access, mask, name)
 	if err != nil {
-		return nil, nil, err
-	}
-	nt, err := b.newNT(c, res, access, mask, name)
-	if err != nil {
-		fdutil.CloseAll(fds)
 		return nil, nil, err
 	}
 	return res.fenceRecord(nt, access, mask, name.path), fds, nil

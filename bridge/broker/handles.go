@@ -293,23 +293,12 @@ func (b *Broker) dropTransfer(t *transfer) {
 // openDuplicate is OPEN_DUPLICATE: the transfer q.Token becomes an NT
 // handle of c, and c receives the resource's fds.
 func (b *Broker) openDuplicate(c *brokerConn, q request) ([]byte, []int, error) {
-	t := b.transfers[q.Token]
-	if t == nil {
-		return nil, nil, perr(CodeNotFound, "no duplicate %#x (opened already, expired, or of a broker before a restart)", q.Token)
-	}
-	if err := wrongType(q, t.res); err != nil {
-		return nil, nil, withDetail(err, "OPEN_FENCE redeems it: ")
-	}
-	if t.targetPID != 0 && t.targetPID != c.pid {
-		return nil, nil, perr(CodeAccessDenied, "the duplicate is for pid %d, not %d", t.targetPID, c.pid)
-	}
-	fds, err := t.res.dupFDs()
+	t, err := b.redeemable(c, q, "OPEN_FENCE redeems it: ")
 	if err != nil {
 		return nil, nil, err
 	}
-	nt, err := b.newNT(c, t.res, t.access, t.mask, t.name)
+	nt, fds, err := b.newNTWithFDs(c, t.res, t.access, t.mask, t.name)
 	if err != nil {
-		fdutil.CloseAll(fds)
 		return nil, nil, err
 	}
 	// The new handle holds the resource now: the transfer's reference
@@ -317,6 +306,38 @@ func (b *Broker) openDuplicate(c *brokerConn, q request) ([]byte, []int, error) 
 	b.dropTransfer(t)
 	p := appendOpenDuplicatePrefix(nil, t.mask, t.name.path)
 	return append(p, t.res.record(nt, t.access, q.Version)...), fds, nil
+}
+
+// redeemable is the pending duplicate q's token names, if c may redeem
+// it for an object of q's kind (a wrong kind's error gets wrongDetail):
+// the checks every redemption makes.
+func (b *Broker) redeemable(c *brokerConn, q request, wrongDetail string) (*transfer, error) {
+	t := b.transfers[q.Token]
+	if t == nil {
+		return nil, perr(CodeNotFound, "no duplicate %#x (opened already, expired, or of a broker before a restart)", q.Token)
+	}
+	if err := wrongType(q, t.res); err != nil {
+		return nil, withDetail(err, wrongDetail)
+	}
+	if t.targetPID != 0 && t.targetPID != c.pid {
+		return nil, perr(CodeAccessDenied, "the duplicate is for pid %d, not %d", t.targetPID, c.pid)
+	}
+	return t, nil
+}
+
+// newNTWithFDs makes an NT handle of c to res with the copies of res's
+// fds its open reply carries; on failure it makes neither.
+func (b *Broker) newNTWithFDs(c *brokerConn, res *resource, access, mask bridge.Access, name objectName) (bridge.Handle, []int, error) {
+	fds, err := res.dupFDs()
+	if err != nil {
+		return 0, nil, err
+	}
+	nt, err := b.newNT(c, res, access, mask, name)
+	if err != nil {
+		fdutil.CloseAll(fds)
+		return 0, nil, err
+	}
+	return nt, fds, nil
 }
 
 // queryObject is QUERY_OBJECT: the type, name and access of c's NT handle.
