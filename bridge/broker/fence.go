@@ -437,22 +437,9 @@ func (r *rd) restoreFence() (restoreReq, error) {
 	if kind != 0 {
 		q.Kinds = []syncKind{kind}
 	}
-	for range ntCount {
-		n := ntClaim{Handle: bridge.Handle(r.u32()), Access: bridge.Access(r.u32()), Name: r.u32()}
-		if !r.bad && n.Name > nameCount {
-			return q, perr(CodeInvalid, "NT handle %v names name %d of %d", n.Handle, n.Name, nameCount)
-		}
-		q.NT = append(q.NT, n)
-	}
-	for range nameCount {
-		access, nlen := bridge.Access(r.u32()), r.u32()
-		if r.bad {
-			break
-		}
-		if err := checkNameLen(int(nlen)); err != nil {
-			return q, err
-		}
-		q.Names = append(q.Names, nameClaim{string(r.take(int(nlen))), access})
+	var err error
+	if q.NT, q.Names, err = r.claims(ntCount, nameCount, true); err != nil {
+		return q, err
 	}
 	// NT claims always carry their name index, so the flag that says so
 	// for RESTORE is implied.

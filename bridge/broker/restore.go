@@ -170,14 +170,27 @@ func (r *rd) restore() (restoreReq, error) {
 		}
 		q.Kinds = append(q.Kinds, k)
 	}
+	if q.NT, q.Names, err = r.claims(ntCount, nameCount, q.Flags&restoreNTNames != 0); err != nil {
+		return q, err
+	}
+	if dlen > 0 {
+		q.Data = r.take(int(dlen))
+	}
+	return q, nil
+}
+
+// claims decodes a restore's NT handle claims (each naming one of its
+// names when named) and then its name claims, as RESTORE and
+// RESTORE_FENCE carry them.
+func (r *rd) claims(ntCount, nameCount uint32, named bool) (nt []ntClaim, names []nameClaim, err error) {
 	for range ntCount {
 		n := ntClaim{Handle: bridge.Handle(r.u32()), Access: bridge.Access(r.u32())}
-		if q.Flags&restoreNTNames != 0 {
+		if named {
 			if n.Name = r.u32(); !r.bad && n.Name > nameCount {
-				return q, perr(CodeInvalid, "NT handle %v names name %d of %d", n.Handle, n.Name, nameCount)
+				return nil, nil, perr(CodeInvalid, "NT handle %v names name %d of %d", n.Handle, n.Name, nameCount)
 			}
 		}
-		q.NT = append(q.NT, n)
+		nt = append(nt, n)
 	}
 	for range nameCount {
 		access, nlen := bridge.Access(r.u32()), r.u32()
@@ -185,14 +198,11 @@ func (r *rd) restore() (restoreReq, error) {
 			break
 		}
 		if err := checkNameLen(int(nlen)); err != nil {
-			return q, err
+			return nil, nil, err
 		}
-		q.Names = append(q.Names, nameClaim{string(r.take(int(nlen))), access})
+		names = append(names, nameClaim{string(r.take(int(nlen))), access})
 	}
-	if dlen > 0 {
-		q.Data = r.take(int(dlen))
-	}
-	return q, nil
+	return nt, names, nil
 }
 
 // restoreWindowOpen says whether b still takes restorations; b.mu is
