@@ -271,7 +271,9 @@ func (b *Broker) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func limit(v, def int) int {
+// limit is a configured limit v, or def where v is not above zero: the
+// zero value of every Broker and Dialer field means the default.
+func limit[T int | uint64 | time.Duration](v, def T) T {
 	if v > 0 {
 		return v
 	}
@@ -878,8 +880,8 @@ func (b *Broker) Quotas() Quotas {
 	return Quotas{
 		ResourcesPerConn: limit(b.MaxResourcesPerConn, DefaultMaxResourcesPerConn),
 		ResourcesPerUID:  limit(b.MaxResourcesPerUID, DefaultMaxResourcesPerUID),
-		BytesPerConn:     limit64(b.MaxBytesPerConn, DefaultMaxBytesPerConn),
-		BytesPerUID:      limit64(b.MaxBytesPerUID, DefaultMaxBytesPerUID),
+		BytesPerConn:     limit(b.MaxBytesPerConn, DefaultMaxBytesPerConn),
+		BytesPerUID:      limit(b.MaxBytesPerUID, DefaultMaxBytesPerUID),
 	}
 }
 
@@ -908,13 +910,6 @@ func (b *Broker) checkQuota(c *brokerConn, size uint64) error {
 		}
 	}
 	return nil
-}
-
-func limit64(v, def uint64) uint64 {
-	if v > 0 {
-		return v
-	}
-	return def
 }
 
 // charge books n resources of size bytes to c and its uid (n -1 and the

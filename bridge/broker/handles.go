@@ -213,10 +213,7 @@ func appendHandleRequest(p []byte, q request) ([]byte, bool) {
 }
 
 func (b *Broker) duplicateTimeout() time.Duration {
-	if b.DuplicateTimeout > 0 {
-		return b.DuplicateTimeout
-	}
-	return DefaultDuplicateTimeout
+	return limit(b.DuplicateTimeout, DefaultDuplicateTimeout)
 }
 
 // ntHandle finds c's NT handle h: the messages of this file take NT

@@ -384,8 +384,8 @@ func (c *Client) trackRelease(q request) {
 // or the Client is closed.
 func (c *Client) reconnect() {
 	log := c.logger()
-	maxBackoff := cmpOr(c.dial.MaxBackoff, DefaultMaxBackoff)
-	callWait := cmpOr(c.dial.CallWait, DefaultCallWait)
+	maxBackoff := limit(c.dial.MaxBackoff, DefaultMaxBackoff)
+	callWait := limit(c.dial.CallWait, DefaultCallWait)
 	backoff := 5 * time.Millisecond
 	c.mu.Lock()
 	down := c.down
@@ -425,13 +425,6 @@ func (c *Client) reconnect() {
 	}
 }
 
-func cmpOr(v, def time.Duration) time.Duration {
-	if v > 0 {
-		return v
-	}
-	return def
-}
-
 // settleInFlightLocked completes the RELEASE_SYNC and CLOSE calls that
 // were waiting when the connection broke as done, since the restore
 // tells the new broker their outcome. c.mu is held.
@@ -458,7 +451,7 @@ func (c *Client) restoreAll(conn *msgConn) (ReconnectEvent, error) {
 	buf, oob := make([]byte, maxMessageSize), make([]byte, oobSize)
 	// A broker that takes the connection but never answers must not hold
 	// the restore up for ever.
-	conn.uc.SetReadDeadline(time.Now().Add(cmpOr(c.dial.CallWait, DefaultCallWait)))
+	conn.uc.SetReadDeadline(time.Now().Add(limit(c.dial.CallWait, DefaultCallWait)))
 	defer conn.uc.SetReadDeadline(time.Time{})
 	id := uint32(0)
 	for _, hr := range held {
