@@ -1156,14 +1156,8 @@ func (res *resource) lend(h bridge.Handle) *lentFDs {
 // fails (out of fds), the open is undone: its reference goes, and the
 // request fails.
 func (b *Broker) dupLent(c *brokerConn, l *lentFDs) ([]int, error) {
-	var out []int
-	for _, fd := range l.fds {
-		d, err := fdutil.Dup(fd)
-		if err == nil {
-			out = append(out, d)
-			continue
-		}
-		fdutil.CloseAll(out)
+	out, _, err := fdutil.DupAll(l.fds)
+	if err != nil {
 		late, unlock := b.lock()
 		b.closeHandle(c, l.undo, late)
 		unlock()
@@ -1175,20 +1169,15 @@ func (b *Broker) dupLent(c *brokerConn, l *lentFDs) ([]int, error) {
 // dupFDs makes the copies of res's fds that an open reply carries; the
 // broker keeps its own.
 func (res *resource) dupFDs() ([]int, error) {
-	var out []int
-	for i, fd := range res.fds() {
-		d, err := fdutil.Dup(fd)
-		if err != nil {
-			fdutil.CloseAll(out)
-			what := "memory"
-			if res.fence != nil {
-				what = "fence semaphore"
-			} else if i > 0 {
-				what = fmt.Sprintf("sync object %d", i-1)
-			}
-			return nil, perr(CodeInternal, "%s fd: %v", what, err)
+	out, i, err := fdutil.DupAll(res.fds())
+	if err != nil {
+		what := "memory"
+		if res.fence != nil {
+			what = "fence semaphore"
+		} else if i > 0 {
+			what = fmt.Sprintf("sync object %d", i-1)
 		}
-		out = append(out, d)
+		return nil, perr(CodeInternal, "%s fd: %v", what, err)
 	}
 	return out, nil
 }

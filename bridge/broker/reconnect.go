@@ -192,14 +192,9 @@ func (t *heldTable) closeAll() {
 // dupAll dups fds for the Client to keep; nil if one fails (the resource
 // then works but cannot be restored, which restore logs).
 func dupAll(fds []int) []int {
-	out := make([]int, 0, len(fds)) // not nil: a fence may have no fds
-	for _, fd := range fds {
-		d, err := fdutil.Dup(fd)
-		if err != nil {
-			fdutil.CloseAll(out)
-			return nil
-		}
-		out = append(out, d)
+	out, _, err := fdutil.DupAll(fds)
+	if err != nil {
+		return nil
 	}
 	return out
 }

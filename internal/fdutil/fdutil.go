@@ -24,6 +24,22 @@ func Dup(fd int) (int, error) {
 	return d, nil
 }
 
+// DupAll dups every fd of fds, all or none: on failure it closes the
+// dups made and reports the index of the fd that failed with Dup's error.
+// The result is not nil, even for no fds.
+func DupAll(fds []int) (dups []int, failed int, err error) {
+	dups = make([]int, 0, len(fds))
+	for i, fd := range fds {
+		d, err := Dup(fd)
+		if err != nil {
+			CloseAll(dups)
+			return nil, i, err
+		}
+		dups = append(dups, d)
+	}
+	return dups, -1, nil
+}
+
 // CloseAll closes every fd of fds that is not negative, ignoring errors:
 // for fds the caller owns and gives up on, on an error path.
 func CloseAll(fds []int) {
