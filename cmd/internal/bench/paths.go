@@ -9,7 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/glbridge/glbridge/bridge"
-	"github.com/glbridge/glbridge/glimport"
 	"github.com/glbridge/glbridge/handoff"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/fdutil"
@@ -385,7 +384,7 @@ func (p *pathRun) setUpZeroCopy(hp handoff.Path, inFlight int) error {
 			s.consuming <- consume(s)
 		}
 	}()
-	p.release(closerFunc(func() { close(jobs) }))
+	p.closers = append(p.closers, func() { close(jobs) })
 	wait := func(s *zeroCopySlot) error {
 		if s.consuming == nil {
 			return nil
@@ -417,11 +416,6 @@ func (p *pathRun) setUpZeroCopy(hp handoff.Path, inFlight int) error {
 	return nil
 }
 
-// closerFunc is a func as an io.Closer, for pathRun.release.
-type closerFunc func()
-
-func (f closerFunc) Close() error { f(); return nil }
-
 // newZeroCopySlot makes one image of the zero-copy ring (see
 // zeroCopySlot); everything closes with the path.
 func (p *pathRun) newZeroCopySlot(hp handoff.Path, consumer *helperdev.Device) (*zeroCopySlot, error) {
@@ -436,20 +430,12 @@ func (p *pathRun) newZeroCopySlot(hp handoff.Path, consumer *helperdev.Device) (
 	defer unix.Close(fd) // ImportMemory imports a duplicate
 	rec := shared.Allocation()
 	s := &zeroCopySlot{}
-	var tex *glimport.Texture
-	p.env.GL.Call(func() {
-		var mem *glimport.Memory
-		if mem, err = glimport.ImportMemory(rec, fd); err != nil {
-			return
-		}
-		p.releaseGL(mem)
-		if tex, err = mem.Texture(rec); err == nil {
-			p.releaseGL(tex)
-		}
-	})
+	mem, tex, err := p.env.ImportTexture(rec, fd)
 	if err != nil {
 		return nil, err
 	}
+	p.releaseGL(mem)
+	p.releaseGL(tex) // closed first: closers run last made first
 	if s.fb, err = p.newFramebuffer(tex.Name()); err != nil {
 		return nil, err
 	}
