@@ -308,35 +308,19 @@ func cycle(c *broker.Client, rng *rand.Rand, kmts []bridge.Handle) (open, closed
 
 // runCycles runs every connection in a closed loop for d.
 func runCycles(conns []*broker.Client, kmts []bridge.Handle, seed uint64, d time.Duration) (open, closes []time.Duration, spent time.Duration, err error) {
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
 	start := time.Now()
 	end := start.Add(d)
-	for i, c := range conns {
-		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(seed, uint64(i)))
-			var o, cl []time.Duration
-			var err error
-			for time.Now().Before(end) {
-				var a, b time.Duration
-				if a, b, err = cycle(c, rng, kmts); err != nil {
-					break
-				}
-				o, cl = append(o, a), append(cl, b)
+	open, closes, _, err = eachConn(conns, seed, func(_ int, c *broker.Client, rng *rand.Rand) (o, cl []time.Duration, late int, err error) {
+		for time.Now().Before(end) {
+			var a, b time.Duration
+			if a, b, err = cycle(c, rng, kmts); err != nil {
+				break
 			}
-			mu.Lock()
-			open, closes = append(open, o...), append(closes, cl...)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	return open, closes, time.Since(start), errors.Join(errs...)
+			o, cl = append(o, a), append(cl, b)
+		}
+		return o, cl, 0, err
+	})
+	return open, closes, time.Since(start), err
 }
 
 // runPaced runs every connection for d, each starting a cycle every
@@ -344,32 +328,38 @@ func runCycles(conns []*broker.Client, kmts []bridge.Handle, seed uint64, d time
 // more than a period behind starts its next cycle at once and counts it
 // late, rather than bursting to catch up.
 func runPaced(conns []*broker.Client, kmts []bridge.Handle, seed uint64, d, period time.Duration) (open, closes []time.Duration, late int, err error) {
+	start := time.Now()
+	end := start.Add(d)
+	return eachConn(conns, seed, func(i int, c *broker.Client, rng *rand.Rand) (o, cl []time.Duration, late int, err error) {
+		next := start.Add(period * time.Duration(i) / time.Duration(len(conns)))
+		for next.Before(end) {
+			time.Sleep(time.Until(next))
+			var a, b time.Duration
+			if a, b, err = cycle(c, rng, kmts); err != nil {
+				break
+			}
+			o, cl = append(o, a), append(cl, b)
+			if next = next.Add(period); time.Since(next) > period {
+				next = time.Now()
+				late++
+			}
+		}
+		return o, cl, late, err
+	})
+}
+
+// eachConn runs body for every connection on a goroutine of its own, with
+// a PCG seeded by seed and the connection's index, and gathers what they
+// timed, how many cycles ran late, and every error.
+func eachConn(conns []*broker.Client, seed uint64, body func(i int, c *broker.Client, rng *rand.Rand) (o, cl []time.Duration, late int, err error)) (open, closes []time.Duration, late int, err error) {
 	var (
 		mu   sync.Mutex
 		errs []error
 		wg   sync.WaitGroup
 	)
-	start := time.Now()
-	end := start.Add(d)
 	for i, c := range conns {
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(seed, uint64(i)))
-			var o, cl []time.Duration
-			var err error
-			n := 0
-			next := start.Add(period * time.Duration(i) / time.Duration(len(conns)))
-			for next.Before(end) {
-				time.Sleep(time.Until(next))
-				var a, b time.Duration
-				if a, b, err = cycle(c, rng, kmts); err != nil {
-					break
-				}
-				o, cl = append(o, a), append(cl, b)
-				if next = next.Add(period); time.Since(next) > period {
-					next = time.Now()
-					n++
-				}
-			}
+			o, cl, n, err := body(i, c, rand.New(rand.NewPCG(seed, uint64(i))))
 			mu.Lock()
 			open, closes, late = append(open, o...), append(closes, cl...), late+n
 			if err != nil {
