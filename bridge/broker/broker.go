@@ -104,9 +104,12 @@ type Broker struct {
 	// handed out in sequence (from a random start, see initLocked), so
 	// that a freed resource's handle names a new one only after 2^24 - 1
 	// more were made, whatever MaxResources is.
-	byIndex   map[uint32]*resource
-	nextIndex uint32
-	live      int
+	byIndex map[uint32]*resource
+	// awaitingBind are restored keyed-mutex objects by the KMT handle of
+	// the resource or sync object they wait for (keyedmutexobj.go).
+	awaitingBind map[bridge.Handle]*resource
+	nextIndex    uint32
+	live         int
 	// names holds the names of live resources by objectName.key.
 	names     map[string]nameEntry
 	conns     map[*brokerConn]struct{}
@@ -168,6 +171,11 @@ type resource struct {
 	// a fence has no memory (memFD -1, a zero alloc) and at most one
 	// sync object, its timeline semaphore.
 	fence *fenceState
+	// km makes the entry a keyed-mutex object (CREATE_KEYED_MUTEX), nil
+	// otherwise; boundMutex is a resource's keyed-mutex object, which
+	// keeps its mutex's state, nil while it has none (keyedmutexobj.go).
+	km         *mutexObject
+	boundMutex *resource
 }
 
 // syncObj is a semaphore fd the broker keeps for a resource; it closes fd
@@ -765,10 +773,25 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 	case msgGetFence:
 		payload, err = b.getFence(c, q)
 	case msgListFences:
-		payload = b.listFences(q.Cursor)
+		if q.ListFlags&listFencesFlagKeyedMutexes != 0 {
+			payload = b.listKeyedMutexes(q.Cursor)
+		} else {
+			payload = b.listFences(q.Cursor)
+		}
 	case msgRestoreFence:
 		stored = true
 		payload, err = b.restoreFence(c, q, fds, late)
+	case msgCreateKeyedMutex:
+		mo, err := b.createKeyedMutex(c, q)
+		if err != nil {
+			return nil, nil, nil, false, err
+		}
+		c.log.Debug("keyed mutex created", "handle", mo.kmt, "resource", q.Handle, "sync", q.Sync)
+		return appendKeyedMutexRecord(nil, mo.keyedMutexRecord()), nil, nil, false, nil
+	case msgOpenKeyedMutex:
+		payload, err = b.openKeyedMutex(c, q)
+	case msgRestoreKeyedMutex:
+		payload, err = b.restoreKeyedMutex(c, q, late)
 	default:
 		panic("broker: decodeRequest let through " + q.Type.String())
 	}
@@ -1022,6 +1045,7 @@ func (b *Broker) unref(res *resource) {
 	}
 	delete(b.byIndex, res.index)
 	b.live--
+	b.unbindMutex(res)
 }
 
 // resolveKMT finds the live resource a KMT handle names.
@@ -1085,6 +1109,11 @@ func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
 	res, have, err := b.lookup(c, q.Handle, false)
 	if err != nil {
 		return nil, nil, err
+	}
+	if res.km != nil {
+		// As D3DKMT has it: a keyed mutex is shared through its global
+		// handle, or bundled with its resource's NT handle.
+		return nil, nil, perr(CodeWrongType, "%v is a keyed mutex, which has no NT handles of its own", res.kmt)
 	}
 	access, mask, err := grant(q.Access, have)
 	if err != nil {
@@ -1270,10 +1299,11 @@ func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) 
 	// Most closes find the mutex free and nothing waiting: they need
 	// not format why they would leave it (a tenth of a CLOSE's time under
 	// the broker's lock, the load test's profile showed).
-	waiting := len(res.mutex.waiters) > 0 || res.fence != nil && len(res.fence.waiters) > 0
-	if last && (res.mutex.held || waiting) {
+	home := res.mutexHome()
+	waiting := len(home.mutex.waiters) > 0 || res.fence != nil && len(res.fence.waiters) > 0
+	if last && (home.mutex.held || waiting) {
 		o := mutexOwner{c, h}
-		b.leaveMutex(res, func(x mutexOwner) bool { return x == o }, fmt.Sprintf("handle %v closed", h), late)
+		b.leaveMutex(home, func(x mutexOwner) bool { return x == o }, fmt.Sprintf("handle %v closed", h), late)
 	}
 	b.release(c, res)
 	return nil
@@ -1309,8 +1339,8 @@ func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 	from, _ := slices.BinarySearch(indices, cursor)
 	for _, index := range indices[from:] {
 		res := b.byIndex[index]
-		if res.fence != nil {
-			continue // LIST_FENCES lists fences
+		if res.fence != nil || res.km != nil {
+			continue // LIST_FENCES lists fences and keyed-mutex objects
 		}
 		e := listEntry{
 			KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), DataLen: uint32(len(res.data)),
@@ -1326,12 +1356,12 @@ func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 		slices.SortFunc(e.Holders, func(x, y Holder) int { return int(x.Conn) - int(y.Conn) })
 		if flags&listFlagHandles != 0 {
 			e.Handles = &listHandles{NTHandles: uint32(res.nts), Transfers: uint32(res.refs - res.nts - res.kmtRefs())}
-			if res.mutex.abandoned {
+			if res.mutexHome().mutex.abandoned {
 				e.Handles.MutexFlags |= listMutexAbandoned
 			}
 		}
 		if flags&listFlagSyncState != 0 {
-			m := &res.mutex
+			m := &res.mutexHome().mutex
 			s := &listSync{Kinds: res.kinds(), Waiters: uint32(len(m.waiters)), LastKey: m.lastKey, LastValue: m.lastValue}
 			switch {
 			case m.held:
@@ -1375,7 +1405,12 @@ func (b *Broker) dropConn(c *brokerConn, linger bool) {
 		touched[res] = true
 	}
 	for res := range touched {
+		// A resource's fence waits are its own; its mutex's may be its
+		// mutex object's.
 		b.leaveMutex(res, func(o mutexOwner) bool { return o.c == c }, "connection closed", late)
+		if home := res.mutexHome(); home != res {
+			b.leaveMutex(home, func(o mutexOwner) bool { return o.c == c }, "connection closed", late)
+		}
 	}
 	for h, e := range c.nt {
 		delete(c.nt, h)

@@ -335,7 +335,7 @@ func decodeFenceRequest(q *request, r *rd) (bool, error) {
 		}
 	case msgListFences:
 		q.Cursor, q.ListFlags = r.u32(), r.u32()
-		if err := reserved(q.ListFlags); err != nil {
+		if err := reserved(q.ListFlags &^ listFencesFlagKeyedMutexes); err != nil {
 			return true, err
 		}
 	case msgRestoreFence:
@@ -458,12 +458,24 @@ func (res *resource) objectType() string {
 // wrongType refuses q, a request that works on one kind of object, when
 // res is of the other kind.
 func wrongType(q request, res *resource) error {
-	isFence := q.Type >= msgCreateFence && q.Type <= msgRestoreFence
-	switch {
-	case isFence && res.fence == nil:
-		return perr(CodeWrongType, "%v is a resource, not a fence", res.kmt)
-	case !isFence && res.fence != nil:
-		return perr(CodeWrongType, "%v is a fence; %v works on resources", res.kmt, q.Type)
+	switch q.Type {
+	case msgCreateFence, msgOpenFence, msgSignalFence, msgWaitFence, msgGetFence, msgListFences, msgRestoreFence:
+		if res.fence == nil {
+			return perr(CodeWrongType, "%v is %s, not a fence", res.kmt, res.kindName())
+		}
+	case msgOpenKeyedMutex, msgRestoreKeyedMutex:
+		if res.km == nil {
+			return perr(CodeWrongType, "%v is %s, not a keyed mutex", res.kmt, res.kindName())
+		}
+	case msgAcquireSync, msgReleaseSync:
+		// A resource's keyed mutex, or a keyed-mutex object.
+		if res.fence != nil {
+			return perr(CodeWrongType, "%v is a fence; %v works on keyed mutexes", res.kmt, q.Type)
+		}
+	default:
+		if res.fence != nil || res.km != nil {
+			return perr(CodeWrongType, "%v is %s; %v works on resources", res.kmt, res.kindName(), q.Type)
+		}
 	}
 	return nil
 }
@@ -766,6 +778,7 @@ func (b *Broker) restoreFence(c *brokerConn, q request, fds []int, late *[]lateR
 		b.charge(c, c.uid, 1, 0, true)
 		b.byIndex[res.index] = res
 		b.live++
+		b.bindRestored(res)
 	}
 	f := res.fence
 	if r.Fence.Signals > f.signals {

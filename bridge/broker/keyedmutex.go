@@ -62,6 +62,7 @@ func (b *Broker) acquire(c *brokerConn, q request) (payload []byte, waiting bool
 		return nil, false, err
 	}
 	o := b.owner(c, q.Handle, res)
+	res = res.mutexHome()
 	m := &res.mutex
 	if m.held && m.owner == o {
 		return nil, false, perr(CodeInvalid, "keyed mutex of %v is already held through %v", res.kmt, q.Handle)
@@ -98,6 +99,8 @@ func (b *Broker) timeoutErr(res *resource, key uint64) error {
 func (b *Broker) expire(res *resource, w *mutexWaiter) {
 	late, unlock := b.lock()
 	defer unlock()
+	// A restore may have moved the waiter to res's new mutex object.
+	res = res.mutexHome()
 	m := &res.mutex
 	i := slices.Index(m.waiters, w)
 	if i < 0 {
@@ -119,8 +122,10 @@ func (b *Broker) releaseSync(c *brokerConn, q request, late *[]lateReply) error 
 	if err != nil {
 		return err
 	}
+	o := b.owner(c, q.Handle, res)
+	res = res.mutexHome()
 	m := &res.mutex
-	switch o := b.owner(c, q.Handle, res); {
+	switch {
 	case !m.held:
 		return perr(CodeAccessDenied, "keyed mutex of %v is not held", res.kmt)
 	case m.owner != o:
@@ -129,6 +134,7 @@ func (b *Broker) releaseSync(c *brokerConn, q request, late *[]lateReply) error 
 	m.held, m.owner = false, mutexOwner{}
 	m.lastKey, m.lastValue = q.Key, q.Value
 	m.events++
+	b.signalMutexSync(res, q.Value, late)
 	b.grant(res, late)
 	return nil
 }

@@ -97,6 +97,7 @@ var msgNames = map[msgType]string{
 	msgAllocate: "allocate", msgRestore: "restore", msgDuplicate: "duplicate", msgOpenDuplicate: "open-duplicate",
 	msgQueryObject: "query-object", msgCreateFence: "create-fence", msgOpenFence: "open-fence", msgSignalFence: "signal-fence",
 	msgWaitFence: "wait-fence", msgGetFence: "get-fence", msgListFences: "list-fences", msgRestoreFence: "restore-fence",
+	msgCreateKeyedMutex: "create-keyed-mutex", msgOpenKeyedMutex: "open-keyed-mutex", msgRestoreKeyedMutex: "restore-keyed-mutex",
 	msgFatal: "fatal",
 }
 
@@ -599,6 +600,9 @@ type request struct {
 	// uses Restore.
 	FenceFlags uint32
 	Offset     uint64
+	// Sync is create-keyed-mutex's sync object (with Handle, the resource,
+	// and Data).
+	Sync bridge.Handle
 }
 
 // allocateFlagHostMemory is bit 0 of an ALLOCATE request's flags: the
@@ -788,6 +792,9 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		if !known {
 			known, err = decodeHandleRequest(&q, &r)
 		}
+		if !known {
+			known, err = decodeKeyedMutexRequest(&q, &r)
+		}
 		if err != nil {
 			return q, err
 		}
@@ -874,6 +881,9 @@ func encodeRequest(q request) []byte {
 		var known bool
 		if p, known = appendFenceRequest(p, &q); !known {
 			p, known = appendHandleRequest(p, q)
+		}
+		if !known {
+			p, known = appendKeyedMutexRequest(p, q)
 		}
 		if !known {
 			panic(fmt.Sprintf("broker: encodeRequest: unknown type %v", q.Type))

@@ -198,6 +198,13 @@ func sampleRequests() []request {
 		}},
 		{header: header{Type: msgRestoreFence, ID: 45}, Restore: restoreReq{KMT: bridge.GlobalHandle(1), Flags: restoreNTNames,
 			NT: []ntClaim{{Handle: 4, Access: bridge.AccessRead}}, Fence: FenceValue{Value: 1}}},
+		{header: header{Type: msgCreateKeyedMutex, ID: 46}, Handle: bridge.GlobalHandle(3), Sync: bridge.GlobalHandle(4), Data: []byte{1, 2, 3, 4, 5, 6}},
+		{header: header{Type: msgCreateKeyedMutex, ID: 47}},
+		{header: header{Type: msgOpenKeyedMutex, ID: 48}, Handle: bridge.GlobalHandle(5)},
+		{header: header{Type: msgListFences, ID: 49}, ListFlags: listFencesFlagKeyedMutexes},
+		{header: header{Type: msgRestoreKeyedMutex, ID: 50}, Restore: restoreReq{KMT: bridge.GlobalHandle(5), Flags: restoreCreator | restoreMutexHeld,
+			KMTRefs: 2, MutexOf: bridge.GlobalHandle(3), MutexSync: bridge.GlobalHandle(4), MutexHandle: bridge.GlobalHandle(5),
+			MutexKey: 7, MutexValue: 8, MutexEvents: 9, Data: []byte("km")}},
 	}
 }
 
@@ -270,7 +277,7 @@ func TestFenceLayouts(t *testing.T) {
 		{"signal flags", request{header: header{Type: msgSignalFence}, Handle: 8}, func(p []byte) { p[4] = 2 }, 0, CodeBadMessage},
 		{"signal offset without rebase", request{header: header{Type: msgSignalFence}, Handle: 8}, func(p []byte) { p[16] = 1 }, 0, CodeBadMessage},
 		{"get reserved", request{header: header{Type: msgGetFence}, Handle: 8}, func(p []byte) { p[4] = 1 }, 0, CodeBadMessage},
-		{"list flags", request{header: header{Type: msgListFences}}, func(p []byte) { p[4] = 1 }, 0, CodeBadMessage},
+		{"list flags", request{header: header{Type: msgListFences}}, func(p []byte) { p[4] = 2 }, 0, CodeBadMessage},
 		{"restore flags", request{header: header{Type: msgRestoreFence}, Restore: restoreReq{KMT: 0x40000042, KMTRefs: 1}}, func(p []byte) { p[4] = 4 }, 0, CodeBadMessage},
 		{"restore kind", request{header: header{Type: msgRestoreFence}, Restore: restoreReq{KMT: 0x40000042, KMTRefs: 1}}, func(p []byte) { p[20] = 1 }, 0, CodeInvalid},
 	} {
@@ -785,6 +792,20 @@ func FuzzDecodeReply(f *testing.F) {
 				t.Fatalf("fence list re-encodes differently\n in  %x\n out %x", p, again)
 			}
 		}
+		if m, err := decodeKeyedMutexRecord(p); err == nil {
+			if again := appendKeyedMutexRecord(nil, m); !bytes.Equal(again, p) {
+				t.Fatalf("keyed-mutex record re-encodes differently\n in  %x\n out %x", p, again)
+			}
+		}
+		if next, entries, err := decodeMutexList(p); err == nil {
+			again := le.AppendUint32(le.AppendUint32(nil, next), uint32(len(entries)))
+			for _, e := range entries {
+				again = appendMutexEntry(again, e)
+			}
+			if !bytes.Equal(again, p) {
+				t.Fatalf("keyed-mutex list re-encodes differently\n in  %x\n out %x", p, again)
+			}
+		}
 		if mask, path, rec, err := decodeOpenDuplicateReply(p); err == nil {
 			again := appendResourceRecord(appendOpenDuplicatePrefix(nil, mask, path), rec)
 			if !bytes.Equal(again, p) {
@@ -838,6 +859,11 @@ func replySeeds() []replySeed {
 			Kind: syncTimeline, Path: `\Sessions\1\BaseNamedObjects\fence`, FenceValue: FenceValue{Value: 1, Signals: 2}}), false},
 		{"fence-list", appendFenceEntry(le.AppendUint32(le.AppendUint32(nil, 0), 1), fenceEntry{KMT: bridge.GlobalHandle(7), CreatorPID: 42, Refs: 2,
 			NTHandles: 1, Waiters: 1, CreatorActive: true, Timeline: true, FenceValue: FenceValue{Value: 5, Signals: 6}, Names: []string{"f"}}), false},
+		{"keyed-mutex-record", appendKeyedMutexRecord(nil, KeyedMutex{KMT: bridge.GlobalHandle(5), Resource: bridge.GlobalHandle(3), Sync: bridge.GlobalHandle(4), Data: []byte{1, 2, 3}}), false},
+		{"keyed-mutex-list", appendMutexEntry(appendMutexEntry(le.AppendUint32(le.AppendUint32(nil, 0), 2), KeyedMutexInfo{KMT: bridge.GlobalHandle(5), Resource: bridge.GlobalHandle(3),
+			Sync: bridge.GlobalHandle(4), CreatorPID: 42, CreatorActive: true, Refs: 3, DataLen: 6, Events: 2,
+			Mutex: MutexState{Held: true, HolderPID: 43, HolderConn: 2, LastKey: 1, LastValue: 9, Waiters: 1}}),
+			KeyedMutexInfo{KMT: bridge.GlobalHandle(6), Refs: 1, Mutex: MutexState{Abandoned: true}}), false},
 		{"open-duplicate-reply", append(appendOpenDuplicatePrefix(nil, bridge.AccessGenericRead, `\BaseNamedObjects\x`),
 			appendResourceRecord(nil, resourceRecord{Handle: 12, KMT: bridge.GlobalHandle(4), Access: bridge.AccessRead, Kinds: []syncKind{syncTimeline},
 				Alloc: testAllocation(64), GL: glSectionOf(testAllocation(64)), Data: []byte("d")})...), false},

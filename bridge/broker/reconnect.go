@@ -121,6 +121,35 @@ type heldResource struct {
 	// fence is, for a fence, the latest state this connection learnt
 	// (the one with the most signals); nil for a resource.
 	fence *FenceValue
+	// mutexOf and mutexSync are, for a keyed-mutex object (isMutex), the
+	// KMT handles of its resource and sync object.
+	isMutex            bool
+	mutexOf, mutexSync bridge.Handle
+}
+
+// restoreRank orders the restores: a keyed-mutex object's resource and
+// sync object must be back before it.
+func (hr *heldResource) restoreRank() int {
+	switch {
+	case hr.isMutex:
+		return 2
+	case hr.fence != nil:
+		return 1
+	}
+	return 0
+}
+
+// addKeyedMutex tracks a keyed-mutex object a create or open replied
+// with: one more reference through its KMT handle.
+func (t *heldTable) addKeyedMutex(p []byte) *heldResource {
+	m, err := decodeKeyedMutexRecord(p)
+	if err != nil {
+		return nil
+	}
+	hr := t.add(resourceRecord{KMT: m.KMT, Data: m.Data}, nil)
+	hr.isMutex, hr.mutexOf, hr.mutexSync = true, m.Resource, m.Sync
+	hr.kmtRefs++
+	return hr
 }
 
 // noteFence keeps v if it is at least as recent as what hr knows.
@@ -332,6 +361,12 @@ func (c *Client) track(p *pendingCall, r clientReply) {
 		if name != "" {
 			hr.names[name] |= rec.Access
 		}
+	case msgCreateKeyedMutex:
+		if hr := t.addKeyedMutex(r.payload); hr != nil {
+			hr.creator = true
+		}
+	case msgOpenKeyedMutex:
+		t.addKeyedMutex(r.payload)
 	case msgSignalFence, msgWaitFence, msgGetFence:
 		if hr := t.find(q.Handle); hr != nil {
 			if v, err := decodeFenceValue(r.payload); err == nil {
@@ -443,6 +478,7 @@ func (c *Client) restoreAll(conn *msgConn) (ReconnectEvent, error) {
 	c.mu.Lock()
 	held := slices.Collect(maps.Values(c.held.byKMT))
 	c.mu.Unlock()
+	slices.SortStableFunc(held, func(x, y *heldResource) int { return x.restoreRank() - y.restoreRank() })
 	buf, oob := make([]byte, maxMessageSize), make([]byte, oobSize)
 	// A broker that takes the connection but never answers must not hold
 	// the restore up for ever.
@@ -540,6 +576,13 @@ func (hr *heldResource) restoreRequests() []request {
 		case m.released && i == 0:
 			r.Flags |= restoreMutexReleased
 			r.MutexKey, r.MutexValue, r.MutexEvents = m.key, m.value, m.events
+		}
+		if hr.isMutex {
+			// A keyed-mutex object: held through its KMT handle alone.
+			r.Flags &= restoreCreator | restoreMutexHeld | restoreMutexReleased | restoreMutexAbandoned
+			r.Alloc, r.NT, r.Names, r.MutexOf, r.MutexSync = bridge.Allocation{}, nil, nil, hr.mutexOf, hr.mutexSync
+			out = append(out, request{header: header{Type: msgRestoreKeyedMutex}, Restore: r})
+			continue
 		}
 		if hr.fence != nil {
 			// A fence: its value instead of memory and a keyed mutex;

@@ -85,6 +85,9 @@ type restoreReq struct {
 	Data                 []byte
 	// Fence is restore-fence's claim of the fence's state.
 	Fence FenceValue
+	// MutexOf and MutexSync are restore-keyed-mutex's: the KMT handles of
+	// the mutex's resource and sync object (0 for none).
+	MutexOf, MutexSync bridge.Handle
 }
 
 // ntClaim is an NT handle of the restoring connection, what it grants
@@ -222,14 +225,15 @@ func (b *Broker) inRestoreWindow() bool {
 // it would make a new handle or name, which could be one a returning
 // resource had.
 func holdsBack(q request) bool {
-	return q.Type == msgCreate || q.Type == msgAllocate || q.Type == msgCreateFence || q.Type == msgShare && q.Name != ""
+	return q.Type == msgCreate || q.Type == msgAllocate || q.Type == msgCreateFence || q.Type == msgCreateKeyedMutex ||
+		q.Type == msgShare && q.Name != ""
 }
 
 // opens says whether q looks a resource up by handle or name: one not
 // found in the restore window may yet be restored, so the broker answers
 // it after the window.
 func opens(q request) bool {
-	return q.Type == msgOpenKMT || q.Type == msgOpenName || q.Type == msgQuery || q.Type == msgOpenFence
+	return q.Type == msgOpenKMT || q.Type == msgOpenName || q.Type == msgQuery || q.Type == msgOpenFence || q.Type == msgOpenKeyedMutex
 }
 
 // awaitRestoreWindow blocks the calling connection until b's restore
@@ -361,6 +365,7 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 		b.charge(c, c.uid, 1, r.Alloc.Size, true)
 		b.byIndex[res.index] = res
 		b.live++
+		b.bindRestored(res)
 	}
 
 	refused := b.applyRestoreClaims(c, res, r, cl)
@@ -379,6 +384,8 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 // client which restored earlier has sent again and is waiting: grant
 // hands it over then.
 func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq, late *[]lateReply) bool {
+	o := b.owner(c, r.MutexHandle, res)
+	res = res.mutexHome()
 	m := &res.mutex
 	// Abandonment is for good: one claim of it is enough.
 	if r.Flags&restoreMutexAbandoned != 0 {
@@ -386,7 +393,6 @@ func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq, late *
 	}
 	switch {
 	case r.Flags&restoreMutexHeld != 0:
-		o := b.owner(c, r.MutexHandle, res)
 		if m.held && m.owner != o || r.MutexEvents < m.events {
 			return false
 		}
