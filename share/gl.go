@@ -301,9 +301,11 @@ func (g *GL) Open(a bridge.Allocation, fd int) (*GLResource, error) {
 }
 
 // OpenShared opens what a broker open returned (broker.Client.OpenKMT or
-// OpenName) and attaches the keyed mutex through res.Handle on c, so
-// AcquireSync and ReleaseSync work at once. res.FD and the sync fds stay
-// the caller's. Private data that is a Direct3D runtime descriptor of
+// OpenName) and attaches the keyed mutex on c, so AcquireSync and
+// ReleaseSync work at once: through the keyed-mutex object the resource's
+// runtime descriptor names, as DXVK opens it (a reference the resource
+// holds until Close), or else through res.Handle. res.FD and the sync fds
+// stay the caller's. Private data that is a Direct3D runtime descriptor of
 // another resource than the record describes is refused with an error
 // wrapping bridge.ErrRuntimeDescMismatch, as Direct3D's OpenSharedResource
 // refuses it (E_INVALIDARG).

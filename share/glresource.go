@@ -315,11 +315,13 @@ func (r *GLResource) Attach(c *broker.Client, h bridge.Handle, syncs []broker.Sy
 // runtime data data, and attaches its keyed mutex. With nil data it
 // registers the Direct3D runtime descriptor DXVK and vkd3d-proton read,
 // in Windows' layout: Direct3D 11's (Direct3D 12's for a resource only it
-// can describe), naming the keyed mutex by the resource's KMT handle,
-// since the broker keeps the mutex with its resource. Where the Vulkan
+// can describe). A resource with D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX
+// gets a keyed-mutex object and a sync object of their own, as on
+// wineserver, whose global handles the descriptor records and through
+// which OpenShared acquires in the other process. Where the Vulkan
 // device shares timeline semaphores, one travels with the resource so
-// that accesses are ordered on the GPU. It returns the KMT handle, which
-// c holds until CloseHandle.
+// that accesses are ordered on the GPU (and is the sync object's). It
+// returns the KMT handle, which c holds until CloseHandle.
 func (r *GLResource) Share(c *broker.Client, data []byte) (bridge.Handle, error) {
 	return r.register(c, data, r.vulkanDevice(), r.Attach)
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -230,6 +231,19 @@ func TestKeyedMutexPingPong(t *testing.T) {
 			expectPath(t, "creator", line, tc.wantCreator)
 			op := testenv.StartChild(t, tc.opener, "GLB_SOCK="+sock, "GLB_KMT="+strings.Fields(line)[0], optsEnv(tc.oOpts))
 			expectPath(t, "opener", op.Expect(t, "OPEN", childTimeout), tc.wantOpen)
+			// The creator gave the resource a keyed-mutex object, which
+			// its descriptor names and the opener acquires through: the
+			// resource's reference and the opener's.
+			obs, err := broker.Dial(sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer obs.Close()
+			kmt, _ := strconv.ParseUint(strings.Fields(line)[0], 0, 32)
+			ms, err := obs.ListKeyedMutexes()
+			if err != nil || len(ms) != 1 || ms[0].Resource != bridge.Handle(kmt) || ms[0].Refs != 2 || ms[0].Sync == 0 {
+				t.Fatalf("keyed-mutex objects %+v, %v; want one of resource %#x, with a sync object, held by the resource and the opener", ms, err, kmt)
+			}
 			op.Expect(t, "DONE", childTimeout)
 			cr.Expect(t, "DONE", childTimeout)
 			op.Wait(t, childTimeout)

@@ -52,6 +52,9 @@ type resource struct {
 	client   *broker.Client
 	handle   bridge.Handle
 	attached bool
+	// mutexRef is the reference to the keyed-mutex object an open took
+	// (0 for none), released at Close; Attach's handle then is it.
+	mutexRef bridge.Handle
 	km       *handoff.KeyedMutex
 	sem      *vkalloc.Semaphore // the timeline semaphore Share made
 	held     bool
@@ -162,7 +165,7 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 	}
 	described := data == nil
 	if described {
-		data = runtimeData(r.alloc.Desc, 0)
+		data = runtimeData(r.alloc.Desc, 0, 0)
 	}
 	var syncs []broker.SyncFD
 	if dev != nil && r.sem == nil {
@@ -178,9 +181,11 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 		return 0, fmt.Errorf("share: Share: %w", err)
 	}
 	if described && data != nil && keyedMutexHandles(r.alloc.Desc) {
-		// The descriptor names the keyed mutex by the handle the broker
-		// just handed out.
-		if err := c.UpdateData(kmt, runtimeData(r.alloc.Desc, kmt)); err != nil {
+		semFD := -1
+		if len(syncs) == 1 && syncs[0].Timeline {
+			semFD = syncs[0].FD
+		}
+		if err := giveKeyedMutex(c, kmt, r.alloc.Desc, semFD); err != nil {
 			c.CloseHandle(kmt)
 			return 0, fmt.Errorf("share: Share: %w", err)
 		}
@@ -199,8 +204,15 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 // with CloseHandle; the allocation's own lives until Close. The keyed
 // mutex is attached through c with the semaphores the open hands on.
 func (r *resource) registered(c *broker.Client, data []byte, attach func(*broker.Client, bridge.Handle, []broker.SyncFD) error) (bridge.Handle, error) {
-	if data == nil {
-		data = runtimeData(r.alloc.Desc, r.svcHandle)
+	if data == nil && keyedMutexHandles(r.alloc.Desc) {
+		// The allocating connection is the creator, which gives the
+		// mutex; its sync object is the broker's to keep, as the
+		// allocation's semaphores are this side's alone.
+		if err := giveKeyedMutex(r.svc, r.svcHandle, r.alloc.Desc, -1); err != nil {
+			return 0, fmt.Errorf("share: Share: %w", err)
+		}
+	} else if data == nil {
+		data = runtimeData(r.alloc.Desc, 0, 0)
 	}
 	if data != nil {
 		if err := r.svc.UpdateData(r.svcHandle, data); err != nil {
@@ -268,6 +280,12 @@ func (r *resource) storeBack(data, known []byte, s vkalloc.Sync) error {
 func (r *resource) closeShared() {
 	if r.km != nil {
 		r.km.Close()
+	}
+	if r.mutexRef != 0 {
+		// Closing it while held abandons the mutex, as on Windows; a
+		// broker that has gone released it already.
+		r.client.CloseHandle(r.mutexRef)
+		r.mutexRef = 0
 	}
 	if r.back != nil {
 		r.back.close()
@@ -402,6 +420,7 @@ func openDup[R any](live func(op string) error, a bridge.Allocation, fd int, ope
 func attachOpened[R interface {
 	Attach(*broker.Client, bridge.Handle, []broker.SyncFD) error
 	Close() error
+	base() *resource
 }](r R, err error, c *broker.Client, res broker.Resource) (R, error) {
 	var none R
 	if err != nil {
@@ -411,9 +430,26 @@ func attachOpened[R interface {
 		r.Close()
 		return none, err
 	}
-	if err := r.Attach(c, res.Handle, res.Syncs); err != nil {
+	// The keyed mutex is acquired through the mutex object the
+	// descriptor names, where it names one, which r then holds.
+	mutex, err := openKeyedMutex(c, res)
+	if err != nil {
 		r.Close()
 		return none, err
 	}
+	h := res.Handle
+	if mutex != 0 {
+		h = mutex
+	}
+	if err := r.Attach(c, h, res.Syncs); err != nil {
+		if mutex != 0 {
+			c.CloseHandle(mutex)
+		}
+		r.Close()
+		return none, err
+	}
+	r.base().mutexRef = mutex
 	return r, nil
 }
+
+func (r *resource) base() *resource { return r }

@@ -16,17 +16,17 @@ import (
 // desc when the caller gives none: Direct3D 11's, which DXGI-based
 // openers (D3D10, D3D11, D3D12 through OpenSharedHandle) read, unless it
 // cannot say what desc is (a D3D12-only resource), then Direct3D 12's.
-// kmt is the resource's global handle: the broker keeps the keyed mutex
-// with its resource, so the resource's handle is also its keyed mutex's
-// and sync object's in a descriptor that records them (0 before the
-// broker has handed one out). It is nil when no runtime can describe the
-// resource, which then goes without private data, as a resource of a
-// GL-only process has none.
-func runtimeData(desc bridge.Desc, kmt bridge.Handle) []byte {
+// mutex and sync are the global handles of the resource's keyed-mutex
+// object and of its sync object, which a descriptor of a resource with
+// D3D11_RESOURCE_MISC_SHARED_KEYEDMUTEX records (0 before the broker has
+// handed them out). It is nil when no runtime can describe the resource,
+// which then goes without private data, as a resource of a GL-only
+// process has none.
+func runtimeData(desc bridge.Desc, mutex, sync bridge.Handle) []byte {
 	for _, api := range []d3d.API{d3d.APID3D11, d3d.APID3D12} {
 		var o d3d.RuntimeOptions
-		if api == d3d.APID3D11 && desc.MiscFlags&d3d.D3D11ResourceMiscSharedKeyedMutex != 0 {
-			o.KeyedMutex, o.SyncObject = kmt, kmt
+		if api == d3d.APID3D11 && keyedMutexHandles(desc) {
+			o.KeyedMutex, o.SyncObject = mutex, sync
 		}
 		r, err := d3d.RuntimeDescFor(api, desc, o)
 		if err != nil {
@@ -40,10 +40,59 @@ func runtimeData(desc bridge.Desc, kmt bridge.Handle) []byte {
 }
 
 // keyedMutexHandles says whether desc's descriptor records its keyed
-// mutex's handles, which are known only once the broker has handed out the
-// resource's: then Share writes the descriptor again with them.
+// mutex's handles, which exist only once the broker has registered the
+// resource: then Share gives it its keyed mutex and writes the
+// descriptor again with them.
 func keyedMutexHandles(desc bridge.Desc) bool {
 	return desc.MiscFlags&d3d.D3D11ResourceMiscSharedKeyedMutex != 0
+}
+
+// giveKeyedMutex gives the resource kmt of desc, created through c, its
+// keyed mutex as wined3d on wineserver does: a sync object (a fence on
+// the timeline semaphore semFD, or kept by the broker for -1, where each
+// release raises it to the release's value), a keyed-mutex object bound
+// to the resource and to it, and a descriptor that records both. The
+// resource holds the mutex and the mutex its sync object, so c keeps no
+// reference to either. semFD stays the caller's.
+func giveKeyedMutex(c *broker.Client, kmt bridge.Handle, desc bridge.Desc, semFD int) error {
+	sync, err := c.CreateFence(0, semFD)
+	if err != nil {
+		return err
+	}
+	defer c.CloseHandle(sync)
+	m, err := c.CreateKeyedMutex(kmt, sync, nil)
+	if err != nil {
+		return err
+	}
+	c.CloseHandle(m.KMT)
+	return c.UpdateData(kmt, runtimeData(desc, m.KMT, sync))
+}
+
+// openKeyedMutex opens the keyed-mutex object res's runtime descriptor
+// records, as DXVK's OpenSharedResource does, and returns its handle,
+// which c then holds: 0 when the descriptor records none (no descriptor,
+// no keyed mutex, or one written before glbridge had mutex objects,
+// which named the resource's own handle). A mutex of another resource is
+// ErrRuntimeDescMismatch.
+func openKeyedMutex(c *broker.Client, res broker.Resource) (bridge.Handle, error) {
+	r, err := d3d.ParseRuntimeDesc(res.Data)
+	if err != nil {
+		return 0, nil
+	}
+	h := r.Header()
+	if !h.KeyedMutex || h.KeyedMutexHandle == 0 || h.KeyedMutexHandle == res.KMT {
+		return 0, nil
+	}
+	m, err := c.OpenKeyedMutex(h.KeyedMutexHandle)
+	if err != nil {
+		return 0, fmt.Errorf("share: open %v: its keyed mutex %v: %w", res.Handle, h.KeyedMutexHandle, err)
+	}
+	if m.Resource != res.KMT || m.Sync != h.SyncHandle {
+		c.CloseHandle(m.KMT)
+		return 0, fmt.Errorf("share: open %v: %w: its descriptor's keyed mutex %v is of resource %v with sync object %v, not of %v with %v",
+			res.Handle, bridge.ErrRuntimeDescMismatch, m.KMT, m.Resource, m.Sync, res.KMT, h.SyncHandle)
+	}
+	return m.KMT, nil
 }
 
 // checkRuntimeData refuses to open res when its private data is a runtime

@@ -14,9 +14,10 @@ import (
 
 // TestShareWritesRuntimeDescriptor shares resources without private data:
 // each must carry the Direct3D 11 runtime descriptor of its description,
-// as DXVK reads it (0x68 bytes, the keyed mutex named by the resource's
-// global handle when it has one); an opener whose record and descriptor
-// disagree is refused with ErrRuntimeDescMismatch.
+// as DXVK reads it (0x68 bytes; for a keyed-mutex resource the global
+// handles of its own keyed-mutex object, bound to it, and sync object);
+// an opener whose record and descriptor disagree is refused with
+// ErrRuntimeDescMismatch.
 func TestShareWritesRuntimeDescriptor(t *testing.T) {
 	v := testVulkan(t, share.Options{})
 	c, err := broker.Dial(startBroker(t))
@@ -53,10 +54,40 @@ func TestShareWritesRuntimeDescriptor(t *testing.T) {
 			t.Errorf("%v: the descriptor describes %v (%v)", d, got, err)
 		}
 		h := rd.Header()
-		if keyedWant := d.MiscFlags&d3d.D3D11ResourceMiscSharedKeyedMutex != 0; h.KeyedMutex != keyedWant ||
-			keyedWant && (h.KeyedMutexHandle != kmt || h.SyncHandle != kmt) {
-			t.Errorf("%v: keyed mutex %v, handles %v %v; want the resource's %v", d, h.KeyedMutex, h.KeyedMutexHandle, h.SyncHandle, kmt)
+		keyedWant := d.MiscFlags&d3d.D3D11ResourceMiscSharedKeyedMutex != 0
+		if h.KeyedMutex != keyedWant {
+			t.Errorf("%v: keyed mutex %v, want %v", d, h.KeyedMutex, keyedWant)
 		}
+		if !keyedWant {
+			if h.KeyedMutexHandle != 0 || h.SyncHandle != 0 {
+				t.Errorf("%v: no keyed mutex, but handles %v %v", d, h.KeyedMutexHandle, h.SyncHandle)
+			}
+			continue
+		}
+		// The descriptor names a keyed-mutex object of its own, bound to
+		// the resource and to a sync object, both global handles of the
+		// D3DKMT shape, as Wine's check_dxgi_runtime_desc checks.
+		for _, g := range []bridge.Handle{h.KeyedMutexHandle, h.SyncHandle} {
+			if uint32(g)&0xc000003f != 0x40000002 || g == kmt {
+				t.Errorf("%v: descriptor handle %v is no global handle of its own (the resource is %v)", d, g, kmt)
+			}
+		}
+		m, err := c.OpenKeyedMutex(h.KeyedMutexHandle)
+		if err != nil || m.Resource != kmt || m.Sync != h.SyncHandle {
+			t.Fatalf("%v: OpenKeyedMutex(%v) = %+v, %v; want the mutex of %v with sync object %v", d, h.KeyedMutexHandle, m, err, kmt, h.SyncHandle)
+		}
+		c.CloseHandle(m.KMT)
+		if _, err := c.GetFence(h.SyncHandle); !errors.Is(err, broker.CodeBadHandle) && !errors.Is(err, broker.CodeNotFound) {
+			t.Errorf("%v: the creator holds no reference to the sync object, yet GetFence: %v", d, err)
+		}
+		f, err := c.OpenFenceKMT(h.SyncHandle)
+		if err != nil {
+			t.Fatalf("%v: OpenFenceKMT(sync object %v): %v", d, h.SyncHandle, err)
+		}
+		if f.FD >= 0 {
+			unix.Close(f.FD)
+		}
+		c.CloseHandle(f.Handle)
 	}
 
 	// A resource whose descriptor describes another size.

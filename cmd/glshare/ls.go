@@ -140,8 +140,12 @@ func runLs(args []string) error {
 	socket := fs.String("socket", broker.DefaultSocketPath(), "broker socket")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fences := fs.Bool("fences", false, "list the shared fences (ID3D11Fence, ID3D12Fence, sync objects) instead of the resources")
+	mutexes := fs.Bool("keyed-mutexes", false, "list the keyed-mutex objects (their resources, sync objects, holders and last releases) instead of the resources")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *fences && *mutexes {
+		return fmt.Errorf("ls: --fences and --keyed-mutexes list different objects: give one")
 	}
 	c, err := broker.Dial(*socket)
 	if err != nil {
@@ -150,6 +154,9 @@ func runLs(args []string) error {
 	defer c.Close()
 	if *fences {
 		return lsFences(c, *asJSON)
+	}
+	if *mutexes {
+		return lsKeyedMutexes(c, *asJSON)
 	}
 	list, err := c.List()
 	if err != nil {
@@ -297,6 +304,57 @@ func lsFences(c *broker.Client, asJSON bool) error {
 				pid += " (gone)"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%d\t%d\n", e.KMTHex, name, kept, e.Value, e.Signals, e.Waiters, pid, e.Refs, e.NTHandles)
+		}
+		tw.Flush()
+	})
+}
+
+// lsKeyedMutex is one keyed-mutex object as `ls --keyed-mutexes` reports
+// it; the JSON names are an interface for scripts. Resource and Sync are
+// 0 for none.
+type lsKeyedMutex struct {
+	KMT              uint32  `json:"kmt"`
+	KMTHex           string  `json:"kmt_hex"`
+	Resource         uint32  `json:"resource"`
+	Sync             uint32  `json:"sync"`
+	Mutex            lsMutex `json:"mutex"`
+	Releases         uint32  `json:"releases"`
+	DataLen          uint32  `json:"data_len"`
+	CreatorPID       int32   `json:"creator_pid"`
+	CreatorConnected bool    `json:"creator_connected"`
+	Refs             uint32  `json:"refs"`
+}
+
+// lsKeyedMutexes prints the broker's keyed-mutex objects: what they are
+// the mutex of, who holds them, their last release.
+func lsKeyedMutexes(c *broker.Client, asJSON bool) error {
+	list, err := c.ListKeyedMutexes()
+	if err != nil {
+		return err
+	}
+	out := make([]lsKeyedMutex, 0, len(list))
+	for _, m := range list {
+		out = append(out, lsKeyedMutex{
+			KMT: uint32(m.KMT), KMTHex: m.KMT.String(), Resource: uint32(m.Resource), Sync: uint32(m.Sync),
+			Mutex: mutexSummary(m.Mutex), Releases: m.Events, DataLen: m.DataLen,
+			CreatorPID: m.CreatorPID, CreatorConnected: m.CreatorActive, Refs: m.Refs,
+		})
+	}
+	return printReport(os.Stdout, asJSON, out, func(w io.Writer) {
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "HANDLE\tRESOURCE\tSYNC OBJECT\tPID\tREFS\tEVENTS\tMUTEX")
+		for _, e := range out {
+			hex := func(h uint32) string {
+				if h == 0 {
+					return "-"
+				}
+				return bridge.Handle(h).String()
+			}
+			pid := fmt.Sprint(e.CreatorPID)
+			if !e.CreatorConnected {
+				pid += " (gone)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", e.KMTHex, hex(e.Resource), hex(e.Sync), pid, e.Refs, e.Releases, e.Mutex)
 		}
 		tw.Flush()
 	})

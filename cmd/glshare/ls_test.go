@@ -316,3 +316,45 @@ func TestLsFences(t *testing.T) {
 		t.Errorf("the wait: %v", err)
 	}
 }
+
+// TestLsKeyedMutexes: ls --keyed-mutexes shows each keyed-mutex object,
+// the resource and sync object it is bound to, and its holder, as text and
+// as JSON.
+func TestLsKeyedMutexes(t *testing.T) {
+	sock := testbroker.Start(t)
+	c, err := broker.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sync, err := c.CreateFence(0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.CreateKeyedMutex(0, sync, []byte("km"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AcquireSync(m.KMT, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal([]byte(captureLs(t, "--socket", sock, "--keyed-mutexes", "--json")), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("ls --keyed-mutexes --json: %v", got)
+	}
+	mutex, _ := got[0]["mutex"].(map[string]any)
+	if e := got[0]; e["kmt_hex"] != m.KMT.String() || e["resource"] != float64(0) || e["sync"] != float64(sync) || e["refs"] != float64(1) ||
+		e["data_len"] != float64(2) || mutex["state"] != "held" || mutex["holder_pid"] != float64(os.Getpid()) {
+		t.Errorf("ls --keyed-mutexes --json: %v", e)
+	}
+	text := captureLs(t, "--socket", sock, "--keyed-mutexes")
+	if !strings.Contains(text, m.KMT.String()) || !strings.Contains(text, sync.String()) || !strings.Contains(text, fmt.Sprintf("held by pid %d", os.Getpid())) {
+		t.Errorf("ls --keyed-mutexes:\n%s", text)
+	}
+	if l := captureLs(t, "--socket", sock, "--json"); strings.TrimSpace(l) != "[]" {
+		t.Errorf("ls lists a keyed mutex or a fence as a resource: %s", l)
+	}
+}
