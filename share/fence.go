@@ -1,6 +1,7 @@
 package share
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -56,6 +57,9 @@ type Fence struct {
 	c   *broker.Client
 	h   bridge.Handle
 	kmt bridge.Handle
+	// dev is the process's Vulkan device (nil for none), whose queue
+	// SignalVulkan signals on.
+	dev *helperdev.Device
 	// vk is the semaphore on a Vulkan device of this process (the
 	// timeline path): the creator's own, or its import. gl is its import
 	// into GL (a GL fence on the timeline path), which belongs to the GL
@@ -112,13 +116,13 @@ func createFence(c *broker.Client, initial uint64, timeline bool, dev *helperdev
 		if err != nil {
 			return nil, fmt.Errorf("share: CreateFence: %w", err)
 		}
-		return &Fence{c: c, h: kmt, kmt: kmt}, nil
+		return &Fence{c: c, h: kmt, kmt: kmt, dev: dev}, nil
 	}
 	sem, err := vkalloc.NewSemaphore(dev, true)
 	if err != nil {
 		return nil, fmt.Errorf("share: CreateFence: %w", err)
 	}
-	f := &Fence{c: c, vk: sem}
+	f := &Fence{c: c, vk: sem, dev: dev}
 	fail := func(err error) (*Fence, error) {
 		f.releaseSemaphores()
 		return nil, fmt.Errorf("share: CreateFence: %w", err)
@@ -197,7 +201,7 @@ func openedFence(c *broker.Client, bf broker.Fence, open func(*broker.Client, br
 }
 
 func openFence(c *broker.Client, bf broker.Fence, can func() error, dev *helperdev.Device, withGL bool) (*Fence, error) {
-	f := &Fence{c: c, h: bf.Handle, kmt: bf.KMT}
+	f := &Fence{c: c, h: bf.Handle, kmt: bf.KMT, dev: dev}
 	if bf.FD < 0 {
 		return f, nil
 	}
@@ -322,6 +326,68 @@ func (f *Fence) Wait(value uint64, timeout time.Duration) error {
 		ns = uint64(timeout)
 	}
 	return wrapFence("Wait", f.vk.Wait(value+off, ns))
+}
+
+// VulkanSemaphore returns the fence's timeline semaphore on the Vulkan
+// device of this process (the helper device, or the caller's own under
+// helperdev.Adopt), a VkSemaphore for the caller's own queue submissions:
+// ID3D12CommandQueue::Wait and Signal are a wait and a signal of it in a
+// VkTimelineSemaphoreSubmitInfo, as vkd3d-proton submits them, of
+// VulkanValue(v), not v. ok is false on the broker path, which has no
+// semaphore: there use Wait, and SignalVulkan or Signal. The handle stays
+// the Fence's and is valid until Close.
+func (f *Fence) VulkanSemaphore() (handle uint64, ok bool) {
+	if f.vk == nil {
+		return 0, false
+	}
+	return f.vk.Handle(), true
+}
+
+// VulkanValue is the semaphore value a GPU wait for or signal of the
+// fence's value must use on the timeline path: value plus the offset the
+// fence's lowerings added (see Fence). Ask for it before each submission
+// that follows a possible lowering. On the broker path it is value.
+func (f *Fence) VulkanValue(value uint64) (uint64, error) {
+	if err := f.live("VulkanValue"); err != nil {
+		return 0, err
+	}
+	if f.vk == nil {
+		return value, nil
+	}
+	off, err := f.offset()
+	return value + off, wrapFence("VulkanValue", err)
+}
+
+// SignalVulkan signals value on the Vulkan device's queue once the work
+// submitted to it before is done (ID3D12CommandQueue::Signal). On the
+// timeline path the GPU signals the semaphore, ordered after that work;
+// on the broker path the queue's work is waited for and the broker
+// signalled. A value at or below the semaphore's on the timeline path is
+// an error: lower a fence with Signal. It returns once the signal is
+// done. A process without a Vulkan device gets an error wrapping
+// bridge.ErrNoVulkan.
+func (f *Fence) SignalVulkan(value uint64) error {
+	if err := f.live("SignalVulkan"); err != nil {
+		return err
+	}
+	if f.dev == nil {
+		return fmt.Errorf("share: Fence.SignalVulkan: %w", bridge.ErrNoVulkan)
+	}
+	if f.vk == nil {
+		if err := vkalloc.SubmitSync(f.dev, vkalloc.Sync{}); err != nil {
+			return wrapFence("SignalVulkan", err)
+		}
+		return f.Signal(value)
+	}
+	off, err := f.offset()
+	if err != nil {
+		return wrapFence("SignalVulkan", err)
+	}
+	if cur, err := f.vk.Value(); err != nil || value+off <= cur {
+		return wrapFence("SignalVulkan", cmp.Or(err, fmt.Errorf("value %d is not above the semaphore's %d (offset %d): lower a fence with Signal", value, cur-off, off)))
+	}
+	sig := vkalloc.Sync{Signal: []vkalloc.SemaphoreValue{{Semaphore: f.vk, Value: value + off}}}
+	return wrapFence("SignalVulkan", vkalloc.SubmitSync(f.dev, sig))
 }
 
 // glTextures are the textures a GL semaphore operation names: the

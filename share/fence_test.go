@@ -135,7 +135,11 @@ func fenceConsumerVulkan(in *bufio.Scanner) error {
 			return err
 		}
 		defer f.Close()
+		if _, ok := f.VulkanSemaphore(); ok != f.Timeline() {
+			return fmt.Errorf("VulkanSemaphore: ok %v on a fence whose Timeline is %v", ok, f.Timeline())
+		}
 		fmt.Printf("OPEN path=%s fence=%s\n", r.Path(), fencePath(f))
+		var rebased uint64
 		for n := range fenceFrames {
 			if err := f.Wait(uint64(2*n+1), fenceTimeout); err != nil {
 				return fmt.Errorf("frame %d: %w", n, err)
@@ -154,8 +158,36 @@ func fenceConsumerVulkan(in *bufio.Scanner) error {
 				got, ok := testpattern.FrameOf(px, ppW, ppH)
 				return fmt.Errorf("frame %d: texels differ at byte %d (the stamp reads frame %d, clean=%v)", n, firstDiff(px, want), got, ok)
 			}
-			if err := f.Signal(uint64(2*n + 2)); err != nil {
+			// D3D12's consumer signals on its queue (ID3D12CommandQueue::
+			// Signal) after its copy; every third frame it signals from
+			// the CPU (ID3D12Fence::Signal) instead.
+			signal := f.SignalVulkan
+			if n%3 == 2 {
+				signal = f.Signal
+			}
+			if err := signal(uint64(2*n + 2)); err != nil {
 				return fmt.Errorf("frame %d: %w", n, err)
+			}
+			// The semaphore's value is the fence's plus what the
+			// lowering before frame fenceRewind took off: 0 before it, one
+			// offset above 0 from then on (the frame before races it). The
+			// broker path has no offset.
+			p, err := f.VulkanValue(uint64(2*n + 2))
+			if err != nil {
+				return fmt.Errorf("frame %d: %w", n, err)
+			}
+			switch off := p - uint64(2*n+2); {
+			case !f.Timeline() || n < fenceRewind-1:
+				if off != 0 {
+					return fmt.Errorf("frame %d: VulkanValue = %d, want %d", n, p, 2*n+2)
+				}
+			case n >= fenceRewind:
+				if rebased == 0 {
+					rebased = off
+				}
+				if off != rebased || off == 0 || off > uint64(2*fenceRewind) {
+					return fmt.Errorf("frame %d: VulkanValue adds %d, want the lowering's offset (%d, in 1..%d)", n, off, rebased, 2*fenceRewind)
+				}
 			}
 		}
 		fmt.Printf("DONE %d frames\n", fenceFrames)
@@ -167,8 +199,9 @@ func fenceConsumerVulkan(in *bufio.Scanner) error {
 // (D3D12's) take turns for 500 frames through a shared fence that the
 // consumer opens by name, the producer signalling 2n+1 when frame n is
 // drawn and the consumer 2n+2 when it has checked every texel of it.
-// Once, the producer lowers the fence while the consumer waits for a
-// higher value; the consumer must not wake (it would read a stale frame)
+// The consumer signals on its Vulkan queue (SignalVulkan), every third
+// frame from the CPU. Once, the producer lowers the fence while the
+// consumer waits for a higher value; the consumer must not wake (it would read a stale frame)
 // and both go on. On drivers with timeline semaphore fds (GL_EXT_semaphore_fd
 // and GL_NV_timeline_semaphore, and Vulkan's) the fence is a timeline
 // semaphore; without them (Mesa 22.3) the broker keeps its value, and the

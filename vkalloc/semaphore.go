@@ -7,6 +7,7 @@ import (
 	"github.com/glbridge/glbridge/bridge"
 	"github.com/glbridge/glbridge/helperdev"
 	"github.com/glbridge/glbridge/internal/vk"
+	"github.com/glbridge/glbridge/internal/vkdevice"
 )
 
 // Semaphore is a binary or timeline semaphore that crosses API and process
@@ -140,6 +141,25 @@ func (s *Semaphore) Close() error {
 	}
 	s.closed = true
 	s.vkd.DestroySemaphore(s.sem)
+	return nil
+}
+
+// Handle returns the VkSemaphore, a non-dispatchable handle on the device
+// it was made or imported on, for the caller's own submissions. It stays
+// the Semaphore's: Close destroys it.
+func (s *Semaphore) Handle() uint64 { return uint64(s.sem) }
+
+// SubmitSync submits to dev's queue a batch of no commands that waits for
+// and signals what sync says, and returns once it completed. A signal in
+// it is ordered after all the work submitted to the queue before (a
+// semaphore signal's first synchronisation scope is everything earlier in
+// submission order), which is ID3D12CommandQueue::Signal on a queue the
+// caller shares with glbridge (helperdev.Adopt).
+func SubmitSync(dev *helperdev.Device, sync Sync) error {
+	wait, signal, timeline := sync.ops(dev)
+	if err := vkdevice.Of(dev).Submit(func(vkdevice.Commands) {}, wait, signal, timeline); err != nil {
+		return fmt.Errorf("vkalloc: SubmitSync: %w", err)
+	}
 	return nil
 }
 
