@@ -792,6 +792,8 @@ func (b *Broker) handle(c *brokerConn, q request, fds []int) (payload []byte, ou
 		payload, err = b.openKeyedMutex(c, q)
 	case msgRestoreKeyedMutex:
 		payload, err = b.restoreKeyedMutex(c, q, late)
+	case msgSetSession:
+		err = b.setSession(c, q)
 	default:
 		panic("broker: decodeRequest let through " + q.Type.String())
 	}

@@ -11,10 +11,72 @@ import (
 // \BaseNamedObjects (the global namespace) or a session's
 // \Sessions\N\BaseNamedObjects, and are compared case-insensitively.
 
-// defaultSession is the session every connection is in: Wine runs every
-// process of a prefix in session 1, and what Wine's tests expect (a name
-// X made by CreateSharedHandle is \Sessions\1\BaseNamedObjects\X) follows.
+// defaultSession is the session a connection is in until SET_SESSION:
+// Wine runs every process of a prefix in session 1, and what Wine's tests
+// expect (a name X made by CreateSharedHandle is
+// \Sessions\1\BaseNamedObjects\X) follows.
 const defaultSession = 1
+
+// msgSetSession (version 2) moves a connection that holds nothing into
+// another session, whose namespace its Local\ and plain names are in: a
+// broker that serves several Wine prefixes (or a prefix and a native
+// process standing for another logon) keeps their local names apart, as
+// Windows keeps sessions', while Global\ names meet.
+const msgSetSession msgType = 27
+
+// MaxSession is the largest session SET_SESSION accepts (Windows' session
+// IDs are small numbers; the cap keeps paths short).
+const MaxSession = 0xffff
+
+func decodeSessionRequest(q *request, r *rd) (bool, error) {
+	if q.Type != msgSetSession {
+		return false, nil
+	}
+	if q.Version < protocolVersion {
+		return true, perr(CodeUnknownType, "%v is version %d's; the request is version %d", q.Type, protocolVersion, q.Version)
+	}
+	q.Session = r.u32()
+	if res := r.u32(); !r.bad && res != 0 {
+		return true, perr(CodeBadMessage, "reserved field is %#x, must be 0", res)
+	}
+	if !r.bad && q.Session > MaxSession {
+		return true, perr(CodeInvalid, "session %d: at most %d", q.Session, MaxSession)
+	}
+	return true, nil
+}
+
+func appendSessionRequest(p []byte, q request) ([]byte, bool) {
+	if q.Type != msgSetSession {
+		return p, false
+	}
+	p = le.AppendUint32(p, q.Session)
+	return le.AppendUint32(p, 0), true
+}
+
+// setSession is SET_SESSION. A connection that holds references, or has
+// requests waiting, resolved names in its old session, which would change
+// meaning under it: it is refused.
+func (b *Broker) setSession(c *brokerConn, q request) error {
+	if c.refs != 0 || c.fenceWaits != 0 {
+		return perr(CodeInvalid, "this connection holds %d references: set the session before anything else", c.refs)
+	}
+	c.session = q.Session
+	c.log.Debug("session set", "session", q.Session)
+	return nil
+}
+
+// SetSession moves this connection into session, whose namespace
+// (\Sessions\N\BaseNamedObjects) its Local\ and plain names are then in;
+// Global\ names are every session's. It must come before the connection
+// holds anything. Connections start in session 1, where Wine runs a
+// prefix; a reconnecting client sets it again before it restores.
+func (c *Client) SetSession(session uint32) error {
+	if session > MaxSession {
+		return &Error{Op: "set-session", Code: CodeInvalid, Detail: "session " + strconv.FormatUint(uint64(session), 10) + " is above MaxSession"}
+	}
+	_, err := c.call("set-session", request{header: header{Type: msgSetSession}, Session: session}, nil, 0)
+	return err
+}
 
 // Namespace prefixes; they match ASCII case-insensitively.
 const (

@@ -176,3 +176,76 @@ func TestRestoreNamespace(t *testing.T) {
 		t.Errorf("LIST after the restart: %+v", l)
 	}
 }
+
+// TestBrokerSessions: a connection moved into session 2 (SET_SESSION) has
+// its Local\ and plain names there: another session's local names are
+// not its own (but open by their full path), its own take the same leaf
+// freely, and Global\ names are every session's. A connection that holds
+// anything cannot move; a reconnecting client sets its session again
+// before it restores, so its names come back in it.
+func TestBrokerSessions(t *testing.T) {
+	b1 := &Broker{}
+	path := testBroker(t, b1)
+	one := dial(t, path)
+	two, events := reconnecting(t, path)
+	if err := two.SetSession(2); err != nil {
+		t.Fatal(err)
+	}
+	if err := two.SetSession(MaxSession + 1); !errors.Is(err, CodeInvalid) {
+		t.Errorf("SetSession(MaxSession+1): %v, want CodeInvalid", err)
+	}
+	fd := memfd(t, 64, 1)
+	defer unix.Close(fd)
+	k1, err := one.Create(testAllocation(64), fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.Share(k1, bridge.AccessGenericAll, `Local\frame`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.Share(k1, bridge.AccessGenericAll, `Global\frame`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := two.OpenName(`frame`, bridge.AccessRead); !errors.Is(err, CodeNotFound) {
+		t.Errorf("session 1's local name from session 2: %v, want CodeNotFound", err)
+	}
+	for _, n := range []string{`Global\FRAME`, `\Sessions\1\BaseNamedObjects\frame`} {
+		r, err := two.OpenName(n, bridge.AccessRead)
+		if err != nil || r.KMT != k1 {
+			t.Errorf("OpenName(%q) from session 2 = %v, %v; want %v", n, r.KMT, err, k1)
+			continue
+		}
+		closeResource(r)
+		if err := two.CloseHandle(r.Handle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k2, err := two.Create(testAllocation(64), fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, err := two.Share(k2, bridge.AccessGenericAll, `Local\frame`)
+	if err != nil {
+		t.Fatalf("session 2's own Local\\frame: %v", err)
+	}
+	if o, err := two.QueryObject(nt); err != nil || o.Name != `\Sessions\2\BaseNamedObjects\frame` {
+		t.Errorf("QueryObject = %+v, %v; want the name in session 2", o, err)
+	}
+	if err := two.SetSession(3); !errors.Is(err, CodeInvalid) {
+		t.Errorf("SetSession while holding references: %v, want CodeInvalid", err)
+	}
+
+	restart(t, b1, path, patience)
+	if e := nextEvent(t, events); e.Restored != 1 || e.Refused != 0 {
+		t.Errorf("reconnection %+v, want 1 restored", e)
+	}
+	obs := dial(t, path)
+	r, err := obs.OpenName(`\Sessions\2\BaseNamedObjects\FRAME`, bridge.AccessRead)
+	if err != nil || r.KMT != k2 {
+		t.Fatalf("session 2's name after the restart: %v, %v; want %v", r.KMT, err, k2)
+	}
+	closeResource(r)
+	if _, err := obs.OpenName(`Local\frame`, bridge.AccessRead); !errors.Is(err, CodeNotFound) {
+		t.Errorf("session 2's name restored into session 1: %v", err)
+	}
+}

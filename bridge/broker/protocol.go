@@ -98,7 +98,8 @@ var msgNames = map[msgType]string{
 	msgQueryObject: "query-object", msgCreateFence: "create-fence", msgOpenFence: "open-fence", msgSignalFence: "signal-fence",
 	msgWaitFence: "wait-fence", msgGetFence: "get-fence", msgListFences: "list-fences", msgRestoreFence: "restore-fence",
 	msgCreateKeyedMutex: "create-keyed-mutex", msgOpenKeyedMutex: "open-keyed-mutex", msgRestoreKeyedMutex: "restore-keyed-mutex",
-	msgFatal: "fatal",
+	msgSetSession: "set-session",
+	msgFatal:      "fatal",
 }
 
 func (t msgType) String() string {
@@ -603,6 +604,8 @@ type request struct {
 	// Sync is create-keyed-mutex's sync object (with Handle, the resource,
 	// and Data).
 	Sync bridge.Handle
+	// Session is set-session's.
+	Session uint32
 }
 
 // allocateFlagHostMemory is bit 0 of an ALLOCATE request's flags: the
@@ -788,12 +791,11 @@ func decodeRequest(msg []byte, nfds int) (request, error) {
 		}
 		q.SyncCount = uint32(len(q.Restore.Kinds))
 	default:
-		known, err := decodeFenceRequest(&q, &r)
-		if !known {
-			known, err = decodeHandleRequest(&q, &r)
-		}
-		if !known {
-			known, err = decodeKeyedMutexRequest(&q, &r)
+		var known bool
+		for _, decode := range [...]func(*request, *rd) (bool, error){decodeFenceRequest, decodeHandleRequest, decodeKeyedMutexRequest, decodeSessionRequest} {
+			if known, err = decode(&q, &r); known {
+				break
+			}
 		}
 		if err != nil {
 			return q, err
@@ -880,10 +882,11 @@ func encodeRequest(q request) []byte {
 	default:
 		var known bool
 		if p, known = appendFenceRequest(p, &q); !known {
-			p, known = appendHandleRequest(p, q)
-		}
-		if !known {
-			p, known = appendKeyedMutexRequest(p, q)
+			for _, appendReq := range [...]func([]byte, request) ([]byte, bool){appendHandleRequest, appendKeyedMutexRequest, appendSessionRequest} {
+				if p, known = appendReq(p, q); known {
+					break
+				}
+			}
 		}
 		if !known {
 			panic(fmt.Sprintf("broker: encodeRequest: unknown type %v", q.Type))

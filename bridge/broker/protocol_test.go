@@ -205,6 +205,7 @@ func sampleRequests() []request {
 		{header: header{Type: msgRestoreKeyedMutex, ID: 50}, Restore: restoreReq{KMT: bridge.GlobalHandle(5), Flags: restoreCreator | restoreMutexHeld,
 			KMTRefs: 2, MutexOf: bridge.GlobalHandle(3), MutexSync: bridge.GlobalHandle(4), MutexHandle: bridge.GlobalHandle(5),
 			MutexKey: 7, MutexValue: 8, MutexEvents: 9, Data: []byte("km")}},
+		{header: header{Type: msgSetSession, ID: 51}, Session: 2},
 	}
 }
 

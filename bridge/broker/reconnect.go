@@ -100,6 +100,10 @@ func (c *Client) unavailableErr() error {
 type heldTable struct {
 	byKMT map[bridge.Handle]*heldResource
 	byNT  map[bridge.Handle]*heldResource
+	// session is what SET_SESSION set, nil for the default: a new
+	// connection is set to it before it restores (the names are the
+	// session's).
+	session *uint32
 }
 
 // heldResource is one resource as this connection holds it: all a new
@@ -361,6 +365,9 @@ func (c *Client) track(p *pendingCall, r clientReply) {
 		if name != "" {
 			hr.names[name] |= rec.Access
 		}
+	case msgSetSession:
+		s := q.Session
+		t.session = &s
 	case msgCreateKeyedMutex:
 		if hr := t.addKeyedMutex(r.payload); hr != nil {
 			hr.creator = true
@@ -485,6 +492,39 @@ func (c *Client) restoreAll(conn *msgConn) (ReconnectEvent, error) {
 	conn.uc.SetReadDeadline(time.Now().Add(limit(c.dial.CallWait, DefaultCallWait)))
 	defer conn.uc.SetReadDeadline(time.Time{})
 	id := uint32(0)
+	// exchange sends q and reads its reply, which has no fds.
+	exchange := func(q request, fds []int, what string) (header, []byte, error) {
+		id++
+		q.ID = id
+		if err := conn.write(encodeRequest(q), fds); err != nil {
+			return header{}, nil, fmt.Errorf("%s: send: %w", what, err)
+		}
+		msg, rfds, _, _, eof, err := readMsg(conn.uc, buf, oob)
+		fdutil.CloseAll(rfds)
+		if err != nil || eof {
+			return header{}, nil, fmt.Errorf("%s: connection lost (%v)", what, err)
+		}
+		h, err := decodeHeader(msg)
+		switch {
+		case err != nil || h.ID != id:
+			return h, nil, fmt.Errorf("%s: malformed reply (%v)", what, err)
+		case h.Type == msgFatal:
+			return h, nil, fmt.Errorf("%s: the broker dropped the connection: %v: %s", what, h.Status, msg[headerSize:])
+		}
+		return h, msg[headerSize:], nil
+	}
+	c.mu.Lock()
+	session := c.held.session
+	c.mu.Unlock()
+	if session != nil {
+		h, p, err := exchange(request{header: header{Type: msgSetSession}, Session: *session}, nil, "set-session")
+		if err != nil {
+			return ev, err
+		}
+		if h.Status != 0 {
+			return ev, &Error{Op: "set-session", Code: h.Status, Detail: string(p)}
+		}
+	}
 	for _, hr := range held {
 		c.mu.Lock()
 		reqs := hr.restoreRequests()
@@ -494,29 +534,18 @@ func (c *Client) restoreAll(conn *msgConn) (ReconnectEvent, error) {
 			rerr = fmt.Errorf("no fds kept (a dup failed)")
 		}
 		for i := 0; rerr == nil && i < len(reqs); i++ {
-			id++
-			reqs[i].ID = id
-			if err := conn.write(encodeRequest(reqs[i]), hr.fds); err != nil {
-				return ev, fmt.Errorf("restore %v: send: %w", hr.kmt, err)
-			}
-			msg, fds, _, _, eof, err := readMsg(conn.uc, buf, oob)
-			fdutil.CloseAll(fds)
-			if err != nil || eof {
-				return ev, fmt.Errorf("restore %v: connection lost (%v)", hr.kmt, err)
-			}
-			h, err := decodeHeader(msg)
+			what := "restore " + hr.kmt.String()
+			h, p, err := exchange(reqs[i], hr.fds, what)
 			switch {
-			case err != nil || h.ID != id:
-				return ev, fmt.Errorf("restore %v: malformed reply (%v)", hr.kmt, err)
-			case h.Type == msgFatal:
-				return ev, fmt.Errorf("restore %v: the broker dropped the connection: %v: %s", hr.kmt, h.Status, msg[headerSize:])
+			case err != nil:
+				return ev, err
 			case h.Status != 0:
-				rerr = &Error{Op: "restore " + hr.kmt.String(), Code: h.Status, Detail: string(msg[headerSize:])}
-			case len(msg) != headerSize+8:
-				return ev, fmt.Errorf("restore %v: reply of %d bytes", hr.kmt, len(msg)-headerSize)
+				rerr = &Error{Op: what, Code: h.Status, Detail: string(p)}
+			case len(p) != 8:
+				return ev, fmt.Errorf("%s: reply of %d bytes", what, len(p))
 			default:
 				c.mu.Lock()
-				hr.refused(reqs[i].Restore, le.Uint32(msg[headerSize+4:]))
+				hr.refused(reqs[i].Restore, le.Uint32(p[4:]))
 				c.mu.Unlock()
 			}
 		}
