@@ -18,6 +18,7 @@ func TestMain(m *testing.M) {
 		"svc-vk-reader":     svcVulkanReader,
 		"svc-allocator":     svcAllocator,
 		"svc-close-pending": svcClosePending,
+		"d3dkmt-peer":       svcD3DKMTPeer,
 	})
 	os.Exit(m.Run())
 }
