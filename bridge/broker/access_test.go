@@ -116,8 +116,11 @@ func TestBrokerWindowsAccess(t *testing.T) {
 		{"all", bridge.AccessGenericWrite, bridge.AccessWrite, 0},
 		{"all", bridge.AccessStandardRightsWrite, bridge.AccessRead, 0},
 		{"all", 0, 0, CodeAccessDenied},
-		{"ro", bridge.AccessGenericAll, 0, CodeAccessDenied},
-		{"ro", bridge.AccessMaximumAllowed, bridge.AccessRead, 0},
+		// A name grants every right whatever its sharer's handle had, as
+		// Windows' named object does (Wine's win32u opens names with
+		// GENERIC_ALL).
+		{"ro", bridge.AccessGenericAll, bridge.AccessReadWrite, 0},
+		{"ro", bridge.AccessMaximumAllowed, bridge.AccessReadWrite, 0},
 		{"ro", bridge.AccessSynchronize, bridge.AccessRead, 0},
 		{"ro", 0x40, 0, CodeInvalid},
 	} {

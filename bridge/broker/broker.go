@@ -227,11 +227,15 @@ type lateReply struct {
 	msg []byte
 }
 
-// nameEntry is a name of a resource and the rights it was shared with.
+// nameEntry is a name of a resource. As on Windows the name is its named
+// object's, the NT handles SHARE made with it and those opened from it:
+// handles counts them (and the DUPLICATEs of them not yet opened), and
+// the name goes with the last, though the resource may live on through
+// other handles.
 type nameEntry struct {
-	res    *resource
-	name   objectName
-	access bridge.Access
+	res     *resource
+	name    objectName
+	handles int
 }
 
 // ntEntry is an NT handle of a connection: what it names and grants.
@@ -1099,9 +1103,40 @@ func (b *Broker) newNT(c *brokerConn, res *resource, access, mask bridge.Access,
 			c.nt[h] = ntEntry{res: res, access: access, mask: mask, name: name}
 			res.nts++
 			b.addRef(c, res)
+			b.holdName(res, name)
 			return h, nil
 		}
 	}
+}
+
+// holdName counts one more handle of the object of name (none for an
+// unnamed one) to res, registering the name with the first.
+func (b *Broker) holdName(res *resource, name objectName) {
+	if name.key == "" {
+		return
+	}
+	e, ok := b.names[name.key]
+	if !ok {
+		e = nameEntry{res: res, name: name}
+		res.names = append(res.names, name)
+	}
+	e.handles++
+	b.names[name.key] = e
+}
+
+// dropName counts one handle of the object of name less, and frees the
+// name with the last.
+func (b *Broker) dropName(name objectName) {
+	e, ok := b.names[name.key]
+	if !ok {
+		return
+	}
+	if e.handles--; e.handles > 0 {
+		b.names[name.key] = e
+		return
+	}
+	delete(b.names, name.key)
+	e.res.names = slices.DeleteFunc(e.res.names, func(n objectName) bool { return n.key == name.key })
 }
 
 func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
@@ -1136,13 +1171,10 @@ func (b *Broker) share(c *brokerConn, q request) ([]byte, []int, error) {
 			return nil, nil, perr(CodeLimit, "%v already has %d names", res.kmt, len(res.names))
 		}
 	}
+	// The new handle's object is named: newNT registers the name.
 	nt, err := b.newNT(c, res, access, mask, name)
 	if err != nil {
 		return nil, nil, err
-	}
-	if q.Name != "" {
-		b.names[name.key] = nameEntry{res: res, name: name, access: access}
-		res.names = append(res.names, name)
 	}
 	return fixedPayload(uint32(nt), uint32(access)), nil, nil
 }
@@ -1275,7 +1307,11 @@ func (b *Broker) openableName(c *brokerConn, q request, what string) (e nameEntr
 	if err := wrongType(q, e.res); err != nil {
 		return e, 0, 0, withDetail(err, fmt.Sprintf("%q: ", q.Name))
 	}
-	if access, mask, err = grant(q.Access, e.access); err != nil {
+	// As on Windows, where the named object's security (by default, all
+	// rights to its owner's processes) decides and not the access the
+	// sharer's own handle has, a name grants every right to the peers the
+	// broker admits: Wine's win32u opens names with GENERIC_ALL.
+	if access, mask, err = grant(q.Access, bridge.AccessReadWrite); err != nil {
 		return e, 0, 0, withDetail(err, fmt.Sprintf("%q: ", q.Name))
 	}
 	return e, access, mask, nil
@@ -1291,6 +1327,7 @@ func (b *Broker) closeHandle(c *brokerConn, h bridge.Handle, late *[]lateReply) 
 	}
 	last := true
 	if h.IsNT() {
+		b.dropName(c.nt[h].name)
 		delete(c.nt, h)
 		res.nts--
 	} else if c.kmt[res]--; c.kmt[res] == 0 {
@@ -1415,6 +1452,7 @@ func (b *Broker) dropConn(c *brokerConn, linger bool) {
 		}
 	}
 	for h, e := range c.nt {
+		b.dropName(e.name)
 		delete(c.nt, h)
 		e.res.nts--
 		b.release(c, e.res)

@@ -454,7 +454,9 @@ func (c *Client) CreateWithSync(alloc bridge.Allocation, memFD int, data []byte,
 // Share creates an NT handle on this connection to the resource h names
 // (a KMT handle this connection holds, or one of its NT handles), granting
 // access, which must not exceed what h grants. A non-empty name lets other
-// processes OpenName it for as long as the resource lives; see ValidName.
+// processes OpenName it, with any rights, while a handle to the named
+// object lives (this one, those opened by the name, and duplicates of
+// them), as on Windows; see ValidName.
 func (c *Client) Share(h bridge.Handle, access bridge.Access, name string) (bridge.Handle, error) {
 	op := "share " + h.String()
 	if err := checkNameLen(len(name)); err != nil {
@@ -514,9 +516,11 @@ func (c *Client) OpenKMT(kmt bridge.Handle) (Resource, error) {
 	return c.resource("open "+kmt.String(), request{header: header{Type: msgOpenKMT}, Handle: kmt}, true)
 }
 
-// OpenName opens the resource shared under name, asking for access (at
-// most what it was shared with). The result's Handle is a new NT handle
-// of this connection. The returned FD is the caller's.
+// OpenName opens the resource shared under name, asking for access (any
+// rights: a name grants them all, as a named object's default security
+// does on Windows). The result's Handle is a new NT handle of this
+// connection, one more handle to the named object. The returned FD is the
+// caller's.
 func (c *Client) OpenName(name string, access bridge.Access) (Resource, error) {
 	op := fmt.Sprintf("open name %q", name)
 	if err := checkNameLen(len(name)); err != nil {

@@ -876,8 +876,8 @@ func (c *Client) OpenFenceKMT(kmt bridge.Handle) (Fence, error) {
 	return c.openFence("open fence "+kmt.String(), request{header: header{Type: msgOpenFence}, Handle: kmt})
 }
 
-// OpenFenceName opens the fence shared under name with access (at most
-// what it was shared with), as D3DKMTOpenSyncObjectNtHandleFromName
+// OpenFenceName opens the fence shared under name with access (any
+// rights, as for OpenName), as D3DKMTOpenSyncObjectNtHandleFromName
 // does: Handle is a new NT handle.
 func (c *Client) OpenFenceName(name string, access bridge.Access) (Fence, error) {
 	op := fmt.Sprintf("open fence name %q", name)

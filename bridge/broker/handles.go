@@ -263,6 +263,8 @@ func (b *Broker) duplicate(c *brokerConn, q request, late *[]lateReply) ([]byte,
 	b.transfers[t.token] = t
 	c.transfers++
 	e.res.refs++
+	// A duplicate not yet opened is a handle of the named object too.
+	b.holdName(e.res, t.name)
 	t.timer = time.AfterFunc(b.duplicateTimeout(), func() {
 		_, unlock := b.lock()
 		defer unlock()
@@ -284,6 +286,7 @@ func (b *Broker) dropTransfer(t *transfer) {
 	t.timer.Stop()
 	delete(b.transfers, t.token)
 	t.from.transfers--
+	b.dropName(t.name)
 	b.unref(t.res)
 }
 

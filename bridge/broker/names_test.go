@@ -251,3 +251,105 @@ func TestBrokerSessions(t *testing.T) {
 		t.Errorf("QueryObject after the restart = %+v, %v; want the name in session 2", o, err)
 	}
 }
+
+// TestBrokerNameLifetime: as on Windows a name is its named object's, and
+// lives while an NT handle to that object does (the one SHARE made, those
+// opened by name or from a duplicate of them, and a duplicate not yet
+// opened), not while the resource does: with the last closed the name no
+// longer opens, though the resource lives on through its KMT handle, and
+// may be shared again, by anyone. A name whose handles closed before a
+// broker restart does not come back with the resource.
+func TestBrokerNameLifetime(t *testing.T) {
+	b1 := &Broker{}
+	path := testBroker(t, b1)
+	prod, _ := reconnecting(t, path)
+	cons, cev := reconnecting(t, path)
+	fd := memfd(t, 64, 1)
+	defer unix.Close(fd)
+	kmt, err := prod.Create(testAllocation(64), fd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, err := prod.Share(kmt, bridge.AccessRead, `Local\frame`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := cons.OpenName(`frame`, bridge.AccessGenericAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeResource(r)
+	if err := prod.CloseHandle(nt); err != nil {
+		t.Fatal(err)
+	}
+	// The consumer's handle, opened by name, keeps the name.
+	if o, err := cons.QueryObject(r.Handle); err != nil || o.Name != `\Sessions\1\BaseNamedObjects\frame` {
+		t.Fatalf("QueryObject = %+v, %v", o, err)
+	}
+	again, err := prod.OpenName(`FRAME`, bridge.AccessRead)
+	if err != nil {
+		t.Fatalf("the name with the consumer's handle open: %v", err)
+	}
+	closeResource(again)
+	if err := prod.CloseHandle(again.Handle); err != nil {
+		t.Fatal(err)
+	}
+	// A duplicate not yet opened is a handle of the named object too.
+	d, err := cons.Duplicate(r.Handle, 0, DuplicateSameAccess|DuplicateCloseSource, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := mustList(t, prod); len(l) != 1 || !slices.Equal(l[0].Names, []string{`Local\frame`}) {
+		t.Fatalf("with a duplicate pending, LIST = %+v; want the name", l)
+	}
+	dr, err := cons.OpenDuplicate(d.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeResource(dr)
+	if err := cons.CloseHandle(dr.Handle); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prod.OpenName(`frame`, bridge.AccessRead); !errors.Is(err, CodeNotFound) {
+		t.Fatalf("the name after its last handle closed: %v, want CodeNotFound", err)
+	}
+	if l := mustList(t, prod); len(l) != 1 || len(l[0].Names) != 0 {
+		t.Fatalf("LIST = %+v; want the resource, without its name", l)
+	}
+	// Free to share again, by another process's resource too.
+	fd2 := memfd(t, 64, 2)
+	defer unix.Close(fd2)
+	other, err := cons.Create(testAllocation(64), fd2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt2, err := cons.Share(other, bridge.AccessGenericAll, `Local\frame`)
+	if err != nil {
+		t.Fatalf("sharing the freed name: %v", err)
+	}
+	if err := cons.CloseHandle(nt2); err != nil {
+		t.Fatal(err)
+	}
+	// A name shared and closed again before a restart stays gone; one
+	// with a handle open comes back.
+	nt3, err := prod.Share(kmt, bridge.AccessRead, `Local\kept`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restart(t, b1, path, patience)
+	nextEvent(t, cev)
+	obs := dial(t, path)
+	waitFor(t, "the resources to be restored", func() bool { return len(mustList(t, obs)) == 2 })
+	for _, e := range mustList(t, obs) {
+		want := []string(nil)
+		if e.KMT == kmt {
+			want = []string{`Local\kept`}
+		}
+		if !slices.Equal(e.Names, want) {
+			t.Errorf("after the restart %v has names %q, want %q", e.KMT, e.Names, want)
+		}
+	}
+	if o, err := prod.QueryObject(nt3); err != nil || o.Name != `\Sessions\1\BaseNamedObjects\kept` {
+		t.Errorf("QueryObject after the restart = %+v, %v", o, err)
+	}
+}

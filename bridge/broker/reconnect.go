@@ -393,9 +393,14 @@ func (c *Client) trackClose(h bridge.Handle) {
 		return
 	}
 	last := true
-	if _, isNT := hr.nt[h]; isNT {
+	if nh, isNT := hr.nt[h]; isNT {
 		delete(hr.nt, h)
 		delete(t.byNT, h)
+		// A name goes with the last handle to its object: one this
+		// connection no longer holds a handle of is not its to restore.
+		if nh.name != "" && !slices.ContainsFunc(slices.Collect(maps.Values(hr.nt)), func(o ntHeld) bool { return o.name == nh.name }) {
+			delete(hr.names, nh.name)
+		}
 	} else if hr.kmtRefs--; hr.kmtRefs > 0 {
 		last = false
 	}

@@ -412,10 +412,9 @@ func (b *Broker) restoreMutex(c *brokerConn, res *resource, r restoreReq, late *
 // restoreClaims are a RESTORE's (or RESTORE_FENCE's) handle and name
 // claims, checked and resolved, for applyRestoreClaims.
 type restoreClaims struct {
-	seenNT     map[bridge.Handle]bool
-	ntGrants   []ntEntry
-	nameGrants []bridge.Access
-	names      []objectName
+	seenNT   map[bridge.Handle]bool
+	ntGrants []ntEntry
+	names    []objectName
 }
 
 // checkRestoreClaims checks what r claims of c's handles and names,
@@ -424,7 +423,7 @@ type restoreClaims struct {
 // the references.
 func (b *Broker) checkRestoreClaims(c *brokerConn, r restoreReq) (restoreClaims, error) {
 	cl := restoreClaims{seenNT: map[bridge.Handle]bool{}, ntGrants: make([]ntEntry, len(r.NT)),
-		nameGrants: make([]bridge.Access, len(r.Names)), names: make([]objectName, len(r.Names))}
+		names: make([]objectName, len(r.Names))}
 	// The claims' masks resolve as at SHARE, against every right: a
 	// granted value (what a reply reported) maps to itself.
 	for i, n := range r.NT {
@@ -449,11 +448,11 @@ func (b *Broker) checkRestoreClaims(c *brokerConn, r restoreReq) (restoreClaims,
 		if cl.names[i], err = resolveName(n.Name, c.session); err != nil {
 			return cl, err
 		}
-		access, _, err := grant(n.Access, bridge.AccessReadWrite)
-		if err != nil {
+		// What the name was shared with caps nothing (a name grants
+		// every right), but a claim must still be a valid mask.
+		if _, _, err := grant(n.Access, bridge.AccessReadWrite); err != nil {
 			return cl, err
 		}
-		cl.nameGrants[i] = access
 	}
 	refs := int(r.KMTRefs) + len(r.NT)
 	if c.refs+refs > limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
@@ -479,18 +478,15 @@ func (b *Broker) applyRestoreClaims(c *brokerConn, res *resource, r restoreReq, 
 			c.nextNT = next
 		}
 	}
+	// A name comes back with the NT handles to its object: a claimed
+	// name that none of them names, here or in an earlier holder's
+	// restore, has no object left (its handles closed before the restart,
+	// as a name goes with its last handle) and is dropped.
 	var refused uint32
 	for i := range r.Names {
-		key := cl.names[i].key
-		switch e, taken := b.names[key]; {
-		case taken && e.res == res:
-			e.access |= cl.nameGrants[i]
-			b.names[key] = e
-		case taken || len(res.names) >= maxNamesPerResource:
+		switch e, taken := b.names[cl.names[i].key]; {
+		case taken && e.res != res, !taken && len(res.names) >= maxNamesPerResource:
 			refused |= 1 << i
-		default:
-			b.names[key] = nameEntry{res: res, name: cl.names[i], access: cl.nameGrants[i]}
-			res.names = append(res.names, cl.names[i])
 		}
 	}
 	// An NT handle is to the object of its name, as the object has it
@@ -500,11 +496,17 @@ func (b *Broker) applyRestoreClaims(c *brokerConn, res *resource, r restoreReq, 
 		if n.Name == 0 || refused&(1<<(n.Name-1)) != 0 {
 			continue
 		}
-		if e, ok := b.names[cl.names[n.Name-1].key]; ok && e.res == res {
-			nt := c.nt[n.Handle]
-			nt.name = e.name
-			c.nt[n.Handle] = nt
+		name := cl.names[n.Name-1]
+		if e, ok := b.names[name.key]; ok {
+			name = e.name
+		} else if len(res.names) >= maxNamesPerResource {
+			refused |= 1 << (n.Name - 1)
+			continue
 		}
+		b.holdName(res, name)
+		nt := c.nt[n.Handle]
+		nt.name = name
+		c.nt[n.Handle] = nt
 	}
 	return refused
 }

@@ -71,9 +71,23 @@ package interop_test
 //     objects: TestD3DKMTProcessSyncObjects. CreateSharedHandle's plain
 //     name is \Sessions\1\BaseNamedObjects\X, and Global\, Local\ and the
 //     full path open what they name: TestD3DKMTProcessNames.
-//   - test_D3DKMTShareObjects, access: GENERIC_ALL opens a name shared with
-//     GENERIC_ALL, STANDARD_RIGHTS_* are accepted, access 0 is
-//     ACCESS_DENIED: TestD3DKMTProcessAccess (and the names tests).
+//   - test_D3DKMTShareObjects, access: GENERIC_ALL opens a name, even one
+//     shared with STANDARD_RIGHTS_READ (the named object's security
+//     decides, not the sharer's handle), STANDARD_RIGHTS_* are accepted,
+//     access 0 is ACCESS_DENIED: TestD3DKMTProcessAccess,
+//     TestD3DKMTProcessNames.
+//   - test_D3DKMTShareObjects, name lifetime: once every NT handle to the
+//     named object is closed the name is OBJECT_NAME_NOT_FOUND (NOT_FOUND)
+//     though the object lives on, and it may be shared again:
+//     TestD3DKMTProcessNames, TestD3DKMTProcessSyncObjects.
+//   - test_D3DKMTCreateKeyedMutex: a keyed mutex made with private runtime
+//     data has a global handle; D3DKMTOpenKeyedMutex2 of it in another
+//     process gets the data; 0x1eadbeed opens nothing; the global handle
+//     is destroyed with the last reference; and, from
+//     check_dxgi_runtime_desc and DXVK's OpenSharedResource, a D3D11
+//     keyed-mutex resource's descriptor names its mutex object and sync
+//     object, which open in another process and are its mutex:
+//     TestD3DKMTProcessKeyedMutexObject.
 //   - NT handles are handles: DuplicateHandle into another process
 //     (DUPLICATE for its pid, redeemed with OPEN_DUPLICATE), which d3dkmt.c
 //     does not call but which is how Windows hands an NT handle over;
@@ -118,11 +132,13 @@ package interop_test
 //     fence is one kind, a 64-bit value with an optional timeline
 //     semaphore, and every fence and resource has a global handle; NT
 //     handles come from SHARE.
-//   - D3DKMTCreateKeyedMutex/2, D3DKMTOpenKeyedMutex/2 and their private
-//     data, D3DKMTShareObjects of resource, mutex and sync object together
-//     and the hKeyedMutex/hSyncObject D3DKMTOpenResourceFromNtHandle
-//     returns: the keyed mutex is part of every resource, not an object of
-//     its own.
+//   - D3DKMTShareObjects of resource, mutex and sync object together and
+//     the hKeyedMutex/hSyncObject D3DKMTOpenResourceFromNtHandle returns:
+//     a keyed-mutex object is shared by its global handle, and a resource's
+//     NT handle reaches its mutex directly (its acquires are the mutex's);
+//     KeyedMutex NtSecuritySharing (no global handle) likewise, as every
+//     glbridge object has one; and the size checks of
+//     D3DKMTOpenKeyedMutex2's data buffer (the reply carries it whole).
 //   - The runtimes' open rules (OpenSharedResource/1/ByName,
 //     ID3D12Device::OpenSharedHandle/ByName) and the Vulkan and GL imports
 //     of the Win32 KMT and NT handle types: they are the D3D layer's
@@ -131,21 +147,8 @@ package interop_test
 //     package's other tests); Linux has fds, not Win32 handle types.
 //
 // Where glbridge differs from what d3dkmt.c expects (the tests assert
-// glbridge's documented behaviour, and say so where they do):
+// glbridge's documented behaviour):
 //
-//   - Name lifetime. Windows' name belongs to the NT object
-//     D3DKMTShareObjects made: once every NT handle to it is closed,
-//     D3DKMTOpenSyncObjectNtHandleFromName is STATUS_OBJECT_NAME_NOT_FOUND
-//     although the sync object lives on, and the name can be shared again.
-//     glbridge's name belongs to the resource until the resource is freed
-//     (protocol.md, "Names"): it still opens, and sharing it again is
-//     NAME_TAKEN. TestD3DKMTProcessSyncObjects, TestD3DKMTProcessNames.
-//   - Open by name with more access than shared. Windows checks the
-//     object's security descriptor: D3DKMTOpenNtHandleFromName(GENERIC_ALL)
-//     of a resource shared with STANDARD_RIGHTS_READ succeeds. glbridge
-//     grants no more than the name was shared with (protocol.md, "Access
-//     rights"): ACCESS_DENIED. TestD3DKMTProcessNames,
-//     TestD3DKMTProcessAccess.
 //   - NT-only sharing. Windows gives an NtSecuritySharing resource or sync
 //     object no global handle (hGlobalShare 0); every glbridge object has
 //     one, NT-shared or not (the runtime descriptor's nt_shared records
@@ -670,6 +673,21 @@ func (p *kmtPeer) run(cmd string, a []string) (fields, error) {
 		var out fields
 		out.set("value", "%d", r.Value)
 		out.set("abandoned", "%d", b2i(r.Abandoned))
+		return out, nil
+	case "open-km":
+		v, err := args(a, 1)
+		if err != nil {
+			return nil, err
+		}
+		m, err := c.OpenKeyedMutex(bridge.Handle(v[0]))
+		if err != nil {
+			return refused(err), nil
+		}
+		var out fields
+		out.set("kmt", "%d", uint32(m.KMT))
+		out.set("resource", "%d", uint32(m.Resource))
+		out.set("sync", "%d", uint32(m.Sync))
+		out.set("data", "%s", orDash(hex.EncodeToString(m.Data)))
 		return out, nil
 	case "release":
 		v, err := args(a, 3)
@@ -1313,9 +1331,12 @@ func TestD3DKMTProcessNames(t *testing.T) {
 	child, other := startKMTChild(t, sock), startKMTChild(t, sock)
 	child.do(t, `open-name %#x \BaseNamedObjects\__winetest_invalid`, uint32(bridge.AccessGenericAll)).fails(t, "OPEN_NAME of an unknown name", bridge.ErrNotFound)
 	child.do(t, `open-name 0 \BaseNamedObjects\__winetest_d3dkmt`).fails(t, "OPEN_NAME with access 0", bridge.ErrAccessDenied)
-	// Wine: D3DKMTOpenNtHandleFromName(GENERIC_ALL) of this name succeeds
-	// on Windows; glbridge grants no more than the name was shared with.
-	child.do(t, `open-name %#x \BaseNamedObjects\__winetest_d3dkmt`, uint32(bridge.AccessGenericAll)).fails(t, "OPEN_NAME with GENERIC_ALL of a name shared read-only (glbridge differs from Windows)", bridge.ErrAccessDenied)
+	// Wine: D3DKMTOpenNtHandleFromName(GENERIC_ALL) of this name succeeds,
+	// though it was shared with STANDARD_RIGHTS_READ: the named object's
+	// security decides, not the sharer's handle.
+	ga := child.do(t, `open-name %#x \BaseNamedObjects\__winetest_d3dkmt`, uint32(bridge.AccessGenericAll)).ok(t, "OPEN_NAME with GENERIC_ALL of a name shared read-only")
+	ga.wantNum(t, "OPEN_NAME with GENERIC_ALL", "access", uint64(bridge.AccessReadWrite))
+	child.do(t, "close %d", ga.handle(t, "handle")).ok(t, "the child's close of its GENERIC_ALL handle")
 	for _, o := range []struct {
 		name       string
 		mask, want bridge.Access
@@ -1367,17 +1388,21 @@ func TestD3DKMTProcessNames(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The name lives as long as the resource, not as its NT handles
-	// (Windows: as long as the named object's handles, so that it would
-	// be OBJECT_NAME_NOT_FOUND here, and free to share again): with the
-	// child's only NT handle to the named object closed, it still opens,
-	// and the child cannot share it again.
+	// The name lives as long as the named object's NT handles (Wine's
+	// test: OBJECT_NAME_NOT_FOUND once they are closed), not as the
+	// resource: while another child's handle opened by name is open the
+	// name opens; with the last closed it is gone, though the resource
+	// lives on through the child's KMT handle, and free to share again.
+	byName := other.do(t, `open-name %#x __winetest_child`, uint32(bridge.AccessRead)).ok(t, "another child's OPEN_NAME")
 	child.do(t, "close %d", childName).ok(t, "the child's close of its named handle")
-	again := other.do(t, `open-name %#x __winetest_child`, uint32(bridge.AccessRead)).ok(t, "another child's OPEN_NAME after the named object's handles closed (glbridge differs from Windows)")
+	again := other.do(t, `open-name %#x __winetest_child`, uint32(bridge.AccessRead)).ok(t, "another child's OPEN_NAME while its first handle to the named object is open")
 	again.wantNum(t, "another child's OPEN_NAME", "kmt", uint64(theirs))
 	other.do(t, "close %d", again.handle(t, "handle")).ok(t, "the other child's close")
-	child.do(t, `share %d %#x __WINETEST_CHILD`, theirs, rw).fails(t, "the child's SHARE again of its resource's own name (glbridge differs from Windows)", bridge.ErrNameTaken)
-	// The child gone, its resource and name go with it, and the name is
+	other.do(t, "close %d", byName.handle(t, "handle")).ok(t, "the other child's close of its last handle to the named object")
+	other.do(t, `open-name %#x __winetest_child`, uint32(bridge.AccessRead)).fails(t, "OPEN_NAME after the named object's last handle closed", bridge.ErrNotFound)
+	renamed := child.do(t, `share %d %#x __WINETEST_CHILD`, theirs, rw).ok(t, "the child's SHARE again of the freed name")
+	child.do(t, "close %d", renamed.handle(t, "handle")).ok(t, "the child's close of its new named handle")
+	// The child gone, its resource goes with it, and the name is
 	// anyone's.
 	child.Kill()
 	waitLive(t, "the child's resource to be freed", brk, 1)
@@ -1436,7 +1461,11 @@ func TestD3DKMTProcessAccess(t *testing.T) {
 		{`__winetest_ro`, bridge.AccessStandardRightsExecute, bridge.AccessRead},
 		{`__winetest_ro`, bridge.AccessStandardRightsRequired, bridge.AccessRead},
 		{`__winetest_ro`, bridge.AccessSynchronize, bridge.AccessRead},
-		{`__winetest_ro`, bridge.AccessMaximumAllowed, bridge.AccessRead},
+		// A name grants what is asked, whatever its sharer's handle
+		// had: Windows checks the named object's security.
+		{`__winetest_ro`, bridge.AccessMaximumAllowed, bridge.AccessReadWrite},
+		{`__winetest_ro`, bridge.AccessGenericAll, bridge.AccessReadWrite},
+		{`__winetest_ro`, bridge.AccessGenericWrite, bridge.AccessWrite},
 	} {
 		what := fmt.Sprintf("the child's OPEN_NAME %s with %#x", o.name, uint32(o.mask))
 		r := child.do(t, "open-name %#x %s", uint32(o.mask), o.name).ok(t, what)
@@ -1451,8 +1480,6 @@ func TestD3DKMTProcessAccess(t *testing.T) {
 	}{
 		{`__winetest_all`, 0, bridge.ErrAccessDenied},
 		{`__winetest_ro`, 0, bridge.ErrAccessDenied},
-		{`__winetest_ro`, bridge.AccessGenericAll, bridge.ErrAccessDenied}, // Windows opens it (see the file's comment)
-		{`__winetest_ro`, bridge.AccessGenericWrite, bridge.ErrAccessDenied},
 		{`__winetest_ro`, 0x40, broker.CodeInvalid}, // a specific right no shared resource has
 	} {
 		child.do(t, "open-name %#x %s", uint32(o.mask), o.name).fails(t, fmt.Sprintf("the child's OPEN_NAME %s with %#x", o.name, uint32(o.mask)), o.want)
@@ -1717,16 +1744,17 @@ func TestD3DKMTProcessSyncObjects(t *testing.T) {
 	checkKMTOpen(t, "the child's open again", child.do(t, "fence-kmt %d", kmt).ok(t, "the child's open again"), kmt, 1)
 
 	// Name lifetime: with every NT handle to the named object closed,
-	// Windows forgets the name (OBJECT_NAME_NOT_FOUND) and lets it be
-	// shared again; glbridge keeps it until the fence is freed.
+	// the name is forgotten (Wine's test: OBJECT_NAME_NOT_FOUND), though
+	// the fence lives on, and may be shared again.
 	child.do(t, "close %d", nh).ok(t, "the child's close of its handle by name")
 	if err := c.CloseHandle(nt); err != nil {
 		t.Fatal(err)
 	}
-	byName = other.do(t, `fence-name %#x \BaseNamedObjects\__winetest_d3dkmt`, uint32(bridge.AccessStandardRightsRead)).ok(t, "another child's open by name after the named object's handles closed (glbridge differs from Windows)")
-	other.do(t, "close %d", byName.handle(t, "handle")).ok(t, "the other child's close")
-	if _, err := c.Share(kmt, bridge.AccessStandardRightsRead, name); !errors.Is(err, bridge.ErrNameTaken) {
-		t.Errorf("SHARE again of the fence's own name: %v, want NAME_TAKEN (glbridge differs from Windows)", err)
+	other.do(t, `fence-name %#x \BaseNamedObjects\__winetest_d3dkmt`, uint32(bridge.AccessStandardRightsRead)).fails(t, "another child's open by name after the named object's handles closed", bridge.ErrNotFound)
+	if again, err := c.Share(kmt, bridge.AccessStandardRightsRead, name); err != nil {
+		t.Errorf("SHARE again of the fence's freed name: %v", err)
+	} else if err := c.CloseHandle(again); err != nil {
+		t.Fatal(err)
 	}
 
 	// The global handle dies with the last reference. This process lets
@@ -1845,4 +1873,114 @@ func TestD3DKMTProcessKeyedMutexAbandoned(t *testing.T) {
 	}
 	waitLive(t, "the resource to be freed", brk, 0)
 	waitFDs(t, "the broker to close its copy of the memory fd", file, 1)
+}
+
+// TestD3DKMTProcessKeyedMutexObject ports test_D3DKMTCreateKeyedMutex to
+// keyed-mutex objects across processes: one made with private runtime
+// data (D3DKMTCreateKeyedMutex2) has a global handle; another process's
+// open of it (D3DKMTOpenKeyedMutex2) gets the data; it is one mutex across
+// the processes; it is no resource, no fence, and 0x1eadbeed names none;
+// its global handle is destroyed with its last reference. Then a D3D11
+// keyed-mutex resource's mutex object, as a descriptor names it: the
+// child opens the resource and its mutex by the descriptor's handles,
+// holds the mutex through the mutex's own handle and is killed; the
+// resource's acquire in this process is abandoned.
+func TestD3DKMTProcessKeyedMutexObject(t *testing.T) {
+	sock, brk := kmtBroker(t)
+	c := kmtDial(t, sock)
+	child, other := startKMTChild(t, sock), startKMTChild(t, sock)
+
+	m, err := c.CreateKeyedMutex(0, 0, []byte{1, 2, 3, 4, 5, 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint32(m.KMT)&0xc000003f != 0x40000002 {
+		t.Errorf("keyed mutex handle %v: not a global handle", m.KMT)
+	}
+	o := child.do(t, "open-km %d", m.KMT).ok(t, "the child's OPEN_KEYED_MUTEX")
+	o.wantNum(t, "the child's OPEN_KEYED_MUTEX", "kmt", uint64(m.KMT))
+	o.wantNum(t, "the child's OPEN_KEYED_MUTEX", "resource", 0)
+	o.want(t, "the child's OPEN_KEYED_MUTEX", "data", "010203040506")
+	child.do(t, "open-km %d", 0x1eadbeed).fails(t, "OPEN_KEYED_MUTEX of 0x1eadbeed", broker.CodeBadHandle)
+	child.do(t, "open-kmt %d", m.KMT).fails(t, "OPEN_KMT of a keyed mutex", broker.CodeWrongType)
+	child.do(t, "fence-kmt %d", m.KMT).fails(t, "OPEN_FENCE of a keyed mutex", broker.CodeWrongType)
+
+	child.do(t, "acquire %d 0 0", m.KMT).ok(t, "the child's acquire")
+	if _, err := c.AcquireSync(m.KMT, 0, 0); !errors.Is(err, bridge.ErrTimeout) {
+		t.Errorf("this process's acquire while the child holds it: %v, want a timeout", err)
+	}
+	child.do(t, "release %d 1 5", m.KMT).ok(t, "the child's release to key 1")
+	if r, err := c.AcquireSync(m.KMT, 1, childStep); err != nil || r.Value != 5 || r.Abandoned {
+		t.Errorf("this process's acquire of key 1 = %+v, %v; want value 5", r, err)
+	}
+	if err := c.ReleaseSync(m.KMT, 0, 6); err != nil {
+		t.Fatal(err)
+	}
+	// The global handle lives while anyone holds it: the creator's close
+	// leaves the child's, and the child's close is the last.
+	if err := c.CloseHandle(m.KMT); err != nil {
+		t.Fatal(err)
+	}
+	other.do(t, "open-km %d", m.KMT).ok(t, "another child's open while the child holds it")
+	other.do(t, "close %d", m.KMT).ok(t, "the other child's close")
+	child.do(t, "close %d", m.KMT).ok(t, "the child's close, the last reference")
+	other.do(t, "open-km %d", m.KMT).fails(t, "OPEN_KEYED_MUTEX after the last reference", bridge.ErrNotFound)
+	waitLive(t, "the keyed mutex to be freed", brk, 0)
+
+	// A keyed-mutex resource, its mutex bound to it and to a sync object,
+	// the handles in its D3D11 descriptor.
+	desc := kmtTexture(bridge.FormatR8G8B8A8Unorm, d3d.D3D11BindShaderResource, d3d.D3D11ResourceMiscSharedKeyedMutex)
+	mem, _ := kmtMemfd(t, kmtSize, 0xc1)
+	kmt, err := c.Create(kmtAllocation(desc, vkR8G8B8A8Unorm), mem, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync, err := c.CreateFence(0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bm, err := c.CreateKeyedMutex(kmt, sync, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := d3d.RuntimeDescFor(d3d.APID3D11, desc, d3d.RuntimeOptions{KeyedMutex: bm.KMT, SyncObject: sync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := rd.MarshalBinary()
+	if err := c.UpdateData(kmt, data); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []bridge.Handle{bm.KMT, sync} {
+		if err := c.CloseHandle(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := child.do(t, "open-kmt %d", kmt).ok(t, "the child's OPEN_KMT of the resource")
+	r.wantNum(t, "the child's OPEN_KMT", "rt.keyed_mutex", 1)
+	r.wantNum(t, "the child's OPEN_KMT", "rt.mutex", uint64(bm.KMT))
+	r.wantNum(t, "the child's OPEN_KMT", "rt.sync", uint64(sync))
+	km := child.do(t, "open-km %d", bm.KMT).ok(t, "the child's OPEN_KEYED_MUTEX of the descriptor's mutex")
+	km.wantNum(t, "the descriptor's mutex", "resource", uint64(kmt))
+	km.wantNum(t, "the descriptor's mutex", "sync", uint64(sync))
+	child.do(t, "fence-kmt %d", sync).ok(t, "the child's open of the descriptor's sync object")
+	child.do(t, "acquire %d 0 0", bm.KMT).ok(t, "the child's acquire through the mutex's handle")
+	if _, err := c.AcquireSync(kmt, 0, 0); !errors.Is(err, bridge.ErrTimeout) {
+		t.Errorf("acquire through the resource while the child holds its mutex: %v, want a timeout", err)
+	}
+	child.Kill()
+	for i := range 3 {
+		r, err := c.AcquireSync(kmt, uint64(10+i), childStep)
+		if err != nil || !r.Abandoned {
+			t.Fatalf("acquire %d through the resource after the holder was killed = %+v, %v; want abandoned", i, r, err)
+		}
+		if err := c.ReleaseSync(kmt, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other.exit(t)
+	if err := c.CloseHandle(kmt); err != nil {
+		t.Fatal(err)
+	}
+	waitLive(t, "the resource, its mutex and its sync object to be freed", brk, 0)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,19 +193,20 @@ type loadEntry struct {
 	// written by the holder before it releases, so that the next
 	// acquirer can check what the broker tells it.
 	key, value atomic.Uint64
-	// Guarded by loadRegistry.mu: names and the access each was shared
-	// with, how many more are being made, and how many clients are using
-	// the entry to open or query it (see loadRegistry).
-	names    []loadName
+	// Guarded by loadRegistry.mu: its names that open, how many more are
+	// being made, and how many clients are using the entry to open or
+	// query it (see loadRegistry). The broker keeps a name while its
+	// named object has a handle: handles counts them, per name, for
+	// every name the broker still has (the limit counts those). A name
+	// opens while the NT handle SHARE made with it (its anchor) is open:
+	// its holder takes the name off names before it closes the anchor,
+	// which it may not do while the entry is pinned.
+	names    []string
+	handles  map[string]int
 	naming   int
 	pins     int
 	listed   bool
 	listedAt int
-}
-
-type loadName struct {
-	name   string
-	access bridge.Access
 }
 
 // loadRegistry lists the resources whose creators still hold them, for
@@ -265,34 +267,60 @@ func (r *loadRegistry) retire(e *loadEntry) bool {
 	return true
 }
 
-// name returns a random name of e and its access.
-func (r *loadRegistry) name(rng *rand.Rand, e *loadEntry) (loadName, bool) {
+// name returns a random name of e.
+func (r *loadRegistry) name(rng *rand.Rand, e *loadEntry) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(e.names) == 0 {
-		return loadName{}, false
+		return "", false
 	}
 	return e.names[rng.IntN(len(e.names))], true
+}
+
+// unname takes name off e's names before its anchor closes, unless
+// someone has e pinned (and may be opening it by that name).
+func (r *loadRegistry) unname(e *loadEntry, name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.pins > 0 {
+		return false
+	}
+	e.names = slices.DeleteFunc(e.names, func(n string) bool { return n == name })
+	return true
 }
 
 // reserveName books one of e's names, or says it has them all.
 func (r *loadRegistry) reserveName(e *loadEntry) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(e.names)+e.naming >= maxNamesPerResource {
+	if len(e.handles)+e.naming >= maxNamesPerResource {
 		return false
 	}
 	e.naming++
 	return true
 }
 
-func (r *loadRegistry) named(e *loadEntry, n loadName, ok bool) {
+func (r *loadRegistry) named(e *loadEntry, n string, ok bool) {
 	r.mu.Lock()
 	e.naming--
 	if ok {
 		e.names = append(e.names, n)
+		if e.handles == nil {
+			e.handles = map[string]int{}
+		}
+		e.handles[n]++
 	}
 	r.mu.Unlock()
+}
+
+// handleOf counts one more handle (opened by name) of e's named object n,
+// or, with delta -1, one less.
+func (r *loadRegistry) handleOf(e *loadEntry, n string, delta int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.handles[n] += delta; e.handles[n] == 0 {
+		delete(e.handles, n)
+	}
 }
 
 // loadHeld is one reference a client holds, with the fds that came with
@@ -305,6 +333,11 @@ type loadHeld struct {
 	fd      int // -1 when none
 	syncFD  int // -1 when none
 	created bool
+	// name is the name of the object this NT handle is to (empty for
+	// none), and anchor says it is the handle SHARE made with it, while
+	// which the name opens (see loadEntry).
+	name   string
+	anchor bool
 }
 
 // loadRun is what the clients share.

@@ -42,7 +42,7 @@ func (c *loadClient) share(named bool) {
 		return err
 	})
 	if name != "" {
-		c.run.reg.named(src.e, loadName{name, access}, ok)
+		c.run.reg.named(src.e, name, ok)
 	}
 	if !ok {
 		return
@@ -50,7 +50,7 @@ func (c *loadClient) share(named bool) {
 	if !nt.IsNT() {
 		c.wrong(op, fmt.Errorf("Share(%v) returned %v, not an NT handle", src.h, nt))
 	}
-	c.held = append(c.held, loadHeld{h: nt, e: src.e, access: access, fd: -1, syncFD: -1})
+	c.held = append(c.held, loadHeld{h: nt, e: src.e, access: access, fd: -1, syncFD: -1, name: name, anchor: name != ""})
 }
 
 // openKMT opens a listed resource by its KMT handle; false when none is
@@ -68,8 +68,9 @@ func (c *loadClient) openKMT() bool {
 	return true
 }
 
-// openName opens a listed resource by one of its names, asking for no
-// more than it was shared with; false when no listed resource has a name.
+// openName opens a listed resource by one of its names, asking for any
+// rights (a name grants them all, whatever it was shared with); false
+// when no listed resource has a name.
 func (c *loadClient) openName() bool {
 	e := c.run.reg.pin(c.rng, true)
 	if e == nil {
@@ -80,10 +81,13 @@ func (c *loadClient) openName() bool {
 	if !ok {
 		return false
 	}
-	access := subAccess(c.rng, n.access)
+	access := subAccess(c.rng, bridge.AccessReadWrite)
 	var r broker.Resource
-	if c.call(opOpenName, fmt.Sprintf("OpenName(%q, %v)", n.name, access), func() (err error) { r, err = c.c.OpenName(n.name, access); return err }) {
+	if c.call(opOpenName, fmt.Sprintf("OpenName(%q, %v)", n, access), func() (err error) { r, err = c.c.OpenName(n, access); return err }) {
+		// The new handle is one more of the named object's.
+		c.run.reg.handleOf(e, n, +1)
 		c.opened(opOpenName, e, r, access)
+		c.held[len(c.held)-1].name = n
 	}
 	return true
 }
@@ -246,9 +250,20 @@ func (c *loadClient) closeOne() bool {
 	if len(c.held) == 0 {
 		return false
 	}
+	// What may close now: not a creation or a name's anchor that
+	// another client may be opening.
+	free := func(hd loadHeld) bool {
+		switch {
+		case hd.created:
+			return c.run.reg.retire(hd.e)
+		case hd.anchor:
+			return c.run.reg.unname(hd.e, hd.name)
+		}
+		return true
+	}
 	i := c.rng.IntN(len(c.held))
-	if c.held[i].created && !c.run.reg.retire(c.held[i].e) {
-		i = slices.IndexFunc(c.held, func(hd loadHeld) bool { return !hd.created })
+	if !free(c.held[i]) {
+		i = slices.IndexFunc(c.held, func(hd loadHeld) bool { return !hd.created && !hd.anchor })
 		if i < 0 {
 			return false
 		}
@@ -273,6 +288,9 @@ func (c *loadClient) release(i int, op string) {
 		delete(c.data, hd.e)
 		c.run.live.Add(-1)
 	}
+	if hd.name != "" {
+		c.run.reg.handleOf(hd.e, hd.name, -1)
+	}
 	c.call(op, "CloseHandle("+hd.h.String()+")", func() error { return c.c.CloseHandle(hd.h) })
 }
 
@@ -281,7 +299,7 @@ func (c *loadClient) release(i int, op string) {
 func (c *loadClient) closeAll() {
 	for len(c.held) > 0 {
 		hd := c.held[len(c.held)-1]
-		if hd.created && !c.run.reg.retire(hd.e) {
+		if hd.created && !c.run.reg.retire(hd.e) || hd.anchor && !c.run.reg.unname(hd.e, hd.name) {
 			c.wrong(opCloseEnd, fmt.Errorf("r%d is still pinned after every client finished", hd.e.id))
 		}
 		c.release(len(c.held)-1, opCloseEnd)
