@@ -32,6 +32,12 @@ import (
 //     semaphores as fds, the fence is a timeline semaphore that the broker
 //     hands every opener. GPU waits and signals (WaitGL, SignalGL) run on
 //     the GPU; CPU ones on the semaphore, imported into Vulkan.
+//   - Service: a GL process without a Vulkan device of its own (the
+//     service-allocation processes, Options.Service) whose GL has both
+//     extensions gets a timeline semaphore the broker allocates and holds:
+//     GL imports it for WaitGL and SignalGL, and the CPU's Signal, Wait and
+//     Value are the broker's, on its semaphore. A Vulkan process opening
+//     the fence uses the semaphore itself, as on the timeline path.
 //   - Broker: on drivers without semaphore fds (Mesa 22.3's llvmpipe and
 //     lavapipe) or under GLBRIDGE_FORCE_FALLBACK=1, the broker keeps the
 //     value: Signal and Wait are broker calls, and SignalGL first waits for
@@ -97,7 +103,44 @@ func (g *GL) CreateFence(c *broker.Client, initial uint64) (*Fence, error) {
 	if err := g.live("CreateFence"); err != nil {
 		return nil, err
 	}
+	if g.dev == nil && serviceFence(&g.id) == nil {
+		f, err := createServiceFence(c, initial, g.id.Device)
+		if err == nil || !errors.Is(err, bridge.ErrNoExternalSemaphore) && !errors.Is(err, bridge.ErrNoVulkan) {
+			return f, err
+		}
+		// A broker without a device that shares timeline semaphores:
+		// the broker keeps the value.
+	}
 	return createFence(c, initial, fenceTimeline(&g.id, g.dev) == nil, g.dev, true)
+}
+
+// serviceFence says whether a GL process without a Vulkan device can use
+// a fence whose semaphore the broker holds (a service fence): GL imports
+// it for the GPU's waits and signals, the broker does the CPU's.
+func serviceFence(id *glimport.Identity) error {
+	switch {
+	case os.Getenv(handoff.ForceFallbackEnv) == "1":
+		return fmt.Errorf("%w: %s=1", bridge.ErrNoExternalSemaphore, handoff.ForceFallbackEnv)
+	case !(id.SemaphoreFD && id.TimelineSemaphore):
+		return fmt.Errorf("%w: GL %q lacks GL_EXT_semaphore_fd or GL_NV_timeline_semaphore", bridge.ErrNoExternalSemaphore, id.Renderer)
+	}
+	return nil
+}
+
+// createServiceFence makes a service fence on the broker's helper device
+// of dev and imports its semaphore into GL.
+func createServiceFence(c *broker.Client, initial uint64, dev bridge.DeviceID) (*Fence, error) {
+	kmt, fd, err := c.CreateFenceService(initial, dev)
+	if err != nil {
+		return nil, fmt.Errorf("share: CreateFence: %w", err)
+	}
+	defer unix.Close(fd) // GL imports a dup
+	f := &Fence{c: c, h: kmt, kmt: kmt}
+	if f.gl, err = glimport.ImportSemaphore(fd, true); err != nil {
+		c.CloseHandle(kmt)
+		return nil, fmt.Errorf("share: CreateFence: %w", err)
+	}
+	return f, nil
 }
 
 // CreateFence is GL.CreateFence for a Vulkan process: a timeline semaphore
@@ -157,6 +200,16 @@ func createFence(c *broker.Client, initial uint64, timeline bool, dev *helperdev
 func (g *GL) OpenFence(c *broker.Client, bf broker.Fence) (*Fence, error) {
 	if err := g.live("OpenFence"); err != nil {
 		return nil, err
+	}
+	if g.dev == nil && bf.FD >= 0 && bf.Service && serviceFence(&g.id) == nil {
+		// The broker holds the semaphore: GL imports it for the GPU, the
+		// broker does the CPU's signals and waits on it.
+		f := &Fence{c: c, h: bf.Handle, kmt: bf.KMT}
+		var err error
+		if f.gl, err = glimport.ImportSemaphore(bf.FD, true); err != nil {
+			return nil, fmt.Errorf("share: OpenFence %v: %w", bf.KMT, err)
+		}
+		return f, nil
 	}
 	return openFence(c, bf, func() error { return fenceTimeline(&g.id, g.dev) }, g.dev, true)
 }
@@ -236,7 +289,7 @@ func (f *Fence) Handle() bridge.Handle { return f.h }
 
 // Timeline reports whether the fence is a timeline semaphore (the GPU
 // path) rather than a value the broker keeps.
-func (f *Fence) Timeline() bool { return f.vk != nil }
+func (f *Fence) Timeline() bool { return f.vk != nil || f.gl != nil }
 
 func (f *Fence) live(op string) error {
 	f.mu.Lock()

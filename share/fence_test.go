@@ -110,6 +110,10 @@ func fenceProducerGL(in *bufio.Scanner) error {
 		if err := f.Wait(2*fenceFrames, fenceTimeout); err != nil {
 			return err
 		}
+		// A GL-only producer had its fence on the GPU without Vulkan.
+		if err := checkVulkanUnused(optsFromEnv()); err != nil {
+			return err
+		}
 		fmt.Printf("DONE %d frames\n", fenceFrames)
 		return nil
 	})
@@ -218,13 +222,20 @@ func TestFencePingPong(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		want string
+		// producer are the producer's Options: "service" is a GL-only
+		// process whose resource and fence semaphore the broker allocates.
+		producer share.Options
 	}{
-		{"broker", "broker"},
-		{"timeline", "timeline"},
+		{"broker", "broker", share.Options{}},
+		{"timeline", "timeline", share.Options{}},
+		// A GL-only process: its fence's semaphore is the broker's where GL
+		// imports timeline semaphores, else the broker keeps the value.
+		{"service", map[bool]string{true: "timeline", false: "broker"}[timeline], service(share.Options{})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var env []string
 			switch {
+			case tc.name == "service":
 			case tc.want == "broker":
 				env = append(env, "GLBRIDGE_FORCE_FALLBACK=1")
 			case !timeline:
@@ -234,7 +245,7 @@ func TestFencePingPong(t *testing.T) {
 			sock := startBroker(t)
 			name := fmt.Sprintf("Local\\glbridge fence test %d %s", os.Getpid(), tc.name)
 			start := time.Now()
-			pr := testenv.StartChild(t, "fence-gl", append(env, "GLB_SOCK="+sock, "GLB_FENCE_NAME="+name)...)
+			pr := testenv.StartChild(t, "fence-gl", append(env, "GLB_SOCK="+sock, "GLB_FENCE_NAME="+name, optsEnv(tc.producer))...)
 			line := pr.Expect(t, "KMT", childTimeout)
 			if !strings.Contains(line, "fence="+tc.want) {
 				t.Fatalf("producer: %q, want fence=%s", line, tc.want)

@@ -655,6 +655,8 @@ func (b *Broker) handleMsg(c *brokerConn, msg []byte, fds []int, trunc, ctrunc b
 		// Allocating takes a GPU's time, which no other request may
 		// wait for: allocate holds b.mu only to book and register.
 		payload, outFDs, err = b.allocate(c, q)
+	} else if q.Type == msgCreateFence && q.FenceFlags&createFenceService != 0 {
+		payload, outFDs, err = b.createServiceFence(c, q)
 	} else {
 		var lent *lentFDs
 		payload, outFDs, lent, waiting, err = b.handle(c, q, fds)

@@ -86,8 +86,13 @@ const (
 	// Flags of a LIST_FENCES entry.
 	fenceEntryCreator  = 1
 	fenceEntryTimeline = 2
-	// restoreFenceFlagsKnown are RESTORE_FENCE's flags: only CREATOR.
-	restoreFenceFlagsKnown = restoreCreator
+	fenceEntryService  = 4
+	// restoreFenceService is RESTORE_FENCE's flag for a service fence
+	// (fenceservice.go): its device's UUIDs follow the fence value, and
+	// the broker imports the semaphore on its helper device of them.
+	restoreFenceService = 1 << 6
+	// restoreFenceFlagsKnown are RESTORE_FENCE's flags.
+	restoreFenceFlagsKnown = restoreCreator | restoreFenceService
 )
 
 // fenceState is a fence's value as the broker keeps it. signals counts
@@ -97,6 +102,9 @@ const (
 type fenceState struct {
 	value, signals, offset uint64
 	waiters                []*fenceWaiter // in arrival order
+	// service is the semaphore of a fence the broker allocated it for
+	// (fenceservice.go), nil otherwise.
+	service *serviceSemaphore
 }
 
 // fenceWaiter is a WAIT_FENCE waiting for its value.
@@ -146,12 +154,22 @@ type fenceRecord struct {
 	Handle, KMT  bridge.Handle
 	Access, Mask bridge.Access
 	Kind         syncKind // 0 or syncTimeline
-	Path         string
+	// Service says the broker holds the semaphore (a service fence).
+	Service bool
+	Path    string
 	FenceValue
 }
 
+// fenceRecordService is the bit of a fence record's sync-kind word that
+// says the broker allocated, and holds, the semaphore.
+const fenceRecordService = 1 << 16
+
 func appendFenceRecord(b []byte, r fenceRecord) []byte {
-	for _, v := range [...]uint32{uint32(r.Handle), uint32(r.KMT), uint32(r.Access), uint32(r.Mask), uint32(r.Kind), uint32(len(r.Path))} {
+	kind := uint32(r.Kind)
+	if r.Service {
+		kind |= fenceRecordService
+	}
+	for _, v := range [...]uint32{uint32(r.Handle), uint32(r.KMT), uint32(r.Access), uint32(r.Mask), kind, uint32(len(r.Path))} {
 		b = le.AppendUint32(b, v)
 	}
 	b = appendFenceValue(b, r.FenceValue)
@@ -161,10 +179,11 @@ func appendFenceRecord(b []byte, r fenceRecord) []byte {
 func decodeFenceRecord(p []byte) (fenceRecord, error) {
 	r := rd{b: p}
 	f := fenceRecord{Handle: bridge.Handle(r.u32()), KMT: bridge.Handle(r.u32()), Access: bridge.Access(r.u32()), Mask: bridge.Access(r.u32())}
-	f.Kind = syncKind(r.u32())
+	kind := r.u32()
+	f.Kind, f.Service = syncKind(kind&^fenceRecordService), kind&fenceRecordService != 0
 	n := r.u32()
 	f.Value, f.Signals, f.Offset = r.u64(), r.u64(), r.u64()
-	if r.bad || (f.Kind != 0 && f.Kind != syncTimeline) || n > maxObjectPath || int(n) != r.rest() || !f.Access.Valid() {
+	if r.bad || (f.Kind != 0 && f.Kind != syncTimeline) || f.Service && f.Kind == 0 || n > maxObjectPath || int(n) != r.rest() || !f.Access.Valid() {
 		return f, perr(CodeBadMessage, "fence record: kind %d, path of %d bytes in %d", f.Kind, n, len(p))
 	}
 	f.Path = string(r.take(int(n)))
@@ -180,6 +199,7 @@ type fenceEntry struct {
 	Waiters       uint32
 	CreatorActive bool
 	Timeline      bool
+	Service       bool
 	FenceValue
 	Names []string
 }
@@ -199,6 +219,9 @@ func appendFenceEntry(b []byte, e fenceEntry) []byte {
 	}
 	if e.Timeline {
 		flags |= fenceEntryTimeline
+	}
+	if e.Service {
+		flags |= fenceEntryService
 	}
 	for _, v := range [...]uint32{uint32(e.KMT), uint32(e.CreatorPID), e.Refs, e.NTHandles, e.Waiters, flags} {
 		b = le.AppendUint32(b, v)
@@ -225,10 +248,11 @@ func decodeFenceList(p []byte) (next uint32, entries []fenceEntry, err error) {
 		flags := r.u32()
 		e.Value, e.Signals, e.Offset = r.u64(), r.u64(), r.u64()
 		nn, res := r.u16(), r.u16()
-		if r.bad || flags&^(fenceEntryCreator|fenceEntryTimeline) != 0 || res != 0 || nn > maxNamesPerResource {
+		if r.bad || flags&^(fenceEntryCreator|fenceEntryTimeline|fenceEntryService) != 0 || flags&fenceEntryService != 0 && flags&fenceEntryTimeline == 0 ||
+			res != 0 || nn > maxNamesPerResource {
 			return 0, nil, perr(CodeBadMessage, "fence list: bad entry")
 		}
-		e.CreatorActive, e.Timeline = flags&fenceEntryCreator != 0, flags&fenceEntryTimeline != 0
+		e.CreatorActive, e.Timeline, e.Service = flags&fenceEntryCreator != 0, flags&fenceEntryTimeline != 0, flags&fenceEntryService != 0
 		for range nn {
 			l := r.u16()
 			e.Names = append(e.Names, string(r.take(int(l))))
@@ -278,17 +302,28 @@ func decodeFenceRequest(q *request, r *rd) (bool, error) {
 	}
 	switch q.Type {
 	case msgCreateFence:
-		flags := r.u32()
+		q.FenceFlags = r.u32()
 		q.Kind, q.Value = syncKind(r.u32()), r.u64()
-		if err := reserved(flags); err != nil {
+		if err := reserved(q.FenceFlags &^ createFenceService); err != nil {
 			return true, err
 		}
-		if !r.bad {
-			if err := checkFenceKind(q.Kind); err != nil {
-				return true, err
-			}
+		if r.bad {
+			break
+		}
+		if err := checkFenceKind(q.Kind); err != nil {
+			return true, err
 		}
 		q.SyncCount = fenceKindFDs(q.Kind)
+		if q.FenceFlags&createFenceService != 0 {
+			// The broker makes the semaphore: none comes with the
+			// request, and the device to make it on follows.
+			if q.Kind != syncTimeline {
+				return true, perr(CodeInvalid, "a service fence is a timeline semaphore: sync kind %d", q.Kind)
+			}
+			copy(q.Device.Driver[:], r.take(16))
+			copy(q.Device.Device[:], r.take(16))
+			q.SyncCount = 0
+		}
 	case msgOpenFence:
 		q.Handle, q.Access = bridge.Handle(r.u32()), bridge.Access(r.u32())
 		nlen, res := r.u32(), r.u32()
@@ -354,10 +389,15 @@ func decodeFenceRequest(q *request, r *rd) (bool, error) {
 func appendFenceRequest(p []byte, q *request) ([]byte, bool) {
 	switch q.Type {
 	case msgCreateFence:
-		p = le.AppendUint32(p, 0)
+		p = le.AppendUint32(p, q.FenceFlags)
 		p = le.AppendUint32(p, uint32(q.Kind))
 		p = le.AppendUint64(p, q.Value)
 		q.SyncCount = fenceKindFDs(q.Kind)
+		if q.FenceFlags&createFenceService != 0 {
+			p = append(p, q.Device.Driver[:]...)
+			p = append(p, q.Device.Device[:]...)
+			q.SyncCount = 0
+		}
 	case msgOpenFence:
 		p = le.AppendUint32(p, uint32(q.Handle))
 		p = le.AppendUint32(p, uint32(q.Access))
@@ -402,6 +442,10 @@ func appendRestoreFence(p []byte, r restoreReq) []byte {
 		p = le.AppendUint32(p, v)
 	}
 	p = appendFenceValue(p, r.Fence)
+	if r.Flags&restoreFenceService != 0 {
+		p = append(p, r.Device.Driver[:]...)
+		p = append(p, r.Device.Device[:]...)
+	}
 	for _, n := range r.NT {
 		p = le.AppendUint32(p, uint32(n.Handle))
 		p = le.AppendUint32(p, uint32(n.Access))
@@ -436,6 +480,13 @@ func (r *rd) restoreFence() (restoreReq, error) {
 	}
 	if kind != 0 {
 		q.Kinds = []syncKind{kind}
+	}
+	if q.Flags&restoreFenceService != 0 {
+		if kind != syncTimeline {
+			return q, perr(CodeInvalid, "a service fence is a timeline semaphore: sync kind %d", kind)
+		}
+		copy(q.Device.Driver[:], r.take(16))
+		copy(q.Device.Device[:], r.take(16))
 	}
 	var err error
 	if q.NT, q.Names, err = r.claims(ntCount, nameCount, true); err != nil {
@@ -522,6 +573,7 @@ func (res *resource) fenceRecord(h bridge.Handle, access, mask bridge.Access, pa
 	if len(res.syncs) > 0 {
 		r.Kind = syncTimeline
 	}
+	r.Service = f.service != nil
 	return appendFenceRecord(nil, r)
 }
 
@@ -583,6 +635,10 @@ func (b *Broker) signalFence(c *brokerConn, q request, late *[]lateReply) ([]byt
 			return nil, perr(CodeInvalid, "offset %d is below the fence's %d: the semaphore cannot go down", q.Offset, f.offset)
 		}
 		f.offset = q.Offset
+	} else if f.service != nil {
+		if err := f.signalService(q.Value); err != nil {
+			return nil, err
+		}
 	}
 	f.value = q.Value
 	f.signals++
@@ -613,6 +669,7 @@ func (b *Broker) waitFence(c *brokerConn, q request) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	f := res.fence
+	f.readService()
 	if f.value >= q.Value {
 		return f.valueReply(), false, nil
 	}
@@ -623,11 +680,16 @@ func (b *Broker) waitFence(c *brokerConn, q request) ([]byte, bool, error) {
 		return nil, false, perr(CodeLimit, "this connection has %d fence waits waiting", c.fenceWaits)
 	}
 	w := &fenceWaiter{owner: b.owner(c, q.Handle, res), value: q.Value, req: q.header}
-	if q.TimeoutMS != infiniteTimeoutMS {
-		w.timer = time.AfterFunc(time.Duration(q.TimeoutMS)*time.Millisecond, func() { b.expireFence(res, w) })
-	}
 	f.waiters = append(f.waiters, w)
 	c.fenceWaits++
+	switch {
+	case f.service != nil:
+		// GPU signals do not pass through the broker: it waits on the
+		// semaphore, which answers the timeout too.
+		b.waitService(res, w, q.TimeoutMS)
+	case q.TimeoutMS != infiniteTimeoutMS:
+		w.timer = time.AfterFunc(time.Duration(q.TimeoutMS)*time.Millisecond, func() { b.expireFence(res, w) })
+	}
 	return nil, true, nil
 }
 
@@ -682,6 +744,7 @@ func (b *Broker) getFence(c *brokerConn, q request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.fence.readService()
 	return res.fence.valueReply(), nil
 }
 
@@ -699,7 +762,7 @@ func (b *Broker) listFences(cursor uint32) []byte {
 		}
 		e := fenceEntry{KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), NTHandles: uint32(res.nts),
 			Waiters: uint32(len(f.waiters)), CreatorActive: res.creator != nil && !res.creator.dead, Timeline: len(res.syncs) > 0,
-			FenceValue: FenceValue{Value: f.value, Signals: f.signals, Offset: f.offset}, Names: res.givenNames()}
+			Service: f.service != nil, FenceValue: FenceValue{Value: f.value, Signals: f.signals, Offset: f.offset}, Names: res.givenNames()}
 		if headerSize+len(p)+e.size() > maxMessageSize {
 			next = index
 			break
@@ -781,6 +844,9 @@ func (b *Broker) restoreFence(c *brokerConn, q request, fds []int, late *[]lateR
 		b.bindRestored(res)
 	}
 	f := res.fence
+	if r.Flags&restoreFenceService != 0 && f.service == nil && len(res.syncs) > 0 {
+		b.adoptServiceFence(res, r.Device)
+	}
 	if r.Fence.Signals > f.signals {
 		f.value, f.signals = r.Fence.Value, r.Fence.Signals
 	}
@@ -809,6 +875,11 @@ type Fence struct {
 	FD int
 	// Value is the fence's state when it was opened.
 	Value FenceValue
+	// Service says the broker allocated the semaphore and holds it
+	// (CreateFenceService): SignalFence, WaitFence and GetFence then work
+	// on the semaphore, so a process without Vulkan can use FD in GL for
+	// its GPU waits and signals and the broker for the CPU's.
+	Service bool
 }
 
 // FenceInfo is one fence as ListFences reports it.
@@ -824,8 +895,9 @@ type FenceInfo struct {
 	// Refs counts the references keeping it alive, NTHandles the NT
 	// handles among them.
 	Refs, NTHandles int
-	// Timeline says the fence has a timeline semaphore.
-	Timeline bool
+	// Timeline says the fence has a timeline semaphore; Service that the
+	// broker allocated it and holds it (CreateFenceService).
+	Timeline, Service bool
 	// Value is the value the broker keeps (on the GPU path, what CPU
 	// signals set: the semaphore holds the GPU's).
 	Value FenceValue
@@ -863,7 +935,7 @@ func (c *Client) openFence(op string, q request) (Fence, error) {
 	if err != nil {
 		return Fence{FD: -1}, r.fail(op, err)
 	}
-	f := Fence{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Mask: rec.Mask, Name: rec.Path, FD: -1, Value: rec.FenceValue}
+	f := Fence{Handle: rec.Handle, KMT: rec.KMT, Access: rec.Access, Mask: rec.Mask, Name: rec.Path, FD: -1, Value: rec.FenceValue, Service: rec.Service}
 	if len(r.fds) > 0 {
 		f.FD = r.fds[0]
 	}
@@ -966,7 +1038,7 @@ func (c *Client) ListFences() ([]FenceInfo, error) {
 		}
 		for _, e := range entries {
 			out = append(out, FenceInfo{KMT: e.KMT, Names: e.Names, CreatorPID: e.CreatorPID, CreatorConnected: e.CreatorActive,
-				Refs: int(e.Refs), NTHandles: int(e.NTHandles), Timeline: e.Timeline, Value: e.FenceValue, Waiters: int(e.Waiters)})
+				Refs: int(e.Refs), NTHandles: int(e.NTHandles), Timeline: e.Timeline, Service: e.Service, Value: e.FenceValue, Waiters: int(e.Waiters)})
 		}
 		if next == 0 {
 			return out, nil

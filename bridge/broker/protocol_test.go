@@ -206,6 +206,10 @@ func sampleRequests() []request {
 			KMTRefs: 2, MutexOf: bridge.GlobalHandle(3), MutexSync: bridge.GlobalHandle(4), MutexHandle: bridge.GlobalHandle(5),
 			MutexKey: 7, MutexValue: 8, MutexEvents: 9, Data: []byte("km")}},
 		{header: header{Type: msgSetSession, ID: 51}, Session: 2},
+		{header: header{Type: msgCreateFence, ID: 52}, FenceFlags: createFenceService, Kind: syncTimeline, Value: 9,
+			Device: bridge.DeviceID{Driver: [16]byte{1, 2, 3}, Device: [16]byte{4, 5, 6}}},
+		{header: header{Type: msgRestoreFence, ID: 53}, SyncCount: 1, Restore: restoreReq{KMT: bridge.GlobalHandle(7), Flags: restoreCreator | restoreFenceService | restoreNTNames,
+			KMTRefs: 1, Kinds: []syncKind{syncTimeline}, Fence: FenceValue{Value: 2, Signals: 3}, Device: bridge.DeviceID{Driver: [16]byte{7}, Device: [16]byte{8}}}},
 	}
 }
 
@@ -268,7 +272,8 @@ func TestFenceLayouts(t *testing.T) {
 		nfds int
 		code Code
 	}{
-		{"create flags", request{header: header{Type: msgCreateFence}}, func(p []byte) { p[0] = 1 }, 0, CodeBadMessage},
+		{"create flags", request{header: header{Type: msgCreateFence}}, func(p []byte) { p[0] = 2 }, 0, CodeBadMessage},
+		{"create service without a semaphore", request{header: header{Type: msgCreateFence}}, func(p []byte) { p[0] = 1 }, 0, CodeInvalid},
 		{"create binary", request{header: header{Type: msgCreateFence}}, func(p []byte) { p[4] = 1 }, 0, CodeInvalid},
 		{"create timeline without fd", request{header: header{Type: msgCreateFence}}, func(p []byte) { p[4] = 2 }, 0, CodeBadFDs},
 		{"open two ways", request{header: header{Type: msgOpenFence}, Handle: 0x40000042}, func(p []byte) { p[16] = 1 }, 0, CodeInvalid},
@@ -860,6 +865,8 @@ func replySeeds() []replySeed {
 			Kind: syncTimeline, Path: `\Sessions\1\BaseNamedObjects\fence`, FenceValue: FenceValue{Value: 1, Signals: 2}}), false},
 		{"fence-list", appendFenceEntry(le.AppendUint32(le.AppendUint32(nil, 0), 1), fenceEntry{KMT: bridge.GlobalHandle(7), CreatorPID: 42, Refs: 2,
 			NTHandles: 1, Waiters: 1, CreatorActive: true, Timeline: true, FenceValue: FenceValue{Value: 5, Signals: 6}, Names: []string{"f"}}), false},
+		{"fence-record-service", appendFenceRecord(nil, fenceRecord{Handle: bridge.GlobalHandle(9), KMT: bridge.GlobalHandle(9), Access: bridge.AccessReadWrite, Mask: bridge.AccessReadWrite,
+			Kind: syncTimeline, Service: true, FenceValue: FenceValue{Value: 4, Signals: 1}}), false},
 		{"keyed-mutex-record", appendKeyedMutexRecord(nil, KeyedMutex{KMT: bridge.GlobalHandle(5), Resource: bridge.GlobalHandle(3), Sync: bridge.GlobalHandle(4), Data: []byte{1, 2, 3}}), false},
 		{"keyed-mutex-list", appendMutexEntry(appendMutexEntry(le.AppendUint32(le.AppendUint32(nil, 0), 2), KeyedMutexInfo{KMT: bridge.GlobalHandle(5), Resource: bridge.GlobalHandle(3),
 			Sync: bridge.GlobalHandle(4), CreatorPID: 42, CreatorActive: true, Refs: 3, DataLen: 6, Events: 2,

@@ -123,8 +123,11 @@ type heldResource struct {
 	fds   []int
 	mutex mutexView
 	// fence is, for a fence, the latest state this connection learnt
-	// (the one with the most signals); nil for a resource.
-	fence *FenceValue
+	// (the one with the most signals); nil for a resource. fenceDevice is
+	// the device of a service fence this connection created, which a new
+	// broker imports its semaphore on.
+	fence       *FenceValue
+	fenceDevice *bridge.DeviceID
 	// mutexOf and mutexSync are, for a keyed-mutex object (isMutex), the
 	// KMT handles of its resource and sync object.
 	isMutex            bool
@@ -337,7 +340,16 @@ func (c *Client) track(p *pendingCall, r clientReply) {
 		if q.Kind != 0 {
 			kinds = []syncKind{q.Kind}
 		}
-		hr := t.add(resourceRecord{KMT: u32(0), Kinds: kinds}, p.fds)
+		fds := p.fds
+		if q.FenceFlags&createFenceService != 0 {
+			// The broker made the semaphore: the reply carries it.
+			fds = r.fds
+		}
+		hr := t.add(resourceRecord{KMT: u32(0), Kinds: kinds}, fds)
+		if q.FenceFlags&createFenceService != 0 {
+			dev := q.Device
+			hr.fenceDevice = &dev
+		}
 		hr.noteFence(FenceValue{Value: q.Value})
 		hr.creator = true
 		hr.kmtRefs++
@@ -622,6 +634,10 @@ func (hr *heldResource) restoreRequests() []request {
 			// A fence: its value instead of memory and a keyed mutex;
 			// every NT claim names its object, so no flag says so.
 			r.Flags &= restoreCreator
+			if hr.fenceDevice != nil {
+				r.Flags |= restoreFenceService
+				r.Device = *hr.fenceDevice
+			}
 			r.Fence, r.Data = *hr.fence, nil
 			out = append(out, request{header: header{Type: msgRestoreFence}, Restore: r})
 			continue

@@ -88,6 +88,8 @@ type restoreReq struct {
 	// MutexOf and MutexSync are restore-keyed-mutex's: the KMT handles of
 	// the mutex's resource and sync object (0 for none).
 	MutexOf, MutexSync bridge.Handle
+	// Device is a service fence's device (restore-fence with SERVICE).
+	Device bridge.DeviceID
 }
 
 // ntClaim is an NT handle of the restoring connection, what it grants
