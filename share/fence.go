@@ -331,7 +331,12 @@ func (f *Fence) Signal(value uint64) error {
 		return err
 	}
 	if f.vk == nil {
-		_, err := f.c.SignalFence(f.h, value)
+		signal := f.c.SignalFence
+		if f.gl != nil {
+			// A service fence: the broker signals its semaphore.
+			signal = f.c.HostSignalFence
+		}
+		_, err := signal(f.h, value)
 		return wrapFence("Signal", err)
 	}
 	off, err := f.offset()

@@ -83,6 +83,9 @@ const (
 	// signalFlagRebase is bit 0 of SIGNAL_FENCE's flags: the request also
 	// sets the offset (a lowering on the GPU path).
 	signalFlagRebase = 1
+	// signalFlagHost is bit 1: the broker signals a service fence's
+	// semaphore itself (fenceservice.go), for a client that cannot.
+	signalFlagHost = 2
 	// Flags of a LIST_FENCES entry.
 	fenceEntryCreator  = 1
 	fenceEntryTimeline = 2
@@ -355,8 +358,11 @@ func decodeFenceRequest(q *request, r *rd) (bool, error) {
 		if r.bad {
 			break
 		}
-		if q.FenceFlags&^signalFlagRebase != 0 {
-			return true, perr(CodeBadMessage, "unknown signal flags %#x", q.FenceFlags&^signalFlagRebase)
+		if q.FenceFlags&^(signalFlagRebase|signalFlagHost) != 0 {
+			return true, perr(CodeBadMessage, "unknown signal flags %#x", q.FenceFlags&^(signalFlagRebase|signalFlagHost))
+		}
+		if q.FenceFlags == signalFlagRebase|signalFlagHost {
+			return true, perr(CodeInvalid, "REBASE and HOST together: with HOST the broker sets the offset")
 		}
 		if q.FenceFlags&signalFlagRebase == 0 && q.Offset != 0 {
 			return true, perr(CodeBadMessage, "offset %d without REBASE", q.Offset)
@@ -635,7 +641,10 @@ func (b *Broker) signalFence(c *brokerConn, q request, late *[]lateReply) ([]byt
 			return nil, perr(CodeInvalid, "offset %d is below the fence's %d: the semaphore cannot go down", q.Offset, f.offset)
 		}
 		f.offset = q.Offset
-	} else if f.service != nil {
+	} else if q.FenceFlags&signalFlagHost != 0 {
+		if f.service == nil {
+			return nil, perr(CodeNoSemaphore, "%v is no service fence: the broker holds no semaphore of it to signal", res.kmt)
+		}
 		if err := f.signalService(q.Value); err != nil {
 			return nil, err
 		}
@@ -984,6 +993,16 @@ func (c *Client) fenceValue(op string, q request) (FenceValue, error) {
 // one is allowed and sets it. Waiters the value reaches return.
 func (c *Client) SignalFence(h bridge.Handle, value uint64) (FenceValue, error) {
 	return c.fenceValue(fmt.Sprintf("signal fence %v to %d", h, value), request{header: header{Type: msgSignalFence}, Handle: h, Value: value})
+}
+
+// HostSignalFence is SignalFence for a process that cannot signal a
+// service fence's semaphore itself (it has no Vulkan): the broker signals
+// it to value (plus the offset), or for a lower value raises the offset,
+// and the value becomes value. A fence that is no service fence is
+// CodeNoSemaphore.
+func (c *Client) HostSignalFence(h bridge.Handle, value uint64) (FenceValue, error) {
+	return c.fenceValue(fmt.Sprintf("host-signal fence %v to %d", h, value),
+		request{header: header{Type: msgSignalFence}, Handle: h, FenceFlags: signalFlagHost, Value: value})
 }
 
 // RebaseFence is SignalFence for a lowering on the GPU path: the value

@@ -119,9 +119,12 @@ func (f *fenceState) readService() {
 	}
 }
 
-// signalService is a CPU signal of a service fence without REBASE: the
+// signalService is a SIGNAL_FENCE with HOST of a service fence: the
 // semaphore goes to value (plus the offset), or, for a value below the
 // current one, the offset rises by the difference and the semaphore stays.
+// Only a client that asks gets it: one with the semaphore signals it
+// itself, and the broker, whose read of the counter may trail that
+// signal, must then not signal a value the semaphore may have passed.
 func (f *fenceState) signalService(value uint64) error {
 	p, err := f.service.sem.Value()
 	if err != nil {
@@ -199,7 +202,10 @@ func (b *Broker) answerServiceWait(res *resource, w *fenceWaiter, err error) boo
 	}
 	f.dropWaiter(w)
 	if err != nil {
-		be := codeOf(err)
+		be, ok := err.(*Error)
+		if !ok {
+			be = codeOf(err)
+		}
 		b.queueLate(late, w.owner.c, errorReply(w.req, be.Code, be.Detail))
 	} else {
 		b.queueLate(late, w.owner.c, replyTo(w.req, 0, f.valueReply(), 0))

@@ -31,6 +31,16 @@ func TestServiceFence(t *testing.T) {
 	if _, _, err := c.CreateFenceService(0, bridge.DeviceID{Driver: [16]byte{0xde, 0xad}}); !errors.Is(err, CodeNoDevice) {
 		t.Errorf("CreateFenceService on no device: %v, want CodeNoDevice", err)
 	}
+	plain, err := c.CreateFence(0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.HostSignalFence(plain, 1); !errors.Is(err, CodeNoSemaphore) {
+		t.Errorf("HostSignalFence of a fence the broker keeps: %v, want CodeNoSemaphore", err)
+	}
+	if err := c.CloseHandle(plain); err != nil {
+		t.Fatal(err)
+	}
 	kmt, fd, err := c.CreateFenceService(5, td.id)
 	if !td.caps.TimelineSemaphoreFD {
 		if !errors.Is(err, CodeNoSemaphore) || !errors.Is(err, bridge.ErrNoExternalSemaphore) {
@@ -93,13 +103,13 @@ func TestServiceFence(t *testing.T) {
 	}
 	// A CPU signal through the broker reaches the semaphore; a lower one
 	// moves the offset, not the semaphore.
-	if _, err := c.SignalFence(kmt, 12); err != nil {
+	if _, err := c.HostSignalFence(kmt, 12); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := sem.Value(); err != nil || v != 12 {
 		t.Fatalf("the semaphore after SignalFence(12) = %d, %v", v, err)
 	}
-	fv, err := c.SignalFence(kmt, 4)
+	fv, err := c.HostSignalFence(kmt, 4)
 	if err != nil || fv.Value != 4 || fv.Offset != 8 {
 		t.Fatalf("SignalFence(4) = %+v, %v; want value 4, offset 8", fv, err)
 	}
