@@ -19,7 +19,7 @@
  *
  * Conventions, which hold for every function below unless it says else:
  *   - Every function returns a glbridge_status; GLBRIDGE_OK (0) is success.
- *     Positive values are the broker's error codes (1..21), negative ones
+ *     Positive values are the broker's error codes (1..22), negative ones
  *     are local errors found by the library.
  *   - On failure no output is valid: output fds are set to -1, records are
  *     zeroed, and nothing needs to be freed or closed.
@@ -115,7 +115,7 @@ extern "C" {
 /**
  * glbridge_status: the result of every call.
  *
- * 1..21 are the broker's error codes (docs/protocol.md, "Error codes"),
+ * 1..22 are the broker's error codes (docs/protocol.md, "Error codes"),
  * with the same numbers; the library also returns some of them itself
  * when it refuses an argument the broker would refuse (a name longer than
  * 255 bytes: GLBRIDGE_E_BAD_NAME; private data over 64 KiB:
@@ -145,6 +145,7 @@ typedef enum glbridge_status {
     GLBRIDGE_E_INVALID_DESC = 19,      /* the Desc is not valid; glbridge_last_error names the field */
     GLBRIDGE_E_NO_SEMAPHORE = 20,      /* ALLOCATE: the device cannot export semaphores of that kind */
     GLBRIDGE_E_RESTORE_REFUSED = 21,   /* RESTORE: the new broker did not take a resource back (reconnecting clients) */
+    GLBRIDGE_E_WRONG_TYPE = 22,        /* a fence call through a resource's handle, or a resource call through a fence's (STATUS_OBJECT_TYPE_MISMATCH) */
     /* Local errors. */
     GLBRIDGE_E_IO = -1,                /* a socket call failed (errno is kept in glbridge_last_error's text) */
     GLBRIDGE_E_CLOSED = -2,            /* the broker hung up (or died); the client is unusable: close it */

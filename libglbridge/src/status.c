@@ -26,6 +26,7 @@ const char *glbridge_strerror(glbridge_status st)
     case GLBRIDGE_E_INVALID_DESC: return "invalid resource description (INVALID_DESC)";
     case GLBRIDGE_E_NO_SEMAPHORE: return "the device cannot export such semaphores (NO_SEMAPHORE)";
     case GLBRIDGE_E_RESTORE_REFUSED: return "the broker did not take the resource back (RESTORE_REFUSED)";
+    case GLBRIDGE_E_WRONG_TYPE: return "wrong object type: a fence where a resource is wanted, or the reverse (WRONG_TYPE)";
     case GLBRIDGE_E_IO: return "I/O error on the broker socket";
     case GLBRIDGE_E_CLOSED: return "the broker closed the connection";
     case GLBRIDGE_E_PROTOCOL: return "malformed reply from the broker";

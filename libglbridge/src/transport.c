@@ -350,7 +350,7 @@ static glbridge_status fatal(glbridge_client *c, const glb_header *h, const unsi
     uint32_t tl = h->payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : h->payload_len;
     glb_break(c, GLBRIDGE_E_FATAL);
     snprintf(c->last_error, sizeof c->last_error, "broker FATAL: %.*s", (int)tl, (const char *)text);
-    if (h->status >= 1 && h->status <= 21)
+    if (h->status >= 1 && h->status <= GLBRIDGE_E_WRONG_TYPE)
         return (glbridge_status)h->status;
     return GLBRIDGE_E_FATAL;
 }

@@ -275,7 +275,7 @@ static void test_default_path(void)
 static void test_strerror(void)
 {
     int i;
-    for (i = -7; i <= 20; i++) {
+    for (i = -9; i <= 22; i++) {
         const char *s = glbridge_strerror((glbridge_status)i);
         CHECK(s && strcmp(s, "unknown glbridge status") != 0);
     }
