@@ -12,7 +12,9 @@
  *   2. Records (Desc, Allocation, GL section, level layouts, resource record)
  *   3. Connection (socket path, connect, close, last error text), and the
  *      reconnecting client that survives a broker restart (RESTORE)
- *   4. Requests of protocol version 2 (ALLOCATE ... RELEASE_SYNC, LIST)
+ *   4. Requests of protocol version 2 (ALLOCATE ... RELEASE_SYNC, LIST),
+ *      NT handles as Windows handles (DUPLICATE, OPEN_DUPLICATE,
+ *      QUERY_OBJECT)
  *   5. GL helpers: import into GL (GL_EXT_memory_object_fd), the copy path
  *      for host memory, semaphores; GL entry points come from a
  *      proc-address function the caller passes (libglbridge never links GL)
@@ -75,6 +77,7 @@ extern "C" {
 #define GLBRIDGE_MAX_LEVELS 15u            /* level layouts per GL section */
 #define GLBRIDGE_MAX_NAME_LEN 255u         /* bytes of UTF-8 */
 #define GLBRIDGE_MAX_NAMES 8u              /* names per resource */
+#define GLBRIDGE_MAX_OBJECT_PATH 319u      /* longest object name path (QUERY_OBJECT, fences) */
 
 /* Access rights of NT handles (DXGI's values). KMT handles grant both. */
 #define GLBRIDGE_ACCESS_READ 0x80000000u
@@ -655,6 +658,89 @@ GLBRIDGE_API glbridge_status glbridge_acquire_sync(glbridge_client *client, uint
  */
 GLBRIDGE_API glbridge_status glbridge_release_sync(glbridge_client *client, uint32_t handle,
                                                    uint64_t key, uint64_t value);
+
+/*
+ * NT handles as Windows handles (docs/protocol.md, "14 DUPLICATE", "15
+ * OPEN_DUPLICATE", "16 QUERY_OBJECT"): DuplicateHandle into another
+ * process, and NtQueryObject's type and name. They work on the NT handles
+ * of resources and of fences alike (a fence's duplicate is redeemed with
+ * glbridge_open_fence_duplicate).
+ */
+
+/* glbridge_duplicate's options, DuplicateHandle's values. */
+#define GLBRIDGE_DUPLICATE_CLOSE_SOURCE 1u /* DUPLICATE_CLOSE_SOURCE: handle is closed once the duplicate is made */
+#define GLBRIDGE_DUPLICATE_SAME_ACCESS 2u  /* DUPLICATE_SAME_ACCESS: the source's access mask; access is ignored */
+
+/**
+ * glbridge_duplicate (DUPLICATE, DuplicateHandle with a target process):
+ * duplicates the NT handle handle of this connection (a KMT handle is
+ * GLBRIDGE_E_BAD_HANDLE) for the process target_pid (0: any process the
+ * broker admits), with access (a Windows access mask, no more than handle
+ * grants) or, with GLBRIDGE_DUPLICATE_SAME_ACCESS in options, handle's own
+ * mask. The broker makes a transfer: *token (never 0) is a one-shot token
+ * that the target redeems once, with glbridge_open_duplicate (or
+ * glbridge_open_fence_duplicate for a fence), within the broker's
+ * duplicate timeout (30 s by default); pass it to the target by any
+ * channel of your own. The transfer holds a reference to the object until
+ * then, even after this connection ends. With
+ * GLBRIDGE_DUPLICATE_CLOSE_SOURCE handle is closed, as by glbridge_close,
+ * once the transfer is made (a keyed-mutex hold through it is abandoned).
+ * *granted and *mask (either may be NULL) receive the rights the new
+ * handle will grant (GLBRIDGE_ACCESS_* bits) and the access mask it will
+ * have. No fd is involved. Transfers are not restored after a broker
+ * restart (the token is then GLBRIDGE_E_NOT_FOUND: duplicate again).
+ * Errors: GLBRIDGE_E_BAD_HANDLE (a KMT handle), GLBRIDGE_E_NOT_FOUND,
+ * GLBRIDGE_E_ACCESS_DENIED (more than handle grants, or access 0),
+ * GLBRIDGE_E_INVALID (bits that are no right), GLBRIDGE_E_BAD_MESSAGE
+ * (unknown options), GLBRIDGE_E_LIMIT (64 transfers of this connection, or
+ * 4096 of the broker, wait to be redeemed).
+ */
+GLBRIDGE_API glbridge_status glbridge_duplicate(glbridge_client *client, uint32_t handle,
+                                                uint32_t access, uint32_t options,
+                                                int32_t target_pid, uint64_t *token,
+                                                uint32_t *granted, uint32_t *mask);
+
+/**
+ * glbridge_open_duplicate (OPEN_DUPLICATE): redeems a resource's transfer
+ * (glbridge_duplicate, by any connection, this one included).
+ * rec->handle is a new NT handle of this connection to the source's
+ * object (same name, as glbridge_query_object reports), with rec->access
+ * the rights it grants; it is independent of the source handle
+ * (glbridge_close it). *fds: new fds, memory then semaphores, owned by
+ * the caller, as after glbridge_open_name.
+ * Errors: GLBRIDGE_E_NOT_FOUND (no such transfer: redeemed already,
+ * expired, made up, or of a broker before a restart),
+ * GLBRIDGE_E_ACCESS_DENIED (the transfer is for another pid; it stays
+ * waiting for it), GLBRIDGE_E_WRONG_TYPE (a fence's: use
+ * glbridge_open_fence_duplicate), GLBRIDGE_E_LIMIT.
+ */
+GLBRIDGE_API glbridge_status glbridge_open_duplicate(glbridge_client *client, uint64_t token,
+                                                     glbridge_record *rec, glbridge_fds *fds);
+
+/** What glbridge_query_object learns of an NT handle. Strings are NUL-terminated. */
+typedef struct glbridge_object_info {
+    uint32_t handle;              /* the handle asked about */
+    uint32_t kmt;                 /* its object's KMT handle */
+    uint32_t access;              /* rights it grants (GLBRIDGE_ACCESS_*) */
+    uint32_t mask;                /* the access mask it was made with */
+    char type[GLBRIDGE_MAX_NAME_LEN + 1]; /* "DxgkSharedResource" or "DxgkSharedSyncObject" (a fence) */
+    char name[GLBRIDGE_MAX_OBJECT_PATH + 1]; /* \BaseNamedObjects\X or \Sessions\N\BaseNamedObjects\X; "" unnamed */
+} glbridge_object_info;
+
+/**
+ * glbridge_query_object (QUERY_OBJECT, NtQueryObject): the type, name and
+ * access of this connection's NT handle handle (a resource's or a
+ * fence's). The name is the full path of the object's name, the leaf as
+ * the sharer spelt it: a plain name X shared on any connection (session
+ * 1) is \Sessions\1\BaseNamedObjects\X. glbridge_share with a name makes
+ * an object of that name; glbridge_open_name, glbridge_open_duplicate and
+ * the fence opens by name or duplicate open the same object; a share
+ * without a name makes an unnamed one (name ""). No fd is involved.
+ * Errors: GLBRIDGE_E_BAD_HANDLE (a KMT handle, as NtQueryObject refuses a
+ * D3DKMT handle), GLBRIDGE_E_NOT_FOUND.
+ */
+GLBRIDGE_API glbridge_status glbridge_query_object(glbridge_client *client, uint32_t handle,
+                                                   glbridge_object_info *info);
 
 /* ===================================================================== */
 /* 5. GL helpers                                                          */

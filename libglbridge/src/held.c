@@ -299,7 +299,7 @@ void glb_track_create(glbridge_client *c, uint32_t kmt, const glbridge_allocatio
 }
 
 void glb_track_record(glbridge_client *c, uint16_t type, const glbridge_record *rec,
-                      const glbridge_fds *fds, const char *name, size_t name_len)
+                      const glbridge_fds *fds, const char *name, size_t name_len, uint32_t nt_access)
 {
     glb_held *hr;
     if (!c->reconnect)
@@ -335,9 +335,11 @@ void glb_track_record(glbridge_client *c, uint16_t type, const glbridge_record *
         hr->kmt_refs++;
         break;
     case GLB_OPEN_NAME:
-        if (add_nt(&c->held, hr, rec->handle, rec->access) != 0)
+    case GLB_OPEN_DUPLICATE:
+        if (add_nt(&c->held, hr, rec->handle, nt_access) != 0)
             c->untracked++;
-        add_name(hr, name, name_len, rec->access);
+        if (name_len)
+            add_name(hr, name, name_len, rec->access);
         break;
     }
 }

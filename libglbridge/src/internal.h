@@ -19,7 +19,8 @@ enum {
     GLB_CREATE = 1, GLB_SHARE = 2, GLB_OPEN_KMT = 3, GLB_OPEN_NAME = 4,
     GLB_QUERY = 5, GLB_UPDATE_DATA = 6, GLB_CLOSE = 7, GLB_LIST = 8,
     GLB_ATTACH_SYNC = 9, GLB_ACQUIRE_SYNC = 10, GLB_RELEASE_SYNC = 11,
-    GLB_ALLOCATE = 12, GLB_RESTORE = 13
+    GLB_ALLOCATE = 12, GLB_RESTORE = 13, GLB_DUPLICATE = 14, GLB_OPEN_DUPLICATE = 15,
+    GLB_QUERY_OBJECT = 16
 };
 
 /* RESTORE (docs/protocol.md, "13 RESTORE"). */
@@ -176,6 +177,19 @@ int glb_parse_record(const unsigned char *p, uint32_t len, glbridge_record *rec)
 int glb_parse_acquire_reply(const unsigned char *p, uint32_t len, uint64_t *value, uint32_t *flags,
                             uint32_t *events);
 int glb_parse_restore_reply(const unsigned char *p, uint32_t len, uint32_t *kmt, uint32_t *refused);
+/* DUPLICATE's reply: the token (never 0) and the new handle's rights
+   (only ACCESS_READ/ACCESS_WRITE, not 0) and mask. */
+int glb_parse_duplicate_reply(const unsigned char *p, uint32_t len, uint64_t *token, uint32_t *access,
+                              uint32_t *mask);
+/* glb_parse_open_duplicate_reply parses an OPEN_DUPLICATE reply of len
+   bytes: the mask, the object's path (NUL-terminated into path, which has
+   GLBRIDGE_MAX_OBJECT_PATH + 1 bytes) and the resource record after them;
+   0 on success, -1 when malformed, -2 out of memory. */
+int glb_parse_open_duplicate_reply(const unsigned char *p, uint32_t len, uint32_t *mask, char *path,
+                                   glbridge_record *rec);
+/* QUERY_OBJECT's reply, into *o (strings NUL-terminated; a NUL inside is
+   malformed). */
+int glb_parse_object_info(const unsigned char *p, uint32_t len, glbridge_object_info *o);
 /* glb_parse_list_page parses one LIST reply page of len bytes, appending
    its entries to *all (n used, cap allocated; grown with realloc) and
    storing next_cursor: 0 on success, -1 malformed, -2 out of memory.
@@ -191,8 +205,13 @@ void glb_held_drop(glb_table *t, glb_held *hr);
 void glb_track_create(glbridge_client *c, uint32_t kmt, const glbridge_allocation *a,
                       uint32_t sync_count, const uint32_t *kinds, int memory_fd,
                       const int *sync_fds, const void *data, uint32_t data_len);
+/* glb_track_record: an ALLOCATE, OPEN_KMT, OPEN_NAME or OPEN_DUPLICATE
+   reply; for the last two, name (name_len bytes: the name opened by, or
+   the duplicate's object path, maybe empty) is the new NT handle's
+   object and nt_access the access its claim restores (the rights
+   granted, or the duplicate's mask). */
 void glb_track_record(glbridge_client *c, uint16_t type, const glbridge_record *rec,
-                      const glbridge_fds *fds, const char *name, size_t name_len);
+                      const glbridge_fds *fds, const char *name, size_t name_len, uint32_t nt_access);
 void glb_track_share(glbridge_client *c, uint32_t handle, uint32_t access, uint32_t nt,
                      const char *name, size_t name_len);
 void glb_track_close(glbridge_client *c, uint32_t handle);

@@ -146,6 +146,77 @@ int glb_parse_restore_reply(const unsigned char *p, uint32_t len, uint32_t *kmt,
     return 0;
 }
 
+/* access_valid: granted rights are ACCESS_READ and ACCESS_WRITE bits, not 0. */
+static int access_valid(uint32_t a)
+{
+    return a != 0 && (a & ~(GLBRIDGE_ACCESS_READ | GLBRIDGE_ACCESS_WRITE)) == 0;
+}
+
+int glb_parse_duplicate_reply(const unsigned char *p, uint32_t len, uint64_t *token, uint32_t *access,
+                              uint32_t *mask)
+{
+    *token = 0;
+    *access = 0;
+    *mask = 0;
+    if (len != 16 || glb_get64(p) == 0 || !access_valid(glb_get32(p + 8)))
+        return -1;
+    *token = glb_get64(p);
+    *access = glb_get32(p + 8);
+    *mask = glb_get32(p + 12);
+    return 0;
+}
+
+/* take_string copies n bytes at p into out (room for n + 1) as a C
+   string: -1 when they hold a NUL. */
+static int take_string(const unsigned char *p, uint32_t n, char *out)
+{
+    if (memchr(p, 0, n))
+        return -1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int glb_parse_open_duplicate_reply(const unsigned char *p, uint32_t len, uint32_t *mask, char *path,
+                                   glbridge_record *rec)
+{
+    uint32_t n;
+
+    *mask = 0;
+    path[0] = '\0';
+    memset(rec, 0, sizeof *rec);
+    if (len < 8)
+        return -1;
+    n = glb_get32(p + 4);
+    if (n > GLBRIDGE_MAX_OBJECT_PATH || n > len - 8 || take_string(p + 8, n, path) != 0) {
+        path[0] = '\0';
+        return -1;
+    }
+    *mask = glb_get32(p);
+    return glb_parse_record(p + 8 + n, len - 8 - n, rec);
+}
+
+int glb_parse_object_info(const unsigned char *p, uint32_t len, glbridge_object_info *o)
+{
+    uint32_t tl, nl;
+
+    memset(o, 0, sizeof *o);
+    if (len < 24)
+        return -1;
+    tl = glb_get32(p + 16);
+    nl = glb_get32(p + 20);
+    if (tl > GLBRIDGE_MAX_NAME_LEN || nl > GLBRIDGE_MAX_OBJECT_PATH || 24u + tl + nl != len ||
+        take_string(p + 24, tl, o->type) != 0 || take_string(p + 24 + tl, nl, o->name) != 0) {
+        memset(o, 0, sizeof *o);
+        return -1;
+    }
+    o->handle = glb_get32(p + 0);
+    o->kmt = glb_get32(p + 4);
+    o->access = glb_get32(p + 8);
+    o->mask = glb_get32(p + 12);
+    return 0;
+}
+
 void glbridge_record_free(glbridge_record *rec)
 {
     if (!rec)

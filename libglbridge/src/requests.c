@@ -26,13 +26,13 @@ void glbridge_fds_close(glbridge_fds *f)
     fds_reset(f);
 }
 
-/* record_reply parses a resource record reply that carries 1 + sync_count
-   fds (with_fds) or none, handing the fds to the caller. */
-static glbridge_status record_reply(glbridge_client *c, glb_reply *r, int with_fds,
-                                    glbridge_record *rec, glbridge_fds *fds)
+/* record_fds hands the reply's fds to the caller for the record rec
+   parsed from it (e the parse's result): 1 + sync_count of them
+   (with_fds), or none. */
+static glbridge_status record_fds(glbridge_client *c, glb_reply *r, int e, int with_fds,
+                                  glbridge_record *rec, glbridge_fds *fds)
 {
     unsigned i;
-    int e = glb_parse_record(r->payload, r->len, rec);
     if (e == -2) {
         glb_close_fds(r);
         return glb_fail(c, GLBRIDGE_E_NO_MEMORY, "out of memory");
@@ -55,6 +55,14 @@ static glbridge_status record_reply(glbridge_client *c, glb_reply *r, int with_f
         fds->sync[i] = r->fds[1 + i];
     r->nfds = 0;
     return GLBRIDGE_OK;
+}
+
+/* record_reply parses a resource record reply that carries 1 + sync_count
+   fds (with_fds) or none, handing the fds to the caller. */
+static glbridge_status record_reply(glbridge_client *c, glb_reply *r, int with_fds,
+                                    glbridge_record *rec, glbridge_fds *fds)
+{
+    return record_fds(c, r, glb_parse_record(r->payload, r->len, rec), with_fds, rec, fds);
 }
 
 static glbridge_status check_name(glbridge_client *c, const char *name, size_t *len)
@@ -102,7 +110,7 @@ glbridge_status glbridge_allocate(glbridge_client *c, const glbridge_allocate_pa
     if (st == GLBRIDGE_OK)
         st = record_reply(c, &r, 1, rec, fds);
     if (st == GLBRIDGE_OK)
-        glb_track_record(c, GLB_ALLOCATE, rec, fds, NULL, 0);
+        glb_track_record(c, GLB_ALLOCATE, rec, fds, NULL, 0, 0);
 out:
     glb_unlock(c);
     return st;
@@ -228,7 +236,7 @@ glbridge_status glbridge_open_kmt(glbridge_client *c, uint32_t kmt, glbridge_rec
     if (st == GLBRIDGE_OK)
         st = record_reply(c, &r, 1, rec, fds);
     if (st == GLBRIDGE_OK)
-        glb_track_record(c, GLB_OPEN_KMT, rec, fds, NULL, 0);
+        glb_track_record(c, GLB_OPEN_KMT, rec, fds, NULL, 0, 0);
     glb_unlock(c);
     return st;
 }
@@ -259,7 +267,7 @@ glbridge_status glbridge_open_name(glbridge_client *c, const char *name, uint32_
     if (st == GLBRIDGE_OK)
         st = record_reply(c, &r, 1, rec, fds);
     if (st == GLBRIDGE_OK)
-        glb_track_record(c, GLB_OPEN_NAME, rec, fds, name, nl);
+        glb_track_record(c, GLB_OPEN_NAME, rec, fds, name, nl, rec->access);
 out:
     glb_unlock(c);
     return st;
@@ -425,6 +433,94 @@ glbridge_status glbridge_release_sync(glbridge_client *c, uint32_t handle, uint6
         st = empty_reply(c, &r, "RELEASE_SYNC reply not empty");
     if (st == GLBRIDGE_OK)
         glb_track_release(c, handle, key, value);
+    glb_unlock(c);
+    return st;
+}
+
+/* ---- NT handles as Windows handles: DUPLICATE, OPEN_DUPLICATE, QUERY_OBJECT ---- */
+
+glbridge_status glbridge_duplicate(glbridge_client *c, uint32_t handle, uint32_t access, uint32_t options,
+                                   int32_t target_pid, uint64_t *token, uint32_t *granted, uint32_t *mask)
+{
+    glbridge_status st;
+    glb_reply r;
+    unsigned char *p;
+
+    if (token)
+        *token = 0;
+    if (granted)
+        *granted = 0;
+    if (mask)
+        *mask = 0;
+    if (!c || !token)
+        return GLBRIDGE_E_ARGUMENT;
+    if ((st = glb_lock(c)) != GLBRIDGE_OK)
+        return st;
+    p = glb_payload(c);
+    glb_put32(p + 0, handle);
+    glb_put32(p + 4, access);
+    glb_put32(p + 8, options);
+    glb_put32(p + 12, (uint32_t)target_pid);
+    st = glb_call(c, GLB_DUPLICATE, 16, NULL, 0, 0, &r);
+    if (st == GLBRIDGE_OK) {
+        uint64_t t;
+        uint32_t g, m;
+        if (glb_parse_duplicate_reply(r.payload, r.len, &t, &g, &m) != 0) {
+            st = glb_protocol(c, &r, "bad DUPLICATE reply");
+        } else {
+            *token = t;
+            if (granted)
+                *granted = g;
+            if (mask)
+                *mask = m;
+            if (options & GLBRIDGE_DUPLICATE_CLOSE_SOURCE)
+                glb_track_close(c, handle);
+        }
+    }
+    glb_unlock(c);
+    return st;
+}
+
+glbridge_status glbridge_open_duplicate(glbridge_client *c, uint64_t token, glbridge_record *rec,
+                                        glbridge_fds *fds)
+{
+    char path[GLBRIDGE_MAX_OBJECT_PATH + 1];
+    glbridge_status st;
+    glb_reply r;
+    uint32_t mask = 0;
+
+    if (rec)
+        memset(rec, 0, sizeof *rec);
+    if (fds)
+        fds_reset(fds);
+    if (!c || !rec || !fds)
+        return GLBRIDGE_E_ARGUMENT;
+    if ((st = glb_lock(c)) != GLBRIDGE_OK)
+        return st;
+    glb_put64(glb_payload(c), token);
+    st = glb_call(c, GLB_OPEN_DUPLICATE, 8, NULL, 0, 1 + GLBRIDGE_MAX_SYNC_OBJECTS, &r);
+    if (st == GLBRIDGE_OK)
+        st = record_fds(c, &r, glb_parse_open_duplicate_reply(r.payload, r.len, &mask, path, rec), 1, rec, fds);
+    if (st == GLBRIDGE_OK)
+        glb_track_record(c, GLB_OPEN_DUPLICATE, rec, fds, path, strlen(path), mask);
+    glb_unlock(c);
+    return st;
+}
+
+glbridge_status glbridge_query_object(glbridge_client *c, uint32_t handle, glbridge_object_info *info)
+{
+    glbridge_status st;
+    glb_reply r;
+
+    if (info)
+        memset(info, 0, sizeof *info);
+    if (!c || !info)
+        return GLBRIDGE_E_ARGUMENT;
+    if ((st = glb_lock(c)) != GLBRIDGE_OK)
+        return st;
+    st = handle_request(c, GLB_QUERY_OBJECT, handle, 0, &r);
+    if (st == GLBRIDGE_OK && glb_parse_object_info(r.payload, r.len, info) != 0)
+        st = glb_protocol(c, &r, "bad QUERY_OBJECT reply");
     glb_unlock(c);
     return st;
 }
