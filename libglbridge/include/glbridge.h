@@ -14,7 +14,7 @@
  *      reconnecting client that survives a broker restart (RESTORE)
  *   4. Requests of protocol version 2 (ALLOCATE ... RELEASE_SYNC, LIST),
  *      NT handles as Windows handles (DUPLICATE, OPEN_DUPLICATE,
- *      QUERY_OBJECT)
+ *      QUERY_OBJECT), shared fences (CREATE_FENCE ... LIST_FENCES)
  *   5. GL helpers: import into GL (GL_EXT_memory_object_fd), the copy path
  *      for host memory, semaphores; GL entry points come from a
  *      proc-address function the caller passes (libglbridge never links GL)
@@ -741,6 +741,180 @@ typedef struct glbridge_object_info {
  */
 GLBRIDGE_API glbridge_status glbridge_query_object(glbridge_client *client, uint32_t handle,
                                                    glbridge_object_info *info);
+
+/*
+ * Shared fences (docs/protocol.md, "17 CREATE_FENCE" ... "22
+ * LIST_FENCES"): ID3D11Fence, ID3D12Fence and D3DKMT synchronization
+ * objects shared between processes, a 64-bit value one process signals
+ * and others wait for. A fence is an object of the broker like a
+ * resource: its KMT handle has the same shape, glbridge_share gives it NT
+ * handles and names (read lets a handle wait and read the value, write
+ * lets it signal), glbridge_close, glbridge_duplicate and
+ * glbridge_query_object ("DxgkSharedSyncObject") work on its handles, and
+ * it lives while any reference does. The resource calls (glbridge_open_kmt,
+ * glbridge_open_name, glbridge_open_duplicate, glbridge_query,
+ * glbridge_update_data, glbridge_attach_sync, the keyed mutex) refuse a
+ * fence's handle with GLBRIDGE_E_WRONG_TYPE, and the fence calls a
+ * resource's; glbridge_list leaves fences out (glbridge_list_fences).
+ *
+ * A fence has a timeline semaphore fd (the opaque fd vkGetSemaphoreFdKHR
+ * exports: the GPU path), which its creator registers and every opener
+ * receives a copy of, or none (the broker alone keeps the value: drivers
+ * without semaphore fds). With one, the semaphore's value is the fence's
+ * value plus offset: GPU work waits for and signals value + offset, and a
+ * lowering on the GPU path is glbridge_rebase_fence (the semaphore cannot
+ * go down; offset never does). Read offset from any value reply before
+ * each GPU wait or signal.
+ */
+
+/** A fence's state, as every fence reply reports it. */
+typedef struct glbridge_fence_value {
+    uint64_t value;               /* the fence's value (GetCompletedValue where the broker keeps it) */
+    uint64_t signals;             /* signals the broker saw of the fence (mod 2^64) */
+    uint64_t offset;              /* what the timeline semaphore counts above value (0 without a rebase) */
+} glbridge_fence_value;
+
+/** An opened fence (glbridge_open_fence_*). name is NUL-terminated. */
+typedef struct glbridge_fence {
+    uint32_t handle;              /* the handle opened through: the KMT handle, or a new NT handle */
+    uint32_t kmt;                 /* the fence's KMT handle */
+    uint32_t access;              /* rights of handle (GLBRIDGE_ACCESS_*) */
+    uint32_t mask;                /* the access mask it was made with (read|write for a KMT handle) */
+    uint32_t sync_kind;           /* GLBRIDGE_SYNC_TIMELINE with a semaphore fd, else GLBRIDGE_SYNC_NONE */
+    char name[GLBRIDGE_MAX_OBJECT_PATH + 1]; /* its object's name path, "" for a KMT handle or an unnamed object */
+    glbridge_fence_value value;   /* the state when it was opened */
+} glbridge_fence;
+
+/**
+ * glbridge_create_fence (CREATE_FENCE): registers a fence with value
+ * initial. sem_fd is its timeline semaphore, exported as an opaque fd,
+ * or -1 for a fence whose value the broker alone keeps. The broker keeps
+ * a copy of sem_fd, which it hands to every opener: sem_fd stays the
+ * caller's (close it when you like). The connection becomes the creator
+ * and holds one reference through *kmt (glbridge_close it).
+ * Errors: GLBRIDGE_E_BAD_FDS (sem_fd a socket or a directory),
+ * GLBRIDGE_E_LIMIT, GLBRIDGE_E_QUOTA (a fence counts as a resource of 0
+ * bytes).
+ */
+GLBRIDGE_API glbridge_status glbridge_create_fence(glbridge_client *client, uint64_t initial, int sem_fd,
+                                                   uint32_t *kmt);
+
+/**
+ * glbridge_open_fence_kmt (OPEN_FENCE by KMT handle, D3DKMTOpenSyncObject):
+ * opens a live fence's KMT handle (any connection's); the connection
+ * holds one more reference through kmt (glbridge_close(kmt) each open).
+ * *fence describes it (fence->handle = kmt, access read|write). *sem_fd
+ * receives a new fd of the fence's timeline semaphore, owned by the
+ * caller (close it, or give it to an import that takes it), or -1 for a
+ * fence without one (fence->sync_kind GLBRIDGE_SYNC_NONE).
+ * Errors: GLBRIDGE_E_BAD_HANDLE (not a KMT handle's shape),
+ * GLBRIDGE_E_NOT_FOUND, GLBRIDGE_E_WRONG_TYPE (a resource's), GLBRIDGE_E_LIMIT.
+ */
+GLBRIDGE_API glbridge_status glbridge_open_fence_kmt(glbridge_client *client, uint32_t kmt,
+                                                     glbridge_fence *fence, int *sem_fd);
+
+/**
+ * glbridge_open_fence_name (OPEN_FENCE by name,
+ * D3DKMTOpenSyncObjectNtHandleFromName, OpenSharedHandleByName): opens the
+ * fence shared under name (NUL-terminated UTF-8, 1..255 bytes; names
+ * compare case-insensitively, see docs/protocol.md "Names") with access
+ * (no more than it was shared with). fence->handle is a new NT handle of
+ * this connection (glbridge_close it); *sem_fd as for glbridge_open_fence_kmt.
+ * Errors: GLBRIDGE_E_BAD_NAME, GLBRIDGE_E_NOT_FOUND,
+ * GLBRIDGE_E_ACCESS_DENIED (more than shared, or access 0),
+ * GLBRIDGE_E_INVALID (bits that are no right), GLBRIDGE_E_WRONG_TYPE (a
+ * resource's name), GLBRIDGE_E_LIMIT.
+ */
+GLBRIDGE_API glbridge_status glbridge_open_fence_name(glbridge_client *client, const char *name,
+                                                      uint32_t access, glbridge_fence *fence,
+                                                      int *sem_fd);
+
+/**
+ * glbridge_open_fence_duplicate (OPEN_FENCE by token): redeems a
+ * glbridge_duplicate of a fence's NT handle. fence->handle is a new NT
+ * handle to the source's object; *sem_fd as for glbridge_open_fence_kmt.
+ * Errors: as glbridge_open_duplicate; GLBRIDGE_E_WRONG_TYPE for a
+ * resource's transfer (which stays waiting).
+ */
+GLBRIDGE_API glbridge_status glbridge_open_fence_duplicate(glbridge_client *client, uint64_t token,
+                                                           glbridge_fence *fence, int *sem_fd);
+
+/**
+ * glbridge_signal_fence (SIGNAL_FENCE, ID3D12Fence::Signal on the CPU):
+ * sets the fence's value through handle (a KMT handle this connection
+ * holds or one of its NT handles, granting write) to value, lower or
+ * higher than the current one (D3D12 allows a lowering, which wakes
+ * nobody: waiters for more keep waiting). Every wait for value or less
+ * returns. *out (may be NULL) is the state after the signal.
+ * Errors: GLBRIDGE_E_ACCESS_DENIED (a handle without write),
+ * GLBRIDGE_E_WRONG_TYPE (a resource's handle).
+ */
+GLBRIDGE_API glbridge_status glbridge_signal_fence(glbridge_client *client, uint32_t handle,
+                                                   uint64_t value, glbridge_fence_value *out);
+
+/**
+ * glbridge_rebase_fence (SIGNAL_FENCE with REBASE): glbridge_signal_fence
+ * for a lowering on the GPU path: the value becomes value and the offset
+ * offset (the semaphore's value is value + offset), so that the
+ * semaphore, which cannot go down, stays where it is.
+ * Errors: as glbridge_signal_fence; GLBRIDGE_E_INVALID (offset below the
+ * fence's current offset).
+ */
+GLBRIDGE_API glbridge_status glbridge_rebase_fence(glbridge_client *client, uint32_t handle,
+                                                   uint64_t value, uint64_t offset,
+                                                   glbridge_fence_value *out);
+
+/**
+ * glbridge_wait_fence (WAIT_FENCE): waits in the broker until the fence's
+ * value is value or more, for at most timeout_ms (0: only test;
+ * GLBRIDGE_INFINITE: for ever), through handle (any access). *out (may be
+ * NULL) is the state when it was reached. The wait holds the client, as
+ * glbridge_acquire_sync does (see "Threads" at the top): wait on a client
+ * of its own, and signal through another. On a reconnecting client a wait
+ * the broker's restart interrupts is sent again with what is left of its
+ * timeout.
+ * Errors: GLBRIDGE_E_TIMEOUT (not reached in time), GLBRIDGE_E_LIMIT (256
+ * waits of this connection wait), GLBRIDGE_E_WRONG_TYPE.
+ */
+GLBRIDGE_API glbridge_status glbridge_wait_fence(glbridge_client *client, uint32_t handle,
+                                                 uint64_t value, uint32_t timeout_ms,
+                                                 glbridge_fence_value *out);
+
+/**
+ * glbridge_get_fence (GET_FENCE): the fence's state through handle (any
+ * access) into *out. Errors: GLBRIDGE_E_WRONG_TYPE.
+ */
+GLBRIDGE_API glbridge_status glbridge_get_fence(glbridge_client *client, uint32_t handle,
+                                                glbridge_fence_value *out);
+
+/* glbridge_fence_entry.flags. */
+#define GLBRIDGE_FENCE_CREATOR_CONNECTED 1u /* the creator's connection is open */
+#define GLBRIDGE_FENCE_TIMELINE 2u          /* the fence has a timeline semaphore */
+
+/** One LIST_FENCES entry. Names are NUL-terminated. */
+typedef struct glbridge_fence_entry {
+    uint32_t kmt;
+    int32_t creator_pid;
+    uint32_t refs;                /* all connections, waiting duplicates included */
+    uint32_t nt_handles;          /* NT handles to it, all connections */
+    uint32_t waiters;             /* glbridge_wait_fence calls waiting */
+    uint32_t flags;               /* GLBRIDGE_FENCE_* */
+    glbridge_fence_value value;   /* the value the broker keeps */
+    uint32_t name_count;          /* 0..8 */
+    char *names[GLBRIDGE_MAX_NAMES]; /* name_count valid, as they were shared */
+} glbridge_fence_entry;
+
+/**
+ * glbridge_list_fences (LIST_FENCES): every live fence, in KMT index
+ * order, all pages (each page is a consistent snapshot, the whole listing
+ * is not). *entries receives a malloc'd array of *count entries (NULL
+ * when 0), owned by the caller: free it with glbridge_list_fences_free.
+ */
+GLBRIDGE_API glbridge_status glbridge_list_fences(glbridge_client *client, glbridge_fence_entry **entries,
+                                                  size_t *count);
+
+/** Frees what glbridge_list_fences returned. NULL is allowed. */
+GLBRIDGE_API void glbridge_list_fences_free(glbridge_fence_entry *entries, size_t count);
 
 /* ===================================================================== */
 /* 5. GL helpers                                                          */

@@ -20,8 +20,12 @@ enum {
     GLB_QUERY = 5, GLB_UPDATE_DATA = 6, GLB_CLOSE = 7, GLB_LIST = 8,
     GLB_ATTACH_SYNC = 9, GLB_ACQUIRE_SYNC = 10, GLB_RELEASE_SYNC = 11,
     GLB_ALLOCATE = 12, GLB_RESTORE = 13, GLB_DUPLICATE = 14, GLB_OPEN_DUPLICATE = 15,
-    GLB_QUERY_OBJECT = 16
+    GLB_QUERY_OBJECT = 16, GLB_CREATE_FENCE = 17, GLB_OPEN_FENCE = 18, GLB_SIGNAL_FENCE = 19,
+    GLB_WAIT_FENCE = 20, GLB_GET_FENCE = 21, GLB_LIST_FENCES = 22
 };
+
+/* SIGNAL_FENCE's flags. */
+#define GLB_SIGNAL_REBASE 1u
 
 /* RESTORE (docs/protocol.md, "13 RESTORE"). */
 #define GLB_RESTORE_CREATOR 1u
@@ -165,6 +169,10 @@ typedef struct glb_header {
 int glb_parse_header(const unsigned char *m, size_t n, glb_header *h);
 void glb_put_header(unsigned char *m, uint16_t type, uint32_t id, uint32_t payload_len, uint16_t nfds);
 
+/* requests.c */
+/* glb_check_name checks a name's length locally (BAD_NAME), storing it. */
+glbridge_status glb_check_name(glbridge_client *c, const char *name, size_t *len);
+
 /* record.c */
 void glb_parse_desc(const unsigned char *p, glbridge_desc *d);
 void glb_put_desc(unsigned char *p, const glbridge_desc *d);
@@ -190,6 +198,16 @@ int glb_parse_open_duplicate_reply(const unsigned char *p, uint32_t len, uint32_
 /* QUERY_OBJECT's reply, into *o (strings NUL-terminated; a NUL inside is
    malformed). */
 int glb_parse_object_info(const unsigned char *p, uint32_t len, glbridge_object_info *o);
+/* The fence value reply (24 bytes), and OPEN_FENCE's fence record (sync
+   kind 0 or 2, rights read/write bits and not 0, the path NUL-free). */
+int glb_parse_fence_value(const unsigned char *p, uint32_t len, glbridge_fence_value *v);
+int glb_parse_fence_record(const unsigned char *p, uint32_t len, glbridge_fence *f);
+
+/* fence.c */
+/* glb_parse_fence_list_page is glb_parse_list_page for LIST_FENCES: free
+   *all with glbridge_list_fences_free(*all, *n) in every case. */
+int glb_parse_fence_list_page(const unsigned char *p, uint32_t len, glbridge_fence_entry **all, size_t *n,
+                              size_t *cap, uint32_t *next);
 /* glb_parse_list_page parses one LIST reply page of len bytes, appending
    its entries to *all (n used, cap allocated; grown with realloc) and
    storing next_cursor: 0 on success, -1 malformed, -2 out of memory.

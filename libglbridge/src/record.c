@@ -217,6 +217,39 @@ int glb_parse_object_info(const unsigned char *p, uint32_t len, glbridge_object_
     return 0;
 }
 
+int glb_parse_fence_value(const unsigned char *p, uint32_t len, glbridge_fence_value *v)
+{
+    memset(v, 0, sizeof *v);
+    if (len != 24)
+        return -1;
+    v->value = glb_get64(p);
+    v->signals = glb_get64(p + 8);
+    v->offset = glb_get64(p + 16);
+    return 0;
+}
+
+int glb_parse_fence_record(const unsigned char *p, uint32_t len, glbridge_fence *f)
+{
+    uint32_t kind, n;
+
+    memset(f, 0, sizeof *f);
+    if (len < 48)
+        return -1;
+    kind = glb_get32(p + 16);
+    n = glb_get32(p + 20);
+    if ((kind != GLBRIDGE_SYNC_NONE && kind != GLBRIDGE_SYNC_TIMELINE) || !access_valid(glb_get32(p + 8)) ||
+        n > GLBRIDGE_MAX_OBJECT_PATH || 48u + n != len || take_string(p + 48, n, f->name) != 0) {
+        memset(f, 0, sizeof *f);
+        return -1;
+    }
+    f->handle = glb_get32(p + 0);
+    f->kmt = glb_get32(p + 4);
+    f->access = glb_get32(p + 8);
+    f->mask = glb_get32(p + 12);
+    f->sync_kind = kind;
+    return glb_parse_fence_value(p + 24, 24, &f->value);
+}
+
 void glbridge_record_free(glbridge_record *rec)
 {
     if (!rec)

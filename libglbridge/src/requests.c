@@ -65,7 +65,7 @@ static glbridge_status record_reply(glbridge_client *c, glb_reply *r, int with_f
     return record_fds(c, r, glb_parse_record(r->payload, r->len, rec), with_fds, rec, fds);
 }
 
-static glbridge_status check_name(glbridge_client *c, const char *name, size_t *len)
+glbridge_status glb_check_name(glbridge_client *c, const char *name, size_t *len)
 {
     size_t n = strlen(name);
     *len = 0;
@@ -183,7 +183,7 @@ glbridge_status glbridge_share(glbridge_client *c, uint32_t handle, uint32_t acc
         return GLBRIDGE_E_ARGUMENT;
     if ((st = glb_lock(c)) != GLBRIDGE_OK)
         return st;
-    if (name && (st = check_name(c, name, &nl)) != GLBRIDGE_OK)
+    if (name && (st = glb_check_name(c, name, &nl)) != GLBRIDGE_OK)
         goto out;
     p = glb_payload(c);
     glb_put32(p + 0, handle);
@@ -257,7 +257,7 @@ glbridge_status glbridge_open_name(glbridge_client *c, const char *name, uint32_
         return GLBRIDGE_E_ARGUMENT;
     if ((st = glb_lock(c)) != GLBRIDGE_OK)
         return st;
-    if ((st = check_name(c, name, &nl)) != GLBRIDGE_OK)
+    if ((st = glb_check_name(c, name, &nl)) != GLBRIDGE_OK)
         goto out;
     p = glb_payload(c);
     glb_put32(p + 0, access);

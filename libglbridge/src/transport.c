@@ -600,13 +600,14 @@ static glbridge_status glb_reconnect(glbridge_client *c)
    client a lost connection is dialled again and the held resources
    restored, and then the request is sent again — except CLOSE and
    RELEASE_SYNC, which count as done (the restores told the broker their
-   outcome: glb_settle answers them), and ACQUIRE_SYNC goes again with
-   what is left of its timeout. */
+   outcome: glb_settle answers them), and ACQUIRE_SYNC and WAIT_FENCE go
+   again with what is left of their timeouts. */
 glbridge_status glb_call(glbridge_client *c, uint16_t type, uint32_t payload_len,
                          const int *fds, unsigned nfds, unsigned max_fds, glb_reply *r)
 {
     uint64_t start = glb_now_ns();
-    uint32_t timeout = type == GLB_ACQUIRE_SYNC ? glb_get32(glb_payload(c) + 4) : 0;
+    int waits = type == GLB_ACQUIRE_SYNC || type == GLB_WAIT_FENCE; /* timeout_ms at 4 in both */
+    uint32_t timeout = waits ? glb_get32(glb_payload(c) + 4) : 0;
     glbridge_status st;
 
     for (;;) {
@@ -622,7 +623,7 @@ glbridge_status glb_call(glbridge_client *c, uint16_t type, uint32_t payload_len
         }
         if ((st = glb_reconnect(c)) != GLBRIDGE_OK)
             return st;
-        if (type == GLB_ACQUIRE_SYNC && timeout != GLBRIDGE_INFINITE) {
+        if (waits && timeout != GLBRIDGE_INFINITE) {
             uint64_t el = (glb_now_ns() - start) / 1000000u;
             glb_put32(glb_payload(c) + 4, el >= timeout ? 0 : (uint32_t)(timeout - el));
         }
