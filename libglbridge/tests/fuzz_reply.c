@@ -3,22 +3,27 @@
  * the broker. Built by `make fuzz` with clang -fsanitize=fuzzer,address,
  * undefined; seeds (valid replies of each kind) by fuzz_seeds.
  *
- * Input: a mode byte, then bytes.
- *   mode & 15, 0..9: a real request function of a client on a socketpair
- *     whose peer has queued the replies: the bytes after the mode are up
- *     to 4 messages, each a little-endian u16 length and that many bytes.
- *     (mode >> 4) & 3 fds (dups of a memfd) travel with the first one;
- *     with bit 6 of mode each message's header is made well-formed for
- *     its request (magic, version 2, reply type, id, payload_len,
- *     num_fds) keeping its status, so that the payload decoders are
- *     reached more often. With bit 7 the client reconnects (to a path
- *     where nothing listens, with no wait): what it keeps of a reply
- *     is tracked, and the RESTOREs of everything it holds are encoded
+ * Input: a kind byte, then bytes.
+ *   kind < 0x80: a real request function (or a short sequence of them,
+ *     kinds 21 and 22) of a client on a socketpair whose peer has queued
+ *     the replies (client kind: kind % CLIENT_KINDS). The next byte is
+ *     flags; the bytes after it are up to 4 messages, each a
+ *     little-endian u16 length and that many bytes. flags & 3 fds (dups
+ *     of a memfd) travel with the first one; with flag 4 each message's
+ *     header is made well-formed for the request it answers (magic,
+ *     version 2, reply type, id, payload_len, num_fds) keeping its
+ *     status, so that the payload decoders are reached more often. With
+ *     flag 8 the client reconnects (to a path where nothing listens,
+ *     with no wait): what it keeps of a reply is tracked, and the
+ *     RESTOREs (and RESTORE_FENCEs) of everything it holds are encoded
  *     and checked. After the call every fd it did not hand out must be
  *     closed (checked: the lowest free fd is as before).
- *   mode & 15, 10..15: one decoder on the bytes after the mode: the
- *     version-2 resource record, a LIST page (flags 0, then sync state),
- *     the ACQUIRE_SYNC reply, the RESTORE reply, the message header.
+ *   kind >= 0x80: one decoder (decoder (kind - 0x80) % DECODER_KINDS) on
+ *     the bytes after the kind: the version-2 resource record, a LIST
+ *     page (flags 0, then sync state), the ACQUIRE_SYNC reply, the
+ *     RESTORE reply, the message header, the DUPLICATE, OPEN_DUPLICATE
+ *     and QUERY_OBJECT replies, the fence value, the fence record, a
+ *     LIST_FENCES page.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -57,9 +62,35 @@ static glbridge_client *client_on(int fd)
     return c;
 }
 
-static const uint16_t request_type[10] = {
-    GLB_OPEN_KMT, GLB_OPEN_NAME, GLB_QUERY, GLB_ALLOCATE, GLB_LIST,
-    GLB_LIST, GLB_ACQUIRE_SYNC, GLB_CREATE, GLB_SHARE, GLB_CLOSE,
+#define CLIENT_KINDS 23
+#define DECODER_KINDS 12
+
+/* The request each of a client kind's (up to 4) replies answers. */
+static const uint16_t request_type[CLIENT_KINDS][4] = {
+    {GLB_OPEN_KMT, GLB_OPEN_KMT, GLB_OPEN_KMT, GLB_OPEN_KMT},
+    {GLB_OPEN_NAME, GLB_OPEN_NAME, GLB_OPEN_NAME, GLB_OPEN_NAME},
+    {GLB_QUERY, GLB_QUERY, GLB_QUERY, GLB_QUERY},
+    {GLB_ALLOCATE, GLB_ALLOCATE, GLB_ALLOCATE, GLB_ALLOCATE},
+    {GLB_LIST, GLB_LIST, GLB_LIST, GLB_LIST},
+    {GLB_LIST, GLB_LIST, GLB_LIST, GLB_LIST},
+    {GLB_ACQUIRE_SYNC, GLB_ACQUIRE_SYNC, GLB_ACQUIRE_SYNC, GLB_ACQUIRE_SYNC},
+    {GLB_CREATE, GLB_CREATE, GLB_CREATE, GLB_CREATE},
+    {GLB_SHARE, GLB_SHARE, GLB_SHARE, GLB_SHARE},
+    {GLB_CLOSE, GLB_CLOSE, GLB_CLOSE, GLB_CLOSE},
+    {GLB_DUPLICATE, GLB_DUPLICATE, GLB_DUPLICATE, GLB_DUPLICATE},
+    {GLB_OPEN_DUPLICATE, GLB_OPEN_DUPLICATE, GLB_OPEN_DUPLICATE, GLB_OPEN_DUPLICATE},
+    {GLB_QUERY_OBJECT, GLB_QUERY_OBJECT, GLB_QUERY_OBJECT, GLB_QUERY_OBJECT},
+    {GLB_CREATE_FENCE, GLB_CREATE_FENCE, GLB_CREATE_FENCE, GLB_CREATE_FENCE},
+    {GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE},
+    {GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE},
+    {GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE},
+    {GLB_SIGNAL_FENCE, GLB_SIGNAL_FENCE, GLB_SIGNAL_FENCE, GLB_SIGNAL_FENCE},
+    {GLB_WAIT_FENCE, GLB_WAIT_FENCE, GLB_WAIT_FENCE, GLB_WAIT_FENCE},
+    {GLB_GET_FENCE, GLB_GET_FENCE, GLB_GET_FENCE, GLB_GET_FENCE},
+    {GLB_LIST_FENCES, GLB_LIST_FENCES, GLB_LIST_FENCES, GLB_LIST_FENCES},
+    /* 21: a fence's session; 22: a duplicate's. */
+    {GLB_OPEN_FENCE, GLB_SIGNAL_FENCE, GLB_WAIT_FENCE, GLB_CLOSE},
+    {GLB_OPEN_DUPLICATE, GLB_SHARE, GLB_DUPLICATE, GLB_QUERY_OBJECT},
 };
 
 static void send_reply(int peer, unsigned char *m, size_t len, unsigned nfds)
@@ -92,19 +123,43 @@ static void send_reply(int peer, unsigned char *m, size_t len, unsigned nfds)
     (void)sendmsg(peer, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-static void client_mode(unsigned mode, const uint8_t *p, size_t n)
+/* check_restores encodes the RESTOREs of everything a reconnecting c
+   holds, checks them, and applies a made-up refused mask. */
+static void check_restores(glbridge_client *c, unsigned char *msg)
+{
+    size_t i;
+    for (i = 0; i < c->held.count; i++) {
+        glb_held *hr = c->held.res[i];
+        uint32_t ch, chunks = glb_restore_chunks(hr), names;
+        int held;
+        for (ch = 0; ch < chunks; ch++) {
+            uint32_t len = glb_restore_encode(hr, ch, msg, GLBRIDGE_MAX_MESSAGE_SIZE - GLB_HEADER_SIZE,
+                                              &names, &held);
+            if (len < GLB_RESTORE_FIXED || glb_get32(msg) != hr->kmt || glb_get32(msg + 20) != hr->sync_count ||
+                glb_get32(msg + 24) != hr->data_len || (hr->fds_ok && hr->nfds != 1 + hr->sync_count))
+                abort();
+            glb_restore_refused(hr, names, held, glb_get32(msg + 4) * 0x9E3779B1u);
+        }
+    }
+}
+
+static void client_mode(unsigned kind, unsigned flags, const uint8_t *p, size_t n)
 {
     static unsigned char msg[GLBRIDGE_MAX_MESSAGE_SIZE];
-    unsigned kind = mode & 15, nfds = (mode >> 4) & 3, fix = (mode >> 6) & 1, k;
+    unsigned nfds = flags & 3, fix = (flags >> 2) & 1, k;
     int sv[2], lo = lowest_free_fd();
     glbridge_client *c;
     glbridge_record rec;
     glbridge_fds fds;
     glbridge_list_entry *le = NULL;
+    glbridge_fence_entry *fe = NULL;
+    glbridge_fence f;
+    glbridge_fence_value fv;
+    glbridge_object_info oi;
     size_t ln = 0;
     uint32_t u = 0;
     uint64_t v;
-    int ab;
+    int ab, sem;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return;
@@ -117,7 +172,7 @@ static void client_mode(unsigned mode, const uint8_t *p, size_t n)
         memcpy(msg, p, len);
         if (fix && len >= GLB_HEADER_SIZE) {
             uint32_t status = glb_get32(msg + 20);
-            glb_put_header(msg, (uint16_t)(request_type[kind] | GLB_REPLY_BIT), k + 1,
+            glb_put_header(msg, (uint16_t)(request_type[kind][k] | GLB_REPLY_BIT), k + 1,
                            (uint32_t)(len - GLB_HEADER_SIZE), (uint16_t)(k == 0 ? nfds : 0));
             glb_put32(msg + 20, status);
         }
@@ -129,7 +184,7 @@ static void client_mode(unsigned mode, const uint8_t *p, size_t n)
        sees the end of the connection. */
     shutdown(sv[1], SHUT_WR);
     c = client_on(sv[0]);
-    if (mode & 0x80) {
+    if (flags & 8) {
         c->reconnect = 1;
         c->call_wait_ms = 0; /* one dial, which fails: no wait */
         c->max_backoff_ms = 1;
@@ -178,26 +233,70 @@ static void client_mode(unsigned mode, const uint8_t *p, size_t n)
     case 8:
         (void)glbridge_share(c, 0x40000042u, GLBRIDGE_ACCESS_READ, "fuzz", &u, NULL);
         break;
-    default:
+    case 9:
         (void)glbridge_close(c, 0x40000042u);
         break;
-    }
-    if (c->reconnect) {
-        size_t i;
-        for (i = 0; i < c->held.count; i++) {
-            glb_held *hr = c->held.res[i];
-            uint32_t ch, chunks = glb_restore_chunks(hr), names;
-            int held;
-            for (ch = 0; ch < chunks; ch++) {
-                uint32_t len = glb_restore_encode(hr, ch, msg, GLBRIDGE_MAX_MESSAGE_SIZE - GLB_HEADER_SIZE,
-                                                  &names, &held);
-                if (len < GLB_RESTORE_FIXED || glb_get32(msg) != hr->kmt || glb_get32(msg + 20) != hr->sync_count ||
-                    glb_get32(msg + 24) != hr->data_len || (hr->fds_ok && hr->nfds != 1 + hr->sync_count))
-                    abort();
-                glb_restore_refused(hr, names, held, glb_get32(msg + 4) * 0x9E3779B1u);
-            }
+    case 10:
+        (void)glbridge_duplicate(c, 0x10, GLBRIDGE_ACCESS_READ, GLBRIDGE_DUPLICATE_CLOSE_SOURCE, 0, &v, &u, NULL);
+        break;
+    case 11:
+        if (glbridge_open_duplicate(c, 0x1234, &rec, &fds) == GLBRIDGE_OK) {
+            glbridge_fds_close(&fds);
+            glbridge_record_free(&rec);
         }
+        break;
+    case 12:
+        (void)glbridge_query_object(c, 0x10, &oi);
+        break;
+    case 13:
+        (void)glbridge_create_fence(c, 7, memfd, &u);
+        break;
+    case 14:
+    case 15:
+    case 16:
+        if ((kind == 14   ? glbridge_open_fence_kmt(c, 0x40000042u, &f, &sem)
+             : kind == 15 ? glbridge_open_fence_name(c, "fuzz", GLBRIDGE_ACCESS_READ, &f, &sem)
+                          : glbridge_open_fence_duplicate(c, 0x1234, &f, &sem)) == GLBRIDGE_OK &&
+            sem >= 0)
+            close(sem);
+        break;
+    case 17:
+        (void)glbridge_signal_fence(c, 0x40000042u, 3, &fv);
+        break;
+    case 18:
+        (void)glbridge_wait_fence(c, 0x40000042u, 3, 0, &fv);
+        break;
+    case 19:
+        (void)glbridge_get_fence(c, 0x40000042u, &fv);
+        break;
+    case 20:
+        if (glbridge_list_fences(c, &fe, &ln) == GLBRIDGE_OK)
+            glbridge_list_fences_free(fe, ln);
+        break;
+    case 21:
+        /* A fence's session: what a reconnecting client keeps of it. */
+        if (glbridge_open_fence_name(c, "fuzz", GLBRIDGE_ACCESS_READ, &f, &sem) == GLBRIDGE_OK) {
+            if (sem >= 0)
+                close(sem);
+            (void)glbridge_signal_fence(c, f.handle, 9, &fv);
+            (void)glbridge_wait_fence(c, f.handle, 9, 0, &fv);
+            (void)glbridge_close(c, f.handle);
+        }
+        break;
+    default:
+        /* A duplicate's session. */
+        if (glbridge_open_duplicate(c, 0x1234, &rec, &fds) == GLBRIDGE_OK) {
+            glbridge_fds_close(&fds);
+            (void)glbridge_share(c, rec.handle, GLBRIDGE_ACCESS_READ, "fuzz", &u, NULL);
+            (void)glbridge_duplicate(c, rec.handle, 0, GLBRIDGE_DUPLICATE_SAME_ACCESS | GLBRIDGE_DUPLICATE_CLOSE_SOURCE,
+                                     0, &v, NULL, NULL);
+            (void)glbridge_query_object(c, rec.handle, &oi);
+            glbridge_record_free(&rec);
+        }
+        break;
     }
+    if (c->reconnect)
+        check_restores(c, msg);
 #ifdef FUZZ_DEBUG
     fprintf(stderr, "kind %u: last error \"%s\", held %lu\n", kind, c->last_error, (unsigned long)c->held.count);
 #endif
@@ -209,24 +308,11 @@ static void client_mode(unsigned mode, const uint8_t *p, size_t n)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* decoder runs one decoder on p (n bytes) and checks what it made. */
+static void decoder(unsigned kind, const uint8_t *p, uint32_t n)
 {
-    unsigned mode;
-    const uint8_t *p;
-    uint32_t n;
-
-    if (memfd < 0) {
-        memfd = memfd_create("fuzz_reply", MFD_CLOEXEC);
-        if (memfd < 0 || ftruncate(memfd, 4096) != 0)
-            abort();
-    }
-    if (size < 1 || size > GLBRIDGE_MAX_MESSAGE_SIZE)
-        return 0;
-    mode = data[0];
-    p = data + 1;
-    n = (uint32_t)(size - 1);
-    switch (mode & 15) {
-    case 10: {
+    switch (kind) {
+    case 0: {
         glbridge_record rec;
         if (glb_parse_record(p, n, &rec) == 0) {
             if (rec.data_len && !rec.data)
@@ -237,39 +323,102 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     }
-    case 11:
-    case 12: {
+    case 1:
+    case 2: {
         glbridge_list_entry *all = NULL;
         size_t cnt = 0, cap = 0, i;
         uint32_t next;
-        if (glb_parse_list_page(p, n, (mode & 15) == 12 ? GLBRIDGE_LIST_SYNC_STATE : 0, &all, &cnt, &cap,
-                                &next) == 0)
+        if (glb_parse_list_page(p, n, kind == 2 ? GLBRIDGE_LIST_SYNC_STATE : 0, &all, &cnt, &cap, &next) == 0)
             for (i = 0; i < cnt; i++)
                 if (all[i].name_count > GLBRIDGE_MAX_NAMES || strlen(all[i].device_name) > 255)
                     abort();
         glbridge_list_free(all, cnt);
         break;
     }
-    case 13: {
+    case 3: {
         uint64_t v;
         uint32_t f, e;
         (void)glb_parse_acquire_reply(p, n, &v, &f, &e);
         break;
     }
-    case 14: {
+    case 4: {
         uint32_t kmt, refused;
         (void)glb_parse_restore_reply(p, n, &kmt, &refused);
         break;
     }
-    case 15: {
+    case 5: {
         glb_header h;
         if (glb_parse_header(p, n, &h) == 0 && h.payload_len != n - GLB_HEADER_SIZE)
             abort();
         break;
     }
-    default:
-        client_mode(mode, p, n);
+    case 6: {
+        uint64_t token;
+        uint32_t access, mask;
+        if (glb_parse_duplicate_reply(p, n, &token, &access, &mask) == 0 && (token == 0 || access == 0))
+            abort();
         break;
     }
+    case 7: {
+        char path[GLBRIDGE_MAX_OBJECT_PATH + 1];
+        glbridge_record rec;
+        uint32_t mask;
+        int e = glb_parse_open_duplicate_reply(p, n, &mask, path, &rec);
+        if (e == 0) {
+            if (strlen(path) > GLBRIDGE_MAX_OBJECT_PATH || (rec.data_len && !rec.data))
+                abort();
+            glbridge_record_free(&rec);
+        } else if (rec.data) {
+            abort();
+        }
+        break;
+    }
+    case 8: {
+        glbridge_object_info o;
+        if (glb_parse_object_info(p, n, &o) == 0 &&
+            (strlen(o.type) > GLBRIDGE_MAX_NAME_LEN || strlen(o.name) > GLBRIDGE_MAX_OBJECT_PATH))
+            abort();
+        break;
+    }
+    case 9: {
+        glbridge_fence_value v;
+        (void)glb_parse_fence_value(p, n, &v);
+        break;
+    }
+    case 10: {
+        glbridge_fence f;
+        if (glb_parse_fence_record(p, n, &f) == 0 &&
+            ((f.sync_kind != GLBRIDGE_SYNC_NONE && f.sync_kind != GLBRIDGE_SYNC_TIMELINE) ||
+             strlen(f.name) > GLBRIDGE_MAX_OBJECT_PATH))
+            abort();
+        break;
+    }
+    default: {
+        glbridge_fence_entry *all = NULL;
+        size_t cnt = 0, cap = 0, i;
+        uint32_t next;
+        if (glb_parse_fence_list_page(p, n, &all, &cnt, &cap, &next) == 0)
+            for (i = 0; i < cnt; i++)
+                if (all[i].name_count > GLBRIDGE_MAX_NAMES)
+                    abort();
+        glbridge_list_fences_free(all, cnt);
+        break;
+    }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (memfd < 0) {
+        memfd = memfd_create("fuzz_reply", MFD_CLOEXEC);
+        if (memfd < 0 || ftruncate(memfd, 4096) != 0)
+            abort();
+    }
+    if (size < 1 || size > GLBRIDGE_MAX_MESSAGE_SIZE)
+        return 0;
+    if (data[0] >= 0x80)
+        decoder((data[0] - 0x80u) % DECODER_KINDS, data + 1, (uint32_t)(size - 1));
+    else if (size >= 2)
+        client_mode(data[0] % CLIENT_KINDS, data[1], data + 2, size - 2);
     return 0;
 }

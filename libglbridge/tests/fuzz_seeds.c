@@ -2,9 +2,12 @@
  * fuzz_seeds DIR: writes fuzz_reply's seeds into DIR, one file per seed:
  * valid replies of every kind libglbridge decodes (resource records,
  * LIST pages with and without sync sections, ACQUIRE_SYNC and RESTORE
- * replies, headers), each as a bare decoder input and as the reply to a
- * real request function, plus an error reply, a FATAL and a LIST of two
- * pages. The input format is fuzz_reply.c's.
+ * replies, headers, DUPLICATE, OPEN_DUPLICATE and QUERY_OBJECT replies,
+ * fence values, fence records, LIST_FENCES pages), each as a bare
+ * decoder input and as the reply to a real request function, plus an
+ * error reply, a FATAL, a LIST and a LIST_FENCES of two pages, and the
+ * replies of a fence's and a duplicate's sessions. The input format is
+ * fuzz_reply.c's.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -142,12 +145,103 @@ static size_t list_page(unsigned char *p, uint32_t next, int sync)
     return off;
 }
 
+/* fence_list_page writes a LIST_FENCES reply page of two entries. */
+static size_t fence_list_page(unsigned char *p, uint32_t next)
+{
+    size_t off = 8;
+    uint32_t e, i;
+    glb_put32(p, next);
+    glb_put32(p + 4, 2);
+    for (e = 0; e < 2; e++) {
+        static const char *names[2] = {"a fence", "Global\\zweiter Zaun"};
+        unsigned char *q = p + off;
+        glb_put32(q + 0, 0x40000002u | ((e + 3) << 6));
+        glb_put32(q + 4, 1234);
+        glb_put32(q + 8, 3);
+        glb_put32(q + 12, 2);
+        glb_put32(q + 16, e);
+        glb_put32(q + 20, e ? 3 : 1);
+        glb_put64(q + 24, 100 + e);
+        glb_put64(q + 32, 7);
+        glb_put64(q + 40, e ? 50 : 0);
+        glb_put16(q + 48, (uint16_t)(e + 1));
+        glb_put16(q + 50, 0);
+        off += 52;
+        for (i = 0; i <= e; i++) {
+            size_t l = strlen(names[i]);
+            glb_put16(p + off, (uint16_t)l);
+            memcpy(p + off + 2, names[i], l);
+            off += 2 + l;
+        }
+    }
+    return off;
+}
+
+static const char object_path[] = "\\Sessions\\1\\BaseNamedObjects\\fuzz";
+
+/* fence_record writes an OPEN_FENCE reply: kind 0 or 2, with the path. */
+static size_t fence_record(unsigned char *p, uint32_t handle, uint32_t kind)
+{
+    size_t n = handle & 0x40000000u ? 0 : strlen(object_path);
+    glb_put32(p + 0, handle);
+    glb_put32(p + 4, 0x40000042u);
+    glb_put32(p + 8, GLBRIDGE_ACCESS_READ | GLBRIDGE_ACCESS_WRITE);
+    glb_put32(p + 12, 0x10000000u);
+    glb_put32(p + 16, kind);
+    glb_put32(p + 20, (uint32_t)n);
+    glb_put64(p + 24, 41);
+    glb_put64(p + 32, 6);
+    glb_put64(p + 40, kind ? 9 : 0);
+    memcpy(p + 48, object_path, n);
+    return 48 + n;
+}
+
+static size_t fence_value(unsigned char *p, uint64_t v, uint64_t signals)
+{
+    glb_put64(p, v);
+    glb_put64(p + 8, signals);
+    glb_put64(p + 16, 3);
+    return 24;
+}
+
+/* open_duplicate writes an OPEN_DUPLICATE reply: mask, path, record. */
+static size_t open_duplicate(unsigned char *p, uint32_t sync_count)
+{
+    size_t n = strlen(object_path);
+    glb_put32(p, GLBRIDGE_ACCESS_READ);
+    glb_put32(p + 4, (uint32_t)n);
+    memcpy(p + 8, object_path, n);
+    return 8 + n + record(p + 8 + n, 0x24, sync_count, 0, 3);
+}
+
+static size_t object_info(unsigned char *p, const char *type, const char *name)
+{
+    size_t tl = strlen(type), nl = strlen(name);
+    glb_put32(p + 0, 0x10);
+    glb_put32(p + 4, 0x40000042u);
+    glb_put32(p + 8, GLBRIDGE_ACCESS_READ);
+    glb_put32(p + 12, 0x80000000u);
+    glb_put32(p + 16, (uint32_t)tl);
+    glb_put32(p + 20, (uint32_t)nl);
+    memcpy(p + 24, type, tl);
+    memcpy(p + 24 + tl, name, nl);
+    return 24 + tl + nl;
+}
+
+static size_t duplicate_reply(unsigned char *p)
+{
+    glb_put64(p, 0xFEEDFACECAFEBEEFull);
+    glb_put32(p + 8, GLBRIDGE_ACCESS_READ | GLBRIDGE_ACCESS_WRITE);
+    glb_put32(p + 12, 0x10000000u);
+    return 16;
+}
+
 static unsigned char in[GLBRIDGE_MAX_MESSAGE_SIZE], msg[GLBRIDGE_MAX_MESSAGE_SIZE];
 
-/* bare writes a decoder seed: mode, payload. */
-static void bare(const char *name, unsigned mode, const unsigned char *p, size_t n)
+/* bare writes a decoder seed: kind 0x80 + decoder, payload. */
+static void bare(const char *name, unsigned decoder, const unsigned char *p, size_t n)
 {
-    in[0] = (unsigned char)mode;
+    in[0] = (unsigned char)(0x80 + decoder);
     memcpy(in + 1, p, n);
     write_seed(name, in, n + 1);
 }
@@ -165,19 +259,33 @@ static size_t add_msg(size_t off, uint16_t type, uint32_t id, uint32_t status, c
     return off + 2 + GLB_HEADER_SIZE + n;
 }
 
+/* The request of each of fuzz_reply's single-call client kinds. */
+static const uint16_t types[21] = {
+    GLB_OPEN_KMT, GLB_OPEN_NAME, GLB_QUERY, GLB_ALLOCATE, GLB_LIST, GLB_LIST, GLB_ACQUIRE_SYNC,
+    GLB_CREATE, GLB_SHARE, GLB_CLOSE, GLB_DUPLICATE, GLB_OPEN_DUPLICATE, GLB_QUERY_OBJECT,
+    GLB_CREATE_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_SIGNAL_FENCE,
+    GLB_WAIT_FENCE, GLB_GET_FENCE, GLB_LIST_FENCES,
+};
+
+/* write_twice writes the seed of in[0..end) and the same with a
+   reconnecting client (flag 8). */
+static void write_twice(const char *name, size_t end)
+{
+    char nm[128];
+    write_seed(name, in, end);
+    in[1] |= 8;
+    snprintf(nm, sizeof nm, "%s-reconnecting", name);
+    write_seed(nm, in, end);
+}
+
 static void client(const char *name, unsigned kind, unsigned nfds, uint32_t status, const unsigned char *pl,
                    size_t n)
 {
-    static const uint16_t types[10] = {3, 4, 5, 12, 8, 8, 10, 1, 2, 7};
-    char nm[128];
     size_t end;
-    in[0] = (unsigned char)(kind | nfds << 4 | 0x40);
-    end = add_msg(1, (uint16_t)(types[kind] | GLB_REPLY_BIT), 1, status, pl, n, nfds);
-    write_seed(name, in, end);
-    /* The same with a reconnecting client. */
-    in[0] |= 0x80;
-    snprintf(nm, sizeof nm, "%s-reconnecting", name);
-    write_seed(nm, in, end);
+    in[0] = (unsigned char)kind;
+    in[1] = (unsigned char)(nfds | 4);
+    end = add_msg(2, (uint16_t)(types[kind] | GLB_REPLY_BIT), 1, status, pl, n, nfds);
+    write_twice(name, end);
 }
 
 int main(int argc, char **argv)
@@ -192,26 +300,34 @@ int main(int argc, char **argv)
 
     /* Bare decoders. */
     n = record(msg, 0x40000042u, 1, 0, 5);
-    bare("record-device", 10, msg, n);
+    bare("record-device", 0, msg, n);
     n = record(msg, 0x40000042u, 0, 3, 0);
-    bare("record-host-levels", 10, msg, n);
+    bare("record-host-levels", 0, msg, n);
     n = record(msg, 0x40000042u, 2, 2, 300);
-    bare("record-2sync-data", 10, msg, n);
+    bare("record-2sync-data", 0, msg, n);
     n = list_page(msg, 0, 0);
-    bare("list-page", 11, msg, n);
+    bare("list-page", 1, msg, n);
     n = list_page(msg, 77, 1);
-    bare("list-page-sync", 12, msg, n);
+    bare("list-page-sync", 2, msg, n);
     glb_put64(msg, 42);
     glb_put32(msg + 8, 1);
     glb_put32(msg + 12, 9);
-    bare("acquire-reply", 13, msg, 16);
+    bare("acquire-reply", 3, msg, 16);
     glb_put32(msg, 0x40000042u);
     glb_put32(msg + 4, 0x80000003u);
-    bare("restore-reply", 14, msg, 8);
+    bare("restore-reply", 4, msg, 8);
     glb_put_header(msg, 13 | GLB_REPLY_BIT, 1, 8, 0);
     glb_put32(msg + 24, 0x40000042u);
     glb_put32(msg + 28, 0);
-    bare("header", 15, msg, 32);
+    bare("header", 5, msg, 32);
+    bare("duplicate-reply", 6, msg, duplicate_reply(msg));
+    bare("open-duplicate-reply", 7, msg, open_duplicate(msg, 1));
+    bare("object-info", 8, msg, object_info(msg, "DxgkSharedResource", object_path));
+    bare("object-info-unnamed", 8, msg, object_info(msg, "DxgkSharedSyncObject", ""));
+    bare("fence-value", 9, msg, fence_value(msg, 5, 2));
+    bare("fence-record", 10, msg, fence_record(msg, 0x10, GLBRIDGE_SYNC_TIMELINE));
+    bare("fence-record-kmt", 10, msg, fence_record(msg, 0x40000042u, 0));
+    bare("fence-list-page", 11, msg, fence_list_page(msg, 0));
 
     /* Replies to request functions. */
     n = record(msg, 0x40000042u, 1, 0, 5);
@@ -237,18 +353,62 @@ int main(int argc, char **argv)
     client("share", 8, 0, 0, msg, 8);
     client("close", 9, 0, 0, msg, 0);
     client("error-not-found", 0, 0, 7, (const unsigned char *)"no such resource", 16);
+    client("duplicate", 10, 0, 0, msg, duplicate_reply(msg));
+    client("open-duplicate", 11, 2, 0, msg, open_duplicate(msg, 1));
+    client("query-object", 12, 0, 0, msg, object_info(msg, "DxgkSharedResource", object_path));
+    memset(msg, 0, 8);
+    glb_put32(msg, 0x40000082u);
+    client("create-fence", 13, 0, 0, msg, 8);
+    client("open-fence-kmt", 14, 0, 0, msg, fence_record(msg, 0x40000042u, 0));
+    client("open-fence-name", 15, 1, 0, msg, fence_record(msg, 0x10, GLBRIDGE_SYNC_TIMELINE));
+    client("open-fence-duplicate", 16, 0, 0, msg, fence_record(msg, 0x14, 0));
+    client("signal-fence", 17, 0, 0, msg, fence_value(msg, 3, 1));
+    client("wait-fence", 18, 0, 0, msg, fence_value(msg, 4, 2));
+    client("wait-fence-timeout", 18, 0, 15, (const unsigned char *)"fence is at 1, not 3", 20);
+    client("wrong-type", 19, 0, 22, (const unsigned char *)"0x40000042 is a resource, not a fence", 37);
+    client("get-fence", 19, 0, 0, msg, fence_value(msg, 5, 3));
+    client("list-fences", 20, 0, 0, msg, fence_list_page(msg, 0));
 
-    /* FATAL, and a LIST of two pages. */
-    in[0] = 0x40 | 2;
-    end = add_msg(1, GLB_FATAL_TYPE, 0, 8, (const unsigned char *)"uid 1000 is not admitted", 24, 0);
-    in[0] = 2; /* no fixing: FATAL's type stays */
+    /* FATAL, a LIST and a LIST_FENCES of two pages. */
+    in[0] = 2;
+    in[1] = 0; /* no fixing: FATAL's type stays */
+    end = add_msg(2, GLB_FATAL_TYPE, 0, 8, (const unsigned char *)"uid 1000 is not admitted", 24, 0);
     write_seed("fatal", in, end);
-    in[0] = 0x40 | 5;
+    in[0] = 5;
+    in[1] = 4;
     n = list_page(msg, 9, 1);
-    end = add_msg(1, GLB_LIST | GLB_REPLY_BIT, 1, 0, msg, n, 0);
+    end = add_msg(2, GLB_LIST | GLB_REPLY_BIT, 1, 0, msg, n, 0);
     n = list_page(msg, 0, 1);
     end = add_msg(end, GLB_LIST | GLB_REPLY_BIT, 2, 0, msg, n, 0);
     write_seed("list-two-pages", in, end);
+    in[0] = 20;
+    in[1] = 4;
+    n = fence_list_page(msg, 9);
+    end = add_msg(2, GLB_LIST_FENCES | GLB_REPLY_BIT, 1, 0, msg, n, 0);
+    n = fence_list_page(msg, 0);
+    end = add_msg(end, GLB_LIST_FENCES | GLB_REPLY_BIT, 2, 0, msg, n, 0);
+    write_seed("list-fences-two-pages", in, end);
+
+    /* Sessions: a fence opened by name (with its semaphore), signalled,
+       waited for and closed; a duplicate redeemed, shared by name,
+       duplicated again with CLOSE_SOURCE and queried (NOT_FOUND). */
+    in[0] = 21;
+    in[1] = 1 | 4;
+    n = fence_record(msg, 0x10, GLBRIDGE_SYNC_TIMELINE);
+    end = add_msg(2, GLB_OPEN_FENCE | GLB_REPLY_BIT, 1, 0, msg, n, 1);
+    end = add_msg(end, GLB_SIGNAL_FENCE | GLB_REPLY_BIT, 2, 0, msg, fence_value(msg, 9, 7), 0);
+    end = add_msg(end, GLB_WAIT_FENCE | GLB_REPLY_BIT, 3, 0, msg, fence_value(msg, 9, 7), 0);
+    end = add_msg(end, GLB_CLOSE | GLB_REPLY_BIT, 4, 0, msg, 0, 0);
+    write_twice("fence-session", end);
+    in[0] = 22;
+    in[1] = 2 | 4;
+    end = add_msg(2, GLB_OPEN_DUPLICATE | GLB_REPLY_BIT, 1, 0, msg, open_duplicate(msg, 1), 2);
+    glb_put32(msg, 0x28);
+    glb_put32(msg + 4, GLBRIDGE_ACCESS_READ);
+    end = add_msg(end, GLB_SHARE | GLB_REPLY_BIT, 2, 0, msg, 8, 0);
+    end = add_msg(end, GLB_DUPLICATE | GLB_REPLY_BIT, 3, 0, msg, duplicate_reply(msg), 0);
+    end = add_msg(end, GLB_QUERY_OBJECT | GLB_REPLY_BIT, 4, 7, (const unsigned char *)"closed", 6, 0);
+    write_twice("duplicate-session", end);
     printf("fuzz_seeds: %d seeds in %s\n", seeds, dir);
     return 0;
 }
