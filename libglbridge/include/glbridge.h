@@ -308,12 +308,19 @@ typedef struct glbridge_connect_options {
      * attempts, and on the new connection first sends one RESTORE
      * (docs/protocol.md, "13 RESTORE") for every resource it holds, so
      * that the new broker has it back under the same KMT handle, NT
-     * handle values and names, with its record, private data, memory
-     * and semaphore fds and keyed-mutex state. Then the request goes
+     * handle values and names (and each NT handle to its object's name,
+     * as glbridge_query_object reports it), with its record, private
+     * data, memory and semaphore fds and keyed-mutex state, and one
+     * RESTORE_FENCE ("23 RESTORE_FENCE") for every fence it holds, with
+     * its handles, names, timeline semaphore fd and the latest value it
+     * learnt (the one with the most signals: the new broker takes the
+     * latest any holder saw). Then the request goes
      * again — except CLOSE (glbridge_close) and RELEASE_SYNC
      * (glbridge_release_sync), which count as done (the restore told the
-     * new broker their outcome), and glbridge_acquire_sync goes again
-     * with what is left of its timeout. The caller sees only a call that
+     * new broker their outcome), and glbridge_acquire_sync and
+     * glbridge_wait_fence go again with what is left of their timeouts.
+     * Duplicates not yet redeemed are not restored (their tokens are
+     * NOT_FOUND at the new broker). The caller sees only a call that
      * took longer. A CLOSE or RELEASE_SYNC made while the connection is
      * lost does not wait for the broker: it returns GLBRIDGE_OK when the
      * client holds the handle (and, for RELEASE_SYNC, the mutex through
@@ -334,18 +341,23 @@ typedef struct glbridge_connect_options {
      * still owns and closes its own fds exactly as without reconnect),
      * its Allocation record, sync kinds, private data (the creator's
      * latest UPDATE_DATA, else the newest an open showed), its KMT
-     * reference count, NT handles with their access, the names it shared
-     * or opened by, and its keyed-mutex view. The dups are closed when
-     * the last reference is closed (glbridge_close), when a new broker
-     * refuses the resource, and by glbridge_client_close.
+     * reference count, NT handles with their access and object name, the
+     * names it shared or opened by (a redeemed duplicate's object path
+     * among them), and its keyed-mutex view; for each fence held, a dup
+     * of its timeline semaphore fd (if it has one), the latest value,
+     * its KMT reference count, NT handles and names. The dups are closed
+     * when the last reference is closed (glbridge_close, or a
+     * glbridge_duplicate with GLBRIDGE_DUPLICATE_CLOSE_SOURCE), when a
+     * new broker refuses the resource or fence, and by
+     * glbridge_client_close.
      *
      * A new broker takes restores only in its restore window (glshare
      * serve --restore-window, 2 s by default, after a crash or a stop
      * with live resources), so the resources come back only if the
      * client makes a call (or glbridge_client_check) soon enough after
      * the new broker starts: the library starts no thread and notices a
-     * lost connection only in a call. A resource refused (window closed,
-     * or another resource took its handle) is forgotten: its handles
+     * lost connection only in a call. A resource or fence refused
+     * (window closed, or another object took its handle) is forgotten: its handles
      * then get GLBRIDGE_E_NOT_FOUND (or BAD_HANDLE) from the new broker;
      * names it had that another resource took are forgotten too, and a
      * keyed-mutex hold another connection claimed first is no longer
@@ -396,11 +408,11 @@ GLBRIDGE_API glbridge_status glbridge_client_check(glbridge_client *client);
 typedef struct glbridge_reconnect_stats {
     int connected;                /* 1 while the connection is up */
     uint32_t reconnects;          /* reconnections done */
-    uint32_t restored;            /* resources new brokers took back, all reconnections together */
-    uint32_t refused;             /* resources dropped because a new broker refused them */
+    uint32_t restored;            /* resources and fences new brokers took back, all reconnections together */
+    uint32_t refused;             /* resources and fences dropped because a new broker refused them */
     uint32_t untracked;           /* things the client could not keep (out of memory): not restored */
-    uint32_t held;                /* resources kept now */
-    uint32_t kept_fds;            /* dups of fds kept now, for the held resources */
+    uint32_t held;                /* resources and fences kept now */
+    uint32_t kept_fds;            /* dups of fds kept now, for the held resources and fences */
 } glbridge_reconnect_stats;
 
 /**

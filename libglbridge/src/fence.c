@@ -29,6 +29,8 @@ glbridge_status glbridge_create_fence(glbridge_client *c, uint64_t initial, int 
             st = glb_protocol(c, &r, "CREATE_FENCE reply is not 8 bytes");
         else
             *kmt = glb_get32(r.payload);
+        if (st == GLBRIDGE_OK)
+            glb_track_create_fence(c, *kmt, initial, sem_fd);
     }
     glb_unlock(c);
     return st;
@@ -81,6 +83,7 @@ static glbridge_status open_fence(glbridge_client *c, uint32_t kmt, uint32_t acc
         *sem_fd = r.fds[0];
         r.nfds = 0;
     }
+    glb_track_open_fence(c, f, *sem_fd, name, nl);
 out:
     glb_unlock(c);
     return st;
@@ -110,9 +113,10 @@ glbridge_status glbridge_open_fence_duplicate(glbridge_client *c, uint64_t token
     return open_fence(c, 0, 0, NULL, token, fence, sem_fd);
 }
 
-/* fence_value_call sends the request whose payload (len bytes) is
-   written, and decodes its fence value reply into *out (may be NULL). */
-static glbridge_status fence_value_call(glbridge_client *c, uint16_t type, uint32_t len,
+/* fence_value_call sends the request through handle whose payload (len
+   bytes) is written, and decodes its fence value reply into *out (may be
+   NULL). */
+static glbridge_status fence_value_call(glbridge_client *c, uint16_t type, uint32_t handle, uint32_t len,
                                         glbridge_fence_value *out)
 {
     glbridge_fence_value v;
@@ -122,6 +126,7 @@ static glbridge_status fence_value_call(glbridge_client *c, uint16_t type, uint3
         return st;
     if (glb_parse_fence_value(r.payload, r.len, &v) != 0)
         return glb_protocol(c, &r, "fence value reply is not 24 bytes");
+    glb_track_fence_value(c, handle, &v);
     if (out)
         *out = v;
     return GLBRIDGE_OK;
@@ -144,7 +149,7 @@ static glbridge_status signal_fence(glbridge_client *c, uint32_t handle, uint32_
     glb_put32(p + 4, flags);
     glb_put64(p + 8, value);
     glb_put64(p + 16, offset);
-    st = fence_value_call(c, GLB_SIGNAL_FENCE, 24, out);
+    st = fence_value_call(c, GLB_SIGNAL_FENCE, handle, 24, out);
     glb_unlock(c);
     return st;
 }
@@ -177,7 +182,7 @@ glbridge_status glbridge_wait_fence(glbridge_client *c, uint32_t handle, uint64_
     glb_put32(p + 0, handle);
     glb_put32(p + 4, timeout_ms);
     glb_put64(p + 8, value);
-    st = fence_value_call(c, GLB_WAIT_FENCE, 16, out);
+    st = fence_value_call(c, GLB_WAIT_FENCE, handle, 16, out);
     glb_unlock(c);
     return st;
 }
@@ -196,7 +201,7 @@ glbridge_status glbridge_get_fence(glbridge_client *c, uint32_t handle, glbridge
     p = glb_payload(c);
     glb_put32(p + 0, handle);
     glb_put32(p + 4, 0);
-    st = fence_value_call(c, GLB_GET_FENCE, 8, out);
+    st = fence_value_call(c, GLB_GET_FENCE, handle, 8, out);
     glb_unlock(c);
     return st;
 }

@@ -224,12 +224,15 @@ oom:
     return NULL;
 }
 
-static int add_nt(glb_table *t, glb_held *hr, uint32_t nt, uint32_t access)
+/* add_nt adds (or updates) the NT handle nt with the access its claim
+   restores and its object's name (0, or i + 1 for hr->names[i]). */
+static int add_nt(glb_table *t, glb_held *hr, uint32_t nt, uint32_t access, uint32_t name)
 {
     size_t i;
     for (i = 0; i < hr->nt_count; i++)
         if (hr->nt[i].handle == nt) {
             hr->nt[i].access = access;
+            hr->nt[i].name = name;
             return 0;
         }
     if (hr->nt_count == hr->nt_cap) {
@@ -244,11 +247,14 @@ static int add_nt(glb_table *t, glb_held *hr, uint32_t nt, uint32_t access)
         return -1;
     hr->nt[hr->nt_count].handle = nt;
     hr->nt[hr->nt_count].access = access;
+    hr->nt[hr->nt_count].name = name;
     hr->nt_count++;
     return 0;
 }
 
-static void add_name(glb_held *hr, const char *name, size_t len, uint32_t access)
+/* add_name keeps name (len bytes) with access, or adds access to it:
+   i + 1 for hr->names[i], 0 when it is not kept. */
+static uint32_t add_name(glb_held *hr, const char *name, size_t len, uint32_t access)
 {
     uint32_t i;
     glb_name_claim *n;
@@ -256,30 +262,39 @@ static void add_name(glb_held *hr, const char *name, size_t len, uint32_t access
         n = &hr->names[i];
         if (n->len == len && memcmp(n->name, name, len) == 0) {
             n->access |= access;
-            return;
+            return i + 1;
         }
     }
     /* A resource has at most 8 names at once, so this connection knows
        at most 8; a name it cannot keep is not restored. */
     if (hr->name_count >= GLBRIDGE_MAX_NAMES || len == 0 || len > GLBRIDGE_MAX_NAME_LEN)
-        return;
+        return 0;
     n = &hr->names[hr->name_count];
     n->name = malloc(len + 1);
     if (!n->name)
-        return;
+        return 0;
     memcpy(n->name, name, len);
     n->name[len] = '\0';
     n->len = (uint32_t)len;
     n->access = access;
-    hr->name_count++;
+    return ++hr->name_count;
 }
 
+/* del_name forgets hr->names[i]; the NT handles to its object become
+   unnamed, and those to later names follow them down. */
 static void del_name(glb_held *hr, uint32_t i)
 {
+    size_t k;
     free(hr->names[i].name);
     memmove(&hr->names[i], &hr->names[i + 1], (hr->name_count - i - 1) * sizeof hr->names[0]);
     hr->name_count--;
     memset(&hr->names[hr->name_count], 0, sizeof hr->names[0]);
+    for (k = 0; k < hr->nt_count; k++) {
+        if (hr->nt[k].name == i + 1)
+            hr->nt[k].name = 0;
+        else if (hr->nt[k].name > i + 1)
+            hr->nt[k].name--;
+    }
 }
 
 /* ---- tracking successful replies ---- */
@@ -292,7 +307,7 @@ void glb_track_create(glbridge_client *c, uint32_t kmt, const glbridge_allocatio
     if (!c->reconnect)
         return;
     hr = held_add(c, kmt, a, sync_count, kinds, memory_fd, sync_fds, data, data_len, 0);
-    if (hr) {
+    if (hr && !hr->fence) {
         hr->creator = 1;
         hr->kmt_refs++;
     }
@@ -306,7 +321,7 @@ void glb_track_record(glbridge_client *c, uint16_t type, const glbridge_record *
         return;
     hr = held_add(c, rec->kmt, &rec->alloc, rec->sync_count, rec->sync_kinds, fds->memory, fds->sync,
                   rec->data, rec->data_len, (rec->flags & GLBRIDGE_RECORD_SERVICE_ALLOCATED) != 0);
-    if (!hr)
+    if (!hr || hr->fence) /* a resource's reply about a fence: the broker errs */
         return;
     if (!hr->creator && type != GLB_ALLOCATE) {
         uint32_t i;
@@ -336,10 +351,8 @@ void glb_track_record(glbridge_client *c, uint16_t type, const glbridge_record *
         break;
     case GLB_OPEN_NAME:
     case GLB_OPEN_DUPLICATE:
-        if (add_nt(&c->held, hr, rec->handle, nt_access) != 0)
+        if (add_nt(&c->held, hr, rec->handle, nt_access, name_len ? add_name(hr, name, name_len, rec->access) : 0) != 0)
             c->untracked++;
-        if (name_len)
-            add_name(hr, name, name_len, rec->access);
         break;
     }
 }
@@ -350,10 +363,8 @@ void glb_track_share(glbridge_client *c, uint32_t handle, uint32_t access, uint3
     glb_held *hr;
     if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)))
         return;
-    if (add_nt(&c->held, hr, nt, access) != 0)
+    if (add_nt(&c->held, hr, nt, access, name && name_len ? add_name(hr, name, name_len, access) : 0) != 0)
         c->untracked++;
-    if (name && name_len)
-        add_name(hr, name, name_len, access);
 }
 
 static int nt_index(const glb_held *hr, uint32_t h, size_t *i)
@@ -392,7 +403,7 @@ void glb_track_close(glbridge_client *c, uint32_t handle)
 void glb_track_update(glbridge_client *c, uint32_t handle, const void *data, uint32_t len)
 {
     glb_held *hr;
-    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)))
+    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || hr->fence)
         return;
     if (set_data(hr, data, len) != 0)
         c->untracked++;
@@ -401,7 +412,7 @@ void glb_track_update(glbridge_client *c, uint32_t handle, const void *data, uin
 void glb_track_attach(glbridge_client *c, uint32_t handle, uint32_t kind, int fd)
 {
     glb_held *hr;
-    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)))
+    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || hr->fence)
         return;
     if (hr->sync_count >= GLBRIDGE_MAX_SYNC_OBJECTS)
         return;
@@ -416,7 +427,7 @@ void glb_track_acquire(glbridge_client *c, uint32_t handle, uint64_t key, uint64
                        uint32_t events)
 {
     glb_held *hr;
-    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)))
+    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || hr->fence)
         return;
     memset(&hr->mutex, 0, sizeof hr->mutex);
     hr->mutex.held = 1;
@@ -430,7 +441,7 @@ void glb_track_release(glbridge_client *c, uint32_t handle, uint64_t key, uint64
 {
     glb_held *hr;
     uint32_t ev;
-    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || !hr->mutex.held)
+    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || !hr->mutex.held || hr->fence)
         return;
     ev = hr->mutex.events + 1;
     memset(&hr->mutex, 0, sizeof hr->mutex);
@@ -438,6 +449,103 @@ void glb_track_release(glbridge_client *c, uint32_t handle, uint64_t key, uint64
     hr->mutex.key = key;
     hr->mutex.value = value;
     hr->mutex.events = ev;
+}
+
+/* ---- fences ---- */
+
+/* fence_add returns the fence of kmt, made the first time with a dup of
+   sem_fd when it has one (sync_kind GLBRIDGE_SYNC_TIMELINE); NULL when
+   out of memory, or when kmt is a resource's (the broker errs). */
+static glb_held *fence_add(glbridge_client *c, uint32_t kmt, uint32_t sync_kind, int sem_fd)
+{
+    glb_table *t = &c->held;
+    glb_held *hr = glb_held_find(t, kmt);
+
+    if (hr)
+        return hr->fence ? hr : NULL;
+    if (t->count == t->cap) {
+        size_t ncap = t->cap ? 2 * t->cap : 16;
+        glb_held **nr = realloc(t->res, ncap * sizeof *nr);
+        if (!nr)
+            goto oom;
+        t->res = nr;
+        t->cap = ncap;
+    }
+    hr = calloc(1, sizeof *hr);
+    if (!hr)
+        goto oom;
+    if (map_put(t, kmt, hr) != 0) {
+        free(hr);
+        goto oom;
+    }
+    hr->kmt = kmt;
+    hr->fence = 1;
+    hr->fds_ok = 1;
+    if (sync_kind == GLBRIDGE_SYNC_TIMELINE) {
+        hr->sync_count = 1;
+        hr->kinds[0] = GLBRIDGE_SYNC_TIMELINE;
+        keep_fd(t, hr, sem_fd);
+    }
+    hr->index = t->count;
+    t->res[t->count++] = hr;
+    return hr;
+oom:
+    c->untracked++;
+    return NULL;
+}
+
+/* note_fence keeps v when it is at least as recent as what hr knows (as
+   many signals or more). */
+static void note_fence(glb_held *hr, const glbridge_fence_value *v)
+{
+    if (v->signals >= hr->fence_value.signals)
+        hr->fence_value = *v;
+}
+
+void glb_track_create_fence(glbridge_client *c, uint32_t kmt, uint64_t initial, int sem_fd)
+{
+    glbridge_fence_value v;
+    glb_held *hr;
+    if (!c->reconnect)
+        return;
+    hr = fence_add(c, kmt, sem_fd >= 0 ? GLBRIDGE_SYNC_TIMELINE : GLBRIDGE_SYNC_NONE, sem_fd);
+    if (!hr)
+        return;
+    memset(&v, 0, sizeof v);
+    v.value = initial;
+    note_fence(hr, &v);
+    hr->creator = 1;
+    hr->kmt_refs++;
+}
+
+void glb_track_open_fence(glbridge_client *c, const glbridge_fence *f, int sem_fd, const char *name,
+                          size_t name_len)
+{
+    glb_held *hr;
+    if (!c->reconnect)
+        return;
+    hr = fence_add(c, f->kmt, f->sync_kind, sem_fd);
+    if (!hr)
+        return;
+    note_fence(hr, &f->value);
+    if (f->handle == f->kmt) {
+        hr->kmt_refs++;
+        return;
+    }
+    if (!name) {
+        /* By duplicate: the handle is to the source's object. */
+        name = f->name;
+        name_len = strlen(f->name);
+    }
+    if (add_nt(&c->held, hr, f->handle, f->mask, name_len ? add_name(hr, name, name_len, f->access) : 0) != 0)
+        c->untracked++;
+}
+
+void glb_track_fence_value(glbridge_client *c, uint32_t handle, const glbridge_fence_value *v)
+{
+    glb_held *hr;
+    if (c->reconnect && (hr = glb_held_find(&c->held, handle)) != NULL && hr->fence)
+        note_fence(hr, v);
 }
 
 glbridge_status glb_settle(glbridge_client *c, uint16_t type, uint32_t handle)
@@ -454,6 +562,8 @@ glbridge_status glb_settle(glbridge_client *c, uint16_t type, uint32_t handle)
 
 /* ---- RESTORE ---- */
 
+uint16_t glb_restore_type(const glb_held *hr) { return hr->fence ? GLB_RESTORE_FENCE : GLB_RESTORE; }
+
 uint32_t glb_restore_chunks(const glb_held *hr)
 {
     if (hr->nt_count <= GLB_RESTORE_MAX_NT)
@@ -467,11 +577,54 @@ static int cmp_nt(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* put_claims writes nt_n NT claims of hr from first (handle, access,
+   name: 12 bytes each) and every name claim at q; returns the end. */
+static unsigned char *put_claims(const glb_held *hr, size_t first, size_t nt_n, unsigned char *q)
+{
+    size_t i;
+    for (i = first; i < first + nt_n; i++, q += 12) {
+        glb_put32(q, hr->nt[i].handle);
+        glb_put32(q + 4, hr->nt[i].access);
+        glb_put32(q + 8, hr->nt[i].name);
+    }
+    for (i = 0; i < hr->name_count; i++) {
+        glb_put32(q, hr->names[i].access);
+        glb_put32(q + 4, hr->names[i].len);
+        memcpy(q + 8, hr->names[i].name, hr->names[i].len);
+        q += 8 + hr->names[i].len;
+    }
+    return q;
+}
+
+/* restore_fence_encode is glb_restore_encode for a fence (RESTORE_FENCE). */
+static uint32_t restore_fence_encode(const glb_held *hr, size_t first, size_t nt_n, uint32_t chunk,
+                                     unsigned char *p, size_t cap)
+{
+    size_t need = GLB_RESTORE_FENCE_FIXED + 12u * nt_n, i;
+    unsigned char *q;
+
+    for (i = 0; i < hr->name_count; i++)
+        need += 8u + hr->names[i].len;
+    if (need > cap)
+        return 0;
+    glb_put32(p + 0, hr->kmt);
+    glb_put32(p + 4, hr->creator ? GLB_RESTORE_CREATOR : 0);
+    glb_put32(p + 8, chunk == 0 ? hr->kmt_refs : 0);
+    glb_put32(p + 12, (uint32_t)nt_n);
+    glb_put32(p + 16, hr->name_count);
+    glb_put32(p + 20, hr->sync_count ? hr->kinds[0] : GLBRIDGE_SYNC_NONE);
+    glb_put64(p + 24, hr->fence_value.value);
+    glb_put64(p + 32, hr->fence_value.signals);
+    glb_put64(p + 40, hr->fence_value.offset);
+    q = put_claims(hr, first, nt_n, p + GLB_RESTORE_FENCE_FIXED);
+    return (uint32_t)(q - p);
+}
+
 uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size_t cap,
                             uint32_t *name_n, int *held_claim)
 {
     size_t first = (size_t)chunk * GLB_RESTORE_MAX_NT, nt_n, i, need;
-    uint32_t flags = 0, kmt_refs = 0, names = 0, mh = 0, ev = 0;
+    uint32_t flags = GLB_RESTORE_NT_NAMES, kmt_refs = 0, mh = 0, ev = 0, len;
     uint64_t key = 0, value = 0;
     unsigned char *q;
     int carries = 0;
@@ -485,12 +638,16 @@ uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size
         nt_n = GLB_RESTORE_MAX_NT;
     if (chunk == 0 && hr->nt_count > 1)
         qsort(hr->nt, hr->nt_count, sizeof hr->nt[0], cmp_nt);
-    if (chunk == 0) {
-        kmt_refs = hr->kmt_refs;
-        names = hr->name_count;
+    if (hr->fence) {
+        len = restore_fence_encode(hr, first, nt_n, chunk, p, cap);
+        if (len)
+            *name_n = hr->name_count;
+        return len;
     }
-    need = GLB_RESTORE_FIXED + 4u * hr->sync_count + 8u * nt_n + hr->data_len;
-    for (i = 0; i < names; i++)
+    if (chunk == 0)
+        kmt_refs = hr->kmt_refs;
+    need = GLB_RESTORE_FIXED + 4u * hr->sync_count + 12u * nt_n + hr->data_len;
+    for (i = 0; i < hr->name_count; i++)
         need += 8u + hr->names[i].len;
     if (need > cap)
         return 0;
@@ -523,7 +680,7 @@ uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size
     glb_put32(p + 4, flags);
     glb_put32(p + 8, kmt_refs);
     glb_put32(p + 12, (uint32_t)nt_n);
-    glb_put32(p + 16, names);
+    glb_put32(p + 16, hr->name_count);
     glb_put32(p + 20, hr->sync_count);
     glb_put32(p + 24, hr->data_len);
     glb_put32(p + 28, mh);
@@ -535,20 +692,11 @@ uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size
     q = p + GLB_RESTORE_FIXED;
     for (i = 0; i < hr->sync_count; i++, q += 4)
         glb_put32(q, hr->kinds[i]);
-    for (i = first; i < first + nt_n; i++, q += 8) {
-        glb_put32(q, hr->nt[i].handle);
-        glb_put32(q + 4, hr->nt[i].access);
-    }
-    for (i = 0; i < names; i++) {
-        glb_put32(q, hr->names[i].access);
-        glb_put32(q + 4, hr->names[i].len);
-        memcpy(q + 8, hr->names[i].name, hr->names[i].len);
-        q += 8 + hr->names[i].len;
-    }
+    q = put_claims(hr, first, nt_n, q);
     if (hr->data_len)
         memcpy(q, hr->data, hr->data_len);
     q += hr->data_len;
-    *name_n = names;
+    *name_n = hr->name_count;
     return (uint32_t)(q - p);
 }
 

@@ -21,7 +21,7 @@ enum {
     GLB_ATTACH_SYNC = 9, GLB_ACQUIRE_SYNC = 10, GLB_RELEASE_SYNC = 11,
     GLB_ALLOCATE = 12, GLB_RESTORE = 13, GLB_DUPLICATE = 14, GLB_OPEN_DUPLICATE = 15,
     GLB_QUERY_OBJECT = 16, GLB_CREATE_FENCE = 17, GLB_OPEN_FENCE = 18, GLB_SIGNAL_FENCE = 19,
-    GLB_WAIT_FENCE = 20, GLB_GET_FENCE = 21, GLB_LIST_FENCES = 22
+    GLB_WAIT_FENCE = 20, GLB_GET_FENCE = 21, GLB_LIST_FENCES = 22, GLB_RESTORE_FENCE = 23
 };
 
 /* SIGNAL_FENCE's flags. */
@@ -32,7 +32,9 @@ enum {
 #define GLB_RESTORE_SERVICE_ALLOCATED 2u
 #define GLB_RESTORE_MUTEX_HELD 4u
 #define GLB_RESTORE_MUTEX_RELEASED 8u
+#define GLB_RESTORE_NT_NAMES 16u          /* each NT claim is 12 bytes: handle, access, name */
 #define GLB_RESTORE_FIXED 168u           /* payload bytes before the sync kinds */
+#define GLB_RESTORE_FENCE_FIXED 48u      /* RESTORE_FENCE's bytes before the NT claims */
 #define GLB_RESTORE_MAX_NT 256u          /* NT handles per RESTORE */
 #define GLB_RESTORE_MUTEX_REFUSED 0x80000000u
 
@@ -49,8 +51,10 @@ typedef struct glb_name_claim {
     uint32_t access;
 } glb_name_claim;
 
+/* An NT handle with the access its restore claims and the name of its
+   object: 0 for none, i + 1 for names[i] of its glb_held. */
 typedef struct glb_nt_claim {
-    uint32_t handle, access;
+    uint32_t handle, access, name;
 } glb_nt_claim;
 
 /* glb_mutex_view: what this connection knows of a keyed mutex (see
@@ -62,10 +66,14 @@ typedef struct glb_mutex_view {
     uint32_t events;
 } glb_mutex_view;
 
-/* glb_held: one resource as a reconnecting client holds it: everything
-   a new broker needs to bring it back. */
+/* glb_held: one resource (or fence) as a reconnecting client holds it:
+   everything a new broker needs to bring it back. A fence has no
+   Allocation, data or keyed mutex; its sync_count is 0 or 1 (a timeline
+   semaphore), its fds the semaphore's dup only. */
 typedef struct glb_held {
     uint32_t kmt;
+    int fence;                /* a fence: restored with RESTORE_FENCE */
+    glbridge_fence_value fence_value; /* a fence's latest state learnt: the one with the most signals */
     glbridge_allocation alloc;
     uint32_t sync_count;
     uint32_t kinds[GLBRIDGE_MAX_SYNC_OBJECTS];
@@ -77,7 +85,7 @@ typedef struct glb_held {
     size_t nt_count, nt_cap;
     glb_name_claim names[GLBRIDGE_MAX_NAMES];
     uint32_t name_count;
-    int fds[1 + GLBRIDGE_MAX_SYNC_OBJECTS]; /* dups: memory, then one per kind */
+    int fds[1 + GLBRIDGE_MAX_SYNC_OBJECTS]; /* dups: memory, then one per kind (a fence: its semaphore) */
     uint32_t nfds;
     int fds_ok;               /* 0 when a dup failed: it cannot be restored */
     glb_mutex_view mutex;
@@ -237,15 +245,25 @@ void glb_track_update(glbridge_client *c, uint32_t handle, const void *data, uin
 void glb_track_attach(glbridge_client *c, uint32_t handle, uint32_t kind, int fd);
 void glb_track_acquire(glbridge_client *c, uint32_t handle, uint64_t key, uint64_t value,
                        uint32_t events);
+/* Fences: a CREATE_FENCE (sem_fd -1 for none), an OPEN_FENCE reply (name
+   the name opened by, NULL for another way), and a fence value reply
+   through handle. */
+void glb_track_create_fence(glbridge_client *c, uint32_t kmt, uint64_t initial, int sem_fd);
+void glb_track_open_fence(glbridge_client *c, const glbridge_fence *f, int sem_fd, const char *name,
+                          size_t name_len);
+void glb_track_fence_value(glbridge_client *c, uint32_t handle, const glbridge_fence_value *v);
 void glb_track_release(glbridge_client *c, uint32_t handle, uint64_t key, uint64_t value);
 /* glb_settle answers a CLOSE or RELEASE_SYNC whose reply never came (the
    connection was lost) as the broker would have, from what is held. */
 glbridge_status glb_settle(glbridge_client *c, uint16_t type, uint32_t handle);
-/* glb_restore_chunks: how many RESTOREs bring hr back. glb_restore_encode
-   writes the payload of RESTORE number chunk at p (room for cap bytes)
-   and returns its length, or 0 if it does not fit; *name_n is how many
-   of hr->names it claims (the first ones: bit i of the reply's refused
-   mask is hr->names[i]), *held_claim whether it claims the mutex hold. */
+/* glb_restore_chunks: how many RESTOREs (RESTORE_FENCEs for a fence:
+   glb_restore_type) bring hr back. glb_restore_encode writes the payload
+   of number chunk at p (room for cap bytes) and returns its length, or 0
+   if it does not fit; *name_n is how many of hr->names it claims (the
+   first ones: bit i of the reply's refused mask is hr->names[i]; every
+   chunk claims them all, so that its NT claims can name their objects),
+   *held_claim whether it claims the mutex hold. */
+uint16_t glb_restore_type(const glb_held *hr);
 uint32_t glb_restore_chunks(const glb_held *hr);
 uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size_t cap,
                             uint32_t *name_n, int *held_claim);

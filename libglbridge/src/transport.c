@@ -454,7 +454,8 @@ static glbridge_status glb_roundtrip(glbridge_client *c, uint16_t type, uint32_t
 /* ---- reconnection ---- */
 
 /* restore_all sends, on the new connection fd, one RESTORE (or more, for
-   many NT handles) for every resource held, each before anything else,
+   many NT handles) for every resource held and one RESTORE_FENCE (or
+   more) for every fence, each before anything else,
    and applies each reply. A resource the broker refuses is dropped (its
    kept fds closed). Returns GLBRIDGE_OK when every resource was answered,
    or an error when the connection failed (the caller dials again). buf
@@ -469,11 +470,12 @@ static glbridge_status restore_all(glbridge_client *c, int fd, unsigned char *bu
     while (i < t->count) {
         glb_held *hr = t->res[i];
         uint32_t k, chunks = glb_restore_chunks(hr);
+        const char *what = hr->fence ? "fence" : "resource";
         int refused = 0;
 
         if (!hr->fds_ok) {
             refused = 1;
-            glb_fail(c, GLBRIDGE_E_RESTORE_REFUSED, "resource 0x%x not restored: no fds kept (a dup failed)",
+            glb_fail(c, GLBRIDGE_E_RESTORE_REFUSED, "%s 0x%x not restored: no fds kept (a dup failed)", what,
                      (unsigned)hr->kmt);
         }
         for (k = 0; !refused && k < chunks; k++) {
@@ -487,14 +489,14 @@ static glbridge_status restore_all(glbridge_client *c, int fd, unsigned char *bu
                                      &name_n, &held_claim);
             if (len == 0) {
                 refused = 1;
-                glb_fail(c, GLBRIDGE_E_TOO_LARGE, "resource 0x%x not restored: its RESTORE does not fit a message",
+                glb_fail(c, GLBRIDGE_E_TOO_LARGE, "%s 0x%x not restored: its RESTORE does not fit a message", what,
                          (unsigned)hr->kmt);
                 break;
             }
             id = c->next_id++;
             if (id == 0)
                 id = c->next_id++;
-            glb_put_header(buf, GLB_RESTORE, id, len, (uint16_t)hr->nfds);
+            glb_put_header(buf, glb_restore_type(hr), id, len, (uint16_t)hr->nfds);
             if ((e = send_msg(fd, buf, GLB_HEADER_SIZE + len, hr->fds, hr->nfds)) != 0)
                 return glb_fail(c, GLBRIDGE_E_CLOSED, "RESTORE: sendmsg: %s", strerror(e));
             n = recv_msg(fd, buf, &r, wait_ms, &mflags);
@@ -510,13 +512,13 @@ static glbridge_status restore_all(glbridge_client *c, int fd, unsigned char *bu
                 return glb_fail(c, GLBRIDGE_E_FATAL, "RESTORE: broker FATAL: %.*s", (int)tl,
                                 (const char *)buf + GLB_HEADER_SIZE);
             }
-            if (hd.version != GLBRIDGE_PROTOCOL_VERSION || hd.type != (GLB_RESTORE | GLB_REPLY_BIT) ||
+            if (hd.version != GLBRIDGE_PROTOCOL_VERSION || hd.type != (glb_restore_type(hr) | GLB_REPLY_BIT) ||
                 hd.id != id || hd.flags != 0 || hd.num_fds != 0)
                 return glb_fail(c, GLBRIDGE_E_PROTOCOL, "RESTORE: reply of another type, id or version");
             if (hd.status != 0) {
                 uint32_t tl = hd.payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : hd.payload_len;
                 refused = 1;
-                glb_fail(c, (glbridge_status)hd.status, "resource 0x%x not restored: %s: %.*s", (unsigned)hr->kmt,
+                glb_fail(c, (glbridge_status)hd.status, "%s 0x%x not restored: %s: %.*s", what, (unsigned)hr->kmt,
                          glbridge_strerror((glbridge_status)hd.status), (int)tl,
                          (const char *)buf + GLB_HEADER_SIZE);
                 break;

@@ -89,7 +89,7 @@ static const uint16_t request_type[CLIENT_KINDS][4] = {
     {GLB_GET_FENCE, GLB_GET_FENCE, GLB_GET_FENCE, GLB_GET_FENCE},
     {GLB_LIST_FENCES, GLB_LIST_FENCES, GLB_LIST_FENCES, GLB_LIST_FENCES},
     /* 21: a fence's session; 22: a duplicate's. */
-    {GLB_OPEN_FENCE, GLB_SIGNAL_FENCE, GLB_WAIT_FENCE, GLB_CLOSE},
+    {GLB_OPEN_FENCE, GLB_SIGNAL_FENCE, GLB_WAIT_FENCE, GLB_SHARE},
     {GLB_OPEN_DUPLICATE, GLB_SHARE, GLB_DUPLICATE, GLB_QUERY_OBJECT},
 };
 
@@ -135,8 +135,13 @@ static void check_restores(glbridge_client *c, unsigned char *msg)
         for (ch = 0; ch < chunks; ch++) {
             uint32_t len = glb_restore_encode(hr, ch, msg, GLBRIDGE_MAX_MESSAGE_SIZE - GLB_HEADER_SIZE,
                                               &names, &held);
-            if (len < GLB_RESTORE_FIXED || glb_get32(msg) != hr->kmt || glb_get32(msg + 20) != hr->sync_count ||
-                glb_get32(msg + 24) != hr->data_len || (hr->fds_ok && hr->nfds != 1 + hr->sync_count))
+            if (hr->fence ? len < GLB_RESTORE_FENCE_FIXED || glb_get32(msg) != hr->kmt || hr->sync_count > 1 ||
+                                glb_get32(msg + 20) != (hr->sync_count ? GLBRIDGE_SYNC_TIMELINE : 0) ||
+                                glb_get64(msg + 32) != hr->fence_value.signals ||
+                                (hr->fds_ok && hr->nfds != hr->sync_count)
+                          : len < GLB_RESTORE_FIXED || glb_get32(msg) != hr->kmt ||
+                                glb_get32(msg + 20) != hr->sync_count || glb_get32(msg + 24) != hr->data_len ||
+                                (hr->fds_ok && hr->nfds != 1 + hr->sync_count))
                 abort();
             glb_restore_refused(hr, names, held, glb_get32(msg + 4) * 0x9E3779B1u);
         }
@@ -280,7 +285,7 @@ static void client_mode(unsigned kind, unsigned flags, const uint8_t *p, size_t 
                 close(sem);
             (void)glbridge_signal_fence(c, f.handle, 9, &fv);
             (void)glbridge_wait_fence(c, f.handle, 9, 0, &fv);
-            (void)glbridge_close(c, f.handle);
+            (void)glbridge_share(c, f.handle, GLBRIDGE_ACCESS_READ, "fuzz fence", &u, NULL);
         }
         break;
     default:

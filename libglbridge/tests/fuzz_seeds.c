@@ -390,7 +390,7 @@ int main(int argc, char **argv)
     write_seed("list-fences-two-pages", in, end);
 
     /* Sessions: a fence opened by name (with its semaphore), signalled,
-       waited for and closed; a duplicate redeemed, shared by name,
+       waited for and shared by another name; a duplicate redeemed, shared by name,
        duplicated again with CLOSE_SOURCE and queried (NOT_FOUND). */
     in[0] = 21;
     in[1] = 1 | 4;
@@ -398,7 +398,9 @@ int main(int argc, char **argv)
     end = add_msg(2, GLB_OPEN_FENCE | GLB_REPLY_BIT, 1, 0, msg, n, 1);
     end = add_msg(end, GLB_SIGNAL_FENCE | GLB_REPLY_BIT, 2, 0, msg, fence_value(msg, 9, 7), 0);
     end = add_msg(end, GLB_WAIT_FENCE | GLB_REPLY_BIT, 3, 0, msg, fence_value(msg, 9, 7), 0);
-    end = add_msg(end, GLB_CLOSE | GLB_REPLY_BIT, 4, 0, msg, 0, 0);
+    glb_put32(msg, 0x28);
+    glb_put32(msg + 4, GLBRIDGE_ACCESS_READ);
+    end = add_msg(end, GLB_SHARE | GLB_REPLY_BIT, 4, 0, msg, 8, 0);
     write_twice("fence-session", end);
     in[0] = 22;
     in[1] = 2 | 4;
