@@ -1,8 +1,9 @@
 /*
  * Tests of libglbridge's reconnecting client (glbridge_connect_opts with
  * reconnect) against real brokers: kill -9 of `glshare serve`, a new one
- * at the same socket, and the resources back under the same handles and
- * names (RESTORE), or refused by a broker without a restore window.
+ * at the same socket, and the resources and fences back under the same
+ * handles and names (RESTORE, RESTORE_FENCE), or refused by a broker
+ * without a restore window.
  * Usage: test_restore PATH/TO/glshare
  *
  * Nothing here waits a fixed time for something to happen: every wait
@@ -60,6 +61,30 @@ static int count_fds(void)
             n++;
     closedir(d);
     return n - 1; /* the DIR's own fd */
+}
+
+/* object_fds counts this process's fds that are the file ref is (same
+   device and inode): ref itself and every copy of it, the client's kept
+   dups included. */
+static int object_fds(int ref)
+{
+    struct stat want, sb;
+    DIR *d;
+    struct dirent *e;
+    int n = 0;
+    CHECK(fstat(ref, &want) == 0);
+    d = opendir("/proc/self/fd");
+    CHECK(d != NULL);
+    while ((e = readdir(d)) != NULL) {
+        int fd;
+        if (e->d_name[0] == '.')
+            continue;
+        fd = atoi(e->d_name);
+        if (fd != dirfd(d) && fstat(fd, &sb) == 0 && sb.st_dev == want.st_dev && sb.st_ino == want.st_ino)
+            n++;
+    }
+    closedir(d);
+    return n;
 }
 
 /* ---- brokers ---- */
@@ -603,6 +628,341 @@ static void test_many_nt(void)
            (MANY_NT + 255) / 256);
 }
 
+
+/* ---- fences and object names across a restart ---- */
+
+#define RW (GLBRIDGE_ACCESS_READ | GLBRIDGE_ACCESS_WRITE)
+#define SESSION_PATH "\\Sessions\\1\\BaseNamedObjects\\"
+
+static void check_object(glbridge_client *c, uint32_t h, uint32_t kmt, uint32_t access, const char *type,
+                         const char *name)
+{
+    glbridge_object_info o;
+    CHECK_ST(c, glbridge_query_object(c, h, &o), GLBRIDGE_OK);
+    CHECK_EQ(o.kmt, kmt);
+    CHECK_EQ(o.access, access);
+    if (strcmp(o.type, type) != 0)
+        FAIL("object type \"%s\", want \"%s\"", o.type, type);
+    if (strcmp(o.name, name) != 0)
+        FAIL("object name \"%s\", want \"%s\"", o.name, name);
+}
+
+static void check_value(const glbridge_fence_value *v, uint64_t value, uint64_t signals, uint64_t offset)
+{
+    CHECK_EQ(v->value, value);
+    CHECK_EQ(v->signals, signals);
+    CHECK_EQ(v->offset, offset);
+}
+
+static glbridge_fence_entry *find_fence(glbridge_fence_entry *e, size_t n, uint32_t kmt)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (e[i].kmt == kmt)
+            return &e[i];
+    return NULL;
+}
+
+/* wait_fence_waiters polls LIST_FENCES (through c) until kmt has n waiters. */
+static void wait_fence_waiters(glbridge_client *c, uint32_t kmt, uint32_t n)
+{
+    double t0 = now_s();
+    for (;;) {
+        glbridge_fence_entry *le, *e;
+        size_t ln;
+        uint32_t w;
+        CHECK_ST(c, glbridge_list_fences(c, &le, &ln), GLBRIDGE_OK);
+        e = find_fence(le, ln, kmt);
+        CHECK(e != NULL);
+        w = e->waiters;
+        glbridge_list_fences_free(le, ln);
+        if (w == n)
+            return;
+        if (now_s() - t0 > DEADLINE_S)
+            FAIL("fence 0x%x has %u waiters, want %u", (unsigned)kmt, (unsigned)w, (unsigned)n);
+        pause_ms(10);
+    }
+}
+
+/* A WAIT_FENCE in flight across the restart. */
+struct fence_waiter {
+    glbridge_client *c;
+    uint32_t handle;
+    uint64_t value;
+    glbridge_fence_value got;
+    glbridge_status st;
+};
+
+static void *fence_waiter_main(void *p)
+{
+    struct fence_waiter *w = p;
+    w->st = glbridge_wait_fence(w->c, w->handle, w->value, GLBRIDGE_INFINITE, &w->got);
+    return NULL;
+}
+
+/*
+ * test_restore_fence: a reconnecting creator c makes a fence with a
+ * timeline semaphore (a memfd stands in), names it, makes a read-only NT
+ * handle, signals and lowers it with a rebase; a second reconnecting
+ * client c2 opens it by name, redeems a duplicate of c's handle, signals
+ * a value c never learns, and waits in WAIT_FENCE for more. kill -9 of
+ * the broker, a new one: the fence is back under its KMT handle, NT
+ * handles and name (RESTORE_FENCE), with the value of the claim that saw
+ * the most signals (c2's) and the largest offset, the semaphore (every
+ * open hands out one new fd of it), QUERY_OBJECT's names; c2's wait is
+ * sent again and answered by c's next signal; and the kept dups go with
+ * the last handle.
+ */
+static void test_restore_fence(void)
+{
+    char sock[300], name[128], path[400], other[200];
+    struct broker b;
+    glbridge_client *c, *c2, *p;
+    glbridge_fence f;
+    glbridge_fence_value v;
+    glbridge_fence_entry *le, *e;
+    glbridge_reconnect_stats s;
+    struct fence_waiter w;
+    pthread_t th;
+    size_t ln;
+    uint32_t kmt, nt, nt_ro, nt2, nt_dup;
+    uint64_t tok;
+    int sem, s2, s3, s4;
+
+    snprintf(sock, sizeof sock, "%s/fence.sock", tmpdir);
+    snprintf(name, sizeof name, "libglbridge restore fence %ld", (long)getpid());
+    snprintf(path, sizeof path, SESSION_PATH "%s", name);
+    /* Another spelling of the same path (the leaf as shared: whichever
+       client restores first names the object). */
+    snprintf(other, sizeof other, "Local\\%s", name);
+    broker_start(&b, sock, NULL);
+    sem = memfd_create("libglbridge-restore-fence", MFD_CLOEXEC); /* any fd but a socket or directory */
+    CHECK(sem >= 0);
+
+    c = connect_reconnecting(sock);
+    CHECK_ST(c, glbridge_create_fence(c, 1, sem, &kmt), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_share(c, kmt, RW, name, &nt, NULL), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_share(c, kmt, GLBRIDGE_ACCESS_READ, NULL, &nt_ro, NULL), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_signal_fence(c, nt, 10, &v), GLBRIDGE_OK);
+    check_value(&v, 10, 1, 0);
+    CHECK_ST(c, glbridge_rebase_fence(c, nt, 4, 6, &v), GLBRIDGE_OK);
+    check_value(&v, 4, 2, 6);
+    s = stats_of(c);
+    CHECK_EQ(s.held, 1);
+    CHECK_EQ(s.kept_fds, 1); /* the semaphore */
+    CHECK_EQ(object_fds(sem), 2);
+
+    c2 = connect_reconnecting(sock);
+    CHECK_ST(c2, glbridge_open_fence_name(c2, other, RW, &f, &s2), GLBRIDGE_OK);
+    nt2 = f.handle;
+    CHECK_EQ(f.kmt, kmt);
+    CHECK(strcmp(f.name, path) == 0);
+    CHECK_EQ(f.sync_kind, GLBRIDGE_SYNC_TIMELINE);
+    CHECK_EQ(object_fds(sem), 4); /* c2's fd and its kept dup */
+    CHECK_ST(c, glbridge_duplicate(c, nt, GLBRIDGE_ACCESS_READ, 0, (int32_t)getpid(), &tok, NULL, NULL), GLBRIDGE_OK);
+    CHECK_ST(c2, glbridge_open_fence_duplicate(c2, tok, &f, &s3), GLBRIDGE_OK);
+    nt_dup = f.handle;
+    CHECK_EQ(object_fds(sem), 5); /* one more fd; the kept dup is the fence's, not the handle's */
+    CHECK_EQ(stats_of(c2).kept_fds, 1);
+    CHECK_ST(c2, glbridge_signal_fence(c2, nt2, 7, &v), GLBRIDGE_OK); /* c never learns it */
+    check_value(&v, 7, 3, 6);
+    w.c = c2;
+    w.handle = nt2;
+    w.value = 20;
+    w.st = GLBRIDGE_E_INTERNAL;
+    CHECK(pthread_create(&th, NULL, fence_waiter_main, &w) == 0);
+    p = connect_plain(sock);
+    wait_fence_waiters(p, kmt, 1);
+    glbridge_client_close(p);
+
+    broker_kill(&b, SIGKILL);
+    broker_start(&b, sock, WINDOW);
+    CHECK_ST(c, glbridge_client_check(c), GLBRIDGE_OK);
+    s = stats_of(c);
+    CHECK_EQ(s.reconnects, 1);
+    CHECK_EQ(s.restored, 1);
+    CHECK_EQ(s.refused, 0);
+    /* c2's wait is sent again once c2 has restored (its thread holds c2,
+       whose stats wait for the join). */
+    p = connect_plain(sock);
+    wait_fence_waiters(p, kmt, 1);
+
+    /* The value of the claim with the most signals (c2's 7 after 3), the
+       offset, the semaphore, the names and handles. */
+    CHECK_ST(p, glbridge_open_fence_kmt(p, kmt, &f, &s4), GLBRIDGE_OK);
+    check_value(&f.value, 7, 3, 6);
+    CHECK_EQ(f.sync_kind, GLBRIDGE_SYNC_TIMELINE);
+    CHECK(s4 >= 0);
+    CHECK_EQ(object_fds(sem), 6); /* the new broker's copy is the same semaphore */
+    close(s4);
+    CHECK_ST(p, glbridge_list_fences(p, &le, &ln), GLBRIDGE_OK);
+    e = find_fence(le, ln, kmt);
+    CHECK(e != NULL);
+    CHECK_EQ(e->refs, 6); /* c: the create, nt, nt_ro; c2: nt2, nt_dup; p's open */
+    CHECK_EQ(e->nt_handles, 4);
+    CHECK_EQ(e->flags, GLBRIDGE_FENCE_CREATOR_CONNECTED | GLBRIDGE_FENCE_TIMELINE);
+    CHECK_EQ(e->creator_pid, getpid());
+    CHECK_EQ(e->waiters, 1);
+    CHECK_EQ(e->name_count, 1); /* every claim's spelling is one name */
+    glbridge_list_fences_free(le, ln);
+    CHECK_ST(p, glbridge_close(p, kmt), GLBRIDGE_OK);
+    glbridge_client_close(p);
+    check_object(c, nt, kmt, RW, "DxgkSharedSyncObject", path);
+    check_object(c, nt_ro, kmt, GLBRIDGE_ACCESS_READ, "DxgkSharedSyncObject", "");
+    CHECK_ST(c, glbridge_signal_fence(c, nt_ro, 1, &v), GLBRIDGE_E_ACCESS_DENIED);
+
+    /* c's signal answers c2's wait, sent again after its restore. */
+    CHECK_ST(c, glbridge_signal_fence(c, nt, 20, &v), GLBRIDGE_OK);
+    check_value(&v, 20, 4, 6);
+    pthread_join(th, NULL);
+    CHECK_ST(c2, w.st, GLBRIDGE_OK);
+    check_value(&w.got, 20, 4, 6);
+    CHECK_EQ(stats_of(c2).reconnects, 1);
+    CHECK_EQ(stats_of(c2).restored, 1);
+    check_object(c2, nt2, kmt, RW, "DxgkSharedSyncObject", path);
+    check_object(c2, nt_dup, kmt, GLBRIDGE_ACCESS_READ, "DxgkSharedSyncObject", path);
+    /* A lower value after the restart, as before it. */
+    CHECK_ST(c2, glbridge_signal_fence(c2, nt2, 2, &v), GLBRIDGE_OK);
+    check_value(&v, 2, 5, 6);
+
+    /* The kept dups go with the last handle of each client. */
+    CHECK_ST(c2, glbridge_close(c2, nt2), GLBRIDGE_OK);
+    CHECK_EQ(stats_of(c2).kept_fds, 1);
+    CHECK_ST(c2, glbridge_close(c2, nt_dup), GLBRIDGE_OK);
+    s = stats_of(c2);
+    CHECK_EQ(s.held, 0);
+    CHECK_EQ(s.kept_fds, 0);
+    glbridge_client_close(c2);
+    close(s2);
+    close(s3);
+    CHECK_EQ(object_fds(sem), 2);
+    CHECK_ST(c, glbridge_close(c, nt), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_close(c, nt_ro), GLBRIDGE_OK);
+    CHECK_EQ(stats_of(c).kept_fds, 1);
+    CHECK_ST(c, glbridge_close(c, kmt), GLBRIDGE_OK);
+    s = stats_of(c);
+    CHECK_EQ(s.held, 0);
+    CHECK_EQ(s.kept_fds, 0);
+    CHECK_EQ(object_fds(sem), 1);
+    CHECK_ST(c, glbridge_get_fence(c, kmt, &v), GLBRIDGE_E_NOT_FOUND);
+    glbridge_client_close(c);
+    close(sem);
+    broker_kill(&b, SIGTERM);
+    printf("ok   kill -9 with a shared fence: RESTORE_FENCE from two reconnecting clients brought it back under KMT "
+           "0x%x and its NT handles and name, with the value of the claim that saw the most signals and the "
+           "largest offset, its semaphore, QUERY_OBJECT's names; a waiting WAIT_FENCE was sent again and answered\n",
+           (unsigned)kmt);
+}
+
+/*
+ * test_restore_names: the NT handles of a resource keep their objects'
+ * names across a restart (RESTORE's NT_NAMES): a named share, an open by
+ * name in another spelling, a redeemed duplicate (whose object path the
+ * client keeps as a name), and an unnamed share.
+ */
+static void test_restore_names(void)
+{
+    char sock[300], name[128], path[400], other[200];
+    struct broker b;
+    glbridge_client *c;
+    glbridge_allocation a = host_alloc();
+    glbridge_record rec;
+    glbridge_fds fds;
+    uint32_t kmt, nt, nt_u, nt_open, nt_dup;
+    uint64_t tok;
+    int mem;
+
+    snprintf(sock, sizeof sock, "%s/names.sock", tmpdir);
+    snprintf(name, sizeof name, "libglbridge restore names %ld", (long)getpid());
+    snprintf(path, sizeof path, SESSION_PATH "%s", name);
+    snprintf(other, sizeof other, "Session\\1\\LibGLBridge Restore Names %ld", (long)getpid());
+    broker_start(&b, sock, NULL);
+    mem = sealed_memfd(5);
+    c = connect_reconnecting(sock);
+    CHECK_ST(c, glbridge_create(c, mem, &a, 0, NULL, NULL, NULL, 0, &kmt), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_share(c, kmt, RW, name, &nt, NULL), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_share(c, kmt, GLBRIDGE_ACCESS_READ, NULL, &nt_u, NULL), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_open_name(c, other, GLBRIDGE_ACCESS_READ, &rec, &fds), GLBRIDGE_OK);
+    nt_open = rec.handle;
+    glbridge_fds_close(&fds);
+    glbridge_record_free(&rec);
+    CHECK_ST(c, glbridge_duplicate(c, nt, 0, GLBRIDGE_DUPLICATE_SAME_ACCESS, 0, &tok, NULL, NULL), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_open_duplicate(c, tok, &rec, &fds), GLBRIDGE_OK);
+    nt_dup = rec.handle;
+    glbridge_fds_close(&fds);
+    glbridge_record_free(&rec);
+    /* A transfer not redeemed is not restored. */
+    CHECK_ST(c, glbridge_duplicate(c, nt, 0, GLBRIDGE_DUPLICATE_SAME_ACCESS, 0, &tok, NULL, NULL), GLBRIDGE_OK);
+    CHECK_EQ(object_fds(mem), 2); /* the caller's and the kept dup */
+    check_object(c, nt_open, kmt, GLBRIDGE_ACCESS_READ, "DxgkSharedResource", path);
+    check_object(c, nt_dup, kmt, RW, "DxgkSharedResource", path);
+
+    broker_kill(&b, SIGKILL);
+    broker_start(&b, sock, WINDOW);
+    CHECK_ST(c, glbridge_client_check(c), GLBRIDGE_OK);
+    CHECK_EQ(stats_of(c).restored, 1);
+    check_object(c, nt, kmt, RW, "DxgkSharedResource", path);
+    check_object(c, nt_u, kmt, GLBRIDGE_ACCESS_READ, "DxgkSharedResource", "");
+    check_object(c, nt_open, kmt, GLBRIDGE_ACCESS_READ, "DxgkSharedResource", path);
+    check_object(c, nt_dup, kmt, RW, "DxgkSharedResource", path);
+    CHECK_ST(c, glbridge_open_duplicate(c, tok, &rec, &fds), GLBRIDGE_E_NOT_FOUND);
+    CHECK_EQ(object_fds(mem), 2);
+    CHECK_ST(c, glbridge_close(c, nt_dup), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_close(c, nt_open), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_close(c, nt_u), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_close(c, nt), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_close(c, kmt), GLBRIDGE_OK);
+    CHECK_EQ(stats_of(c).kept_fds, 0);
+    CHECK_EQ(object_fds(mem), 1);
+    glbridge_client_close(c);
+    close(mem);
+    broker_kill(&b, SIGTERM);
+    printf("ok   kill -9: NT handles of a named share, an open by name, a redeemed duplicate and an unnamed share "
+           "keep QUERY_OBJECT's names (%s); a waiting duplicate is not restored\n",
+           path);
+}
+
+/*
+ * test_fence_refused: a new broker without a restore window refuses the
+ * RESTORE_FENCE: the fence is forgotten, its semaphore dup closed, and
+ * its handles are NOT_FOUND.
+ */
+static void test_fence_refused(void)
+{
+    char sock[300];
+    struct broker b;
+    glbridge_client *c;
+    glbridge_fence_value v;
+    glbridge_reconnect_stats s;
+    uint32_t kmt, nt;
+    int sem = memfd_create("libglbridge-refused-fence", MFD_CLOEXEC);
+
+    CHECK(sem >= 0);
+    snprintf(sock, sizeof sock, "%s/fence-refused.sock", tmpdir);
+    broker_start(&b, sock, NULL);
+    c = connect_reconnecting(sock);
+    CHECK_ST(c, glbridge_create_fence(c, 3, sem, &kmt), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_share(c, kmt, RW, NULL, &nt, NULL), GLBRIDGE_OK);
+    CHECK_EQ(object_fds(sem), 2);
+    broker_kill(&b, SIGKILL);
+    broker_start(&b, sock, "0");
+    CHECK_ST(c, glbridge_client_check(c), GLBRIDGE_OK);
+    s = stats_of(c);
+    CHECK_EQ(s.reconnects, 1);
+    CHECK_EQ(s.restored, 0);
+    CHECK_EQ(s.refused, 1);
+    CHECK_EQ(s.held, 0);
+    CHECK_EQ(s.kept_fds, 0);
+    CHECK_EQ(object_fds(sem), 1);
+    CHECK_ST(c, glbridge_get_fence(c, kmt, &v), GLBRIDGE_E_NOT_FOUND);
+    CHECK_ST(c, glbridge_get_fence(c, nt, &v), GLBRIDGE_E_NOT_FOUND);
+    glbridge_client_close(c);
+    close(sem);
+    broker_kill(&b, SIGKILL);
+    printf("ok   RESTORE_FENCE refused (--restore-window 0): the fence is forgotten, its semaphore dup closed, its "
+           "handles NOT_FOUND\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -621,6 +981,9 @@ int main(int argc, char **argv)
     test_restore();
     test_refused();
     test_many_nt();
+    test_restore_names();
+    test_restore_fence();
+    test_fence_refused();
 
     {
         char cmd[400];
