@@ -36,10 +36,11 @@
  * holds a mutex and serves ONE request at a time: a call sends its request
  * and waits for the reply with the client's mutex held, so other threads'
  * calls on the same client wait for it. In particular glbridge_acquire_sync
- * waits (up to its timeout) while holding the client: a caller that waits
- * for a keyed mutex with a long (or INFINITE) timeout must do so on a
- * client of its own (a second glbridge_connect), and release the mutex
- * through the connection (client) that holds the handle it acquired through.
+ * (and glbridge_wait_fence) waits (up to its timeout) while holding the
+ * client: a caller that waits for a keyed mutex (or a fence) with a long
+ * (or INFINITE) timeout must do so on a client of its own (a second
+ * glbridge_connect), and release the mutex through the connection
+ * (client) that holds the handle it acquired through.
  * Note that handles are per connection (NT handles) or referenced per
  * connection (KMT handles), so the second client opens the resource itself.
  *

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -96,6 +97,7 @@ static void broker_start(struct broker *b, const char *tag)
     CHECK(b->pid >= 0);
     if (b->pid == 0) {
         int fd = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failed test leaves no broker behind */
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
