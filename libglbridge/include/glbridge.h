@@ -549,11 +549,13 @@ GLBRIDGE_API glbridge_status glbridge_open_kmt(glbridge_client *client, uint32_t
                                                glbridge_record *rec, glbridge_fds *fds);
 
 /**
- * glbridge_open_name (OPEN_NAME): opens a named resource with access.
- * rec->handle is a new NT handle of this connection (glbridge_close it);
- * *fds as for glbridge_open_kmt.
- * Errors: GLBRIDGE_E_BAD_NAME, GLBRIDGE_E_NOT_FOUND (no such name),
- * GLBRIDGE_E_ACCESS_DENIED (more than the name was shared with),
+ * glbridge_open_name (OPEN_NAME): opens a named resource with access
+ * (any rights: a name grants them all, as a named object's default
+ * security does on Windows). rec->handle is a new NT handle of this
+ * connection (glbridge_close it), one more handle of the named object,
+ * which keeps the name alive; *fds as for glbridge_open_kmt.
+ * Errors: GLBRIDGE_E_BAD_NAME, GLBRIDGE_E_NOT_FOUND (no such name, or
+ * every handle of its named object closed),
  * GLBRIDGE_E_ACCESS_DENIED (access 0), GLBRIDGE_E_INVALID (bits that
  * are no right), GLBRIDGE_E_LIMIT.
  */
@@ -831,10 +833,10 @@ GLBRIDGE_API glbridge_status glbridge_open_fence_kmt(glbridge_client *client, ui
  * D3DKMTOpenSyncObjectNtHandleFromName, OpenSharedHandleByName): opens the
  * fence shared under name (NUL-terminated UTF-8, 1..255 bytes; names
  * compare case-insensitively, see docs/protocol.md "Names") with access
- * (no more than it was shared with). fence->handle is a new NT handle of
+ * (any rights, as for glbridge_open_name). fence->handle is a new NT handle of
  * this connection (glbridge_close it); *sem_fd as for glbridge_open_fence_kmt.
  * Errors: GLBRIDGE_E_BAD_NAME, GLBRIDGE_E_NOT_FOUND,
- * GLBRIDGE_E_ACCESS_DENIED (more than shared, or access 0),
+ * GLBRIDGE_E_ACCESS_DENIED (access 0),
  * GLBRIDGE_E_INVALID (bits that are no right), GLBRIDGE_E_WRONG_TYPE (a
  * resource's name), GLBRIDGE_E_LIMIT.
  */
