@@ -189,12 +189,7 @@ func (b *Broker) allocate(c *brokerConn, q request) ([]byte, []int, error) {
 	res.owned, res.allocDevice = a.owned, a.device
 	fds, err := res.dupFDs()
 	if err != nil {
-		// The reply cannot carry the resource: take it back.
-		c.kmt[res]--
-		if c.kmt[res] == 0 {
-			delete(c.kmt, res)
-		}
-		b.release(c, res)
+		b.unregister(c, res)
 		return nil, nil, err
 	}
 	c.log.Debug("allocated", "handle", res.kmt, "device", a.device, "size", a.alloc.Size, "syncs", len(a.syncs))

@@ -982,6 +982,15 @@ func (b *Broker) register(c *brokerConn, alloc bridge.Allocation, memFD int, syn
 	return res
 }
 
+// unregister takes back the reference register gave c, whose reply cannot
+// carry res after all (its fds could not be dup'd): the last frees it.
+func (b *Broker) unregister(c *brokerConn, res *resource) {
+	if c.kmt[res]--; c.kmt[res] == 0 {
+		delete(c.kmt, res)
+	}
+	b.release(c, res)
+}
+
 // newIndex is the KMT index of a new resource: the next in sequence that
 // no live resource has (the caller checked that fewer than
 // maxLiveResources live, so one is found).
@@ -1369,9 +1378,10 @@ func (res *resource) givenNames() []string {
 	return out
 }
 
-// list encodes the resources from KMT index cursor on, as many as fit in a
-// message, with their sync sections when flags asks for them.
-func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
+// page encodes a LIST or LIST_FENCES reply: the objects from KMT index
+// cursor on that entry encodes (nil skips one), as many as fit in a
+// message, and the cursor of the next page (0 for none).
+func (b *Broker) page(cursor uint32, entry func(*resource) []byte) []byte {
 	p := make([]byte, listReplyFixed, 4096)
 	count, next := uint32(0), uint32(0)
 	// Entries go in index order, which a cursor can resume; sorting the
@@ -1379,9 +1389,28 @@ func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 	indices := slices.Sorted(maps.Keys(b.byIndex))
 	from, _ := slices.BinarySearch(indices, cursor)
 	for _, index := range indices[from:] {
-		res := b.byIndex[index]
+		e := entry(b.byIndex[index])
+		if e == nil {
+			continue
+		}
+		if headerSize+len(p)+len(e) > maxMessageSize {
+			next = index
+			break
+		}
+		p = append(p, e...)
+		count++
+	}
+	le.PutUint32(p[0:], next)
+	le.PutUint32(p[4:], count)
+	return p
+}
+
+// list encodes a page of resources from KMT index cursor on, with their
+// sync sections when flags asks for them.
+func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
+	return b.page(cursor, func(res *resource) []byte {
 		if res.fence != nil || res.km != nil {
-			continue // LIST_FENCES lists fences and keyed-mutex objects
+			return nil // LIST_FENCES lists fences and keyed-mutex objects
 		}
 		e := listEntry{
 			KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), DataLen: uint32(len(res.data)),
@@ -1412,16 +1441,8 @@ func (b *Broker) list(cursor, flags uint32, v uint16) []byte {
 			}
 			e.Sync = s
 		}
-		if headerSize+len(p)+e.size() > maxMessageSize {
-			next = index
-			break
-		}
-		p = appendListEntry(p, e)
-		count++
-	}
-	le.PutUint32(p[0:], next)
-	le.PutUint32(p[4:], count)
-	return p
+		return appendListEntry(nil, e)
+	})
 }
 
 // dropConn releases everything c held: a client's death, however it

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -759,29 +758,15 @@ func (b *Broker) getFence(c *brokerConn, q request) ([]byte, error) {
 
 // listFences encodes the fences from KMT index cursor on, as many as fit.
 func (b *Broker) listFences(cursor uint32) []byte {
-	p := make([]byte, listReplyFixed, 1024)
-	count, next := uint32(0), uint32(0)
-	indices := slices.Sorted(maps.Keys(b.byIndex))
-	from, _ := slices.BinarySearch(indices, cursor)
-	for _, index := range indices[from:] {
-		res := b.byIndex[index]
+	return b.page(cursor, func(res *resource) []byte {
 		f := res.fence
 		if f == nil {
-			continue
+			return nil
 		}
-		e := fenceEntry{KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), NTHandles: uint32(res.nts),
+		return appendFenceEntry(nil, fenceEntry{KMT: res.kmt, CreatorPID: res.creatorPID, Refs: uint32(res.refs), NTHandles: uint32(res.nts),
 			Waiters: uint32(len(f.waiters)), CreatorActive: res.creator != nil && !res.creator.dead, Timeline: len(res.syncs) > 0,
-			Service: f.service != nil, FenceValue: FenceValue{Value: f.value, Signals: f.signals, Offset: f.offset}, Names: res.givenNames()}
-		if headerSize+len(p)+e.size() > maxMessageSize {
-			next = index
-			break
-		}
-		p = appendFenceEntry(p, e)
-		count++
-	}
-	le.PutUint32(p[0:], next)
-	le.PutUint32(p[4:], count)
-	return p
+			Service: f.service != nil, FenceValue: FenceValue{Value: f.value, Signals: f.signals, Offset: f.offset}, Names: res.givenNames()})
+	})
 }
 
 // restoreFence is RESTORE_FENCE: as RESTORE, for a fence. The value with

@@ -97,11 +97,7 @@ func (b *Broker) createServiceFence(c *brokerConn, q request) ([]byte, []int, er
 	res.owned, res.allocDevice = []io.Closer{ss}, caps.DeviceName
 	fds, err := res.dupFDs()
 	if err != nil {
-		c.kmt[res]--
-		if c.kmt[res] == 0 {
-			delete(c.kmt, res)
-		}
-		b.release(c, res)
+		b.unregister(c, res)
 		return nil, nil, err
 	}
 	c.log.Debug("service fence created", "handle", res.kmt, "value", q.Value, "device", caps.DeviceName)

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/glbridge/glbridge/bridge"
@@ -406,18 +405,9 @@ func (b *Broker) signalMutexSync(mo *resource, value uint64, late *[]lateReply) 
 // listKeyedMutexes encodes the keyed-mutex objects from KMT index cursor
 // on, as many as fit.
 func (b *Broker) listKeyedMutexes(cursor uint32) []byte {
-	p := make([]byte, listReplyFixed, 1024)
-	count, next := uint32(0), uint32(0)
-	indices := slices.Sorted(maps.Keys(b.byIndex))
-	from, _ := slices.BinarySearch(indices, cursor)
-	for _, index := range indices[from:] {
-		mo := b.byIndex[index]
+	return b.page(cursor, func(mo *resource) []byte {
 		if mo.km == nil {
-			continue
-		}
-		if headerSize+len(p)+mutexEntrySize > maxMessageSize {
-			next = index
-			break
+			return nil
 		}
 		rec, m := mo.keyedMutexRecord(), &mo.mutex
 		e := KeyedMutexInfo{KMT: mo.kmt, Resource: rec.Resource, Sync: rec.Sync, CreatorPID: mo.creatorPID,
@@ -426,12 +416,8 @@ func (b *Broker) listKeyedMutexes(cursor uint32) []byte {
 		if m.held {
 			e.Mutex.HolderPID, e.Mutex.HolderConn = m.owner.c.pid, m.owner.c.id
 		}
-		p = appendMutexEntry(p, e)
-		count++
-	}
-	le.PutUint32(p[0:], next)
-	le.PutUint32(p[4:], count)
-	return p
+		return appendMutexEntry(nil, e)
+	})
 }
 
 // restoreKeyedMutex is RESTORE_KEYED_MUTEX: it brings back q's keyed-mutex
