@@ -206,14 +206,6 @@ type fenceEntry struct {
 	Names []string
 }
 
-func (e *fenceEntry) size() int {
-	n := fenceEntryFixed
-	for _, s := range e.Names {
-		n += listEntryNameLen + len(s)
-	}
-	return n
-}
-
 func appendFenceEntry(b []byte, e fenceEntry) []byte {
 	var flags uint32
 	if e.CreatorActive {
