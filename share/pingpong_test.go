@@ -233,7 +233,7 @@ func TestKeyedMutexPingPong(t *testing.T) {
 			expectPath(t, "opener", op.Expect(t, "OPEN", childTimeout), tc.wantOpen)
 			// The creator gave the resource a keyed-mutex object, which
 			// its descriptor names and the opener acquires through: the
-			// resource's reference and the opener's.
+			// resource's reference, the creator's and the opener's.
 			obs, err := broker.Dial(sock)
 			if err != nil {
 				t.Fatal(err)
@@ -241,8 +241,8 @@ func TestKeyedMutexPingPong(t *testing.T) {
 			defer obs.Close()
 			kmt, _ := strconv.ParseUint(strings.Fields(line)[0], 0, 32)
 			ms, err := obs.ListKeyedMutexes()
-			if err != nil || len(ms) != 1 || ms[0].Resource != bridge.Handle(kmt) || ms[0].Refs != 2 || ms[0].Sync == 0 {
-				t.Fatalf("keyed-mutex objects %+v, %v; want one of resource %#x, with a sync object, held by the resource and the opener", ms, err, kmt)
+			if err != nil || len(ms) != 1 || ms[0].Resource != bridge.Handle(kmt) || ms[0].Refs != 3 || ms[0].Sync == 0 {
+				t.Fatalf("keyed-mutex objects %+v, %v; want one of resource %#x, with a sync object, held by the resource, its creator and the opener", ms, err, kmt)
 			}
 			op.Expect(t, "DONE", childTimeout)
 			cr.Expect(t, "DONE", childTimeout)

@@ -53,8 +53,10 @@ type resource struct {
 	handle   bridge.Handle
 	attached bool
 	// mutexRef is the reference to the keyed-mutex object an open took
-	// (0 for none), released at Close; Attach's handle then is it.
+	// (0 for none), released at Close; Attach's handle then is it. kmRefs
+	// are a sharer's to the keyed-mutex and sync objects Share made.
 	mutexRef bridge.Handle
+	kmRefs   keyedMutexRefs
 	km       *handoff.KeyedMutex
 	sem      *vkalloc.Semaphore // the timeline semaphore Share made
 	held     bool
@@ -185,7 +187,7 @@ func (r *resource) register(c *broker.Client, data []byte, dev *helperdev.Device
 		if len(syncs) == 1 && syncs[0].Timeline {
 			semFD = syncs[0].FD
 		}
-		if err := giveKeyedMutex(c, kmt, r.alloc.Desc, semFD); err != nil {
+		if r.kmRefs, err = giveKeyedMutex(c, kmt, r.alloc.Desc, semFD); err != nil {
 			c.CloseHandle(kmt)
 			return 0, fmt.Errorf("share: Share: %w", err)
 		}
@@ -208,7 +210,8 @@ func (r *resource) registered(c *broker.Client, data []byte, attach func(*broker
 		// The allocating connection is the creator, which gives the
 		// mutex; its sync object is the broker's to keep, as the
 		// allocation's semaphores are this side's alone.
-		if err := giveKeyedMutex(r.svc, r.svcHandle, r.alloc.Desc, -1); err != nil {
+		var err error
+		if r.kmRefs, err = giveKeyedMutex(r.svc, r.svcHandle, r.alloc.Desc, -1); err != nil {
 			return 0, fmt.Errorf("share: Share: %w", err)
 		}
 	} else if data == nil {
@@ -287,6 +290,7 @@ func (r *resource) closeShared() {
 		r.client.CloseHandle(r.mutexRef)
 		r.mutexRef = 0
 	}
+	r.kmRefs.close()
 	if r.back != nil {
 		r.back.close()
 	}

@@ -47,25 +47,49 @@ func keyedMutexHandles(desc bridge.Desc) bool {
 	return desc.MiscFlags&d3d.D3D11ResourceMiscSharedKeyedMutex != 0
 }
 
+// keyedMutexRefs are the creator's references to the keyed-mutex and sync
+// objects giveKeyedMutex made for a resource, released with it.
+type keyedMutexRefs struct {
+	c           *broker.Client
+	mutex, sync bridge.Handle
+}
+
+// close releases the references; a broker that has gone released them
+// already.
+func (k *keyedMutexRefs) close() {
+	if k.c == nil {
+		return
+	}
+	k.c.CloseHandle(k.mutex)
+	k.c.CloseHandle(k.sync)
+	*k = keyedMutexRefs{}
+}
+
 // giveKeyedMutex gives the resource kmt of desc, created through c, its
 // keyed mutex as wined3d on wineserver does: a sync object (a fence on
 // the timeline semaphore semFD, or kept by the broker for -1, where each
 // release raises it to the release's value), a keyed-mutex object bound
 // to the resource and to it, and a descriptor that records both. The
-// resource holds the mutex and the mutex its sync object, so c keeps no
-// reference to either. semFD stays the caller's.
-func giveKeyedMutex(c *broker.Client, kmt bridge.Handle, desc bridge.Desc, semFD int) error {
+// resource holds the mutex and the mutex its sync object; c keeps its
+// references too, as the creator's, so that a reconnecting client
+// restores both after a broker restart (a client restores what it
+// holds), and the returned refs release them. semFD stays the caller's.
+func giveKeyedMutex(c *broker.Client, kmt bridge.Handle, desc bridge.Desc, semFD int) (keyedMutexRefs, error) {
 	sync, err := c.CreateFence(0, semFD)
 	if err != nil {
-		return err
+		return keyedMutexRefs{}, err
 	}
-	defer c.CloseHandle(sync)
 	m, err := c.CreateKeyedMutex(kmt, sync, nil)
 	if err != nil {
-		return err
+		c.CloseHandle(sync)
+		return keyedMutexRefs{}, err
 	}
-	c.CloseHandle(m.KMT)
-	return c.UpdateData(kmt, runtimeData(desc, m.KMT, sync))
+	k := keyedMutexRefs{c: c, mutex: m.KMT, sync: sync}
+	if err := c.UpdateData(kmt, runtimeData(desc, m.KMT, sync)); err != nil {
+		k.close()
+		return keyedMutexRefs{}, err
+	}
+	return k, nil
 }
 
 // openKeyedMutex opens the keyed-mutex object res's runtime descriptor

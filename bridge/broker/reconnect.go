@@ -62,10 +62,11 @@ type Dialer struct {
 
 // ReconnectEvent reports a reconnection.
 type ReconnectEvent struct {
-	// Restored is the number of resources the new broker took back;
-	// Refused the number it refused (its restore window had closed, or
-	// another resource had the handle): those live on in the fds their
-	// holders have, without a handle on the broker.
+	// Restored is the number of objects (resources, fences, keyed
+	// mutexes) the new broker took back; Refused the number it refused
+	// (its restore window had closed, or another object had the handle):
+	// those live on in the fds their holders have, without a handle on
+	// the broker.
 	Restored, Refused int
 	// Down is how long the connection was lost.
 	Down time.Duration

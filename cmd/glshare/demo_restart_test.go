@@ -88,6 +88,15 @@ func TestDemoSurvivesBrokerKill(t *testing.T) {
 			t.Logf("demo:\n%s\nnew broker:\n%s", demoLog.String(), second.log.String())
 		}
 	})
+	// Its keyed-mutex object and sync object, which its descriptor names,
+	// came back with it, bound as before (the producer holds both).
+	ms, err := c.ListKeyedMutexes()
+	if err != nil || len(ms) != 1 || ms[0].Resource != kmt || ms[0].Sync == 0 {
+		t.Fatalf("keyed-mutex objects after the restart: %+v, %v; want the demo texture's, with its sync object", ms, err)
+	}
+	if fs, err := c.ListFences(); err != nil || len(fs) != 1 || fs[0].KMT != ms[0].Sync {
+		t.Fatalf("fences after the restart: %+v, %v; want the keyed mutex's sync object %v", fs, err, ms[0].Sync)
+	}
 	px := readShared(t, c, res)
 	frame, ok := testpattern.FrameOf(px, w, h)
 	if !ok || !bytes.Equal(px, testpattern.Expected(w, h, frame)) {
@@ -110,7 +119,9 @@ func TestDemoSurvivesBrokerKill(t *testing.T) {
 	t.Logf("%s", log)
 	for _, want := range []string{
 		"producer reconnected to the broker", "consumer reconnected to the broker",
-		"1 resources restored, 0 refused", "demo: all 40 frames match",
+		// The producer holds the texture, its keyed-mutex object and its
+		// sync object; the consumer the texture and the keyed mutex.
+		"producer reconnected to the broker", "3 objects restored, 0 refused", "2 objects restored, 0 refused", "demo: all 40 frames match",
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("the demo's output lacks %q", want)

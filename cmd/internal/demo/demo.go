@@ -53,7 +53,7 @@ type Options struct {
 // the keyed mutex's ping-pong, and says when it reconnected.
 func dial(o Options, side string) (*broker.Client, error) {
 	d := &broker.Dialer{Reconnect: true, OnReconnect: func(e broker.ReconnectEvent) {
-		fmt.Printf("%s reconnected to the broker after %v: %d resources restored, %d refused\n", side, e.Down.Round(time.Millisecond), e.Restored, e.Refused)
+		fmt.Printf("%s reconnected to the broker after %v: %d objects restored, %d refused\n", side, e.Down.Round(time.Millisecond), e.Restored, e.Refused)
 	}}
 	return d.Dial(o.Socket)
 }
@@ -92,7 +92,10 @@ func Producer(o Options, announce func(kmt bridge.Handle, sharePath, syncPath, r
 		if res, err = g.Create(desc); err != nil {
 			return
 		}
-		kmt, err = res.Share(c, []byte("glshare demo"))
+		// No private data of its own: Share registers the D3D11 runtime
+		// descriptor DXVK reads, naming the keyed-mutex and sync objects
+		// it gives the texture, through which the consumer acquires.
+		kmt, err = res.Share(c, nil)
 	})
 	defer ctx.Call(func() {
 		if res != nil {
