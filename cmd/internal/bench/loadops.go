@@ -288,10 +288,11 @@ func (c *loadClient) release(i int, op string) {
 		delete(c.data, hd.e)
 		c.run.live.Add(-1)
 	}
+	c.call(op, "CloseHandle("+hd.h.String()+")", func() error { return c.c.CloseHandle(hd.h) })
 	if hd.name != "" {
+		// Only once the broker has closed it may the name be gone there.
 		c.run.reg.handleOf(hd.e, hd.name, -1)
 	}
-	c.call(op, "CloseHandle("+hd.h.String()+")", func() error { return c.c.CloseHandle(hd.h) })
 }
 
 // closeAll closes everything c holds, once every client has made its
