@@ -252,8 +252,10 @@ func decodeMutexList(p []byte) (next uint32, out []KeyedMutexInfo, err error) {
 		e.Events, e.DataLen = r.u32(), r.u32()
 		flags := r.u32()
 		lastKey, lastValue := r.u64(), r.u64()
-		if state > mutexAbandoned || flags&^mutexEntryCreatorActive != 0 {
-			return 0, nil, perr(CodeBadMessage, "keyed-mutex entry with state %d, flags %#x", state, flags)
+		// A holder is named only while the mutex is held (the entry has
+		// one encoding).
+		if state > mutexAbandoned || flags&^mutexEntryCreatorActive != 0 || state != mutexHeld && (holder != 0 || holderConn != 0) {
+			return 0, nil, perr(CodeBadMessage, "keyed-mutex entry with state %d, holder %d/%d, flags %#x", state, holder, holderConn, flags)
 		}
 		e.CreatorActive = flags&mutexEntryCreatorActive != 0
 		e.Mutex = MutexState{Held: state == mutexHeld, Abandoned: state == mutexAbandoned, LastKey: lastKey, LastValue: lastValue, Waiters: int(waiters)}
