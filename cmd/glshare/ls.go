@@ -256,6 +256,7 @@ type lsFence struct {
 	KMTHex           string   `json:"kmt_hex"`
 	Names            []string `json:"names"`
 	Timeline         bool     `json:"timeline"`
+	Service          bool     `json:"service"`
 	Value            uint64   `json:"value"`
 	Signals          uint64   `json:"signals"`
 	Offset           uint64   `json:"offset"`
@@ -276,7 +277,7 @@ func lsFences(c *broker.Client, asJSON bool) error {
 	fences := make([]lsFence, 0, len(list))
 	for _, f := range list {
 		e := lsFence{
-			KMT: uint32(f.KMT), KMTHex: f.KMT.String(), Names: f.Names, Timeline: f.Timeline,
+			KMT: uint32(f.KMT), KMTHex: f.KMT.String(), Names: f.Names, Timeline: f.Timeline, Service: f.Service,
 			Value: f.Value.Value, Signals: f.Value.Signals, Offset: f.Value.Offset, Waiters: f.Waiters,
 			CreatorPID: f.CreatorPID, CreatorConnected: f.CreatorConnected, Refs: f.Refs, NTHandles: f.NTHandles,
 		}
@@ -294,7 +295,12 @@ func lsFences(c *broker.Client, asJSON bool) error {
 				name = strings.Join(e.Names, ",")
 			}
 			kept := "broker (CPU waits)"
-			if e.Timeline {
+			switch {
+			case e.Service:
+				// The broker allocated the semaphore and does the CPU's
+				// operations on it for processes without Vulkan.
+				kept = fmt.Sprintf("the broker's timeline semaphore (offset %d)", e.Offset)
+			case e.Timeline:
 				// The broker's value is what CPU signals set; the GPU's
 				// lives in the semaphore.
 				kept = fmt.Sprintf("timeline semaphore (offset %d)", e.Offset)
