@@ -14,7 +14,9 @@
  *      reconnecting client that survives a broker restart (RESTORE)
  *   4. Requests of protocol version 2 (ALLOCATE ... RELEASE_SYNC, LIST),
  *      NT handles as Windows handles (DUPLICATE, OPEN_DUPLICATE,
- *      QUERY_OBJECT), shared fences (CREATE_FENCE ... LIST_FENCES)
+ *      QUERY_OBJECT), sessions (SET_SESSION), shared fences
+ *      (CREATE_FENCE ... LIST_FENCES, service fences), keyed-mutex
+ *      objects (CREATE_KEYED_MUTEX, OPEN_KEYED_MUTEX)
  *   5. GL helpers: import into GL (GL_EXT_memory_object_fd), the copy path
  *      for host memory, semaphores; GL entry points come from a
  *      proc-address function the caller passes (libglbridge never links GL)
@@ -79,6 +81,7 @@ extern "C" {
 #define GLBRIDGE_MAX_NAME_LEN 255u         /* bytes of UTF-8 */
 #define GLBRIDGE_MAX_NAMES 8u              /* names per resource */
 #define GLBRIDGE_MAX_OBJECT_PATH 319u      /* longest object name path (QUERY_OBJECT, fences) */
+#define GLBRIDGE_MAX_SESSION 65535u        /* largest session glbridge_set_session takes */
 
 /* Access rights of NT handles (DXGI's values). KMT handles grant both. */
 #define GLBRIDGE_ACCESS_READ 0x80000000u
@@ -144,12 +147,12 @@ typedef enum glbridge_status {
     GLBRIDGE_E_INTERNAL = 14,          /* the broker failed or is shutting down; retrying may succeed */
     GLBRIDGE_E_TIMEOUT = 15,           /* acquire: the timeout passed (WAIT_TIMEOUT) */
     GLBRIDGE_E_QUOTA = 16,             /* over a per-connection or per-uid quota */
-    GLBRIDGE_E_NO_DEVICE = 17,         /* ALLOCATE: no Vulkan device of these UUIDs (or no Vulkan) */
+    GLBRIDGE_E_NO_DEVICE = 17,         /* ALLOCATE, service fence: no Vulkan device of these UUIDs (or no Vulkan) */
     GLBRIDGE_E_UNSUPPORTED_FORMAT = 18, /* ALLOCATE: the device (or host memory) cannot make this resource */
     GLBRIDGE_E_INVALID_DESC = 19,      /* the Desc is not valid; glbridge_last_error names the field */
-    GLBRIDGE_E_NO_SEMAPHORE = 20,      /* ALLOCATE: the device cannot export semaphores of that kind */
+    GLBRIDGE_E_NO_SEMAPHORE = 20,      /* ALLOCATE, service fence: the device cannot export semaphores of that kind; a host signal of a fence without one */
     GLBRIDGE_E_RESTORE_REFUSED = 21,   /* RESTORE: the new broker did not take a resource back (reconnecting clients) */
-    GLBRIDGE_E_WRONG_TYPE = 22,        /* a fence call through a resource's handle, or a resource call through a fence's (STATUS_OBJECT_TYPE_MISMATCH) */
+    GLBRIDGE_E_WRONG_TYPE = 22,        /* a fence call through a resource's or keyed mutex's handle, or the reverse (STATUS_OBJECT_TYPE_MISMATCH) */
     /* Local errors. */
     GLBRIDGE_E_IO = -1,                /* a socket call failed (errno is kept in glbridge_last_error's text) */
     GLBRIDGE_E_CLOSED = -2,            /* the broker hung up (or died); the client is unusable: close it */
@@ -315,7 +318,23 @@ typedef struct glbridge_connect_options {
      * RESTORE_FENCE ("23 RESTORE_FENCE") for every fence it holds, with
      * its handles, names, timeline semaphore fd and the latest value it
      * learnt (the one with the most signals: the new broker takes the
-     * latest any holder saw). Then the request goes
+     * latest any holder saw; a service fence this client created with
+     * its device's UUIDs, so that the new broker imports its semaphore
+     * again), and then one RESTORE_KEYED_MUTEX ("26
+     * RESTORE_KEYED_MUTEX") for every keyed-mutex object it created or
+     * opened, with its private data, KMT references, resource and sync
+     * object and this client's view of the mutex. Before all of them,
+     * when glbridge_set_session succeeded on the client, it sends
+     * SET_SESSION with that session again, so that the restored names
+     * are the session's. A keyed mutex's view (held through a handle,
+     * released last, or told abandoned — ACQUIRE_SYNC's ABANDONED, or a
+     * hold of this client that ended unreleased) goes with the RESTORE
+     * of the resource (MUTEX_HELD, MUTEX_RELEASED, MUTEX_ABANDONED) or
+     * of the keyed-mutex object it was acquired through, as the Go
+     * client sends it. A name this client holds no NT handle to the
+     * object of any more (the last one closed) is no longer claimed, as
+     * the broker frees a name with its object's last handle. Then the
+     * request goes
      * again — except CLOSE (glbridge_close) and RELEASE_SYNC
      * (glbridge_release_sync), which count as done (the restore told the
      * new broker their outcome), and glbridge_acquire_sync and
@@ -346,7 +365,10 @@ typedef struct glbridge_connect_options {
      * names it shared or opened by (a redeemed duplicate's object path
      * among them), and its keyed-mutex view; for each fence held, a dup
      * of its timeline semaphore fd (if it has one), the latest value,
-     * its KMT reference count, NT handles and names. The dups are closed
+     * its KMT reference count, NT handles and names (and, for a service
+     * fence it created, the UUIDs); for each keyed-mutex object, its
+     * record (private data, resource and sync handles), KMT reference
+     * count and mutex view (no fd); and the session it set. The dups are closed
      * when the last reference is closed (glbridge_close, or a
      * glbridge_duplicate with GLBRIDGE_DUPLICATE_CLOSE_SOURCE), when a
      * new broker refuses the resource or fence, and by
@@ -409,10 +431,10 @@ GLBRIDGE_API glbridge_status glbridge_client_check(glbridge_client *client);
 typedef struct glbridge_reconnect_stats {
     int connected;                /* 1 while the connection is up */
     uint32_t reconnects;          /* reconnections done */
-    uint32_t restored;            /* resources and fences new brokers took back, all reconnections together */
-    uint32_t refused;             /* resources and fences dropped because a new broker refused them */
+    uint32_t restored;            /* resources, fences and keyed mutexes new brokers took back, all reconnections together */
+    uint32_t refused;             /* resources, fences and keyed mutexes dropped because a new broker refused them */
     uint32_t untracked;           /* things the client could not keep (out of memory): not restored */
-    uint32_t held;                /* resources and fences kept now */
+    uint32_t held;                /* resources, fences and keyed-mutex objects kept now */
     uint32_t kept_fds;            /* dups of fds kept now, for the held resources and fences */
 } glbridge_reconnect_stats;
 
@@ -650,7 +672,8 @@ GLBRIDGE_API glbridge_status glbridge_attach_sync(glbridge_client *client, uint3
 /**
  * glbridge_acquire_sync (ACQUIRE_SYNC, IDXGIKeyedMutex::AcquireSync):
  * acquires the resource's keyed mutex through handle (a KMT handle this
- * connection holds or one of its NT handles) when it was released with key
+ * connection holds or one of its NT handles, or the KMT handle of a
+ * keyed-mutex object it holds: glbridge_create_keyed_mutex) when it was released with key
  * (or is abandoned), waiting up to timeout_ms (0: only try;
  * GLBRIDGE_INFINITE: for ever). The wait holds the client (see "Threads"
  * at the top): wait on a client of its own. On success *value (may be
@@ -668,7 +691,10 @@ GLBRIDGE_API glbridge_status glbridge_acquire_sync(glbridge_client *client, uint
 
 /**
  * glbridge_release_sync (RELEASE_SYNC): releases the keyed mutex acquired
- * through handle, to key, reporting value to the next acquirer.
+ * through handle, to key, reporting value to the next acquirer. On a
+ * keyed-mutex object whose sync object is a fence without a semaphore,
+ * a value above the fence's raises the fence to it (and wakes its
+ * waiters).
  * Errors: GLBRIDGE_E_ACCESS_DENIED (not the holder through this handle).
  */
 GLBRIDGE_API glbridge_status glbridge_release_sync(glbridge_client *client, uint32_t handle,
@@ -757,6 +783,25 @@ typedef struct glbridge_object_info {
 GLBRIDGE_API glbridge_status glbridge_query_object(glbridge_client *client, uint32_t handle,
                                                    glbridge_object_info *info);
 
+/**
+ * glbridge_set_session (SET_SESSION): moves this connection into session
+ * (0..GLBRIDGE_MAX_SESSION), whose directory
+ * \Sessions\session\BaseNamedObjects its Local\ and plain names are in
+ * from then on (session 0's is the global \BaseNamedObjects);
+ * Global\X names are every session's, and a name that spells out
+ * \Sessions\N\BaseNamedObjects\X (or Session\N\X) reaches session N's
+ * from any session. A connection starts in session 1, where Wine runs a
+ * prefix: one broker may so serve several prefixes (or logons) whose
+ * local names stay apart. It must come before the connection holds
+ * anything (a reference, an NT handle, a fence wait). A reconnecting
+ * client sends it again, first, on each new connection (see
+ * glbridge_connect_options.reconnect). No fd is involved.
+ * Errors: GLBRIDGE_E_INVALID (session above GLBRIDGE_MAX_SESSION — found
+ * locally —, or the connection holds something already),
+ * GLBRIDGE_E_UNKNOWN_TYPE (an older broker).
+ */
+GLBRIDGE_API glbridge_status glbridge_set_session(glbridge_client *client, uint32_t session);
+
 /*
  * Shared fences (docs/protocol.md, "17 CREATE_FENCE" ... "22
  * LIST_FENCES"): ID3D11Fence, ID3D12Fence and D3DKMT synchronization
@@ -798,6 +843,8 @@ typedef struct glbridge_fence {
     uint32_t sync_kind;           /* GLBRIDGE_SYNC_TIMELINE with a semaphore fd, else GLBRIDGE_SYNC_NONE */
     char name[GLBRIDGE_MAX_OBJECT_PATH + 1]; /* its object's name path, "" for a KMT handle or an unnamed object */
     glbridge_fence_value value;   /* the state when it was opened */
+    int service;                  /* 1: a service fence (sync_kind GLBRIDGE_SYNC_TIMELINE), whose CPU
+                                     operations the broker does on its semaphore (glbridge_create_fence_service) */
 } glbridge_fence;
 
 /**
@@ -813,6 +860,33 @@ typedef struct glbridge_fence {
  */
 GLBRIDGE_API glbridge_status glbridge_create_fence(glbridge_client *client, uint64_t initial, int sem_fd,
                                                    uint32_t *kmt);
+
+/**
+ * glbridge_create_fence_service (CREATE_FENCE with SERVICE): registers a
+ * fence with value initial whose timeline semaphore the broker allocates
+ * on its helper Vulkan device of driver_uuid and device_uuid (16 bytes
+ * each: a GL context's, glbridge_gl_device_uuids), for a process without
+ * Vulkan of its own whose GL imports timeline semaphores
+ * (GL_EXT_semaphore_fd, GL_NV_timeline_semaphore). *sem_fd receives the
+ * semaphore, a new close-on-exec fd owned by the caller: import it into
+ * GL (glbridge_gl_import_semaphore, which imports a dup) for GPU waits
+ * and signals, and close it. GL has no CPU operations on a semaphore, so
+ * the broker does them: glbridge_get_fence and glbridge_wait_fence read
+ * the semaphore (less the offset), and glbridge_host_signal_fence signals
+ * it. Every opener gets a copy of the fd, and glbridge_fence.service set.
+ * The connection becomes the creator and holds one reference through
+ * *kmt (glbridge_close it). A reconnecting client restores it with its
+ * UUIDs, so that a new broker imports the semaphore again.
+ * Errors: GLBRIDGE_E_NO_DEVICE (no Vulkan device of the UUIDs, or no
+ * Vulkan), GLBRIDGE_E_NO_SEMAPHORE (the device shares no timeline
+ * semaphores as fds, as Mesa 22.3's lavapipe), GLBRIDGE_E_LIMIT,
+ * GLBRIDGE_E_QUOTA, GLBRIDGE_E_ARGUMENT (a NULL UUID or output). Nothing
+ * is made when it fails (*kmt 0, *sem_fd -1).
+ */
+GLBRIDGE_API glbridge_status glbridge_create_fence_service(glbridge_client *client, uint64_t initial,
+                                                           const uint8_t driver_uuid[16],
+                                                           const uint8_t device_uuid[16], uint32_t *kmt,
+                                                           int *sem_fd);
 
 /**
  * glbridge_open_fence_kmt (OPEN_FENCE by KMT handle, D3DKMTOpenSyncObject):
@@ -880,6 +954,21 @@ GLBRIDGE_API glbridge_status glbridge_rebase_fence(glbridge_client *client, uint
                                                    glbridge_fence_value *out);
 
 /**
+ * glbridge_host_signal_fence (SIGNAL_FENCE with HOST): glbridge_signal_fence
+ * of a service fence by a process that cannot signal its semaphore
+ * itself (GL has no CPU signal): the broker signals the semaphore to
+ * value + offset, or, for a value below the current one, raises the
+ * offset by the difference instead (the semaphore cannot go down), and
+ * sets the value. A process that holds the semaphore in Vulkan signals it
+ * itself and calls glbridge_signal_fence. *out (may be NULL) is the
+ * state after the signal. No fd is involved.
+ * Errors: as glbridge_signal_fence; GLBRIDGE_E_NO_SEMAPHORE (not a
+ * service fence: the broker holds no semaphore of it).
+ */
+GLBRIDGE_API glbridge_status glbridge_host_signal_fence(glbridge_client *client, uint32_t handle,
+                                                        uint64_t value, glbridge_fence_value *out);
+
+/**
  * glbridge_wait_fence (WAIT_FENCE): waits in the broker until the fence's
  * value is value or more, for at most timeout_ms (0: only test;
  * GLBRIDGE_INFINITE: for ever), through handle (any access). *out (may be
@@ -905,6 +994,7 @@ GLBRIDGE_API glbridge_status glbridge_get_fence(glbridge_client *client, uint32_
 /* glbridge_fence_entry.flags. */
 #define GLBRIDGE_FENCE_CREATOR_CONNECTED 1u /* the creator's connection is open */
 #define GLBRIDGE_FENCE_TIMELINE 2u          /* the fence has a timeline semaphore */
+#define GLBRIDGE_FENCE_SERVICE 4u           /* a service fence (with GLBRIDGE_FENCE_TIMELINE only) */
 
 /** One LIST_FENCES entry. Names are NUL-terminated. */
 typedef struct glbridge_fence_entry {
@@ -930,6 +1020,114 @@ GLBRIDGE_API glbridge_status glbridge_list_fences(glbridge_client *client, glbri
 
 /** Frees what glbridge_list_fences returned. NULL is allowed. */
 GLBRIDGE_API void glbridge_list_fences_free(glbridge_fence_entry *entries, size_t count);
+
+/*
+ * Keyed-mutex objects (docs/protocol.md, "24 CREATE_KEYED_MUTEX", "25
+ * OPEN_KEYED_MUTEX"): a D3DKMT keyed mutex as wineserver keeps it
+ * (D3DKMTCreateKeyedMutex2, D3DKMTOpenKeyedMutex2), an object with a KMT
+ * handle of its own and private runtime data, optionally bound to a
+ * resource (whose keyed mutex it then is: glbridge_acquire_sync and
+ * glbridge_release_sync through any handle of the resource and through
+ * the mutex's own KMT handle act on one mutex, each handle an owner of
+ * its own) and to a sync object, a fence. A D3D11 resource's DXGI runtime
+ * descriptor records both KMT handles, which is where an opener finds
+ * them. It has no NT handles and no names (glbridge_share of it is
+ * GLBRIDGE_E_WRONG_TYPE, and so are the resource calls other than the
+ * keyed mutex's and the fence calls); glbridge_acquire_sync,
+ * glbridge_release_sync and glbridge_close take its KMT handle; it lives
+ * while any reference does (the bound resource holds one); glbridge_list
+ * leaves it out (glbridge_list_keyed_mutexes). No fd is involved in any
+ * of these calls.
+ */
+
+/**
+ * A keyed-mutex object's record (glbridge_create_keyed_mutex,
+ * glbridge_open_keyed_mutex). data is a malloc'd copy of its private
+ * runtime data (NULL when data_len is 0), owned by the caller: release it
+ * with glbridge_keyed_mutex_free.
+ */
+typedef struct glbridge_keyed_mutex {
+    uint32_t kmt;                 /* its KMT handle, the handle this connection holds it through */
+    uint32_t resource;            /* its resource's KMT handle, 0 for a keyed mutex of its own */
+    uint32_t sync;                /* its sync object's (a fence's) KMT handle, 0 for none */
+    uint32_t data_len;            /* bytes at data */
+    void *data;
+} glbridge_keyed_mutex;
+
+/** Frees m->data and zeroes *m. NULL is allowed. */
+GLBRIDGE_API void glbridge_keyed_mutex_free(glbridge_keyed_mutex *m);
+
+/**
+ * glbridge_create_keyed_mutex (CREATE_KEYED_MUTEX, D3DKMTCreateKeyedMutex2):
+ * makes a keyed-mutex object with data_len bytes of private data (data
+ * may be NULL when data_len is 0; the caller keeps its buffer). resource
+ * is 0 for a keyed mutex of its own, or a handle this connection holds to
+ * a resource it created (granting write), whose keyed mutex has not been
+ * used yet: the object is then that resource's keyed mutex. sync is 0, or
+ * a handle this connection holds to a fence, the mutex's sync object:
+ * where the fence has no semaphore, each release with a larger value
+ * raises it to that value. The connection becomes its creator and holds
+ * one reference through out->kmt (glbridge_close it; the bound resource
+ * holds one of its own, so it may be closed at once). On success *out is
+ * the record (free out->data with glbridge_keyed_mutex_free).
+ * Errors: GLBRIDGE_E_ACCESS_DENIED (not the resource's creator, or a
+ * handle without write), GLBRIDGE_E_INVALID (the resource has a keyed
+ * mutex already, or its mutex was used), GLBRIDGE_E_WRONG_TYPE (resource
+ * a fence or a keyed mutex, sync not a fence), GLBRIDGE_E_TOO_LARGE
+ * (data_len > 65536, found locally), GLBRIDGE_E_LIMIT, GLBRIDGE_E_QUOTA
+ * (it counts as a resource of 0 bytes).
+ */
+GLBRIDGE_API glbridge_status glbridge_create_keyed_mutex(glbridge_client *client, uint32_t resource,
+                                                         uint32_t sync, const void *data, uint32_t data_len,
+                                                         glbridge_keyed_mutex *out);
+
+/**
+ * glbridge_open_keyed_mutex (OPEN_KEYED_MUTEX, D3DKMTOpenKeyedMutex2):
+ * opens the keyed-mutex object of KMT handle kmt (any connection's); the
+ * connection holds one more reference through kmt (glbridge_close(kmt)
+ * each open). *out: its record, with its resource's and sync object's KMT
+ * handles and its private data (free out->data with
+ * glbridge_keyed_mutex_free).
+ * Errors: GLBRIDGE_E_BAD_HANDLE (not a KMT handle's shape),
+ * GLBRIDGE_E_NOT_FOUND (freed, or made up), GLBRIDGE_E_WRONG_TYPE (a
+ * resource's or a fence's), GLBRIDGE_E_LIMIT.
+ */
+GLBRIDGE_API glbridge_status glbridge_open_keyed_mutex(glbridge_client *client, uint32_t kmt,
+                                                       glbridge_keyed_mutex *out);
+
+/* glbridge_keyed_mutex_entry.flags. */
+#define GLBRIDGE_KEYED_MUTEX_CREATOR_CONNECTED 1u /* the creator's connection is open */
+
+/** One keyed-mutex object, as glbridge_list_keyed_mutexes reports it. */
+typedef struct glbridge_keyed_mutex_entry {
+    uint32_t kmt;
+    uint32_t resource;            /* its resource's KMT handle, 0 for none (or once the resource is gone) */
+    uint32_t sync;                /* its sync object's KMT handle, 0 for none */
+    int32_t creator_pid;
+    uint32_t refs;                /* every reference, the bound resource's included */
+    uint32_t waiters;             /* glbridge_acquire_sync calls waiting */
+    uint32_t state;               /* 0 free, 1 held, 2 free and abandoned */
+    int32_t holder_pid;           /* 0 unless held */
+    uint32_t holder_conn;         /* 0 unless held */
+    uint32_t events;              /* releases and abandonments (mod 2^32) */
+    uint32_t data_len;            /* bytes of its private data */
+    uint32_t flags;               /* GLBRIDGE_KEYED_MUTEX_* */
+    uint64_t last_key;            /* key of the last release */
+    uint64_t last_value;          /* value of the last release */
+} glbridge_keyed_mutex_entry;
+
+/**
+ * glbridge_list_keyed_mutexes (LIST_FENCES with KEYED_MUTEXES): every
+ * live keyed-mutex object, in KMT index order, all pages (each page is a
+ * consistent snapshot, the whole listing is not). *entries receives a
+ * malloc'd array of *count entries (NULL when 0), owned by the caller:
+ * free it with glbridge_list_keyed_mutexes_free.
+ */
+GLBRIDGE_API glbridge_status glbridge_list_keyed_mutexes(glbridge_client *client,
+                                                         glbridge_keyed_mutex_entry **entries, size_t *count);
+
+/** Frees what glbridge_list_keyed_mutexes returned. NULL is allowed. */
+GLBRIDGE_API void glbridge_list_keyed_mutexes_free(glbridge_keyed_mutex_entry *entries, size_t count);
 
 /* ===================================================================== */
 /* 5. GL helpers                                                          */

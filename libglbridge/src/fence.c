@@ -1,4 +1,5 @@
-/* Shared fences (docs/protocol.md, "17 CREATE_FENCE" ... "22 LIST_FENCES"). */
+/* Shared fences (docs/protocol.md, "17 CREATE_FENCE" ... "22 LIST_FENCES"),
+   service fences among them. */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -30,7 +31,45 @@ glbridge_status glbridge_create_fence(glbridge_client *c, uint64_t initial, int 
         else
             *kmt = glb_get32(r.payload);
         if (st == GLBRIDGE_OK)
-            glb_track_create_fence(c, *kmt, initial, sem_fd);
+            glb_track_create_fence(c, *kmt, initial, sem_fd, NULL, NULL);
+    }
+    glb_unlock(c);
+    return st;
+}
+
+glbridge_status glbridge_create_fence_service(glbridge_client *c, uint64_t initial, const uint8_t driver_uuid[16],
+                                              const uint8_t device_uuid[16], uint32_t *kmt, int *sem_fd)
+{
+    glbridge_status st;
+    glb_reply r;
+    unsigned char *p;
+
+    if (kmt)
+        *kmt = 0;
+    if (sem_fd)
+        *sem_fd = -1;
+    if (!c || !driver_uuid || !device_uuid || !kmt || !sem_fd)
+        return GLBRIDGE_E_ARGUMENT;
+    if ((st = glb_lock(c)) != GLBRIDGE_OK)
+        return st;
+    p = glb_payload(c);
+    glb_put32(p + 0, GLB_FENCE_SERVICE);
+    glb_put32(p + 4, GLBRIDGE_SYNC_TIMELINE);
+    glb_put64(p + 8, initial);
+    memcpy(p + 16, driver_uuid, 16);
+    memcpy(p + 32, device_uuid, 16);
+    st = glb_call(c, GLB_CREATE_FENCE, 48, NULL, 0, 1, &r);
+    if (st == GLBRIDGE_OK) {
+        if (r.len != 8)
+            st = glb_protocol(c, &r, "CREATE_FENCE reply is not 8 bytes");
+        else if (r.nfds != 1)
+            st = glb_protocol(c, &r, "a service fence's CREATE_FENCE reply without its semaphore fd");
+        if (st == GLBRIDGE_OK) {
+            *kmt = glb_get32(r.payload);
+            *sem_fd = r.fds[0];
+            r.nfds = 0;
+            glb_track_create_fence(c, *kmt, initial, *sem_fd, driver_uuid, device_uuid);
+        }
     }
     glb_unlock(c);
     return st;
@@ -166,6 +205,12 @@ glbridge_status glbridge_rebase_fence(glbridge_client *c, uint32_t handle, uint6
     return signal_fence(c, handle, GLB_SIGNAL_REBASE, value, offset, out);
 }
 
+glbridge_status glbridge_host_signal_fence(glbridge_client *c, uint32_t handle, uint64_t value,
+                                           glbridge_fence_value *out)
+{
+    return signal_fence(c, handle, GLB_SIGNAL_HOST, value, 0, out);
+}
+
 glbridge_status glbridge_wait_fence(glbridge_client *c, uint32_t handle, uint64_t value, uint32_t timeout_ms,
                                     glbridge_fence_value *out)
 {
@@ -237,7 +282,8 @@ static long parse_fence_entry(const unsigned char *p, uint32_t avail, glbridge_f
     e->value.signals = glb_get64(p + 32);
     e->value.offset = glb_get64(p + 40);
     nc = glb_get16(p + 48);
-    if ((e->flags & ~(GLBRIDGE_FENCE_CREATOR_CONNECTED | GLBRIDGE_FENCE_TIMELINE)) || glb_get16(p + 50) != 0 ||
+    if ((e->flags & ~(GLBRIDGE_FENCE_CREATOR_CONNECTED | GLBRIDGE_FENCE_TIMELINE | GLBRIDGE_FENCE_SERVICE)) ||
+        ((e->flags & GLBRIDGE_FENCE_SERVICE) && !(e->flags & GLBRIDGE_FENCE_TIMELINE)) || glb_get16(p + 50) != 0 ||
         nc > GLBRIDGE_MAX_NAMES)
         return 0;
     for (i = 0; i < nc; i++) {

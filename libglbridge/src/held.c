@@ -1,5 +1,6 @@
 /* What a reconnecting client holds, and the RESTOREs that bring it back
-   (docs/protocol.md, "13 RESTORE": "What a client keeps to restore"). */
+   (docs/protocol.md, "13 RESTORE": "What a client keeps to restore";
+   "23 RESTORE_FENCE", "26 RESTORE_KEYED_MUTEX"). */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -307,7 +308,7 @@ void glb_track_create(glbridge_client *c, uint32_t kmt, const glbridge_allocatio
     if (!c->reconnect)
         return;
     hr = held_add(c, kmt, a, sync_count, kinds, memory_fd, sync_fds, data, data_len, 0);
-    if (hr && !hr->fence) {
+    if (hr && !hr->fence && !hr->keyed_mutex) {
         hr->creator = 1;
         hr->kmt_refs++;
     }
@@ -321,7 +322,7 @@ void glb_track_record(glbridge_client *c, uint16_t type, const glbridge_record *
         return;
     hr = held_add(c, rec->kmt, &rec->alloc, rec->sync_count, rec->sync_kinds, fds->memory, fds->sync,
                   rec->data, rec->data_len, (rec->flags & GLBRIDGE_RECORD_SERVICE_ALLOCATED) != 0);
-    if (!hr || hr->fence) /* a resource's reply about a fence: the broker errs */
+    if (!hr || hr->fence || hr->keyed_mutex) /* a resource's reply about another kind: the broker errs */
         return;
     if (!hr->creator && type != GLB_ALLOCATE) {
         uint32_t i;
@@ -361,7 +362,7 @@ void glb_track_share(glbridge_client *c, uint32_t handle, uint32_t access, uint3
                      const char *name, size_t name_len)
 {
     glb_held *hr;
-    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)))
+    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || hr->keyed_mutex) /* it has no NT handles */
         return;
     if (add_nt(&c->held, hr, nt, access, name && name_len ? add_name(hr, name, name_len, access) : 0) != 0)
         c->untracked++;
@@ -378,23 +379,32 @@ static int nt_index(const glb_held *hr, uint32_t h, size_t *i)
 void glb_track_close(glbridge_client *c, uint32_t handle)
 {
     glb_held *hr;
-    size_t i;
+    size_t i, k;
     int last = 1;
     if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)))
         return;
     if (nt_index(hr, handle, &i)) {
+        uint32_t name = hr->nt[i].name;
         hr->nt[i] = hr->nt[--hr->nt_count];
         map_del(&c->held, handle);
+        /* A name goes with the last handle to its object: one this
+           connection holds no handle of any more is not its to restore. */
+        for (k = 0; name && k < hr->nt_count; k++)
+            if (hr->nt[k].name == name)
+                break;
+        if (name && k == hr->nt_count && name <= hr->name_count)
+            del_name(hr, name - 1);
     } else if (hr->kmt_refs > 0 && --hr->kmt_refs > 0) {
         last = 0;
     }
     /* Closing the last reference through the holding handle abandons the
        mutex: an event, after which this connection neither holds it nor
-       released it last. */
+       released it last, and knows it abandoned for good. */
     if (last && hr->mutex.held && hr->mutex.via == handle) {
         uint32_t ev = hr->mutex.events + 1;
         memset(&hr->mutex, 0, sizeof hr->mutex);
         hr->mutex.events = ev;
+        hr->mutex.abandoned = 1;
     }
     if (hr->kmt_refs == 0 && hr->nt_count == 0)
         glb_held_drop(&c->held, hr);
@@ -403,7 +413,7 @@ void glb_track_close(glbridge_client *c, uint32_t handle)
 void glb_track_update(glbridge_client *c, uint32_t handle, const void *data, uint32_t len)
 {
     glb_held *hr;
-    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || hr->fence)
+    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || hr->fence || hr->keyed_mutex)
         return;
     if (set_data(hr, data, len) != 0)
         c->untracked++;
@@ -412,7 +422,7 @@ void glb_track_update(glbridge_client *c, uint32_t handle, const void *data, uin
 void glb_track_attach(glbridge_client *c, uint32_t handle, uint32_t kind, int fd)
 {
     glb_held *hr;
-    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || hr->fence)
+    if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || hr->fence || hr->keyed_mutex)
         return;
     if (hr->sync_count >= GLBRIDGE_MAX_SYNC_OBJECTS)
         return;
@@ -424,7 +434,7 @@ void glb_track_attach(glbridge_client *c, uint32_t handle, uint32_t kind, int fd
 }
 
 void glb_track_acquire(glbridge_client *c, uint32_t handle, uint64_t key, uint64_t value,
-                       uint32_t events)
+                       uint32_t events, int abandoned)
 {
     glb_held *hr;
     if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || hr->fence)
@@ -435,34 +445,35 @@ void glb_track_acquire(glbridge_client *c, uint32_t handle, uint64_t key, uint64
     hr->mutex.key = key;
     hr->mutex.value = value;
     hr->mutex.events = events;
+    hr->mutex.abandoned = abandoned;
 }
 
 void glb_track_release(glbridge_client *c, uint32_t handle, uint64_t key, uint64_t value)
 {
     glb_held *hr;
     uint32_t ev;
+    int abandoned;
     if (!c->reconnect || !(hr = glb_held_find(&c->held, handle)) || !hr->mutex.held || hr->fence)
         return;
     ev = hr->mutex.events + 1;
+    abandoned = hr->mutex.abandoned; /* for good */
     memset(&hr->mutex, 0, sizeof hr->mutex);
     hr->mutex.released = 1;
     hr->mutex.key = key;
     hr->mutex.value = value;
     hr->mutex.events = ev;
+    hr->mutex.abandoned = abandoned;
 }
 
-/* ---- fences ---- */
+/* ---- fences and keyed-mutex objects ---- */
 
-/* fence_add returns the fence of kmt, made the first time with a dup of
-   sem_fd when it has one (sync_kind GLBRIDGE_SYNC_TIMELINE); NULL when
-   out of memory, or when kmt is a resource's (the broker errs). */
-static glb_held *fence_add(glbridge_client *c, uint32_t kmt, uint32_t sync_kind, int sem_fd)
+/* new_held returns a new, empty entry of kmt in the table (no fds yet,
+   fds_ok), or NULL when out of memory (counted as untracked). */
+static glb_held *new_held(glbridge_client *c, uint32_t kmt)
 {
     glb_table *t = &c->held;
-    glb_held *hr = glb_held_find(t, kmt);
+    glb_held *hr;
 
-    if (hr)
-        return hr->fence ? hr : NULL;
     if (t->count == t->cap) {
         size_t ncap = t->cap ? 2 * t->cap : 16;
         glb_held **nr = realloc(t->res, ncap * sizeof *nr);
@@ -479,19 +490,33 @@ static glb_held *fence_add(glbridge_client *c, uint32_t kmt, uint32_t sync_kind,
         goto oom;
     }
     hr->kmt = kmt;
-    hr->fence = 1;
     hr->fds_ok = 1;
-    if (sync_kind == GLBRIDGE_SYNC_TIMELINE) {
-        hr->sync_count = 1;
-        hr->kinds[0] = GLBRIDGE_SYNC_TIMELINE;
-        keep_fd(t, hr, sem_fd);
-    }
     hr->index = t->count;
     t->res[t->count++] = hr;
     return hr;
 oom:
     c->untracked++;
     return NULL;
+}
+
+/* fence_add returns the fence of kmt, made the first time with a dup of
+   sem_fd when it has one (sync_kind GLBRIDGE_SYNC_TIMELINE); NULL when
+   out of memory, or when kmt is another kind's (the broker errs). */
+static glb_held *fence_add(glbridge_client *c, uint32_t kmt, uint32_t sync_kind, int sem_fd)
+{
+    glb_held *hr = glb_held_find(&c->held, kmt);
+
+    if (hr)
+        return hr->fence ? hr : NULL;
+    if (!(hr = new_held(c, kmt)))
+        return NULL;
+    hr->fence = 1;
+    if (sync_kind == GLBRIDGE_SYNC_TIMELINE) {
+        hr->sync_count = 1;
+        hr->kinds[0] = GLBRIDGE_SYNC_TIMELINE;
+        keep_fd(&c->held, hr, sem_fd);
+    }
+    return hr;
 }
 
 /* note_fence keeps v when it is at least as recent as what hr knows (as
@@ -502,7 +527,8 @@ static void note_fence(glb_held *hr, const glbridge_fence_value *v)
         hr->fence_value = *v;
 }
 
-void glb_track_create_fence(glbridge_client *c, uint32_t kmt, uint64_t initial, int sem_fd)
+void glb_track_create_fence(glbridge_client *c, uint32_t kmt, uint64_t initial, int sem_fd,
+                            const uint8_t *driver_uuid, const uint8_t *device_uuid)
 {
     glbridge_fence_value v;
     glb_held *hr;
@@ -515,6 +541,38 @@ void glb_track_create_fence(glbridge_client *c, uint32_t kmt, uint64_t initial, 
     v.value = initial;
     note_fence(hr, &v);
     hr->creator = 1;
+    hr->kmt_refs++;
+    if (driver_uuid && device_uuid && hr->sync_count == 1) {
+        /* A service fence: a new broker imports its semaphore on this
+           device again. */
+        hr->service = 1;
+        memcpy(hr->alloc.driver_uuid, driver_uuid, 16);
+        memcpy(hr->alloc.device_uuid, device_uuid, 16);
+    }
+}
+
+void glb_track_keyed_mutex(glbridge_client *c, const glbridge_keyed_mutex *m, int creator)
+{
+    glb_held *hr;
+    if (!c->reconnect)
+        return;
+    hr = glb_held_find(&c->held, m->kmt);
+    if (!hr) {
+        if (!(hr = new_held(c, m->kmt)))
+            return;
+        if (set_data(hr, m->data, m->data_len) != 0) {
+            glb_held_drop(&c->held, hr);
+            c->untracked++;
+            return;
+        }
+        hr->keyed_mutex = 1;
+        hr->mutex_of = m->resource;
+        hr->mutex_sync = m->sync;
+    } else if (!hr->keyed_mutex) {
+        return; /* another kind under its handle: the broker errs */
+    }
+    if (creator)
+        hr->creator = 1;
     hr->kmt_refs++;
 }
 
@@ -562,11 +620,16 @@ glbridge_status glb_settle(glbridge_client *c, uint16_t type, uint32_t handle)
 
 /* ---- RESTORE ---- */
 
-uint16_t glb_restore_type(const glb_held *hr) { return hr->fence ? GLB_RESTORE_FENCE : GLB_RESTORE; }
+int glb_restore_rank(const glb_held *hr) { return hr->keyed_mutex ? 2 : hr->fence ? 1 : 0; }
+
+uint16_t glb_restore_type(const glb_held *hr)
+{
+    return hr->keyed_mutex ? GLB_RESTORE_KEYED_MUTEX : hr->fence ? GLB_RESTORE_FENCE : GLB_RESTORE;
+}
 
 uint32_t glb_restore_chunks(const glb_held *hr)
 {
-    if (hr->nt_count <= GLB_RESTORE_MAX_NT)
+    if (hr->keyed_mutex || hr->nt_count <= GLB_RESTORE_MAX_NT)
         return 1;
     return (uint32_t)((hr->nt_count + GLB_RESTORE_MAX_NT - 1) / GLB_RESTORE_MAX_NT);
 }
@@ -600,7 +663,8 @@ static unsigned char *put_claims(const glb_held *hr, size_t first, size_t nt_n, 
 static uint32_t restore_fence_encode(const glb_held *hr, size_t first, size_t nt_n, uint32_t chunk,
                                      unsigned char *p, size_t cap)
 {
-    size_t need = GLB_RESTORE_FENCE_FIXED + 12u * nt_n, i;
+    size_t fixed = GLB_RESTORE_FENCE_FIXED + (hr->service ? 32u : 0u), need = fixed + 12u * nt_n, i;
+    uint32_t flags = (hr->creator ? GLB_RESTORE_CREATOR : 0) | (hr->service ? GLB_RESTORE_FENCE_SERVICE : 0);
     unsigned char *q;
 
     for (i = 0; i < hr->name_count; i++)
@@ -608,7 +672,7 @@ static uint32_t restore_fence_encode(const glb_held *hr, size_t first, size_t nt
     if (need > cap)
         return 0;
     glb_put32(p + 0, hr->kmt);
-    glb_put32(p + 4, hr->creator ? GLB_RESTORE_CREATOR : 0);
+    glb_put32(p + 4, flags);
     glb_put32(p + 8, chunk == 0 ? hr->kmt_refs : 0);
     glb_put32(p + 12, (uint32_t)nt_n);
     glb_put32(p + 16, hr->name_count);
@@ -616,8 +680,66 @@ static uint32_t restore_fence_encode(const glb_held *hr, size_t first, size_t nt
     glb_put64(p + 24, hr->fence_value.value);
     glb_put64(p + 32, hr->fence_value.signals);
     glb_put64(p + 40, hr->fence_value.offset);
-    q = put_claims(hr, first, nt_n, p + GLB_RESTORE_FENCE_FIXED);
+    if (hr->service) {
+        /* The device a new broker imports the semaphore on. */
+        memcpy(p + GLB_RESTORE_FENCE_FIXED, hr->alloc.driver_uuid, 16);
+        memcpy(p + GLB_RESTORE_FENCE_FIXED + 16, hr->alloc.device_uuid, 16);
+    }
+    q = put_claims(hr, first, nt_n, p + fixed);
     return (uint32_t)(q - p);
+}
+
+/* mutex_claim is the keyed-mutex part of a restore of hr: its flags
+   (MUTEX_HELD when carries, the hold being in this request, else
+   MUTEX_RELEASED for the first chunk after a release; MUTEX_ABANDONED
+   whenever this connection knows it abandoned) and their key, value and
+   events. */
+static uint32_t mutex_claim(const glb_held *hr, int carries, uint32_t chunk, uint64_t *key, uint64_t *value,
+                            uint32_t *events)
+{
+    uint32_t flags = hr->mutex.abandoned ? GLB_RESTORE_MUTEX_ABANDONED : 0;
+    *key = *value = 0;
+    *events = 0;
+    if (carries) {
+        flags |= GLB_RESTORE_MUTEX_HELD;
+    } else if (hr->mutex.released && chunk == 0) {
+        flags |= GLB_RESTORE_MUTEX_RELEASED;
+    } else {
+        return flags;
+    }
+    *key = hr->mutex.key;
+    *value = hr->mutex.value;
+    *events = hr->mutex.events;
+    return flags;
+}
+
+/* restore_keyed_mutex_encode is glb_restore_encode for a keyed-mutex
+   object (RESTORE_KEYED_MUTEX): held through its KMT handle alone. */
+static uint32_t restore_keyed_mutex_encode(const glb_held *hr, unsigned char *p, size_t cap, int *held_claim)
+{
+    uint32_t flags, ev;
+    uint64_t key, value;
+    int carries = hr->mutex.held && hr->mutex.via == hr->kmt;
+
+    if (GLB_RESTORE_KEYED_MUTEX_FIXED + (size_t)hr->data_len > cap)
+        return 0;
+    flags = mutex_claim(hr, carries, 0, &key, &value, &ev);
+    if (hr->creator)
+        flags |= GLB_RESTORE_CREATOR;
+    glb_put32(p + 0, hr->kmt);
+    glb_put32(p + 4, flags);
+    glb_put32(p + 8, hr->kmt_refs);
+    glb_put32(p + 12, hr->mutex_of);
+    glb_put32(p + 16, hr->mutex_sync);
+    glb_put32(p + 20, hr->data_len);
+    glb_put32(p + 24, ev);
+    glb_put32(p + 28, 0);
+    glb_put64(p + 32, key);
+    glb_put64(p + 40, value);
+    if (hr->data_len)
+        memcpy(p + GLB_RESTORE_KEYED_MUTEX_FIXED, hr->data, hr->data_len);
+    *held_claim = carries;
+    return GLB_RESTORE_KEYED_MUTEX_FIXED + hr->data_len;
 }
 
 uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size_t cap,
@@ -631,6 +753,8 @@ uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size
 
     *name_n = 0;
     *held_claim = 0;
+    if (hr->keyed_mutex)
+        return chunk == 0 ? restore_keyed_mutex_encode(hr, p, cap, held_claim) : 0;
     if (first > hr->nt_count || (chunk > 0 && first == hr->nt_count))
         return 0;
     nt_n = hr->nt_count - first;
@@ -663,18 +787,10 @@ uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size
                 if (hr->nt[i].handle == hr->mutex.via)
                     carries = 1;
     }
+    flags |= mutex_claim(hr, carries, chunk, &key, &value, &ev);
     if (carries) {
-        flags |= GLB_RESTORE_MUTEX_HELD;
         mh = hr->mutex.via;
-        key = hr->mutex.key;
-        value = hr->mutex.value;
-        ev = hr->mutex.events;
         *held_claim = 1;
-    } else if (hr->mutex.released && chunk == 0) {
-        flags |= GLB_RESTORE_MUTEX_RELEASED;
-        key = hr->mutex.key;
-        value = hr->mutex.value;
-        ev = hr->mutex.events;
     }
     glb_put32(p + 0, hr->kmt);
     glb_put32(p + 4, flags);
@@ -709,7 +825,9 @@ void glb_restore_refused(glb_held *hr, uint32_t name_n, int held_claim, uint32_t
             del_name(hr, i);
     if ((mask & GLB_RESTORE_MUTEX_REFUSED) && held_claim) {
         uint32_t ev = hr->mutex.events;
+        int abandoned = hr->mutex.abandoned;
         memset(&hr->mutex, 0, sizeof hr->mutex);
         hr->mutex.events = ev;
+        hr->mutex.abandoned = abandoned;
     }
 }

@@ -21,11 +21,21 @@ enum {
     GLB_ATTACH_SYNC = 9, GLB_ACQUIRE_SYNC = 10, GLB_RELEASE_SYNC = 11,
     GLB_ALLOCATE = 12, GLB_RESTORE = 13, GLB_DUPLICATE = 14, GLB_OPEN_DUPLICATE = 15,
     GLB_QUERY_OBJECT = 16, GLB_CREATE_FENCE = 17, GLB_OPEN_FENCE = 18, GLB_SIGNAL_FENCE = 19,
-    GLB_WAIT_FENCE = 20, GLB_GET_FENCE = 21, GLB_LIST_FENCES = 22, GLB_RESTORE_FENCE = 23
+    GLB_WAIT_FENCE = 20, GLB_GET_FENCE = 21, GLB_LIST_FENCES = 22, GLB_RESTORE_FENCE = 23,
+    GLB_CREATE_KEYED_MUTEX = 24, GLB_OPEN_KEYED_MUTEX = 25, GLB_RESTORE_KEYED_MUTEX = 26, GLB_SET_SESSION = 27
 };
 
+/* CREATE_FENCE's flags. */
+#define GLB_FENCE_SERVICE 1u              /* the broker allocates the semaphore (a service fence) */
 /* SIGNAL_FENCE's flags. */
 #define GLB_SIGNAL_REBASE 1u
+#define GLB_SIGNAL_HOST 2u                /* the broker signals a service fence's semaphore */
+/* OPEN_FENCE's record: the sync-kind word's SERVICE bit. */
+#define GLB_FENCE_RECORD_SERVICE 0x10000u
+/* LIST_FENCES' flags. */
+#define GLB_LIST_KEYED_MUTEXES 1u         /* list the keyed-mutex objects instead */
+#define GLB_KEYED_MUTEX_RECORD_FIXED 16u  /* keyed-mutex record before its data */
+#define GLB_KEYED_MUTEX_ENTRY_SIZE 64u    /* a LIST_FENCES entry with KEYED_MUTEXES */
 
 /* RESTORE (docs/protocol.md, "13 RESTORE"). */
 #define GLB_RESTORE_CREATOR 1u
@@ -33,8 +43,11 @@ enum {
 #define GLB_RESTORE_MUTEX_HELD 4u
 #define GLB_RESTORE_MUTEX_RELEASED 8u
 #define GLB_RESTORE_NT_NAMES 16u          /* each NT claim is 12 bytes: handle, access, name */
+#define GLB_RESTORE_MUTEX_ABANDONED 32u   /* an acquire of this connection was told the mutex is abandoned */
+#define GLB_RESTORE_FENCE_SERVICE 64u     /* RESTORE_FENCE: a service fence this connection created; UUIDs follow */
 #define GLB_RESTORE_FIXED 168u           /* payload bytes before the sync kinds */
-#define GLB_RESTORE_FENCE_FIXED 48u      /* RESTORE_FENCE's bytes before the NT claims */
+#define GLB_RESTORE_FENCE_FIXED 48u      /* RESTORE_FENCE's bytes before the NT claims (80 with SERVICE) */
+#define GLB_RESTORE_KEYED_MUTEX_FIXED 48u /* RESTORE_KEYED_MUTEX's bytes before the data */
 #define GLB_RESTORE_MAX_NT 256u          /* NT handles per RESTORE */
 #define GLB_RESTORE_MUTEX_REFUSED 0x80000000u
 
@@ -58,28 +71,39 @@ typedef struct glb_nt_claim {
 } glb_nt_claim;
 
 /* glb_mutex_view: what this connection knows of a keyed mutex (see
-   RESTORE's MUTEX_HELD and MUTEX_RELEASED). */
+   RESTORE's MUTEX_HELD, MUTEX_RELEASED and MUTEX_ABANDONED). */
 typedef struct glb_mutex_view {
     int held, released;
+    int abandoned;            /* the broker said it is abandoned (for good), or a hold of ours ended unreleased */
     uint32_t via;             /* the handle it is held through */
     uint64_t key, value;
     uint32_t events;
 } glb_mutex_view;
 
-/* glb_held: one resource (or fence) as a reconnecting client holds it:
-   everything a new broker needs to bring it back. A fence has no
-   Allocation, data or keyed mutex; its sync_count is 0 or 1 (a timeline
-   semaphore), its fds the semaphore's dup only. */
+/* glb_held: one resource (or fence, or keyed-mutex object) as a
+   reconnecting client holds it: everything a new broker needs to bring
+   it back. A fence has no Allocation, data or keyed mutex; its
+   sync_count is 0 or 1 (a timeline semaphore), its fds the semaphore's
+   dup only. A keyed-mutex object has no Allocation, fds or NT handles:
+   its data, KMT references, its resource's and sync object's KMT
+   handles and its mutex view. */
 typedef struct glb_held {
     uint32_t kmt;
     int fence;                /* a fence: restored with RESTORE_FENCE */
+    int keyed_mutex;          /* a keyed-mutex object: restored with RESTORE_KEYED_MUTEX */
+    uint32_t mutex_of, mutex_sync; /* a keyed-mutex object's resource and sync object (KMT handles, 0 for none) */
     glbridge_fence_value fence_value; /* a fence's latest state learnt: the one with the most signals */
     glbridge_allocation alloc;
     uint32_t sync_count;
     uint32_t kinds[GLBRIDGE_MAX_SYNC_OBJECTS];
     unsigned char *data;      /* data_len bytes (NULL when 0) */
     uint32_t data_len;
-    int creator, service;
+    int creator;
+    /* service: a resource the broker allocated (RESTORE's
+       SERVICE_ALLOCATED); for a fence, a service fence this connection
+       created (RESTORE_FENCE's SERVICE), on the device whose UUIDs are
+       alloc.driver_uuid and alloc.device_uuid. */
+    int service;
     uint32_t kmt_refs;        /* creates, allocations, OPEN_KMTs */
     glb_nt_claim *nt;         /* nt_count NT handles */
     size_t nt_count, nt_cap;
@@ -120,6 +144,8 @@ struct glbridge_client {
     uint32_t call_wait_ms, max_backoff_ms;
     uint64_t down_since_ns;   /* CLOCK_MONOTONIC when the connection was lost; 0 while up */
     glb_table held;
+    int has_session;          /* SET_SESSION succeeded: a new connection is set to session first */
+    uint32_t session;
     uint32_t reconnects, restored, refused, untracked;
 };
 
@@ -207,15 +233,27 @@ int glb_parse_open_duplicate_reply(const unsigned char *p, uint32_t len, uint32_
    malformed). */
 int glb_parse_object_info(const unsigned char *p, uint32_t len, glbridge_object_info *o);
 /* The fence value reply (24 bytes), and OPEN_FENCE's fence record (sync
-   kind 0 or 2, rights read/write bits and not 0, the path NUL-free). */
+   kind 0 or 2, SERVICE only with 2, rights read/write bits and not 0,
+   the path NUL-free). */
 int glb_parse_fence_value(const unsigned char *p, uint32_t len, glbridge_fence_value *v);
 int glb_parse_fence_record(const unsigned char *p, uint32_t len, glbridge_fence *f);
+/* The keyed-mutex record (CREATE_KEYED_MUTEX and OPEN_KEYED_MUTEX
+   replies) of exactly len bytes: 0 on success, -1 when malformed, -2 out
+   of memory (*m zeroed on failure; free m->data with
+   glbridge_keyed_mutex_free). */
+int glb_parse_keyed_mutex_record(const unsigned char *p, uint32_t len, glbridge_keyed_mutex *m);
 
 /* fence.c */
 /* glb_parse_fence_list_page is glb_parse_list_page for LIST_FENCES: free
    *all with glbridge_list_fences_free(*all, *n) in every case. */
 int glb_parse_fence_list_page(const unsigned char *p, uint32_t len, glbridge_fence_entry **all, size_t *n,
                               size_t *cap, uint32_t *next);
+/* keyedmutex.c */
+/* glb_parse_keyed_mutex_list_page is glb_parse_list_page for LIST_FENCES
+   with KEYED_MUTEXES (64-byte entries): free *all with
+   glbridge_list_keyed_mutexes_free(*all, *n) in every case. */
+int glb_parse_keyed_mutex_list_page(const unsigned char *p, uint32_t len, glbridge_keyed_mutex_entry **all,
+                                    size_t *n, size_t *cap, uint32_t *next);
 /* glb_parse_list_page parses one LIST reply page of len bytes, appending
    its entries to *all (n used, cap allocated; grown with realloc) and
    storing next_cursor: 0 on success, -1 malformed, -2 out of memory.
@@ -244,11 +282,16 @@ void glb_track_close(glbridge_client *c, uint32_t handle);
 void glb_track_update(glbridge_client *c, uint32_t handle, const void *data, uint32_t len);
 void glb_track_attach(glbridge_client *c, uint32_t handle, uint32_t kind, int fd);
 void glb_track_acquire(glbridge_client *c, uint32_t handle, uint64_t key, uint64_t value,
-                       uint32_t events);
-/* Fences: a CREATE_FENCE (sem_fd -1 for none), an OPEN_FENCE reply (name
-   the name opened by, NULL for another way), and a fence value reply
-   through handle. */
-void glb_track_create_fence(glbridge_client *c, uint32_t kmt, uint64_t initial, int sem_fd);
+                       uint32_t events, int abandoned);
+/* Fences: a CREATE_FENCE (sem_fd -1 for none; for a service fence the
+   reply's semaphore fd and the device's UUIDs, else uuids NULL), an
+   OPEN_FENCE reply (name the name opened by, NULL for another way), and
+   a fence value reply through handle. */
+void glb_track_create_fence(glbridge_client *c, uint32_t kmt, uint64_t initial, int sem_fd,
+                            const uint8_t *driver_uuid, const uint8_t *device_uuid);
+/* Keyed-mutex objects: a CREATE_KEYED_MUTEX (creator) or
+   OPEN_KEYED_MUTEX reply, one more reference through m->kmt. */
+void glb_track_keyed_mutex(glbridge_client *c, const glbridge_keyed_mutex *m, int creator);
 void glb_track_open_fence(glbridge_client *c, const glbridge_fence *f, int sem_fd, const char *name,
                           size_t name_len);
 void glb_track_fence_value(glbridge_client *c, uint32_t handle, const glbridge_fence_value *v);
@@ -256,13 +299,17 @@ void glb_track_release(glbridge_client *c, uint32_t handle, uint64_t key, uint64
 /* glb_settle answers a CLOSE or RELEASE_SYNC whose reply never came (the
    connection was lost) as the broker would have, from what is held. */
 glbridge_status glb_settle(glbridge_client *c, uint16_t type, uint32_t handle);
-/* glb_restore_chunks: how many RESTOREs (RESTORE_FENCEs for a fence:
-   glb_restore_type) bring hr back. glb_restore_encode writes the payload
+/* glb_restore_rank orders the restores: resources (0), then fences (1),
+   then keyed-mutex objects (2), whose resource and sync object are back
+   before them. glb_restore_chunks: how many RESTOREs (RESTORE_FENCEs for
+   a fence, RESTORE_KEYED_MUTEXes for a keyed mutex: glb_restore_type)
+   bring hr back. glb_restore_encode writes the payload
    of number chunk at p (room for cap bytes) and returns its length, or 0
    if it does not fit; *name_n is how many of hr->names it claims (the
    first ones: bit i of the reply's refused mask is hr->names[i]; every
    chunk claims them all, so that its NT claims can name their objects),
    *held_claim whether it claims the mutex hold. */
+int glb_restore_rank(const glb_held *hr);
 uint16_t glb_restore_type(const glb_held *hr);
 uint32_t glb_restore_chunks(const glb_held *hr);
 uint32_t glb_restore_encode(glb_held *hr, uint32_t chunk, unsigned char *p, size_t cap,

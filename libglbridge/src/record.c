@@ -230,15 +230,18 @@ int glb_parse_fence_value(const unsigned char *p, uint32_t len, glbridge_fence_v
 
 int glb_parse_fence_record(const unsigned char *p, uint32_t len, glbridge_fence *f)
 {
-    uint32_t kind, n;
+    uint32_t kind, service, n;
 
     memset(f, 0, sizeof *f);
     if (len < 48)
         return -1;
     kind = glb_get32(p + 16);
+    service = kind & GLB_FENCE_RECORD_SERVICE;
+    kind &= ~GLB_FENCE_RECORD_SERVICE;
     n = glb_get32(p + 20);
-    if ((kind != GLBRIDGE_SYNC_NONE && kind != GLBRIDGE_SYNC_TIMELINE) || !access_valid(glb_get32(p + 8)) ||
-        n > GLBRIDGE_MAX_OBJECT_PATH || 48u + n != len || take_string(p + 48, n, f->name) != 0) {
+    if ((kind != GLBRIDGE_SYNC_NONE && kind != GLBRIDGE_SYNC_TIMELINE) || (service && kind != GLBRIDGE_SYNC_TIMELINE) ||
+        !access_valid(glb_get32(p + 8)) || n > GLBRIDGE_MAX_OBJECT_PATH || 48u + n != len ||
+        take_string(p + 48, n, f->name) != 0) {
         memset(f, 0, sizeof *f);
         return -1;
     }
@@ -247,7 +250,31 @@ int glb_parse_fence_record(const unsigned char *p, uint32_t len, glbridge_fence 
     f->access = glb_get32(p + 8);
     f->mask = glb_get32(p + 12);
     f->sync_kind = kind;
+    f->service = service != 0;
     return glb_parse_fence_value(p + 24, 24, &f->value);
+}
+
+int glb_parse_keyed_mutex_record(const unsigned char *p, uint32_t len, glbridge_keyed_mutex *m)
+{
+    uint32_t dl;
+
+    memset(m, 0, sizeof *m);
+    if (len < GLB_KEYED_MUTEX_RECORD_FIXED)
+        return -1;
+    dl = glb_get32(p + 12);
+    if (dl > GLBRIDGE_MAX_PRIVATE_DATA || GLB_KEYED_MUTEX_RECORD_FIXED + dl != len)
+        return -1;
+    if (dl > 0) {
+        m->data = malloc(dl);
+        if (!m->data)
+            return -2;
+        memcpy(m->data, p + GLB_KEYED_MUTEX_RECORD_FIXED, dl);
+    }
+    m->kmt = glb_get32(p + 0);
+    m->resource = glb_get32(p + 4);
+    m->sync = glb_get32(p + 8);
+    m->data_len = dl;
+    return 0;
 }
 
 void glbridge_record_free(glbridge_record *rec)
@@ -256,4 +283,12 @@ void glbridge_record_free(glbridge_record *rec)
         return;
     free(rec->data);
     memset(rec, 0, sizeof *rec);
+}
+
+void glbridge_keyed_mutex_free(glbridge_keyed_mutex *m)
+{
+    if (!m)
+        return;
+    free(m->data);
+    memset(m, 0, sizeof *m);
 }

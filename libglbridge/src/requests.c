@@ -405,7 +405,7 @@ glbridge_status glbridge_acquire_sync(glbridge_client *c, uint32_t handle, uint6
                 *value = v;
             if (abandoned)
                 *abandoned = (fl & 1) != 0;
-            glb_track_acquire(c, handle, key, v, events);
+            glb_track_acquire(c, handle, key, v, events, (fl & 1) != 0);
         }
     }
     glb_unlock(c);
@@ -521,6 +521,36 @@ glbridge_status glbridge_query_object(glbridge_client *c, uint32_t handle, glbri
     st = handle_request(c, GLB_QUERY_OBJECT, handle, 0, &r);
     if (st == GLBRIDGE_OK && glb_parse_object_info(r.payload, r.len, info) != 0)
         st = glb_protocol(c, &r, "bad QUERY_OBJECT reply");
+    glb_unlock(c);
+    return st;
+}
+
+glbridge_status glbridge_set_session(glbridge_client *c, uint32_t session)
+{
+    glbridge_status st;
+    glb_reply r;
+    unsigned char *p;
+
+    if (!c)
+        return GLBRIDGE_E_ARGUMENT;
+    if ((st = glb_lock(c)) != GLBRIDGE_OK)
+        return st;
+    if (session > GLBRIDGE_MAX_SESSION) {
+        st = glb_fail(c, GLBRIDGE_E_INVALID, "session %u is above %u", (unsigned)session, (unsigned)GLBRIDGE_MAX_SESSION);
+        goto out;
+    }
+    p = glb_payload(c);
+    glb_put32(p + 0, session);
+    glb_put32(p + 4, 0);
+    st = glb_call(c, GLB_SET_SESSION, 8, NULL, 0, 0, &r);
+    if (st == GLBRIDGE_OK)
+        st = empty_reply(c, &r, "SET_SESSION reply not empty");
+    if (st == GLBRIDGE_OK) {
+        /* A new connection is set to it again before its restores. */
+        c->has_session = 1;
+        c->session = session;
+    }
+out:
     glb_unlock(c);
     return st;
 }

@@ -453,88 +453,133 @@ static glbridge_status glb_roundtrip(glbridge_client *c, uint16_t type, uint32_t
 
 /* ---- reconnection ---- */
 
-/* restore_all sends, on the new connection fd, one RESTORE (or more, for
-   many NT handles) for every resource held and one RESTORE_FENCE (or
-   more) for every fence, each before anything else,
-   and applies each reply. A resource the broker refuses is dropped (its
-   kept fds closed). Returns GLBRIDGE_OK when every resource was answered,
-   or an error when the connection failed (the caller dials again). buf
-   is GLBRIDGE_MAX_MESSAGE_SIZE bytes of the caller's. */
+/* exchange sends, on the new connection fd, the request of type whose
+   payload (len bytes) is at buf + GLB_HEADER_SIZE, with fds, and
+   receives its reply into buf (waiting up to wait_ms), which must carry
+   no fds: GLBRIDGE_OK with *hd its header (whose status may be an
+   error: the text follows it in buf), or GLBRIDGE_E_CLOSED,
+   GLBRIDGE_E_PROTOCOL or GLBRIDGE_E_FATAL when the connection is of no
+   use (the caller dials again). what names the request in the text. */
+static glbridge_status exchange(glbridge_client *c, int fd, unsigned char *buf, uint16_t type, uint32_t len,
+                                const int *fds, unsigned nfds, int wait_ms, const char *what, glb_header *hd)
+{
+    uint32_t id = c->next_id++;
+    int mflags, e;
+    glb_reply r;
+    ssize_t n;
+
+    if (id == 0)
+        id = c->next_id++;
+    glb_put_header(buf, type, id, len, (uint16_t)nfds);
+    if ((e = send_msg(fd, buf, GLB_HEADER_SIZE + len, fds, nfds)) != 0)
+        return glb_fail(c, GLBRIDGE_E_CLOSED, "%s: sendmsg: %s", what, strerror(e));
+    n = recv_msg(fd, buf, &r, wait_ms, &mflags);
+    glb_close_fds(&r); /* the replies carry none */
+    if (n < 0)
+        return glb_fail(c, GLBRIDGE_E_CLOSED, "%s: recvmsg: %s", what, strerror((int)-n));
+    if (n == 0)
+        return glb_fail(c, GLBRIDGE_E_CLOSED, "%s: the broker closed the connection", what);
+    if ((mflags & (MSG_TRUNC | MSG_CTRUNC)) || glb_parse_header(buf, (size_t)n, hd) != 0)
+        return glb_fail(c, GLBRIDGE_E_PROTOCOL, "%s: malformed reply", what);
+    if (hd->type == GLB_FATAL_TYPE) {
+        uint32_t tl = hd->payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : hd->payload_len;
+        return glb_fail(c, GLBRIDGE_E_FATAL, "%s: broker FATAL: %.*s", what, (int)tl,
+                        (const char *)buf + GLB_HEADER_SIZE);
+    }
+    if (hd->version != GLBRIDGE_PROTOCOL_VERSION || hd->type != (type | GLB_REPLY_BIT) || hd->id != id ||
+        hd->flags != 0 || hd->num_fds != 0)
+        return glb_fail(c, GLBRIDGE_E_PROTOCOL, "%s: reply of another type, id or version", what);
+    return GLBRIDGE_OK;
+}
+
+/* restore_all sends, on the new connection fd, before anything else:
+   SET_SESSION with the session glbridge_set_session set, if any (the
+   names restored are the session's); one RESTORE (or more, for many NT
+   handles) for every resource held; one RESTORE_FENCE (or more) for
+   every fence; and one RESTORE_KEYED_MUTEX for every keyed-mutex object,
+   after the resources and fences it is bound to. It applies each reply.
+   A resource (fence, keyed mutex) the broker refuses is dropped (its
+   kept fds closed). Returns GLBRIDGE_OK when every one was answered, or
+   an error when the connection failed or the session was refused (the
+   caller dials again). buf is GLBRIDGE_MAX_MESSAGE_SIZE bytes of the
+   caller's. */
 static glbridge_status restore_all(glbridge_client *c, int fd, unsigned char *buf, uint32_t *restored)
 {
+    static const char *const kind[3] = {"resource", "fence", "keyed mutex"};
     glb_table *t = &c->held;
-    size_t i = 0;
-    int wait_ms = c->call_wait_ms > 0x7FFFFFFFu ? 0x7FFFFFFF : (int)c->call_wait_ms;
+    int wait_ms = c->call_wait_ms > 0x7FFFFFFFu ? 0x7FFFFFFF : (int)c->call_wait_ms, rank;
+    glbridge_status st;
+    glb_header hd;
 
     *restored = 0;
-    while (i < t->count) {
-        glb_held *hr = t->res[i];
-        uint32_t k, chunks = glb_restore_chunks(hr);
-        const char *what = hr->fence ? "fence" : "resource";
-        int refused = 0;
-
-        if (!hr->fds_ok) {
-            refused = 1;
-            glb_fail(c, GLBRIDGE_E_RESTORE_REFUSED, "%s 0x%x not restored: no fds kept (a dup failed)", what,
-                     (unsigned)hr->kmt);
+    if (c->has_session) {
+        glb_put32(buf + GLB_HEADER_SIZE, c->session);
+        glb_put32(buf + GLB_HEADER_SIZE + 4, 0);
+        if ((st = exchange(c, fd, buf, GLB_SET_SESSION, 8, NULL, 0, wait_ms, "SET_SESSION", &hd)) != GLBRIDGE_OK)
+            return st;
+        if (hd.status != 0) {
+            uint32_t tl = hd.payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : hd.payload_len;
+            return glb_fail(c, (glbridge_status)hd.status, "SET_SESSION %u before the restores: %s: %.*s",
+                            (unsigned)c->session, glbridge_strerror((glbridge_status)hd.status), (int)tl,
+                            (const char *)buf + GLB_HEADER_SIZE);
         }
-        for (k = 0; !refused && k < chunks; k++) {
-            uint32_t name_n, len, id, mask, kmt;
-            int held_claim, mflags, e;
-            glb_header hd;
-            glb_reply r;
-            ssize_t n;
+    }
+    /* Resources, then fences, then keyed mutexes (glb_restore_rank). A
+       dropped entry's place takes the last one, which this pass has not
+       seen yet (an earlier rank's is skipped). */
+    for (rank = 0; rank < 3; rank++) {
+        size_t i = 0;
+        while (i < t->count) {
+            glb_held *hr = t->res[i];
+            uint32_t k, chunks = glb_restore_chunks(hr);
+            const char *what = kind[glb_restore_rank(hr)];
+            int refused = 0;
 
-            len = glb_restore_encode(hr, k, buf + GLB_HEADER_SIZE, GLBRIDGE_MAX_MESSAGE_SIZE - GLB_HEADER_SIZE,
-                                     &name_n, &held_claim);
-            if (len == 0) {
+            if (glb_restore_rank(hr) != rank) {
+                i++;
+                continue;
+            }
+            if (!hr->fds_ok) {
                 refused = 1;
-                glb_fail(c, GLBRIDGE_E_TOO_LARGE, "%s 0x%x not restored: its RESTORE does not fit a message", what,
+                glb_fail(c, GLBRIDGE_E_RESTORE_REFUSED, "%s 0x%x not restored: no fds kept (a dup failed)", what,
                          (unsigned)hr->kmt);
-                break;
             }
-            id = c->next_id++;
-            if (id == 0)
-                id = c->next_id++;
-            glb_put_header(buf, glb_restore_type(hr), id, len, (uint16_t)hr->nfds);
-            if ((e = send_msg(fd, buf, GLB_HEADER_SIZE + len, hr->fds, hr->nfds)) != 0)
-                return glb_fail(c, GLBRIDGE_E_CLOSED, "RESTORE: sendmsg: %s", strerror(e));
-            n = recv_msg(fd, buf, &r, wait_ms, &mflags);
-            glb_close_fds(&r); /* RESTORE replies carry none */
-            if (n < 0)
-                return glb_fail(c, GLBRIDGE_E_CLOSED, "RESTORE: recvmsg: %s", strerror((int)-n));
-            if (n == 0)
-                return glb_fail(c, GLBRIDGE_E_CLOSED, "RESTORE: the broker closed the connection");
-            if ((mflags & (MSG_TRUNC | MSG_CTRUNC)) || glb_parse_header(buf, (size_t)n, &hd) != 0)
-                return glb_fail(c, GLBRIDGE_E_PROTOCOL, "RESTORE: malformed reply");
-            if (hd.type == GLB_FATAL_TYPE) {
-                uint32_t tl = hd.payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : hd.payload_len;
-                return glb_fail(c, GLBRIDGE_E_FATAL, "RESTORE: broker FATAL: %.*s", (int)tl,
-                                (const char *)buf + GLB_HEADER_SIZE);
+            for (k = 0; !refused && k < chunks; k++) {
+                uint32_t name_n, len, mask, kmt;
+                int held_claim;
+
+                len = glb_restore_encode(hr, k, buf + GLB_HEADER_SIZE, GLBRIDGE_MAX_MESSAGE_SIZE - GLB_HEADER_SIZE,
+                                         &name_n, &held_claim);
+                if (len == 0) {
+                    refused = 1;
+                    glb_fail(c, GLBRIDGE_E_TOO_LARGE, "%s 0x%x not restored: its RESTORE does not fit a message",
+                             what, (unsigned)hr->kmt);
+                    break;
+                }
+                st = exchange(c, fd, buf, glb_restore_type(hr), len, hr->fds, hr->nfds, wait_ms, "RESTORE", &hd);
+                if (st != GLBRIDGE_OK)
+                    return st;
+                if (hd.status != 0) {
+                    uint32_t tl = hd.payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : hd.payload_len;
+                    refused = 1;
+                    glb_fail(c, (glbridge_status)hd.status, "%s 0x%x not restored: %s: %.*s", what,
+                             (unsigned)hr->kmt, glbridge_strerror((glbridge_status)hd.status), (int)tl,
+                             (const char *)buf + GLB_HEADER_SIZE);
+                    break;
+                }
+                if (glb_parse_restore_reply(buf + GLB_HEADER_SIZE, hd.payload_len, &kmt, &mask) != 0 ||
+                    kmt != hr->kmt)
+                    return glb_fail(c, GLBRIDGE_E_PROTOCOL, "RESTORE: malformed reply payload");
+                glb_restore_refused(hr, name_n, held_claim, mask);
             }
-            if (hd.version != GLBRIDGE_PROTOCOL_VERSION || hd.type != (glb_restore_type(hr) | GLB_REPLY_BIT) ||
-                hd.id != id || hd.flags != 0 || hd.num_fds != 0)
-                return glb_fail(c, GLBRIDGE_E_PROTOCOL, "RESTORE: reply of another type, id or version");
-            if (hd.status != 0) {
-                uint32_t tl = hd.payload_len > GLB_MAX_ERROR_TEXT ? GLB_MAX_ERROR_TEXT : hd.payload_len;
-                refused = 1;
-                glb_fail(c, (glbridge_status)hd.status, "%s 0x%x not restored: %s: %.*s", what, (unsigned)hr->kmt,
-                         glbridge_strerror((glbridge_status)hd.status), (int)tl,
-                         (const char *)buf + GLB_HEADER_SIZE);
-                break;
+            if (refused) {
+                /* It lives on in the fds its holders have, without a handle. */
+                glb_held_drop(t, hr);
+                c->refused++;
+            } else {
+                (*restored)++;
+                i++;
             }
-            if (glb_parse_restore_reply(buf + GLB_HEADER_SIZE, hd.payload_len, &kmt, &mask) != 0 ||
-                kmt != hr->kmt)
-                return glb_fail(c, GLBRIDGE_E_PROTOCOL, "RESTORE: malformed reply payload");
-            glb_restore_refused(hr, name_n, held_claim, mask);
-        }
-        if (refused) {
-            /* It lives on in the fds its holders have, without a handle. */
-            glb_held_drop(t, hr);
-            c->refused++;
-        } else {
-            (*restored)++;
-            i++;
         }
     }
     return GLBRIDGE_OK;
