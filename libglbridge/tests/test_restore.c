@@ -1,9 +1,10 @@
 /*
  * Tests of libglbridge's reconnecting client (glbridge_connect_opts with
  * reconnect) against real brokers: kill -9 of `glshare serve`, a new one
- * at the same socket, and the resources and fences back under the same
- * handles and names (RESTORE, RESTORE_FENCE), or refused by a broker
- * without a restore window.
+ * at the same socket, and the resources, fences and keyed-mutex objects
+ * back under the same handles and names, in the same session
+ * (SET_SESSION, RESTORE, RESTORE_FENCE, RESTORE_KEYED_MUTEX), or refused
+ * by a broker without a restore window.
  * Usage: test_restore PATH/TO/glshare
  *
  * Nothing here waits a fixed time for something to happen: every wait
@@ -963,6 +964,241 @@ static void test_fence_refused(void)
            "handles NOT_FOUND\n");
 }
 
+/* ---- keyed-mutex objects, sessions and abandonment across a restart ---- */
+
+static glbridge_keyed_mutex_entry *find_mutex(glbridge_keyed_mutex_entry *e, size_t n, uint32_t kmt)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (e[i].kmt == kmt)
+            return &e[i];
+    return NULL;
+}
+
+/*
+ * test_restore_keyed_mutex: a reconnecting client c moves to session 2,
+ * creates a resource, a broker-kept fence and the resource's keyed mutex
+ * bound to both, names the resource with a plain (local) name, and holds
+ * the mutex through the mutex's own KMT handle. kill -9 of the broker, a
+ * new one: SET_SESSION goes first, then the RESTOREs (resource, fence,
+ * keyed mutex): the mutex is back under its KMT handle, bound to the same
+ * resource and fence, with its data, still held by c (another
+ * connection's acquires, through the mutex's and the resource's handles,
+ * time out until c releases, and the release raises the fence); the
+ * name's QUERY_OBJECT path is still session 2's, where c's plain names
+ * resolve.
+ */
+static void test_restore_keyed_mutex(void)
+{
+    char sock[300], name[128], path[400], spelt[200];
+    struct broker b;
+    glbridge_client *c, *p;
+    glbridge_allocation a = host_alloc();
+    glbridge_keyed_mutex m, m2;
+    glbridge_keyed_mutex_entry *le, *e;
+    glbridge_record rec;
+    glbridge_fds fds;
+    glbridge_fence_value fv;
+    glbridge_reconnect_stats s;
+    size_t ln;
+    uint32_t kmt, fkmt, nt, nt2;
+    uint64_t v;
+    int mem, ab;
+
+    snprintf(sock, sizeof sock, "%s/mutex.sock", tmpdir);
+    snprintf(name, sizeof name, "libglbridge restore mutex %ld", (long)getpid());
+    snprintf(path, sizeof path, "\\Sessions\\2\\BaseNamedObjects\\%s", name);
+    snprintf(spelt, sizeof spelt, "Session\\2\\%s", name);
+    broker_start(&b, sock, NULL);
+    mem = sealed_memfd(6);
+    c = connect_reconnecting(sock);
+    CHECK_ST(c, glbridge_set_session(c, 2), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_create(c, mem, &a, 0, NULL, NULL, NULL, 0, &kmt), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_create_fence(c, 0, -1, &fkmt), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_create_keyed_mutex(c, kmt, fkmt, "mutex data", 10, &m), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_share(c, kmt, RW, name, &nt, NULL), GLBRIDGE_OK);
+    check_object(c, nt, kmt, RW, "DxgkSharedResource", path);
+    CHECK_ST(c, glbridge_acquire_sync(c, m.kmt, 0, 60000, &v, &ab), GLBRIDGE_OK);
+    s = stats_of(c);
+    CHECK_EQ(s.held, 3); /* the resource, the fence, the keyed mutex */
+    CHECK_EQ(s.kept_fds, 1);
+    CHECK_EQ(object_fds(mem), 2);
+
+    broker_kill(&b, SIGKILL);
+    broker_start(&b, sock, WINDOW);
+    CHECK_ST(c, glbridge_client_check(c), GLBRIDGE_OK);
+    s = stats_of(c);
+    CHECK_EQ(s.reconnects, 1);
+    CHECK_EQ(s.restored, 3);
+    CHECK_EQ(s.refused, 0);
+    CHECK_EQ(s.held, 3);
+    CHECK_EQ(s.kept_fds, 1);
+    CHECK_EQ(object_fds(mem), 2);
+
+    /* The same mutex, bound to the same resource and fence, held by c. */
+    p = connect_plain(sock);
+    CHECK_ST(p, glbridge_open_keyed_mutex(p, m.kmt, &m2), GLBRIDGE_OK);
+    CHECK_EQ(m2.kmt, m.kmt);
+    CHECK_EQ(m2.resource, kmt);
+    CHECK_EQ(m2.sync, fkmt);
+    CHECK(m2.data_len == 10 && memcmp(m2.data, "mutex data", 10) == 0);
+    glbridge_keyed_mutex_free(&m2);
+    CHECK_ST(p, glbridge_list_keyed_mutexes(p, &le, &ln), GLBRIDGE_OK);
+    e = find_mutex(le, ln, m.kmt);
+    CHECK(e != NULL);
+    CHECK_EQ(e->state, 1);
+    CHECK_EQ(e->holder_pid, getpid());
+    CHECK_EQ(e->creator_pid, getpid());
+    CHECK_EQ(e->flags, GLBRIDGE_KEYED_MUTEX_CREATOR_CONNECTED);
+    CHECK_EQ(e->refs, 3); /* c's, the resource's, p's open */
+    CHECK_EQ(e->resource, kmt);
+    CHECK_EQ(e->sync, fkmt);
+    glbridge_list_keyed_mutexes_free(le, ln);
+    CHECK_ST(p, glbridge_open_kmt(p, kmt, &rec, &fds), GLBRIDGE_OK);
+    check_bytes(fds.memory, 6);
+    glbridge_fds_close(&fds);
+    glbridge_record_free(&rec);
+    CHECK_ST(p, glbridge_acquire_sync(p, m.kmt, 0, 200, &v, &ab), GLBRIDGE_E_TIMEOUT);
+    CHECK_ST(p, glbridge_acquire_sync(p, kmt, 0, 0, &v, &ab), GLBRIDGE_E_TIMEOUT);
+    /* The name is session 2's: p (session 1) opens it by spelling the
+       session out. (An open of a name not there, or a new name, would
+       wait for the restore window to close.) */
+    check_object(c, nt, kmt, RW, "DxgkSharedResource", path);
+    CHECK_ST(p, glbridge_open_name(p, spelt, GLBRIDGE_ACCESS_READ, &rec, &fds), GLBRIDGE_OK);
+    CHECK_EQ(rec.kmt, kmt);
+    CHECK_ST(p, glbridge_close(p, rec.handle), GLBRIDGE_OK);
+    glbridge_fds_close(&fds);
+    glbridge_record_free(&rec);
+
+    /* c releases through the mutex's handle: p's acquire through the
+       resource's gets it, and the fence rose to the release's value. */
+    CHECK_ST(c, glbridge_release_sync(c, m.kmt, 3, 9), GLBRIDGE_OK);
+    CHECK_ST(p, glbridge_acquire_sync(p, kmt, 3, 60000, &v, &ab), GLBRIDGE_OK);
+    CHECK_EQ(v, 9);
+    CHECK_EQ(ab, 0);
+    CHECK_ST(c, glbridge_get_fence(c, fkmt, &fv), GLBRIDGE_OK);
+    CHECK_EQ(fv.value, 9);
+    CHECK_ST(p, glbridge_release_sync(p, kmt, 4, 11), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_acquire_sync(c, m.kmt, 4, 60000, &v, &ab), GLBRIDGE_OK);
+    CHECK_EQ(v, 11);
+    CHECK_ST(c, glbridge_release_sync(c, m.kmt, 0, 0), GLBRIDGE_OK);
+    CHECK_ST(p, glbridge_close(p, kmt), GLBRIDGE_OK);
+    CHECK_ST(p, glbridge_close(p, m.kmt), GLBRIDGE_OK);
+    glbridge_client_close(p);
+
+    /* c's connection is in session 2 again: its plain names resolve there. */
+    CHECK_ST(c, glbridge_open_name(c, name, GLBRIDGE_ACCESS_READ, &rec, &fds), GLBRIDGE_OK);
+    nt2 = rec.handle;
+    CHECK_EQ(rec.kmt, kmt);
+    check_object(c, nt2, kmt, GLBRIDGE_ACCESS_READ, "DxgkSharedResource", path);
+    glbridge_fds_close(&fds);
+    glbridge_record_free(&rec);
+    CHECK_ST(c, glbridge_set_session(c, 1), GLBRIDGE_E_INVALID); /* it holds references */
+
+    CHECK_ST(c, glbridge_close(c, nt2), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_close(c, nt), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_close(c, m.kmt), GLBRIDGE_OK);
+    CHECK_EQ(stats_of(c).held, 2);
+    CHECK_ST(c, glbridge_close(c, kmt), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_close(c, fkmt), GLBRIDGE_OK);
+    s = stats_of(c);
+    CHECK_EQ(s.held, 0);
+    CHECK_EQ(s.kept_fds, 0);
+    CHECK_EQ(object_fds(mem), 1);
+    /* Gone with the resource (listed, not opened: an open of what is not
+       there would wait for the restore window to close). */
+    CHECK_ST(c, glbridge_list_keyed_mutexes(c, &le, &ln), GLBRIDGE_OK);
+    CHECK(find_mutex(le, ln, m.kmt) == NULL);
+    glbridge_list_keyed_mutexes_free(le, ln);
+    glbridge_keyed_mutex_free(&m);
+    glbridge_client_close(c);
+    close(mem);
+    broker_kill(&b, SIGTERM);
+    printf("ok   kill -9 under a session-2 client holding a resource's keyed mutex through the mutex's handle: "
+           "SET_SESSION, RESTORE, RESTORE_FENCE, RESTORE_KEYED_MUTEX brought it back bound to the same resource and "
+           "fence, still held (TIMEOUT for another connection until released); the name is still %s\n",
+           path);
+}
+
+/*
+ * test_restore_abandoned: a child holding a resource's keyed mutex is
+ * killed with SIGKILL; the reconnecting creator c acquires it (told
+ * abandoned) and releases it. kill -9 of the broker, a new one: c's
+ * RESTORE says MUTEX_ABANDONED, so the mutex is still abandoned (for
+ * good): an acquire of any key gets it at once, told so.
+ */
+static void test_restore_abandoned(void)
+{
+    char sock[300];
+    struct broker b;
+    glbridge_client *c, *p;
+    glbridge_allocation a = host_alloc();
+    glbridge_list_entry *le, *e;
+    size_t ln;
+    uint32_t kmt;
+    uint64_t v;
+    int mem, ab, pfd[2], st;
+    pid_t pid;
+
+    snprintf(sock, sizeof sock, "%s/abandoned.sock", tmpdir);
+    broker_start(&b, sock, NULL);
+    mem = sealed_memfd(7);
+    c = connect_reconnecting(sock);
+    CHECK_ST(c, glbridge_create(c, mem, &a, 0, NULL, NULL, NULL, 0, &kmt), GLBRIDGE_OK);
+    CHECK(pipe2(pfd, O_CLOEXEC) == 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        glbridge_client *cc = connect_plain(sock);
+        glbridge_record rec;
+        glbridge_fds fds;
+        char byte = 1;
+        close(pfd[0]);
+        CHECK_ST(cc, glbridge_open_kmt(cc, kmt, &rec, &fds), GLBRIDGE_OK);
+        CHECK_ST(cc, glbridge_acquire_sync(cc, kmt, 0, 60000, &v, &ab), GLBRIDGE_OK);
+        CHECK(write(pfd[1], &byte, 1) == 1);
+        for (;;)
+            pause(); /* holding it until SIGKILL */
+    }
+    close(pfd[1]);
+    {
+        char byte;
+        CHECK(read(pfd[0], &byte, 1) == 1);
+    }
+    close(pfd[0]);
+    CHECK(kill(pid, SIGKILL) == 0);
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK_ST(c, glbridge_acquire_sync(c, kmt, 5, 60000, &v, &ab), GLBRIDGE_OK);
+    CHECK_EQ(ab, 1);
+    CHECK_ST(c, glbridge_release_sync(c, kmt, 6, 1), GLBRIDGE_OK);
+
+    broker_kill(&b, SIGKILL);
+    broker_start(&b, sock, WINDOW);
+    CHECK_ST(c, glbridge_client_check(c), GLBRIDGE_OK);
+    CHECK_EQ(stats_of(c).restored, 1);
+    p = connect_plain(sock);
+    CHECK_ST(p, glbridge_list(p, GLBRIDGE_LIST_SYNC_STATE, &le, &ln), GLBRIDGE_OK);
+    e = find_entry(le, ln, kmt);
+    CHECK(e != NULL);
+    CHECK_EQ(e->sync.mutex_state, 2); /* abandoned and free */
+    CHECK_EQ(e->sync.last_value, 1);
+    glbridge_list_free(le, ln);
+    glbridge_client_close(p);
+    /* Key 99 was never released to: only an abandoned mutex is granted. */
+    CHECK_ST(c, glbridge_acquire_sync(c, kmt, 99, 0, &v, &ab), GLBRIDGE_OK);
+    CHECK_EQ(ab, 1);
+    CHECK_EQ(v, 1);
+    CHECK_ST(c, glbridge_release_sync(c, kmt, 0, 0), GLBRIDGE_OK);
+    CHECK_ST(c, glbridge_close(c, kmt), GLBRIDGE_OK);
+    CHECK_EQ(stats_of(c).kept_fds, 0);
+    CHECK_EQ(object_fds(mem), 1);
+    glbridge_client_close(c);
+    close(mem);
+    broker_kill(&b, SIGTERM);
+    printf("ok   kill -9 after a holder's SIGKILL: RESTORE's MUTEX_ABANDONED kept the keyed mutex abandoned (an "
+           "acquire of a key never released got it at once, told so)\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -984,6 +1220,8 @@ int main(int argc, char **argv)
     test_restore_names();
     test_restore_fence();
     test_fence_refused();
+    test_restore_keyed_mutex();
+    test_restore_abandoned();
 
     {
         char cmd[400];
