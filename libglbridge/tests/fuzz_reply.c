@@ -5,7 +5,7 @@
  *
  * Input: a kind byte, then bytes.
  *   kind < 0x80: a real request function (or a short sequence of them,
- *     kinds 21 and 22) of a client on a socketpair whose peer has queued
+ *     kinds 21, 22 and 29 to 31) of a client on a socketpair whose peer has queued
  *     the replies (client kind: kind % CLIENT_KINDS). The next byte is
  *     flags; the bytes after it are up to 4 messages, each a
  *     little-endian u16 length and that many bytes. flags & 3 fds (dups
@@ -15,15 +15,16 @@
  *     status, so that the payload decoders are reached more often. With
  *     flag 8 the client reconnects (to a path where nothing listens,
  *     with no wait): what it keeps of a reply is tracked, and the
- *     RESTOREs (and RESTORE_FENCEs) of everything it holds are encoded
- *     and checked. After the call every fd it did not hand out must be
+ *     RESTOREs (RESTORE_FENCEs, RESTORE_KEYED_MUTEXes) of everything it
+ *     holds are encoded and checked. After the call every fd it did not hand out must be
  *     closed (checked: the lowest free fd is as before).
  *   kind >= 0x80: one decoder (decoder (kind - 0x80) % DECODER_KINDS) on
  *     the bytes after the kind: the version-2 resource record, a LIST
  *     page (flags 0, then sync state), the ACQUIRE_SYNC reply, the
  *     RESTORE reply, the message header, the DUPLICATE, OPEN_DUPLICATE
  *     and QUERY_OBJECT replies, the fence value, the fence record, a
- *     LIST_FENCES page.
+ *     LIST_FENCES page, the keyed-mutex record, a LIST_FENCES page with
+ *     KEYED_MUTEXES.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -62,8 +63,8 @@ static glbridge_client *client_on(int fd)
     return c;
 }
 
-#define CLIENT_KINDS 23
-#define DECODER_KINDS 12
+#define CLIENT_KINDS 32
+#define DECODER_KINDS 14
 
 /* The request each of a client kind's (up to 4) replies answers. */
 static const uint16_t request_type[CLIENT_KINDS][4] = {
@@ -91,6 +92,16 @@ static const uint16_t request_type[CLIENT_KINDS][4] = {
     /* 21: a fence's session; 22: a duplicate's. */
     {GLB_OPEN_FENCE, GLB_SIGNAL_FENCE, GLB_WAIT_FENCE, GLB_SHARE},
     {GLB_OPEN_DUPLICATE, GLB_SHARE, GLB_DUPLICATE, GLB_QUERY_OBJECT},
+    {GLB_CREATE_KEYED_MUTEX, GLB_CREATE_KEYED_MUTEX, GLB_CREATE_KEYED_MUTEX, GLB_CREATE_KEYED_MUTEX},
+    {GLB_OPEN_KEYED_MUTEX, GLB_OPEN_KEYED_MUTEX, GLB_OPEN_KEYED_MUTEX, GLB_OPEN_KEYED_MUTEX},
+    {GLB_LIST_FENCES, GLB_LIST_FENCES, GLB_LIST_FENCES, GLB_LIST_FENCES}, /* KEYED_MUTEXES */
+    {GLB_SET_SESSION, GLB_SET_SESSION, GLB_SET_SESSION, GLB_SET_SESSION},
+    {GLB_CREATE_FENCE, GLB_CREATE_FENCE, GLB_CREATE_FENCE, GLB_CREATE_FENCE}, /* SERVICE */
+    {GLB_SIGNAL_FENCE, GLB_SIGNAL_FENCE, GLB_SIGNAL_FENCE, GLB_SIGNAL_FENCE}, /* HOST */
+    /* 29: a keyed mutex's session; 30: a service fence's; 31: names'. */
+    {GLB_CREATE_KEYED_MUTEX, GLB_ACQUIRE_SYNC, GLB_RELEASE_SYNC, GLB_ACQUIRE_SYNC},
+    {GLB_CREATE_FENCE, GLB_SIGNAL_FENCE, GLB_SHARE, GLB_CLOSE},
+    {GLB_OPEN_NAME, GLB_SHARE, GLB_CLOSE, GLB_SET_SESSION},
 };
 
 static void send_reply(int peer, unsigned char *m, size_t len, unsigned nfds)
@@ -135,17 +146,69 @@ static void check_restores(glbridge_client *c, unsigned char *msg)
         for (ch = 0; ch < chunks; ch++) {
             uint32_t len = glb_restore_encode(hr, ch, msg, GLBRIDGE_MAX_MESSAGE_SIZE - GLB_HEADER_SIZE,
                                               &names, &held);
-            if (hr->fence ? len < GLB_RESTORE_FENCE_FIXED || glb_get32(msg) != hr->kmt || hr->sync_count > 1 ||
-                                glb_get32(msg + 20) != (hr->sync_count ? GLBRIDGE_SYNC_TIMELINE : 0) ||
-                                glb_get64(msg + 32) != hr->fence_value.signals ||
-                                (hr->fds_ok && hr->nfds != hr->sync_count)
-                          : len < GLB_RESTORE_FIXED || glb_get32(msg) != hr->kmt ||
-                                glb_get32(msg + 20) != hr->sync_count || glb_get32(msg + 24) != hr->data_len ||
-                                (hr->fds_ok && hr->nfds != 1 + hr->sync_count))
+            uint32_t flags = glb_get32(msg + 4);
+            if (hr->keyed_mutex) {
+                /* RESTORE_KEYED_MUTEX: its KMT references, handles and data,
+                   no fd, only its flags; the hold only through its KMT. */
+                if (len != GLB_RESTORE_KEYED_MUTEX_FIXED + hr->data_len || glb_get32(msg) != hr->kmt ||
+                    glb_get32(msg + 8) != hr->kmt_refs || hr->kmt_refs == 0 || glb_get32(msg + 12) != hr->mutex_of ||
+                    glb_get32(msg + 16) != hr->mutex_sync || glb_get32(msg + 20) != hr->data_len || hr->nfds != 0 ||
+                    hr->nt_count != 0 ||
+                    (flags & ~(GLB_RESTORE_CREATOR | GLB_RESTORE_MUTEX_HELD | GLB_RESTORE_MUTEX_RELEASED |
+                               GLB_RESTORE_MUTEX_ABANDONED)) ||
+                    !(flags & GLB_RESTORE_MUTEX_ABANDONED) != !hr->mutex.abandoned ||
+                    !(flags & GLB_RESTORE_MUTEX_HELD) != !held || (held && hr->mutex.via != hr->kmt))
+                    abort();
+            } else if (hr->fence ? len < GLB_RESTORE_FENCE_FIXED + (hr->service ? 32u : 0u) ||
+                                       glb_get32(msg) != hr->kmt || hr->sync_count > 1 ||
+                                       glb_get32(msg + 20) != (hr->sync_count ? GLBRIDGE_SYNC_TIMELINE : 0) ||
+                                       glb_get64(msg + 32) != hr->fence_value.signals ||
+                                       (hr->fds_ok && hr->nfds != hr->sync_count) ||
+                                       !(flags & GLB_RESTORE_FENCE_SERVICE) != !hr->service ||
+                                       (hr->service && hr->sync_count != 1) ||
+                                       (flags & ~(GLB_RESTORE_CREATOR | GLB_RESTORE_FENCE_SERVICE))
+                                 : len < GLB_RESTORE_FIXED || glb_get32(msg) != hr->kmt ||
+                                       glb_get32(msg + 20) != hr->sync_count || glb_get32(msg + 24) != hr->data_len ||
+                                       (hr->fds_ok && hr->nfds != 1 + hr->sync_count) ||
+                                       !(flags & GLB_RESTORE_MUTEX_ABANDONED) != !hr->mutex.abandoned) {
                 abort();
-            glb_restore_refused(hr, names, held, glb_get32(msg + 4) * 0x9E3779B1u);
+            }
+            glb_restore_refused(hr, names, held, flags * 0x9E3779B1u);
         }
     }
+}
+
+/* name_claim copies the name of handle h's claim (of the resource or
+   fence kmt) into out: its length, 0 when unnamed or not tracked. */
+static size_t name_claim(glbridge_client *c, uint32_t kmt, uint32_t h, char *out)
+{
+    glb_held *hr = glb_held_find(&c->held, kmt);
+    size_t i;
+    if (!hr)
+        return 0;
+    for (i = 0; i < hr->nt_count; i++)
+        if (hr->nt[i].handle == h && hr->nt[i].name && hr->nt[i].name <= hr->name_count) {
+            memcpy(out, hr->names[hr->nt[i].name - 1].name, hr->names[hr->nt[i].name - 1].len);
+            return hr->names[hr->nt[i].name - 1].len;
+        }
+    return 0;
+}
+
+/* check_name_dropped: after the close of the last NT handle to its
+   object (name, n bytes), the resource or fence kmt claims it no more. */
+static void check_name_dropped(glbridge_client *c, uint32_t kmt, const char *name, size_t n)
+{
+    glb_held *hr = glb_held_find(&c->held, kmt);
+    size_t i, k;
+    if (!hr || n == 0)
+        return;
+    for (i = 0; i < hr->name_count; i++)
+        if (hr->names[i].len == n && memcmp(hr->names[i].name, name, n) == 0) {
+            for (k = 0; k < hr->nt_count; k++)
+                if (hr->nt[k].name == i + 1)
+                    return; /* another handle to the object: it stays */
+            abort();
+        }
 }
 
 static void client_mode(unsigned kind, unsigned flags, const uint8_t *p, size_t n)
@@ -161,10 +224,14 @@ static void client_mode(unsigned kind, unsigned flags, const uint8_t *p, size_t 
     glbridge_fence f;
     glbridge_fence_value fv;
     glbridge_object_info oi;
-    size_t ln = 0;
-    uint32_t u = 0;
+    glbridge_keyed_mutex km;
+    glbridge_keyed_mutex_entry *ke = NULL;
+    size_t ln = 0, nl;
+    uint32_t u = 0, k2 = 0;
     uint64_t v;
     int ab, sem;
+    char nm[GLBRIDGE_MAX_NAME_LEN + 1];
+    static const uint8_t uuid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
         return;
@@ -288,7 +355,7 @@ static void client_mode(unsigned kind, unsigned flags, const uint8_t *p, size_t 
             (void)glbridge_share(c, f.handle, GLBRIDGE_ACCESS_READ, "fuzz fence", &u, NULL);
         }
         break;
-    default:
+    case 22:
         /* A duplicate's session. */
         if (glbridge_open_duplicate(c, 0x1234, &rec, &fds) == GLBRIDGE_OK) {
             glbridge_fds_close(&fds);
@@ -297,6 +364,68 @@ static void client_mode(unsigned kind, unsigned flags, const uint8_t *p, size_t 
                                      0, &v, NULL, NULL);
             (void)glbridge_query_object(c, rec.handle, &oi);
             glbridge_record_free(&rec);
+        }
+        break;
+    case 23:
+        if (glbridge_create_keyed_mutex(c, 0x40000042u, 0x40000082u, "d", 1, &km) == GLBRIDGE_OK) {
+            if (km.data_len && !km.data)
+                abort();
+            glbridge_keyed_mutex_free(&km);
+        }
+        break;
+    case 24:
+        if (glbridge_open_keyed_mutex(c, 0x400000C2u, &km) == GLBRIDGE_OK)
+            glbridge_keyed_mutex_free(&km);
+        break;
+    case 25:
+        if (glbridge_list_keyed_mutexes(c, &ke, &ln) == GLBRIDGE_OK)
+            glbridge_list_keyed_mutexes_free(ke, ln);
+        break;
+    case 26:
+        (void)glbridge_set_session(c, 2);
+        break;
+    case 27:
+        if (glbridge_create_fence_service(c, 3, uuid, uuid, &u, &sem) == GLBRIDGE_OK)
+            close(sem);
+        break;
+    case 28:
+        (void)glbridge_host_signal_fence(c, 0x40000042u, 3, &fv);
+        break;
+    case 29:
+        /* A keyed mutex's session: what a reconnecting client keeps of
+           its hold (abandoned or not) and release. */
+        if (glbridge_create_keyed_mutex(c, 0x40000042u, 0, NULL, 0, &km) == GLBRIDGE_OK) {
+            (void)glbridge_acquire_sync(c, km.kmt, 0, 0, &v, &ab);
+            (void)glbridge_release_sync(c, km.kmt, 1, 2);
+            (void)glbridge_acquire_sync(c, km.kmt, 1, 0, &v, &ab);
+            glbridge_keyed_mutex_free(&km);
+        }
+        break;
+    case 30:
+        /* A service fence's session: signalled by the broker, shared by
+           name, the name's only handle closed. */
+        if (glbridge_create_fence_service(c, 3, uuid, uuid, &u, &sem) == GLBRIDGE_OK) {
+            close(sem);
+            (void)glbridge_host_signal_fence(c, u, 9, &fv);
+            if (glbridge_share(c, u, GLBRIDGE_ACCESS_READ, "fuzz fence", &k2, NULL) == GLBRIDGE_OK) {
+                nl = name_claim(c, u, k2, nm);
+                if (glbridge_close(c, k2) == GLBRIDGE_OK)
+                    check_name_dropped(c, u, nm, nl);
+            }
+        }
+        break;
+    default:
+        /* Names: opened by one name, shared by another, the first one's
+           only handle closed; then a session (which a broker refuses
+           to a connection that holds something). */
+        if (glbridge_open_name(c, "fuzz", GLBRIDGE_ACCESS_READ, &rec, &fds) == GLBRIDGE_OK) {
+            glbridge_fds_close(&fds);
+            (void)glbridge_share(c, rec.handle, GLBRIDGE_ACCESS_READ, "fuzz 2", &u, NULL);
+            nl = name_claim(c, rec.kmt, rec.handle, nm);
+            if (glbridge_close(c, rec.handle) == GLBRIDGE_OK)
+                check_name_dropped(c, rec.kmt, nm, nl);
+            glbridge_record_free(&rec);
+            (void)glbridge_set_session(c, 3);
         }
         break;
     }
@@ -398,15 +527,44 @@ static void decoder(unsigned kind, const uint8_t *p, uint32_t n)
             abort();
         break;
     }
-    default: {
+    case 11: {
         glbridge_fence_entry *all = NULL;
         size_t cnt = 0, cap = 0, i;
         uint32_t next;
         if (glb_parse_fence_list_page(p, n, &all, &cnt, &cap, &next) == 0)
             for (i = 0; i < cnt; i++)
-                if (all[i].name_count > GLBRIDGE_MAX_NAMES)
+                if (all[i].name_count > GLBRIDGE_MAX_NAMES ||
+                    ((all[i].flags & GLBRIDGE_FENCE_SERVICE) && !(all[i].flags & GLBRIDGE_FENCE_TIMELINE)))
                     abort();
         glbridge_list_fences_free(all, cnt);
+        break;
+    }
+    case 12: {
+        glbridge_keyed_mutex m;
+        int e = glb_parse_keyed_mutex_record(p, n, &m);
+        if (e == 0) {
+            if (m.data_len > GLBRIDGE_MAX_PRIVATE_DATA || (m.data_len != 0) != (m.data != NULL) ||
+                GLB_KEYED_MUTEX_RECORD_FIXED + m.data_len != n)
+                abort();
+            glbridge_keyed_mutex_free(&m);
+        } else if (m.data || m.kmt) {
+            abort();
+        }
+        break;
+    }
+    default: {
+        glbridge_keyed_mutex_entry *all = NULL;
+        size_t cnt = 0, cap = 0, i;
+        uint32_t next;
+        if (glb_parse_keyed_mutex_list_page(p, n, &all, &cnt, &cap, &next) == 0) {
+            if (8u + GLB_KEYED_MUTEX_ENTRY_SIZE * cnt != n)
+                abort();
+            for (i = 0; i < cnt; i++)
+                if (all[i].state > 2 || (all[i].flags & ~GLBRIDGE_KEYED_MUTEX_CREATOR_CONNECTED) ||
+                    (all[i].state != 1 && (all[i].holder_pid || all[i].holder_conn)))
+                    abort();
+        }
+        glbridge_list_keyed_mutexes_free(all, cnt);
         break;
     }
     }

@@ -3,11 +3,14 @@
  * valid replies of every kind libglbridge decodes (resource records,
  * LIST pages with and without sync sections, ACQUIRE_SYNC and RESTORE
  * replies, headers, DUPLICATE, OPEN_DUPLICATE and QUERY_OBJECT replies,
- * fence values, fence records, LIST_FENCES pages), each as a bare
- * decoder input and as the reply to a real request function, plus an
- * error reply, a FATAL, a LIST and a LIST_FENCES of two pages, and the
- * replies of a fence's and a duplicate's sessions. The input format is
- * fuzz_reply.c's.
+ * fence values, fence records, LIST_FENCES pages, keyed-mutex records
+ * and LIST_FENCES pages with KEYED_MUTEXES), each as a bare decoder
+ * input and as the reply to a real request function (SET_SESSION, a
+ * service fence's CREATE_FENCE and a HOST signal among them), plus an
+ * error reply, a FATAL, a LIST, a LIST_FENCES and a keyed-mutex list of
+ * two pages, and the replies of a fence's, a duplicate's, a keyed
+ * mutex's, a service fence's and names' sessions. The input format
+ * is fuzz_reply.c's.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -179,6 +182,48 @@ static size_t fence_list_page(unsigned char *p, uint32_t next)
 
 static const char object_path[] = "\\Sessions\\1\\BaseNamedObjects\\fuzz";
 
+/* keyed_mutex_record writes a CREATE_KEYED_MUTEX or OPEN_KEYED_MUTEX
+   reply: bound to a resource and a fence, data_len bytes of data. */
+static size_t keyed_mutex_record(unsigned char *p, uint32_t data_len)
+{
+    uint32_t i;
+    glb_put32(p + 0, 0x400000C2u);
+    glb_put32(p + 4, 0x40000042u);
+    glb_put32(p + 8, 0x40000082u);
+    glb_put32(p + 12, data_len);
+    for (i = 0; i < data_len; i++)
+        p[16 + i] = (unsigned char)('A' + i % 26);
+    return 16 + data_len;
+}
+
+/* keyed_mutex_page writes a LIST_FENCES reply page with KEYED_MUTEXES of
+   two entries: a free one of its own, a held one bound to a resource. */
+static size_t keyed_mutex_page(unsigned char *p, uint32_t next)
+{
+    uint32_t e;
+    glb_put32(p, next);
+    glb_put32(p + 4, 2);
+    for (e = 0; e < 2; e++) {
+        unsigned char *q = p + 8 + 64 * e;
+        memset(q, 0, 64);
+        glb_put32(q + 0, 0x40000002u | ((e + 5) << 6));
+        glb_put32(q + 4, e ? 0x40000042u : 0);
+        glb_put32(q + 8, e ? 0x40000082u : 0);
+        glb_put32(q + 12, 1234);
+        glb_put32(q + 16, 2 + e);
+        glb_put32(q + 20, e);
+        glb_put32(q + 24, e);             /* free, held */
+        glb_put32(q + 28, e ? 4321 : 0);  /* holder pid */
+        glb_put32(q + 32, e ? 7 : 0);     /* holder conn */
+        glb_put32(q + 36, 3);
+        glb_put32(q + 40, 16);
+        glb_put32(q + 44, 1);
+        glb_put64(q + 48, 5);
+        glb_put64(q + 56, 42);
+    }
+    return 8 + 128;
+}
+
 /* fence_record writes an OPEN_FENCE reply: kind 0 or 2, with the path. */
 static size_t fence_record(unsigned char *p, uint32_t handle, uint32_t kind)
 {
@@ -259,12 +304,14 @@ static size_t add_msg(size_t off, uint16_t type, uint32_t id, uint32_t status, c
     return off + 2 + GLB_HEADER_SIZE + n;
 }
 
-/* The request of each of fuzz_reply's single-call client kinds. */
-static const uint16_t types[21] = {
+/* The request of each of fuzz_reply's single-call client kinds (0 for
+   the sessions, 21 and 22). */
+static const uint16_t types[29] = {
     GLB_OPEN_KMT, GLB_OPEN_NAME, GLB_QUERY, GLB_ALLOCATE, GLB_LIST, GLB_LIST, GLB_ACQUIRE_SYNC,
     GLB_CREATE, GLB_SHARE, GLB_CLOSE, GLB_DUPLICATE, GLB_OPEN_DUPLICATE, GLB_QUERY_OBJECT,
     GLB_CREATE_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_OPEN_FENCE, GLB_SIGNAL_FENCE,
-    GLB_WAIT_FENCE, GLB_GET_FENCE, GLB_LIST_FENCES,
+    GLB_WAIT_FENCE, GLB_GET_FENCE, GLB_LIST_FENCES, 0, 0, GLB_CREATE_KEYED_MUTEX, GLB_OPEN_KEYED_MUTEX,
+    GLB_LIST_FENCES, GLB_SET_SESSION, GLB_CREATE_FENCE, GLB_SIGNAL_FENCE,
 };
 
 /* write_twice writes the seed of in[0..end) and the same with a
@@ -328,6 +375,9 @@ int main(int argc, char **argv)
     bare("fence-record", 10, msg, fence_record(msg, 0x10, GLBRIDGE_SYNC_TIMELINE));
     bare("fence-record-kmt", 10, msg, fence_record(msg, 0x40000042u, 0));
     bare("fence-list-page", 11, msg, fence_list_page(msg, 0));
+    bare("keyed-mutex-record", 12, msg, keyed_mutex_record(msg, 7));
+    bare("keyed-mutex-record-empty", 12, msg, keyed_mutex_record(msg, 0));
+    bare("keyed-mutex-page", 13, msg, keyed_mutex_page(msg, 0));
 
     /* Replies to request functions. */
     n = record(msg, 0x40000042u, 1, 0, 5);
@@ -368,6 +418,18 @@ int main(int argc, char **argv)
     client("wrong-type", 19, 0, 22, (const unsigned char *)"0x40000042 is a resource, not a fence", 37);
     client("get-fence", 19, 0, 0, msg, fence_value(msg, 5, 3));
     client("list-fences", 20, 0, 0, msg, fence_list_page(msg, 0));
+    client("create-keyed-mutex", 23, 0, 0, msg, keyed_mutex_record(msg, 1));
+    client("open-keyed-mutex", 24, 0, 0, msg, keyed_mutex_record(msg, 40));
+    client("open-keyed-mutex-wrong-type", 24, 0, 22, (const unsigned char *)"0x400000c2 is a fence", 21);
+    client("list-keyed-mutexes", 25, 0, 0, msg, keyed_mutex_page(msg, 0));
+    client("set-session", 26, 0, 0, msg, 0);
+    client("set-session-invalid", 26, 0, 13, (const unsigned char *)"this connection holds 1 references", 34);
+    memset(msg, 0, 8);
+    glb_put32(msg, 0x40000082u);
+    client("create-fence-service", 27, 1, 0, msg, 8);
+    client("create-fence-service-no-semaphore", 27, 0, 20, (const unsigned char *)"no timeline semaphores", 22);
+    client("host-signal-fence", 28, 0, 0, msg, fence_value(msg, 3, 1));
+    client("host-signal-fence-no-semaphore", 28, 0, 20, (const unsigned char *)"no service fence", 16);
 
     /* FATAL, a LIST and a LIST_FENCES of two pages. */
     in[0] = 2;
@@ -388,6 +450,13 @@ int main(int argc, char **argv)
     n = fence_list_page(msg, 0);
     end = add_msg(end, GLB_LIST_FENCES | GLB_REPLY_BIT, 2, 0, msg, n, 0);
     write_seed("list-fences-two-pages", in, end);
+    in[0] = 25;
+    in[1] = 4;
+    n = keyed_mutex_page(msg, 9);
+    end = add_msg(2, GLB_LIST_FENCES | GLB_REPLY_BIT, 1, 0, msg, n, 0);
+    n = keyed_mutex_page(msg, 0);
+    end = add_msg(end, GLB_LIST_FENCES | GLB_REPLY_BIT, 2, 0, msg, n, 0);
+    write_seed("list-keyed-mutexes-two-pages", in, end);
 
     /* Sessions: a fence opened by name (with its semaphore), signalled,
        waited for and shared by another name; a duplicate redeemed, shared by name,
@@ -411,6 +480,43 @@ int main(int argc, char **argv)
     end = add_msg(end, GLB_DUPLICATE | GLB_REPLY_BIT, 3, 0, msg, duplicate_reply(msg), 0);
     end = add_msg(end, GLB_QUERY_OBJECT | GLB_REPLY_BIT, 4, 7, (const unsigned char *)"closed", 6, 0);
     write_twice("duplicate-session", end);
+
+    /* A keyed mutex created, acquired (abandoned), released, acquired; a
+       service fence created (with its semaphore), signalled by the
+       broker, shared by name and that handle closed; a resource opened
+       by name, shared by another, the first closed, a session refused. */
+    in[0] = 29;
+    in[1] = 4;
+    end = add_msg(2, GLB_CREATE_KEYED_MUTEX | GLB_REPLY_BIT, 1, 0, msg, keyed_mutex_record(msg, 3), 0);
+    glb_put64(msg, 42);
+    glb_put32(msg + 8, 1);
+    glb_put32(msg + 12, 9);
+    end = add_msg(end, GLB_ACQUIRE_SYNC | GLB_REPLY_BIT, 2, 0, msg, 16, 0);
+    end = add_msg(end, GLB_RELEASE_SYNC | GLB_REPLY_BIT, 3, 0, msg, 0, 0);
+    glb_put32(msg + 12, 10);
+    end = add_msg(end, GLB_ACQUIRE_SYNC | GLB_REPLY_BIT, 4, 0, msg, 16, 0);
+    write_twice("keyed-mutex-session", end);
+    in[0] = 30;
+    in[1] = 1 | 4;
+    memset(msg, 0, 8);
+    glb_put32(msg, 0x40000082u);
+    end = add_msg(2, GLB_CREATE_FENCE | GLB_REPLY_BIT, 1, 0, msg, 8, 1);
+    end = add_msg(end, GLB_SIGNAL_FENCE | GLB_REPLY_BIT, 2, 0, msg, fence_value(msg, 9, 1), 0);
+    glb_put32(msg, 0x2C);
+    glb_put32(msg + 4, GLBRIDGE_ACCESS_READ);
+    end = add_msg(end, GLB_SHARE | GLB_REPLY_BIT, 3, 0, msg, 8, 0);
+    end = add_msg(end, GLB_CLOSE | GLB_REPLY_BIT, 4, 0, msg, 0, 0);
+    write_twice("service-fence-session", end);
+    in[0] = 31;
+    in[1] = 1 | 4;
+    n = record(msg, 0x10, 0, 0, 0);
+    end = add_msg(2, GLB_OPEN_NAME | GLB_REPLY_BIT, 1, 0, msg, n, 1);
+    glb_put32(msg, 0x2C);
+    glb_put32(msg + 4, GLBRIDGE_ACCESS_READ);
+    end = add_msg(end, GLB_SHARE | GLB_REPLY_BIT, 2, 0, msg, 8, 0);
+    end = add_msg(end, GLB_CLOSE | GLB_REPLY_BIT, 3, 0, msg, 0, 0);
+    end = add_msg(end, GLB_SET_SESSION | GLB_REPLY_BIT, 4, 13, (const unsigned char *)"holds references", 16, 0);
+    write_twice("names-session", end);
     printf("fuzz_seeds: %d seeds in %s\n", seeds, dir);
     return 0;
 }
