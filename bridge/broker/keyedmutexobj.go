@@ -8,7 +8,7 @@ import (
 )
 
 // This file is keyed mutexes as objects of their own (docs/protocol.md,
-// "Keyed mutex objects"), as wineserver keeps D3DKMT keyed mutexes: an
+// "24 CREATE_KEYED_MUTEX"), as wineserver keeps D3DKMT keyed mutexes: an
 // object with its own global (KMT) handle and private runtime data, made
 // by D3DKMTCreateKeyedMutex2 and opened by D3DKMTOpenKeyedMutex2, whose
 // handle (and its sync object's) a D3D11 resource's DXGI runtime

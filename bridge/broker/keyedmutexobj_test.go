@@ -318,3 +318,84 @@ func TestRestoreKeyedMutexObject(t *testing.T) {
 		t.Fatalf("sync object: %+v, %v; want 12", v, err)
 	}
 }
+
+// TestKeyedMutexLayouts pins the byte offsets docs/protocol.md gives for
+// CREATE_KEYED_MUTEX, OPEN_KEYED_MUTEX, RESTORE_KEYED_MUTEX, the
+// keyed-mutex record and list entry, SET_SESSION and a service
+// CREATE_FENCE and RESTORE_FENCE, and what their decoders refuse.
+func TestKeyedMutexLayouts(t *testing.T) {
+	p := func(q request) []byte { return encodeRequest(q)[headerSize:] }
+	cr := p(request{header: header{Type: msgCreateKeyedMutex}, Handle: 0x40000042, Sync: 0x40000082, Data: []byte{1, 2, 3}})
+	if len(cr) != createKeyedMutexFixed+3 || le.Uint32(cr) != 0x40000042 || le.Uint32(cr[4:]) != 0x40000082 || le.Uint32(cr[8:]) != 3 ||
+		le.Uint32(cr[12:]) != 0 || !bytes.Equal(cr[16:], []byte{1, 2, 3}) {
+		t.Errorf("create-keyed-mutex: %x", cr)
+	}
+	if op := p(request{header: header{Type: msgOpenKeyedMutex}, Handle: 0x400000c2}); len(op) != openKeyedMutexSize || le.Uint32(op) != 0x400000c2 || le.Uint32(op[4:]) != 0 {
+		t.Errorf("open-keyed-mutex: %x", op)
+	}
+	rs := p(request{header: header{Type: msgRestoreKeyedMutex}, Restore: restoreReq{KMT: 0x400000c2, Flags: restoreCreator | restoreMutexHeld, KMTRefs: 2,
+		MutexOf: 0x40000042, MutexSync: 0x40000082, MutexEvents: 7, MutexKey: 8, MutexValue: 9, Data: []byte("km")}})
+	if len(rs) != restoreKeyedMutexFixed+2 || le.Uint32(rs) != 0x400000c2 || le.Uint32(rs[4:]) != restoreCreator|restoreMutexHeld || le.Uint32(rs[8:]) != 2 ||
+		le.Uint32(rs[12:]) != 0x40000042 || le.Uint32(rs[16:]) != 0x40000082 || le.Uint32(rs[20:]) != 2 || le.Uint32(rs[24:]) != 7 || le.Uint32(rs[28:]) != 0 ||
+		le.Uint64(rs[32:]) != 8 || le.Uint64(rs[40:]) != 9 || string(rs[48:]) != "km" {
+		t.Errorf("restore-keyed-mutex: %x", rs)
+	}
+	rec := appendKeyedMutexRecord(nil, KeyedMutex{KMT: 0x400000c2, Resource: 0x40000042, Sync: 0x40000082, Data: []byte("d")})
+	if len(rec) != keyedMutexRecordFixed+1 || le.Uint32(rec) != 0x400000c2 || le.Uint32(rec[4:]) != 0x40000042 || le.Uint32(rec[8:]) != 0x40000082 ||
+		le.Uint32(rec[12:]) != 1 || rec[16] != 'd' {
+		t.Errorf("keyed-mutex record: %x", rec)
+	}
+	e := appendMutexEntry(nil, KeyedMutexInfo{KMT: 1, Resource: 2, Sync: 3, CreatorPID: 4, Refs: 5, Events: 6, DataLen: 7, CreatorActive: true,
+		Mutex: MutexState{Held: true, HolderPID: 8, HolderConn: 9, LastKey: 10, LastValue: 11, Waiters: 12}})
+	for off, want := range map[int]uint32{0: 1, 4: 2, 8: 3, 12: 4, 16: 5, 20: 12, 24: mutexHeld, 28: 8, 32: 9, 36: 6, 40: 7, 44: mutexEntryCreatorActive} {
+		if got := le.Uint32(e[off:]); got != want {
+			t.Errorf("keyed-mutex entry: word at %d is %d, want %d", off, got, want)
+		}
+	}
+	if len(e) != mutexEntrySize || le.Uint64(e[48:]) != 10 || le.Uint64(e[56:]) != 11 {
+		t.Errorf("keyed-mutex entry: %x", e)
+	}
+	if ss := p(request{header: header{Type: msgSetSession}, Session: 2}); len(ss) != 8 || le.Uint32(ss) != 2 || le.Uint32(ss[4:]) != 0 {
+		t.Errorf("set-session: %x", ss)
+	}
+	dev := bridge.DeviceID{Driver: [16]byte{1}, Device: [16]byte{2}}
+	sf := encodeRequest(request{header: header{Type: msgCreateFence}, FenceFlags: createFenceService, Kind: syncTimeline, Value: 5, Device: dev})
+	if b := sf[headerSize:]; len(b) != 48 || le.Uint16(sf[16:]) != 0 || le.Uint32(b) != createFenceService || le.Uint32(b[4:]) != 2 || le.Uint64(b[8:]) != 5 ||
+		b[16] != 1 || b[32] != 2 {
+		t.Errorf("service create-fence: %x", sf)
+	}
+	fr := p(request{header: header{Type: msgRestoreFence}, SyncCount: 1, Restore: restoreReq{KMT: 0x40000042, Flags: restoreCreator | restoreFenceService, KMTRefs: 1,
+		Kinds: []syncKind{syncTimeline}, Device: dev}})
+	if len(fr) != restoreFenceFixed+32 || le.Uint32(fr[4:]) != restoreCreator|restoreFenceService || fr[48] != 1 || fr[64] != 2 {
+		t.Errorf("service restore-fence: %x", fr)
+	}
+
+	for _, c := range []struct {
+		what string
+		q    request
+		edit func([]byte)
+		code Code
+	}{
+		{"create reserved", request{header: header{Type: msgCreateKeyedMutex}}, func(b []byte) { b[12] = 1 }, CodeBadMessage},
+		{"open reserved", request{header: header{Type: msgOpenKeyedMutex}, Handle: 0x40000042}, func(b []byte) { b[4] = 1 }, CodeBadMessage},
+		{"restore flags", request{header: header{Type: msgRestoreKeyedMutex}, Restore: restoreReq{KMT: 0x40000042, KMTRefs: 1}}, func(b []byte) { b[4] = 0x10 }, CodeBadMessage},
+		{"restore reserved", request{header: header{Type: msgRestoreKeyedMutex}, Restore: restoreReq{KMT: 0x40000042, KMTRefs: 1}}, func(b []byte) { b[28] = 1 }, CodeBadMessage},
+		{"session above the limit", request{header: header{Type: msgSetSession}}, func(b []byte) { b[2] = 1 }, CodeInvalid},
+		{"session reserved", request{header: header{Type: msgSetSession}}, func(b []byte) { b[4] = 1 }, CodeBadMessage},
+		{"service fence of a binary kind", request{header: header{Type: msgCreateFence}, FenceFlags: createFenceService, Kind: syncTimeline, Device: dev},
+			func(b []byte) { b[4] = 1 }, CodeInvalid},
+	} {
+		msg := encodeRequest(c.q)
+		c.edit(msg[headerSize:])
+		if _, err := decodeRequest(msg, fdsFor(c.q.Type, c.q.SyncCount)); !errors.Is(err, c.code) {
+			t.Errorf("%s: %v, want %v", c.what, err, c.code)
+		}
+	}
+	// Version 1 has none of them.
+	for _, typ := range []msgType{msgCreateKeyedMutex, msgOpenKeyedMutex, msgRestoreKeyedMutex, msgSetSession} {
+		msg := encodeRequest(request{header: header{Type: typ, Version: protocolVersion1}, Restore: restoreReq{KMT: 0x40000042, KMTRefs: 1}})
+		if _, err := decodeRequest(msg, 0); !errors.Is(err, CodeUnknownType) {
+			t.Errorf("version-1 %v: %v, want CodeUnknownType", typ, err)
+		}
+	}
+}
