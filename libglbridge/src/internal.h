@@ -254,6 +254,19 @@ int glb_parse_fence_list_page(const unsigned char *p, uint32_t len, glbridge_fen
    glbridge_list_keyed_mutexes_free(*all, *n) in every case. */
 int glb_parse_keyed_mutex_list_page(const unsigned char *p, uint32_t len, glbridge_keyed_mutex_entry **all,
                                     size_t *n, size_t *cap, uint32_t *next);
+/* glb_page_parser parses one page of a LIST or LIST_FENCES reply into the
+   growing array its ctx holds, as the glb_parse_*_page functions do:
+   0, -1 for a malformed page, -2 when out of memory. */
+typedef int (*glb_page_parser)(void *ctx, const unsigned char *p, uint32_t len, uint32_t *next);
+
+/* glb_list_pages sends type (GLB_LIST or GLB_LIST_FENCES) with flags, from
+   cursor 0 on, until the broker says no page follows, and parses each
+   reply with parse; what names the listing in errors. It takes c's lock
+   for the whole listing. On an error what was parsed stays in ctx, for
+   the caller to free. */
+glbridge_status glb_list_pages(glbridge_client *c, uint16_t type, uint32_t flags, glb_page_parser parse, void *ctx,
+                               const char *what);
+
 /* glb_parse_list_page parses one LIST reply page of len bytes, appending
    its entries to *all (n used, cap allocated; grown with realloc) and
    storing next_cursor: 0 on success, -1 malformed, -2 out of memory.

@@ -142,13 +142,22 @@ int glb_parse_keyed_mutex_list_page(const unsigned char *p, uint32_t len, glbrid
     return 0;
 }
 
+/* A keyed-mutex listing's state, for glb_list_pages' parser. */
+struct mutex_pages {
+    glbridge_keyed_mutex_entry *all;
+    size_t n, cap;
+};
+
+static int parse_mutex_page(void *ctx, const unsigned char *p, uint32_t len, uint32_t *next)
+{
+    struct mutex_pages *l = ctx;
+    return glb_parse_keyed_mutex_list_page(p, len, &l->all, &l->n, &l->cap, next);
+}
+
 glbridge_status glbridge_list_keyed_mutexes(glbridge_client *c, glbridge_keyed_mutex_entry **entries, size_t *count)
 {
-    glbridge_keyed_mutex_entry *all = NULL;
-    size_t n = 0, cap = 0;
-    uint32_t cursor = 0;
+    struct mutex_pages l = {NULL, 0, 0};
     glbridge_status st;
-    unsigned pages = 0;
 
     if (entries)
         *entries = NULL;
@@ -156,44 +165,14 @@ glbridge_status glbridge_list_keyed_mutexes(glbridge_client *c, glbridge_keyed_m
         *count = 0;
     if (!c || !entries || !count)
         return GLBRIDGE_E_ARGUMENT;
-    if ((st = glb_lock(c)) != GLBRIDGE_OK)
+    st = glb_list_pages(c, GLB_LIST_FENCES, GLB_LIST_KEYED_MUTEXES, parse_mutex_page, &l, "keyed-mutex list");
+    if (st != GLBRIDGE_OK) {
+        glbridge_list_keyed_mutexes_free(l.all, l.n);
         return st;
-    for (;;) {
-        glb_reply r;
-        unsigned char *p = glb_payload(c);
-        uint32_t next;
-        int e;
-
-        glb_put32(p + 0, cursor);
-        glb_put32(p + 4, GLB_LIST_KEYED_MUTEXES);
-        st = glb_call(c, GLB_LIST_FENCES, 8, NULL, 0, 0, &r);
-        if (st != GLBRIDGE_OK)
-            goto fail;
-        e = glb_parse_keyed_mutex_list_page(r.payload, r.len, &all, &n, &cap, &next);
-        if (e == -2) {
-            st = glb_fail(c, GLBRIDGE_E_NO_MEMORY, "out of memory");
-            goto fail;
-        }
-        if (e != 0) {
-            st = glb_protocol(c, &r, "bad keyed-mutex list reply");
-            goto fail;
-        }
-        if (next == 0)
-            break;
-        if (next <= cursor || ++pages > 1000000u) {
-            st = glb_protocol(c, &r, "keyed-mutex list cursor does not advance");
-            goto fail;
-        }
-        cursor = next;
     }
-    glb_unlock(c);
-    *entries = n ? all : NULL;
-    if (!n)
-        free(all);
-    *count = n;
+    *entries = l.n ? l.all : NULL;
+    if (!l.n)
+        free(l.all);
+    *count = l.n;
     return GLBRIDGE_OK;
-fail:
-    glb_unlock(c);
-    glbridge_list_keyed_mutexes_free(all, n);
-    return st;
 }

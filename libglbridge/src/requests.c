@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -693,21 +694,27 @@ int glb_parse_list_page(const unsigned char *p, uint32_t len, uint32_t flags,
     return 0;
 }
 
-glbridge_status glbridge_list(glbridge_client *c, uint32_t flags, glbridge_list_entry **entries,
-                              size_t *count)
+/* A listing's state, for glb_list_pages' parser. */
+struct list_pages {
+    glbridge_list_entry *all;
+    size_t n, cap;
+    uint32_t flags;
+};
+
+static int parse_list_page(void *ctx, const unsigned char *p, uint32_t len, uint32_t *next)
 {
-    glbridge_list_entry *all = NULL;
-    size_t n = 0, cap = 0;
+    struct list_pages *l = ctx;
+    return glb_parse_list_page(p, len, l->flags, &l->all, &l->n, &l->cap, next);
+}
+
+glbridge_status glb_list_pages(glbridge_client *c, uint16_t type, uint32_t flags, glb_page_parser parse, void *ctx,
+                               const char *what)
+{
     uint32_t cursor = 0;
     glbridge_status st;
     unsigned pages = 0;
+    char msg[96];
 
-    if (entries)
-        *entries = NULL;
-    if (count)
-        *count = 0;
-    if (!c || !entries || !count || (flags & ~GLBRIDGE_LIST_SYNC_STATE))
-        return GLBRIDGE_E_ARGUMENT;
     if ((st = glb_lock(c)) != GLBRIDGE_OK)
         return st;
     for (;;) {
@@ -718,34 +725,51 @@ glbridge_status glbridge_list(glbridge_client *c, uint32_t flags, glbridge_list_
 
         glb_put32(p + 0, cursor);
         glb_put32(p + 4, flags);
-        st = glb_call(c, GLB_LIST, 8, NULL, 0, 0, &r);
+        st = glb_call(c, type, 8, NULL, 0, 0, &r);
         if (st != GLBRIDGE_OK)
-            goto fail;
-        e = glb_parse_list_page(r.payload, r.len, flags, &all, &n, &cap, &next);
+            break;
+        e = parse(ctx, r.payload, r.len, &next);
         if (e == -2) {
             st = glb_fail(c, GLBRIDGE_E_NO_MEMORY, "out of memory");
-            goto fail;
+            break;
         }
         if (e != 0) {
-            st = glb_protocol(c, &r, "bad LIST reply");
-            goto fail;
+            snprintf(msg, sizeof msg, "bad %s reply", what);
+            st = glb_protocol(c, &r, msg);
+            break;
         }
         if (next == 0)
             break;
         if (next <= cursor || ++pages > 1000000u) {
-            st = glb_protocol(c, &r, "LIST cursor does not advance");
-            goto fail;
+            snprintf(msg, sizeof msg, "%s cursor does not advance", what);
+            st = glb_protocol(c, &r, msg);
+            break;
         }
         cursor = next;
     }
     glb_unlock(c);
-    *entries = n ? all : NULL;
-    if (!n)
-        free(all);
-    *count = n;
-    return GLBRIDGE_OK;
-fail:
-    glb_unlock(c);
-    glbridge_list_free(all, n);
     return st;
+}
+
+glbridge_status glbridge_list(glbridge_client *c, uint32_t flags, glbridge_list_entry **entries,
+                              size_t *count)
+{
+    struct list_pages l = {NULL, 0, 0, flags};
+    glbridge_status st;
+
+    if (entries)
+        *entries = NULL;
+    if (count)
+        *count = 0;
+    if (!c || !entries || !count || (flags & ~GLBRIDGE_LIST_SYNC_STATE))
+        return GLBRIDGE_E_ARGUMENT;
+    if ((st = glb_list_pages(c, GLB_LIST, flags, parse_list_page, &l, "LIST")) != GLBRIDGE_OK) {
+        glbridge_list_free(l.all, l.n);
+        return st;
+    }
+    *entries = l.n ? l.all : NULL;
+    if (!l.n)
+        free(l.all);
+    *count = l.n;
+    return GLBRIDGE_OK;
 }
