@@ -777,13 +777,8 @@ func (b *Broker) restoreFence(c *brokerConn, q request, fds []int, late *[]lateR
 		}
 	}()
 	r := q.Restore
-	switch {
-	case !b.restoreWindowOpen():
-		return nil, perr(CodeRestoreRefused, "%v: the broker's restore window is closed", r.KMT)
-	case !r.KMT.IsKMT():
-		return nil, perr(CodeBadHandle, "%v is not a KMT handle", r.KMT)
-	case r.KMTRefs == 0 && len(r.NT) == 0:
-		return nil, perr(CodeInvalid, "%v: a restore of no references", r.KMT)
+	if err := b.restorable(r); err != nil {
+		return nil, err
 	}
 	cl, err := b.checkRestoreClaims(c, r)
 	if err != nil {

@@ -429,16 +429,13 @@ func (b *Broker) listKeyedMutexes(cursor uint32) []byte {
 // them), and gives c back its references and its view of the mutex.
 func (b *Broker) restoreKeyedMutex(c *brokerConn, q request, late *[]lateReply) ([]byte, error) {
 	r := q.Restore
-	switch {
-	case !b.restoreWindowOpen():
-		return nil, perr(CodeRestoreRefused, "%v: the broker's restore window is closed", r.KMT)
-	case !r.KMT.IsKMT():
-		return nil, perr(CodeBadHandle, "%v is not a KMT handle", r.KMT)
-	case r.KMTRefs == 0:
-		return nil, perr(CodeInvalid, "%v: a restore of no references", r.KMT)
+	if err := b.restorable(r); err != nil {
+		return nil, err
 	}
-	if c.refs+int(r.KMTRefs) > limit(b.MaxHandlesPerConn, DefaultMaxHandlesPerConn) {
-		return nil, perr(CodeLimit, "connection holds %d references; %d more exceed the limit", c.refs, r.KMTRefs)
+	// A keyed mutex is held through its KMT handle alone: the claims'
+	// check comes down to c's room for the references.
+	if _, err := b.checkRestoreClaims(c, r); err != nil {
+		return nil, err
 	}
 	// find is the live object h names, nil for one not back yet.
 	find := func(h bridge.Handle, fence bool, what string) (*resource, error) {

@@ -273,14 +273,8 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 		}
 	}()
 	r := q.Restore
-	if !b.restoreWindowOpen() {
-		return nil, perr(CodeRestoreRefused, "%v: the broker's restore window is closed", r.KMT)
-	}
-	if !r.KMT.IsKMT() {
-		return nil, perr(CodeBadHandle, "%v is not a KMT handle", r.KMT)
-	}
-	if r.KMTRefs == 0 && len(r.NT) == 0 {
-		return nil, perr(CodeInvalid, "%v: a restore of no references", r.KMT)
+	if err := b.restorable(r); err != nil {
+		return nil, err
 	}
 	if err := r.Alloc.Desc.Validate(); err != nil {
 		return nil, perr(CodeInvalidDesc, "%v", err)
@@ -376,6 +370,21 @@ func (b *Broker) restore(c *brokerConn, q request, fds []int, late *[]lateReply)
 	}
 	c.log.Debug("restored", "kmt", res.kmt, "refs", int(r.KMTRefs)+len(r.NT), "names", len(r.Names), "refused", refused)
 	return fixedPayload(uint32(res.kmt), refused), nil
+}
+
+// restorable refuses a restore of any kind (RESTORE, RESTORE_FENCE,
+// RESTORE_KEYED_MUTEX) that no object may take: after the restore window,
+// of a handle that is not KMT-shaped, or of no references.
+func (b *Broker) restorable(r restoreReq) error {
+	switch {
+	case !b.restoreWindowOpen():
+		return perr(CodeRestoreRefused, "%v: the broker's restore window is closed", r.KMT)
+	case !r.KMT.IsKMT():
+		return perr(CodeBadHandle, "%v is not a KMT handle", r.KMT)
+	case r.KMTRefs == 0 && len(r.NT) == 0:
+		return perr(CodeInvalid, "%v: a restore of no references", r.KMT)
+	}
+	return nil
 }
 
 // restoreMutex merges c's view of res's keyed mutex into the broker's:
