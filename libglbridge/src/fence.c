@@ -269,7 +269,8 @@ void glbridge_list_fences_free(glbridge_fence_entry *e, size_t count)
    filled: the caller frees it). */
 static long parse_fence_entry(const unsigned char *p, uint32_t avail, glbridge_fence_entry *e)
 {
-    uint32_t off = 52, i, nc;
+    uint32_t off = 52, nc;
+    int parsed;
     if (avail < 52)
         return 0;
     e->kmt = glb_get32(p + 0);
@@ -286,22 +287,9 @@ static long parse_fence_entry(const unsigned char *p, uint32_t avail, glbridge_f
         ((e->flags & GLBRIDGE_FENCE_SERVICE) && !(e->flags & GLBRIDGE_FENCE_TIMELINE)) || glb_get16(p + 50) != 0 ||
         nc > GLBRIDGE_MAX_NAMES)
         return 0;
-    for (i = 0; i < nc; i++) {
-        uint32_t l;
-        if (avail - off < 2)
-            return 0;
-        l = glb_get16(p + off);
-        off += 2;
-        if (l > GLBRIDGE_MAX_NAME_LEN || avail - off < l || memchr(p + off, 0, l))
-            return 0;
-        e->names[i] = malloc(l + 1);
-        if (!e->names[i])
-            return -1;
-        memcpy(e->names[i], p + off, l);
-        e->names[i][l] = '\0';
-        e->name_count = i + 1;
-        off += l;
-    }
+    parsed = glb_parse_names(p, avail, &off, nc, e->names, &e->name_count);
+    if (parsed != 1)
+        return parsed; /* 0 malformed, -1 out of memory */
     return (long)off;
 }
 

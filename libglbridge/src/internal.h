@@ -254,6 +254,15 @@ int glb_parse_fence_list_page(const unsigned char *p, uint32_t len, glbridge_fen
    glbridge_list_keyed_mutexes_free(*all, *n) in every case. */
 int glb_parse_keyed_mutex_list_page(const unsigned char *p, uint32_t len, glbridge_keyed_mutex_entry **all,
                                     size_t *n, size_t *cap, uint32_t *next);
+/* glb_parse_names parses nc names of a LIST or LIST_FENCES entry, each
+   u16 len then len bytes (at most GLBRIDGE_MAX_NAME_LEN, no NUL), from
+   p + *off (avail bytes from p), into names, NUL-terminated and allocated,
+   advancing *off and counting them in *name_count as they come: 1, 0 when
+   malformed, -1 out of memory (the names so far are then the caller's to
+   free). nc is at most GLBRIDGE_MAX_NAMES (the caller checks). */
+int glb_parse_names(const unsigned char *p, uint32_t avail, uint32_t *off, uint32_t nc, char **names,
+                    uint32_t *name_count);
+
 /* glb_page_parser parses one page of a LIST or LIST_FENCES reply into the
    growing array its ctx holds, as the glb_parse_*_page functions do:
    0, -1 for a malformed page, -2 when out of memory. */

@@ -571,6 +571,30 @@ void glbridge_list_free(glbridge_list_entry *e, size_t count)
     free(e);
 }
 
+int glb_parse_names(const unsigned char *p, uint32_t avail, uint32_t *off, uint32_t nc, char **names,
+                    uint32_t *name_count)
+{
+    uint32_t i;
+
+    for (i = 0; i < nc; i++) {
+        uint32_t l;
+        if (avail - *off < 2)
+            return 0;
+        l = glb_get16(p + *off);
+        *off += 2;
+        if (l > GLBRIDGE_MAX_NAME_LEN || avail - *off < l || memchr(p + *off, 0, l))
+            return 0;
+        names[i] = malloc(l + 1);
+        if (!names[i])
+            return -1;
+        memcpy(names[i], p + *off, l);
+        names[i][l] = '\0';
+        *name_count = i + 1;
+        *off += l;
+    }
+    return 1;
+}
+
 /* parse_entry parses one entry at p (avail bytes left); returns its
    length, 0 when malformed, -1 out of memory (the entry is then partly
    filled: the caller frees it). */
@@ -578,6 +602,7 @@ static long parse_entry(const unsigned char *p, uint32_t avail, uint32_t flags,
                         glbridge_list_entry *e)
 {
     uint32_t off = 136, i, nc, hc, dn;
+    int parsed;
     if (avail < 136)
         return 0;
     e->kmt = glb_get32(p + 0);
@@ -590,22 +615,9 @@ static long parse_entry(const unsigned char *p, uint32_t avail, uint32_t flags,
     glb_parse_allocation(p + 24, &e->alloc);
     if (nc > GLBRIDGE_MAX_NAMES)
         return 0;
-    for (i = 0; i < nc; i++) {
-        uint32_t l;
-        if (avail - off < 2)
-            return 0;
-        l = glb_get16(p + off);
-        off += 2;
-        if (l > GLBRIDGE_MAX_NAME_LEN || avail - off < l || memchr(p + off, 0, l))
-            return 0;
-        e->names[i] = malloc(l + 1);
-        if (!e->names[i])
-            return -1;
-        memcpy(e->names[i], p + off, l);
-        e->names[i][l] = '\0';
-        e->name_count = i + 1;
-        off += l;
-    }
+    parsed = glb_parse_names(p, avail, &off, nc, e->names, &e->name_count);
+    if (parsed != 1)
+        return parsed; /* 0 malformed, -1 out of memory */
     if ((avail - off) / 16 < hc)
         return 0;
     if (hc) {
