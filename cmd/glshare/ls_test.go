@@ -36,26 +36,37 @@ func captureLs(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-// TestLsSyncState: ls shows each resource's sync fds and keyed mutex
-// (free or held by a pid, last key, waiters), as text and as JSON.
-func TestLsSyncState(t *testing.T) {
+// lsResource starts a broker and dials it, and makes the memory and
+// allocation record of a 16x16 texture to register: the broker's socket,
+// the client, the memfd and the record, all released when t ends.
+func lsResource(t *testing.T) (string, *broker.Client, int, bridge.Allocation) {
+	t.Helper()
 	sock := testbroker.Start(t)
 	c, err := broker.Dial(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	fd, err := unix.MemfdCreate("ls-test", unix.MFD_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fd)
-	unix.Ftruncate(fd, 4096)
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Ftruncate(fd, 4096); err != nil {
+		t.Fatal(err)
+	}
 	alloc := bridge.Allocation{
 		Desc: bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 16, Height: 16, DepthOrArraySize: 1, MipLevels: 1,
 			SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm},
 		VkFormat: 37, Size: 4096,
 	}
+	return sock, c, fd, alloc
+}
+
+// TestLsSyncState: ls shows each resource's sync fds and keyed mutex
+// (free or held by a pid, last key, waiters), as text and as JSON.
+func TestLsSyncState(t *testing.T) {
+	sock, c, fd, alloc := lsResource(t)
 	held, err := c.CreateWithSync(alloc, fd, nil, []broker.SyncFD{{FD: fd, Timeline: true}, {FD: fd}})
 	if err != nil {
 		t.Fatal(err)
@@ -194,23 +205,7 @@ func TestLsAllocatedBy(t *testing.T) {
 // the duplicates waiting to be opened, and says a keyed mutex is abandoned
 // for good, held or free, once a holder went without releasing.
 func TestLsHandlesAndAbandoned(t *testing.T) {
-	sock := testbroker.Start(t)
-	c, err := broker.Dial(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fd, err := unix.MemfdCreate("ls-test", unix.MFD_CLOEXEC)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	unix.Ftruncate(fd, 4096)
-	alloc := bridge.Allocation{
-		Desc: bridge.Desc{Dimension: bridge.DimensionTexture2D, Width: 16, Height: 16, DepthOrArraySize: 1, MipLevels: 1,
-			SampleCount: 1, Format: bridge.FormatR8G8B8A8Unorm},
-		VkFormat: 37, Size: 4096,
-	}
+	sock, c, fd, alloc := lsResource(t)
 	kmt, err := c.Create(alloc, fd, nil)
 	if err != nil {
 		t.Fatal(err)
