@@ -702,13 +702,9 @@ func fenceTimeout(res *resource, want uint64) error {
 func (b *Broker) expireFence(res *resource, w *fenceWaiter) {
 	late, unlock := b.lock()
 	defer unlock()
-	f := res.fence
-	i := slices.Index(f.waiters, w)
-	if i < 0 {
+	if !res.fence.dropWaiter(w) {
 		return
 	}
-	f.waiters = slices.Delete(f.waiters, i, i+1)
-	w.owner.c.fenceWaits--
 	be := fenceTimeout(res, w.value).(*Error)
 	b.queueLate(late, w.owner.c, errorReply(w.req, be.Code, be.Detail))
 }

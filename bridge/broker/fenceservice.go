@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -154,7 +155,7 @@ func (b *Broker) waitService(res *resource, w *fenceWaiter, timeoutMS uint32) {
 		defer ss.waits.Done()
 		for {
 			b.mu.Lock()
-			if !f.hasWaiter(w) {
+			if !slices.Contains(f.waiters, w) {
 				b.mu.Unlock()
 				return
 			}
@@ -187,7 +188,7 @@ func (b *Broker) answerServiceWait(res *resource, w *fenceWaiter, err error) boo
 	late, unlock := b.lock()
 	defer unlock()
 	f := res.fence
-	if !f.hasWaiter(w) {
+	if !slices.Contains(f.waiters, w) {
 		return true
 	}
 	if err == nil {
@@ -209,24 +210,17 @@ func (b *Broker) answerServiceWait(res *resource, w *fenceWaiter, err error) boo
 	return true
 }
 
-func (f *fenceState) hasWaiter(w *fenceWaiter) bool {
-	for _, x := range f.waiters {
-		if x == w {
-			return true
-		}
+// dropWaiter takes w off f's waiters and its connection's count, and
+// reports whether it was waiting (a timer or a wait that fired after its
+// answer finds it gone).
+func (f *fenceState) dropWaiter(w *fenceWaiter) bool {
+	i := slices.Index(f.waiters, w)
+	if i < 0 {
+		return false
 	}
-	return false
-}
-
-// dropWaiter takes w off f's waiters and its connection's count.
-func (f *fenceState) dropWaiter(w *fenceWaiter) {
-	for i, x := range f.waiters {
-		if x == w {
-			f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
-			w.owner.c.fenceWaits--
-			return
-		}
-	}
+	f.waiters = slices.Delete(f.waiters, i, i+1)
+	w.owner.c.fenceWaits--
+	return true
 }
 
 // adoptServiceFence makes res, a fence restored with its semaphore,
