@@ -80,14 +80,32 @@ type Fence struct {
 // fenceTimeline says whether a process with this GL identity (nil for a
 // Vulkan process) and device can use a timeline fence.
 func fenceTimeline(id *glimport.Identity, dev *helperdev.Device) error {
+	if err := forcedFallback(); err != nil {
+		return err
+	}
 	switch {
-	case os.Getenv(handoff.ForceFallbackEnv) == "1":
-		return fmt.Errorf("%w: %s=1", bridge.ErrNoExternalSemaphore, handoff.ForceFallbackEnv)
 	case dev == nil:
 		return fmt.Errorf("%w: no Vulkan device in this process to wait for a semaphore on the CPU", bridge.ErrNoExternalSemaphore)
 	case !dev.Caps().TimelineSemaphoreFD:
 		return fmt.Errorf("%w: %q cannot share timeline semaphores as fds", bridge.ErrNoExternalSemaphore, dev.Caps().DeviceName)
-	case id != nil && !(id.SemaphoreFD && id.TimelineSemaphore):
+	case id != nil:
+		return glTimelineSemaphores(id)
+	}
+	return nil
+}
+
+// forcedFallback refuses every fence semaphore under
+// GLBRIDGE_FORCE_FALLBACK=1.
+func forcedFallback() error {
+	if os.Getenv(handoff.ForceFallbackEnv) == "1" {
+		return fmt.Errorf("%w: %s=1", bridge.ErrNoExternalSemaphore, handoff.ForceFallbackEnv)
+	}
+	return nil
+}
+
+// glTimelineSemaphores says whether GL imports timeline semaphores.
+func glTimelineSemaphores(id *glimport.Identity) error {
+	if !(id.SemaphoreFD && id.TimelineSemaphore) {
 		return fmt.Errorf("%w: GL %q lacks GL_EXT_semaphore_fd or GL_NV_timeline_semaphore", bridge.ErrNoExternalSemaphore, id.Renderer)
 	}
 	return nil
@@ -118,13 +136,10 @@ func (g *GL) CreateFence(c *broker.Client, initial uint64) (*Fence, error) {
 // a fence whose semaphore the broker holds (a service fence): GL imports
 // it for the GPU's waits and signals, the broker does the CPU's.
 func serviceFence(id *glimport.Identity) error {
-	switch {
-	case os.Getenv(handoff.ForceFallbackEnv) == "1":
-		return fmt.Errorf("%w: %s=1", bridge.ErrNoExternalSemaphore, handoff.ForceFallbackEnv)
-	case !(id.SemaphoreFD && id.TimelineSemaphore):
-		return fmt.Errorf("%w: GL %q lacks GL_EXT_semaphore_fd or GL_NV_timeline_semaphore", bridge.ErrNoExternalSemaphore, id.Renderer)
+	if err := forcedFallback(); err != nil {
+		return err
 	}
-	return nil
+	return glTimelineSemaphores(id)
 }
 
 // createServiceFence makes a service fence on the broker's helper device
