@@ -430,13 +430,9 @@ func attachOpened[R interface {
 	if err != nil {
 		return none, err
 	}
-	if err := checkRuntimeData(res); err != nil {
-		r.Close()
-		return none, err
-	}
 	// The keyed mutex is acquired through the mutex object the
 	// descriptor names, where it names one, which r then holds.
-	mutex, err := openKeyedMutex(c, res)
+	mutex, err := openRuntimeData(c, res)
 	if err != nil {
 		r.Close()
 		return none, err

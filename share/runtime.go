@@ -92,17 +92,30 @@ func giveKeyedMutex(c *broker.Client, kmt bridge.Handle, desc bridge.Desc, semFD
 	return k, nil
 }
 
-// openKeyedMutex opens the keyed-mutex object res's runtime descriptor
-// records, as DXVK's OpenSharedResource does, and returns its handle,
-// which c then holds: 0 when the descriptor records none (no descriptor,
-// no keyed mutex, or one written before glbridge had mutex objects,
-// which named the resource's own handle). A mutex of another resource is
-// ErrRuntimeDescMismatch.
-func openKeyedMutex(c *broker.Client, res broker.Resource) (bridge.Handle, error) {
+// openRuntimeData reads res's private data as an opener must: data that
+// is a runtime descriptor of another resource than its record is refused
+// (checkRuntimeDesc), and the keyed-mutex object it records is opened, as
+// DXVK's OpenSharedResource does. It returns the mutex's handle, which c
+// then holds, or 0 when there is none to open (data that is no runtime
+// descriptor, no keyed mutex, or one written before glbridge had mutex
+// objects, which named the resource's own handle).
+func openRuntimeData(c *broker.Client, res broker.Resource) (bridge.Handle, error) {
 	r, err := d3d.ParseRuntimeDesc(res.Data)
 	if err != nil {
+		// Data that is no runtime descriptor is the creator's own
+		// business and passes.
 		return 0, nil
 	}
+	if err := checkRuntimeDesc(res, r); err != nil {
+		return 0, err
+	}
+	return openKeyedMutex(c, res, r)
+}
+
+// openKeyedMutex opens the keyed-mutex object r, res's runtime
+// descriptor, records, and returns its handle (0 for none, see
+// openRuntimeData). A mutex of another resource is ErrRuntimeDescMismatch.
+func openKeyedMutex(c *broker.Client, res broker.Resource, r d3d.RuntimeDesc) (bridge.Handle, error) {
 	h := r.Header()
 	if !h.KeyedMutex || h.KeyedMutexHandle == 0 || h.KeyedMutexHandle == res.KMT {
 		return 0, nil
@@ -119,17 +132,11 @@ func openKeyedMutex(c *broker.Client, res broker.Resource) (bridge.Handle, error
 	return m.KMT, nil
 }
 
-// checkRuntimeData refuses to open res when its private data is a runtime
-// descriptor that describes another resource than its record: an opener
-// trusts the descriptor (DXVK builds its view from it), so a mismatch
-// means the data, or the record, is not what the creator registered.
-// Data that is no runtime descriptor is the creator's own business and
-// passes.
-func checkRuntimeData(res broker.Resource) error {
-	r, err := d3d.ParseRuntimeDesc(res.Data)
-	if err != nil {
-		return nil
-	}
+// checkRuntimeDesc refuses to open res when r, its runtime descriptor,
+// describes another resource than its record: an opener trusts the
+// descriptor (DXVK builds its view from it), so a mismatch means the
+// data, or the record, is not what the creator registered.
+func checkRuntimeDesc(res broker.Resource, r d3d.RuntimeDesc) error {
 	got, err := r.Desc()
 	if err != nil {
 		return nil
